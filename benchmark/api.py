@@ -1,0 +1,187 @@
+"""The plug-in contracts: Dataset/Item, Degradation, Method, Metric.
+
+Data flows one way: dataset item -> degradation chain -> method -> metrics -> rows.
+Frames are uint8 ``HxWxC`` arrays, RGB (C=3) or gray (C=1): see :mod:`benchmark.imaging`.
+An image is a one-frame sequence, so every stage works on iterators of frames and a
+video is never held in memory as a whole.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, ClassVar, Iterable, Iterator
+
+import numpy as np
+
+
+def canonical_json(obj: Any) -> str:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def digest(*parts: Any) -> str:
+    """Content address: sha256 of the canonical JSON of ``parts``."""
+    return hashlib.sha256(canonical_json(parts).encode()).hexdigest()
+
+
+# ----------------------------------------------------------------------------- datasets
+@dataclass
+class Item:
+    """One reference image or clip, with its annotations.
+
+    ``frames()`` yields the reference frames (one for an image); ``fingerprint()``
+    identifies the content (hash of the source bytes and the loader's version)."""
+
+    item_id: str
+    kind: str  # "image" | "video"
+    frames: Callable[[], Iterator[np.ndarray]]
+    fingerprint: Callable[[], str]
+    annotations: dict[str, Any] = field(default_factory=dict)
+    fps: float | None = None
+    source: str | None = None  # path, for messages
+
+
+class Dataset:
+    """A base data set (no degradation). Subclasses set ``name``/``version`` and yield items.
+
+    ``root`` is the data root (``--data-root`` / ``BENCH_DATA_ROOT``), or None."""
+
+    name: ClassVar[str] = "?"
+    version: ClassVar[str] = "1"
+    kind: ClassVar[str] = "image"
+    description: ClassVar[str] = ""
+    #: relative location under the data root, shown in errors and `bench list`
+    layout: ClassVar[str] = ""
+
+    def __init__(self, root: Path | None = None, **params: Any):
+        self.root = root
+        self.params = params
+
+    def items(self) -> Iterator[Item]:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def describe(self) -> dict[str, Any]:
+        return {"name": self.name, "version": self.version, "kind": self.kind, **self.params}
+
+
+# ------------------------------------------------------------------------- degradations
+class Degradation:
+    """A result-changing transform of the reference. Every parameter is in ``params``.
+
+    Subclasses declare ``token`` (a regex matched against one ``-``-separated part
+    of a dataset name, e.g. ``qf(?P<quality>\\d+)``) and build themselves with
+    :meth:`from_token`. ``apply_frames`` maps an iterator of frames to degraded
+    frames; codecs override it to stream through an encoder. ``info`` receives
+    side figures such as bits per pixel or bitrate."""
+
+    name: ClassVar[str] = "?"
+    version: ClassVar[str] = "1"
+    token: ClassVar[str] = ""
+    examples: ClassVar[tuple[str, ...]] = ()
+    #: True for transforms that define the protocol's reference itself (e.g. ``gray``)
+    transforms_reference: ClassVar[bool] = False
+    description: ClassVar[str] = ""
+
+    def __init__(self, **params: Any):
+        self.params = params
+
+    @classmethod
+    def from_token(cls, match: re.Match) -> "Degradation":
+        return cls(**{k: v for k, v in match.groupdict().items() if v is not None})
+
+    @classmethod
+    def match(cls, token: str) -> "Degradation | None":
+        if not cls.token:
+            return None
+        m = re.fullmatch(cls.token, token)
+        return cls.from_token(m) if m else None
+
+    @property
+    def scale(self) -> int:
+        """Spatial reduction factor (1 unless the degradation downscales)."""
+        return 1
+
+    def label(self) -> str:
+        """Canonical token, e.g. ``qf20``."""
+        raise NotImplementedError
+
+    def apply(self, frame: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def apply_frames(self, frames: Iterable[np.ndarray], fps: float | None, info: dict[str, Any]) -> Iterator[np.ndarray]:
+        for f in frames:
+            yield self.apply(f)
+
+    def describe(self) -> dict[str, Any]:
+        return {"name": self.name, "version": self.version, **self.params}
+
+
+# ------------------------------------------------------------------------------ methods
+@dataclass
+class Context:
+    """What a method may know about its input."""
+
+    scale: int = 1  # the reference is `scale` times larger than the degraded input
+    degradation: str = ""  # canonical chain, e.g. "x4-qf30"
+    item_id: str = ""
+    kind: str = "image"
+    fps: float | None = None
+    device: str = "cpu"
+    seed: int = 0
+
+
+class Method:
+    """An enhancement method. ``process`` maps a batch of degraded frames (a list of
+    uint8 HxWxC arrays, consecutive frames of one clip for video) to restored frames
+    of the reference's size: uint8, or float on the 0-255 scale.
+
+    ``version`` and ``weights_hash`` enter every cache key: change either when the
+    output changes."""
+
+    name: ClassVar[str] = "?"
+    version: ClassVar[str] = "1"
+    description: ClassVar[str] = ""
+    weights_hash: str | None = None
+
+    def __init__(self, **params: Any):
+        self.params = params
+
+    def setup(self, device: str) -> None:
+        """Load weights; called once before the first ``process``."""
+
+    def process(self, frames: list[np.ndarray], ctx: Context) -> list[np.ndarray]:  # pragma: no cover
+        raise NotImplementedError
+
+    def identity(self) -> dict[str, Any]:
+        return {"name": self.name, "version": self.version, "weights": self.weights_hash, "params": self.params}
+
+
+# ------------------------------------------------------------------------------ metrics
+class Metric:
+    """A per-frame score. ``kind`` is ``"fr"`` (full-reference), ``"nr"``
+    (no-reference), ``"task"`` or ``"speed"``. ``conventions`` states everything that
+    moves the number (colour space, crop border, data range, window)."""
+
+    name: ClassVar[str] = "?"
+    version: ClassVar[str] = "1"
+    kind: ClassVar[str] = "fr"
+    higher_is_better: ClassVar[bool] = True
+    unit: ClassVar[str] = ""
+    family: ClassVar[str] = "fidelity"
+    conventions: ClassVar[dict[str, Any]] = {}
+    description: ClassVar[str] = ""
+
+    def score(self, output: np.ndarray, reference: np.ndarray | None, crop_border: int = 0) -> float:  # pragma: no cover
+        raise NotImplementedError
+
+    def identity(self) -> dict[str, Any]:
+        return {"name": self.name, "version": self.version, "conventions": self.conventions}
+
+
+def crop(img: np.ndarray, border: int) -> np.ndarray:
+    if border <= 0:
+        return img
+    return img[border:-border, border:-border]

@@ -1,0 +1,162 @@
+"""The ``bench`` command line."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from . import __version__, registry
+from .errors import BenchError
+
+app = typer.Typer(
+    help="bench: degrade, restore, score and tabulate image and video enhancement methods.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+err = Console(stderr=True)
+
+
+def _fail(exc: Exception) -> None:
+    err.print(f"[bold red]error:[/] {escape(str(exc))}")
+    raise typer.Exit(2)
+
+
+@app.callback()
+def _main(version: bool = typer.Option(False, "--version", help="Print the version and exit.", is_eager=True)) -> None:
+    if version:
+        console.print(f"bench {__version__}")
+        raise typer.Exit()
+
+
+@app.command()
+def run(
+    methods: List[str] = typer.Option(["identity"], "--methods", "-m", help="Comma-separated method names (`bench list methods`)."),
+    dataset: List[str] = typer.Option([], "--dataset", "-d", help="Data set name BASE-DEG[-DEG...] or PATH[@DEG-...]; repeatable; braces expand (vid4-crf{20,30}). Default: the embedded photos-qf20 and clips-crf35."),
+    metrics: List[str] = typer.Option([], "--metrics", help="Comma-separated metric names. Default: psnr,psnr-y,ssim,ssim-y,psnr-b,fps."),
+    data_root: Optional[Path] = typer.Option(None, "--data-root", help="Folder holding the standard sets (images/LIVE1, video/Vid4, coco, VOCdevkit ...). Default: $BENCH_DATA_ROOT."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Run directory. Default: runs/<run_id>/."),
+    limit: Optional[int] = typer.Option(None, "--limit", min=1, help="At most N items per data set."),
+    max_frames: Optional[int] = typer.Option(None, "--max-frames", min=1, help="At most N frames per clip (default: all; 30 for the default run)."),
+    cache_dir: Optional[Path] = typer.Option(None, "--cache-dir", help="Cache folder. Default: $BENCH_CACHE_DIR or ~/.cache/bench."),
+    no_cache: bool = typer.Option(False, "--no-cache", help="Compute everything afresh in a throw-away cache (re-measures speed)."),
+    batch_size: int = typer.Option(8, "--batch-size", min=1, help="Frames per Method.process call (video)."),
+    crop_border: Optional[int] = typer.Option(None, "--crop-border", min=0, help="Pixels removed from each side before full-reference metrics. Default: the SR scale, else 0."),
+    device: str = typer.Option("auto", "--device", help="auto, cpu, cuda, cuda:1 ..."),
+    spec: List[Path] = typer.Option([], "--spec", help="TOML spec file adding named data sets / degradations; repeatable (also $BENCH_SPECS)."),
+    seed: int = typer.Option(0, "--seed", help="Seed handed to methods."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars and no table."),
+) -> None:
+    """Degrade (cached), restore (cached, batched, streamed), score (cached) and tabulate."""
+    from .runner import RunConfig, Runner
+
+    cfg = RunConfig(
+        methods=methods, datasets=dataset, metrics=metrics or None, data_root=str(data_root) if data_root else None,
+        out=str(out) if out else None, limit=limit, max_frames=max_frames, cache_dir=str(cache_dir) if cache_dir else None,
+        no_cache=no_cache, batch_size=batch_size, crop_border=crop_border, device=device, specs=[str(s) for s in spec],
+        seed=seed, command=["bench", *sys.argv[1:]],
+    )
+    try:
+        result = Runner(cfg).run(progress=None if not quiet else False)
+    except BenchError as exc:
+        _fail(exc)
+        return
+    if not quiet:
+        from .reports import leaderboard
+
+        leaderboard.print_tables(leaderboard.summarize(result.rows), console)
+    console.print(f"results: {escape(str(result.out_dir))}/scores.parquet, scores.csv, manifest.json  ({len(result.rows)} rows)")
+    if result.failures:
+        err.print(f"[bold red]{len(result.failures)} failure(s):[/]")
+        for f in result.failures[:50]:
+            err.print(f"  - {escape(f)}")
+        if len(result.failures) > 50:
+            err.print(f"  ... and {len(result.failures) - 50} more (see manifest.json)")
+        raise typer.Exit(1)
+
+
+@app.command("list")
+def list_(kind: Optional[str] = typer.Argument(None, help="methods, datasets, degradations or metrics (default: all).")) -> None:
+    """Show every plug-in with its version and origin (and, for metrics, direction and conventions)."""
+    kinds = [kind] if kind else list(registry.KINDS)
+    for k in kinds:
+        if k not in registry.REGISTRIES:
+            _fail(BenchError(f"unknown kind {k!r}; choose one of {', '.join(registry.KINDS)}"))
+        reg = registry.REGISTRIES[k]
+        try:
+            entries = reg.entries()
+        except BenchError as exc:
+            _fail(exc)
+            return
+        table = Table(title=k, title_justify="left", show_lines=False)
+        table.add_column("name")
+        table.add_column("version")
+        table.add_column("origin")
+        if k == "metrics":
+            table.add_column("better")
+            table.add_column("unit")
+            table.add_column("conventions")
+        elif k == "degradations":
+            table.add_column("token")
+        else:
+            table.add_column("description")
+        for e in entries:
+            try:
+                obj = e.load()
+            except BenchError as exc:
+                table.add_row(escape(e.name), "?", escape(e.origin), f"[red]failed to load: {escape(str(exc))}[/]")
+                continue
+            row = [escape(e.name), escape(e.version), escape(e.origin)]
+            if k == "metrics":
+                conv = "; ".join(f"{a}={b}" for a, b in getattr(obj, "conventions", {}).items())
+                row += ["higher ↑" if obj.higher_is_better else "lower ↓", escape(obj.unit or "-"), escape(conv)]
+            elif k == "degradations":
+                row += [escape(", ".join(getattr(obj, "examples", ()) or [obj.token]))]
+            else:
+                desc = getattr(obj, "description", "")
+                if k == "datasets" and getattr(obj, "layout", ""):
+                    desc = f"{desc} [{obj.layout}]"
+                row += [escape(desc)]
+            table.add_row(*row)
+        console.print(table)
+
+
+@app.command()
+def report(
+    run_dirs: List[Path] = typer.Argument(None, help="Run directories (default: the newest under ./runs)."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Where leaderboard.md/.csv go (default: next to the scores of the first run)."),
+) -> None:
+    """Print a leaderboard per data set and write it as Markdown and CSV next to the scores."""
+    from .reports import leaderboard
+
+    dirs = list(run_dirs or [])
+    if not dirs:
+        runs = sorted((p for p in Path("runs").glob("*") if (p / "manifest.json").exists()), key=lambda p: p.stat().st_mtime) if Path("runs").is_dir() else []
+        if not runs:
+            _fail(BenchError("no run directory given and none found under ./runs; run `bench run` first or name RUN_DIR"))
+        dirs = [runs[-1]]
+    try:
+        df = leaderboard.load_runs(dirs)
+    except FileNotFoundError as exc:
+        _fail(BenchError(str(exc)))
+        return
+    summary = leaderboard.summarize(df)
+    leaderboard.print_tables(summary, console)
+    md, csv = leaderboard.write(summary, out or dirs[0])
+    console.print(f"wrote {escape(str(md))} and {escape(str(csv))}")
+
+
+def main() -> None:  # pragma: no cover
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,1 @@
+"""Built-in degradations: JPEG, the ``gray`` protocol, H.264/HEVC, bicubic downscale."""

@@ -1,0 +1,111 @@
+"""Image conventions used everywhere in bench.
+
+* Frames are ``numpy.uint8`` arrays of shape ``(H, W, C)`` with ``C`` = 3 (RGB order)
+  or ``C`` = 1 (grayscale / luma). Never BGR, never 0-1 floats at plug-in boundaries.
+* Y is ITU-R BT.601 luma in MATLAB's ``rgb2ycbcr`` convention (16-235 for 8-bit),
+  the convention of the JPEG-artifact-removal and SR literature.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+import numpy as np
+
+IMAGE_EXTS = (".png", ".bmp", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
+
+
+def read_image(path: str | os.PathLike) -> np.ndarray:
+    """Read an image file as uint8 HxWxC RGB (C=3) or gray (C=1).
+
+    16-bit files are scaled to 8 bits; alpha is dropped."""
+    import cv2
+
+    data = np.fromfile(str(path), dtype=np.uint8)
+    if data.size == 0:
+        raise ValueError(f"{path}: empty file")
+    img = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+    if img is None:
+        raise ValueError(f"{path}: not a readable image (OpenCV could not decode it)")
+    return normalize_decoded(img)
+
+
+def normalize_decoded(img: np.ndarray) -> np.ndarray:
+    """OpenCV-decoded array (BGR/BGRA/gray, 8 or 16 bit) -> uint8 HxWxC RGB or gray."""
+    if img.dtype == np.uint16:
+        img = (img.astype(np.float64) / 257.0).round().astype(np.uint8)
+    elif img.dtype != np.uint8:
+        raise ValueError(f"unsupported image dtype {img.dtype}")
+    if img.ndim == 2:
+        return img[:, :, None]
+    if img.shape[2] == 4:
+        img = img[:, :, :3]
+    if img.shape[2] == 1:
+        return img
+    return np.ascontiguousarray(img[:, :, ::-1])
+
+
+def encode_png(img: np.ndarray, level: int = 1) -> bytes:
+    import cv2
+
+    arr = img[:, :, 0] if img.shape[2] == 1 else img[:, :, ::-1]
+    ok, buf = cv2.imencode(".png", arr, [cv2.IMWRITE_PNG_COMPRESSION, level])
+    if not ok:
+        raise ValueError("PNG encoding failed")
+    return buf.tobytes()
+
+
+def write_png(path: str | os.PathLike, img: np.ndarray, level: int = 1) -> None:
+    Path(path).write_bytes(encode_png(img, level))
+
+
+def rgb_to_y(img: np.ndarray) -> np.ndarray:
+    """MATLAB ``rgb2ycbcr`` luma as float64 on the 0-255 scale (16-235), unrounded.
+
+    A single-channel input is returned as float64 unchanged (it already is luma)."""
+    x = img.astype(np.float64)
+    if x.shape[2] == 1:
+        return x[:, :, 0]
+    return 16.0 + (65.481 * x[:, :, 0] + 128.553 * x[:, :, 1] + 24.966 * x[:, :, 2]) / 255.0
+
+
+def rgb_to_y_uint8(img: np.ndarray) -> np.ndarray:
+    """MATLAB ``rgb2ycbcr`` on uint8 input: luma rounded to uint8, shape HxWx1."""
+    return np.clip(np.round(rgb_to_y(img)), 0, 255).astype(np.uint8)[:, :, None]
+
+
+def to_uint8_frame(out: np.ndarray) -> np.ndarray:
+    """Validate a method's output frame (uint8, or float on the 0-255 scale)."""
+    arr = np.asarray(out)
+    if arr.ndim == 2:
+        arr = arr[:, :, None]
+    if arr.ndim != 3 or arr.shape[2] not in (1, 3):
+        raise ValueError(f"output frame has shape {arr.shape}; expected HxWx3 or HxWx1")
+    if arr.dtype == np.uint8:
+        return arr
+    if np.issubdtype(arr.dtype, np.floating):
+        if not np.all(np.isfinite(arr)):
+            bad = int(np.size(arr) - np.count_nonzero(np.isfinite(arr)))
+            raise ValueError(f"output frame contains {bad} NaN/inf values")
+        return np.clip(np.round(arr), 0, 255).astype(np.uint8)
+    raise ValueError(f"output frame dtype {arr.dtype}; expected uint8 or float on the 0-255 scale")
+
+
+def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while True:
+            b = f.read(chunk)
+            if not b:
+                break
+            h.update(b)
+    return h.hexdigest()
+
+
+def sha256_array(img: np.ndarray) -> str:
+    h = hashlib.sha256()
+    h.update(repr((img.shape, str(img.dtype))).encode())
+    h.update(np.ascontiguousarray(img).tobytes())
+    return h.hexdigest()

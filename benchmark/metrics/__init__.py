@@ -1,0 +1,1 @@
+"""Built-in metrics. Each states its conventions; see ``docs/metrics.md``."""

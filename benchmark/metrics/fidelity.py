@@ -1,0 +1,148 @@
+"""Full-reference fidelity metrics: PSNR, SSIM (RGB and Y), PSNR-B.
+
+Conventions (all stated in ``conventions`` and in ``bench list metrics``):
+
+* data range 255 (uint8 frames); RGB metrics average over the three channels
+  (PSNR: one MSE over all channels; SSIM: mean of per-channel SSIM).
+* ``-y`` variants use MATLAB ``rgb2ycbcr`` luma (BT.601, 16-235), unrounded float.
+  On grayscale frames the single channel is used as is.
+* crop border: the run's crop border (default: the degradation's scale factor for
+  SR, 0 otherwise) is removed from every side before scoring.
+* SSIM: Wang et al.'s 11x11 Gaussian window, sigma 1.5, K1=0.01, K2=0.03, 'valid'
+  filtering, no downsampling (the SR/JPEG literature's convention, as BasicSR),
+  computed with piq.
+* PSNR-B (Yim & Bovik 2011): on luma, 8x8 blocks aligned at the top-left, blocking
+  effect factor of the restored image (sewar's implementation).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..api import Metric, crop
+from ..imaging import rgb_to_y
+
+_PSNR_CAP = 100.0  # identical images: report 100 dB instead of inf (stated in conventions)
+
+
+def _psnr(a: np.ndarray, b: np.ndarray) -> float:
+    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
+    if mse == 0:
+        return _PSNR_CAP
+    return min(_PSNR_CAP, 10.0 * math.log10(255.0**2 / mse))
+
+
+def _check(output: np.ndarray, reference: np.ndarray | None) -> np.ndarray:
+    if reference is None:
+        raise ValueError("full-reference metric called without a reference")
+    if output.shape != reference.shape:
+        raise ValueError(f"output {output.shape} and reference {reference.shape} differ in shape")
+    return reference
+
+
+class PSNR(Metric):
+    name = "psnr"
+    version = "1"
+    kind = "fr"
+    higher_is_better = True
+    unit = "dB"
+    family = "fidelity"
+    conventions = {"space": "RGB (or the single gray channel)", "data_range": 255, "crop_border": "run setting", "identical": "100 dB"}
+    description = "Peak signal-to-noise ratio over all channels; equals skimage.metrics.peak_signal_noise_ratio(data_range=255)."
+
+    def score(self, output, reference, crop_border=0):
+        reference = _check(output, reference)
+        return _psnr(crop(output, crop_border), crop(reference, crop_border))
+
+
+class PSNRY(Metric):
+    name = "psnr-y"
+    version = "1"
+    kind = "fr"
+    higher_is_better = True
+    unit = "dB"
+    family = "fidelity"
+    conventions = {"space": "Y, MATLAB rgb2ycbcr (BT.601, 16-235), float", "data_range": 255, "crop_border": "run setting", "identical": "100 dB"}
+    description = "PSNR on BT.601 luma as in SR and JPEG papers (MATLAB rgb2ycbcr)."
+
+    def score(self, output, reference, crop_border=0):
+        reference = _check(output, reference)
+        return _psnr(rgb_to_y(crop(output, crop_border)), rgb_to_y(crop(reference, crop_border)))
+
+
+def _ssim(a: np.ndarray, b: np.ndarray) -> float:
+    """a, b: float64 HxWxC on the 0-255 scale."""
+    import piq
+    import torch
+
+    ta = torch.from_numpy(np.ascontiguousarray(a.transpose(2, 0, 1)))[None]
+    tb = torch.from_numpy(np.ascontiguousarray(b.transpose(2, 0, 1)))[None]
+    with torch.inference_mode():
+        v = piq.ssim(ta, tb, data_range=255.0, kernel_size=11, kernel_sigma=1.5, k1=0.01, k2=0.03, downsample=False, reduction="none")
+    return float(v.item())
+
+
+class SSIM(Metric):
+    name = "ssim"
+    version = "1"
+    kind = "fr"
+    higher_is_better = True
+    unit = ""
+    family = "fidelity"
+    conventions = {
+        "space": "RGB, mean of per-channel SSIM (or the gray channel)",
+        "window": "11x11 Gaussian, sigma 1.5, valid, no downsampling",
+        "K1,K2": "0.01,0.03",
+        "data_range": 255,
+        "crop_border": "run setting",
+        "implementation": "piq.ssim",
+    }
+    description = "Structural similarity (Wang et al. 2004) on RGB."
+
+    def score(self, output, reference, crop_border=0):
+        reference = _check(output, reference)
+        return _ssim(crop(output, crop_border).astype(np.float64), crop(reference, crop_border).astype(np.float64))
+
+
+class SSIMY(Metric):
+    name = "ssim-y"
+    version = "1"
+    kind = "fr"
+    higher_is_better = True
+    unit = ""
+    family = "fidelity"
+    conventions = {**SSIM.conventions, "space": "Y, MATLAB rgb2ycbcr (BT.601, 16-235), float"}
+    description = "SSIM on BT.601 luma, as in SR and JPEG papers."
+
+    def score(self, output, reference, crop_border=0):
+        reference = _check(output, reference)
+        return _ssim(rgb_to_y(crop(output, crop_border))[:, :, None], rgb_to_y(crop(reference, crop_border))[:, :, None])
+
+
+class PSNRB(Metric):
+    name = "psnr-b"
+    version = "1"
+    kind = "fr"
+    higher_is_better = True
+    unit = "dB"
+    family = "fidelity"
+    conventions = {
+        "space": "Y, MATLAB rgb2ycbcr (BT.601, 16-235), float",
+        "blocks": "8x8 aligned at the top-left of the (cropped) frame",
+        "bef_of": "restored image",
+        "data_range": 255,
+        "crop_border": "run setting",
+        "implementation": "sewar.full_ref.psnrb",
+    }
+    description = "PSNR including the blocking effect factor (Yim & Bovik 2011): penalises visible 8x8 block edges."
+
+    def score(self, output, reference, crop_border=0):
+        from sewar.full_ref import psnrb
+
+        reference = _check(output, reference)
+        y_ref = rgb_to_y(crop(reference, crop_border))
+        y_out = rgb_to_y(crop(output, crop_border))
+        v = float(psnrb(y_ref, y_out, MAX=255.0))
+        return min(_PSNR_CAP, v)

@@ -1,0 +1,207 @@
+"""Data-set names: ``<base>-<degradation>[-<degradation>...]`` or ``PATH[@<degradations>]``.
+
+Examples: ``live1-qf20``, ``live1-gray-qf10``, ``set5-x4``, ``vid4-crf35``, ``kodak-x2-qf30``,
+``./photos@qf20``, ``clip.mp4@crf35``, ``./frames@x4``. Braces expand to sweeps:
+``vid4-crf{20,25,30}`` is three data sets. A spec file (TOML) adds named folders and
+named degradations without code::
+
+    [datasets.mine]          # then: bench run --dataset mine-qf20
+    path = "/data/mine"      # absolute, or relative to the spec file
+    type = "auto"            # images | frames | videos | auto
+
+    [degradations.lowq]      # then: --dataset live1-lowq
+    chain = "qf5s444"        # tokens joined by '-'
+"""
+
+from __future__ import annotations
+
+import difflib
+import itertools
+import math
+import os
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import registry
+from .api import Dataset, Degradation
+from .errors import BenchError, RegistryError
+
+ENV_SPECS = "BENCH_SPECS"
+
+
+@dataclass
+class Specs:
+    datasets: dict[str, dict[str, Any]] = field(default_factory=dict)
+    degradations: dict[str, dict[str, Any]] = field(default_factory=dict)
+    files: list[str] = field(default_factory=list)
+
+    @classmethod
+    def load(cls, paths: list[str | os.PathLike] | None = None) -> "Specs":
+        specs = cls()
+        all_paths = [Path(p) for p in (paths or [])]
+        env = os.environ.get(ENV_SPECS)
+        if env:
+            all_paths += [Path(p) for p in env.split(os.pathsep) if p]
+        for p in all_paths:
+            specs.add_file(p)
+        return specs
+
+    def add_file(self, path: Path) -> None:
+        if not path.exists():
+            raise BenchError(f"spec file {path} does not exist")
+        try:
+            data = tomllib.loads(path.read_text())
+        except tomllib.TOMLDecodeError as exc:
+            raise BenchError(f"spec file {path} is not valid TOML: {exc}") from exc
+        for name, d in (data.get("datasets") or {}).items():
+            if "path" not in d:
+                raise BenchError(f"spec file {path}: [datasets.{name}] needs a 'path'")
+            p = Path(d["path"]).expanduser()
+            if not p.is_absolute():
+                p = (path.parent / p).resolve()
+            self._add("datasets", name, {**d, "path": str(p), "origin": f"spec file {path}"})
+        for name, d in (data.get("degradations") or {}).items():
+            if "chain" not in d and "type" not in d:
+                raise BenchError(f"spec file {path}: [degradations.{name}] needs 'chain' or 'type'")
+            self._add("degradations", name, {**d, "origin": f"spec file {path}"})
+        self.files.append(str(path))
+
+    def _add(self, kind: str, name: str, d: dict[str, Any]) -> None:
+        table = getattr(self, kind)
+        reg = registry.REGISTRIES[kind]
+        if name in table:
+            raise RegistryError(f"{kind[:-1]} {name!r} is defined twice: in {table[name]['origin']} and in {d['origin']}")
+        if kind == "datasets" and name in reg:
+            raise RegistryError(f"dataset {name!r} in {d['origin']} collides with {reg.entry(name).origin} {name!r}")
+        table[name] = d
+
+
+@dataclass
+class DatasetSpec:
+    """A resolved data-set name: a base data set and a degradation chain."""
+
+    name: str
+    base: str
+    dataset: Dataset
+    chain: list[Degradation]
+
+    @property
+    def degradation(self) -> str:
+        return "-".join(d.label() for d in self.chain) or "none"
+
+    @property
+    def scale(self) -> int:
+        return math.prod(d.scale for d in self.chain)
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "base": self.dataset.describe(),
+            "degradation": self.degradation,
+            "chain": [d.describe() for d in self.chain],
+        }
+
+
+def expand(name: str) -> list[str]:
+    """Brace expansion for sweeps: ``vid4-crf{20,25}`` -> ``vid4-crf20``, ``vid4-crf25``."""
+    parts = re.split(r"(\{[^{}]*\})", name)
+    options = [p[1:-1].split(",") if p.startswith("{") and p.endswith("}") else [p] for p in parts]
+    return ["".join(c) for c in itertools.product(*options)]
+
+
+def _looks_like_path(name: str) -> bool:
+    return "@" in name or name.startswith((".", "/", "~")) or os.sep in name or Path(name).exists()
+
+
+def degradation_examples() -> list[str]:
+    out = []
+    for e in registry.degradations.entries():
+        try:
+            out += list(getattr(e.load(), "examples", ()) or ())
+        except RegistryError:
+            pass
+    return out
+
+
+def parse_token(token: str, specs: Specs) -> list[Degradation]:
+    if token in specs.degradations:
+        d = specs.degradations[token]
+        if "chain" in d:
+            return [x for t in str(d["chain"]).split("-") for x in parse_token(t, specs)]
+        params = {k: v for k, v in d.items() if k not in ("type", "origin", "description")}
+        cls = registry.degradations.get(d["type"])
+        return [cls(**params)]
+    matches = []
+    for entry in registry.degradations.entries():
+        try:
+            cls = entry.load()
+        except RegistryError:
+            continue
+        try:
+            deg = cls.match(token)
+        except (ValueError, TypeError) as exc:
+            raise BenchError(f"degradation token {token!r} ({entry.name}): {exc}") from exc
+        if deg is not None:
+            matches.append((entry.name, deg))
+    if len(matches) > 1:
+        raise RegistryError(f"degradation token {token!r} is claimed by several plug-ins: {', '.join(n for n, _ in matches)}")
+    if not matches:
+        known = degradation_examples() + sorted(specs.degradations)
+        close = difflib.get_close_matches(token, known, n=2, cutoff=0.5)
+        hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+        raise BenchError(
+            f"unknown degradation {token!r}.{hint} Known forms: {', '.join(known)} "
+            "(qfN JPEG, gray, xN bicubic downscale, crfN/qpN/kbpsN H.264, hevccrfN ...; `bench list degradations`)."
+        )
+    return [matches[0][1]]
+
+
+def resolve(name: str, root: Path | None, specs: Specs | None = None, **dataset_params: Any) -> DatasetSpec:
+    specs = specs or Specs()
+    name = name.strip()
+    if not name:
+        raise BenchError("empty data-set name")
+    if _looks_like_path(name) and not _is_registered_name(name, specs):
+        from .datasets.base import FolderDataset
+
+        path, _, degs = name.rpartition("@") if "@" in name else (name, "", "")
+        p = Path(path).expanduser()
+        if not p.exists():
+            raise BenchError(f"data set path {p} does not exist (a name with '@' or '/' is read as PATH@DEGRADATIONS)")
+        dataset: Dataset = FolderDataset(root, path=p, type="auto", name=str(path), **dataset_params)
+        tokens = [t for t in degs.split("-") if t]
+        base = str(path)
+    else:
+        parts = name.split("-")
+        base = ""
+        for i in range(len(parts), 0, -1):
+            cand = "-".join(parts[:i])
+            if cand in specs.datasets or cand in registry.datasets:
+                base, tokens = cand, parts[i:]
+                break
+        else:
+            known = sorted(set(registry.datasets.names()) | set(specs.datasets))
+            close = difflib.get_close_matches(parts[0], known, n=2, cutoff=0.5)
+            hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+            raise BenchError(
+                f"unknown data set {name!r}: no known base in it.{hint} Known bases: {', '.join(known)}. "
+                f"Degradations: {', '.join(degradation_examples())}. "
+                "A path also works: PATH@qf20."
+            )
+        if base in specs.datasets:
+            from .datasets.base import FolderDataset
+
+            d = specs.datasets[base]
+            dataset = FolderDataset(root, path=d["path"], type=d.get("type", "auto"), name=base, **dataset_params)
+        else:
+            dataset = registry.datasets.get(base)(root, **dataset_params)
+    chain = [d for t in tokens for d in parse_token(t, specs)]
+    return DatasetSpec(name=name, base=base, dataset=dataset, chain=chain)
+
+
+def _is_registered_name(name: str, specs: Specs) -> bool:
+    first = name.split("-")[0]
+    return "@" not in name and "/" not in name and (first in registry.datasets or first in specs.datasets)

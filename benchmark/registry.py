@@ -1,0 +1,195 @@
+"""Plug-in registries: one per kind (datasets, degradations, methods, metrics).
+
+Built-ins are registered lazily as ``"module:attr"`` strings so that importing
+:mod:`benchmark` stays light and one broken optional dependency only breaks the
+plug-in that needs it. Third parties register through Python entry points in the
+groups ``bench.methods``, ``bench.datasets``, ``bench.degradations`` and
+``bench.metrics``; code can also use the :meth:`Registry.register` decorator.
+A name defined twice is an error that names both origins.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+from dataclasses import dataclass, field
+from importlib import metadata
+from typing import Any, Callable
+
+from .errors import RegistryError
+
+KINDS = ("methods", "datasets", "degradations", "metrics")
+
+
+@dataclass
+class Entry:
+    name: str
+    target: str | Any  # "module:attr" or the object itself
+    origin: str  # "built-in", "entry point <dist> <version>", "registered in <module>"
+    dist_version: str | None = None
+    _loaded: Any = field(default=None, repr=False)
+    _error: str | None = field(default=None, repr=False)
+
+    def load(self) -> Any:
+        if self._loaded is not None:
+            return self._loaded
+        if not isinstance(self.target, str):
+            self._loaded = self.target
+            return self._loaded
+        module, _, attr = self.target.partition(":")
+        try:
+            obj = importlib.import_module(module)
+            for part in attr.split("."):
+                obj = getattr(obj, part)
+        except Exception as exc:  # a broken plug-in must not break the others
+            self._error = f"{type(exc).__name__}: {exc}"
+            raise RegistryError(
+                f"{self.name!r} ({self.origin}, {self.target}) failed to load: {self._error}"
+            ) from exc
+        self._loaded = obj
+        return obj
+
+    @property
+    def version(self) -> str:
+        try:
+            obj = self.load()
+        except RegistryError:
+            return "?"
+        return str(getattr(obj, "version", None) or self.dist_version or "?")
+
+
+class Registry:
+    def __init__(self, kind: str, builtins: dict[str, str]):
+        self.kind = kind
+        self.group = f"bench.{kind}"
+        self._builtins = dict(builtins)
+        self._entries: dict[str, Entry] | None = None
+        self._extra: dict[str, Entry] = {}
+
+    # -- discovery -------------------------------------------------------------------
+    def _discover(self) -> dict[str, Entry]:
+        if self._entries is not None:
+            return self._entries
+        entries: dict[str, Entry] = {}
+
+        def add(entry: Entry) -> None:
+            if entry.name in entries:
+                old = entries[entry.name]
+                raise RegistryError(
+                    f"{self.kind[:-1]} name {entry.name!r} is defined twice: by {old.origin} "
+                    f"({_target_str(old.target)}) and by {entry.origin} ({_target_str(entry.target)}). "
+                    "Rename one of them (uninstall or rename the plug-in)."
+                )
+            entries[entry.name] = entry
+
+        for name, target in self._builtins.items():
+            add(Entry(name, target, "built-in"))
+        for ep in metadata.entry_points(group=self.group):
+            dist = getattr(ep, "dist", None)
+            dname = dist.name if dist is not None else "?"
+            dver = dist.version if dist is not None else None
+            add(Entry(ep.name, ep.value, f"entry point of {dname} {dver or ''}".strip(), dver))
+        for entry in self._extra.values():
+            add(entry)
+        self._entries = entries
+        return entries
+
+    def register(self, name: str | None = None) -> Callable[[Any], Any]:
+        """Decorator: ``@registry.register("my-method")`` on a class."""
+
+        def deco(obj: Any) -> Any:
+            key = name or getattr(obj, "name", None) or obj.__name__.lower()
+            entry = Entry(key, obj, f"registered in {obj.__module__}")
+            if self._entries is not None:
+                if key in self._entries:
+                    old = self._entries[key]
+                    raise RegistryError(
+                        f"{self.kind[:-1]} name {key!r} is defined twice: by {old.origin} "
+                        f"({_target_str(old.target)}) and by {entry.origin} ({_target_str(obj)})."
+                    )
+                self._entries[key] = entry
+            self._extra[key] = entry
+            return obj
+
+        return deco
+
+    def unregister(self, name: str) -> None:
+        self._extra.pop(name, None)
+        if self._entries is not None:
+            self._entries.pop(name, None)
+
+    # -- lookup ----------------------------------------------------------------------
+    def names(self) -> list[str]:
+        return sorted(self._discover())
+
+    def entry(self, name: str) -> Entry:
+        entries = self._discover()
+        if name not in entries:
+            close = difflib.get_close_matches(name, list(entries), n=3)
+            hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+            raise RegistryError(
+                f"unknown {self.kind[:-1]} {name!r}.{hint} Known: {', '.join(sorted(entries))}. "
+                f"(`bench list {self.kind}` shows them all.)"
+            )
+        return entries[name]
+
+    def get(self, name: str) -> Any:
+        return self.entry(name).load()
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._discover()
+
+    def entries(self) -> list[Entry]:
+        return [self._discover()[n] for n in self.names()]
+
+
+def _target_str(target: Any) -> str:
+    if isinstance(target, str):
+        return target
+    return f"{getattr(target, '__module__', '?')}:{getattr(target, '__qualname__', repr(target))}"
+
+
+_BUILTIN_METHODS = {
+    "identity": "benchmark.methods.classic:Identity",
+    "bicubic": "benchmark.methods.classic:Bicubic",
+    "lanczos": "benchmark.methods.classic:Lanczos",
+}
+
+_BUILTIN_DATASETS = {
+    "live1": "benchmark.datasets.folders:LIVE1",
+    "classic5": "benchmark.datasets.folders:Classic5",
+    "set5": "benchmark.datasets.folders:Set5",
+    "set14": "benchmark.datasets.folders:Set14",
+    "cbsd68": "benchmark.datasets.folders:CBSD68",
+    "bsd200": "benchmark.datasets.folders:BSD200",
+    "kodak": "benchmark.datasets.folders:Kodak",
+    "vid4": "benchmark.datasets.video:Vid4",
+    "coco": "benchmark.datasets.coco:COCO",
+    "voc": "benchmark.datasets.voc:VOC",
+    "photos": "benchmark.datasets.embedded:Photos",
+    "clips": "benchmark.datasets.embedded:Clips",
+}
+
+_BUILTIN_DEGRADATIONS = {
+    "jpeg": "benchmark.degradations.jpeg:JPEG",
+    "gray": "benchmark.degradations.jpeg:Gray",
+    "h264": "benchmark.degradations.codec:H264",
+    "hevc": "benchmark.degradations.codec:HEVC",
+    "downscale": "benchmark.degradations.resize:Downscale",
+}
+
+_BUILTIN_METRICS = {
+    "psnr": "benchmark.metrics.fidelity:PSNR",
+    "psnr-y": "benchmark.metrics.fidelity:PSNRY",
+    "ssim": "benchmark.metrics.fidelity:SSIM",
+    "ssim-y": "benchmark.metrics.fidelity:SSIMY",
+    "psnr-b": "benchmark.metrics.fidelity:PSNRB",
+    "fps": "benchmark.metrics.speed:FPS",
+}
+
+methods = Registry("methods", _BUILTIN_METHODS)
+datasets = Registry("datasets", _BUILTIN_DATASETS)
+degradations = Registry("degradations", _BUILTIN_DEGRADATIONS)
+metrics = Registry("metrics", _BUILTIN_METRICS)
+
+REGISTRIES = {"methods": methods, "datasets": datasets, "degradations": degradations, "metrics": metrics}

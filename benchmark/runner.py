@@ -1,0 +1,400 @@
+"""``bench run``: degrade (cached) -> restore (cached, batched, streamed) -> score (cached) -> rows.
+
+Nothing is held per clip beyond one batch of frames. One failing item, method or metric
+becomes rows with ``status="error"`` and the run goes on. Everything is cached by
+content, so a rerun recomputes nothing and a killed run resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import sys
+import tempfile
+import time
+import traceback
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import numpy as np
+
+from . import registry
+from .api import Context, Item, Method, Metric, digest
+from .cache import Cache, default_cache_dir
+from .datasets.base import data_root as resolve_data_root
+from .errors import BenchError
+from .imaging import to_uint8_frame
+from .names import DatasetSpec, Specs, expand, resolve
+from .results import bench_version, git_revision, machine, now_utc, package_versions, to_frame, write_manifest, write_scores
+
+DEFAULT_METRICS = ["psnr", "psnr-y", "ssim", "ssim-y", "psnr-b", "fps"]
+DEFAULT_DATASETS = ["photos-qf20", "clips-crf35"]
+DEFAULT_MAX_FRAMES = 30  # for the default run only, to keep it about a minute on a laptop CPU
+
+
+@dataclass
+class RunConfig:
+    methods: list[str] = field(default_factory=lambda: ["identity"])
+    datasets: list[str] = field(default_factory=list)
+    metrics: list[str] | None = None
+    data_root: str | None = None
+    out: str | None = None
+    limit: int | None = None
+    max_frames: int | None = None
+    cache_dir: str | None = None
+    no_cache: bool = False
+    batch_size: int = 8
+    crop_border: int | None = None
+    device: str = "auto"
+    specs: list[str] = field(default_factory=list)
+    seed: int = 0
+    command: list[str] | None = None
+
+
+@dataclass
+class RunResult:
+    out_dir: Path
+    run_id: str
+    rows: Any  # pandas.DataFrame
+    failures: list[str]
+    manifest: dict[str, Any]
+
+
+def split_list(values: list[str] | None) -> list[str]:
+    out: list[str] = []
+    for v in values or []:
+        out += [x.strip() for x in v.split(",") if x.strip()]
+    return out
+
+
+def resolve_device(device: str) -> str:
+    if device != "auto":
+        return device
+    try:
+        import torch
+
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    except ImportError:  # pragma: no cover
+        return "cpu"
+
+
+class _Progress:
+    """rich progress bars (silent when stdout is not a terminal)."""
+
+    def __init__(self, enabled: bool):
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+        self.p = Progress(
+            TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(),
+            disable=not enabled, transient=False,
+        )
+        self.items = None
+        self.frames = None
+
+    def __enter__(self):
+        self.p.__enter__()
+        return self
+
+    def __exit__(self, *a):
+        self.p.__exit__(*a)
+
+    def start_dataset(self, name: str, total: int) -> None:
+        if self.items is not None:
+            self.p.remove_task(self.items)
+        self.items = self.p.add_task(name, total=total)
+
+    def item_done(self) -> None:
+        self.p.advance(self.items)
+
+    def stage(self, desc: str, total: int | None) -> Callable[[], None]:
+        if self.frames is None:
+            self.frames = self.p.add_task(desc, total=total)
+        self.p.reset(self.frames, total=total, description=desc)
+        return lambda: self.p.advance(self.frames)
+
+
+class Runner:
+    def __init__(self, cfg: RunConfig, console=None):
+        self.cfg = cfg
+        self.console = console
+        self.root = resolve_data_root(cfg.data_root)
+        self.specs = Specs.load(cfg.specs)
+        self.device = "cpu"
+        self._tmp_cache: tempfile.TemporaryDirectory | None = None
+        if cfg.no_cache:
+            self._tmp_cache = tempfile.TemporaryDirectory(prefix="bench-nocache-")
+            self.cache = Cache(Path(self._tmp_cache.name))
+        else:
+            self.cache = Cache(Path(cfg.cache_dir).expanduser() if cfg.cache_dir else default_cache_dir())
+        self._setup_done: set[str] = set()
+
+    # ------------------------------------------------------------------ resolution
+    def resolve_all(self) -> tuple[list[DatasetSpec], list[Method], list[Metric]]:
+        cfg = self.cfg
+        names = [n for d in (cfg.datasets or DEFAULT_DATASETS) for n in expand(d)]
+        max_frames = cfg.max_frames if cfg.max_frames is not None else (DEFAULT_MAX_FRAMES if not cfg.datasets else None)
+        params = {"max_frames": max_frames} if max_frames else {}
+        specs = [resolve(n, self.root, self.specs, **params) for n in names]
+        if len({s.name for s in specs}) != len(specs):
+            raise BenchError("the same data set is named twice")
+        method_names = split_list(cfg.methods) or ["identity"]
+        methods = [registry.methods.get(n)() for n in method_names]
+        metric_names = split_list(cfg.metrics) or list(DEFAULT_METRICS)
+        metrics = [registry.metrics.get(n)() for n in metric_names]
+        return specs, methods, metrics
+
+    # ------------------------------------------------------------------ stages
+    def reference(self, spec: DatasetSpec, item: Item) -> tuple[str, Callable[[], Iterator[np.ndarray]]]:
+        fp = item.fingerprint()
+        preps = [d for d in spec.chain if hasattr(d, "prepare_reference")]
+        s = spec.scale
+        if s == 1 and not preps:
+            return digest("reference", fp), item.frames
+        key = digest("reference", fp, s, [d.describe() for d in preps])
+        if not self.cache.has_frames(key):
+            with self.cache.writer(key) as w:
+                for f in item.frames():
+                    h, w_ = f.shape[:2]
+                    f = f[: h - h % s, : w_ - w_ % s]
+                    for d in preps:
+                        f = d.prepare_reference(f)
+                    w.add(np.ascontiguousarray(f))
+        return key, lambda: self.cache.read_frames(key)
+
+    def degrade(self, spec: DatasetSpec, item: Item, ref_key: str, ref_frames, tick) -> tuple[str, dict[str, Any]]:
+        if not spec.chain:
+            return ref_key, {}
+        key = digest("degraded", ref_key, [d.describe() for d in spec.chain])
+        if not self.cache.has_frames(key):
+            info: dict[str, Any] = {}
+            frames: Iterator[np.ndarray] = ref_frames()
+            for d in spec.chain:
+                frames = d.apply_frames(frames, item.fps, info)
+            with self.cache.writer(key) as w:
+                for f in frames:
+                    w.add(f)
+                    tick()
+                w.meta["info"] = info
+        return key, self.cache.frames_meta(key).get("info", {})
+
+    def degraded_frames(self, deg_key: str, ref_key: str, ref_frames):
+        return ref_frames() if deg_key == ref_key else self.cache.read_frames(deg_key)
+
+    def restore(self, method: Method, spec: DatasetSpec, item: Item, deg_key: str, deg_iter, tick) -> tuple[str, dict[str, Any]]:
+        ctx = Context(scale=spec.scale, degradation=spec.degradation, item_id=item.item_id, kind=item.kind, fps=item.fps, device=self.device, seed=self.cfg.seed)
+        key = digest("output", method.identity(), deg_key, ctx.scale, ctx.degradation, ctx.seed)
+        if self.cache.has_frames(key):
+            return key, self.cache.frames_meta(key)
+        if method.name not in self._setup_done:
+            method.setup(self.device)
+            self._setup_done.add(method.name)
+        seconds = 0.0
+        s = ctx.scale
+        with self.cache.writer(key) as w:
+            frames = iter(deg_iter)
+            index = 0
+            while True:
+                batch = list(itertools.islice(frames, self.cfg.batch_size))
+                if not batch:
+                    break
+                t0 = time.perf_counter()
+                outs = method.process(batch, ctx)
+                seconds += time.perf_counter() - t0
+                if len(outs) != len(batch):
+                    raise ValueError(f"{method.name} returned {len(outs)} frames for a batch of {len(batch)}")
+                for f_in, f_out in zip(batch, outs):
+                    try:
+                        arr = to_uint8_frame(f_out)
+                    except ValueError as exc:
+                        raise ValueError(f"frame {index}: {exc}") from None
+                    expected = (f_in.shape[0] * s, f_in.shape[1] * s, f_in.shape[2])
+                    if arr.shape != expected:
+                        raise ValueError(f"frame {index}: {method.name} returned shape {arr.shape}, expected {expected} (the reference's)")
+                    w.add(arr)
+                    index += 1
+                    tick()
+            w.meta.update(seconds=seconds, method=method.identity())
+        return key, self.cache.frames_meta(key)
+
+    def score(self, metrics: list[Metric], out_key: str, ref_key: str, ref_frames, crop_border: int, tick) -> dict[str, tuple[list[float] | None, str | None]]:
+        results: dict[str, tuple[list[float] | None, str | None]] = {}
+        todo: list[tuple[Metric, str]] = []
+        for m in metrics:
+            if m.kind == "speed":
+                continue
+            key = digest("score", m.identity(), out_key, ref_key, crop_border)
+            cached = self.cache.get_json(key)
+            if cached is not None:
+                results[m.name] = (cached["values"], None)
+            else:
+                todo.append((m, key))
+        if not todo:
+            return results
+        values: dict[str, list[float]] = {m.name: [] for m, _ in todo}
+        errors: dict[str, str] = {}
+        for i, (out, ref) in enumerate(itertools.zip_longest(self.cache.read_frames(out_key), ref_frames())):
+            if out is None or ref is None:
+                raise ValueError(f"output and reference differ in frame count (at frame {i})")
+            for m, _ in todo:
+                if m.name in errors:
+                    continue
+                try:
+                    v = float(m.score(out, ref if m.kind == "fr" else None, crop_border))
+                    if math.isnan(v):
+                        raise ValueError("metric returned NaN")
+                    values[m.name].append(v)
+                except Exception as exc:
+                    errors[m.name] = f"frame {i}: {type(exc).__name__}: {exc}"
+            tick()
+        for m, key in todo:
+            if m.name in errors:
+                results[m.name] = (None, errors[m.name])
+            else:
+                self.cache.put_json(key, {"values": values[m.name], "metric": m.identity()})
+                results[m.name] = (values[m.name], None)
+        return results
+
+    # ------------------------------------------------------------------ main loop
+    def run(self, progress: bool | None = None) -> RunResult:
+        cfg = self.cfg
+        specs, methods, metrics = self.resolve_all()
+        self.device = resolve_device(cfg.device)
+        config = {
+            "datasets": [s.describe() for s in specs],
+            "methods": [m.identity() for m in methods],
+            "metrics": [m.identity() for m in metrics],
+            "limit": cfg.limit,
+            "crop_border": cfg.crop_border,
+            "seed": cfg.seed,
+        }
+        run_id = f"{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}-{digest(config)[:6]}"
+        out = Path(cfg.out) if cfg.out else Path("runs") / run_id
+        manifest: dict[str, Any] = {
+            "run_id": run_id,
+            "bench_version": bench_version(),
+            "started": now_utc(),
+            "status": "running",
+            "command": cfg.command or sys.argv,
+            "config": config,
+            "options": {k: v for k, v in asdict(cfg).items() if k not in ("command",)},
+            "data_root": str(self.root) if self.root else None,
+            "cache_dir": str(self.cache.root),
+            "spec_files": self.specs.files,
+            "plugins": self._plugins(specs, methods, metrics),
+            "versions": package_versions(),
+            "git_revision": git_revision(),
+            "seeds": {"run": cfg.seed},
+            "machine": machine(self.device),
+            "results_format": "docs/results.md (one row per value)",
+        }
+        write_manifest(out, manifest)
+        # list items up front: a missing data set fails before any work
+        plan = [(s, list(itertools.islice(s.dataset.items(), cfg.limit))) for s in specs]
+        rows: list[dict[str, Any]] = []
+        failures: list[str] = []
+        show = sys.stdout.isatty() if progress is None else progress
+        with _Progress(show) as bar:
+            for spec, items in plan:
+                bar.start_dataset(spec.name, len(items))
+                for item in items:
+                    rows += self._item(spec, item, methods, metrics, run_id, failures, bar)
+                    bar.item_done()
+        df = to_frame(rows)
+        write_scores(out, df)
+        manifest.update(finished=now_utc(), status="complete" if not failures else "complete with failures", failures=failures, rows=len(df))
+        write_manifest(out, manifest)
+        if self._tmp_cache is not None:
+            self._tmp_cache.cleanup()
+        return RunResult(out, run_id, df, failures, manifest)
+
+    def _plugins(self, specs, methods, metrics) -> dict[str, Any]:
+        def info(reg, name):
+            e = reg.entry(name)
+            return {"origin": e.origin, "target": e.target if isinstance(e.target, str) else repr(e.target), "version": e.version}
+
+        bases = {s.base for s in specs if s.base in registry.datasets}
+        degs = {d.name for s in specs for d in s.chain}
+        return {
+            "methods": {m.name: info(registry.methods, m.name) for m in methods},
+            "metrics": {m.name: info(registry.metrics, m.name) for m in metrics},
+            "datasets": {b: info(registry.datasets, b) for b in sorted(bases)},
+            "degradations": {d: info(registry.degradations, d) for d in sorted(degs) if d in registry.degradations},
+        }
+
+    def _item(self, spec: DatasetSpec, item: Item, methods, metrics, run_id, failures, bar) -> list[dict[str, Any]]:
+        crop_border = self.cfg.crop_border if self.cfg.crop_border is not None else (spec.scale if spec.scale > 1 else 0)
+        base_row = {
+            "run_id": run_id, "dataset": spec.name, "base": spec.base, "degradation": spec.degradation,
+            "item_id": item.item_id, "crop_border": crop_border, "bpp": float("nan"), "bitrate_kbps": float("nan"),
+            "elapsed_s": float("nan"),
+        }
+        video = item.kind == "video"
+        rows: list[dict[str, Any]] = []
+
+        def error_rows(method_list, metric_list, stage, exc) -> None:
+            msg = f"{stage}: {type(exc).__name__}: {exc}"
+            for m in method_list:
+                failures.append(f"{spec.name} / {item.item_id} / {m.name}: {msg}")
+                for met in metric_list:
+                    rows.append({**base_row, "frame": -1 if video else 0, "scope": "clip" if video else "image",
+                                 "method": m.name, "method_version": m.version, "metric": met.name, "metric_version": met.version,
+                                 "value": float("nan"), "higher_is_better": met.higher_is_better, "unit": met.unit,
+                                 "status": "error", "error": msg})
+
+        try:
+            ref_key, ref_frames = self.reference(spec, item)
+            tick = bar.stage(f"degrade {item.item_id}", None)
+            deg_key, info = self.degrade(spec, item, ref_key, ref_frames, tick)
+        except Exception as exc:
+            _debug(exc)
+            error_rows(methods, metrics, "reference/degradation", exc)
+            return rows
+        base_row["bpp"] = info.get("bpp", float("nan"))
+        base_row["bitrate_kbps"] = info.get("bitrate_kbps", float("nan"))
+        for method in methods:
+            stage = "method"
+            try:
+                tick = bar.stage(f"{method.name} {item.item_id}", None)
+                out_key, meta = self.restore(method, spec, item, deg_key, self.degraded_frames(deg_key, ref_key, ref_frames), tick)
+                stage = "scoring"
+                tick = bar.stage(f"score {item.item_id}", meta["frames"])
+                scores = self.score(metrics, out_key, ref_key, ref_frames, crop_border, tick)
+            except Exception as exc:
+                _debug(exc)
+                error_rows([method], metrics, stage, exc)
+                continue
+            n, seconds = meta["frames"], meta.get("seconds", float("nan"))
+            common = {**base_row, "method": method.name, "method_version": method.version, "elapsed_s": seconds}
+            for met in metrics:
+                mrow = {**common, "metric": met.name, "metric_version": met.version, "higher_is_better": met.higher_is_better, "unit": met.unit}
+                if met.kind == "speed":
+                    fps = n / seconds if seconds > 0 else float("inf")
+                    rows.append({**mrow, "frame": -1 if video else 0, "scope": "clip" if video else "image", "value": fps, "status": "ok", "error": None})
+                    continue
+                values, err = scores[met.name]
+                if err is not None:
+                    failures.append(f"{spec.name} / {item.item_id} / {method.name} / {met.name}: {err}")
+                    rows.append({**mrow, "frame": -1 if video else 0, "scope": "clip" if video else "image", "value": float("nan"), "status": "error", "error": err})
+                    continue
+                if video:
+                    rows += [{**mrow, "frame": i, "scope": "frame", "value": v, "status": "ok", "error": None} for i, v in enumerate(values)]
+                    rows.append({**mrow, "frame": -1, "scope": "clip", "value": float(np.mean(values)), "status": "ok", "error": None})
+                else:
+                    rows.append({**mrow, "frame": 0, "scope": "image", "value": values[0], "status": "ok", "error": None})
+        return rows
+
+    def close(self) -> None:
+        if self._tmp_cache is not None:
+            self._tmp_cache.cleanup()
+
+
+def _debug(exc: BaseException) -> None:
+    import os
+
+    if os.environ.get("BENCH_DEBUG"):
+        traceback.print_exception(exc)
+
+
+def run(cfg: RunConfig, progress: bool | None = None) -> RunResult:
+    return Runner(cfg).run(progress=progress)

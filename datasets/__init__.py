@@ -1,0 +1,1 @@
+"""Built-in data sets (installed as ``benchmark.datasets``; the folder is ``datasets/``)."""

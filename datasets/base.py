@@ -1,0 +1,207 @@
+"""Generic data-set building blocks: image folders, frame folders, video files."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any, ClassVar, Iterator
+
+import numpy as np
+
+from ..api import Dataset, Item, digest
+from ..errors import DataNotFound
+from ..imaging import IMAGE_EXTS, read_image, sha256_file
+
+VIDEO_EXTS = (".mp4", ".mkv", ".avi", ".mov", ".webm", ".y4m", ".m4v", ".mpg", ".mpeg", ".ts", ".flv", ".264", ".h264", ".hevc")
+ENV_DATA_ROOT = "BENCH_DATA_ROOT"
+
+
+def list_images(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTS)
+
+
+def list_videos(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in VIDEO_EXTS)
+
+
+def image_item(path: Path, item_id: str | None = None, annotations: dict | None = None) -> Item:
+    return Item(
+        item_id=item_id or path.stem,
+        kind="image",
+        frames=lambda: iter([read_image(path)]),
+        fingerprint=lambda: digest("image-file", sha256_file(path)),
+        annotations=annotations or {},
+        source=str(path),
+    )
+
+
+def frame_folder_item(folder: Path, item_id: str | None = None, fps: float | None = None, max_frames: int | None = None) -> Item:
+    files = list_images(folder)
+    if max_frames:
+        files = files[:max_frames]
+    if not files:
+        raise DataNotFound(f"{folder}: no frames (image files) found")
+
+    def frames() -> Iterator[np.ndarray]:
+        for f in files:
+            yield read_image(f)
+
+    return Item(
+        item_id=item_id or folder.name,
+        kind="video",
+        frames=frames,
+        fingerprint=lambda: digest("frame-folder", [sha256_file(f) for f in files]),
+        fps=fps,
+        source=str(folder),
+    )
+
+
+def video_file_item(path: Path, item_id: str | None = None, max_frames: int | None = None) -> Item:
+    fps = probe_fps(path)
+
+    def frames() -> Iterator[np.ndarray]:
+        import av
+
+        with av.open(str(path)) as container:
+            for i, vf in enumerate(container.decode(video=0)):
+                if max_frames and i >= max_frames:
+                    break
+                yield vf.to_ndarray(format="rgb24")
+
+    return Item(
+        item_id=item_id or path.stem,
+        kind="video",
+        frames=frames,
+        fingerprint=lambda: digest("video-file", sha256_file(path), max_frames),
+        fps=fps,
+        source=str(path),
+    )
+
+
+def probe_fps(path: Path) -> float | None:
+    import av
+
+    try:
+        with av.open(str(path)) as c:
+            if not c.streams.video:
+                raise ValueError("no video stream")
+            rate = c.streams.video[0].average_rate or c.streams.video[0].guessed_rate
+            return float(rate) if rate else None
+    except Exception as exc:
+        raise ValueError(f"{path}: PyAV cannot read it as video ({exc})") from exc
+
+
+def data_root(root: str | os.PathLike | None) -> Path | None:
+    if root:
+        return Path(root).expanduser()
+    env = os.environ.get(ENV_DATA_ROOT)
+    return Path(env).expanduser() if env else None
+
+
+def is_frame_name(p: Path) -> bool:
+    return re.fullmatch(r"\d+", p.stem) is not None
+
+
+class FolderDataset(Dataset):
+    """Images in one folder under the data root (``layout``), or at an explicit ``path``.
+
+    Frame folders (a folder of numbered frames, or a folder of such folders as in
+    Vid4's BasicSR layout) and folders of video files are recognised with
+    ``type="frames"``/``"videos"``; ``type="auto"`` guesses from the contents."""
+
+    name: ClassVar[str] = "folder"
+    version: ClassVar[str] = "1"
+    kind: ClassVar[str] = "image"
+    layout: ClassVar[str] = ""
+    folder_type: ClassVar[str] = "images"
+
+    def __init__(self, root: Path | None = None, path: str | os.PathLike | None = None, type: str | None = None, max_frames: int | None = None, fps: float | None = None, name: str | None = None, **params: Any):
+        super().__init__(root, **params)
+        self.path = Path(path).expanduser() if path else None
+        self.type = type or self.folder_type
+        self.max_frames = max_frames
+        self.fps = fps
+        if name:
+            self.name = name  # type: ignore[misc]
+
+    def location(self) -> Path:
+        if self.path is not None:
+            p = self.path if self.path.is_absolute() or self.root is None else (Path.cwd() / self.path)
+            if not p.exists() and self.root is not None and (self.root / self.path).exists():
+                p = self.root / self.path
+            if not p.exists():
+                raise DataNotFound(f"data set {self.name!r}: {p} does not exist")
+            return p
+        if self.root is None:
+            raise DataNotFound(
+                f"data set {self.name!r} is read from <data root>/{self.layout}, and no data root is set: "
+                f"pass --data-root DIR or set {ENV_DATA_ROOT}=DIR (the folder that holds {self.layout.split('/')[0]}/)."
+            )
+        p = self.root / self.layout
+        if not p.is_dir():
+            raise DataNotFound(
+                f"data set {self.name!r}: looked for {self.layout} under the data root {self.root} and found no folder {p}. "
+                "Put the set there in its usual layout, or point --data-root / "
+                f"{ENV_DATA_ROOT} at the folder that holds it."
+            )
+        return p
+
+    def resolved_type(self, p: Path) -> str:
+        if self.type != "auto":
+            return self.type
+        if p.is_file():
+            return "video-file" if p.suffix.lower() in VIDEO_EXTS else "image-file"
+        if list_videos(p):
+            return "videos"
+        subdirs = [d for d in sorted(p.iterdir()) if d.is_dir() and list_images(d)]
+        imgs = list_images(p)
+        if subdirs and not imgs:
+            return "frames"
+        if imgs and all(is_frame_name(f) for f in imgs) and len(imgs) > 1:
+            return "frames"
+        return "images"
+
+    @property
+    def kind(self) -> str:  # type: ignore[override]
+        try:
+            t = self.resolved_type(self.location())
+        except DataNotFound:
+            t = self.type
+        return "video" if t in ("frames", "videos", "video-file") else "image"
+
+    def items(self) -> Iterator[Item]:
+        p = self.location()
+        t = self.resolved_type(p)
+        if t == "image-file":
+            yield image_item(p)
+        elif t == "video-file":
+            yield video_file_item(p, max_frames=self.max_frames)
+        elif t == "images":
+            files = list_images(p)
+            if not files:
+                raise DataNotFound(f"data set {self.name!r}: no images ({', '.join(IMAGE_EXTS)}) in {p}")
+            for f in files:
+                yield image_item(f)
+        elif t == "videos":
+            for f in list_videos(p):
+                yield video_file_item(f, max_frames=self.max_frames)
+        elif t == "frames":
+            subdirs = [d for d in sorted(p.iterdir()) if d.is_dir() and list_images(d)]
+            if subdirs:
+                for d in subdirs:
+                    yield frame_folder_item(d, fps=self.fps, max_frames=self.max_frames)
+            else:
+                yield frame_folder_item(p, fps=self.fps, max_frames=self.max_frames)
+        else:
+            raise DataNotFound(f"data set {self.name!r}: unknown folder type {t!r} (images, frames, videos, auto)")
+
+    def describe(self) -> dict[str, Any]:
+        d = {"name": self.name, "version": self.version, "type": self.type}
+        if self.path is not None:
+            d["path"] = str(self.path)
+        else:
+            d["layout"] = self.layout
+        if self.max_frames:
+            d["max_frames"] = self.max_frames
+        return d

@@ -1,0 +1,47 @@
+"""The standard still-image sets, read from their usual folders under the data root."""
+
+from __future__ import annotations
+
+from .base import FolderDataset
+
+
+class LIVE1(FolderDataset):
+    name = "live1"
+    layout = "images/LIVE1"
+    description = "LIVE1 (29 colour images): the JPEG artifact-removal test set."
+
+
+class Classic5(FolderDataset):
+    name = "classic5"
+    layout = "images/Classic5"
+    description = "Classic5 (5 grayscale 512x512): grayscale JPEG artifact removal."
+
+
+class Set5(FolderDataset):
+    name = "set5"
+    layout = "images/Set5"
+    description = "Set5 HR images: super-resolution test set."
+
+
+class Set14(FolderDataset):
+    name = "set14"
+    layout = "images/Set14"
+    description = "Set14 HR images (one is grayscale): super-resolution test set."
+
+
+class CBSD68(FolderDataset):
+    name = "cbsd68"
+    layout = "images/CBSD68"
+    description = "Colour BSD68 test split (481x321)."
+
+
+class BSD200(FolderDataset):
+    name = "bsd200"
+    layout = "images/BSD200"
+    description = "BSDS train split (200 images): TRAINING data, never a test set."
+
+
+class Kodak(FolderDataset):
+    name = "kodak"
+    layout = "images/Kodak"
+    description = "Kodak PhotoCD (24 images, 768x512), if you have it under images/Kodak."

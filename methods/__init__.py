@@ -1,0 +1,1 @@
+"""Built-in method adapters (installed as ``benchmark.methods``; the folder is ``methods/``)."""

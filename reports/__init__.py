@@ -1,0 +1,1 @@
+"""Reports built from run directories (installed as ``benchmark.reports``)."""

@@ -1,0 +1,127 @@
+"""Leaderboards: per data set, methods x metrics, mean over items (clips for video).
+
+Reads only the files a run wrote (``scores.parquet``/``scores.csv``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from ..results import read_scores
+
+SUMMARY_SCOPES = ("image", "clip")
+
+
+def load_runs(run_dirs: list[Path]) -> pd.DataFrame:
+    frames = [read_scores(Path(d)) for d in run_dirs]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def summarize(df: pd.DataFrame) -> pd.DataFrame:
+    """One row per (dataset, method, metric): mean over items, item count, failures, best flag."""
+    top = df[df["scope"].isin(SUMMARY_SCOPES)]
+    ok = top[top["status"] == "ok"]
+    keys = ["dataset", "method", "metric"]
+    agg = ok.groupby(keys, sort=False).agg(mean=("value", "mean"), n=("value", "size")).reset_index()
+    failed = top[top["status"] != "ok"].groupby(keys, sort=False).size().rename("failed").reset_index()
+    meta = top.groupby("metric", sort=False).agg(higher_is_better=("higher_is_better", "first"), unit=("unit", "first")).reset_index()
+    out = agg.merge(failed, on=keys, how="outer").merge(meta, on="metric", how="left")
+    out["n"] = out["n"].fillna(0).astype(int)
+    out["failed"] = out["failed"].fillna(0).astype(int)
+    out["best"] = False
+    for (_, _), g in out.groupby(["dataset", "metric"], sort=False):
+        vals = g["mean"].dropna()
+        if vals.empty or len(g) < 2:
+            continue
+        target = vals.max() if bool(g["higher_is_better"].iloc[0]) else vals.min()
+        out.loc[g.index[g["mean"] == target], "best"] = True
+    order = {k: i for i, k in enumerate(dict.fromkeys(df["dataset"]))}
+    morder = {k: i for i, k in enumerate(dict.fromkeys(df["method"]))}
+    xorder = {k: i for i, k in enumerate(dict.fromkeys(df["metric"]))}
+    out["_d"], out["_m"], out["_x"] = out["dataset"].map(order), out["method"].map(morder), out["metric"].map(xorder)
+    return out.sort_values(["_d", "_m", "_x"]).drop(columns=["_d", "_m", "_x"]).reset_index(drop=True)
+
+
+def fmt(value: float, unit: str | None) -> str:
+    if pd.isna(value):
+        return "—"
+    if unit == "dB":
+        return f"{value:.2f}"
+    if unit == "frames/s":
+        return f"{value:.1f}" if value < 1e5 else f"{value:.3g}"
+    if not unit:
+        return f"{value:.4f}"
+    return f"{value:.4g}"
+
+
+def arrow(higher_is_better: Any) -> str:
+    return "↑" if bool(higher_is_better) else "↓"
+
+
+def tables(summary: pd.DataFrame) -> dict[str, dict[str, Any]]:
+    """{dataset: {"metrics": [...], "rows": [{"method", cells: [(text, best)]}]}}."""
+    out: dict[str, dict[str, Any]] = {}
+    for ds, g in summary.groupby("dataset", sort=False):
+        metrics = list(dict.fromkeys(g["metric"]))
+        info = g.drop_duplicates("metric").set_index("metric")
+        rows = []
+        for method, mg in g.groupby("method", sort=False):
+            cells = []
+            by = mg.set_index("metric")
+            for m in metrics:
+                if m in by.index:
+                    r = by.loc[m]
+                    text = fmt(r["mean"], info.loc[m, "unit"])
+                    if r["failed"]:
+                        text += f" ({int(r['failed'])} failed)"
+                    cells.append((text, bool(r["best"])))
+                else:
+                    cells.append(("", False))
+            n = int(mg["n"].max())
+            rows.append({"method": method, "n": n, "cells": cells})
+        out[ds] = {"metrics": [(m, arrow(info.loc[m, "higher_is_better"]), info.loc[m, "unit"]) for m in metrics], "rows": rows}
+    return out
+
+
+def to_markdown(summary: pd.DataFrame) -> str:
+    lines = []
+    for ds, t in tables(summary).items():
+        lines.append(f"## {ds}\n")
+        lines.append("| method | n | " + " | ".join(f"{m} {a}" for m, a, _ in t["metrics"]) + " |")
+        lines.append("|---|---:|" + "---:|" * len(t["metrics"]))
+        for r in t["rows"]:
+            cells = [f"**{c}**" if best else c for c, best in r["cells"]]
+            lines.append(f"| {_md_escape(r['method'])} | {r['n']} | " + " | ".join(cells) + " |")
+        lines.append("")
+    lines.append("Mean over items (images, or clips for video); **bold** = best in column; ↑/↓ = higher/lower is better; n = items scored.")
+    return "\n".join(lines) + "\n"
+
+
+def _md_escape(s: str) -> str:
+    return str(s).replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def print_tables(summary: pd.DataFrame, console) -> None:
+    from rich.markup import escape
+    from rich.table import Table
+
+    for ds, t in tables(summary).items():
+        table = Table(title=escape(ds), title_justify="left")
+        table.add_column("method")
+        table.add_column("n", justify="right")
+        for m, a, _ in t["metrics"]:
+            table.add_column(f"{escape(m)} {a}", justify="right")
+        for r in t["rows"]:
+            table.add_row(escape(r["method"]), str(r["n"]), *[f"[bold green]{escape(c)}*[/]" if best else escape(c) for c, best in r["cells"]])
+        console.print(table)
+    console.print("mean over items (clips for video); * best in column; ↑/↓ higher/lower is better")
+
+
+def write(summary: pd.DataFrame, out_dir: Path) -> tuple[Path, Path]:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    md, csv = out_dir / "leaderboard.md", out_dir / "leaderboard.csv"
+    md.write_text(to_markdown(summary))
+    summary.to_csv(csv, index=False)
+    return md, csv
