@@ -31,7 +31,7 @@ DTYPES = {
 }
 PACKAGES = [
     "bench-enhance", "numpy", "torch", "torchvision", "piq", "opencv-python-headless", "pillow", "av",
-    "resize-right", "sewar", "pandas", "pyarrow", "scikit-image", "scikit-video", "typer", "rich",
+    "resize-right", "pandas", "pyarrow", "scikit-image", "scikit-video", "typer", "rich",
 ]
 
 
