@@ -330,6 +330,7 @@ class Runner:
             "elapsed_s": float("nan"),
         }
         video = item.kind == "video"
+        whole = {"frame": -1, "scope": "clip"} if video else {"frame": 0, "scope": "image"}  # one value per item
         rows: list[dict[str, Any]] = []
 
         def error_rows(method_list, metric_list, stage, exc) -> None:
@@ -337,7 +338,7 @@ class Runner:
             for m in method_list:
                 failures.append(f"{spec.name} / {item.item_id} / {m.name}: {msg}")
                 for met in metric_list:
-                    rows.append({**base_row, "frame": -1 if video else 0, "scope": "clip" if video else "image",
+                    rows.append({**base_row, **whole,
                                  "method": m.name, "method_version": m.version, "metric": met.name, "metric_version": met.version,
                                  "value": float("nan"), "higher_is_better": met.higher_is_better, "unit": met.unit,
                                  "status": "error", "error": msg})
@@ -370,18 +371,16 @@ class Runner:
                 mrow = {**common, "metric": met.name, "metric_version": met.version, "higher_is_better": met.higher_is_better, "unit": met.unit}
                 if met.kind == "speed":
                     fps = n / seconds if seconds > 0 else float("inf")
-                    rows.append({**mrow, "frame": -1 if video else 0, "scope": "clip" if video else "image", "value": fps, "status": "ok", "error": None})
+                    rows.append({**mrow, **whole, "value": fps, "status": "ok", "error": None})
                     continue
                 values, err = scores[met.name]
                 if err is not None:
                     failures.append(f"{spec.name} / {item.item_id} / {method.name} / {met.name}: {err}")
-                    rows.append({**mrow, "frame": -1 if video else 0, "scope": "clip" if video else "image", "value": float("nan"), "status": "error", "error": err})
+                    rows.append({**mrow, **whole, "value": float("nan"), "status": "error", "error": err})
                     continue
                 if video:
                     rows += [{**mrow, "frame": i, "scope": "frame", "value": v, "status": "ok", "error": None} for i, v in enumerate(values)]
-                    rows.append({**mrow, "frame": -1, "scope": "clip", "value": float(np.mean(values)), "status": "ok", "error": None})
-                else:
-                    rows.append({**mrow, "frame": 0, "scope": "image", "value": values[0], "status": "ok", "error": None})
+                rows.append({**mrow, **whole, "value": float(np.mean(values)), "status": "ok", "error": None})
         return rows
 
     def close(self) -> None:

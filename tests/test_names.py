@@ -71,3 +71,28 @@ def test_spec_file_adds_datasets_and_degradations(tmp_path, image_folder):
     bad.write_text("[datasets.x]\ntype='images'\n")
     with pytest.raises(BenchError, match="needs a 'path'"):
         Specs.load([bad])
+
+
+def test_video_file_path_with_degradations(tmp_path):
+    import av
+    import numpy as np
+
+    from benchmark.runner import RunConfig, run
+    from conftest import smooth_image
+
+    path = tmp_path / "clip.mp4"
+    with av.open(str(path), "w") as c:
+        st = c.add_stream("libx264", rate=30, options={"crf": "10"})
+        st.width, st.height, st.pix_fmt = 96, 64, "yuv420p"
+        base = smooth_image(64, 96)
+        for i in range(5):
+            for p in st.encode(av.VideoFrame.from_ndarray(np.roll(base, i, axis=1), format="rgb24")):
+                c.mux(p)
+        for p in st.encode(None):
+            c.mux(p)
+    s = resolve(f"{path}@x2-crf30", None)
+    item = next(iter(s.dataset.items()))
+    assert item.kind == "video" and item.fps == 30.0 and s.degradation == "x2-crf30"
+    res = run(RunConfig(methods=["bicubic"], datasets=[f"{path}@x2-crf30"], metrics=["psnr-y"], out=str(tmp_path / "o")), progress=False)
+    frames = res.rows[res.rows.scope == "frame"]
+    assert len(frames) == 5 and (res.rows.status == "ok").all() and (frames.value > 20).all()
