@@ -304,8 +304,7 @@ class Runner:
         write_scores(out, df)
         manifest.update(finished=now_utc(), status="complete" if not failures else "complete with failures", failures=failures, rows=len(df))
         write_manifest(out, manifest)
-        if self._tmp_cache is not None:
-            self._tmp_cache.cleanup()
+        self.close()
         return RunResult(out, run_id, df, failures, manifest)
 
     def _plugins(self, specs, methods, metrics) -> dict[str, Any]:

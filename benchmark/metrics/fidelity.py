@@ -27,11 +27,15 @@ from ..imaging import rgb_to_y
 _PSNR_CAP = 100.0  # identical images: report 100 dB instead of inf (stated in conventions)
 
 
-def _psnr(a: np.ndarray, b: np.ndarray) -> float:
-    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
+def _db(mse: float) -> float:
+    """10*log10(255^2 / mse), capped at 100 dB (identical images)."""
     if mse == 0:
         return _PSNR_CAP
     return min(_PSNR_CAP, 10.0 * math.log10(255.0**2 / mse))
+
+
+def _psnr(a: np.ndarray, b: np.ndarray) -> float:
+    return _db(float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)))
 
 
 def _check(output: np.ndarray, reference: np.ndarray | None) -> np.ndarray:
@@ -146,10 +150,7 @@ class PSNRB(Metric):
         reference = _check(output, reference)
         y_ref = rgb_to_y(crop(reference, crop_border))
         y_out = rgb_to_y(crop(output, crop_border))
-        mse_b = float(np.mean((y_out - y_ref) ** 2)) + blocking_effect_factor(y_out)
-        if mse_b == 0:
-            return _PSNR_CAP
-        return min(_PSNR_CAP, 10.0 * math.log10(255.0**2 / mse_b))
+        return _db(float(np.mean((y_out - y_ref) ** 2)) + blocking_effect_factor(y_out))
 
 
 def blocking_effect_factor(y: np.ndarray, block: int = 8) -> float:
