@@ -173,12 +173,102 @@ class Metric:
     family: ClassVar[str] = "fidelity"
     conventions: ClassVar[dict[str, Any]] = {}
     description: ClassVar[str] = ""
+    options: ClassVar[tuple[str, ...]] = ()  # run options passed to __init__ (e.g. "detector")
+
+    def __init__(self, **params: Any):
+        self.params = {k: v for k, v in params.items() if v is not None}
+
+    requires: ClassVar[tuple[str, ...]] = ()  # importable modules it needs, with the extra that installs them
+    requires_extra: ClassVar[str] = ""
+
+    @classmethod
+    def availability(cls) -> str:
+        """'' when usable here, else a short note saying what is missing (for ``bench list``)."""
+        import importlib.util
+
+        missing = [m for m in cls.requires if importlib.util.find_spec(m) is None]
+        if missing:
+            return f"needs {', '.join(missing)}: pip install 'bench-enhance[{cls.requires_extra}]'"
+        return ""
 
     def score(self, output: np.ndarray, reference: np.ndarray | None, crop_border: int = 0) -> float:  # pragma: no cover
         raise NotImplementedError
 
     def identity(self) -> dict[str, Any]:
-        return {"name": self.name, "version": self.version, "conventions": self.conventions}
+        out = {"name": self.name, "version": self.version, "conventions": self.conventions}
+        if self.params:
+            out["params"] = self.params
+        return out
+
+
+class ClipMetric(Metric):
+    """A metric that sees a whole clip in order (temporal metrics, VMAF).
+
+    The runner calls ``start`` once per item, ``update`` once per frame (output and
+    reference, in display order) and ``finish`` at the end, which returns one value
+    per frame, ``None`` where the metric is undefined (e.g. the first frame of a
+    flow-based metric). A still image is a clip of one frame."""
+
+    def start(self, crop_border: int = 0) -> None:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def update(self, output: np.ndarray, reference: np.ndarray) -> None:  # pragma: no cover
+        raise NotImplementedError
+
+    def finish(self) -> list[float | None]:  # pragma: no cover
+        raise NotImplementedError
+
+    def score(self, output, reference, crop_border=0):
+        raise TypeError(f"{self.name} is a clip metric: use start/update/finish")
+
+
+@dataclass
+class CorpusRecord:
+    """What a corpus metric sees of one item: its annotations and the cached predictions
+    (JSON values, one per frame) on the restored frames and, when asked for, on the
+    reference frames."""
+
+    item_id: str
+    annotations: dict[str, Any]
+    predictions: list[Any]
+    reference_predictions: list[Any] | None = None
+
+
+class CorpusMetric(Metric):
+    """A data-set-level task metric (mAP, captioning scores), in two stages:
+
+    * ``predict(frame)`` runs a model on one restored frame and returns a small
+      JSON-able prediction (boxes, a caption). Predictions are cached on disk under
+      ``predictor_identity()`` and the output's content key, so metrics that share a
+      model (``map``, ``map50``, ``voc-map50``) run it once per image.
+    * ``compute(records)`` streams one :class:`CorpusRecord` per item and returns
+      ``{metric name: value}``; its first entry is the headline value (named
+      ``self.name``), the others are breakdowns such as per-class AP
+      (``"voc-ap50/dog"``). Only predictions are held, never images.
+
+    ``options`` names the run options a metric takes (``detector``, ``captioner``)."""
+
+    kind: ClassVar[str] = "task"
+    needs_reference_predictions: ClassVar[bool] = False
+
+    def setup(self, device: str) -> None:
+        """Load the model; called once before the first ``predict``."""
+
+    def needs_reference(self, annotations: dict[str, Any]) -> bool:
+        """Whether ``compute`` needs predictions on the reference frames of this item."""
+        return self.needs_reference_predictions
+
+    def predictor_identity(self) -> dict[str, Any]:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def predict(self, frame: np.ndarray) -> Any:  # pragma: no cover
+        raise NotImplementedError
+
+    def compute(self, records: Iterator[CorpusRecord]) -> dict[str, float]:  # pragma: no cover
+        raise NotImplementedError
+
+    def score(self, output, reference, crop_border=0):
+        raise TypeError(f"{self.name} is a corpus metric: it is computed over a whole data set")
 
 
 def crop(img: np.ndarray, border: int) -> np.ndarray:

@@ -53,6 +53,8 @@ def run(
     device: str = typer.Option("auto", "--device", help="auto, cpu, cuda, cuda:1 ..."),
     spec: List[Path] = typer.Option([], "--spec", help="TOML spec file adding named data sets / degradations; repeatable (also $BENCH_SPECS)."),
     seed: int = typer.Option(0, "--seed", help="Seed handed to methods."),
+    detector: Optional[str] = typer.Option(None, "--detector", help="Detector for map/map50/voc-map50/det-fidelity: [backend:]NAME_OR_PATH (e.g. ../shared/weights/yolov8n_int8_openvino_model). Default: $BENCH_DETECTOR, else yolov8n.pt (needs internet once)."),
+    captioner: Optional[str] = typer.Option(None, "--captioner", help="Image-to-text model for bleu*/meteor/rouge-l/cider/spice: Hub id or local folder. Default: $BENCH_CAPTIONER, else Salesforce/blip-image-captioning-base."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars and no table."),
 ) -> None:
     """Degrade (cached), restore (cached, batched, streamed), score (cached) and tabulate."""
@@ -62,7 +64,7 @@ def run(
         methods=methods, datasets=dataset, metrics=metrics or None, data_root=str(data_root) if data_root else None,
         out=str(out) if out else None, limit=limit, max_frames=max_frames, cache_dir=str(cache_dir) if cache_dir else None,
         no_cache=no_cache, batch_size=batch_size, crop_border=crop_border, device=device, specs=[str(s) for s in spec],
-        seed=seed, command=["bench", *sys.argv[1:]],
+        seed=seed, detector=detector, captioner=captioner, command=["bench", *sys.argv[1:]],
     )
     try:
         result = Runner(cfg).run(progress=None if not quiet else False)
@@ -117,6 +119,9 @@ def list_(kind: Optional[str] = typer.Argument(None, help="methods, datasets, de
             row = [escape(e.name), escape(e.version), escape(e.origin)]
             if k == "metrics":
                 conv = "; ".join(f"{a}={b}" for a, b in getattr(obj, "conventions", {}).items())
+                avail = obj.availability() if hasattr(obj, "availability") else ""
+                if avail:
+                    conv = f"[{avail}] {conv}"
                 row += ["higher ↑" if obj.higher_is_better else "lower ↓", escape(obj.unit or "-"), escape(conv)]
             elif k == "degradations":
                 row += [escape(", ".join(getattr(obj, "examples", ()) or [obj.token]))]

@@ -20,7 +20,7 @@ from typing import Any, Callable, Iterator
 import numpy as np
 
 from . import registry
-from .api import Context, Item, Method, Metric, digest
+from .api import ClipMetric, Context, CorpusMetric, CorpusRecord, Item, Method, Metric, digest
 from .cache import Cache, default_cache_dir
 from .datasets.base import data_root as resolve_data_root
 from .errors import BenchError
@@ -49,6 +49,8 @@ class RunConfig:
     device: str = "auto"
     specs: list[str] = field(default_factory=list)
     seed: int = 0
+    detector: str | None = None  # for detection metrics (else $BENCH_DETECTOR, else the metric's default)
+    captioner: str | None = None  # for captioning metrics (else $BENCH_CAPTIONER, else the default model id)
     command: list[str] | None = None
 
 
@@ -128,6 +130,7 @@ class Runner:
         else:
             self.cache = Cache(Path(cfg.cache_dir).expanduser() if cfg.cache_dir else default_cache_dir())
         self._setup_done: set[str] = set()
+        self._corpus: dict[tuple[str, str, str], dict[str, list]] = {}
 
     # ------------------------------------------------------------------ resolution
     def resolve_all(self) -> tuple[list[DatasetSpec], list[Method], list[Metric]]:
@@ -141,7 +144,13 @@ class Runner:
         method_names = split_list(cfg.methods) or ["identity"]
         methods = [registry.methods.get(n)() for n in method_names]
         metric_names = split_list(cfg.metrics) or list(DEFAULT_METRICS)
-        metrics = [registry.metrics.get(n)() for n in metric_names]
+        options = {"detector": cfg.detector, "captioner": cfg.captioner}
+        metrics = []
+        for n in metric_names:
+            cls = registry.metrics.get(n)
+            metrics.append(cls(**{o: options.get(o) for o in getattr(cls, "options", ())}))
+        if len({m.name for m in metrics}) != len(metrics):
+            raise BenchError("the same metric is named twice")
         return specs, methods, metrics
 
     # ------------------------------------------------------------------ stages
@@ -221,7 +230,7 @@ class Runner:
         results: dict[str, tuple[list[float] | None, str | None]] = {}
         todo: list[tuple[Metric, str]] = []
         for m in metrics:
-            if m.kind == "speed":
+            if m.kind == "speed" or isinstance(m, CorpusMetric):
                 continue
             key = digest("score", m.identity(), out_key, ref_key, crop_border)
             cached = self.cache.get_json(key)
@@ -231,22 +240,25 @@ class Runner:
                 todo.append((m, key))
         if not todo:
             return results
-        values: dict[str, list[float]] = {m.name: [] for m, _ in todo}
+        values: dict[str, list[float | None]] = {m.name: [] for m, _ in todo}
         errors: dict[str, str] = {}
+        for m, _ in todo:
+            if isinstance(m, ClipMetric):
+                _guard(errors, m, "start", lambda m=m: m.start(crop_border))
         for i, (out, ref) in enumerate(itertools.zip_longest(self.cache.read_frames(out_key), ref_frames())):
             if out is None or ref is None:
                 raise ValueError(f"output and reference differ in frame count (at frame {i})")
             for m, _ in todo:
                 if m.name in errors:
                     continue
-                try:
-                    v = float(m.score(out, ref if m.kind == "fr" else None, crop_border))
-                    if math.isnan(v):
-                        raise ValueError("metric returned NaN")
-                    values[m.name].append(v)
-                except Exception as exc:
-                    errors[m.name] = f"frame {i}: {type(exc).__name__}: {exc}"
+                if isinstance(m, ClipMetric):
+                    _guard(errors, m, f"frame {i}", lambda m=m: m.update(out, ref))
+                else:
+                    _guard(errors, m, f"frame {i}", lambda m=m: values[m.name].append(_finite(m.score(out, ref if m.kind == "fr" else None, crop_border))))
             tick()
+        for m, _ in todo:
+            if isinstance(m, ClipMetric) and m.name not in errors:
+                _guard(errors, m, "finish", lambda m=m: values[m.name].extend(None if v is None else _finite(v) for v in m.finish()))
         for m, key in todo:
             if m.name in errors:
                 results[m.name] = (None, errors[m.name])
@@ -300,6 +312,7 @@ class Runner:
                 for item in items:
                     rows += self._item(spec, item, methods, metrics, run_id, failures, bar)
                     bar.item_done()
+                rows += self._corpus_rows(spec, methods, metrics, run_id, failures)
         df = to_frame(rows)
         write_scores(out, df)
         manifest.update(finished=now_utc(), status="complete" if not failures else "complete with failures", failures=failures, rows=len(df))
@@ -372,19 +385,123 @@ class Runner:
                     fps = n / seconds if seconds > 0 else float("inf")
                     rows.append({**mrow, **whole, "value": fps, "status": "ok", "error": None})
                     continue
+                if isinstance(met, CorpusMetric):
+                    self._predict_item(spec, item, method, met, out_key, ref_key, ref_frames, failures)
+                    continue
                 values, err = scores[met.name]
                 if err is not None:
                     failures.append(f"{spec.name} / {item.item_id} / {method.name} / {met.name}: {err}")
                     rows.append({**mrow, **whole, "value": float("nan"), "status": "error", "error": err})
                     continue
                 if video:
-                    rows += [{**mrow, "frame": i, "scope": "frame", "value": v, "status": "ok", "error": None} for i, v in enumerate(values)]
-                rows.append({**mrow, **whole, "value": float(np.mean(values)), "status": "ok", "error": None})
+                    rows += [{**mrow, "frame": i, "scope": "frame", "value": v, "status": "ok", "error": None}
+                             for i, v in enumerate(values) if v is not None]
+                present = [v for v in values if v is not None]
+                if present:  # a temporal metric has no value on a still image
+                    rows.append({**mrow, **whole, "value": float(np.mean(present)), "status": "ok", "error": None})
         return rows
+
+    # ------------------------------------------------------------------ corpus metrics
+    def predictions(self, met: CorpusMetric, frames_key: str, frames: Callable[[], Iterator[np.ndarray]]) -> list[Any]:
+        """The metric's model run on every frame of ``frames_key`` (cached by content)."""
+        key = digest("prediction", met.predictor_identity(), frames_key)
+        cached = self.cache.get_json(key)
+        if cached is not None:
+            return cached["predictions"]
+        if f"metric:{met.name}" not in self._setup_done:
+            met.setup(self.device)
+            self._setup_done.add(f"metric:{met.name}")
+        preds = [met.predict(f) for f in frames()]
+        self.cache.put_json(key, {"predictions": preds, "predictor": met.predictor_identity()})
+        return preds
+
+    def _predict_item(self, spec, item, method, met, out_key, ref_key, ref_frames, failures) -> None:
+        slot = self._corpus.setdefault((spec.name, method.name, met.name), {"items": [], "errors": []})
+        try:
+            self.predictions(met, out_key, lambda: self.cache.read_frames(out_key))
+            if met.needs_reference(item.annotations):
+                self.predictions(met, ref_key, ref_frames)
+        except Exception as exc:
+            _debug(exc)
+            msg = f"{item.item_id}: {type(exc).__name__}: {exc}"
+            slot["errors"].append(msg)
+            failures.append(f"{spec.name} / {method.name} / {met.name}: {msg}")
+            return
+        slot["items"].append((item.item_id, item.annotations, out_key, ref_key))
+
+    def _corpus_rows(self, spec: DatasetSpec, methods: list[Method], metrics: list[Metric], run_id: str, failures: list[str]) -> list[dict[str, Any]]:
+        rows: list[dict[str, Any]] = []
+        for method in methods:
+            for met in (m for m in metrics if isinstance(m, CorpusMetric)):
+                slot = self._corpus.pop((spec.name, method.name, met.name), None)
+                if slot is None:  # every item failed before scoring (already reported)
+                    continue
+                row = {"run_id": run_id, "dataset": spec.name, "base": spec.base, "degradation": spec.degradation,
+                       "item_id": "*", "frame": -1, "scope": "dataset", "method": method.name, "method_version": method.version,
+                       "metric_version": met.version, "higher_is_better": met.higher_is_better, "unit": met.unit,
+                       "crop_border": 0, "bpp": float("nan"), "bitrate_kbps": float("nan"), "elapsed_s": float("nan")}
+                if slot["errors"]:
+                    err = f"{len(slot['errors'])} item(s) failed; first: {slot['errors'][0]}"
+                    rows.append({**row, "metric": met.name, "value": float("nan"), "status": "error", "error": err})
+                    continue
+
+                def records(slot=slot, met=met):
+                    for item_id, ann, out_key, ref_key in slot["items"]:
+                        preds = self.cache.get_json(digest("prediction", met.predictor_identity(), out_key))["predictions"]
+                        refs = None
+                        if met.needs_reference(ann):
+                            refs = self.cache.get_json(digest("prediction", met.predictor_identity(), ref_key))["predictions"]
+                        yield CorpusRecord(item_id, ann, preds, refs)
+
+                try:
+                    values = met.compute(records())
+                except Exception as exc:
+                    _debug(exc)
+                    msg = f"compute: {type(exc).__name__}: {exc}"
+                    failures.append(f"{spec.name} / {method.name} / {met.name}: {msg}")
+                    rows.append({**row, "metric": met.name, "value": float("nan"), "status": "error", "error": msg})
+                    continue
+                for name, v in values.items():
+                    rows.append({**row, "metric": name, "value": float(v), "status": "ok", "error": None})
+        return rows + gain_rows(rows)
 
     def close(self) -> None:
         if self._tmp_cache is not None:
             self._tmp_cache.cleanup()
+
+
+GAIN_BASELINE = "identity"
+
+
+def gain_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Corpus rows of each method minus the ``identity`` row of the same data set and
+    metric: ``voc-ap50/dog`` becomes ``voc-ap50-gain/dog`` (the reference study's
+    per-class AP gains). Empty when the run has no ``identity`` method."""
+    base = {(r["dataset"], r["metric"]): r["value"] for r in rows if r["method"] == GAIN_BASELINE and r["status"] == "ok"}
+    out = []
+    for r in rows:
+        b = base.get((r["dataset"], r["metric"]))
+        if r["method"] == GAIN_BASELINE or r["status"] != "ok" or b is None:
+            continue
+        head, sep, tail = r["metric"].partition("/")
+        out.append({**r, "metric": f"{head}-gain{sep}{tail}", "value": r["value"] - b, "higher_is_better": r["higher_is_better"]})
+    return out
+
+
+def _finite(v: Any) -> float:
+    v = float(v)
+    if math.isnan(v):
+        raise ValueError("metric returned NaN")
+    return v
+
+
+def _guard(errors: dict[str, str], m: Metric, where: str, fn: Callable[[], Any]) -> None:
+    """Run one metric step; a failure disables that metric for this item only."""
+    try:
+        fn()
+    except Exception as exc:
+        _debug(exc)
+        errors[m.name] = f"{where}: {type(exc).__name__}: {exc}"
 
 
 def _debug(exc: BaseException) -> None:

@@ -53,3 +53,54 @@ def frame_folder(tmp_path) -> Path:
     for i in range(6):
         write_png(d / f"{i:08d}.png", np.roll(base, 2 * i, axis=1))
     return d
+
+
+@pytest.fixture
+def mini_coco(tmp_path) -> Path:
+    """A COCO-layout data root (coco/val2017 + instances + captions) built from
+    scikit-image photos, so the task metrics run without the standard sets."""
+    import json
+
+    from skimage import data as skdata
+
+    root = tmp_path / "coco_root"
+    img_dir = root / "coco" / "val2017"
+    ann_dir = root / "coco" / "annotations"
+    img_dir.mkdir(parents=True)
+    ann_dir.mkdir(parents=True)
+    photos = [("chelsea", skdata.chelsea(), "cat", [60, 30, 300, 260], ["a cat sitting on a floor", "an orange cat looking at the camera"]),
+              ("astronaut", skdata.astronaut(), "person", [120, 20, 300, 490], ["an astronaut posing with a flag", "a woman in a space suit"]),
+              ("coffee", skdata.coffee(), "cup", [80, 40, 350, 300], ["a cup of coffee on a saucer", "coffee in a red cup"])]
+    images, anns, caps = [], [], []
+    for i, (name, img, label, box, captions) in enumerate(photos, start=1):
+        write_png(img_dir / f"{name}.png", img)
+        images.append({"id": i, "file_name": f"{name}.png", "width": img.shape[1], "height": img.shape[0]})
+        anns.append({"id": i, "image_id": i, "category_id": {"person": 1, "cat": 17, "cup": 47}[label], "bbox": box,
+                     "area": box[2] * box[3], "iscrowd": 0})
+        caps += [{"id": 10 * i + k, "image_id": i, "caption": c} for k, c in enumerate(captions)]
+    cats = [{"id": 1, "name": "person"}, {"id": 17, "name": "cat"}, {"id": 47, "name": "cup"}]
+    (ann_dir / "instances_val2017.json").write_text(json.dumps({"images": images, "annotations": anns, "categories": cats}))
+    (ann_dir / "captions_val2017.json").write_text(json.dumps({"images": images, "annotations": caps}))
+    return root
+
+
+def tiny_captioner(path: Path) -> Path:
+    """A randomly initialised, tiny BLIP captioner saved like a Hub model (no download)."""
+    import torch
+    import transformers as T
+
+    path.mkdir(parents=True, exist_ok=True)
+    words = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "a", "cat", "on", "the", "floor", "cup", "[DEC]"] + [f"w{i}" for i in range(20)]
+    (path / "vocab.txt").write_text("\n".join(words) + "\n")
+    tok = T.BertTokenizer(str(path / "vocab.txt"), bos_token="[DEC]")
+    proc = T.BlipProcessor(image_processor=T.BlipImageProcessor(size={"height": 32, "width": 32}), tokenizer=tok)
+    torch.manual_seed(0)
+    cfg = T.BlipConfig(
+        text_config=dict(vocab_size=len(words), hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32,
+                         max_position_embeddings=40, bos_token_id=words.index("[DEC]"), pad_token_id=0, sep_token_id=3),
+        vision_config=dict(hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32, image_size=32, patch_size=8),
+        projection_dim=16,
+    )
+    T.BlipForConditionalGeneration(cfg).save_pretrained(path)
+    proc.save_pretrained(path)
+    return path

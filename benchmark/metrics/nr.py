@@ -1,0 +1,162 @@
+"""No-reference naturalness: NIQE and BRISQUE, offline, with the published models.
+
+Implementation: pyiqa's functions (``pyiqa.archs.niqe_arch.calculate_niqe`` and
+``pyiqa.archs.brisque_arch.brisque``, the ``[iqa]`` extra, PolyForm Noncommercial),
+fed with model parameters this project ships in ``benchmark/assets`` and checks by
+SHA-256 (see :mod:`benchmark.weights`), so nothing is downloaded.
+
+Conventions (they move the numbers by large factors between implementations):
+
+* NIQE: the official NIQE release's pristine model; luma = MATLAB ``rgb2ycbcr`` Y
+  (BT.601, 16-235), rounded to integers as MATLAB's uint8 would be; 96x96 blocks, no
+  overlap, two scales (MATLAB ``imresize`` bicubic with antialiasing). This is
+  BasicSR's convention; on Set14 ``baboon`` it gives 5.7300 against the MATLAB R2021a
+  value BasicSR publishes, 5.7296 (tests/test_nr_metrics.py). MATLAB's ``niqe`` applied
+  to an RGB file uses ``rgb2gray`` instead and gives 5.7385 on that image.
+* BRISQUE: the official LIVE release's SVR ("allmodel", libsvm; features scaled to
+  [-1, 1] with the release's ranges), features as in pyiqa's ``version="original"``
+  (a port of piq's). Luma as above, not rounded. The scores follow the LIVE
+  C++/libsvm release, not MATLAB's ``brisque`` (Image Processing Toolbox, its own model),
+  whose values differ.
+"""
+
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+
+import numpy as np
+
+from ..api import Metric, crop
+from ..errors import BenchError
+from ..weights import BRISQUE_MODEL, NIQE_PARAMS, asset_path
+
+
+def _require_pyiqa(metric: str):
+    try:
+        import pyiqa  # noqa: F401  (imports its archs registry)
+    except ImportError:
+        raise BenchError(
+            f"metric '{metric}' uses pyiqa, which is not installed: pip install 'bench-enhance[iqa]' "
+            "(pyiqa is PolyForm Noncommercial 1.0.0)"
+        ) from None
+
+
+def _tensor(frame: np.ndarray):
+    import torch
+
+    return torch.from_numpy(np.ascontiguousarray(frame)).permute(2, 0, 1)[None].to(torch.float64) / 255.0
+
+
+@lru_cache(maxsize=1)
+def niqe_params():
+    import torch
+
+    p = np.load(asset_path(NIQE_PARAMS))
+    return torch.from_numpy(p["mu_pris_param"].ravel()), torch.from_numpy(p["cov_pris_param"])
+
+
+@lru_cache(maxsize=1)
+def brisque_model():
+    """(sv_coef [774], sv [774, 36], gamma, rho) parsed from the libsvm text model."""
+    import torch
+
+    header: dict[str, str] = {}
+    coefs, svs = [], []
+    with open(asset_path(BRISQUE_MODEL)) as f:
+        for line in f:
+            if line.strip() == "SV":
+                break
+            k, _, v = line.strip().partition(" ")
+            header[k] = v
+        for line in f:
+            parts = line.split()
+            if not parts:
+                continue
+            coefs.append(float(parts[0]))
+            row = np.zeros(36)
+            for kv in parts[1:]:
+                i, _, v = kv.partition(":")
+                row[int(i) - 1] = float(v)
+            svs.append(row)
+    if header.get("kernel_type") != "rbf" or len(coefs) != int(header.get("total_sv", -1)):
+        raise BenchError(f"{BRISQUE_MODEL.filename}: not the expected libsvm RBF model")
+    return torch.tensor(coefs, dtype=torch.float64), torch.tensor(np.array(svs)), float(header["gamma"]), float(header["rho"])
+
+
+def svr_score(scaled_features):
+    """The SVR decision value for features already scaled to [-1, 1] (N x 36)."""
+    from pyiqa.archs.brisque_arch import rbf_kernel
+
+    sv_coef, sv, gamma, rho = brisque_model()
+    return rbf_kernel(scaled_features.to(sv), sv.t(), gamma) @ sv_coef - rho
+
+
+def _check_size(name: str, frame: np.ndarray, minimum: int) -> None:
+    h, w = frame.shape[:2]
+    if min(h, w) < minimum:
+        raise ValueError(f"{name} needs at least {minimum}x{minimum} pixels, got {w}x{h}")
+
+
+class NIQE(Metric):
+    requires = ("pyiqa",)
+    requires_extra = "iqa"
+    name = "niqe"
+    version = "1"
+    kind = "nr"
+    higher_is_better = False
+    unit = ""
+    family = "no-reference"
+    conventions = {
+        "model": "official NIQE release pristine parameters (niqe_pris_params.npz, sha256 2a7c182a...)",
+        "space": "Y of MATLAB rgb2ycbcr (BT.601, 16-235), rounded; gray used as is",
+        "blocks": "96x96, no overlap, 2 scales",
+        "calibration": "Set14 baboon 5.7300 vs MATLAB 5.7296 (BasicSR)",
+        "crop_border": "run setting",
+        "implementation": "pyiqa calculate_niqe",
+    }
+    description = "Natural Image Quality Evaluator (Mittal et al. 2013): distance from a natural-image model; lower is more natural."
+
+    def score(self, output, reference=None, crop_border=0):
+        _require_pyiqa(self.name)
+        from pyiqa.archs.niqe_arch import calculate_niqe
+
+        img = crop(output, crop_border)
+        _check_size(self.name, img, 96)
+        mu, cov = niqe_params()
+        v = float(calculate_niqe(_tensor(img), 0, True, "ycbcr", mu, cov))
+        if not math.isfinite(v):
+            raise ValueError(f"NIQE is not finite ({v}); a flat image has no natural-scene statistics")
+        return v
+
+
+class BRISQUE(Metric):
+    requires = ("pyiqa",)
+    requires_extra = "iqa"
+    name = "brisque"
+    version = "1"
+    kind = "nr"
+    higher_is_better = False
+    unit = ""
+    family = "no-reference"
+    conventions = {
+        "model": "official LIVE BRISQUE SVR 'allmodel' (libsvm, sha256 7c8e2392...), gamma 0.05, rho -153.591",
+        "space": "Y of MATLAB rgb2ycbcr (BT.601), float; gray used as is",
+        "features": "pyiqa 'original' (piq port): 7x7 Gaussian sigma 7/6, 2 scales",
+        "convention": "LIVE C++/libsvm release, not MATLAB's brisque()",
+        "crop_border": "run setting",
+        "implementation": "pyiqa brisque",
+    }
+    description = "Blind/Referenceless Image Spatial Quality Evaluator (Mittal et al. 2012): SVR on natural-scene statistics; roughly 0 (best) to 100+."
+
+    def score(self, output, reference=None, crop_border=0):
+        _require_pyiqa(self.name)
+        from pyiqa.archs.brisque_arch import brisque
+
+        img = crop(output, crop_border)
+        _check_size(self.name, img, 16)
+        sv_coef, sv, gamma, rho = brisque_model()
+        v = float(brisque(_tensor(img), sv_coef=sv_coef, sv=sv, gamma=gamma, rho=rho, version="original"))
+        if not math.isfinite(v):
+            raise ValueError(f"BRISQUE is not finite ({v})")
+        return v
