@@ -155,7 +155,7 @@ def report(
         return
     summary = leaderboard.summarize(df)
     leaderboard.print_tables(summary, console)
-    md, csv = leaderboard.write(summary, out or dirs[0])
+    md, csv = leaderboard.write(summary, out or dirs[0], df)
     console.print(f"wrote {escape(str(md))} and {escape(str(csv))}")
 
 

@@ -11,7 +11,7 @@ import pandas as pd
 
 from ..results import read_scores
 
-SUMMARY_SCOPES = ("image", "clip")
+SUMMARY_SCOPES = ("image", "clip", "dataset")  # dataset: corpus metrics (mAP, CIDEr)
 
 
 def load_runs(run_dirs: list[Path]) -> pd.DataFrame:
@@ -20,8 +20,9 @@ def load_runs(run_dirs: list[Path]) -> pd.DataFrame:
 
 
 def summarize(df: pd.DataFrame) -> pd.DataFrame:
-    """One row per (dataset, method, metric): mean over items, item count, failures, best flag."""
-    top = df[df["scope"].isin(SUMMARY_SCOPES)]
+    """One row per (dataset, method, metric): mean over items, item count, failures, best flag.
+    Per-class breakdowns (metric names with a ``/``) are left to :func:`breakdowns`."""
+    top = df[df["scope"].isin(SUMMARY_SCOPES) & ~df["metric"].astype(str).str.contains("/", regex=False)]
     ok = top[top["status"] == "ok"]
     keys = ["dataset", "method", "metric"]
     agg = ok.groupby(keys, sort=False).agg(mean=("value", "mean"), n=("value", "size")).reset_index()
@@ -85,6 +86,33 @@ def tables(summary: pd.DataFrame) -> dict[str, dict[str, Any]]:
     return out
 
 
+def breakdowns(df: pd.DataFrame) -> dict[tuple[str, str], pd.DataFrame]:
+    """Per-class tables, {(dataset, family): classes x methods}, for corpus rows named
+    ``family/class`` (``voc-ap50/dog``, ``voc-ap50-gain/dog``)."""
+    rows = df[(df["scope"] == "dataset") & (df["status"] == "ok") & df["metric"].astype(str).str.contains("/", regex=False)]
+    if rows.empty:
+        return {}
+    rows = rows.assign(family=rows["metric"].str.split("/", n=1).str[0], cls=rows["metric"].str.split("/", n=1).str[1])
+    out = {}
+    for (ds, fam), g in rows.groupby(["dataset", "family"], sort=False):
+        out[(ds, fam)] = g.pivot_table(index="cls", columns="method", values="value", aggfunc="mean", sort=False)
+    return out
+
+
+def breakdowns_markdown(df: pd.DataFrame, families: tuple[str, ...] = ("voc-ap50-gain", "voc-ap50", "ap50-gain")) -> str:
+    lines = []
+    for (ds, fam), t in breakdowns(df).items():
+        if fam not in families:
+            continue
+        lines.append(f"### {_md_escape(ds)}: {_md_escape(fam)} per class\n")
+        lines.append("| class | " + " | ".join(_md_escape(m) for m in t.columns) + " |")
+        lines.append("|---|" + "---:|" * len(t.columns))
+        for cls, r in t.iterrows():
+            lines.append(f"| {_md_escape(cls)} | " + " | ".join(fmt(v, "") for v in r) + " |")
+        lines.append("")
+    return "\n".join(lines)
+
+
 def to_markdown(summary: pd.DataFrame) -> str:
     lines = []
     for ds, t in tables(summary).items():
@@ -95,7 +123,7 @@ def to_markdown(summary: pd.DataFrame) -> str:
             cells = [f"**{c}**" if best else c for c, best in r["cells"]]
             lines.append(f"| {_md_escape(r['method'])} | {r['n']} | " + " | ".join(cells) + " |")
         lines.append("")
-    lines.append("Mean over items (images, or clips for video); **bold** = best in column; ↑/↓ = higher/lower is better; n = items scored.")
+    lines.append("Mean over items (images, or clips for video; corpus metrics such as mAP are one value per data set); **bold** = best in column; ↑/↓ = higher/lower is better; n = items scored.")
     return "\n".join(lines) + "\n"
 
 
@@ -119,9 +147,10 @@ def print_tables(summary: pd.DataFrame, console) -> None:
     console.print("mean over items (clips for video); * best in column; ↑/↓ higher/lower is better")
 
 
-def write(summary: pd.DataFrame, out_dir: Path) -> tuple[Path, Path]:
+def write(summary: pd.DataFrame, out_dir: Path, rows: pd.DataFrame | None = None) -> tuple[Path, Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     md, csv = out_dir / "leaderboard.md", out_dir / "leaderboard.csv"
-    md.write_text(to_markdown(summary))
+    extra = breakdowns_markdown(rows) if rows is not None else ""
+    md.write_text(to_markdown(summary) + ("\n" + extra if extra else ""))
     summary.to_csv(csv, index=False)
     return md, csv
