@@ -11,7 +11,7 @@ Images: COCO val2017 subset at JPEG QF20 (the first --limit images). Baselines, 
 The bench paths take uint8 RGB frames as the runner hands them (conversion, checks and JSON
 predictions included); detection is also timed through ``Runner.predictions`` (reading the
 degraded frames from the cache and writing predictions to it). Prints images per second and
-the suite's overhead (bench time / direct time - 1), best of --repeat passes.
+the suite's overhead (bench time / direct time - 1), best of --repeat interleaved passes.
 """
 
 from __future__ import annotations
@@ -24,14 +24,17 @@ from pathlib import Path
 import numpy as np
 
 
-def best_rate(fn, items, repeat):
-    best = float("inf")
+def compare(direct, direct_items, ours, our_items, repeat):
+    """Images per second of both paths, best of `repeat` interleaved passes (the machine's
+    noise hits both alike)."""
+    best = [float("inf"), float("inf")]
     for _ in range(repeat):
-        t = time.perf_counter()
-        for x in items:
-            fn(x)
-        best = min(best, time.perf_counter() - t)
-    return len(items) / best
+        for k, (fn, items) in enumerate(((direct, direct_items), (ours, our_items))):
+            t = time.perf_counter()
+            for x in items:
+                fn(x)
+            best[k] = min(best[k], time.perf_counter() - t)
+    return len(direct_items) / best[0], len(our_items) / best[1]
 
 
 def main() -> None:
@@ -39,7 +42,7 @@ def main() -> None:
     ap.add_argument("--data-root", required=True)
     ap.add_argument("--detector", required=True)
     ap.add_argument("--limit", type=int, default=40)
-    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--repeat", type=int, default=5)
     a = ap.parse_args()
 
     import torch
@@ -67,9 +70,7 @@ def main() -> None:
         ("niqe", lambda t: calculate_niqe(t, 0, True, "ycbcr", mu, cov), lambda f: niqe.score(f)),
         ("brisque", lambda t: brisque(t, sv_coef=sv_coef, sv=sv, gamma=gamma, rho=rho, version="original"), lambda f: bris.score(f)),
     ]:
-        d = best_rate(direct, tensors, a.repeat)
-        b = best_rate(ours, frames, a.repeat)
-        rows.append((name, "pyiqa direct", d, b))
+        rows.append((name, "pyiqa direct", *compare(direct, tensors, ours, frames, a.repeat)))
 
     from ultralytics import YOLO
 
@@ -79,11 +80,11 @@ def main() -> None:
     bgr = [np.ascontiguousarray(f[..., ::-1]) for f in frames]
     yolo.predict(bgr[0], imgsz=detector.imgsz, verbose=False)  # warm up both
     detector.detect(frames[0])
-    d = best_rate(lambda x: yolo.predict(x, imgsz=detector.imgsz, conf=0.001, iou=0.7, max_det=300, verbose=False), bgr, a.repeat)
-    b = best_rate(detector.detect, frames, a.repeat)
-    rows.append(("detection (Detector.detect)", "ultralytics predict", d, b))
+    predict = dict(imgsz=detector.imgsz, conf=0.001, iou=0.7, max_det=300, verbose=False)
+    rows.append(("detection (Detector.detect)", "ultralytics predict(array)", *compare(lambda x: yolo.predict(x, **predict), bgr, detector.detect, frames, a.repeat)))
 
-    # through the runner: degraded frames read from the cache, predictions written to it
+    # through the runner: restored frames read from the cache (PNG), predictions written to it;
+    # the baseline reads the same PNG files with ultralytics (predict(path)) and keeps the results
     from benchmark.api import digest
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -93,16 +94,15 @@ def main() -> None:
             with runner.cache.writer(f"frames-{i}") as w:
                 w.add(f)
             keys.append(f"frames-{i}")
-        pred_paths = [runner.cache.json_path(digest("prediction", det_metric.predictor_identity(), k)) for k in keys]
-        best = float("inf")
-        for _ in range(a.repeat):
-            for p in pred_paths:  # recompute every pass
-                p.unlink(missing_ok=True)
-            t = time.perf_counter()
-            for k in keys:
-                runner.predictions(det_metric, k, lambda k=k: runner.cache.read_frames(k))
-            best = min(best, time.perf_counter() - t)
-        rows.append(("detection (Runner.predictions)", "ultralytics predict", d, len(frames) / best))
+        files = [runner.cache.frames_path(k) / "000000.png" for k in keys]
+        pred_paths = {k: runner.cache.json_path(digest("prediction", det_metric.predictor_identity(), k)) for k in keys}
+
+        def through_runner(k):
+            pred_paths[k].unlink(missing_ok=True)  # recompute on every pass
+            runner.predictions(det_metric, k, lambda: runner.cache.read_frames(k))
+
+        rows.append(("detection (Runner.predictions)", "ultralytics predict(file)",
+                     *compare(lambda p: yolo.predict(str(p), **predict)[0].boxes.xyxy.tolist(), files, through_runner, keys, a.repeat)))
 
     print(f"{'path':34s} {'baseline':22s} {'baseline img/s':>15s} {'bench img/s':>12s} {'overhead':>9s}")
     for name, base, d, b in rows:

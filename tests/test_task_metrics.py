@@ -16,6 +16,15 @@ from conftest import tiny_captioner
 YOLO = "weights/yolov8n_int8_openvino_model"
 
 
+def needs_java():
+    """Caption tokenisation and METEOR run Java: a skip on a machine without it, a failure in CI."""
+    import shutil
+
+    if shutil.which("java") is None:
+        msg = "Java is not installed (apt install default-jre-headless)"
+        pytest.fail(msg) if os.environ.get("CI") else pytest.skip(msg)
+
+
 def det(boxes, labels, scores=None):
     return {"boxes": boxes, "labels": labels, "scores": scores or [0.9] * len(boxes)}
 
@@ -94,6 +103,7 @@ def test_detection_on_coco_falls_with_jpeg_quality_and_writes_gain_rows(data_roo
 # ----------------------------------------------------------------------------- captioning
 def test_caption_scorers_against_hand_computed_values():
     pytest.importorskip("pycocoevalcap")
+    needs_java()
     b1 = registry.metrics.get("bleu1")(captioner="unused")
     recs = [CorpusRecord("x", {"captions": ["a cat sat on the mat"]}, ["a cat on the mat"])]
     # unigram precision 5/5, brevity penalty exp(1 - 6/5)
@@ -108,6 +118,7 @@ def test_caption_scorers_against_hand_computed_values():
 
 def test_captioning_end_to_end_with_a_tiny_random_model(mini_coco, tmp_path):
     pytest.importorskip("transformers")
+    needs_java()
     model = tiny_captioner(tmp_path / "tiny-blip")
     metrics = ["bleu4", "meteor", "rouge-l", "cider"]
     res = run(RunConfig(methods=["identity"], datasets=["coco-qf20"], metrics=metrics, data_root=str(mini_coco), captioner=str(model),
@@ -127,6 +138,7 @@ def test_captioning_end_to_end_with_a_tiny_random_model(mini_coco, tmp_path):
 
 def test_captioning_without_reference_captions_scores_against_the_originals(image_folder, tmp_path):
     pytest.importorskip("transformers")
+    needs_java()
     model = tiny_captioner(tmp_path / "tiny-blip")
     res = run(RunConfig(datasets=[f"{image_folder}@qf10"], metrics=["cider", "bleu1"], captioner=str(model), out=str(tmp_path / "o")),
               progress=False)
@@ -139,3 +151,45 @@ def test_missing_captioner_names_what_to_do(mini_coco, tmp_path):
     res = run(RunConfig(datasets=["coco-qf20"], metrics=["cider"], data_root=str(mini_coco), captioner=str(tmp_path / "no-model"),
                         out=str(tmp_path / "o")), progress=False)
     assert list(res.rows.status) == ["error"] and "--captioner" in res.rows.error.iloc[0]
+
+
+def test_detector_backends_are_pluggable_and_env_selects_the_detector(mini_coco, tmp_path, monkeypatch):
+    """A back-end named in `backend:spec` is used instead of ultralytics; here one that
+    finds the cat in chelsea and nothing else, so mAP is exactly computable."""
+    from benchmark.metrics import detection
+    from benchmark.metrics.detection import Detector
+
+    class CatFinder(Detector):
+        def __init__(self, spec):
+            self.spec = spec
+
+        def identity(self):
+            return {"backend": "cat-finder", "spec": self.spec}
+
+        def detect(self, frame):
+            if frame.shape[:2] == (300, 451):  # skimage's chelsea
+                return {"boxes": [[60.0, 30.0, 360.0, 290.0]], "scores": [0.9], "labels": ["cat"]}
+            return {"boxes": [], "scores": [], "labels": []}
+
+    monkeypatch.setattr(detection, "detector_backends", lambda: {"ultralytics": None, "cat-finder": CatFinder})
+    detection._Detection._detectors.clear()
+    monkeypatch.setenv("BENCH_DETECTOR", "cat-finder:v1")
+    res = run(RunConfig(methods=["identity"], datasets=["coco"], metrics=["map50", "map"], data_root=str(mini_coco), out=str(tmp_path / "o")),
+              progress=False)
+    assert not res.failures, res.failures
+    v = res.rows.set_index("metric")["value"]
+    assert v["ap50/cat"] == pytest.approx(1.0) and v["ap50/person"] == 0 and v["ap50/cup"] == 0
+    assert v["map50"] == pytest.approx(1 / 3)
+    assert res.manifest["config"]["metrics"][0]["detector"] == "cat-finder:v1"
+
+
+def test_spice_without_its_stanford_models_names_the_files():
+    pytest.importorskip("pycocoevalcap")
+    import pycocoevalcap.spice as sp
+
+    lib = Path(sp.__file__).parent / "lib"
+    if (lib / "stanford-corenlp-3.6.0-models.jar").exists():
+        pytest.skip("SPICE's models are installed here")
+    needs_java()
+    with pytest.raises(WeightsMissing, match="stanford-corenlp-3.6.0"):
+        registry.metrics.get("spice")(captioner="unused").scorer()

@@ -129,7 +129,9 @@ class UltralyticsDetector(Detector):
         return {"backend": "ultralytics", "weights_sha256": _hash_path(path), "imgsz": cls._imgsz(path), "conf": conf, "iou": iou, "max_det": max_det}
 
     def detect(self, frame):
-        bgr = np.ascontiguousarray(frame[..., ::-1]) if frame.shape[2] == 3 else np.repeat(frame, 3, axis=2)
+        import cv2
+
+        bgr = cv2.cvtColor(frame, cv2.COLOR_RGB2BGR) if frame.shape[2] == 3 else np.repeat(frame, 3, axis=2)  # ultralytics takes BGR arrays
         r = self.model.predict(bgr, imgsz=self.imgsz, verbose=False, **self.args)[0]
         names = r.names
         b = r.boxes
