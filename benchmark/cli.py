@@ -138,8 +138,10 @@ def list_(kind: Optional[str] = typer.Argument(None, help="methods, datasets, de
 def report(
     run_dirs: List[Path] = typer.Argument(None, help="Run directories (default: the newest under ./runs)."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Where leaderboard.md/.csv go (default: next to the scores of the first run)."),
+    html: Optional[Path] = typer.Option(None, "--html", help="Also write a static HTML site (leaderboards, plots, comparisons, paper tables) to this folder, showing exactly these runs."),
+    max_items: int = typer.Option(8, "--max-items", min=0, help="Comparison pages per data set in the HTML site (worst and best items first)."),
 ) -> None:
-    """Print a leaderboard per data set and write it as Markdown and CSV next to the scores."""
+    """Print a leaderboard per data set and write it as Markdown and CSV next to the scores (and, with --html, a site)."""
     from .reports import leaderboard
 
     dirs = list(run_dirs or [])
@@ -157,6 +159,29 @@ def report(
     leaderboard.print_tables(summary, console)
     md, csv = leaderboard.write(summary, out or dirs[0], df)
     console.print(f"wrote {escape(str(md))} and {escape(str(csv))}")
+    if html is not None:
+        _site(html, dirs, fresh=True, max_items=max_items)
+
+
+def _site(site: Path, dirs: list[Path], fresh: bool, max_items: int) -> None:
+    from .reports import site as site_mod
+
+    try:
+        index = site_mod.build(site, dirs, fresh=fresh, max_items=max_items)
+    except BenchError as exc:
+        _fail(exc)
+        return
+    console.print(f"site: {escape(str(index))} (open it in a browser; works from file://)")
+
+
+@app.command()
+def publish(
+    site: Path = typer.Argument(..., help="An existing site folder (or a new one)."),
+    run_dirs: List[Path] = typer.Argument(..., help="Run directories to add to it."),
+    max_items: int = typer.Option(8, "--max-items", min=0, help="Comparison pages per data set."),
+) -> None:
+    """Add runs to a site made by `bench report --html` and rebuild it (a value computed again in a newer run replaces the older one)."""
+    _site(site, list(run_dirs), fresh=False, max_items=max_items)
 
 
 def main() -> None:  # pragma: no cover

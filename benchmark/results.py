@@ -114,3 +114,13 @@ def write_manifest(out: Path, manifest: dict[str, Any]) -> None:
 
 def bench_version() -> str:
     return __version__
+
+
+def write_artifacts(out: Path, cache_root: Path, items: list[dict[str, Any]]) -> Path:
+    """``artifacts.json``: where each item's reference, degraded input and method outputs
+    live in the cache (content keys), so reports can show them. Not needed to read scores."""
+    path = Path(out) / "artifacts.json"
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps({"cache_dir": str(cache_root), "items": items}, indent=1))
+    os.replace(tmp, path)
+    return path

@@ -26,7 +26,7 @@ from .datasets.base import data_root as resolve_data_root
 from .errors import BenchError
 from .imaging import to_uint8_frame
 from .names import DatasetSpec, Specs, expand, resolve
-from .results import bench_version, git_revision, machine, now_utc, package_versions, to_frame, write_manifest, write_scores
+from .results import bench_version, git_revision, machine, now_utc, package_versions, to_frame, write_artifacts, write_manifest, write_scores
 
 DEFAULT_METRICS = ["psnr", "psnr-y", "ssim", "ssim-y", "psnr-b", "fps"]
 DEFAULT_DATASETS = ["photos-qf20", "clips-crf35"]
@@ -131,6 +131,7 @@ class Runner:
             self.cache = Cache(Path(cfg.cache_dir).expanduser() if cfg.cache_dir else default_cache_dir())
         self._setup_done: set[str] = set()
         self._corpus: dict[tuple[str, str, str], dict[str, list]] = {}
+        self._artifacts: list[dict[str, Any]] = []  # cache keys of every reference/degraded/output, for reports
 
     # ------------------------------------------------------------------ resolution
     def resolve_all(self) -> tuple[list[DatasetSpec], list[Method], list[Metric]]:
@@ -315,6 +316,7 @@ class Runner:
                 rows += self._corpus_rows(spec, methods, metrics, run_id, failures)
         df = to_frame(rows)
         write_scores(out, df)
+        write_artifacts(out, self.cache.root, self._artifacts)
         manifest.update(finished=now_utc(), status="complete" if not failures else "complete with failures", failures=failures, rows=len(df))
         write_manifest(out, manifest)
         self.close()
@@ -359,6 +361,9 @@ class Runner:
             ref_key, ref_frames = self.reference(spec, item)
             tick = bar.stage(f"degrade {item.item_id}", None)
             deg_key, info = self.degrade(spec, item, ref_key, ref_frames, tick)
+            art = {"dataset": spec.name, "item_id": item.item_id, "kind": item.kind, "reference": ref_key, "source": item.source, "degraded": deg_key,
+                   "scale": spec.scale, "outputs": {}}
+            self._artifacts.append(art)
         except Exception as exc:
             _debug(exc)
             error_rows(methods, metrics, "reference/degradation", exc)
@@ -370,6 +375,7 @@ class Runner:
             try:
                 tick = bar.stage(f"{method.name} {item.item_id}", None)
                 out_key, meta = self.restore(method, spec, item, deg_key, self.degraded_frames(deg_key, ref_key, ref_frames), tick)
+                art["outputs"][method.name] = out_key
                 stage = "scoring"
                 tick = bar.stage(f"score {item.item_id}", meta["frames"])
                 scores = self.score(metrics, out_key, ref_key, ref_frames, crop_border, tick)
