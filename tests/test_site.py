@@ -160,3 +160,20 @@ def test_site_in_a_real_browser(runs, tmp_path):
         assert mobile.locator("table.board").first.is_visible()
         browser.close()
     assert problems == []
+
+
+def test_cli_report_html_and_publish(runs, tmp_path):
+    from typer.testing import CliRunner
+
+    from benchmark.cli import app
+
+    a, b = runs
+    site = tmp_path / "cli-site"
+    r = CliRunner().invoke(app, ["report", str(a.out_dir), "--html", str(site)])
+    assert r.exit_code == 0, r.output
+    assert (site / "index.html").exists() and "site:" in r.output
+    r = CliRunner().invoke(app, ["publish", str(site), str(b.out_dir)])
+    assert r.exit_code == 0, r.output
+    assert "lanczos" in (site / "index.html").read_text()
+    r = CliRunner().invoke(app, ["publish", str(site), str(tmp_path / "not-a-run")])
+    assert r.exit_code == 2 and "not a run directory" in r.output
