@@ -374,6 +374,10 @@ def primary_quality(df: pd.DataFrame) -> str:
 
 
 # ----------------------------------------------------------------------------- paper tables
+def _undegraded(deg: pd.Series) -> pd.Series:
+    return deg.fillna("").astype(str).isin(["", "none"])
+
+
 def paper_tables(df: pd.DataFrame) -> dict[str, pd.DataFrame]:
     """Tables in the reference study's form. Each: a DataFrame with a 'row' column."""
     ok = df[df["status"] == "ok"]
@@ -386,15 +390,15 @@ def paper_tables(df: pd.DataFrame) -> dict[str, pd.DataFrame]:
     # NIQE/BRISQUE with originals: per base, each degraded set x method, plus the undegraded reference
     nr = means(["niqe", "brisque"], ITEM_SCOPES)
     if not nr.empty:
-        nr = nr.assign(row=np.where(nr["degradation"].fillna("") == "", "original", nr["dataset"] + " / " + nr["method"]))
-        nr = nr[(nr["degradation"].fillna("") != "") | (nr["method"] == "identity") | (nr["row"] == "original")]
+        orig = _undegraded(nr["degradation"])
+        nr = nr.assign(row=np.where(orig, "original", nr["dataset"] + " / " + nr["method"]))
         out["nr-with-originals"] = nr[["base", "row"] + [c for c in ("niqe", "brisque") if c in nr]].drop_duplicates(["base", "row"])
 
     # captioning: JPEG (identity on the degraded set), each method, originals (identity on the undegraded set)
     caps = [m for m in ("bleu4", "meteor", "rouge-l", "cider") if m in set(ok["metric"])]
     if caps:
         c = means(caps, ("dataset",))
-        deg = c["degradation"].fillna("") != ""
+        deg = ~_undegraded(c["degradation"])
         label = np.where(~deg, "originals", np.where(c["method"] == "identity", c["dataset"] + " (no restoration)", c["dataset"] + " / " + c["method"]))
         out["captioning"] = c.assign(row=label)[["base", "row"] + caps]
 
@@ -416,7 +420,7 @@ def to_markdown_table(t: pd.DataFrame) -> str:
 
 
 def to_latex_table(t: pd.DataFrame, caption: str) -> str:
-    styler = t.style.hide(axis="index").format(precision=4, escape="latex").format_index(escape="latex", axis=1)
+    styler = t.style.hide(axis="index").format(precision=4, escape="latex", na_rep="--").format_index(escape="latex", axis=1)
     return styler.to_latex(caption=caption.replace("_", r"\_"), hrules=True)
 
 

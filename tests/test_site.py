@@ -83,7 +83,7 @@ def test_publish_merges_runs_and_newer_values_win(runs, tmp_path):
 def test_paper_tables_markdown_and_latex(tmp_path):
     rows = []
     for ds, deg, method, niqe, brisque in [("live1-qf10", "qf10", "identity", 6.4, 53.2), ("live1-qf10", "qf10", "gan", 4.3, 19.7),
-                                           ("live1", "", "identity", 4.35, 24.3)]:
+                                           ("live1", "none", "identity", 4.35, 24.3)]:
         for metric, v in (("niqe", niqe), ("brisque", brisque)):
             rows.append({"run_id": "r", "dataset": ds, "base": "live1", "degradation": deg, "item_id": "a_b", "frame": 0, "scope": "image",
                          "method": method, "method_version": "1", "metric": metric, "metric_version": "1", "value": v, "higher_is_better": False,
