@@ -177,3 +177,27 @@ def test_cli_report_html_and_publish(runs, tmp_path):
     assert "lanczos" in (site / "index.html").read_text()
     r = CliRunner().invoke(app, ["publish", str(site), str(tmp_path / "not-a-run")])
     assert r.exit_code == 2 and "not a run directory" in r.output
+
+
+def _row(**kw):
+    base = {"run_id": "r", "item_id": "*", "frame": -1, "scope": "dataset", "method_version": "1", "metric_version": "1", "higher_is_better": True,
+            "unit": "", "crop_border": 0, "bpp": np.nan, "bitrate_kbps": np.nan, "elapsed_s": np.nan, "status": "ok", "error": None}
+    return {**base, **kw}
+
+
+def test_captioning_and_ap_gain_tables_and_confusion_plot(tmp_path):
+    rows = []
+    for ds, deg, method, cider in [("coco-qf10", "qf10", "identity", 0.81), ("coco-qf10", "qf10", "gan", 1.09), ("coco", "none", "identity", 1.20)]:
+        rows.append(_row(dataset=ds, base="coco", degradation=deg, method=method, metric="cider", value=cider))
+    for cls, gain in (("dog", 0.186), ("cat", 0.166)):
+        rows.append(_row(dataset="voc-qf20", base="voc", degradation="qf20", method="gan", metric=f"voc-ap50-gain/{cls}", value=gain))
+    for t, p, n in ((10, 10, 9), (10, 20, 1), (20, 20, 10)):
+        rows.append(_row(dataset="live1-qf", base="live1", degradation="qf", method="qf-predictor", metric=f"qf-confusion/{t}/{p}", value=n))
+    df = pd.DataFrame(rows)
+    tables = site_mod.paper_tables(df)
+    assert list(tables["captioning"]["row"]) == ["coco-qf10 (no restoration)", "coco-qf10 / gan", "originals"]
+    assert list(tables["captioning"]["cider"]) == [0.81, 1.09, 1.20]
+    gain = tables["voc-ap50-gain"]
+    assert gain.loc[0, "dog"] == pytest.approx(18.6) and gain.loc[0, "row"] == "voc-qf20 / gan"  # in AP points, as the study prints
+    figs = site_mod.plots(df, tmp_path)
+    assert any(f["src"] == "plots/qf-confusion.svg" for f in figs) and any("gain" in f["src"] for f in figs)
