@@ -153,6 +153,13 @@ _BUILTIN_METHODS = {
     "identity": "benchmark.methods.classic:Identity",
     "bicubic": "benchmark.methods.classic:Bicubic",
     "lanczos": "benchmark.methods.classic:Lanczos",
+    "ssim": "benchmark.methods.galteri:SSIMMethod",
+    "gan": "benchmark.methods.galteri:GANMethod",
+    "pix2pix": "benchmark.methods.pix2pix:Pix2Pix",
+    "srgan": "benchmark.methods.srgan:SRGAN",
+    "srresnet": "benchmark.methods.srgan:SRResNetMethod",
+    "fast-srgan": "benchmark.methods.srgan:FastSRGAN",
+    "videoboost": "benchmark.methods.videoboost:VideoBoost",
 }
 
 _BUILTIN_DATASETS = {

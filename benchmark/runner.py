@@ -143,7 +143,9 @@ class Runner:
         if len({s.name for s in specs}) != len(specs):
             raise BenchError("the same data set is named twice")
         method_names = split_list(cfg.methods) or ["identity"]
-        methods = [registry.methods.get(n)() for n in method_names]
+        methods = [make_method(n) for n in method_names]
+        if len({m.name for m in methods}) != len(methods):
+            raise BenchError("the same method is named twice")
         metric_names = split_list(cfg.metrics) or list(DEFAULT_METRICS)
         options = {"detector": cfg.detector, "captioner": cfg.captioner}
         metrics = []
@@ -474,6 +476,32 @@ class Runner:
     def close(self) -> None:
         if self._tmp_cache is not None:
             self._tmp_cache.cleanup()
+
+
+def make_method(spec: str) -> Method:
+    """``name`` or ``name:key=value:key=value`` (e.g. ``pix2pix:lam=100``, ``gan:qf=20``,
+    ``srgan:weights=my.safetensors``). A method with settings is labelled by the whole spec
+    in the results, so two settings of one method are two rows."""
+    import json as _json
+
+    name, *settings = spec.split(":")
+    params: dict[str, Any] = {}
+    for kv in settings:
+        k, sep, v = kv.partition("=")
+        if not sep or not k:
+            raise BenchError(f"method '{spec}': expected name:key=value, got {kv!r}")
+        try:
+            params[k] = _json.loads(v)
+        except ValueError:
+            params[k] = v
+    cls = registry.methods.get(name)
+    try:
+        m = cls(**params)
+    except (TypeError, ValueError) as exc:
+        raise BenchError(f"method '{spec}': {exc}") from None
+    if settings:
+        m.name = spec
+    return m
 
 
 GAIN_BASELINE = "identity"

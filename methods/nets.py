@@ -78,17 +78,171 @@ class SubPatchDiscriminator(nn.Module):
 
 
 class QFPredictor(nn.Module):
-    """A CNN regressor of the JPEG quality factor from a 64x64 luma crop (aligned to the
-    8x8 block grid), as in Galteri et al. TMM 2019."""
+    """A CNN regressor of the JPEG quality factor (Galteri et al. TMM 2019) on a 64x64 luma
+    crop aligned to the 8x8 block grid. Its first layer is the fixed 8x8 block DCT (a
+    stride-8 convolution with the 64 DCT-II basis functions), so the network sees the
+    coefficients that JPEG quantised; pixel-domain CNNs of this size did not learn the
+    task in the CPU budget (validation error stuck at the mean)."""
 
-    def __init__(self, ch: int = 32):
+    def __init__(self, ch: int = 64):
         super().__init__()
+        import math
+
+        basis = torch.zeros(64, 1, 8, 8)
+        for u in range(8):
+            for v in range(8):
+                cu = math.sqrt(1 / 8) if u == 0 else math.sqrt(2 / 8)
+                cv = math.sqrt(1 / 8) if v == 0 else math.sqrt(2 / 8)
+                for i in range(8):
+                    for j in range(8):
+                        basis[u * 8 + v, 0, i, j] = cu * cv * math.cos((2 * i + 1) * u * math.pi / 16) * math.cos((2 * j + 1) * v * math.pi / 16)
+        self.register_buffer("dct", basis, persistent=False)
         self.net = nn.Sequential(
-            conv(1, ch), nn.ReLU(inplace=True), conv(ch, ch, 3, 2), nn.ReLU(inplace=True),
-            conv(ch, 2 * ch), nn.ReLU(inplace=True), conv(2 * ch, 2 * ch, 3, 2), nn.ReLU(inplace=True),
-            conv(2 * ch, 4 * ch), nn.ReLU(inplace=True), conv(4 * ch, 4 * ch, 3, 2), nn.ReLU(inplace=True),
-            nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4 * ch, 64), nn.ReLU(inplace=True), nn.Linear(64, 1),
+            nn.Conv2d(64, 2 * ch, 1), nn.ReLU(inplace=True), nn.Conv2d(2 * ch, 2 * ch, 3, 1, 1), nn.ReLU(inplace=True),
+            nn.Conv2d(2 * ch, 2 * ch, 3, 1, 1), nn.ReLU(inplace=True),
+            nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(2 * ch, 64), nn.ReLU(inplace=True), nn.Linear(64, 1),
         )
 
     def forward(self, y):  # y: N x 1 x 64 x 64 in [-1, 1]; returns QF / 100
-        return self.net(y)[:, 0]
+        coeffs = F.conv2d((y + 1) * 127.5 - 128, self.dct, stride=8) / 16  # N x 64 x 8 x 8
+        return self.net(coeffs)[:, 0]
+
+
+# ----------------------------------------------------------------------------- pix2pix
+class UNetGenerator(nn.Module):
+    """pix2pix's U-Net: an encoder of strided convolutions and a decoder of transposed
+    convolutions with skip connections between mirrored levels; output added to the input."""
+
+    def __init__(self, ch: int = 16, depth: int = 4):
+        super().__init__()
+        self.depth = depth
+        widths = [min(ch * 2 ** i, ch * 8) for i in range(depth)]
+        self.downs = nn.ModuleList()
+        cin = 3
+        for i, w in enumerate(widths):
+            self.downs.append(nn.Sequential(nn.Conv2d(cin, w, 4, 2, 1), *([nn.BatchNorm2d(w)] if i else []), nn.LeakyReLU(0.2, inplace=True)))
+            cin = w
+        self.ups = nn.ModuleList()
+        for i in reversed(range(depth)):
+            w_out = widths[i - 1] if i else ch
+            w_in = widths[i] * (1 if i == depth - 1 else 2)
+            self.ups.append(nn.Sequential(nn.ConvTranspose2d(w_in, w_out, 4, 2, 1), nn.BatchNorm2d(w_out), nn.ReLU(inplace=True)))
+        self.tail = nn.Conv2d(ch + 3, 3, 3, 1, 1)
+
+    def forward(self, x):
+        h, w = x.shape[-2:]
+        m = 2 ** self.depth
+        xp = F.pad(x, (0, (-w) % m, 0, (-h) % m), mode="replicate")
+        skips, y = [], xp
+        for d in self.downs:
+            y = d(y)
+            skips.append(y)
+        for i, u in enumerate(self.ups):
+            if i:
+                y = torch.cat([y, skips[-1 - i]], 1)
+            y = u(y)
+        return (xp + self.tail(torch.cat([y, xp], 1)))[..., :h, :w]
+
+
+class PatchDiscriminator(nn.Module):
+    """pix2pix's conditional PatchGAN: (input, output) pairs -> a map of real/fake logits,
+    each judging an overlapping patch (receptive field 34 px with 3 layers)."""
+
+    def __init__(self, ch: int = 32, layers: int = 3, cin: int = 6):
+        super().__init__()
+        mods, c = [nn.Conv2d(cin, ch, 4, 2, 1), nn.LeakyReLU(0.2, inplace=True)], ch
+        for _ in range(layers - 1):
+            mods += [nn.Conv2d(c, 2 * c, 4, 2, 1), nn.BatchNorm2d(2 * c), nn.LeakyReLU(0.2, inplace=True)]
+            c *= 2
+        mods += [nn.Conv2d(c, 1, 4, 1, 1)]
+        self.net = nn.Sequential(*mods)
+
+    def forward(self, output, inp):
+        return self.net(torch.cat([output, inp], 1))
+
+
+# ----------------------------------------------------------------------------- SRGAN family
+class SRResNet(nn.Module):
+    """SRGAN's generator: conv 9x9 + PReLU, residual blocks (conv-BN-PReLU-conv-BN), a
+    skip, and log2(scale) x2 upsampling blocks (conv, pixel shuffle, PReLU)."""
+
+    def __init__(self, ch: int = 64, blocks: int = 16, scale: int = 4):
+        super().__init__()
+        self.head = nn.Sequential(nn.Conv2d(3, ch, 9, 1, 4), nn.PReLU(ch))
+        self.body = nn.Sequential(*[ResBlock(ch, bn=True, act="prelu") for _ in range(blocks)], conv(ch, ch), nn.BatchNorm2d(ch))
+        ups = []
+        for _ in range(int(round(__import__("math").log2(scale)))):
+            ups += [conv(ch, 4 * ch), nn.PixelShuffle(2), nn.PReLU(ch)]
+        self.up = nn.Sequential(*ups)
+        self.tail = nn.Conv2d(ch, 3, 9, 1, 4)
+
+    def forward(self, x):
+        f = self.head(x)
+        return self.tail(self.up(f + self.body(f)))
+
+
+class VGGDiscriminator(nn.Module):
+    """SRGAN's discriminator: 8 convolutions 64->512 (stride 2 every other), dense 1024,
+    dense 1 (LeakyReLU 0.2, BN after the first); global pooling makes it size-agnostic."""
+
+    def __init__(self, ch: int = 64):
+        super().__init__()
+        mods, c = [nn.Conv2d(3, ch, 3, 1, 1), nn.LeakyReLU(0.2, inplace=True)], ch
+        plan = [(ch, 2), (2 * ch, 1), (2 * ch, 2), (4 * ch, 1), (4 * ch, 2), (8 * ch, 1), (8 * ch, 2)]
+        for w, s in plan:
+            mods += [nn.Conv2d(c, w, 3, s, 1), nn.BatchNorm2d(w), nn.LeakyReLU(0.2, inplace=True)]
+            c = w
+        mods += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(c, 1024), nn.LeakyReLU(0.2, inplace=True), nn.Linear(1024, 1)]
+        self.net = nn.Sequential(*mods)
+
+    def forward(self, x):
+        return self.net(x)
+
+
+class InvertedResidual(nn.Module):
+    def __init__(self, ch: int, expand: int = 4):
+        super().__init__()
+        h = ch * expand
+        self.body = nn.Sequential(nn.Conv2d(ch, h, 1), nn.ReLU6(inplace=True), nn.Conv2d(h, h, 3, 1, 1, groups=h), nn.ReLU6(inplace=True), nn.Conv2d(h, ch, 1))
+
+    def forward(self, x):
+        return x + self.body(x)
+
+
+class FastSRGenerator(nn.Module):
+    """Fast-SRGAN's light generator: inverted-residual (MobileNetV2) blocks and pixel
+    shuffle, plus a bilinear skip, built for real-time x2."""
+
+    def __init__(self, ch: int = 32, blocks: int = 6, scale: int = 2):
+        super().__init__()
+        self.scale = scale
+        self.head = nn.Sequential(conv(3, ch), nn.PReLU(ch))
+        self.body = nn.Sequential(*[InvertedResidual(ch) for _ in range(blocks)])
+        self.up = nn.Sequential(conv(ch, 3 * scale * scale), nn.PixelShuffle(scale))
+
+    def forward(self, x):
+        base = F.interpolate(x, scale_factor=self.scale, mode="bilinear", align_corners=False)
+        f = self.head(x)
+        return base + self.up(self.body(f) + f)
+
+
+class VideoBoostGenerator(nn.Module):
+    """VideoBoost's encoder-decoder for x5 (144p -> 720p): a strided encoder, residual
+    bottleneck, a decoder back to input resolution with a skip, then a x5 pixel shuffle."""
+
+    def __init__(self, ch: int = 32, blocks: int = 4, scale: int = 5):
+        super().__init__()
+        self.scale = scale
+        self.enc1 = nn.Sequential(conv(3, ch), nn.LeakyReLU(0.2, inplace=True))
+        self.enc2 = nn.Sequential(conv(ch, 2 * ch, 3, 2), nn.LeakyReLU(0.2, inplace=True))
+        self.mid = nn.Sequential(*[ResBlock(2 * ch) for _ in range(blocks)])
+        self.dec = nn.Sequential(conv(2 * ch, ch), nn.LeakyReLU(0.2, inplace=True))
+        self.up = nn.Sequential(conv(2 * ch, 3 * scale * scale), nn.PixelShuffle(scale))
+
+    def forward(self, x):
+        h, w = x.shape[-2:]
+        xp = F.pad(x, (0, w % 2, 0, h % 2), mode="replicate")
+        e1 = self.enc1(xp)
+        d = self.dec(F.interpolate(self.mid(self.enc2(e1)), size=e1.shape[-2:], mode="nearest"))
+        base = F.interpolate(xp, scale_factor=self.scale, mode="bicubic", align_corners=False)
+        return (base + self.up(torch.cat([d, e1], 1)))[..., : h * self.scale, : w * self.scale]

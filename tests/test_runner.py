@@ -174,7 +174,7 @@ def test_external_plugin_package_is_listed_and_runs(tmp_path, image_folder):
     bench = [sys.executable, "-m", "benchmark.cli"]
     listed = subprocess.run([*bench, "list", "methods"], env=env, capture_output=True, text=True)
     assert listed.returncode == 0, listed.stderr
-    line = next(l for l in listed.stdout.splitlines() if "invert" in l)
+    line = next(l for l in listed.stdout.splitlines() if l.strip("│ ").startswith("invert "))
     assert "0.3.0" in line and "bench-example-plugin" in line
     ran = subprocess.run([*bench, "run", "-q", "-m", "identity,invert", "-d", f"{image_folder}@qf50", "--metrics", "psnr", "-o", str(tmp_path / "o")], env=env, capture_output=True, text=True)
     assert ran.returncode == 0, ran.stderr

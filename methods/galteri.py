@@ -1,0 +1,248 @@
+"""``ssim`` and ``gan``: JPEG artifact removal after Galteri et al. (ICCV 2017; TMM 2019).
+
+* Generator: :class:`~benchmark.methods.nets.ArtifactGenerator` (strided-convolution
+  encoder, residual blocks, nearest-neighbour upsampling + two convolutions), trained on
+  aligned 128x128 patches.
+* ``ssim``: trained with an SSIM loss (1 - SSIM on RGB in [0, 1]).
+* ``gan``: starts from the ``ssim`` generator and trains adversarially with the sub-patch
+  discriminator (16x16 sub-patches, each concatenated with its input sub-patch, BCE over
+  all sub-patches) plus a feature loss (VGG19 when present, else MobileNetV2) and a small
+  SSIM term that keeps colours anchored.
+* An ensemble of generators, one per JPEG quality factor (5, 10, 20, 30, 40, 60). A QF
+  predictor (a CNN regressor of the quality factor on 64x64 luma crops, median over the
+  image's crops) picks, per image, the generator whose QF is closest. ``qf=N`` forces one.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+
+from benchmark.api import Context, Method
+from benchmark.errors import BenchError
+
+from .nets import ArtifactGenerator, QFPredictor, SubPatchDiscriminator
+from .trainable import frames_to_tensor, load_generator, tensor_to_frames, weights_file
+from .training import Recipe, TrainConfig, to_tensor
+
+ENSEMBLE_QFS = (5, 10, 20, 30, 40, 60)
+CROP = 64
+
+
+# ----------------------------------------------------------------------------- training recipes
+class SSIMRecipe(Recipe):
+    name = "ssim"
+    default_data = [f"bsd200-qf{q}" for q in ENSEMBLE_QFS]
+    defaults = {"ch": 16, "blocks": 6}
+    paper_config = {"ch": 64, "blocks": 15, "patch": 128, "batch": 16, "steps": 100000, "note": "Galteri et al. train on ImageNet/MSCOCO patches"}
+
+    def architecture(self):
+        return {"ch": int(self.p["ch"]), "blocks": int(self.p["blocks"])}
+
+    def build(self):
+        import torch
+
+        self.models["generator"] = ArtifactGenerator(**self.architecture())
+        self.optims["generator"] = torch.optim.Adam(self.models["generator"].parameters(), lr=self.cfg.lr)
+
+    @staticmethod
+    def ssim_loss(out, y):
+        import piq
+
+        return 1 - piq.ssim(((out + 1) / 2).clamp(0, 1), (y + 1) / 2, data_range=1.0)
+
+    def step(self, x, y):
+        out = self.models["generator"](x)
+        loss = self.ssim_loss(out, y)
+        opt = self.optims["generator"]
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        return {"ssim_loss": loss.item()}
+
+
+class GANRecipe(SSIMRecipe):
+    name = "gan"
+    defaults = {"ch": 16, "blocks": 6, "adv_weight": 1e-3, "feat_weight": 1.0, "ssim_weight": 1.0, "sub": 16}
+    paper_config = {**SSIMRecipe.paper_config, "init": "the ssim generator of the same QF", "adv_weight": 1e-3}
+
+    def build(self):
+        import torch
+
+        from .perceptual import FeatureLoss
+
+        super().build()
+        self.models["discriminator"] = SubPatchDiscriminator(sub=int(self.p["sub"]))
+        self.optims["discriminator"] = torch.optim.Adam(self.models["discriminator"].parameters(), lr=self.cfg.lr, betas=(0.5, 0.999))
+        self.features = FeatureLoss(self.device)
+        self.p["perceptual_backbone"] = self.features.backbone
+
+    def step(self, x, y):
+        import torch
+        import torch.nn.functional as F
+
+        g, d = self.models["generator"], self.models["discriminator"]
+        out = g(x)
+        # discriminator: real (reference, input) vs fake (output, input), every sub-patch
+        real, fake = d(y, x), d(out.detach(), x)
+        d_loss = F.binary_cross_entropy_with_logits(real, torch.ones_like(real)) + F.binary_cross_entropy_with_logits(fake, torch.zeros_like(fake))
+        self.optims["discriminator"].zero_grad()
+        d_loss.backward()
+        self.optims["discriminator"].step()
+        adv = F.binary_cross_entropy_with_logits(d(out, x), torch.ones_like(fake))
+        feat = self.features(out, y)
+        ssim = self.ssim_loss(out, y)
+        g_loss = self.p["adv_weight"] * adv + self.p["feat_weight"] * feat + self.p["ssim_weight"] * ssim
+        self.optims["generator"].zero_grad()
+        g_loss.backward()
+        self.optims["generator"].step()
+        return {"g_adv": adv.item(), "g_feat": feat.item(), "g_ssim": ssim.item(), "d_loss": d_loss.item()}
+
+
+def luma_crops(frame: np.ndarray, rng: np.random.Generator | None = None, n: int | None = None) -> np.ndarray:
+    """64x64 luma crops on the 16-pixel grid (JPEG MCU): random ones (training) or a
+    regular grid (prediction). Returns N x 1 x 64 x 64 in [-1, 1]."""
+    from benchmark.imaging import rgb_to_y
+
+    y = rgb_to_y(frame) if frame.shape[2] == 3 else frame[..., 0].astype(np.float64)
+    h, w = y.shape
+    if h < CROP or w < CROP:
+        raise ValueError(f"the QF predictor needs at least {CROP}x{CROP} pixels, got {w}x{h}")
+    if rng is not None:
+        pos = [(int(rng.integers(0, (h - CROP) // 16 + 1)) * 16, int(rng.integers(0, (w - CROP) // 16 + 1)) * 16) for _ in range(n or 1)]
+    else:
+        pos = [(i, j) for i in range(0, h - CROP + 1, CROP) for j in range(0, w - CROP + 1, CROP)]
+    return np.stack([y[i: i + CROP, j: j + CROP] for i, j in pos])[:, None] / 127.5 - 1.0
+
+
+def jpeg(frame: np.ndarray, qf: int) -> np.ndarray:
+    from benchmark.degradations.jpeg import JPEG
+
+    return JPEG(qf).apply(frame)
+
+
+class QFRecipe(Recipe):
+    """The QF predictor: on-the-fly JPEG at a random integer QF in [5, 60] of random
+    64x64 crops of the training set's reference images; L1 regression of QF/100."""
+
+    name = "qf-predictor"
+    default_data = ["bsd200"]
+    defaults = {"ch": 64, "qf_min": 5, "qf_max": 60}
+    paper_config = {"note": "Galteri et al. TMM 2019 train a QF classifier/regressor on a large image set"}
+
+    def architecture(self):
+        return {"ch": int(self.p["ch"])}
+
+    def build(self):
+        import torch
+
+        self.models["generator"] = QFPredictor(**self.architecture())  # "generator": the exported model
+        self.optims["generator"] = torch.optim.Adam(self.models["generator"].parameters(), lr=self.cfg.lr)
+
+    def sample(self, source, rng, batch, patch):
+        import torch
+
+        if not hasattr(self, "_big"):
+            self._big = [r for _, r, _ in source.train if min(r.shape[:2]) >= 96]
+            if not self._big:
+                raise BenchError("the QF predictor trains on 96x96 crops: no training frame is that large")
+        xs, qs = [], []
+        for _ in range(batch):
+            ref = self._big[rng.integers(len(self._big))]
+            h, w = ref.shape[:2]
+            i, j = int(rng.integers(0, (h - 96) // 16 + 1)) * 16, int(rng.integers(0, (w - 96) // 16 + 1)) * 16
+            q = int(rng.integers(self.p["qf_min"], self.p["qf_max"] + 1))
+            comp = jpeg(np.ascontiguousarray(ref[i: i + 96, j: j + 96]), q)
+            xs.append(luma_crops(comp, rng, 1)[0])
+            qs.append(q / 100.0)
+        return torch.from_numpy(np.stack(xs)).float(), torch.tensor(qs, dtype=torch.float32)
+
+    def step(self, x, q):
+        pred = self.models["generator"](x)
+        loss = (pred - q).abs().mean()
+        self.optims["generator"].zero_grad()
+        loss.backward()
+        self.optims["generator"].step()
+        return {"l1_qf": 100 * loss.item()}
+
+    def validate(self, source) -> dict[str, float]:
+        """Mean absolute QF error and ensemble-bin accuracy on the held-out references."""
+        errs, hits = [], []
+        for _, ref, _ in source.val:
+            if min(ref.shape[:2]) < CROP:
+                continue
+            for q in ENSEMBLE_QFS:
+                p = predict_qf(self.models["generator"], jpeg(ref, q), self.device)
+                errs.append(abs(p - q))
+                hits.append(nearest_qf(p) == q)
+        return {"val_qf_mae": float(np.mean(errs)), "val_bin_accuracy": float(np.mean(hits))}
+
+
+def predict_qf(model, frame: np.ndarray, device: str = "cpu") -> float:
+    import torch
+
+    crops = torch.from_numpy(luma_crops(frame)).float().to(device)
+    model.eval()
+    with torch.inference_mode():
+        pred = model(crops).cpu().numpy() * 100
+    model.train()
+    return float(np.median(pred))
+
+
+def nearest_qf(qf: float, choices=ENSEMBLE_QFS) -> int:
+    return min(choices, key=lambda c: abs(c - qf))
+
+
+# ----------------------------------------------------------------------------- method adapters
+class QFEnsemble(Method):
+    """An ensemble of per-QF generators chosen per image by the QF predictor."""
+
+    family_name: ClassVar[str] = ""
+    version = "1"
+
+    def __init__(self, qf: int | str = "auto", **params: Any):
+        super().__init__(**({"qf": qf} if qf != "auto" else {}), **params)
+        self.qf = qf
+        cards = {q: weights_file(f"{self.family_name}-qf{q}")[1] for q in ENSEMBLE_QFS}
+        pred = weights_file("qf-predictor")[1]
+        from benchmark.api import digest
+
+        self.weights_hash = digest([cards[q]["sha256"] for q in ENSEMBLE_QFS], pred["sha256"])
+        self.models: dict[int, Any] = {}
+        self.predictor = None
+
+    def setup(self, device: str) -> None:
+        self.device = device
+        for q in ENSEMBLE_QFS:
+            self.models[q], _ = load_generator(f"{self.family_name}-qf{q}", ArtifactGenerator, None, device)
+        self.predictor, _ = load_generator("qf-predictor", QFPredictor, None, device)
+
+    def choose(self, frame: np.ndarray) -> int:
+        if self.qf != "auto":
+            return nearest_qf(float(self.qf))
+        return nearest_qf(predict_qf(self.predictor, frame, self.device))
+
+    def process(self, frames: list[np.ndarray], ctx: Context) -> list[np.ndarray]:
+        import torch
+
+        if self.predictor is None:
+            self.setup(ctx.device)
+        out = []
+        with torch.inference_mode():
+            for f in frames:
+                g = self.models[self.choose(f)]
+                out += tensor_to_frames(g(frames_to_tensor([f], self.device)), [f])
+        return out
+
+
+class SSIMMethod(QFEnsemble):
+    name = "ssim"
+    family_name = "ssim"
+    description = "Galteri et al.'s residual generator trained with an SSIM loss; per-image QF-predicted ensemble (QF 5-60)."
+
+
+class GANMethod(QFEnsemble):
+    name = "gan"
+    family_name = "gan"
+    description = "Galteri et al.'s GAN: sub-patch discriminator + feature loss; per-image QF-predicted ensemble (QF 5-60)."

@@ -1,0 +1,63 @@
+"""``pix2pix``: U-Net generator with skips + conditional PatchGAN, loss GAN + lambda * L1
+(Isola et al. 2017), as used to restore decoded low-bitrate H.264 frames. ``lambda`` is a
+training setting; weights for lambda 100 and 1000 ship (``pix2pix-l100``, ``pix2pix-l1000``);
+the method takes ``lam=100|1000`` (default 1000, which kept PSNR above the input's in the
+original H.264 use)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .nets import PatchDiscriminator, UNetGenerator
+from .trainable import TrainableMethod, weights_file
+from .training import Recipe
+
+
+class Pix2PixRecipe(Recipe):
+    name = "pix2pix"
+    default_data = ["bsd200-qp37"]
+    defaults = {"ch": 16, "depth": 4, "lambda": 100.0, "d_ch": 32}
+    paper_config = {"ch": 64, "depth": 8, "lambda": 100, "patch": 256, "batch": 1, "steps": 200000, "optimiser": "Adam 2e-4, betas 0.5/0.999"}
+
+    def architecture(self):
+        return {"ch": int(self.p["ch"]), "depth": int(self.p["depth"])}
+
+    def build(self):
+        import torch
+
+        self.models["generator"] = UNetGenerator(**self.architecture())
+        self.models["discriminator"] = PatchDiscriminator(int(self.p["d_ch"]))
+        for k, m in self.models.items():
+            self.optims[k] = torch.optim.Adam(m.parameters(), lr=self.cfg.lr, betas=(0.5, 0.999))
+
+    def step(self, x, y):
+        import torch
+        import torch.nn.functional as F
+
+        g, d = self.models["generator"], self.models["discriminator"]
+        out = g(x)
+        real, fake = d(y, x), d(out.detach(), x)
+        d_loss = 0.5 * (F.binary_cross_entropy_with_logits(real, torch.ones_like(real)) + F.binary_cross_entropy_with_logits(fake, torch.zeros_like(fake)))
+        self.optims["discriminator"].zero_grad()
+        d_loss.backward()
+        self.optims["discriminator"].step()
+        adv = F.binary_cross_entropy_with_logits(d(out, x), torch.ones_like(fake))
+        l1 = (out - y).abs().mean() / 2  # on the [0, 1] scale, as pix2pix's lambda assumes
+        loss = adv + float(self.p["lambda"]) * l1
+        self.optims["generator"].zero_grad()
+        loss.backward()
+        self.optims["generator"].step()
+        return {"g_adv": adv.item(), "l1": l1.item(), "d_loss": d_loss.item()}
+
+
+class Pix2Pix(TrainableMethod):
+    name = "pix2pix"
+    version = "1"
+    description = "pix2pix U-Net + PatchGAN (GAN + lambda*L1), trained on H.264 (QP 37) frames; lam=100 or 1000."
+    build = staticmethod(UNetGenerator)
+
+    def __init__(self, lam: int = 1000, weights: str | None = None, **params: Any):
+        if int(lam) not in (100, 1000) and weights is None:
+            raise ValueError(f"pix2pix: weights ship for lam=100 and lam=1000, not {lam}; train others with `bench train pix2pix --param lambda=...`")
+        self.weights_name = f"pix2pix-l{int(lam)}"
+        super().__init__(weights=weights, lam=int(lam), **params)

@@ -1,0 +1,119 @@
+"""``srgan`` (Ledig et al. 2017, x4) and ``fast-srgan`` (a light x2 generator for real time).
+
+* ``srresnet``: the SRGAN generator trained with MSE (the recipe that initialises SRGAN).
+* ``srgan``: SRResNet + a VGG-style discriminator, feature loss (VGG19 relu5_4 when its
+  weights are present, else MobileNetV2 features) + 1e-3 adversarial loss.
+* ``fast-srgan``: inverted-residual generator with pixel shuffle, L1 + feature + adversarial.
+Inputs are RGB in [-1, 1]; outputs are clamped to it."""
+
+from __future__ import annotations
+
+from .nets import FastSRGenerator, SRResNet, VGGDiscriminator
+from .trainable import TrainableMethod
+from .training import Recipe
+
+
+class SRResNetRecipe(Recipe):
+    name = "srresnet"
+    default_data = ["bsd200-x4"]
+    defaults = {"ch": 32, "blocks": 8, "scale": 4}
+    paper_config = {"ch": 64, "blocks": 16, "patch": 96, "batch": 16, "steps": 1000000, "data": "ImageNet 350k images"}
+
+    def architecture(self):
+        return {"ch": int(self.p["ch"]), "blocks": int(self.p["blocks"]), "scale": int(self.p["scale"])}
+
+    def build(self):
+        import torch
+
+        self.models["generator"] = SRResNet(**self.architecture())
+        self.optims["generator"] = torch.optim.Adam(self.models["generator"].parameters(), lr=self.cfg.lr)
+
+    def step(self, x, y):
+        loss = ((self.models["generator"](x) - y) ** 2).mean()
+        self.optims["generator"].zero_grad()
+        loss.backward()
+        self.optims["generator"].step()
+        return {"mse": loss.item()}
+
+
+class SRGANRecipe(SRResNetRecipe):
+    name = "srgan"
+    defaults = {**SRResNetRecipe.defaults, "d_ch": 32, "adv_weight": 1e-3, "feat_weight": 1.0, "pixel_weight": 0.1}
+    paper_config = {**SRResNetRecipe.paper_config, "init": "SRResNet (MSE)", "d_ch": 64, "adv_weight": 1e-3, "steps": 200000}
+
+    def build(self):
+        import torch
+
+        from .perceptual import FeatureLoss
+
+        super().build()
+        self.models["discriminator"] = VGGDiscriminator(int(self.p["d_ch"]))
+        self.optims["discriminator"] = torch.optim.Adam(self.models["discriminator"].parameters(), lr=self.cfg.lr, betas=(0.9, 0.999))
+        self.features = FeatureLoss(self.device)
+        self.p["perceptual_backbone"] = self.features.backbone
+
+    def step(self, x, y):
+        import torch
+        import torch.nn.functional as F
+
+        g, d = self.models["generator"], self.models["discriminator"]
+        out = g(x)
+        real, fake = d(y), d(out.detach())
+        d_loss = F.binary_cross_entropy_with_logits(real, torch.ones_like(real)) + F.binary_cross_entropy_with_logits(fake, torch.zeros_like(fake))
+        self.optims["discriminator"].zero_grad()
+        d_loss.backward()
+        self.optims["discriminator"].step()
+        adv = F.binary_cross_entropy_with_logits(d(out), torch.ones_like(fake))
+        feat = self.features(out, y)
+        pix = ((out - y) ** 2).mean()
+        loss = self.p["feat_weight"] * feat + self.p["adv_weight"] * adv + self.p["pixel_weight"] * pix
+        self.optims["generator"].zero_grad()
+        loss.backward()
+        self.optims["generator"].step()
+        return {"g_feat": feat.item(), "g_adv": adv.item(), "mse": pix.item(), "d_loss": d_loss.item()}
+
+
+class FastSRGANRecipe(SRGANRecipe):
+    name = "fast-srgan"
+    default_data = ["bsd200-x2"]
+    defaults = {"ch": 32, "blocks": 6, "scale": 2, "d_ch": 32, "adv_weight": 1e-3, "feat_weight": 0.2, "pixel_weight": 1.0}
+    paper_config = {"note": "Fast-SRGAN (H. Arora) trains on DIV2K with a MobileNetV2-style generator, 4x; here x2"}
+
+    def architecture(self):
+        return {"ch": int(self.p["ch"]), "blocks": int(self.p["blocks"]), "scale": int(self.p["scale"])}
+
+    def build(self):
+        import torch
+
+        from .perceptual import FeatureLoss
+
+        self.models["generator"] = FastSRGenerator(**self.architecture())
+        self.optims["generator"] = torch.optim.Adam(self.models["generator"].parameters(), lr=self.cfg.lr)
+        self.models["discriminator"] = VGGDiscriminator(int(self.p["d_ch"]))
+        self.optims["discriminator"] = torch.optim.Adam(self.models["discriminator"].parameters(), lr=self.cfg.lr)
+        self.features = FeatureLoss(self.device)
+        self.p["perceptual_backbone"] = self.features.backbone
+
+
+class SRGAN(TrainableMethod):
+    name = "srgan"
+    version = "1"
+    weights_name = "srgan"
+    description = "SRGAN x4: SRResNet generator (conv-BN-PReLU residual blocks, two x2 pixel-shuffle blocks) trained adversarially."
+    build = staticmethod(SRResNet)
+
+
+class SRResNetMethod(TrainableMethod):
+    name = "srresnet"
+    version = "1"
+    weights_name = "srresnet"
+    description = "SRResNet x4 (SRGAN's generator trained with MSE only)."
+    build = staticmethod(SRResNet)
+
+
+class FastSRGAN(TrainableMethod):
+    name = "fast-srgan"
+    version = "1"
+    weights_name = "fast-srgan"
+    description = "Fast-SRGAN x2: inverted-residual generator with pixel shuffle, for real-time upscaling."
+    build = staticmethod(FastSRGenerator)

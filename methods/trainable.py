@@ -1,0 +1,106 @@
+"""Base adapter for methods with trained weights (safetensors, checksum-verified).
+
+Weights live in ``methods/weights/`` (installed as ``benchmark.methods/weights``), each
+``<name>.safetensors`` beside its card ``<name>.json`` (architecture, data, steps, seed,
+command, validation figures, SHA-256). A user's own weights replace them through
+``Method(weights=PATH)`` or ``$BENCH_WEIGHTS_DIR/<name>.safetensors``. The SHA-256 enters the method's cache key.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+from benchmark.api import Context, Method
+from benchmark.errors import BenchError
+from benchmark.imaging import sha256_file
+from benchmark.weights import ENV_WEIGHTS_DIR, WeightsMissing
+
+WEIGHTS_DIR = Path(__file__).parent / "weights"
+
+
+def weights_file(name: str, explicit: str | None = None, directory: Path = WEIGHTS_DIR) -> tuple[Path, dict[str, Any]]:
+    """(path, card) of a weights file, checked against the card's SHA-256. Looked up in:
+    the explicit path, ``$BENCH_WEIGHTS_DIR``, then ``directory`` (the package's own)."""
+    candidates = [Path(explicit).expanduser()] if explicit else []
+    if os.environ.get(ENV_WEIGHTS_DIR):
+        candidates.append(Path(os.environ[ENV_WEIGHTS_DIR]) / f"{name}.safetensors")
+    candidates.append(Path(directory) / f"{name}.safetensors")
+    for p in candidates:
+        if p.is_file():
+            card_path = p.with_suffix(".json")
+            card = json.loads(card_path.read_text()) if card_path.exists() else {}
+            sha = sha256_file(p)
+            if card.get("sha256") and card["sha256"] != sha:
+                raise WeightsMissing(f"{p}: SHA-256 {sha[:16]}... does not match its card {card_path.name} ({card['sha256'][:16]}...)")
+            card["sha256"] = sha
+            return p, card
+    raise WeightsMissing(
+        f"weights '{name}.safetensors' not found (looked in: {', '.join(map(str, candidates))}). "
+        f"Train them with `bench train` (see docs/methods.md) or put the file in ${ENV_WEIGHTS_DIR}."
+    )
+
+
+def load_generator(name: str, build, explicit: str | None, device: str, directory: Path = WEIGHTS_DIR):
+    """Build the generator from the card's architecture and load the weights safely."""
+    from safetensors.torch import load_file
+
+    path, card = weights_file(name, explicit, directory)
+    arch = {k: v for k, v in card.get("architecture", {}).items() if k != "class"}
+    model = build(**arch)
+    model.load_state_dict(load_file(str(path), device="cpu"))
+    model.eval().to(device)
+    return model, card
+
+
+def frames_to_tensor(frames: list[np.ndarray], device: str):
+    import torch
+
+    arr = np.stack([f if f.shape[2] == 3 else np.repeat(f, 3, 2) for f in frames])
+    return torch.from_numpy(arr).to(device).permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
+
+
+def tensor_to_frames(t, like: list[np.ndarray]) -> list[np.ndarray]:
+    out = t.clamp(-1, 1).add(1).mul(127.5).round().byte().permute(0, 2, 3, 1).cpu().numpy()
+    return [o if f.shape[2] == 3 else np.round(o.mean(axis=2, keepdims=True)).astype(np.uint8) for o, f in zip(out, like)]
+
+
+class TrainableMethod(Method):
+    """A method with one generator. Subclasses set ``weights_name`` and ``build``."""
+
+    weights_name: ClassVar[str] = ""
+    weights_dir: ClassVar[Path] = WEIGHTS_DIR  # a plug-in package points this at its own folder
+
+    def __init__(self, weights: str | None = None, **params: Any):
+        super().__init__(**({"weights": weights} if weights else {}), **params)
+        self.explicit = weights
+        self.model = None
+        path, card = weights_file(self.weights_name, weights, self.weights_dir)  # fail early, and identify the weights
+        self.weights_hash = card["sha256"]
+        self.card = card
+
+    @staticmethod
+    def build(**arch):  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def setup(self, device: str) -> None:
+        self.device = device
+        self.model, _ = load_generator(self.weights_name, self.build, self.explicit, device, self.weights_dir)
+
+    def process(self, frames: list[np.ndarray], ctx: Context) -> list[np.ndarray]:
+        import torch
+
+        if self.model is None:
+            self.setup(ctx.device)
+        shapes = {f.shape for f in frames}
+        outs: list[np.ndarray] = []
+        with torch.inference_mode():
+            if len(shapes) == 1:
+                return tensor_to_frames(self.model(frames_to_tensor(frames, self.device)), frames)
+            for f in frames:
+                outs += tensor_to_frames(self.model(frames_to_tensor([f], self.device)), [f])
+        return outs

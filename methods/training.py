@@ -1,0 +1,357 @@
+"""The shared trainer behind ``bench train``.
+
+Paired patches come from any data set name (``bsd200-qf20``, ``./photos@crf40``, several
+names mixed): the reference frames and their degraded versions are produced by the
+spine's cached stages, so training and benchmarking see the very same degradation.
+Training is seeded; checkpoints (``checkpoint.pt``: models, optimisers, step, RNG
+states) are written every ``checkpoint_every`` steps and at the end, and ``--resume``
+continues from them bit for bit. Loss and validation curves go to ``curves.csv`` (and
+``curves.svg``) beside the checkpoint. The trained generator is exported as
+``<name>.safetensors`` with a card (``<name>.json``: architecture, data, degradation,
+steps, seed, command, final validation figures, training time).
+
+A method makes itself trainable with a :class:`Recipe`: the models, the losses, one
+optimisation step. The trainer does the rest.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import platform
+import random
+import sys
+import time
+import tomllib
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+from benchmark.api import digest
+from benchmark.errors import BenchError
+
+
+@dataclass
+class TrainConfig:
+    steps: int = 1000
+    batch: int = 8
+    patch: int = 96  # target (reference) patch size; the input patch is patch / scale
+    lr: float = 2e-4
+    seed: int = 0
+    val_every: int = 100
+    checkpoint_every: int = 100
+    val_items: int = 8  # the last items of the training set are held out for validation
+    device: str = "auto"
+    init: str | None = None  # safetensors file to start the generator from (fine-tuning)
+    params: dict[str, Any] = field(default_factory=dict)  # recipe-specific (lambda, qf, widths ...)
+
+    @classmethod
+    def load(cls, path: str | None, **overrides: Any) -> "TrainConfig":
+        data: dict[str, Any] = {}
+        if path:
+            data = tomllib.loads(Path(path).read_text())
+        known = {f for f in cls.__dataclass_fields__}
+        params = {**data.pop("params", {}), **{k: v for k, v in data.items() if k not in known}}
+        cfg = cls(**{k: v for k, v in data.items() if k in known}, params=params)
+        for k, v in overrides.items():
+            if v is None:
+                continue
+            if k in known:
+                setattr(cfg, k, v)
+            else:
+                cfg.params[k] = v
+        return cfg
+
+
+class PairSource:
+    """Aligned (degraded, reference) frames of one or more data sets, held in memory as
+    uint8 (BSD200 at one degradation: about 90 MB)."""
+
+    def __init__(self, names: list[str], data_root: str | None, val_items: int, max_items: int | None = None):
+        from benchmark.runner import RunConfig, Runner
+
+        runner = Runner(RunConfig(data_root=data_root))
+        self.train: list[tuple[np.ndarray, np.ndarray, str]] = []
+        self.val: list[tuple[np.ndarray, np.ndarray, str]] = []
+        self.scale = None
+        from benchmark.names import resolve
+
+        for name in names:
+            spec = resolve(name, runner.root, runner.specs)
+            if self.scale not in (None, spec.scale):
+                raise BenchError(f"training sets mix scales ({self.scale} and {spec.scale}): use one scale per model")
+            self.scale = spec.scale
+            items = list(spec.dataset.items())[: max_items]
+            if len(items) <= val_items:
+                raise BenchError(f"{name}: {len(items)} items, need more than the {val_items} held out for validation")
+            for k, item in enumerate(items):
+                ref_key, ref_frames = runner.reference(spec, item)
+                deg_key, _ = runner.degrade(spec, item, ref_key, ref_frames, lambda: None)
+                for deg, ref in zip(runner.degraded_frames(deg_key, ref_key, ref_frames), ref_frames()):
+                    if deg.shape[2] == 1:
+                        deg, ref = np.repeat(deg, 3, 2), np.repeat(ref, 3, 2)
+                    (self.val if k >= len(items) - val_items else self.train).append((deg, ref, f"{name}/{item.item_id}"))
+        self.names = names
+
+    def sample(self, rng: np.random.Generator, batch: int, patch: int):
+        import torch
+
+        s = self.scale
+        p_in = patch // s
+        xs, ys = [], []
+        for _ in range(batch):
+            deg, ref, _ = self.train[rng.integers(len(self.train))]
+            h, w = deg.shape[:2]
+            if h < p_in or w < p_in:
+                raise BenchError(f"a training frame ({w}x{h}) is smaller than the input patch {p_in}")
+            # JPEG/H.264 blocks: keep patches on the 8x8 grid of the input
+            i = int(rng.integers(0, (h - p_in) // 8 + 1)) * 8
+            j = int(rng.integers(0, (w - p_in) // 8 + 1)) * 8
+            x = deg[i: i + p_in, j: j + p_in]
+            y = ref[i * s: (i + p_in) * s, j * s: (j + p_in) * s]
+            if rng.random() < 0.5:
+                x, y = x[:, ::-1], y[:, ::-1]
+            xs.append(np.ascontiguousarray(x))
+            ys.append(np.ascontiguousarray(y))
+        return to_tensor(np.stack(xs)), to_tensor(np.stack(ys))
+
+
+def to_tensor(batch: np.ndarray):
+    import torch
+
+    return torch.from_numpy(batch).permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
+
+
+def to_uint8(t) -> np.ndarray:
+    return t.clamp(-1, 1).add(1).mul(127.5).round().byte().permute(0, 2, 3, 1).cpu().numpy()
+
+
+class Recipe:
+    """What a trainable method tells the trainer. ``build`` creates ``self.models`` (a
+    dict; ``"generator"`` is exported) and ``self.optims``; ``step`` runs one update and
+    returns scalar losses."""
+
+    name: ClassVar[str] = "?"
+    default_data: ClassVar[list[str]] = []
+    defaults: ClassVar[dict[str, Any]] = {}
+    paper_config: ClassVar[dict[str, Any]] = {}  # what trains it properly on a GPU
+
+    def __init__(self, cfg: TrainConfig, device: str):
+        self.cfg = cfg
+        self.p = {**self.defaults, **cfg.params}
+        self.device = device
+        self.models: dict[str, Any] = {}
+        self.optims: dict[str, Any] = {}
+
+    def build(self) -> None:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def step(self, x, y) -> dict[str, float]:  # pragma: no cover
+        raise NotImplementedError
+
+    def architecture(self) -> dict[str, Any]:
+        """Constructor arguments of the generator, stored in the weights' card."""
+        return {}
+
+    def generate(self, x):
+        import torch
+
+        g = self.models["generator"]
+        g.eval()
+        with torch.inference_mode():
+            out = g(x)
+        g.train()
+        return out
+
+
+def run_validation(recipe: Recipe, source: "PairSource") -> dict[str, float]:
+    return recipe.validate(source) if hasattr(recipe, "validate") else validate(recipe, source)
+
+
+RECIPES = {
+    "ssim": "benchmark.methods.galteri:SSIMRecipe",
+    "gan": "benchmark.methods.galteri:GANRecipe",
+    "qf-predictor": "benchmark.methods.galteri:QFRecipe",
+    "pix2pix": "benchmark.methods.pix2pix:Pix2PixRecipe",
+    "srgan": "benchmark.methods.srgan:SRGANRecipe",
+    "srresnet": "benchmark.methods.srgan:SRResNetRecipe",
+    "fast-srgan": "benchmark.methods.srgan:FastSRGANRecipe",
+    "videoboost": "benchmark.methods.videoboost:VideoBoostRecipe",
+}
+
+
+def recipe_class(name: str) -> type[Recipe]:
+    """A built-in recipe or one registered under the ``bench.recipes`` entry-point group."""
+    import importlib
+    from importlib.metadata import entry_points
+
+    targets = dict(RECIPES)
+    for ep in entry_points(group="bench.recipes"):
+        targets.setdefault(ep.name, ep.value)
+    if name not in targets:
+        raise BenchError(f"no training recipe named '{name}'; trainable: {', '.join(sorted(targets))}")
+    mod, _, attr = targets[name].partition(":")
+    return getattr(importlib.import_module(mod), attr)
+
+
+def _device(device: str) -> str:
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return device
+
+
+def validate(recipe: Recipe, source: PairSource) -> dict[str, float]:
+    """PSNR (RGB) of the generator and of the input (resized to the target size for SR)
+    on the held-out items, whole frames."""
+    import torch
+    import torch.nn.functional as F
+
+    from benchmark.metrics.fidelity import _psnr
+
+    ours, base = [], []
+    for deg, ref, _ in source.val:
+        x = to_tensor(deg[None]).to(recipe.device)
+        out = to_uint8(recipe.generate(x))[0]
+        ref = ref[: out.shape[0], : out.shape[1]]
+        ours.append(_psnr(out, ref))
+        if source.scale == 1:
+            base.append(_psnr(deg, ref))
+        else:
+            up = to_uint8(F.interpolate(x, scale_factor=source.scale, mode="bicubic", align_corners=False))[0]
+            base.append(_psnr(up, ref))
+    return {"val_psnr": float(np.mean(ours)), "val_psnr_input": float(np.mean(base))}
+
+
+def train(recipe_cls: type[Recipe], out_dir: Path, datasets: list[str], cfg: TrainConfig, data_root: str | None = None,
+          resume: bool = False, export_name: str | None = None, progress: bool = True, command: list[str] | None = None) -> dict[str, Any]:
+    import torch
+    from safetensors.torch import save_file
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    ckpt = out_dir / "checkpoint.pt"
+    if ckpt.exists() and not resume:
+        raise BenchError(f"{ckpt} exists: pass --resume to continue it, or choose another --out")
+    device = _device(cfg.device)
+    torch.manual_seed(cfg.seed)
+    random.seed(cfg.seed)
+    rng = np.random.default_rng(cfg.seed)
+    t_load = time.perf_counter()
+    source = PairSource(datasets, data_root, cfg.val_items)
+    recipe = recipe_cls(cfg, device)
+    recipe.build()
+    if cfg.init:
+        from safetensors.torch import load_file
+
+        recipe.models["generator"].load_state_dict(load_file(cfg.init))
+    for m in recipe.models.values():
+        m.to(device)
+    start, seconds, rows = 0, 0.0, []
+    if resume and ckpt.exists():
+        state = torch.load(ckpt, map_location=device, weights_only=False)  # our own file, written below
+        for k, m in recipe.models.items():
+            m.load_state_dict(state["models"][k])
+        for k, o in recipe.optims.items():
+            o.load_state_dict(state["optims"][k])
+        start, seconds, rows = state["step"], state["seconds"], state["curves"]
+        rng.bit_generator.state = state["numpy_rng"]
+        torch.set_rng_state(state["torch_rng"])
+    meta = {"method": recipe.name, "datasets": datasets, "config": asdict(cfg), "device": device, "threads": torch.get_num_threads()}
+    (out_dir / "train_config.json").write_text(json.dumps(meta, indent=1, default=str))
+
+    def save(step: int) -> None:
+        state = {"models": {k: m.state_dict() for k, m in recipe.models.items()}, "optims": {k: o.state_dict() for k, o in recipe.optims.items()},
+                 "step": step, "seconds": seconds, "curves": rows, "numpy_rng": rng.bit_generator.state, "torch_rng": torch.get_rng_state()}
+        tmp = ckpt.with_suffix(".tmp")
+        torch.save(state, tmp)
+        os.replace(tmp, ckpt)
+        write_curves(out_dir, rows)
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    with Progress(TextColumn(f"[bold]train {recipe.name}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[info]}"),
+                  TimeElapsedColumn(), TimeRemainingColumn(), disable=not progress) as bar:
+        task = bar.add_task("train", total=cfg.steps, completed=start, info="")
+        for step in range(start + 1, cfg.steps + 1):
+            x, y = recipe.sample(source, rng, cfg.batch, cfg.patch) if hasattr(recipe, "sample") else source.sample(rng, cfg.batch, cfg.patch)
+            t0 = time.perf_counter()
+            losses = recipe.step(x.to(device), y.to(device))
+            seconds += time.perf_counter() - t0
+            row = {"step": step, "seconds": round(seconds, 2), **{k: round(float(v), 6) for k, v in losses.items()}}
+            if step % cfg.val_every == 0 or step == cfg.steps:
+                row.update({k: round(v, 4) for k, v in run_validation(recipe, source).items()})
+            rows.append(row)
+            bar.update(task, advance=1, info=" ".join(f"{k} {v:.4g}" for k, v in row.items() if k not in ("step", "seconds")))
+            if step % cfg.checkpoint_every == 0 or step == cfg.steps:
+                save(step)
+    if start >= cfg.steps and not rows:
+        raise BenchError(f"{ckpt}: already trained for {start} steps")
+    final = run_validation(recipe, source)
+    name = export_name or recipe.name
+    weights = out_dir / f"{name}.safetensors"
+    g = recipe.models["generator"]
+    save_file({k: v.detach().cpu().contiguous() for k, v in g.state_dict().items()}, str(weights))
+    card = {
+        "name": name, "method": recipe.name, "architecture": {"class": type(g).__name__, **recipe.architecture()},
+        "parameters": int(sum(p.numel() for p in g.parameters())),
+        "data": {"datasets": datasets, "train_items": len(source.train), "val_items": len(source.val),
+                 "validation": "the last items of the training set (held out), whole frames"},
+        "steps": cfg.steps, "batch": cfg.batch, "patch": cfg.patch, "lr": cfg.lr, "seed": cfg.seed, "params": recipe.p,
+        "init": Path(cfg.init).name if cfg.init else None,
+        "command": " ".join(command or sys.argv), "device": device, "torch_threads": torch.get_num_threads(), "machine": platform.processor() or platform.machine(),
+        "train_seconds": round(seconds, 1), "data_seconds": round(time.perf_counter() - t_load - seconds, 1),
+        "final_validation": {k: round(v, 4) for k, v in final.items()},
+        "sha256": _sha(weights), "paper_config": recipe.paper_config,
+    }
+    (out_dir / f"{name}.json").write_text(json.dumps(card, indent=1))
+    return card
+
+
+def _sha(path: Path) -> str:
+    from benchmark.imaging import sha256_file
+
+    return sha256_file(path)
+
+
+def write_curves(out_dir: Path, rows: list[dict[str, Any]]) -> None:
+    if not rows:
+        return
+    keys = list(dict.fromkeys(k for r in rows for k in r))
+    with open(out_dir / "curves.csv", "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=keys)
+        w.writeheader()
+        w.writerows(rows)
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:  # pragma: no cover
+        return
+    loss_keys = [k for k in keys if k not in ("step", "seconds") and not k.startswith("val_")]
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.2))
+    steps = [r["step"] for r in rows]
+    for k in loss_keys:
+        vals = [r.get(k, math.nan) for r in rows]
+        win = max(1, len(vals) // 50)
+        smooth = np.convolve(np.nan_to_num(vals), np.ones(win) / win, mode="valid")
+        axes[0].plot(steps[win - 1:], smooth, label=k)
+    axes[0].set_xlabel("step")
+    axes[0].set_title("training losses (moving average)")
+    axes[0].legend(fontsize=7)
+    vs = [r for r in rows if "val_psnr" in r]
+    if vs:
+        axes[1].plot([r["step"] for r in vs], [r["val_psnr"] for r in vs], marker="o", label="output")
+        axes[1].plot([r["step"] for r in vs], [r["val_psnr_input"] for r in vs], ls="--", label="input")
+        axes[1].set_xlabel("step")
+        axes[1].set_ylabel("validation PSNR (dB)")
+        axes[1].legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(out_dir / "curves.svg", metadata={"Date": None})
+    plt.close(fig)

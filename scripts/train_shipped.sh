@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Reproduce every weight file shipped in methods/weights/ (CPU budget). Needs the BSD200
+# training split under $BENCH_DATA_ROOT/images/BSD200. Each step resumes if interrupted.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+W=methods/weights
+T=${BENCH_TRAIN_DIR:-runs/train}
+C=methods/configs
+export_weights() { cp "$T/$1/$1.safetensors" "$T/$1/$1.json" "$W/"; cp "$T/$1/curves.svg" "$W/$1.curves.svg"; cp "$T/$1/curves.csv" "$W/$1.curves.csv"; }
+train() {  # name, then bench train arguments
+  local name=$1; shift
+  if [ ! -f "$W/$name.safetensors" ] || [ "${FORCE:-0}" = 1 ]; then
+    bench train "$@" --name "$name" --out "$T/$name" $( [ -f "$T/$name/checkpoint.pt" ] && echo --resume ) -q
+    export_weights "$name"
+  fi
+}
+only=${1:-all}
+if [ "$only" = all ] || [ "$only" = galteri ]; then
+  train qf-predictor qf-predictor --dataset bsd200 --config $C/qf-predictor.toml
+  train ssim-base ssim $(for q in 5 10 20 30 40 60; do echo --dataset bsd200-qf$q; done) --config $C/ssim-base.toml
+  for q in 5 10 20 30 40 60; do train ssim-qf$q ssim --dataset bsd200-qf$q --config $C/ssim-qf.toml --init $W/ssim-base.safetensors; done
+  for q in 5 10 20 30 40 60; do train gan-qf$q gan --dataset bsd200-qf$q --config $C/gan-qf.toml --init $W/ssim-qf$q.safetensors; done
+fi
+if [ "$only" = all ] || [ "$only" = others ]; then
+  for lam in 100 1000; do train pix2pix-l$lam pix2pix --dataset bsd200-qp37 --config $C/pix2pix.toml --param lambda=$lam; done
+  train srresnet srresnet --dataset bsd200-x4 --config $C/srresnet.toml
+  train srgan srgan --dataset bsd200-x4 --config $C/srgan.toml --init $W/srresnet.safetensors
+  train fast-srgan fast-srgan --dataset bsd200-x2 --config $C/fast-srgan.toml
+  train videoboost videoboost --dataset bsd200-x5 --config $C/videoboost.toml
+fi

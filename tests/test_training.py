@@ -1,0 +1,118 @@
+"""The shared trainer (seeded, resumable, exports safetensors + card) and the method adapters."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from benchmark import registry
+from benchmark.errors import BenchError
+from benchmark.methods import training as tr
+from benchmark.methods.nets import ArtifactGenerator, QFPredictor, SubPatchDiscriminator
+from benchmark.methods.trainable import WEIGHTS_DIR, weights_file
+from benchmark.runner import RunConfig, run
+from benchmark.weights import WeightsMissing
+from conftest import smooth_image
+
+
+def tiny(steps, **params):
+    return tr.TrainConfig(steps=steps, batch=2, patch=32, val_every=2, checkpoint_every=2, val_items=1, params=params)
+
+
+def test_resume_continues_bit_for_bit(image_folder, tmp_path):
+    data = [f"{image_folder}@qf20"]
+    whole = tr.train(tr.recipe_class("ssim"), tmp_path / "a", data, tiny(4, ch=4, blocks=1), progress=False)
+    tr.train(tr.recipe_class("ssim"), tmp_path / "b", data, tiny(2, ch=4, blocks=1), progress=False)
+    resumed = tr.train(tr.recipe_class("ssim"), tmp_path / "b", data, tiny(4, ch=4, blocks=1), resume=True, progress=False)
+    assert resumed["sha256"] == whole["sha256"]  # same weights, byte for byte
+    curves = (tmp_path / "b" / "curves.csv").read_text().splitlines()
+    assert curves[0].startswith("step,seconds,ssim_loss") and len(curves) == 5 and (tmp_path / "b" / "curves.svg").exists()
+    card = json.loads((tmp_path / "a" / "ssim.json").read_text())
+    assert card["architecture"] == {"class": "ArtifactGenerator", "ch": 4, "blocks": 1} and card["seed"] == 0
+    assert set(card["final_validation"]) == {"val_psnr", "val_psnr_input"} and card["data"]["val_items"] == 1
+    with pytest.raises(BenchError, match="--resume"):
+        tr.train(tr.recipe_class("ssim"), tmp_path / "a", data, tiny(4, ch=4, blocks=1), progress=False)
+
+
+@pytest.mark.parametrize("recipe,data,params", [
+    ("gan", "@qf20", {"ch": 4, "blocks": 1}),
+    ("pix2pix", "@qp37", {"ch": 4, "depth": 2, "d_ch": 4}),
+    ("srresnet", "@x2", {"ch": 4, "blocks": 1, "scale": 2}),
+    ("srgan", "@x2", {"ch": 4, "blocks": 1, "scale": 2, "d_ch": 4}),
+    ("fast-srgan", "@x2", {"ch": 4, "blocks": 1, "scale": 2, "d_ch": 4}),
+    ("videoboost", "@x2", {"ch": 4, "blocks": 1, "scale": 2, "d_ch": 4, "d_pretrain_steps": 1}),
+])
+def test_every_recipe_trains_and_exports(recipe, data, params, image_folder, tmp_path):
+    card = tr.train(tr.recipe_class(recipe), tmp_path, [f"{image_folder}{data}"], tiny(2, **params), progress=False)
+    rows = (tmp_path / "curves.csv").read_text().splitlines()
+    assert len(rows) == 3 and "nan" not in rows[-1].lower()
+    assert np.isfinite(card["final_validation"]["val_psnr"]) and (tmp_path / f"{recipe}.safetensors").exists()
+
+
+def test_qf_predictor_recipe_trains(image_folder, tmp_path):
+    from benchmark.imaging import write_png
+
+    for i in range(3):  # the predictor trains on 96x96 crops (the small frames are skipped)
+        write_png(image_folder / f"big{i}.png", smooth_image(128, 128, seed=10 + i))
+    card = tr.train(tr.recipe_class("qf-predictor"), tmp_path, [str(image_folder)], tiny(2, ch=4), progress=False)
+    assert set(card["final_validation"]) == {"val_qf_mae", "val_bin_accuracy"}
+
+
+def test_sub_patch_discriminator_judges_every_16x16_sub_patch():
+    d = SubPatchDiscriminator(sub=16, ch=4)
+    out = d(torch.zeros(2, 3, 128, 96), torch.zeros(2, 3, 128, 96))
+    assert out.shape == (2 * 8 * 6, 1)
+
+
+def test_generator_handles_any_size_and_qf_predictor_sees_dct():
+    g = ArtifactGenerator(4, 1)
+    assert g(torch.zeros(1, 3, 37, 53)).shape == (1, 3, 37, 53)
+    q = QFPredictor(4)
+    assert q(torch.zeros(3, 1, 64, 64)).shape == (3,)
+    assert torch.allclose(q.dct.reshape(64, 64) @ q.dct.reshape(64, 64).T, torch.eye(64), atol=1e-5)  # orthonormal DCT basis
+
+
+def test_trained_weights_run_as_a_method_and_enter_the_cache_key(image_folder, tmp_path):
+    card = tr.train(tr.recipe_class("srresnet"), tmp_path / "t", [f"{image_folder}@x2"], tiny(2, ch=4, blocks=1, scale=2), progress=False)
+    weights = tmp_path / "t" / "srresnet.safetensors"
+    m = registry.methods.get("srresnet")(weights=str(weights))
+    assert m.weights_hash == card["sha256"] and m.identity()["weights"] == card["sha256"]
+    res = run(RunConfig(methods=["bicubic"], datasets=[f"{image_folder}@x2"], metrics=["psnr"], out=str(tmp_path / "o")), progress=False)
+    assert not res.failures
+    from benchmark.api import Context
+
+    out = m.process([smooth_image(20, 24)], Context(scale=2))
+    assert out[0].shape == (40, 48, 3) and out[0].dtype == np.uint8
+    weights.write_bytes(weights.read_bytes()[:-4] + b"\0\0\0\0")  # tampered: the card's checksum no longer matches
+    with pytest.raises(WeightsMissing, match="SHA-256"):
+        registry.methods.get("srresnet")(weights=str(weights))
+
+
+def test_missing_weights_say_how_to_get_them(tmp_path):
+    with pytest.raises(WeightsMissing, match="bench train"):
+        weights_file("no-such-model")
+
+
+SHIPPED = sorted(p.stem for p in WEIGHTS_DIR.glob("*.safetensors"))
+
+
+@pytest.mark.skipif(not SHIPPED, reason="no shipped weights yet")
+def test_shipped_weights_match_their_cards():
+    for name in SHIPPED:
+        path, card = weights_file(name)
+        for key in ("architecture", "steps", "seed", "command", "final_validation", "train_seconds", "data"):
+            assert key in card, (name, key)
+
+
+def test_method_settings_on_the_command_line(image_folder, tmp_path):
+    from benchmark.runner import make_method
+
+    tr.train(tr.recipe_class("srresnet"), tmp_path / "t", [f"{image_folder}@x2"], tiny(2, ch=4, blocks=1, scale=2), progress=False)
+    spec = f"srresnet:weights={tmp_path / 't' / 'srresnet.safetensors'}"
+    m = make_method(spec)
+    assert m.name == spec and m.params["weights"].endswith("srresnet.safetensors")
+    with pytest.raises(BenchError, match="expected name:key=value"):
+        make_method("bicubic:oops")
+    with pytest.raises(BenchError, match="lam=100 and lam=1000"):
+        make_method("pix2pix:lam=7")
