@@ -199,6 +199,7 @@ def train(
     batch: Optional[int] = typer.Option(None, "--batch", min=1),
     patch: Optional[int] = typer.Option(None, "--patch", min=8, help="Target patch size in pixels."),
     lr: Optional[float] = typer.Option(None, "--lr"),
+    val_items: Optional[int] = typer.Option(None, "--val-items", min=1, help="Items held out for validation (default 8)."),
     param: List[str] = typer.Option([], "--param", help="Recipe setting KEY=VALUE, e.g. lambda=1000 (repeatable)."),
     data_root: Optional[Path] = typer.Option(None, "--data-root", help="Default: $BENCH_DATA_ROOT."),
     device: str = typer.Option("auto", "--device"),
@@ -219,7 +220,7 @@ def train(
             except ValueError:
                 params[k] = v
         cfg = tr.TrainConfig.load(str(config) if config else None, steps=steps, seed=seed, batch=batch, patch=patch, lr=lr,
-                                  init=str(init) if init else None, device=device, **params)
+                                  init=str(init) if init else None, device=device, val_items=val_items, **params)
         card = tr.train(recipe, out or Path("runs") / "train" / (name or method), dataset or list(recipe.default_data), cfg,
                         data_root=str(data_root) if data_root else None, resume=resume, export_name=name, progress=not quiet,
                         command=["bench", *sys.argv[1:]])

@@ -116,3 +116,46 @@ def test_method_settings_on_the_command_line(image_folder, tmp_path):
         make_method("bicubic:oops")
     with pytest.raises(BenchError, match="lam=100 and lam=1000"):
         make_method("pix2pix:lam=7")
+
+
+def test_the_add_a_method_guide_works_as_written(tmp_path, image_folder):
+    """Build the guide's package from docs/methods.md verbatim, train it, ship its weights, run it."""
+    import os
+    import re
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import pandas as pd
+
+    doc = (Path(__file__).parents[1] / "docs" / "methods.md").read_text()
+    guide = doc[doc.index("## Add a method adapter"):]
+    toml = re.search(r"```toml\n(.*?)```", guide, re.S).group(1)
+    code = re.search(r"```python\n(.*?)```", guide, re.S).group(1)
+    pkg = tmp_path / "bench-sharpen"
+    (pkg / "bench_sharpen" / "weights").mkdir(parents=True)
+    (pkg / "pyproject.toml").write_text(toml)
+    (pkg / "bench_sharpen" / "__init__.py").write_text(code)
+    site = tmp_path / "site"
+    env = {**os.environ, "COLUMNS": "250", "PYTHONPATH": os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")])}
+    bench = [sys.executable, "-m", "benchmark.cli"]
+
+    def install():
+        r = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-build-isolation", "--no-deps", "--no-index", "--upgrade",
+                            "--target", str(site), str(pkg)], capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr
+
+    install()
+    r = subprocess.run([*bench, "train", "sharpen", "-d", f"{image_folder}@qf30", "--steps", "3", "--batch", "2", "--patch", "32", "--val-items", "1",
+                        "--out", str(tmp_path / "t"), "-q"], env=env, capture_output=True, text=True, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr + r.stdout
+    for f in ("sharpen.safetensors", "sharpen.json"):
+        (pkg / "bench_sharpen" / "weights" / f).write_bytes((tmp_path / "t" / f).read_bytes())
+    install()  # ship: the weights are package data now
+    listed = subprocess.run([*bench, "list", "methods"], env=env, capture_output=True, text=True)
+    assert any(l.strip("│ ").startswith("sharpen ") and "bench-sharpen" in l for l in listed.stdout.splitlines()), listed.stdout
+    ran = subprocess.run([*bench, "run", "-q", "-m", "identity,sharpen", "-d", f"{image_folder}@qf30", "--metrics", "psnr", "-o", str(tmp_path / "o")],
+                         env=env, capture_output=True, text=True)
+    assert ran.returncode == 0, ran.stderr
+    df = pd.read_parquet(tmp_path / "o" / "scores.parquet")
+    assert set(df.method) == {"identity", "sharpen"} and (df.status == "ok").all()
