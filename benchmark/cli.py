@@ -231,14 +231,29 @@ def train(
 
 
 @app.command("predict-qf")
-def predict_qf(images: List[Path] = typer.Argument(..., help="JPEG-compressed images (any format OpenCV reads).")) -> None:
-    """Print one line per image: its path, then the JPEG quality factor predicted by the QF predictor."""
+def predict_qf(
+    images: List[Path] = typer.Argument(None, help="JPEG-compressed images (any format OpenCV reads)."),
+    confusion: List[str] = typer.Option([], "--confusion", help="Instead: compress every reference of these data sets (e.g. live1, classic5) at the ensemble QFs and tabulate predictions (repeatable)."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="With --confusion: a run folder for the table's rows (bench report --html draws it)."),
+    data_root: Optional[Path] = typer.Option(None, "--data-root"),
+) -> None:
+    """Print one line per image: its path, a tab, the JPEG quality factor predicted by the QF predictor."""
     from benchmark.imaging import read_image
     from benchmark.methods.galteri import QFPredictor, predict_qf as predict
     from benchmark.methods.trainable import load_generator
 
     try:
         model, _ = load_generator("qf-predictor", QFPredictor, None, "cpu")
+        if confusion:
+            from benchmark.methods.galteri import confusion_table
+
+            table, path = confusion_table(model, confusion, str(data_root) if data_root else None, out)
+            console.print(table)
+            if path:
+                console.print(f"rows: {escape(str(path))}/scores.parquet")
+            return
+        if not images:
+            raise BenchError("name at least one image, or use --confusion DATASET")
     except BenchError as exc:
         _fail(exc)
         return

@@ -159,3 +159,25 @@ def test_the_add_a_method_guide_works_as_written(tmp_path, image_folder):
     assert ran.returncode == 0, ran.stderr
     df = pd.read_parquet(tmp_path / "o" / "scores.parquet")
     assert set(df.method) == {"identity", "sharpen"} and (df.status == "ok").all()
+
+
+@pytest.mark.skipif("qf-predictor" not in SHIPPED, reason="no shipped QF predictor")
+def test_predict_qf_prints_path_and_quality(tmp_path):
+    from skimage import data as skdata
+    from typer.testing import CliRunner
+
+    from benchmark.cli import app
+    from benchmark.degradations.jpeg import JPEG
+    from benchmark.imaging import write_png
+
+    paths = []
+    for q in (10, 40):
+        p = tmp_path / f"astronaut_q{q}.png"
+        write_png(p, JPEG(q).apply(skdata.astronaut()))
+        paths.append(p)
+    r = CliRunner().invoke(app, ["predict-qf", *map(str, paths)])
+    assert r.exit_code == 0, r.output
+    lines = [l.split("\t") for l in r.output.strip().splitlines()]
+    assert [l[0] for l in lines] == list(map(str, paths))
+    q10, q40 = (float(l[1]) for l in lines)
+    assert abs(q10 - 10) < 5 and abs(q40 - 40) < 8, (q10, q40)  # the shipped predictor's held-out error is ~2 QF
