@@ -23,7 +23,7 @@ from benchmark.api import Context, Method
 from benchmark.errors import BenchError
 
 from .nets import ArtifactGenerator, QFPredictor, SubPatchDiscriminator
-from .trainable import frames_to_tensor, load_generator, tensor_to_frames, weights_file
+from .trainable import frames_to_tensor, load_generator, tensor_to_frames, versioned, weights_file
 from .training import Recipe, TrainConfig, to_tensor
 
 ENSEMBLE_QFS = (5, 10, 20, 30, 40, 60)
@@ -209,6 +209,7 @@ class QFEnsemble(Method):
         from benchmark.api import digest
 
         self.weights_hash = digest([cards[q]["sha256"] for q in ENSEMBLE_QFS], pred["sha256"])
+        self.version = versioned(type(self).version, list(cards.values()))
         self.models: dict[int, Any] = {}
         self.predictor = None
 

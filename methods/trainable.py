@@ -69,6 +69,13 @@ def tensor_to_frames(t, like: list[np.ndarray]) -> list[np.ndarray]:
     return [o if f.shape[2] == 3 else np.round(o.mean(axis=2, keepdims=True)).astype(np.uint8) for o, f in zip(out, like)]
 
 
+def versioned(version: str, cards: list[dict[str, Any]]) -> str:
+    """The method version with the perceptual-loss backbone its weights were trained with
+    (``1+mobilenetv2`` or ``1+vgg19``), as recorded in their cards."""
+    backbones = sorted({c.get("params", {}).get("perceptual_backbone") for c in cards} - {None})
+    return f"{version}+{'/'.join(backbones)}" if backbones else version
+
+
 class TrainableMethod(Method):
     """A method with one generator. Subclasses set ``weights_name`` and ``build``."""
 
@@ -82,6 +89,7 @@ class TrainableMethod(Method):
         path, card = weights_file(self.weights_name, weights, self.weights_dir)  # fail early, and identify the weights
         self.weights_hash = card["sha256"]
         self.card = card
+        self.version = versioned(type(self).version, [card])
 
     @staticmethod
     def build(**arch):  # pragma: no cover - interface

@@ -181,3 +181,29 @@ def test_predict_qf_prints_path_and_quality(tmp_path):
     assert [l[0] for l in lines] == list(map(str, paths))
     q10, q40 = (float(l[1]) for l in lines)
     assert abs(q10 - 10) < 5 and abs(q40 - 40) < 8, (q10, q40)  # the shipped predictor's held-out error is ~2 QF
+
+
+@pytest.mark.skipif(not {f"gan-qf{q}" for q in (5, 10, 20, 30, 40, 60)} <= set(SHIPPED), reason="the gan ensemble is not shipped")
+def test_ensemble_picks_the_generator_of_the_predicted_qf():
+    from skimage import data as skdata
+
+    from benchmark.api import Context
+    from benchmark.degradations.jpeg import JPEG
+
+    img = JPEG(10).apply(skdata.astronaut()[:256, :256])
+    auto = registry.methods.get("gan")()
+    auto.setup("cpu")
+    assert auto.choose(img) == 10
+    forced = registry.methods.get("gan")(qf=40)
+    forced.setup("cpu")
+    assert forced.choose(img) == 40 and forced.identity() != auto.identity()
+    out = auto.process([img, img[..., :1]], Context())
+    assert out[0].shape == img.shape and out[1].shape == (256, 256, 1)
+    assert not np.array_equal(out[0], img)
+
+
+def test_method_version_records_the_perceptual_backbone(image_folder, tmp_path):
+    card = tr.train(tr.recipe_class("srgan"), tmp_path, [f"{image_folder}@x2"], tiny(2, ch=4, blocks=1, scale=2, d_ch=4), progress=False)
+    assert card["params"]["perceptual_backbone"] in ("vgg19", "mobilenetv2")
+    m = registry.methods.get("srgan")(weights=str(tmp_path / "srgan.safetensors"))
+    assert m.version == f"1+{card['params']['perceptual_backbone']}"
