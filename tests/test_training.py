@@ -207,3 +207,21 @@ def test_method_version_records_the_perceptual_backbone(image_folder, tmp_path):
     assert card["params"]["perceptual_backbone"] in ("vgg19", "mobilenetv2")
     m = registry.methods.get("srgan")(weights=str(tmp_path / "srgan.safetensors"))
     assert m.version == f"1+{card['params']['perceptual_backbone']}"
+
+
+@pytest.mark.skipif("qf-predictor" not in SHIPPED, reason="no shipped QF predictor")
+def test_qf_confusion_table_and_rows(tmp_path):
+    import pandas as pd
+    from typer.testing import CliRunner
+
+    from benchmark.cli import app
+
+    r = CliRunner().invoke(app, ["predict-qf", "--confusion", "photos", "-o", str(tmp_path / "qf")])
+    assert r.exit_code == 0, r.output
+    assert "diagonal" in r.output
+    df = pd.read_parquet(tmp_path / "qf" / "scores.parquet")
+    conf = df[df.metric.str.startswith("qf-confusion/")]
+    n_photos = 5
+    assert len(conf) == 36 and conf.value.sum() == 6 * n_photos
+    per_true = conf.assign(t=conf.metric.str.split("/").str[1]).groupby("t").value.sum()
+    assert (per_true == n_photos).all()
