@@ -332,7 +332,7 @@ class Runner:
         bases = {s.base for s in specs if s.base in registry.datasets}
         degs = {d.name for s in specs for d in s.chain}
         return {
-            "methods": {m.name: info(registry.methods, m.name) for m in methods},
+            "methods": {m.name: info(registry.methods, getattr(m, "registry_name", m.name)) for m in methods},
             "metrics": {m.name: info(registry.metrics, m.name) for m in metrics},
             "datasets": {b: info(registry.datasets, b) for b in sorted(bases)},
             "degradations": {d: info(registry.degradations, d) for d in sorted(degs) if d in registry.degradations},
@@ -499,6 +499,7 @@ def make_method(spec: str) -> Method:
         m = cls(**params)
     except (TypeError, ValueError) as exc:
         raise BenchError(f"method '{spec}': {exc}") from None
+    m.registry_name = name
     if settings:
         m.name = spec
     return m

@@ -112,6 +112,9 @@ def test_method_settings_on_the_command_line(image_folder, tmp_path):
     spec = f"srresnet:weights={tmp_path / 't' / 'srresnet.safetensors'}"
     m = make_method(spec)
     assert m.name == spec and m.params["weights"].endswith("srresnet.safetensors")
+    res = run(RunConfig(methods=["bicubic", spec], datasets=[f"{image_folder}@x2"], metrics=["psnr"], out=str(tmp_path / "o")), progress=False)
+    assert not res.failures and set(res.rows.method) == {"bicubic", spec}
+    assert res.manifest["plugins"]["methods"][spec]["origin"] == "built-in"
     with pytest.raises(BenchError, match="expected name:key=value"):
         make_method("bicubic:oops")
     with pytest.raises(BenchError, match="lam=100 and lam=1000"):
