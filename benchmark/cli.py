@@ -230,6 +230,37 @@ def train(
     console.print_json(json.dumps({k: card[k] for k in ("name", "steps", "train_seconds", "final_validation", "sha256")}))
 
 
+@app.command()
+def enhance(
+    input: Path = typer.Argument(..., help="A video file (anything PyAV reads), an image, or a folder of images."),
+    method: str = typer.Option(..., "--method", "-m", help="Method name, with settings as name:key=value (e.g. pix2pix:lam=1000)."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Output file or folder (default: INPUT stem + '.METHOD' + .mp4/.png)."),
+    scale: int = typer.Option(1, "--scale", min=1, help="Upscaling factor the method applies (4 for srgan, 2 for fast-srgan, 5 for videoboost)."),
+    codec: str = typer.Option("h264", "--codec", help="h264, hevc or av1."),
+    crf: int = typer.Option(18, "--crf", min=0, max=63, help="Encoder quality (lower is better)."),
+    side_by_side: bool = typer.Option(False, "--side-by-side", help="Write input | output."),
+    batch_size: int = typer.Option(8, "--batch-size", min=1),
+    device: str = typer.Option("auto", "--device"),
+    quiet: bool = typer.Option(False, "--quiet", "-q"),
+) -> None:
+    """Enhance a real video (audio copied through, input frame rate kept), an image or a folder of images."""
+    from benchmark.enhance import enhance as run_enhance
+    from benchmark.imaging import IMAGE_EXTS
+    from benchmark.runner import make_method, resolve_device
+
+    try:
+        m = make_method(method)
+        if output is None:
+            suffix = "" if input.is_dir() else (".png" if input.suffix.lower() in IMAGE_EXTS else ".mp4")
+            output = input.with_name(f"{input.stem}.{m.name.replace(':', '_').replace('/', '_')}{suffix}")
+        info = run_enhance(input, m, output, scale=scale, codec=codec, crf=crf, side_by_side=side_by_side, batch=batch_size,
+                           device=resolve_device(device), progress=not quiet)
+    except BenchError as exc:
+        _fail(exc)
+        return
+    console.print(f"wrote {escape(str(info['output']))}: {info['frames']} frame(s)" + (f", {info['fps']:.1f} fps" if "fps" in info else ""))
+
+
 @app.command("predict-qf")
 def predict_qf(
     images: List[Path] = typer.Argument(None, help="JPEG-compressed images (any format OpenCV reads)."),
