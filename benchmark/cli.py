@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
 from pathlib import Path
 from typing import List, Optional
@@ -210,15 +209,9 @@ def train(
 
     try:
         recipe = tr.recipe_class(method)
-        params = {}
-        for kv in param:
-            k, sep, v = kv.partition("=")
-            if not sep:
-                raise BenchError(f"--param {kv!r}: expected KEY=VALUE")
-            try:
-                params[k] = json.loads(v)
-            except ValueError:
-                params[k] = v
+        from benchmark.runner import parse_settings
+
+        params = parse_settings(param, "--param: expected KEY=VALUE")
         cfg = tr.TrainConfig.load(str(config) if config else None, steps=steps, seed=seed, batch=batch, patch=patch, lr=lr,
                                   init=str(init) if init else None, device=device, val_items=val_items, **params)
         card = tr.train(recipe, out or Path("runs") / "train" / (name or method), dataset or list(recipe.default_data), cfg,

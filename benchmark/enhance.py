@@ -9,10 +9,9 @@ output size) | output.
 
 from __future__ import annotations
 
-import itertools
 from fractions import Fraction
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 

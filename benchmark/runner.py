@@ -478,22 +478,29 @@ class Runner:
             self._tmp_cache.cleanup()
 
 
+def parse_settings(items: list[str], usage: str) -> dict[str, Any]:
+    """``["lam=100", "name=x"]`` -> ``{"lam": 100, "name": "x"}`` (values parsed as JSON
+    when they are, else kept as text); ``usage`` starts the error for a malformed item."""
+    import json
+
+    params: dict[str, Any] = {}
+    for kv in items:
+        k, sep, v = kv.partition("=")
+        if not sep or not k:
+            raise BenchError(f"{usage}, got {kv!r}")
+        try:
+            params[k] = json.loads(v)
+        except ValueError:
+            params[k] = v
+    return params
+
+
 def make_method(spec: str) -> Method:
     """``name`` or ``name:key=value:key=value`` (e.g. ``pix2pix:lam=100``, ``gan:qf=20``,
     ``srgan:weights=my.safetensors``). A method with settings is labelled by the whole spec
     in the results, so two settings of one method are two rows."""
-    import json as _json
-
     name, *settings = spec.split(":")
-    params: dict[str, Any] = {}
-    for kv in settings:
-        k, sep, v = kv.partition("=")
-        if not sep or not k:
-            raise BenchError(f"method '{spec}': expected name:key=value, got {kv!r}")
-        try:
-            params[k] = _json.loads(v)
-        except ValueError:
-            params[k] = v
+    params = parse_settings(settings, f"method '{spec}': expected name:key=value")
     cls = registry.methods.get(name)
     try:
         m = cls(**params)

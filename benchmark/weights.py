@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import os
+import socket
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -118,6 +119,27 @@ MOBILENET_V2 = Asset(
     package_path="weights/mobilenet_v2-b0353104.pth",
     torch_hub=True,
 )
+
+
+def reachable(host: str, timeout: float = 3.0) -> bool:
+    """Whether ``host:443`` answers within ``timeout`` seconds (decides whether a model
+    *name* may be downloaded; a local path never needs this)."""
+    try:
+        socket.create_connection((host, 443), timeout=timeout).close()
+        return True
+    except OSError:
+        return False
+
+
+def path_hash(p: Path) -> str:
+    """SHA-256 of a weights file, or a digest of every file (relative name + SHA-256) under
+    a model folder (an OpenVINO export, a saved transformers model)."""
+    from .api import digest
+
+    p = Path(p)
+    if p.is_dir():
+        return digest([(str(f.relative_to(p)), sha256_file(f)) for f in sorted(p.rglob("*")) if f.is_file()])
+    return sha256_file(p)
 
 
 @contextlib.contextmanager

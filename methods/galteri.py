@@ -24,7 +24,7 @@ from benchmark.errors import BenchError
 
 from .nets import ArtifactGenerator, QFPredictor, SubPatchDiscriminator
 from .trainable import frames_to_tensor, load_generator, tensor_to_frames, versioned, weights_file
-from .training import Recipe, TrainConfig, to_tensor
+from .training import Recipe
 
 ENSEMBLE_QFS = (5, 10, 20, 30, 40, 60)
 CROP = 64

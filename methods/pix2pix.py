@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from .nets import PatchDiscriminator, UNetGenerator
-from .trainable import TrainableMethod, weights_file
+from .trainable import TrainableMethod
 from .training import Recipe
 
 

@@ -16,7 +16,6 @@ from typing import Any, ClassVar
 import numpy as np
 
 from benchmark.api import Context, Method
-from benchmark.errors import BenchError
 from benchmark.imaging import sha256_file
 from benchmark.weights import ENV_WEIGHTS_DIR, WeightsMissing
 

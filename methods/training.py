@@ -31,8 +31,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from benchmark.api import digest
 from benchmark.errors import BenchError
+from benchmark.imaging import sha256_file
 
 
 @dataclass
@@ -98,7 +98,6 @@ class PairSource:
         self.names = names
 
     def sample(self, rng: np.random.Generator, batch: int, patch: int):
-        import torch
 
         s = self.scale
         p_in = patch // s
@@ -209,7 +208,6 @@ def _device(device: str) -> str:
 def validate(recipe: Recipe, source: PairSource) -> dict[str, float]:
     """PSNR (RGB) of the generator and of the input (resized to the target size for SR)
     on the held-out items, whole frames."""
-    import torch
     import torch.nn.functional as F
 
     from benchmark.metrics.fidelity import _psnr
@@ -307,16 +305,10 @@ def train(recipe_cls: type[Recipe], out_dir: Path, datasets: list[str], cfg: Tra
         "command": " ".join(command or sys.argv), "device": device, "torch_threads": torch.get_num_threads(), "machine": platform.processor() or platform.machine(),
         "train_seconds": round(seconds, 1), "data_seconds": round(time.perf_counter() - t_load - seconds, 1),
         "final_validation": {k: round(v, 4) for k, v in final.items()},
-        "sha256": _sha(weights), "paper_config": recipe.paper_config,
+        "sha256": sha256_file(weights), "paper_config": recipe.paper_config,
     }
     (out_dir / f"{name}.json").write_text(json.dumps(card, indent=1))
     return card
-
-
-def _sha(path: Path) -> str:
-    from benchmark.imaging import sha256_file
-
-    return sha256_file(path)
 
 
 def write_curves(out_dir: Path, rows: list[dict[str, Any]]) -> None:

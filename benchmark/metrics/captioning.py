@@ -19,7 +19,6 @@ import contextlib
 import io
 import os
 import shutil
-import socket
 from pathlib import Path
 from typing import Any, ClassVar, Iterator
 
@@ -27,25 +26,11 @@ import numpy as np
 
 from ..api import CorpusMetric, CorpusRecord, digest
 from ..errors import BenchError
-from ..imaging import sha256_file
-from ..weights import WeightsMissing
+from ..weights import WeightsMissing, path_hash, reachable
 
 ENV_CAPTIONER = "BENCH_CAPTIONER"
 DEFAULT_CAPTIONER = "Salesforce/blip-image-captioning-base"
 MAX_NEW_TOKENS = 30
-
-
-def _hub_reachable(timeout: float = 3.0) -> bool:
-    try:
-        socket.create_connection(("huggingface.co", 443), timeout=timeout).close()
-        return True
-    except OSError:
-        return False
-
-
-def folder_hash(path: Path) -> str:
-    """Content hash of a saved model folder (weights, configs, tokenizer files)."""
-    return digest([(f.name, sha256_file(f)) for f in sorted(path.iterdir()) if f.is_file()])
 
 
 def captioner_identity(spec: str, weights: str | None) -> dict[str, Any]:
@@ -69,7 +54,7 @@ class Captioner:
             self.processor = transformers.AutoProcessor.from_pretrained(str(path) if local else spec, **kwargs)
             self.model = transformers.AutoModelForImageTextToText.from_pretrained(str(path) if local else spec, **kwargs)
         except OSError as exc:
-            if local or not _hub_reachable():
+            if local or not reachable("huggingface.co"):
                 raise WeightsMissing(
                     f"captioner '{spec}' is not on disk ({str(exc).splitlines()[0][:200]}) and the Hugging Face Hub cannot be reached. "
                     f"Pass --captioner PATH (or ${ENV_CAPTIONER}) to a saved model folder, or download '{spec}' on a machine "
@@ -78,7 +63,7 @@ class Captioner:
             self.processor = transformers.AutoProcessor.from_pretrained(spec)
             self.model = transformers.AutoModelForImageTextToText.from_pretrained(spec)
         self.model.eval()
-        self.weights = folder_hash(path) if local else getattr(self.model.config, "_commit_hash", None)
+        self.weights = path_hash(path) if local else getattr(self.model.config, "_commit_hash", None)
 
     def identity(self) -> dict[str, Any]:
         return captioner_identity(self.spec, self.weights)
@@ -145,7 +130,7 @@ class _Caption(CorpusMetric):
         path = Path(self.captioner_spec).expanduser()
         if path.is_dir() and self.captioner_spec not in self._captioners:  # identify a local model without loading it
             if self.captioner_spec not in _folder_ids:
-                _folder_ids[self.captioner_spec] = captioner_identity(self.captioner_spec, folder_hash(path))
+                _folder_ids[self.captioner_spec] = captioner_identity(self.captioner_spec, path_hash(path))
             return _folder_ids[self.captioner_spec]
         return self.captioner.identity()
 

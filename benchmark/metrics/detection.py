@@ -29,7 +29,6 @@ from __future__ import annotations
 import contextlib
 import io
 import os
-import socket
 from pathlib import Path
 from typing import Any, Callable, ClassVar, Iterator
 
@@ -38,8 +37,7 @@ import numpy as np
 from ..api import CorpusMetric, CorpusRecord
 from ..datasets.voc import VOC_CLASSES
 from ..errors import BenchError
-from ..imaging import sha256_file
-from ..weights import WeightsMissing
+from ..weights import WeightsMissing, path_hash, reachable
 
 ENV_DETECTOR = "BENCH_DETECTOR"
 DEFAULT_DETECTOR = "yolov8n.pt"
@@ -64,22 +62,6 @@ class Detector:
         raise NotImplementedError
 
 
-def _online(host: str = "github.com", timeout: float = 3.0) -> bool:
-    try:
-        socket.create_connection((host, 443), timeout=timeout).close()
-        return True
-    except OSError:
-        return False
-
-
-def _hash_path(p: Path) -> str:
-    from ..api import digest
-
-    if p.is_dir():
-        return digest([(f.name, sha256_file(f)) for f in sorted(p.rglob("*")) if f.is_file()])
-    return sha256_file(p)
-
-
 class UltralyticsDetector(Detector):
     """Ultralytics YOLO in its evaluation setting: conf 0.001, NMS IoU 0.7, 300 boxes
     (as ``yolo val``), input size from the export's metadata (else 640)."""
@@ -91,9 +73,9 @@ class UltralyticsDetector(Detector):
             raise BenchError("detection metrics need ultralytics: pip install 'bench-enhance[detect]' (AGPL-3.0)") from None
         path = Path(spec).expanduser()
         if path.exists():
-            self.weights = _hash_path(path)
+            self.weights = path_hash(path)
             self.imgsz = self._imgsz(path)
-        elif os.sep in spec or not _online():
+        elif os.sep in spec or not reachable("github.com"):
             why = "no such file or folder" if os.sep in spec else "not a local file, and ultralytics cannot download it (no network)"
             raise WeightsMissing(
                 f"detector '{spec}': {why}. Pass --detector PATH "
@@ -106,7 +88,7 @@ class UltralyticsDetector(Detector):
         self.spec = str(path.resolve()) if path.exists() else spec
         self.model = YOLO(self.spec, task="detect")
         if self.weights is None:
-            self.weights = _hash_path(Path(self.model.ckpt_path or self.spec))
+            self.weights = path_hash(Path(self.model.ckpt_path or self.spec))
         self.args = dict(conf=conf, iou=iou, max_det=max_det)
 
     @staticmethod
@@ -126,7 +108,7 @@ class UltralyticsDetector(Detector):
     @classmethod
     def describe(cls, path: Path, conf: float = 0.001, iou: float = 0.7, max_det: int = 300) -> dict[str, Any]:
         """The identity of local weights, without loading them (same as ``identity()``)."""
-        return {"backend": "ultralytics", "weights_sha256": _hash_path(path), "imgsz": cls._imgsz(path), "conf": conf, "iou": iou, "max_det": max_det}
+        return {"backend": "ultralytics", "weights_sha256": path_hash(path), "imgsz": cls._imgsz(path), "conf": conf, "iou": iou, "max_det": max_det}
 
     def detect(self, frame):
         import cv2

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-import numpy as np
 
 from ..api import Metric, crop
 from ..errors import BenchError
