@@ -22,6 +22,12 @@ from .imaging import read_image, write_png
 ENV_CACHE = "BENCH_CACHE_DIR"
 
 
+def frames_dir(root: str | os.PathLike, key: str) -> Path:
+    """Where the frame set ``key`` lives under a cache root (readers that must not open a
+    :class:`Cache`, which tidies the root's tmp folder, use this)."""
+    return Path(root) / "frames" / key[:2] / key
+
+
 def default_cache_dir() -> Path:
     env = os.environ.get(ENV_CACHE)
     if env:
@@ -89,7 +95,7 @@ class Cache:
 
     # frames
     def frames_path(self, key: str) -> Path:
-        return self.root / "frames" / key[:2] / key
+        return frames_dir(self.root, key)
 
     def has_frames(self, key: str) -> bool:
         return (self.frames_path(key) / "meta.json").exists()

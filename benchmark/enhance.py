@@ -17,7 +17,7 @@ import numpy as np
 
 from .api import Context
 from .errors import BenchError
-from .imaging import IMAGE_EXTS, read_image, to_uint8_frame, write_png
+from .imaging import IMAGE_EXTS, read_image, write_png
 
 CODECS = {"h264": "libx264", "hevc": "libx265", "av1": "libsvtav1"}
 
@@ -31,17 +31,12 @@ def _side_by_side(inp: np.ndarray, out: np.ndarray) -> np.ndarray:
 
 
 def _process(method, frames: list[np.ndarray], ctx: Context) -> list[np.ndarray]:
-    outs = method.process(frames, ctx)
-    if len(outs) != len(frames):
-        raise BenchError(f"{method.name} returned {len(outs)} frames for a batch of {len(frames)}")
-    result = []
-    for f, o in zip(frames, outs):
-        o = to_uint8_frame(o)
-        if o.shape[:2] != (f.shape[0] * ctx.scale, f.shape[1] * ctx.scale):
-            raise BenchError(f"{method.name} returned {o.shape[1]}x{o.shape[0]} for a {f.shape[1]}x{f.shape[0]} frame at scale {ctx.scale}: "
-                             f"pass --scale to match the method")
-        result.append(o)
-    return result
+    from .runner import checked_outputs
+
+    try:
+        return checked_outputs(method, frames, method.process(frames, ctx), ctx.scale)
+    except ValueError as exc:
+        raise BenchError(f"{exc}: pass --scale to match the method" if "x scale" in str(exc) else str(exc)) from None
 
 
 def enhance(src: Path, method, dst: Path, scale: int = 1, codec: str = "h264", crf: int = 18, side_by_side: bool = False,

@@ -213,16 +213,7 @@ class Runner:
                 t0 = time.perf_counter()
                 outs = method.process(batch, ctx)
                 seconds += time.perf_counter() - t0
-                if len(outs) != len(batch):
-                    raise ValueError(f"{method.name} returned {len(outs)} frames for a batch of {len(batch)}")
-                for f_in, f_out in zip(batch, outs):
-                    try:
-                        arr = to_uint8_frame(f_out)
-                    except ValueError as exc:
-                        raise ValueError(f"frame {index}: {exc}") from None
-                    expected = (f_in.shape[0] * s, f_in.shape[1] * s, f_in.shape[2])
-                    if arr.shape != expected:
-                        raise ValueError(f"frame {index}: {method.name} returned shape {arr.shape}, expected {expected} (the reference's)")
+                for arr in checked_outputs(method, batch, outs, s, index):
                     w.add(arr)
                     index += 1
                     tick()
@@ -476,6 +467,24 @@ class Runner:
     def close(self) -> None:
         if self._tmp_cache is not None:
             self._tmp_cache.cleanup()
+
+
+def checked_outputs(method: Method, batch: list[np.ndarray], outs: list[Any], scale: int, first_index: int = 0) -> list[np.ndarray]:
+    """A method's outputs for ``batch`` as uint8 frames, checked: one per input, finite,
+    and ``scale`` times the input's size with its channels. Raises ValueError naming the frame."""
+    if len(outs) != len(batch):
+        raise ValueError(f"{method.name} returned {len(outs)} frames for a batch of {len(batch)}")
+    result = []
+    for index, (f_in, f_out) in enumerate(zip(batch, outs), start=first_index):
+        try:
+            arr = to_uint8_frame(f_out)
+        except ValueError as exc:
+            raise ValueError(f"frame {index}: {exc}") from None
+        expected = (f_in.shape[0] * scale, f_in.shape[1] * scale, f_in.shape[2])
+        if arr.shape != expected:
+            raise ValueError(f"frame {index}: {method.name} returned shape {arr.shape}, expected {expected} (input x scale {scale})")
+        result.append(arr)
+    return result
 
 
 def parse_settings(items: list[str], usage: str) -> dict[str, Any]:

@@ -18,6 +18,7 @@ class SRResNetRecipe(Recipe):
     default_data = ["bsd200-x4"]
     defaults = {"ch": 32, "blocks": 8, "scale": 4}
     paper_config = {"ch": 64, "blocks": 16, "patch": 96, "batch": 16, "steps": 1000000, "data": "ImageNet 350k images"}
+    generator_class = SRResNet
 
     def architecture(self):
         return {"ch": int(self.p["ch"]), "blocks": int(self.p["blocks"]), "scale": int(self.p["scale"])}
@@ -25,7 +26,7 @@ class SRResNetRecipe(Recipe):
     def build(self):
         import torch
 
-        self.models["generator"] = SRResNet(**self.architecture())
+        self.models["generator"] = self.generator_class(**self.architecture())
         self.optims["generator"] = torch.optim.Adam(self.models["generator"].parameters(), lr=self.cfg.lr)
 
     def step(self, x, y):
@@ -78,21 +79,7 @@ class FastSRGANRecipe(SRGANRecipe):
     default_data = ["bsd200-x2"]
     defaults = {"ch": 32, "blocks": 6, "scale": 2, "d_ch": 32, "adv_weight": 1e-3, "feat_weight": 0.2, "pixel_weight": 1.0}
     paper_config = {"note": "Fast-SRGAN (H. Arora) trains on DIV2K with a MobileNetV2-style generator, 4x; here x2"}
-
-    def architecture(self):
-        return {"ch": int(self.p["ch"]), "blocks": int(self.p["blocks"]), "scale": int(self.p["scale"])}
-
-    def build(self):
-        import torch
-
-        from .perceptual import FeatureLoss
-
-        self.models["generator"] = FastSRGenerator(**self.architecture())
-        self.optims["generator"] = torch.optim.Adam(self.models["generator"].parameters(), lr=self.cfg.lr)
-        self.models["discriminator"] = VGGDiscriminator(int(self.p["d_ch"]))
-        self.optims["discriminator"] = torch.optim.Adam(self.models["discriminator"].parameters(), lr=self.cfg.lr)
-        self.features = FeatureLoss(self.device)
-        self.p["perceptual_backbone"] = self.features.backbone
+    generator_class = FastSRGenerator
 
 
 class SRGAN(TrainableMethod):

@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..cache import frames_dir
 from ..errors import BenchError
 from ..results import read_scores
 from .leaderboard import fmt
@@ -183,13 +184,9 @@ def extremes(df: pd.DataFrame, dataset: str, metric: str, k: int = 3) -> dict[st
     return out
 
 
-def _frames_dir(cache_dir: str, key: str) -> Path:
-    return Path(cache_dir) / "frames" / key[:2] / key
-
-
 def copy_frames(site: Path, cache_dir: str, key: str, frames: list[int]) -> list[str] | None:
     """Copy the chosen frames of a cached frame set into SITE/img; relative paths, or None."""
-    src = _frames_dir(cache_dir, key)
+    src = frames_dir(cache_dir, key)
     if not (src / "meta.json").exists():
         return None
     n = json.loads((src / "meta.json").read_text())["frames"]
@@ -248,7 +245,7 @@ def copy_source_frames(site: Path, source: str | None, frames: list[int]) -> lis
 def strip_frames(kind: str, cache_dir: str, key: str) -> list[int]:
     if kind != "video":
         return [0]
-    meta = _frames_dir(cache_dir, key) / "meta.json"
+    meta = frames_dir(cache_dir, key) / "meta.json"
     n = json.loads(meta.read_text())["frames"] if meta.exists() else 1
     return sorted({0, n // 2, n - 1})
 
