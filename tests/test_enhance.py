@@ -36,13 +36,14 @@ def make_clip(path, n=20, rate=Fraction(30000, 1001)):
 
 
 def probe(path):
-    with av.open(str(path)) as c:
+    with av.open(str(path)) as c:  # read stream fields while the container is open (they point into it)
         v = c.streams.video[0]
         a = c.streams.audio[0] if c.streams.audio else None
+        size, rate = (v.codec_context.width, v.codec_context.height), v.average_rate
         audio = [bytes(p) for p in c.demux(a) if p.size] if a is not None else None
     with av.open(str(path)) as c:
         n = sum(1 for _ in c.decode(video=0))
-    return {"size": (v.codec_context.width, v.codec_context.height), "rate": v.average_rate, "frames": n, "audio": audio}
+    return {"size": size, "rate": rate, "frames": n, "audio": audio}
 
 
 def test_enhance_video_keeps_rate_frames_and_audio(tmp_path):
@@ -51,7 +52,7 @@ def test_enhance_video_keeps_rate_frames_and_audio(tmp_path):
     r = CliRunner().invoke(app, ["enhance", str(src), "-m", "bicubic", "--scale", "2", "-o", str(tmp_path / "up.mp4"), "-q"])
     assert r.exit_code == 0, r.output
     a, b = probe(src), probe(tmp_path / "up.mp4")
-    assert b["size"] == (192, 128) and b["rate"] == a["rate"] and b["frames"] == a["frames"] == 20
+    assert b["size"] == (192, 128) and b["rate"] == a["rate"] == Fraction(30000, 1001) and b["frames"] == a["frames"] == 20
     assert b["audio"] == a["audio"]  # audio packets copied byte for byte
     r = CliRunner().invoke(app, ["enhance", str(src), "-m", "identity", "--side-by-side", "--codec", "hevc", "-o", str(tmp_path / "sbs.mp4"), "-q"])
     assert r.exit_code == 0, r.output
