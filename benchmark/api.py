@@ -131,12 +131,26 @@ class Context:
     fps: float | None = None
     device: str = "cpu"
     seed: int = 0
+    #: for a windowed method (``Method.window``): how many frames of the list handed to
+    #: ``process`` are past context at its start and future context at its end; the
+    #: method returns outputs for the frames between them only
+    context: tuple[int, int] = (0, 0)
+    #: index in the clip of the first frame it returns outputs for in this call
+    first_frame: int = 0
 
 
 class Method:
     """An enhancement method. ``process`` maps a batch of degraded frames (a list of
     uint8 HxWxC arrays, consecutive frames of one clip for video) to restored frames
     of the reference's size: uint8, or float on the 0-255 scale.
+
+    Every clip is fed in order, batch after batch, after a call to ``start_clip``, so a
+    frame-recurrent method may keep state between calls and reset it there. A
+    multi-frame method declares ``window = (past, future)``: each call then also gets up
+    to ``past`` frames before the batch and ``future`` frames after it (fewer at the
+    clip's ends; ``ctx.context`` says how many) and returns outputs for the batch only.
+    :func:`restore_stream` is the one driver that honours this for ``bench run`` and
+    ``bench enhance``.
 
     ``version`` and ``weights_hash`` enter every cache key: change either when the
     output changes."""
@@ -145,6 +159,8 @@ class Method:
     version: ClassVar[str] = "1"
     description: ClassVar[str] = ""
     weights_hash: str | None = None
+    #: neighbouring frames consumed on each side of the batch: (past, future)
+    window: ClassVar[tuple[int, int]] = (0, 0)
 
     def __init__(self, **params: Any):
         self.params = params
@@ -152,11 +168,53 @@ class Method:
     def setup(self, device: str) -> None:
         """Load weights; called once before the first ``process``."""
 
+    def start_clip(self, ctx: Context) -> None:
+        """Called before the first frame of every clip or image: reset recurrent state."""
+
     def process(self, frames: list[np.ndarray], ctx: Context) -> list[np.ndarray]:  # pragma: no cover
         raise NotImplementedError
 
     def identity(self) -> dict[str, Any]:
         return {"name": self.name, "version": self.version, "weights": self.weights_hash, "params": self.params}
+
+
+def restore_stream(method: Method, frames: Iterable[np.ndarray], ctx: Context, batch_size: int,
+                   on_batch: Callable[[float, int], None] | None = None) -> Iterator[np.ndarray]:
+    """Run ``method`` over one clip's frames in order and yield its checked uint8 outputs,
+    one per input frame, holding at most ``past + batch_size + future`` input frames.
+
+    Calls ``start_clip`` first, hands each batch its past/future context (``Method.window``)
+    and reports the seconds spent inside ``process`` and the batch length to ``on_batch``."""
+    import dataclasses
+    import time
+
+    from .imaging import check_outputs
+
+    past, future = method.window
+    method.start_clip(ctx)
+    it = iter(frames)
+    pending: list[np.ndarray] = []  # frames not yet restored, then the look-ahead
+    history: list[np.ndarray] = []  # up to `past` frames before pending[0]
+    index, exhausted = 0, False
+    while True:
+        while not exhausted and len(pending) < batch_size + future:
+            nxt = next(it, None)
+            if nxt is None:
+                exhausted = True
+            else:
+                pending.append(nxt)
+        if not pending:
+            return
+        core, after = pending[:batch_size], pending[batch_size:batch_size + future]
+        c = dataclasses.replace(ctx, context=(len(history), len(after)), first_frame=index)
+        t0 = time.perf_counter()
+        outs = method.process(history + core + after, c)
+        if on_batch is not None:
+            on_batch(time.perf_counter() - t0, len(core))
+        yield from check_outputs(method.name, core, outs, ctx.scale, index)
+        history = (history + core)[len(history) + len(core) - past:] if past else []
+        del pending[:len(core)]
+        index += len(core)
 
 
 # ------------------------------------------------------------------------------ metrics

@@ -225,31 +225,52 @@ def train(
 
 @app.command()
 def enhance(
-    input: Path = typer.Argument(..., help="A video file (anything PyAV reads), an image, or a folder of images."),
+    input: Path = typer.Argument(..., help="A video file (anything PyAV reads), an image, or a folder of images; with --realtime also camera:N or /dev/videoN."),
     method: str = typer.Option(..., "--method", "-m", help="Method name, with settings as name:key=value (e.g. pix2pix:lam=1000)."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Output file or folder (default: INPUT stem + '.METHOD' + .mp4/.png)."),
     scale: int = typer.Option(1, "--scale", min=1, help="Upscaling factor the method applies (4 for srgan, 2 for fast-srgan, 5 for videoboost)."),
     codec: str = typer.Option("h264", "--codec", help="h264, hevc or av1."),
     crf: int = typer.Option(18, "--crf", min=0, max=63, help="Encoder quality (lower is better)."),
-    side_by_side: bool = typer.Option(False, "--side-by-side", help="Write input | output."),
+    side_by_side: bool = typer.Option(False, "--side-by-side", help="Write input | output (reference | input | output with --reference)."),
+    reference: Optional[Path] = typer.Option(None, "--reference", help="With --side-by-side: the undegraded video/image (folder) shown as the first panel."),
     batch_size: int = typer.Option(8, "--batch-size", min=1),
+    realtime: bool = typer.Option(False, "--realtime", help="Play the input live (a file at its native rate, or a camera), one frame at a time, dropping frames rather than falling behind; report achieved fps, drops and latency."),
+    duration: Optional[float] = typer.Option(None, "--duration", min=0.1, help="With --realtime: stop after this many seconds (a camera runs until Ctrl-C otherwise)."),
+    report: Optional[Path] = typer.Option(None, "--report", help="With --realtime: write the report as JSON here (default: OUTPUT + .realtime.json)."),
     device: str = typer.Option("auto", "--device"),
     quiet: bool = typer.Option(False, "--quiet", "-q"),
 ) -> None:
-    """Enhance a real video (audio copied through, input frame rate kept), an image or a folder of images."""
+    """Enhance a real video (audio copied through, input frame rate kept), an image or a folder of images, or a live source."""
+    import json
+
     from benchmark.enhance import enhance as run_enhance
+    from benchmark.enhance import enhance_realtime, is_camera
     from benchmark.imaging import IMAGE_EXTS
     from benchmark.runner import make_method, resolve_device
 
     try:
         m = make_method(method)
         if output is None:
+            stem = str(input).replace(":", "_").replace("/", "_") if is_camera(input) else input.stem
             suffix = "" if input.is_dir() else (".png" if input.suffix.lower() in IMAGE_EXTS else ".mp4")
-            output = input.with_name(f"{input.stem}.{m.name.replace(':', '_').replace('/', '_')}{suffix}")
-        info = run_enhance(input, m, output, scale=scale, codec=codec, crf=crf, side_by_side=side_by_side, batch=batch_size,
-                           device=resolve_device(device), progress=not quiet)
+            output = (Path.cwd() / stem if is_camera(input) else input.with_name(stem)).with_name(f"{stem}.{m.name.replace(':', '_').replace('/', '_')}{suffix}")
+        if realtime:
+            info = enhance_realtime(input, m, output, scale=scale, codec=codec, crf=crf, side_by_side=side_by_side,
+                                    device=resolve_device(device), progress=not quiet, duration=duration)
+        else:
+            info = run_enhance(input, m, output, scale=scale, codec=codec, crf=crf, side_by_side=side_by_side, batch=batch_size,
+                               device=resolve_device(device), progress=not quiet, reference=reference)
     except BenchError as exc:
         _fail(exc)
+        return
+    if realtime:
+        path = report or output.with_name(output.name + ".realtime.json")
+        path.write_text(json.dumps(info, indent=2) + "\n")
+        lat = info["latency_ms"]
+        console.print(f"wrote {escape(str(info['output']))} and {escape(str(path))}\n"
+                      f"real time: {info['achieved_fps']:.1f} fps achieved against {info['source_fps']:.2f} fps at the source; "
+                      f"{info['frames_processed']} of {info['frames_arrived']} frames processed, {info['frames_dropped']} dropped; "
+                      f"latency p50 {lat['p50']:.1f} ms, p95 {lat['p95']:.1f} ms, max {lat['max']:.1f} ms")
         return
     console.print(f"wrote {escape(str(info['output']))}: {info['frames']} frame(s)" + (f", {info['fps']:.1f} fps" if "fps" in info else ""))
 

@@ -1,56 +1,144 @@
-"""``bench enhance``: run a method on a real video file (or an image, or a folder of images).
+"""``bench enhance``: run a method on a real video file (or an image, or a folder of images),
+offline or in real time.
 
-Video is decoded with PyAV, processed in batches of ``batch`` frames (memory stays flat
-whatever the length), and encoded at the input's frame rate with the chosen codec; the
-audio stream is copied through untouched (remuxed packets, no re-encoding). Frames keep
-their presentation timestamps. ``side_by_side`` writes input (nearest-upscaled to the
-output size) | output.
+Offline, video is decoded with PyAV and restored through :func:`benchmark.api.restore_stream`
+(batches, a multi-frame method's window; memory stays flat whatever the length), then encoded
+at the input's frame rate with the chosen codec; the audio stream is copied through untouched
+(remuxed packets, no re-encoding).
+
+In real time (:func:`enhance_realtime`), a thread plays the source at its native rate (a file
+is paced by its timestamps; a camera paces itself) into a one-frame slot; the method takes the
+newest frame whenever it is free, so frames that arrive while it is busy are dropped rather
+than queued. Each written frame keeps its source timestamp, so the output plays in real time
+with the dropped frames held. The report gives achieved fps, dropped frames and the latency
+from a frame's arrival to its restored output (p50/p95/max).
+
+``side_by_side`` writes input | output, or reference | input | output with ``reference``;
+smaller panels are nearest-upscaled to the output size.
 """
 
 from __future__ import annotations
 
+import sys
+import threading
+import time
+from collections import deque
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 
-from .api import Context
+from .api import Context, restore_stream
 from .errors import BenchError
-from .imaging import IMAGE_EXTS, read_image, write_png
+from .imaging import IMAGE_EXTS, check_outputs, read_image, write_png
 
 CODECS = {"h264": "libx264", "hevc": "libx265", "av1": "libsvtav1"}
+CAMERA_FORMATS = {"linux": "v4l2", "darwin": "avfoundation", "win32": "dshow"}
 
 
-def _side_by_side(inp: np.ndarray, out: np.ndarray) -> np.ndarray:
-    s_h, s_w = out.shape[0] // inp.shape[0], out.shape[1] // inp.shape[1]
-    up = np.repeat(np.repeat(inp, s_h, 0), s_w, 1)
-    if up.shape[2] != out.shape[2]:
-        up, out = np.repeat(up, 3 // up.shape[2], 2), np.repeat(out, 3 // out.shape[2], 2)
-    return np.concatenate([up, out], axis=1)
+def is_camera(src: str | Path) -> bool:
+    s = str(src)
+    return s.startswith("camera:") or s.startswith("/dev/video")
 
 
-def _process(method, frames: list[np.ndarray], ctx: Context) -> list[np.ndarray]:
-    from .runner import checked_outputs
+def _panels(frames: list[np.ndarray], h: int, w: int) -> np.ndarray:
+    import cv2
 
+    out = []
+    for f in frames:
+        if f.shape[2] == 1:
+            f = np.repeat(f, 3, 2)
+        if f.shape[:2] != (h, w):
+            f = cv2.resize(f, (w, h), interpolation=cv2.INTER_NEAREST)
+        out.append(f)
+    return np.concatenate(out, axis=1)
+
+
+def _raise_scale_hint(exc: ValueError) -> None:
+    raise BenchError(f"{exc}: pass --scale to match the method" if "x scale" in str(exc) else str(exc)) from None
+
+
+class _Writer:
+    """An encoded video stream of even size, fed uint8 RGB frames (optionally with pts)."""
+
+    def __init__(self, container, codec: str, rate: Fraction, w: int, h: int, crf: int, time_base: Fraction | None = None):
+        import av
+
+        self.av, self.container = av, container
+        self.stream = container.add_stream(CODECS[codec], rate=rate)
+        self.stream.width, self.stream.height = w + w % 2, h + h % 2
+        self.stream.pix_fmt = "yuv420p"
+        self.stream.options = {"crf": str(crf)}
+        self.time_base = time_base
+        if time_base is not None:
+            self.stream.time_base = time_base
+            self.stream.codec_context.time_base = time_base
+
+    def write(self, img: np.ndarray, pts: int | None = None) -> None:
+        if img.shape[2] == 1:
+            img = np.repeat(img, 3, 2)
+        if img.shape[0] % 2 or img.shape[1] % 2:
+            img = np.pad(img, ((0, img.shape[0] % 2), (0, img.shape[1] % 2), (0, 0)), mode="edge")
+        vf = self.av.VideoFrame.from_ndarray(np.ascontiguousarray(img), format="rgb24")
+        if pts is not None:
+            vf.pts, vf.time_base = pts, self.time_base
+        for pkt in self.stream.encode(vf):
+            self.container.mux(pkt)
+
+    def close(self) -> None:
+        for pkt in self.stream.encode():
+            self.container.mux(pkt)
+
+
+def _open_video(src: Path):
+    import av
+
+    if is_camera(src):
+        s = str(src)
+        dev = f"/dev/video{s.split(':', 1)[1]}" if s.startswith("camera:") and sys.platform == "linux" else s.split(":", 1)[-1]
+        fmt = CAMERA_FORMATS.get(sys.platform)
+        try:
+            return av.open(dev, format=fmt)
+        except (av.FFmpegError, OSError) as exc:
+            raise BenchError(f"camera {dev!r} ({fmt}): cannot open it ({exc}); list devices with `ls /dev/video*` "
+                             "(Linux) and pass camera:N or the device path") from None
     try:
-        return checked_outputs(method, frames, method.process(frames, ctx), ctx.scale)
-    except ValueError as exc:
-        raise BenchError(f"{exc}: pass --scale to match the method" if "x scale" in str(exc) else str(exc)) from None
+        c = av.open(str(src))
+    except (av.FFmpegError, OSError) as exc:
+        raise BenchError(f"{src}: PyAV cannot read it as a video ({exc})") from None
+    if not c.streams.video:
+        c.close()
+        raise BenchError(f"{src}: no video stream")
+    return c
+
+
+def _reference_frames(ref: Path | None) -> Iterator[np.ndarray | None]:
+    if ref is None:
+        while True:
+            yield None
+    with _open_video(ref) as c:
+        for vf in c.decode(video=0):
+            yield vf.to_ndarray(format="rgb24")
+    raise BenchError(f"--reference {ref}: it has fewer frames than the input")
 
 
 def enhance(src: Path, method, dst: Path, scale: int = 1, codec: str = "h264", crf: int = 18, side_by_side: bool = False,
-            batch: int = 8, device: str = "cpu", progress: bool = True) -> dict[str, Any]:
+            batch: int = 8, device: str = "cpu", progress: bool = True, reference: Path | None = None) -> dict[str, Any]:
     src, dst = Path(src), Path(dst)
     if not src.exists():
         raise BenchError(f"{src}: no such file or folder")
+    if reference is not None and not Path(reference).exists():
+        raise BenchError(f"--reference {reference}: no such file or folder")
+    if codec not in CODECS:
+        raise BenchError(f"--codec {codec!r}: choose one of {', '.join(CODECS)}")
     method.setup(device)
     if src.is_dir() or src.suffix.lower() in IMAGE_EXTS:
-        return _enhance_images(src, method, dst, scale, side_by_side, device)
-    return _enhance_video(src, method, dst, scale, codec, crf, side_by_side, batch, device, progress)
+        return _enhance_images(src, method, dst, scale, side_by_side, device, reference)
+    return _enhance_video(src, method, dst, scale, codec, crf, side_by_side, batch, device, progress, reference)
 
 
-def _enhance_images(src: Path, method, dst: Path, scale: int, sbs: bool, device: str) -> dict[str, Any]:
+def _enhance_images(src: Path, method, dst: Path, scale: int, sbs: bool, device: str, reference: Path | None) -> dict[str, Any]:
     files = sorted(p for p in src.iterdir() if p.suffix.lower() in IMAGE_EXTS) if src.is_dir() else [src]
     if not files:
         raise BenchError(f"{src}: no images")
@@ -58,78 +146,206 @@ def _enhance_images(src: Path, method, dst: Path, scale: int, sbs: bool, device:
         dst.mkdir(parents=True, exist_ok=True)
     for f in files:
         img = read_image(f)
-        out = _process(method, [img], Context(scale=scale, item_id=f.stem, device=device))[0]
+        ctx = Context(scale=scale, item_id=f.stem, device=device)
+        try:
+            out = next(restore_stream(method, [img], ctx, 1))
+        except ValueError as exc:
+            _raise_scale_hint(exc)
         target = dst / f"{f.stem}.png" if src.is_dir() else dst
-        write_png(target, _side_by_side(img, out) if sbs else out)
+        if sbs:
+            ref = None if reference is None else read_image(Path(reference) / f.name if Path(reference).is_dir() else Path(reference))
+            out = _panels(([] if ref is None else [ref]) + [img, out], *out.shape[:2])
+        write_png(target, out)
     return {"frames": len(files), "output": str(dst)}
 
 
-def _enhance_video(src: Path, method, dst: Path, scale: int, codec: str, crf: int, sbs: bool, batch: int, device: str, progress: bool) -> dict[str, Any]:
-    import time
-
-    import av
+def _progress(label: str, enabled: bool):
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-    if codec not in CODECS:
-        raise BenchError(f"--codec {codec!r}: choose one of {', '.join(CODECS)}")
-    with av.open(str(src)) as inp:
-        if not inp.streams.video:
-            raise BenchError(f"{src}: no video stream")
+    return Progress(TextColumn(f"[bold]{label}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[info]}"),
+                    TimeElapsedColumn(), TimeRemainingColumn(), disable=not enabled)
+
+
+def _enhance_video(src: Path, method, dst: Path, scale: int, codec: str, crf: int, sbs: bool, batch: int, device: str,
+                   progress: bool, reference: Path | None) -> dict[str, Any]:
+    import av
+
+    with _open_video(src) as inp:
         vin = inp.streams.video[0]
         ain = inp.streams.audio[0] if inp.streams.audio else None
         rate = vin.average_rate or vin.guessed_rate or Fraction(25)
         total = vin.frames or None
-        w, h = vin.codec_context.width * scale, vin.codec_context.height * scale
-        if sbs:
-            w *= 2
+        ow, oh = vin.codec_context.width * scale, vin.codec_context.height * scale
+        panels = (1 + (reference is not None)) if sbs else 0
+        w = ow * (panels + 1) if sbs else ow
         dst.parent.mkdir(parents=True, exist_ok=True)
+        refs = _reference_frames(Path(reference) if sbs and reference is not None else None)
         with av.open(str(dst), "w") as out:
-            vout = out.add_stream(CODECS[codec], rate=rate)
-            vout.width, vout.height = w + w % 2, h + h % 2
-            vout.pix_fmt = "yuv420p"
-            vout.options = {"crf": str(crf)}
+            writer = _Writer(out, codec, rate, w, oh, crf)
             aout = out.add_stream_from_template(ain) if ain is not None else None
             ctx = Context(scale=scale, item_id=src.stem, kind="video", fps=float(rate), device=device)
-            frames_done, seconds = 0, 0.0
-            pending: list[tuple[np.ndarray, Any]] = []
+            waiting: deque[np.ndarray] = deque()  # decoded inputs awaiting their output (bounded by the window)
+            stats = {"frames": 0, "seconds": 0.0}
 
-            def flush() -> None:
-                nonlocal frames_done, seconds
-                if not pending:
-                    return
-                t0 = time.perf_counter()
-                outs = _process(method, [f for f, _ in pending], ctx)
-                seconds += time.perf_counter() - t0
-                for (f, pts), o in zip(pending, outs):
-                    img = _side_by_side(f, o) if sbs else o
-                    if img.shape[2] == 1:
-                        img = np.repeat(img, 3, 2)
-                    if img.shape[0] % 2 or img.shape[1] % 2:
-                        img = np.pad(img, ((0, img.shape[0] % 2), (0, img.shape[1] % 2), (0, 0)), mode="edge")
-                    vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(img), format="rgb24")
-                    for pkt in vout.encode(vf):
-                        out.mux(pkt)
-                frames_done += len(pending)
-                bar.update(task, completed=frames_done, info=f"{frames_done / max(seconds, 1e-9):.1f} fps")
-                pending.clear()
-
-            with Progress(TextColumn(f"[bold]enhance {src.name}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[info]}"),
-                          TimeElapsedColumn(), TimeRemainingColumn(), disable=not progress) as bar:
-                task = bar.add_task("frames", total=total, info="")
+            def decoded() -> Iterator[np.ndarray]:
                 streams = [vin] + ([ain] if ain is not None else [])
                 for packet in inp.demux(*streams):
                     if packet.stream is ain:
-                        if packet.dts is None:
-                            continue
-                        packet.stream = aout
-                        out.mux(packet)
+                        if packet.dts is not None:
+                            packet.stream = aout
+                            out.mux(packet)
                         continue
                     for vf in packet.decode():
-                        pending.append((vf.to_ndarray(format="rgb24"), vf.pts))
-                        if len(pending) >= batch:
-                            flush()
-                flush()
-            for pkt in vout.encode():
-                out.mux(pkt)
-    return {"frames": frames_done, "fps": frames_done / seconds if seconds else float("inf"), "output": str(dst),
-            "size": f"{w}x{h}", "audio": ain is not None}
+                        arr = vf.to_ndarray(format="rgb24")
+                        waiting.append(arr)
+                        yield arr
+
+            def timed(dt: float, n: int) -> None:
+                stats["seconds"] += dt
+                stats["frames"] += n
+                bar.update(task, completed=stats["frames"], info=f"{stats['frames'] / max(stats['seconds'], 1e-9):.1f} fps")
+
+            with _progress(f"enhance {src.name}", progress) as bar:
+                task = bar.add_task("frames", total=total, info="")
+                try:
+                    for o in restore_stream(method, decoded(), ctx, batch, timed):
+                        f = waiting.popleft()
+                        writer.write(_panels([r for r in [next(refs)] if r is not None] + [f, o], oh, ow) if sbs else o)
+                except ValueError as exc:
+                    _raise_scale_hint(exc)
+            writer.close()
+    frames, seconds = stats["frames"], stats["seconds"]
+    return {"frames": frames, "fps": frames / seconds if seconds else float("inf"), "output": str(dst),
+            "size": f"{w}x{oh}", "audio": ain is not None}
+
+
+# ------------------------------------------------------------------------------ real time
+class LiveSource:
+    """A video source played live into a one-frame slot: a file paced by its timestamps
+    (``paced``), or a camera. A frame that arrives before the previous one was taken
+    replaces it and counts as dropped."""
+
+    def __init__(self, container, paced: bool):
+        self.container, self.paced = container, paced
+        self.stream = container.streams.video[0]
+        self.cond = threading.Condition()
+        self.slot: tuple[np.ndarray, int | None, float] | None = None
+        self.done = self.stopped = False
+        self.error: BaseException | None = None
+        self.arrived = self.dropped = 0
+        self.thread = threading.Thread(target=self._play, name="bench-live-source", daemon=True)
+
+    def _play(self) -> None:
+        tb, t0, pts0 = self.stream.time_base, None, None
+        try:
+            for vf in self.container.decode(self.stream):
+                if self.stopped:
+                    break
+                if self.paced and vf.pts is not None and tb is not None:
+                    pts0 = vf.pts if pts0 is None else pts0
+                    t = float((vf.pts - pts0) * tb)
+                    t0 = time.perf_counter() - t if t0 is None else t0
+                    delay = t0 + t - time.perf_counter()
+                    if delay > 0:
+                        time.sleep(delay)
+                arr = vf.to_ndarray(format="rgb24")
+                with self.cond:
+                    if self.slot is not None:
+                        self.dropped += 1
+                    self.slot = (arr, vf.pts, time.perf_counter())
+                    self.arrived += 1
+                    self.cond.notify()
+        except BaseException as exc:  # reported by the consumer
+            self.error = exc
+        finally:
+            with self.cond:
+                self.done = True
+                self.cond.notify()
+
+    def frames(self, taken: deque) -> Iterator[np.ndarray]:
+        """The newest frame each time the consumer asks; (frame, pts, arrival) go to ``taken``."""
+        self.thread.start()
+        while True:
+            with self.cond:
+                while self.slot is None and not self.done:
+                    self.cond.wait()
+                if self.slot is None:
+                    break
+                item, self.slot = self.slot, None
+            taken.append(item)
+            yield item[0]
+        if self.error is not None:
+            raise BenchError(f"live source failed: {self.error}")
+
+    def stop(self) -> None:
+        self.stopped = True
+        self.thread.join(timeout=5)
+
+
+def enhance_realtime(src: Path, method, dst: Path, scale: int = 1, codec: str = "h264", crf: int = 18, side_by_side: bool = False,
+                     device: str = "cpu", progress: bool = True, duration: float | None = None) -> dict[str, Any]:
+    """Play ``src`` live through ``method`` one frame at a time (see the module docstring)."""
+    import av
+
+    camera = is_camera(src)
+    if not camera and not Path(src).exists():
+        raise BenchError(f"{src}: no such file or camera (use camera:N or /dev/videoN for a camera)")
+    if not camera and Path(src).suffix.lower() in IMAGE_EXTS or Path(src).is_dir():
+        raise BenchError(f"{src}: --realtime needs a video file or a camera")
+    if codec not in CODECS:
+        raise BenchError(f"--codec {codec!r}: choose one of {', '.join(CODECS)}")
+    method.setup(device)
+    with _open_video(src) as inp:
+        vin = inp.streams.video[0]
+        rate = vin.average_rate or vin.guessed_rate or Fraction(25)
+        ow, oh = vin.codec_context.width * scale, vin.codec_context.height * scale
+        ctx = Context(scale=scale, item_id=Path(str(src)).stem, kind="video", fps=float(rate), device=device)
+        try:  # warm-up on one blank frame (lazy initialisation is not the source's latency)
+            next(restore_stream(method, [np.zeros((vin.codec_context.height, vin.codec_context.width, 3), np.uint8)], ctx, 1))
+        except ValueError as exc:
+            _raise_scale_hint(exc)
+        source = LiveSource(inp, paced=not camera)
+        taken: deque = deque()
+        latencies: list[float] = []
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        w = ow * 2 if side_by_side else ow
+        t_start = None
+        interrupted = False
+        with av.open(str(dst), "w") as out, _progress(f"real time {Path(str(src)).name}", progress) as bar:
+            writer = _Writer(out, codec, rate, w, oh, crf, time_base=vin.time_base or Fraction(1, 90000))
+            task = bar.add_task("frames", total=None if camera else (vin.frames or None), info="")
+            last_pts = None
+            try:
+                for o in restore_stream(method, source.frames(taken), ctx, 1):
+                    f, pts, arrived = taken.popleft()
+                    now = time.perf_counter()
+                    t_start = arrived if t_start is None else t_start
+                    latencies.append(now - arrived)
+                    if pts is None or (last_pts is not None and pts <= last_pts):
+                        pts = (last_pts or 0) + 1
+                    writer.write(_panels([f, o], oh, ow) if side_by_side else o, pts)
+                    last_pts = pts
+                    bar.update(task, completed=source.arrived,
+                               info=f"{len(latencies) / max(now - t_start, 1e-9):.1f} fps, {source.dropped} dropped")
+                    if duration is not None and now - t_start >= duration:
+                        break
+            except KeyboardInterrupt:
+                interrupted = True
+            except ValueError as exc:
+                source.stop()
+                _raise_scale_hint(exc)
+            finally:
+                source.stop()
+            t_end = time.perf_counter()
+            writer.close()
+    lat = np.array(latencies) * 1000 if latencies else np.array([np.nan])
+    processed = len(latencies)
+    span = (t_end - t_start) if t_start is not None else 0.0
+    return {
+        "source": str(src), "output": str(dst), "source_fps": float(rate), "size": f"{w}x{oh}",
+        "frames_arrived": source.arrived, "frames_processed": processed,
+        "frames_dropped": source.arrived - processed,
+        "achieved_fps": (processed - 1) / span if span > 0 and processed > 1 else float("nan"),  # frame intervals per second
+        "latency_ms": {"p50": float(np.percentile(lat, 50)), "p95": float(np.percentile(lat, 95)), "max": float(np.max(lat))},
+        "wall_s": span, "interrupted": interrupted, "method": method.name, "window": list(method.window),
+    }

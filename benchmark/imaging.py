@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -93,6 +94,24 @@ def to_uint8_frame(out: np.ndarray) -> np.ndarray:
             raise ValueError(f"output frame contains {bad} NaN/inf values")
         return np.clip(np.round(arr), 0, 255).astype(np.uint8)
     raise ValueError(f"output frame dtype {arr.dtype}; expected uint8 or float on the 0-255 scale")
+
+
+def check_outputs(name: str, batch: list[np.ndarray], outs: list[Any], scale: int, first_index: int = 0) -> list[np.ndarray]:
+    """A method's outputs for ``batch`` as uint8 frames, checked: one per input, finite,
+    and ``scale`` times the input's size with its channels. Raises ValueError naming the frame."""
+    if len(outs) != len(batch):
+        raise ValueError(f"{name} returned {len(outs)} frames for a batch of {len(batch)}")
+    result = []
+    for index, (f_in, f_out) in enumerate(zip(batch, outs), start=first_index):
+        try:
+            arr = to_uint8_frame(f_out)
+        except ValueError as exc:
+            raise ValueError(f"frame {index}: {exc}") from None
+        expected = (f_in.shape[0] * scale, f_in.shape[1] * scale, f_in.shape[2])
+        if arr.shape != expected:
+            raise ValueError(f"frame {index}: {name} returned shape {arr.shape}, expected {expected} (input x scale {scale})")
+        result.append(arr)
+    return result
 
 
 def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:

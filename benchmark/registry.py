@@ -160,6 +160,7 @@ _BUILTIN_METHODS = {
     "srresnet": "benchmark.methods.srgan:SRResNetMethod",
     "fast-srgan": "benchmark.methods.srgan:FastSRGAN",
     "videoboost": "benchmark.methods.videoboost:VideoBoost",
+    "tsmooth": "benchmark.methods.temporal:TemporalSmooth",
 }
 
 _BUILTIN_DATASETS = {

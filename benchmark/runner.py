@@ -20,11 +20,11 @@ from typing import Any, Callable, Iterator
 import numpy as np
 
 from . import registry
-from .api import ClipMetric, Context, CorpusMetric, CorpusRecord, Item, Method, Metric, digest
+from .api import ClipMetric, Context, CorpusMetric, CorpusRecord, Item, Method, Metric, digest, restore_stream
 from .cache import Cache, default_cache_dir
 from .datasets.base import data_root as resolve_data_root
 from .errors import BenchError
-from .imaging import to_uint8_frame
+
 from .names import DatasetSpec, Specs, expand, resolve
 from .results import bench_version, git_revision, machine, now_utc, package_versions, to_frame, write_artifacts, write_manifest, write_scores
 
@@ -202,21 +202,15 @@ class Runner:
             method.setup(self.device)
             self._setup_done.add(method.name)
         seconds = 0.0
-        s = ctx.scale
+
+        def timed(dt: float, n: int) -> None:
+            nonlocal seconds
+            seconds += dt
+
         with self.cache.writer(key) as w:
-            frames = iter(deg_iter)
-            index = 0
-            while True:
-                batch = list(itertools.islice(frames, self.cfg.batch_size))
-                if not batch:
-                    break
-                t0 = time.perf_counter()
-                outs = method.process(batch, ctx)
-                seconds += time.perf_counter() - t0
-                for arr in checked_outputs(method, batch, outs, s, index):
-                    w.add(arr)
-                    index += 1
-                    tick()
+            for arr in restore_stream(method, deg_iter, ctx, self.cfg.batch_size, timed):
+                w.add(arr)
+                tick()
             w.meta.update(seconds=seconds, method=method.identity())
         return key, self.cache.frames_meta(key)
 
@@ -467,24 +461,6 @@ class Runner:
     def close(self) -> None:
         if self._tmp_cache is not None:
             self._tmp_cache.cleanup()
-
-
-def checked_outputs(method: Method, batch: list[np.ndarray], outs: list[Any], scale: int, first_index: int = 0) -> list[np.ndarray]:
-    """A method's outputs for ``batch`` as uint8 frames, checked: one per input, finite,
-    and ``scale`` times the input's size with its channels. Raises ValueError naming the frame."""
-    if len(outs) != len(batch):
-        raise ValueError(f"{method.name} returned {len(outs)} frames for a batch of {len(batch)}")
-    result = []
-    for index, (f_in, f_out) in enumerate(zip(batch, outs), start=first_index):
-        try:
-            arr = to_uint8_frame(f_out)
-        except ValueError as exc:
-            raise ValueError(f"frame {index}: {exc}") from None
-        expected = (f_in.shape[0] * scale, f_in.shape[1] * scale, f_in.shape[2])
-        if arr.shape != expected:
-            raise ValueError(f"frame {index}: {method.name} returned shape {arr.shape}, expected {expected} (input x scale {scale})")
-        result.append(arr)
-    return result
 
 
 def parse_settings(items: list[str], usage: str) -> dict[str, Any]:

@@ -1,11 +1,16 @@
 """bench enhance on a real video file with audio, on an image and on a folder."""
 
+import json
+import time
 from fractions import Fraction
 
 import av
 import numpy as np
+import pytest
 from typer.testing import CliRunner
 
+from benchmark import registry
+from benchmark.api import Method
 from benchmark.cli import app
 from benchmark.imaging import read_image, write_png
 from conftest import smooth_image
@@ -78,3 +83,61 @@ def test_enhance_errors_name_the_problem(tmp_path):
     make_clip(src, n=3)
     r = CliRunner().invoke(app, ["enhance", str(src), "-m", "identity", "--codec", "mpeg9"])
     assert r.exit_code == 2 and "--codec" in r.output
+
+
+def test_side_by_side_with_reference_has_three_panels(tmp_path):
+    src, ref = tmp_path / "clip.mp4", tmp_path / "ref.mp4"
+    make_clip(src, n=6)
+    make_clip(ref, n=6)
+    r = CliRunner().invoke(app, ["enhance", str(src), "-m", "identity", "--side-by-side", "--reference", str(ref), "-o", str(tmp_path / "three.mp4"), "-q"])
+    assert r.exit_code == 0, r.output
+    assert probe(tmp_path / "three.mp4")["size"] == (288, 64)
+
+
+@pytest.fixture
+def sleepy_method():
+    """A method that takes `delay` seconds per frame (a slow GAN on a slow machine)."""
+
+    @registry.methods.register("sleepy")
+    class Sleepy(Method):
+        name = "sleepy"
+
+        def process(self, frames, ctx):
+            time.sleep(float(self.params.get("delay", 0.08)) * len(frames))
+            return frames
+
+    yield
+    registry.methods.unregister("sleepy")
+
+
+def test_realtime_keeps_up_with_a_fast_method_and_drops_frames_for_a_slow_one(tmp_path, sleepy_method):
+    src = tmp_path / "clip.mp4"
+    make_clip(src, n=50, rate=Fraction(25))  # 2 s at 25 fps
+    out = tmp_path / "live.mp4"
+    r = CliRunner().invoke(app, ["enhance", str(src), "-m", "identity", "--realtime", "-o", str(out), "-q"])
+    assert r.exit_code == 0, r.output
+    fast = json.loads((tmp_path / "live.mp4.realtime.json").read_text())
+    assert fast["frames_arrived"] == 50 and fast["frames_dropped"] <= 2
+    assert fast["achieved_fps"] == pytest.approx(25, rel=0.1)
+    assert fast["wall_s"] == pytest.approx(49 / 25, rel=0.1)  # played at the native rate, not as fast as possible
+    # 80 ms per frame against a 40 ms frame interval: about every other frame is dropped
+    r = CliRunner().invoke(app, ["enhance", str(src), "-m", "sleepy:delay=0.08", "--realtime", "-o", str(out), "--report", str(tmp_path / "slow.json"), "-q"])
+    assert r.exit_code == 0, r.output
+    slow = json.loads((tmp_path / "slow.json").read_text())
+    assert slow["frames_arrived"] == 50 and slow["frames_processed"] + slow["frames_dropped"] == 50
+    assert 0.35 < slow["frames_dropped"] / 50 < 0.65
+    assert 9 < slow["achieved_fps"] < 14.5
+    assert 80 <= slow["latency_ms"]["p50"] and slow["latency_ms"]["p50"] <= slow["latency_ms"]["p95"] < 200
+    # the output holds the processed frames at their source timestamps: it lasts as long as the source
+    with av.open(str(out)) as c:
+        v = c.streams.video[0]
+        pts = [f.pts * f.time_base for f in c.decode(v)]
+    assert len(pts) == slow["frames_processed"] and float(pts[-1] - pts[0]) == pytest.approx(49 / 25, abs=0.12)
+
+
+def test_realtime_errors_name_the_problem(tmp_path):
+    r = CliRunner().invoke(app, ["enhance", "camera:97", "-m", "identity", "--realtime", "-o", str(tmp_path / "x.mp4")])
+    assert r.exit_code == 2 and "camera" in r.output
+    write_png(tmp_path / "a.png", smooth_image(16, 16))
+    r = CliRunner().invoke(app, ["enhance", str(tmp_path / "a.png"), "-m", "identity", "--realtime"])
+    assert r.exit_code == 2 and "video file or a camera" in r.output

@@ -40,16 +40,16 @@ from .fidelity import _check
 _FARNEBACK = dict(pyr_scale=0.5, levels=3, winsize=15, iterations=3, poly_n=5, poly_sigma=1.2, flags=0)
 
 
-def _luma(frame: np.ndarray) -> np.ndarray:
+def luma(frame: np.ndarray) -> np.ndarray:
     return rgb_to_y(frame) if frame.shape[2] == 3 else frame[..., 0].astype(np.float64)
 
 
-def _flow(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+def farneback(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Farneback flow from luma ``a`` to luma ``b`` (float64 in, float32 HxWx2 out)."""
     return cv2.calcOpticalFlowFarneback(np.clip(a, 0, 255).astype(np.uint8), np.clip(b, 0, 255).astype(np.uint8), None, **_FARNEBACK)
 
 
-def _warp(img: np.ndarray, flow: np.ndarray) -> np.ndarray:
+def warp(img: np.ndarray, flow: np.ndarray) -> np.ndarray:
     h, w = flow.shape[:2]
     gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
     return cv2.remap(img.astype(np.float32), gx + flow[..., 0], gy + flow[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
@@ -66,7 +66,7 @@ class _Temporal(ClipMetric):
 
     def update(self, output, reference):
         reference = _check(output, reference)
-        cur = (_luma(crop(output, self.border)), _luma(crop(reference, self.border)))
+        cur = (luma(crop(output, self.border)), luma(crop(reference, self.border)))
         self.values.append(None if self.prev is None else self.pair(self.prev, cur))
         self.prev = cur
 
@@ -84,7 +84,7 @@ class TOF(_Temporal):
     description = "Temporal optical-flow difference (TecoGAN's tOF): how differently the output moves from the reference; 0 is best."
 
     def pair(self, prev, cur):
-        d = _flow(prev[0], cur[0]) - _flow(prev[1], cur[1])
+        d = farneback(prev[0], cur[0]) - farneback(prev[1], cur[1])
         return float(np.mean(np.sqrt(np.sum(d.astype(np.float64) ** 2, axis=2))))
 
 
@@ -98,9 +98,9 @@ class Flicker(_Temporal):
     description = "Motion-compensated temporal change of the output against the reference's: flicker and shimmer; 0 is best."
 
     def pair(self, prev, cur):
-        back = _flow(cur[1], prev[1])  # for each pixel of frame t, where it was in t-1 (reference motion)
-        change_out = cur[0] - _warp(prev[0], back)
-        change_ref = cur[1] - _warp(prev[1], back)
+        back = farneback(cur[1], prev[1])  # for each pixel of frame t, where it was in t-1 (reference motion)
+        change_out = cur[0] - warp(prev[0], back)
+        change_ref = cur[1] - warp(prev[1], back)
         return float(np.mean(np.abs(change_out - change_ref)))
 
 

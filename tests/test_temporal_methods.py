@@ -1,0 +1,143 @@
+"""Multi-frame and frame-recurrent methods fit the Method contract; tsmooth beats its per-frame
+twin on the temporal metrics where the twin flickers."""
+
+import numpy as np
+import pytest
+
+from benchmark import registry
+from benchmark.api import Context, Method, restore_stream
+from benchmark.imaging import write_png
+from benchmark.runner import RunConfig, make_method, run
+from test_temporal_metrics import clip
+
+
+class WindowMean(Method):
+    """Mean of the frame and its window (past 2, future 1), recording every call."""
+
+    name = "window-mean"
+    window = (2, 1)
+
+    def __init__(self, **p):
+        super().__init__(**p)
+        self.calls, self.starts = [], 0
+
+    def start_clip(self, ctx):
+        self.starts += 1
+
+    def process(self, frames, ctx):
+        before, after = ctx.context
+        self.calls.append((len(frames), ctx.context, ctx.first_frame))
+        out = []
+        for j in range(before, len(frames) - after):
+            lo, hi = max(0, j - 2), min(len(frames), j + 2)
+            out.append(np.mean([f.astype(np.float64) for f in frames[lo:hi]], axis=0))
+        return out
+
+
+def numbered(n):
+    return [np.full((4, 5, 1), 10 * i, np.uint8) for i in range(n)]
+
+
+def test_windowed_method_gets_its_context_and_the_same_result_at_any_batch_size():
+    frames = numbered(7)
+    # by hand: frame i averages frames max(0,i-2)..min(6,i+1)
+    expected = [np.round(np.mean([10 * k for k in range(max(0, i - 2), min(7, i + 2))])) for i in range(7)]
+    for batch in (1, 3, 8):
+        m = WindowMean()
+        outs = list(restore_stream(m, iter(frames), Context(kind="video"), batch))
+        assert [int(o[0, 0, 0]) for o in outs] == expected, batch
+        assert m.starts == 1
+        first_frames = [c[2] for c in m.calls]
+        assert first_frames == list(range(0, 7, batch))
+        # context: as much past as exists (up to 2), one future frame except at the end
+        for n, (before, after), first in m.calls:
+            core = min(batch, 7 - first)
+            assert (before, core, after) == (min(2, first), n - before - after, 1 if first + core < 7 else 0)
+    m = WindowMean()
+    assert len(m.calls) == 0 and list(restore_stream(m, [frames[0]], Context(), 4))[0].shape == (4, 5, 1)
+    assert m.calls == [(1, (0, 0), 0)]  # an image: no context
+
+
+def test_recurrent_state_is_reset_per_clip_in_bench_run(tmp_path):
+    """A frame-recurrent method (running sum of frames) sees every clip from its start, in order."""
+
+    @registry.methods.register("running-sum")
+    class RunningSum(Method):
+        name = "running-sum"
+
+        def start_clip(self, ctx):
+            self.total = None
+
+        def process(self, frames, ctx):
+            out = []
+            for f in frames:
+                self.total = f.astype(np.float64) if self.total is None else self.total + f
+                out.append(np.clip(self.total, 0, 255))
+            return out
+
+    try:
+        for name in ("a", "b"):
+            d = tmp_path / "clips" / name
+            d.mkdir(parents=True)
+            for i in range(5):
+                write_png(d / f"{i:08d}.png", np.full((16, 16, 3), 20, np.uint8))
+        res = run(RunConfig(datasets=[str(tmp_path / "clips")], methods=["running-sum"], metrics=["psnr"], batch_size=2,
+                            out=str(tmp_path / "o")), progress=False)
+        assert not res.failures
+        frame_rows = res.rows[(res.rows.metric == "psnr") & (res.rows.scope == "frame")]
+        for _, g in frame_rows.groupby("item_id"):  # frame 0 is exact in both clips: the sum restarted
+            assert g.sort_values("frame").value.tolist()[0] == 100 and g.sort_values("frame").value.tolist()[1] < 100
+    finally:
+        registry.methods.unregister("running-sum")
+
+
+@pytest.fixture
+def flickering_method():
+    """A per-frame method whose error is fresh on every frame (temporal flicker)."""
+
+    @registry.methods.register("flickery")
+    class Flickery(Method):
+        name = "flickery"
+
+        def process(self, frames, ctx):
+            out = []
+            for f in frames:
+                rng = np.random.default_rng(int(f.astype(np.int64).sum()) % 2**32)
+                out.append(np.clip(f + rng.normal(0, 6, f.shape), 0, 255))
+            return out
+
+    yield
+    registry.methods.unregister("flickery")
+
+
+def test_tsmooth_ranks_above_its_per_frame_twin_on_temporal_metrics(tmp_path, flickering_method):
+    d = tmp_path / "pan"
+    d.mkdir()
+    for i, f in enumerate(clip(8)):
+        write_png(d / f"{i:08d}.png", f)
+    res = run(RunConfig(datasets=[str(d)], methods=["flickery", "tsmooth:base=flickery"], metrics=["psnr", "tof", "flicker"],
+                        batch_size=3, out=str(tmp_path / "o")), progress=False)
+    assert not res.failures
+    clip_rows = res.rows[res.rows.scope == "clip"].pivot_table(index="method", columns="metric", values="value")
+    twin, smooth = clip_rows.loc["flickery"], clip_rows.loc["tsmooth:base=flickery"]
+    assert smooth["flicker"] < 0.75 * twin["flicker"]
+    assert smooth["tof"] < twin["tof"]
+    assert smooth["psnr"] > twin["psnr"]  # averaging aligned frames also removes the independent error
+    # the pan is tracked: smoothing the reference itself changes it little (no ghosting)
+    m = make_method("tsmooth")
+    frames = clip(6)
+    outs = list(restore_stream(m, frames, Context(kind="video"), 4))
+    err = [np.abs(o.astype(float) - f)[8:-8, 8:-8].mean() for o, f in zip(outs, frames)]
+    assert max(err) < 1.5
+
+
+def test_tsmooth_upscales_with_an_sr_base_and_checks_its_settings():
+    frames = [f[::2, ::2] for f in clip(4)]
+    m = make_method("tsmooth:base=bicubic")
+    outs = list(restore_stream(m, frames, Context(kind="video", scale=2), 2))
+    assert [o.shape for o in outs] == [(96, 128, 3)] * 4
+    assert m.identity()["base"]["name"] == "bicubic"
+    with pytest.raises(Exception, match="radius"):
+        make_method("tsmooth:radius=0")
+    with pytest.raises(Exception, match="unknown method|no method|not-a-method"):
+        make_method("tsmooth:base=not-a-method")
