@@ -31,7 +31,7 @@ import numpy as np
 
 from .api import Context, restore_stream
 from .errors import BenchError
-from .imaging import IMAGE_EXTS, check_outputs, read_image, write_png
+from .imaging import IMAGE_EXTS, read_image, write_png
 
 CODECS = {"h264": "libx264", "hevc": "libx265", "av1": "libsvtav1"}
 CAMERA_FORMATS = {"linux": "v4l2", "darwin": "avfoundation", "win32": "dshow"}

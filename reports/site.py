@@ -304,8 +304,9 @@ def plots(df: pd.DataFrame, site: Path) -> list[dict[str, str]]:
     rows = df[(df["status"] == "ok") & df["scope"].isin(ITEM_SCOPES)]
     for metric in [m for m in ("psnr", "psnr-y", "ssim", "vmaf") if m in set(rows["metric"])][:2]:
         r = rows[rows["metric"] == metric].copy()
-        r["codec"] = r["degradation"].astype(str).str.extract(r"^([a-z]+?)\d", expand=False)
-        r["level"] = pd.to_numeric(r["degradation"].astype(str).str.extract(r"^[a-z]+?(\d+(?:\.\d+)?)$", expand=False), errors="coerce")
+        # the sweep is over the chain's last number: qf{10,20} -> qf; x4-crf{20,30} -> x4-crf
+        parts = r["degradation"].astype(str).str.extract(r"^(.*?[a-z]+?)(\d+(?:\.\d+)?)$")
+        r["codec"], r["level"] = parts[0], pd.to_numeric(parts[1], errors="coerce")
         r = r.dropna(subset=["codec", "level"])
         for (base, codec), g in r.groupby(["base", "codec"], sort=False):
             if g["level"].nunique() < 2:
@@ -320,7 +321,7 @@ def plots(df: pd.DataFrame, site: Path) -> list[dict[str, str]]:
             ax.set_ylabel(metric)
             ax.set_title(f"{base}: {metric} against rate ({codec} sweep)")
             ax.legend(fontsize=7)
-            out.append({"title": f"Rate–quality: {base}, {codec} sweep, {metric}", "src": _save(fig, site / "plots" / f"rate-{slug(base)}-{codec}-{metric}.svg")})
+            out.append({"title": f"Rate–quality: {base}, {codec} sweep, {metric}", "src": _save(fig, site / "plots" / f"rate-{slug(base)}-{slug(codec)}-{metric}.svg")})
 
     # per-class AP gain bars against identity
     gains = df[(df["status"] == "ok") & df["metric"].astype(str).str.match(r"^(voc-ap50|ap50)-gain/")]

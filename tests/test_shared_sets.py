@@ -118,3 +118,26 @@ def test_voc_loader_on_a_vocdevkit_fixture(data_root, tmp_path):
     assert all(l in VOC_CLASSES for i in items for l in i.annotations["labels"])
     res = run(RunConfig(datasets=["voc-qf20"], metrics=["psnr"], limit=2, data_root=str(tmp_path), out=str(tmp_path / "o")), progress=False)
     assert (res.rows.status == "ok").all() and len(res.rows) == 2
+
+
+def test_vid4_video_benchmark_sets_sweep_and_rate_quality_curves(data_root, tmp_path):
+    """vid4-qp*, vid4-x4, vid4-x4-crf* and a CRF sweep: per-frame and per-clip rows with the
+    temporal metrics, the bitrate of every encoded clip as a column, and rate-quality curves."""
+    from benchmark.reports.site import build
+
+    sets = ["vid4-qp37", "vid4-x4", "vid4-x4-crf25", "vid4-x4-crf40", "vid4-crf20", "vid4-crf40"]
+    res = run(RunConfig(datasets=sets, methods=["identity", "bicubic"], metrics=["psnr", "tof", "flicker"], max_frames=3,
+                        data_root=str(data_root), out=str(tmp_path / "o")), progress=False)
+    df = res.rows
+    assert not res.failures and set(df.dataset) == set(sets)
+    clip = df[(df.scope == "clip") & (df.method == "bicubic")].pivot_table(index=["dataset", "item_id"], columns="metric", values="value")
+    assert set(clip.columns) == {"psnr", "tof", "flicker"} and len(clip) == 2 * len(sets)
+    kbps = df[df.scope == "clip"].groupby("dataset").bitrate_kbps.mean()
+    assert kbps["vid4-crf20"] > 2 * kbps["vid4-crf40"] and kbps["vid4-x4-crf25"] > kbps["vid4-x4-crf40"] > 0
+    assert df[df.dataset == "vid4-x4"].bitrate_kbps.isna().all()  # no codec, no bitrate
+    psnr = clip["psnr"].groupby(level="dataset").mean()
+    assert psnr["vid4-crf20"] > psnr["vid4-crf40"] + 3 and psnr["vid4-x4-crf25"] > psnr["vid4-x4-crf40"]
+    assert (df[(df.scope == "frame") & (df.metric == "tof")].frame >= 1).all()
+    build(tmp_path / "site", [tmp_path / "o"])
+    plots = {p.name for p in (tmp_path / "site" / "plots").iterdir()}
+    assert {"rate-vid4-crf-psnr.svg", "rate-vid4-x4-crf-psnr.svg"} <= plots
