@@ -45,6 +45,7 @@ def run(
     data_root: Optional[Path] = typer.Option(None, "--data-root", help="Folder holding the standard sets (images/LIVE1, video/Vid4, coco, VOCdevkit ...). Default: $BENCH_DATA_ROOT."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Run directory. Default: runs/<run_id>/."),
     limit: Optional[int] = typer.Option(None, "--limit", min=1, help="At most N items per data set."),
+    item: List[str] = typer.Option([], "--item", help="Only the items with this id (e.g. bigbuckbunny); repeatable."),
     max_frames: Optional[int] = typer.Option(None, "--max-frames", min=1, help="At most N frames per clip (default: all; 30 for the default run)."),
     cache_dir: Optional[Path] = typer.Option(None, "--cache-dir", help="Cache folder. Default: $BENCH_CACHE_DIR or ~/.cache/bench."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Compute everything afresh in a throw-away cache (re-measures speed)."),
@@ -62,7 +63,7 @@ def run(
 
     cfg = RunConfig(
         methods=methods, datasets=dataset, metrics=metrics or None, data_root=str(data_root) if data_root else None,
-        out=str(out) if out else None, limit=limit, max_frames=max_frames, cache_dir=str(cache_dir) if cache_dir else None,
+        out=str(out) if out else None, limit=limit, items=item or None, max_frames=max_frames, cache_dir=str(cache_dir) if cache_dir else None,
         no_cache=no_cache, batch_size=batch_size, crop_border=crop_border, device=device, specs=[str(s) for s in spec],
         seed=seed, detector=detector, captioner=captioner, command=["bench", *sys.argv[1:]],
     )
@@ -273,6 +274,37 @@ def enhance(
                       f"latency p50 {lat['p50']:.1f} ms, p95 {lat['p95']:.1f} ms, max {lat['max']:.1f} ms")
         return
     console.print(f"wrote {escape(str(info['output']))}: {info['frames']} frame(s)" + (f", {info['fps']:.1f} fps" if "fps" in info else ""))
+
+
+@app.command()
+def recipe(
+    name: Optional[str] = typer.Argument(None, help="Recipe name; omit to list them."),
+    out: Path = typer.Option(Path("recipes"), "--out", "-o", help="Folder for the recipe's results (OUT/NAME/)."),
+    max_frames: Optional[int] = typer.Option(None, "--max-frames", min=1, help="Frames per clip (default: the recipe's, listed by `bench recipe`)."),
+    data_root: Optional[Path] = typer.Option(None, "--data-root"),
+    cache_dir: Optional[Path] = typer.Option(None, "--cache-dir"),
+    device: str = typer.Option("auto", "--device"),
+    quiet: bool = typer.Option(False, "--quiet", "-q"),
+) -> None:
+    """Run a seed system end to end with one command: inputs, scores, a comparison video, summary.md."""
+    from benchmark.pipelines import RECIPES, run_recipe
+
+    from .reports.leaderboard import print_tables
+
+    if name is None:
+        for r in RECIPES.values():
+            console.print(f"[bold]{r.name}[/]  {escape(r.title)} ({r.default_frames} frames)\n    {escape(r.description)}")
+        return
+    try:
+        info = run_recipe(name, out, max_frames=max_frames, data_root=str(data_root) if data_root else None,
+                          cache_dir=str(cache_dir) if cache_dir else None, device=device, progress=not quiet)
+    except BenchError as exc:
+        _fail(exc)
+        return
+    print_tables(info["summary"], console)
+    for n in info["notes"]:
+        console.print(f"- {escape(n)}")
+    console.print(f"wrote {escape(str(info['out']))}/summary.md, " + ", ".join(escape(f) for f in info["files"]))
 
 
 @app.command("predict-qf")

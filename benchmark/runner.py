@@ -41,6 +41,7 @@ class RunConfig:
     data_root: str | None = None
     out: str | None = None
     limit: int | None = None
+    items: list[str] | None = None  # only these item ids (e.g. ["bigbuckbunny"])
     max_frames: int | None = None
     cache_dir: str | None = None
     no_cache: bool = False
@@ -155,6 +156,20 @@ class Runner:
         if len({m.name for m in metrics}) != len(metrics):
             raise BenchError("the same metric is named twice")
         return specs, methods, metrics
+
+    def select(self, spec: DatasetSpec) -> Iterator[Item]:
+        """The items of ``spec`` the run covers (all, or those named by ``cfg.items``)."""
+        wanted = set(self.cfg.items or ())
+        if not wanted:
+            yield from spec.dataset.items()
+            return
+        seen = set()
+        for item in spec.dataset.items():
+            seen.add(item.item_id)
+            if item.item_id in wanted:
+                yield item
+        if not wanted & seen:
+            raise BenchError(f"{spec.name}: no item named {', '.join(sorted(wanted))}; it has {', '.join(sorted(seen)[:20])}")
 
     # ------------------------------------------------------------------ stages
     def reference(self, spec: DatasetSpec, item: Item) -> tuple[str, Callable[[], Iterator[np.ndarray]]]:
@@ -290,7 +305,7 @@ class Runner:
         }
         write_manifest(out, manifest)
         # list items up front: a missing data set fails before any work
-        plan = [(s, list(itertools.islice(s.dataset.items(), cfg.limit))) for s in specs]
+        plan = [(s, list(itertools.islice(self.select(s), cfg.limit))) for s in specs]
         rows: list[dict[str, Any]] = []
         failures: list[str] = []
         show = sys.stdout.isatty() if progress is None else progress
