@@ -182,3 +182,13 @@ def test_external_plugin_package_is_listed_and_runs(tmp_path, image_folder):
     means = df.groupby("method")["value"].mean()
     assert means["invert"] < means["identity"] - 10
     assert df[df.method == "invert"]["method_version"].iloc[0] == "0.3.0"
+
+
+def test_item_selection(image_folder, tmp_path):
+    from benchmark.errors import BenchError
+
+    ids = sorted(p.stem for p in image_folder.iterdir())
+    res = run(RunConfig(datasets=[f"{image_folder}@qf20"], items=[ids[1]], metrics=["psnr"], out=str(tmp_path / "o")), progress=False)
+    assert set(res.rows.item_id) == {ids[1]}
+    with pytest.raises(BenchError, match=f"no item named nope.*{ids[0]}"):
+        run(RunConfig(datasets=[f"{image_folder}@qf20"], items=["nope"], metrics=["psnr"], out=str(tmp_path / "o2")), progress=False)
