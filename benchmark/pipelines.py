@@ -61,11 +61,18 @@ def _read_clip(path: Path, n: int) -> Iterator[np.ndarray]:
             yield vf.to_ndarray(format="rgb24")
 
 
-def _metrics(*wanted: str) -> list[str]:
-    """The metrics among ``wanted`` usable here (NIQE needs the [iqa] extra)."""
+def _metrics(r: RecipeRun, *wanted: str) -> list[str]:
+    """The metrics among ``wanted`` usable here (NIQE needs the [iqa] extra); the others are noted."""
     from . import registry
 
-    return [m for m in wanted if not registry.metrics.get(m).availability()]
+    usable = []
+    for m in wanted:
+        why = registry.metrics.get(m).availability()
+        if why:
+            r.notes.append(f"{m} not scored: {why}")
+        else:
+            usable.append(m)
+    return usable
 
 
 def _score(r: RecipeRun, methods: list[str], datasets: list[str], metrics: list[str], items: list[str] | None = None, specs: list[str] | None = None):
@@ -139,7 +146,7 @@ def _write_frames(frames: Iterator[np.ndarray], folder: Path) -> Path:
 # ------------------------------------------------------------------------------ recipes
 def _pix2pix(r: RecipeRun):
     methods = ["identity", "pix2pix:lam=100", "pix2pix:lam=1000"]
-    cfg, res = _score(r, methods, ["clips-kbps2000"], _metrics("psnr", "ssim", "tof", "flicker", "fps"), ["bigbuckbunny"])
+    cfg, res = _score(r, methods, ["clips-kbps2000"], _metrics(r, "psnr", "ssim", "tof", "flicker", "fps"), ["bigbuckbunny"])
     kbps = res.rows[res.rows.scope == "clip"].bitrate_kbps.mean()
     r.notes.append(f"bigbuckbunny 1280x720, first {r.max_frames} frames at 25 fps, H.264 (libx264, preset medium, 2000 kbit/s target "
                    f"rate control); measured {kbps:.0f} kbit/s. PSNR/SSIM on RGB against the uncompressed source.")
@@ -150,7 +157,7 @@ def _pix2pix(r: RecipeRun):
 
 def _srgan(r: RecipeRun):
     methods = ["bicubic", "srresnet", "srgan"]
-    cfg, res = _score(r, methods, ["clips-x4"], _metrics("psnr", "ssim", "niqe", "tof", "flicker", "fps"), ["bikes"])
+    cfg, res = _score(r, methods, ["clips-x4"], _metrics(r, "psnr", "ssim", "niqe", "tof", "flicker", "fps"), ["bikes"])
     r.notes.append(f"bikes 640x272 (never seen in training: the weights were trained on BSD200), first {r.max_frames} frames, "
                    "MATLAB-bicubic x4 downscale to 160x68, x4 back; crop border 4.")
     r.files.append(str(comparison_video(cfg, res, "clips-x4", "bikes", ["reference", "degraded", "bicubic", "srgan"], r.out / "comparison.mp4")))
@@ -159,7 +166,7 @@ def _srgan(r: RecipeRun):
 
 def _videoboost(r: RecipeRun):
     methods = ["bicubic", "videoboost"]
-    cfg, res = _score(r, methods, ["clips-x5"], _metrics("psnr", "ssim", "niqe", "tof", "flicker", "fps"), ["bigbuckbunny"])
+    cfg, res = _score(r, methods, ["clips-x5"], _metrics(r, "psnr", "ssim", "niqe", "tof", "flicker", "fps"), ["bigbuckbunny"])
     r.notes.append(f"bigbuckbunny 1280x720, first {r.max_frames} frames, MATLAB-bicubic x5 downscale to 256x144 (144p), x5 back to 720p.")
     r.files.append(str(comparison_video(cfg, res, "clips-x5", "bigbuckbunny", ["reference", "degraded", "bicubic", "videoboost"], r.out / "comparison.mp4")))
     return res
@@ -177,7 +184,7 @@ def _fast_srgan(r: RecipeRun):
     ref_dir = _write_frames((matlab_resize(f, 0.25) for f in _read_clip(src, r.max_frames)), r.out / "inputs" / "bigbuckbunny320x180")
     spec = r.out / "inputs" / "bench.toml"
     spec.write_text('[datasets.bbb180]\npath = "bigbuckbunny320x180"\ntype = "frames"\nfps = 25\n')
-    cfg, res = _score(r, ["bicubic", "fast-srgan"], ["bbb180-x2"], _metrics("psnr", "ssim", "niqe", "tof", "flicker", "fps"), specs=[str(spec)])
+    cfg, res = _score(r, ["bicubic", "fast-srgan"], ["bbb180-x2"], _metrics(r, "psnr", "ssim", "niqe", "tof", "flicker", "fps"), specs=[str(spec)])
     # the real-time run: the 160x90 clip as an H.264 file played at 25 fps, enhanced live
     live = r.out / "inputs" / "bigbuckbunny160x90.mp4"
     with av.open(str(live), "w") as c:
@@ -206,7 +213,7 @@ def _fast_srgan(r: RecipeRun):
 
 def _gan(r: RecipeRun):
     methods = ["identity", "ssim", "gan", "tsmooth:base=gan"]
-    cfg, res = _score(r, methods, ["clips-qf20", "clips-crf35"], _metrics("psnr", "ssim", "psnr-b", "niqe", "tof", "flicker", "fps"),
+    cfg, res = _score(r, methods, ["clips-qf20", "clips-crf35"], _metrics(r, "psnr", "ssim", "psnr-b", "niqe", "tof", "flicker", "fps"),
                       ["carphone", "bikes"])
     r.notes.append(f"carphone 176x144 and bikes 640x272, first {r.max_frames} frames: every frame JPEG QF20 (OpenCV, 4:2:0), and the clips "
                    "H.264 CRF35 (libx264, preset medium). The ensemble's QF predictor picks a generator per frame; tsmooth:base=gan is "
