@@ -50,7 +50,6 @@ def main() -> None:
     from pyiqa.archs.niqe_arch import calculate_niqe
 
     from benchmark import registry
-    from benchmark.cache import Cache
     from benchmark.degradations.jpeg import JPEG
     from benchmark.metrics.nr import brisque_model, niqe_params
     from benchmark.names import resolve
