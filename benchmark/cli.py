@@ -249,6 +249,12 @@ def enhance(
     from benchmark.imaging import IMAGE_EXTS
     from benchmark.runner import make_method, resolve_device
 
+    if realtime and reference is not None:
+        _fail(BenchError("--reference is for offline side-by-side output; --realtime shows input | output only"))
+    if not realtime and (duration is not None or report is not None):
+        _fail(BenchError("--duration and --report go with --realtime"))
+    if reference is not None and not side_by_side:
+        _fail(BenchError("--reference adds a panel to --side-by-side output; pass --side-by-side too"))
     try:
         m = make_method(method)
         if output is None:

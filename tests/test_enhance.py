@@ -141,3 +141,7 @@ def test_realtime_errors_name_the_problem(tmp_path):
     write_png(tmp_path / "a.png", smooth_image(16, 16))
     r = CliRunner().invoke(app, ["enhance", str(tmp_path / "a.png"), "-m", "identity", "--realtime"])
     assert r.exit_code == 2 and "video file or a camera" in r.output
+    r = CliRunner().invoke(app, ["enhance", str(tmp_path / "a.png"), "-m", "identity", "--duration", "3"])
+    assert r.exit_code == 2 and "go with --realtime" in r.output
+    r = CliRunner().invoke(app, ["enhance", str(tmp_path / "a.png"), "-m", "identity", "--reference", str(tmp_path / "a.png")])
+    assert r.exit_code == 2 and "pass --side-by-side" in r.output
