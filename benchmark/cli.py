@@ -26,7 +26,7 @@ err = Console(stderr=True)
 
 
 def _fail(exc: Exception) -> None:
-    err.print(f"[bold red]error:[/] {escape(str(exc))}")
+    err.print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True)  # no hard wraps inside paths
     raise typer.Exit(2)
 
 
