@@ -212,7 +212,7 @@ def restore_stream(method: Method, frames: Iterable[np.ndarray], ctx: Context, b
         if on_batch is not None:
             on_batch(time.perf_counter() - t0, len(core))
         yield from check_outputs(method.name, core, outs, ctx.scale, index)
-        history = (history + core)[len(history) + len(core) - past:] if past else []
+        history = (history + core)[-past:] if past else []
         del pending[:len(core)]
         index += len(core)
 

@@ -58,6 +58,23 @@ def test_windowed_method_gets_its_context_and_the_same_result_at_any_batch_size(
     assert m.calls == [(1, (0, 0), 0)]  # an image: no context
 
 
+def test_past_context_longer_than_the_batch_is_kept_whole():
+    """window (3, 0) at batch 1: frame i sees min(3, i) past frames, the right ones."""
+
+    class Past3(Method):
+        name = "past3"
+        window = (3, 0)
+
+        def process(self, frames, ctx):
+            before, _ = ctx.context
+            assert before == min(3, ctx.first_frame)
+            assert [int(f[0, 0, 0]) for f in frames] == [10 * k for k in range(ctx.first_frame - before, ctx.first_frame + 1)]
+            return frames[before:]
+
+    outs = list(restore_stream(Past3(), numbered(7), Context(kind="video"), 1))
+    assert [int(o[0, 0, 0]) for o in outs] == [10 * i for i in range(7)]
+
+
 def test_recurrent_state_is_reset_per_clip_in_bench_run(tmp_path):
     """A frame-recurrent method (running sum of frames) sees every clip from its start, in order."""
 
