@@ -258,9 +258,9 @@ def enhance(
     try:
         m = make_method(method)
         if output is None:
-            stem = str(input).replace(":", "_").replace("/", "_") if is_camera(input) else input.stem
+            stem = str(input).replace(":", "_").replace("/", "_") if is_camera(input) else input.stem  # camera: in the working folder
             suffix = "" if input.is_dir() else (".png" if input.suffix.lower() in IMAGE_EXTS else ".mp4")
-            output = (Path.cwd() / stem if is_camera(input) else input.with_name(stem)).with_name(f"{stem}.{m.name.replace(':', '_').replace('/', '_')}{suffix}")
+            output = (Path.cwd() / stem if is_camera(input) else input).with_name(f"{stem}.{m.name.replace(':', '_').replace('/', '_')}{suffix}")
         if realtime:
             info = enhance_realtime(input, m, output, scale=scale, codec=codec, crf=crf, side_by_side=side_by_side,
                                     device=resolve_device(device), progress=not quiet, duration=duration)

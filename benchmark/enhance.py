@@ -42,17 +42,17 @@ def is_camera(src: str | Path) -> bool:
     return s.startswith("camera:") or s.startswith("/dev/video")
 
 
-def _panels(frames: list[np.ndarray], h: int, w: int) -> np.ndarray:
+def tile(f: np.ndarray, h: int, w: int) -> np.ndarray:
+    """``f`` as an RGB panel of ``h`` x ``w`` (gray repeated, other sizes nearest-resized)."""
     import cv2
 
-    out = []
-    for f in frames:
-        if f.shape[2] == 1:
-            f = np.repeat(f, 3, 2)
-        if f.shape[:2] != (h, w):
-            f = cv2.resize(f, (w, h), interpolation=cv2.INTER_NEAREST)
-        out.append(f)
-    return np.concatenate(out, axis=1)
+    if f.shape[2] == 1:
+        f = np.repeat(f, 3, 2)
+    return cv2.resize(f, (w, h), interpolation=cv2.INTER_NEAREST) if f.shape[:2] != (h, w) else f
+
+
+def _panels(frames: list[np.ndarray], h: int, w: int) -> np.ndarray:
+    return np.concatenate([tile(f, h, w) for f in frames], axis=1)
 
 
 def _raise_scale_hint(exc: ValueError) -> None:
@@ -332,7 +332,6 @@ def enhance_realtime(src: Path, method, dst: Path, scale: int = 1, codec: str = 
             except KeyboardInterrupt:
                 interrupted = True
             except ValueError as exc:
-                source.stop()
                 _raise_scale_hint(exc)
             finally:
                 source.stop()

@@ -86,19 +86,26 @@ def _score(r: RecipeRun, methods: list[str], datasets: list[str], metrics: list[
     return cfg, res
 
 
-def comparison_video(cfg, res, dataset: str, item_id: str, panels: list[str], path: Path, fps: float = 25.0) -> Path:
-    """Encode ``panels`` of one scored clip side by side (2x2 for four): ``"reference"``,
-    ``"degraded"`` (nearest-upscaled) or a method label, read from the run's cache."""
-    import cv2
-
-    from .enhance import _Writer
-    from .names import resolve
-    from .runner import Runner
-
+def _artifacts(res, dataset: str, item_id: str) -> dict[str, Any]:
+    """The cache keys of one scored item (reference, degraded, each output), from artifacts.json."""
     art = next((a for a in json.loads((res.out_dir / "artifacts.json").read_text())["items"]
                 if a["dataset"] == dataset and a["item_id"] == item_id), None)
     if art is None:
         raise BenchError(f"no artifacts for {dataset}/{item_id} in {res.out_dir}")
+    return art
+
+
+def comparison_video(cfg, res, dataset: str, item_id: str, panels: list[str], path: Path, fps: float = 25.0) -> Path:
+    """Encode ``panels`` of one scored clip side by side (2x2 for four): ``"reference"``,
+    ``"degraded"`` (nearest-upscaled) or a method label, read from the run's cache."""
+    import av
+    import cv2
+
+    from .enhance import _Writer, tile
+    from .names import resolve
+    from .runner import Runner
+
+    art = _artifacts(res, dataset, item_id)
     runner = Runner(cfg)
     spec = resolve(dataset, runner.root, runner.specs, **({"max_frames": cfg.max_frames} if cfg.max_frames else {}))
     item = next(i for i in spec.dataset.items() if i.item_id == item_id)
@@ -108,8 +115,6 @@ def comparison_video(cfg, res, dataset: str, item_id: str, panels: list[str], pa
     missing = [p for p in panels if p not in sources]
     if missing:
         raise BenchError(f"comparison video: no frames for {', '.join(missing)}")
-    import av
-
     path.parent.mkdir(parents=True, exist_ok=True)
     with av.open(str(path), "w") as out:
         writer = None
@@ -117,8 +122,7 @@ def comparison_video(cfg, res, dataset: str, item_id: str, panels: list[str], pa
             h, w = frames[-1].shape[:2]
             tiles = []
             for label, f in zip(["input" if p == "degraded" else p for p in panels], frames):
-                f = np.repeat(f, 3, 2) if f.shape[2] == 1 else f
-                f = np.ascontiguousarray(cv2.resize(f, (w, h), interpolation=cv2.INTER_NEAREST) if f.shape[:2] != (h, w) else f)
+                f = np.ascontiguousarray(tile(f, h, w))
                 size = max(0.4, h / 400)
                 cv2.putText(f, label, (8, int(24 * size) + 4), cv2.FONT_HERSHEY_SIMPLEX, size, (0, 0, 0), 3, cv2.LINE_AA)
                 cv2.putText(f, label, (8, int(24 * size) + 4), cv2.FONT_HERSHEY_SIMPLEX, size, (255, 255, 255), 1, cv2.LINE_AA)
@@ -176,27 +180,24 @@ def _fast_srgan(r: RecipeRun):
     import av
 
     from .degradations.resize import matlab_resize
-    from .enhance import enhance_realtime
-    from .runner import make_method
+    from .enhance import _Writer, enhance_realtime
+    from .runner import Runner, make_method
 
     # a 320x180 reference and its 160x90 input, from bigbuckbunny (MATLAB bicubic, x4 then x2)
     src = embedded_clip("bigbuckbunny")
     ref_dir = _write_frames((matlab_resize(f, 0.25) for f in _read_clip(src, r.max_frames)), r.out / "inputs" / "bigbuckbunny320x180")
     spec = r.out / "inputs" / "bench.toml"
-    spec.write_text('[datasets.bbb180]\npath = "bigbuckbunny320x180"\ntype = "frames"\nfps = 25\n')
+    spec.write_text(f'[datasets.bbb180]\npath = "{ref_dir.name}"\ntype = "frames"\nfps = 25\n')
     cfg, res = _score(r, ["bicubic", "fast-srgan"], ["bbb180-x2"], _metrics(r, "psnr", "ssim", "niqe", "tof", "flicker", "fps"), specs=[str(spec)])
     # the real-time run: the 160x90 clip as an H.264 file played at 25 fps, enhanced live
     live = r.out / "inputs" / "bigbuckbunny160x90.mp4"
-    with av.open(str(live), "w") as c:
-        v = c.add_stream("libx264", rate=25)
-        v.width, v.height, v.pix_fmt, v.options = 160, 90, "yuv420p", {"crf": "18"}
-        for f in sorted(ref_dir.iterdir()):
-            from .imaging import read_image
-
-            for p in v.encode(av.VideoFrame.from_ndarray(matlab_resize(read_image(f), 0.5), format="rgb24")):
-                c.mux(p)
-        for p in v.encode():
-            c.mux(p)
+    runner = Runner(cfg)
+    with av.open(str(live), "w") as c:  # the very 160x90 frames the run scored, from its cache
+        writer = _Writer(c, "h264", Fraction(25), 160, 90, 18)
+        for f in runner.cache.read_frames(_artifacts(res, "bbb180-x2", ref_dir.name)["degraded"]):
+            writer.write(f)
+        writer.close()
+    runner.close()
     rt = enhance_realtime(live, make_method("fast-srgan"), r.out / "realtime.mp4", scale=2, device=r.device if r.device != "auto" else "cpu",
                           progress=r.progress)
     (r.out / "realtime.json").write_text(json.dumps(rt, indent=2) + "\n")
@@ -206,7 +207,7 @@ def _fast_srgan(r: RecipeRun):
                    f"against the 25 fps target, {rt['frames_processed']}/{rt['frames_arrived']} frames processed, {rt['frames_dropped']} dropped, "
                    f"latency p50 {lat['p50']:.1f} ms, p95 {lat['p95']:.1f} ms.")
     r.files += [str(r.out / "realtime.mp4"), str(r.out / "realtime.json")]
-    r.files.append(str(comparison_video(cfg, res, "bbb180-x2", "bigbuckbunny320x180", ["reference", "degraded", "bicubic", "fast-srgan"],
+    r.files.append(str(comparison_video(cfg, res, "bbb180-x2", ref_dir.name, ["reference", "degraded", "bicubic", "fast-srgan"],
                                         r.out / "comparison.mp4")))
     return res
 
