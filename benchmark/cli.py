@@ -242,8 +242,6 @@ def enhance(
     quiet: bool = typer.Option(False, "--quiet", "-q"),
 ) -> None:
     """Enhance a real video (audio copied through, input frame rate kept), an image or a folder of images, or a live source."""
-    import json
-
     from benchmark.enhance import enhance as run_enhance
     from benchmark.enhance import enhance_realtime, is_camera
     from benchmark.imaging import IMAGE_EXTS

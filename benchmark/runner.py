@@ -24,7 +24,6 @@ from .api import ClipMetric, Context, CorpusMetric, CorpusRecord, Item, Method, 
 from .cache import Cache, default_cache_dir
 from .datasets.base import data_root as resolve_data_root
 from .errors import BenchError
-
 from .names import DatasetSpec, Specs, expand, resolve
 from .results import bench_version, git_revision, machine, now_utc, package_versions, to_frame, write_artifacts, write_manifest, write_scores
 
