@@ -22,7 +22,7 @@ import numpy as np
 from benchmark.api import Context, Method
 from benchmark.errors import BenchError
 
-from .nets import ArtifactGenerator, QFPredictor, SubPatchDiscriminator
+from .nets import ArtifactGenerator, HalfResGenerator, QFPredictor, SubPatchDiscriminator
 from .trainable import frames_to_tensor, load_generator, tensor_to_frames, versioned, weights_file
 from .training import Recipe
 
@@ -31,20 +31,91 @@ CROP = 64
 
 
 # ----------------------------------------------------------------------------- training recipes
+GENERATORS = {"HalfResGenerator": HalfResGenerator, "ArtifactGenerator": ArtifactGenerator}
+
+
+def build_generator(arch: dict[str, Any]):
+    """A generator from a card's ``architecture`` (``class`` picks the network; cards
+    without one are Galteri's ArtifactGenerator)."""
+    arch = dict(arch)
+    cls = GENERATORS[arch.pop("class", "ArtifactGenerator")]
+    return cls(**arch)
+
+
+def parse_qf_range(value: Any) -> tuple[int, int]:
+    """``10`` -> (10, 10); ``"5-60"`` -> (5, 60)."""
+    lo, _, hi = str(value).partition("-")
+    try:
+        lo_i, hi_i = int(lo), int(hi or lo)
+    except ValueError:
+        raise BenchError(f"qf={value!r}: expected a quality factor (20) or a range (5-60)") from None
+    if not 1 <= lo_i <= hi_i <= 100:
+        raise BenchError(f"qf={value!r}: quality factors must satisfy 1 <= low <= high <= 100")
+    return lo_i, hi_i
+
+
 class SSIMRecipe(Recipe):
+    """``ssim``: the generator trained for SSIM with a pixel (L1) term that carries PSNR.
+
+    Training pairs are made on the fly when ``qf`` is set (``qf=5-60`` for the base model,
+    ``qf=10`` for an ensemble member): random crops of the training references (on the
+    16-pixel JPEG MCU grid, random flips and transposes), a fraction ``gray`` of them taken
+    to BT.601 Y (the grayscale protocol), JPEG-compressed with OpenCV at a random QF of the
+    range. Without ``qf`` the pairs come from the data sets' own degraded frames."""
+
     name = "ssim"
     default_data = [f"bsd200-qf{q}" for q in ENSEMBLE_QFS]
-    defaults = {"ch": 16, "blocks": 6}
-    paper_config = {"ch": 64, "blocks": 15, "patch": 128, "batch": 16, "steps": 100000, "note": "Galteri et al. train on ImageNet/MSCOCO patches"}
+    defaults = {"arch": "HalfResGenerator", "ch": 64, "depth": 10, "ssim_weight": 0.1, "pixel_weight": 1.0, "gray": 0.2}
+    paper_config = {"arch": "ArtifactGenerator", "ch": 64, "blocks": 15, "patch": 128, "batch": 16, "steps": 100000, "note": "Galteri et al. train on ImageNet/MSCOCO patches"}
 
     def architecture(self):
-        return {"ch": int(self.p["ch"]), "blocks": int(self.p["blocks"])}
+        if self.p["arch"] == "ArtifactGenerator":
+            return {"class": "ArtifactGenerator", "ch": int(self.p["ch"]), "blocks": int(self.p.get("blocks", 6))}
+        if self.p["arch"] == "HalfResGenerator":
+            return {"class": "HalfResGenerator", "ch": int(self.p["ch"]), "depth": int(self.p["depth"])}
+        raise BenchError(f"arch={self.p['arch']!r}: use one of {', '.join(GENERATORS)}")
 
     def build(self):
         import torch
 
-        self.models["generator"] = ArtifactGenerator(**self.architecture())
+        self.models["generator"] = build_generator(self.architecture())
         self.optims["generator"] = torch.optim.Adam(self.models["generator"].parameters(), lr=self.cfg.lr)
+
+    def sample(self, source, rng, batch, patch):
+        if self.p.get("qf") in (None, ""):
+            return source.sample(rng, batch, patch)
+        from .training import to_tensor
+        from benchmark.imaging import rgb_to_y_uint8
+
+        lo, hi = parse_qf_range(self.p["qf"])
+        if not hasattr(self, "_refs"):
+            seen: dict[str, np.ndarray] = {}
+            for _, ref, key in source.train:
+                seen.setdefault(key.split("/", 1)[-1], ref)
+            self._refs = [r for r in seen.values() if min(r.shape[:2]) >= patch]
+            if not self._refs:
+                raise BenchError(f"no training frame is at least {patch}x{patch} (the patch size)")
+        xs, ys = [], []
+        for _ in range(batch):
+            ref = self._refs[rng.integers(len(self._refs))]
+            h, w = ref.shape[:2]
+            i, j = int(rng.integers(0, (h - patch) // 16 + 1)) * 16, int(rng.integers(0, (w - patch) // 16 + 1)) * 16
+            y = ref[i: i + patch, j: j + patch]
+            if rng.random() < 0.5:
+                y = y[:, ::-1]
+            if rng.random() < 0.5:
+                y = y[::-1]
+            if rng.random() < 0.5:
+                y = y.transpose(1, 0, 2)
+            y = np.ascontiguousarray(y)
+            if y.shape[2] == 3 and rng.random() < float(self.p["gray"]):
+                y = rgb_to_y_uint8(y)
+            x = jpeg(y, int(rng.integers(lo, hi + 1)))
+            if y.shape[2] == 1:
+                x, y = np.repeat(x, 3, 2), np.repeat(y, 3, 2)
+            xs.append(x)
+            ys.append(y)
+        return to_tensor(np.stack(xs)), to_tensor(np.stack(ys))
 
     @staticmethod
     def ssim_loss(out, y):
@@ -52,19 +123,29 @@ class SSIMRecipe(Recipe):
 
         return 1 - piq.ssim(((out + 1) / 2).clamp(0, 1), (y + 1) / 2, data_range=1.0)
 
+    def restoration_loss(self, out, y) -> tuple[Any, dict[str, float]]:
+        ssim = self.ssim_loss(out, y)
+        pixel = (out - y).abs().mean() / 2  # L1 on [0, 1]
+        return self.p["ssim_weight"] * ssim + self.p["pixel_weight"] * pixel, {"ssim_loss": ssim.item(), "l1": pixel.item()}
+
     def step(self, x, y):
         out = self.models["generator"](x)
-        loss = self.ssim_loss(out, y)
+        loss, parts = self.restoration_loss(out, y)
         opt = self.optims["generator"]
         opt.zero_grad()
         loss.backward()
         opt.step()
-        return {"ssim_loss": loss.item()}
+        return parts
 
 
 class GANRecipe(SSIMRecipe):
+    """``gan``: the ``ssim`` member of the same QF fine-tuned adversarially with the
+    sub-patch discriminator (every 16x16 sub-patch, concatenated with its input, gets a
+    real/fake logit), a feature loss (VGG19 when present, else MobileNetV2) and the
+    ``ssim`` recipe's restoration loss, which keeps colours and content anchored."""
+
     name = "gan"
-    defaults = {"ch": 16, "blocks": 6, "adv_weight": 1e-3, "feat_weight": 1.0, "ssim_weight": 1.0, "sub": 16}
+    defaults = {**SSIMRecipe.defaults, "adv_weight": 1e-3, "feat_weight": 1.0, "sub": 16}
     paper_config = {**SSIMRecipe.paper_config, "init": "the ssim generator of the same QF", "adv_weight": 1e-3}
 
     def build(self):
@@ -92,12 +173,12 @@ class GANRecipe(SSIMRecipe):
         self.optims["discriminator"].step()
         adv = F.binary_cross_entropy_with_logits(d(out, x), torch.ones_like(fake))
         feat = self.features(out, y)
-        ssim = self.ssim_loss(out, y)
-        g_loss = self.p["adv_weight"] * adv + self.p["feat_weight"] * feat + self.p["ssim_weight"] * ssim
+        restoration, parts = self.restoration_loss(out, y)
+        g_loss = self.p["adv_weight"] * adv + self.p["feat_weight"] * feat + restoration
         self.optims["generator"].zero_grad()
         g_loss.backward()
         self.optims["generator"].step()
-        return {"g_adv": adv.item(), "g_feat": feat.item(), "g_ssim": ssim.item(), "d_loss": d_loss.item()}
+        return {"g_adv": adv.item(), "g_feat": feat.item(), **parts, "d_loss": d_loss.item()}
 
 
 def luma_crops(frame: np.ndarray, rng: np.random.Generator | None = None, n: int | None = None) -> np.ndarray:
@@ -216,7 +297,9 @@ class QFEnsemble(Method):
     def setup(self, device: str) -> None:
         self.device = device
         for q in ENSEMBLE_QFS:
-            self.models[q], _ = load_generator(f"{self.family_name}-qf{q}", ArtifactGenerator, None, device)
+            card = weights_file(f"{self.family_name}-qf{q}")[1]
+            cls = GENERATORS[card.get("architecture", {}).get("class", "ArtifactGenerator")]
+            self.models[q], _ = load_generator(f"{self.family_name}-qf{q}", cls, None, device)
         self.predictor, _ = load_generator("qf-predictor", QFPredictor, None, device)
 
     def choose(self, frame: np.ndarray) -> int:

@@ -14,14 +14,22 @@ from .training import Recipe
 
 
 class SRResNetRecipe(Recipe):
+    """SRResNet trained for fidelity. Shipped configuration: no batch norm (as EDSR found
+    better for SR), a bicubic skip (the network predicts the difference to bicubic, its
+    last layer starts at zero) and an L1 loss; ``bn=true residual=false loss=mse`` is the
+    paper's form."""
+
     name = "srresnet"
     default_data = ["bsd200-x4"]
-    defaults = {"ch": 32, "blocks": 8, "scale": 4}
-    paper_config = {"ch": 64, "blocks": 16, "patch": 96, "batch": 16, "steps": 1000000, "data": "ImageNet 350k images"}
+    defaults = {"ch": 32, "blocks": 8, "scale": 4, "bn": False, "residual": True, "loss": "l1"}
+    paper_config = {"ch": 64, "blocks": 16, "bn": True, "residual": False, "loss": "mse", "patch": 96, "batch": 16, "steps": 1000000, "data": "ImageNet 350k images"}
     generator_class = SRResNet
 
     def architecture(self):
-        return {"ch": int(self.p["ch"]), "blocks": int(self.p["blocks"]), "scale": int(self.p["scale"])}
+        arch = {"ch": int(self.p["ch"]), "blocks": int(self.p["blocks"]), "scale": int(self.p["scale"])}
+        if self.generator_class is SRResNet:
+            arch.update(bn=_flag(self.p["bn"]), residual=_flag(self.p["residual"]))
+        return arch
 
     def build(self):
         import torch
@@ -29,12 +37,21 @@ class SRResNetRecipe(Recipe):
         self.models["generator"] = self.generator_class(**self.architecture())
         self.optims["generator"] = torch.optim.Adam(self.models["generator"].parameters(), lr=self.cfg.lr)
 
+    def pixel_loss(self, out, y):
+        if self.p.get("loss", "mse") == "l1":
+            return (out - y).abs().mean()
+        return ((out - y) ** 2).mean()
+
     def step(self, x, y):
-        loss = ((self.models["generator"](x) - y) ** 2).mean()
+        loss = self.pixel_loss(self.models["generator"](x), y)
         self.optims["generator"].zero_grad()
         loss.backward()
         self.optims["generator"].step()
-        return {"mse": loss.item()}
+        return {str(self.p.get("loss", "mse")): loss.item()}
+
+
+def _flag(value) -> bool:
+    return value if isinstance(value, bool) else str(value).lower() in ("1", "true", "yes")
 
 
 class SRGANRecipe(SRResNetRecipe):
@@ -66,20 +83,28 @@ class SRGANRecipe(SRResNetRecipe):
         self.optims["discriminator"].step()
         adv = F.binary_cross_entropy_with_logits(d(out), torch.ones_like(fake))
         feat = self.features(out, y)
-        pix = ((out - y) ** 2).mean()
+        pix = self.pixel_loss(out, y)
         loss = self.p["feat_weight"] * feat + self.p["adv_weight"] * adv + self.p["pixel_weight"] * pix
         self.optims["generator"].zero_grad()
         loss.backward()
         self.optims["generator"].step()
-        return {"g_feat": feat.item(), "g_adv": adv.item(), "mse": pix.item(), "d_loss": d_loss.item()}
+        return {"g_feat": feat.item(), "g_adv": adv.item(), str(self.p.get("loss", "mse")): pix.item(), "d_loss": d_loss.item()}
 
 
 class FastSRGANRecipe(SRGANRecipe):
     name = "fast-srgan"
     default_data = ["bsd200-x2"]
-    defaults = {"ch": 32, "blocks": 6, "scale": 2, "d_ch": 32, "adv_weight": 1e-3, "feat_weight": 0.2, "pixel_weight": 1.0}
+    defaults = {"ch": 32, "blocks": 6, "scale": 2, "skip": "bicubic", "expand": 4, "loss": "l1", "d_ch": 32, "adv_weight": 1e-3, "feat_weight": 0.2, "pixel_weight": 1.0}
     paper_config = {"note": "Fast-SRGAN (H. Arora) trains on DIV2K with a MobileNetV2-style generator, 4x; here x2"}
     generator_class = FastSRGenerator
+
+    def architecture(self):
+        return {**super().architecture(), "skip": str(self.p["skip"]), "expand": int(self.p["expand"])}
+
+    def step(self, x, y):
+        if float(self.p["adv_weight"]) == 0 and float(self.p["feat_weight"]) == 0:  # fidelity pre-training
+            return SRResNetRecipe.step(self, x, y)
+        return super().step(x, y)
 
 
 class SRGAN(TrainableMethod):

@@ -41,6 +41,8 @@ class TrainConfig:
     batch: int = 8
     patch: int = 96  # target (reference) patch size; the input patch is patch / scale
     lr: float = 2e-4
+    schedule: str = "constant"  # or "cosine": lr decays from `lr` to `lr_min` over `steps` (stateless, so resume-exact)
+    lr_min: float = 0.0
     seed: int = 0
     val_every: int = 100
     checkpoint_every: int = 100
@@ -114,6 +116,10 @@ class PairSource:
             y = ref[i * s: (i + p_in) * s, j * s: (j + p_in) * s]
             if rng.random() < 0.5:
                 x, y = x[:, ::-1], y[:, ::-1]
+            if rng.random() < 0.5:
+                x, y = x[::-1], y[::-1]
+            if rng.random() < 0.5:
+                x, y = x.transpose(1, 0, 2), y.transpose(1, 0, 2)
             xs.append(np.ascontiguousarray(x))
             ys.append(np.ascontiguousarray(y))
         return to_tensor(np.stack(xs)), to_tensor(np.stack(ys))
@@ -197,6 +203,15 @@ def recipe_class(name: str) -> type[Recipe]:
     return getattr(importlib.import_module(mod), attr)
 
 
+def learning_rate(cfg: TrainConfig, step: int) -> float:
+    """The learning rate of optimisation step ``step`` (1-based) under ``cfg.schedule``."""
+    if cfg.schedule == "constant":
+        return cfg.lr
+    if cfg.schedule == "cosine":
+        return cfg.lr_min + 0.5 * (cfg.lr - cfg.lr_min) * (1 + math.cos(math.pi * min(step - 1, cfg.steps) / cfg.steps))
+    raise BenchError(f"unknown learning-rate schedule '{cfg.schedule}': use constant or cosine")
+
+
 def _device(device: str) -> str:
     import torch
 
@@ -278,10 +293,14 @@ def train(recipe_cls: type[Recipe], out_dir: Path, datasets: list[str], cfg: Tra
         task = bar.add_task("train", total=cfg.steps, completed=start, info="")
         for step in range(start + 1, cfg.steps + 1):
             x, y = recipe.sample(source, rng, cfg.batch, cfg.patch) if hasattr(recipe, "sample") else source.sample(rng, cfg.batch, cfg.patch)
+            lr = learning_rate(cfg, step)
+            for o in recipe.optims.values():
+                for g in o.param_groups:
+                    g["lr"] = lr * g.setdefault("lr_scale", 1.0)
             t0 = time.perf_counter()
             losses = recipe.step(x.to(device), y.to(device))
             seconds += time.perf_counter() - t0
-            row = {"step": step, "seconds": round(seconds, 2), **{k: round(float(v), 6) for k, v in losses.items()}}
+            row = {"step": step, "seconds": round(seconds, 2), "lr": lr, **{k: round(float(v), 6) for k, v in losses.items()}}
             if step % cfg.val_every == 0 or step == cfg.steps:
                 row.update({k: round(v, 4) for k, v in run_validation(recipe, source).items()})
             rows.append(row)

@@ -18,8 +18,8 @@ only=${1:-all}
 if [ "$only" = all ] || [ "$only" = galteri ]; then
   train qf-predictor qf-predictor --dataset bsd200 --config $C/qf-predictor.toml
   train ssim-base ssim $(for q in 5 10 20 30 40 60; do echo --dataset bsd200-qf$q; done) --config $C/ssim-base.toml
-  for q in 5 10 20 30 40 60; do train ssim-qf$q ssim --dataset bsd200-qf$q --config $C/ssim-qf.toml --init $W/ssim-base.safetensors; done
-  for q in 5 10 20 30 40 60; do train gan-qf$q gan --dataset bsd200-qf$q --config $C/gan-qf.toml --init $W/ssim-qf$q.safetensors; done
+  for q in 5 10 20 30 40 60; do train ssim-qf$q ssim --dataset bsd200-qf$q --config $C/ssim-qf.toml --param qf=$q --init $W/ssim-base.safetensors; done
+  for q in 5 10 20 30 40 60; do train gan-qf$q gan --dataset bsd200-qf$q --config $C/gan-qf.toml --param qf=$q --init $W/ssim-qf$q.safetensors; done
 fi
 if [ "$only" = all ] || [ "$only" = others ]; then
   for lam in 100 1000; do train pix2pix-l$lam pix2pix --dataset bsd200-qp37 --config $C/pix2pix.toml --param lambda=$lam; done
