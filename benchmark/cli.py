@@ -52,7 +52,7 @@ def run(
     batch_size: int = typer.Option(8, "--batch-size", min=1, help="Frames per Method.process call (video)."),
     crop_border: Optional[int] = typer.Option(None, "--crop-border", min=0, help="Pixels removed from each side before full-reference metrics. Default: the SR scale, else 0."),
     device: str = typer.Option("auto", "--device", help="auto, cpu, cuda, cuda:1 ..."),
-    spec: List[Path] = typer.Option([], "--spec", help="TOML spec file adding named data sets / degradations; repeatable (also $BENCH_SPECS)."),
+    spec: List[Path] = typer.Option([], "--spec", help="TOML spec file adding named data sets / degradations / methods (weights files); repeatable (also $BENCH_SPECS)."),
     seed: int = typer.Option(0, "--seed", help="Seed handed to methods."),
     detector: Optional[str] = typer.Option(None, "--detector", help="Detector for map/map50/voc-map50/det-fidelity: [backend:]NAME_OR_PATH (e.g. ../shared/weights/yolov8n_int8_openvino_model). Default: $BENCH_DETECTOR, else yolov8n.pt (needs internet once)."),
     captioner: Optional[str] = typer.Option(None, "--captioner", help="Image-to-text model for bleu*/meteor/rouge-l/cider/spice: Hub id or local folder. Default: $BENCH_CAPTIONER, else Salesforce/blip-image-captioning-base."),
@@ -239,6 +239,7 @@ def enhance(
     duration: Optional[float] = typer.Option(None, "--duration", min=0.1, help="With --realtime: stop after this many seconds (a camera runs until Ctrl-C otherwise)."),
     report: Optional[Path] = typer.Option(None, "--report", help="With --realtime: write the report as JSON here (default: OUTPUT + .realtime.json)."),
     device: str = typer.Option("auto", "--device"),
+    spec: List[Path] = typer.Option([], "--spec", help="TOML spec file naming weights files as methods ([methods.NAME] path = ...); repeatable (also $BENCH_SPECS)."),
     quiet: bool = typer.Option(False, "--quiet", "-q"),
 ) -> None:
     """Enhance a real video (audio copied through, input frame rate kept), an image or a folder of images, or a live source."""
@@ -254,7 +255,9 @@ def enhance(
     if reference is not None and not side_by_side:
         _fail(BenchError("--reference adds a panel to --side-by-side output; pass --side-by-side too"))
     try:
-        m = make_method(method)
+        from benchmark.names import Specs
+
+        m = make_method(method, Specs.load([str(p) for p in spec]))
         if output is None:
             stem = str(input).replace(":", "_").replace("/", "_") if is_camera(input) else input.stem  # camera: in the working folder
             suffix = "" if input.is_dir() else (".png" if input.suffix.lower() in IMAGE_EXTS else ".mp4")

@@ -143,7 +143,7 @@ class Runner:
         if len({s.name for s in specs}) != len(specs):
             raise BenchError("the same data set is named twice")
         method_names = split_list(cfg.methods) or ["identity"]
-        methods = [make_method(n) for n in method_names]
+        methods = [make_method(n, self.specs) for n in method_names]
         if len({m.name for m in methods}) != len(methods):
             raise BenchError("the same method is named twice")
         for spec in specs:
@@ -498,7 +498,7 @@ def parse_settings(items: list[str], usage: str) -> dict[str, Any]:
     return params
 
 
-def make_method(spec: str) -> Method:
+def make_method(spec: str, specs: Specs | None = None) -> Method:
     """``name`` or ``name:key=value:key=value`` (e.g. ``pix2pix:lam=100``, ``gan:qf=20``,
     ``srgan:weights=my.safetensors``). A method with settings is labelled by the whole spec
     in the results, so two settings of one method are two rows.
@@ -506,9 +506,13 @@ def make_method(spec: str) -> Method:
     A path to a weights file (``~/models/RealESRGAN_x4plus.pth``, settings as for a name:
     ``model.pth:tile=256:name=esrgan``) or the name of a zoo model (``bench models``) is a
     method too (:class:`benchmark.methods.published.PublishedModel`), labelled by the file's
-    stem, the zoo name or ``name=``."""
+    stem, the zoo name or ``name=``. So is a ``[methods.NAME]`` entry of a spec file (``specs``)."""
     name, *settings = spec.split(":")
     params = parse_settings(settings, f"method '{spec}': expected name:key=value")
+    if specs is not None and name in specs.methods:
+        entry = specs.methods[name]
+        defaults = {k: v for k, v in entry.items() if k not in ("path", "origin")}
+        return _published(entry["path"], {"name": name, **defaults, **params, "origin": entry["origin"]}, spec)
     if name not in registry.methods:
         from . import zoo
         from .methods.published import is_weights_ref

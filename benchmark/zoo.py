@@ -132,7 +132,11 @@ def fetch(name: str, timeout: float = 30.0, on_progress: Callable[[int, int | No
     model = get(name)
     dest = local_path(model)
     if dest.is_file():
-        return {"name": name, "path": str(dest), **_verify(model, dest), "downloaded": 0, "resumed_from": 0}
+        try:
+            info = _verify(model, dest)
+        except BenchError as exc:
+            raise BenchError(f"{exc} Delete {dest} and fetch again.") from None
+        return {"name": name, "path": str(dest), **info, "downloaded": 0, "resumed_from": 0}
     dest.parent.mkdir(parents=True, exist_ok=True)
     part = dest.with_name(dest.name + ".part")
     offset = part.stat().st_size if part.exists() else 0

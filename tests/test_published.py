@@ -143,6 +143,31 @@ def test_tile_size_is_chosen_from_memory(tmp_path, monkeypatch):
     assert auto_tile(1e9, 100, 100) is None and auto_tile(100 * 100, 1000, 1000, multiple_of=8) == 96
 
 
+def test_precision_follows_what_the_architecture_supports(tmp_path, monkeypatch):
+    from benchmark.methods.published import resolve_precision
+
+    compact = make_method(str(save_tiny("compact_x4", tmp_path))).model  # fp16 and bf16
+    swinir = make_method(str(save_tiny("swinir_x2", tmp_path))).model  # bf16 only
+    assert resolve_precision("auto", "cpu", compact) == torch.float32
+    assert resolve_precision("auto", "cuda", compact) == torch.float16
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)
+    assert resolve_precision("auto", "cuda:0", swinir) == torch.bfloat16
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: False)
+    assert resolve_precision("auto", "cuda", swinir) == torch.float32
+    assert resolve_precision("bf16", "cpu", compact) == torch.bfloat16
+    with pytest.raises(BenchError, match="does not support fp16"):
+        resolve_precision("fp16", "cuda", swinir)
+    with pytest.raises(BenchError, match="precision must be"):
+        make_method(f"{tmp_path / 'compact_x4.safetensors'}:precision=fp8")
+    m = make_method(f"{tmp_path / 'compact_x4.safetensors'}:precision=bf16")  # runs on the CPU too
+    m.setup("cpu")
+    img = smooth_image(20, 20, seed=8)
+    ref = make_method(str(tmp_path / "compact_x4.safetensors"))
+    ref.setup("cpu")
+    assert np.abs(m.restore([img])[0].astype(int) - ref.restore([img])[0].astype(int)).max() <= 8
+    assert m.identity()["params"] == {"precision": "bf16"} and ref.identity()["params"] == {}
+
+
 def test_bad_files_are_clear_errors_naming_the_file(tmp_path):
     junk = tmp_path / "notes.pth"
     junk.write_bytes(b"certainly not a model")
@@ -188,6 +213,26 @@ def test_run_with_a_weights_file_beside_bicubic(tmp_path, image_folder):
     assert make_method(str(path)).version != version
     # name= labels the row
     assert make_method(f"{path}:name=mine").name == "mine"
+
+
+def test_spec_file_names_a_weights_file(tmp_path, image_folder):
+    save_tiny("compact_x4", tmp_path)
+    spec = tmp_path / "bench.toml"
+    spec.write_text('[methods.esr]\npath = "compact_x4.safetensors"\ntile = 64\n')
+    res = run(RunConfig(methods=["bicubic", "esr"], datasets=[f"{image_folder}@x4"], metrics=["psnr"], specs=[str(spec)],
+                        out=str(tmp_path / "o")), progress=False)
+    assert not res.failures and set(res.rows.method) == {"bicubic", "esr"}
+    plugin = res.manifest["plugins"]["methods"]["esr"]
+    assert plugin["origin"] == f"spec file {spec}" and plugin["target"] == str(tmp_path / "compact_x4.safetensors")
+    assert res.manifest["config"]["methods"][1]["params"] == {"tile": 64}
+    src = tmp_path / "in.png"
+    write_png(src, smooth_image(16, 20, seed=9))
+    r = CliRunner().invoke(app, ["enhance", str(src), "-m", "esr:tile=0", "--spec", str(spec), "-o", str(tmp_path / "e.png"), "-q"])
+    assert r.exit_code == 0, r.output
+    assert read_image(tmp_path / "e.png").shape == (64, 80, 3)
+    spec.write_text('[methods.bicubic]\npath = "compact_x4.safetensors"\n')
+    r = CliRunner().invoke(app, ["run", "-q", "--spec", str(spec), "-d", f"{image_folder}@x4"])
+    assert r.exit_code == 2 and "collides" in r.output
 
 
 def test_scale_mismatch_between_method_and_data_set_is_refused(tmp_path, image_folder):
