@@ -152,6 +152,12 @@ class Method:
     :func:`restore_stream` is the one driver that honours this for ``bench run`` and
     ``bench enhance``.
 
+    ``scale`` is how many times larger than its input the method's output is: 1 for
+    restoration, the factor of a super-resolution model, or ``None`` for a method that
+    follows whatever scale the data set asks for (``identity``, ``bicubic``). A run refuses
+    a method whose scale disagrees with a data set's degradation (:func:`check_scale`), and
+    ``bench enhance`` takes the output size from it.
+
     ``version`` and ``weights_hash`` enter every cache key: change either when the
     output changes."""
 
@@ -159,6 +165,8 @@ class Method:
     version: ClassVar[str] = "1"
     description: ClassVar[str] = ""
     weights_hash: str | None = None
+    #: output size / input size; None: any (the data set's)
+    scale: int | None = 1
     #: neighbouring frames consumed on each side of the batch: (past, future)
     window: ClassVar[tuple[int, int]] = (0, 0)
 
@@ -176,6 +184,20 @@ class Method:
 
     def identity(self) -> dict[str, Any]:
         return {"name": self.name, "version": self.version, "weights": self.weights_hash, "params": self.params}
+
+
+def check_scale(method: Method, dataset: str, scale: int) -> None:
+    """Raise :class:`~benchmark.errors.BenchError` when ``method`` enlarges its input by a
+    factor other than ``scale``, the downscale of the data set named ``dataset``."""
+    from .errors import BenchError
+
+    if method.scale is None or method.scale == scale:
+        return
+    does = "restores at x1 (no upscaling)" if method.scale == 1 else f"upscales x{method.scale}"
+    has = "has no downscale (x1)" if scale == 1 else f"is downscaled x{scale}"
+    fix = ("a data set without a downscale (e.g. live1-qf20)" if method.scale == 1
+           else f"an x{method.scale} data set (e.g. set5-x{method.scale}, live1-x{method.scale}-qf30)")
+    raise BenchError(f"method {method.name!r} {does}, but data set {dataset!r} {has}: run it on {fix}.")
 
 
 def restore_stream(method: Method, frames: Iterable[np.ndarray], ctx: Context, batch_size: int,

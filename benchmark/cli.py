@@ -39,7 +39,7 @@ def _main(version: bool = typer.Option(False, "--version", help="Print the versi
 
 @app.command()
 def run(
-    methods: List[str] = typer.Option(["identity"], "--methods", "-m", help="Comma-separated method names (`bench list methods`)."),
+    methods: List[str] = typer.Option(["identity"], "--methods", "-m", help="Comma-separated method names (`bench list methods`), weights files (.pth, .pt, .safetensors, .ckpt) or zoo models (`bench models`)."),
     dataset: List[str] = typer.Option([], "--dataset", "-d", help="Data set name BASE-DEG[-DEG...] or PATH[@DEG-...]; repeatable; braces expand (vid4-crf{20,30}). Default: the embedded photos-qf20 and clips-crf35."),
     metrics: List[str] = typer.Option([], "--metrics", help="Comma-separated metric names. Default: psnr,psnr-y,ssim,ssim-y,psnr-b,fps."),
     data_root: Optional[Path] = typer.Option(None, "--data-root", help="Folder holding the standard sets (images/LIVE1, video/Vid4, coco, VOCdevkit ...). Default: $BENCH_DATA_ROOT."),
@@ -52,7 +52,7 @@ def run(
     batch_size: int = typer.Option(8, "--batch-size", min=1, help="Frames per Method.process call (video)."),
     crop_border: Optional[int] = typer.Option(None, "--crop-border", min=0, help="Pixels removed from each side before full-reference metrics. Default: the SR scale, else 0."),
     device: str = typer.Option("auto", "--device", help="auto, cpu, cuda, cuda:1 ..."),
-    spec: List[Path] = typer.Option([], "--spec", help="TOML spec file adding named data sets / degradations; repeatable (also $BENCH_SPECS)."),
+    spec: List[Path] = typer.Option([], "--spec", help="TOML spec file adding named data sets / degradations / methods (weights files); repeatable (also $BENCH_SPECS)."),
     seed: int = typer.Option(0, "--seed", help="Seed handed to methods."),
     detector: Optional[str] = typer.Option(None, "--detector", help="Detector for map/map50/voc-map50/det-fidelity: [backend:]NAME_OR_PATH (e.g. ../shared/weights/yolov8n_int8_openvino_model). Default: $BENCH_DETECTOR, else yolov8n.pt (needs internet once)."),
     captioner: Optional[str] = typer.Option(None, "--captioner", help="Image-to-text model for bleu*/meteor/rouge-l/cider/spice: Hub id or local folder. Default: $BENCH_CAPTIONER, else Salesforce/blip-image-captioning-base."),
@@ -227,9 +227,9 @@ def train(
 @app.command()
 def enhance(
     input: Path = typer.Argument(..., help="A video file (anything PyAV reads), an image, or a folder of images; with --realtime also camera:N or /dev/videoN."),
-    method: str = typer.Option(..., "--method", "-m", help="Method name, with settings as name:key=value (e.g. pix2pix:lam=1000)."),
+    method: str = typer.Option(..., "--method", "-m", help="Method name, with settings as name:key=value (e.g. pix2pix:lam=1000), a weights file (.pth, .pt, .safetensors, .ckpt) or a zoo model (`bench models`)."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Output file or folder (default: INPUT stem + '.METHOD' + .mp4/.png)."),
-    scale: int = typer.Option(1, "--scale", min=1, help="Upscaling factor the method applies (4 for srgan, 2 for fast-srgan, 5 for videoboost)."),
+    scale: Optional[int] = typer.Option(None, "--scale", min=1, help="Only for methods that follow any scale (bicubic, lanczos, identity; default 1): the others, weights files included, use their own."),
     codec: str = typer.Option("h264", "--codec", help="h264, hevc or av1."),
     crf: int = typer.Option(18, "--crf", min=0, max=63, help="Encoder quality (lower is better)."),
     side_by_side: bool = typer.Option(False, "--side-by-side", help="Write input | output (reference | input | output with --reference)."),
@@ -239,6 +239,7 @@ def enhance(
     duration: Optional[float] = typer.Option(None, "--duration", min=0.1, help="With --realtime: stop after this many seconds (a camera runs until Ctrl-C otherwise)."),
     report: Optional[Path] = typer.Option(None, "--report", help="With --realtime: write the report as JSON here (default: OUTPUT + .realtime.json)."),
     device: str = typer.Option("auto", "--device"),
+    spec: List[Path] = typer.Option([], "--spec", help="TOML spec file naming weights files as methods ([methods.NAME] path = ...); repeatable (also $BENCH_SPECS)."),
     quiet: bool = typer.Option(False, "--quiet", "-q"),
 ) -> None:
     """Enhance a real video (audio copied through, input frame rate kept), an image or a folder of images, or a live source."""
@@ -254,7 +255,9 @@ def enhance(
     if reference is not None and not side_by_side:
         _fail(BenchError("--reference adds a panel to --side-by-side output; pass --side-by-side too"))
     try:
-        m = make_method(method)
+        from benchmark.names import Specs
+
+        m = make_method(method, Specs.load([str(p) for p in spec]))
         if output is None:
             stem = str(input).replace(":", "_").replace("/", "_") if is_camera(input) else input.stem  # camera: in the working folder
             suffix = "" if input.is_dir() else (".png" if input.suffix.lower() in IMAGE_EXTS else ".mp4")
@@ -309,6 +312,55 @@ def recipe(
     for n in info["notes"]:
         console.print(f"- {escape(n)}")
     console.print(f"wrote {escape(str(info['out']))}/summary.md, " + ", ".join(escape(f) for f in info["files"]))
+
+
+models_app = typer.Typer(help="The zoo of published models: list them (no command), or fetch one.", add_completion=False)
+app.add_typer(models_app, name="models")
+
+
+@models_app.callback(invoke_without_command=True)
+def models(ctx: typer.Context) -> None:
+    """List the zoo: name, task, scale, license, paper, source URL, sha256, size, and whether the file is here."""
+    from . import zoo
+
+    if ctx.invoked_subcommand is not None:
+        return
+    console.print(f"[bold]zoo models[/] (files in {escape(str(zoo.models_dir()))}; `bench models fetch NAME`; "
+                  "a name works as a method name once its file is there)", soft_wrap=True)
+    for m in zoo.MODELS:
+        here = "[green]on disk[/]" if zoo.local_path(m).is_file() else "not fetched"
+        size = f"{m.size:,} bytes" if m.size else "size unknown"
+        console.print(f"\n[bold]{escape(m.name)}[/]  x{m.scale}  {escape(m.task)}  {escape(m.architecture)}  "
+                      f"{escape(m.license)}  {size}  {here}", soft_wrap=True)
+        sha = m.sha256 or "unknown: `fetch` cannot verify this file"
+        for label, value in (("paper", m.paper), ("source", m.url), ("sha256", sha)) + ((("note", m.notes),) if m.notes else ()):
+            console.print(f"  {label:<7}{escape(value)}", soft_wrap=True, highlight=False)
+
+
+@models_app.command("fetch")
+def models_fetch(
+    names: List[str] = typer.Argument(..., help="Zoo model name(s) (`bench models`)."),
+    timeout: float = typer.Option(30.0, "--timeout", min=1, help="Seconds to wait for the server."),
+    quiet: bool = typer.Option(False, "--quiet", "-q"),
+) -> None:
+    """Download zoo models into $BENCH_MODELS_DIR (default: models/ in the cache), resuming a partial file, checking the sha256."""
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
+
+    from . import zoo
+
+    for name in names:
+        try:
+            with Progress(TextColumn(f"[bold]{escape(name)}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(), TimeRemainingColumn(),
+                          disable=quiet or not sys.stdout.isatty(), console=console) as bar:
+                task = bar.add_task("download", total=None)
+                info = zoo.fetch(name, timeout=timeout, on_progress=lambda done, total: bar.update(task, completed=done, total=total))
+        except BenchError as exc:
+            _fail(exc)
+            return
+        how = ("already there" if not info["downloaded"] and not info["resumed_from"]
+               else f"{info['downloaded']:,} bytes downloaded" + (f", resumed from {info['resumed_from']:,}" if info["resumed_from"] else ""))
+        check = "verified" if info["verified"] else "[yellow]NOT checked: no published sha256 is recorded for this model[/]"
+        console.print(f"{escape(name)}: {escape(info['path'])} ({how}); sha256 {info['sha256']} {check}")
 
 
 @app.command("predict-qf")

@@ -55,8 +55,23 @@ def _panels(frames: list[np.ndarray], h: int, w: int) -> np.ndarray:
     return np.concatenate([tile(f, h, w) for f in frames], axis=1)
 
 
-def _raise_scale_hint(exc: ValueError) -> None:
-    raise BenchError(f"{exc}: pass --scale to match the method" if "x scale" in str(exc) else str(exc)) from None
+def output_scale(method, scale: int | None) -> int:
+    """The enlargement ``bench enhance`` applies: the method's own scale; ``--scale`` only for a
+    method that follows any scale (``bicubic``, ``lanczos``, ``identity``), default 1."""
+    if method.scale is None:
+        return scale or 1
+    if scale is not None and scale != method.scale:
+        raise BenchError(f"--scale {scale}: {method.name} upscales x{method.scale} (its own scale, used without --scale); "
+                         "drop --scale, or pick a method of that scale")
+    return int(method.scale)
+
+
+def _raise_scale_hint(exc: ValueError, method) -> None:
+    if "x scale" not in str(exc):
+        raise BenchError(str(exc)) from None
+    hint = ("pass --scale to match the method" if method.scale is None
+            else f"{method.name} declares scale {method.scale} (Method.scale) but returned another size")
+    raise BenchError(f"{exc}: {hint}") from None
 
 
 class _Writer:
@@ -123,7 +138,7 @@ def _reference_frames(ref: Path | None) -> Iterator[np.ndarray | None]:
     raise BenchError(f"--reference {ref}: it has fewer frames than the input")
 
 
-def enhance(src: Path, method, dst: Path, scale: int = 1, codec: str = "h264", crf: int = 18, side_by_side: bool = False,
+def enhance(src: Path, method, dst: Path, scale: int | None = None, codec: str = "h264", crf: int = 18, side_by_side: bool = False,
             batch: int = 8, device: str = "cpu", progress: bool = True, reference: Path | None = None) -> dict[str, Any]:
     src, dst = Path(src), Path(dst)
     if not src.exists():
@@ -132,6 +147,7 @@ def enhance(src: Path, method, dst: Path, scale: int = 1, codec: str = "h264", c
         raise BenchError(f"--reference {reference}: no such file or folder")
     if codec not in CODECS:
         raise BenchError(f"--codec {codec!r}: choose one of {', '.join(CODECS)}")
+    scale = output_scale(method, scale)
     method.setup(device)
     if src.is_dir() or src.suffix.lower() in IMAGE_EXTS:
         return _enhance_images(src, method, dst, scale, side_by_side, device, reference)
@@ -150,7 +166,7 @@ def _enhance_images(src: Path, method, dst: Path, scale: int, sbs: bool, device:
         try:
             out = next(restore_stream(method, [img], ctx, 1))
         except ValueError as exc:
-            _raise_scale_hint(exc)
+            _raise_scale_hint(exc, method)
         target = dst / f"{f.stem}.png" if src.is_dir() else dst
         if sbs:
             ref = None if reference is None else read_image(Path(reference) / f.name if Path(reference).is_dir() else Path(reference))
@@ -212,7 +228,7 @@ def _enhance_video(src: Path, method, dst: Path, scale: int, codec: str, crf: in
                         f = waiting.popleft()
                         writer.write(_panels([r for r in [next(refs)] if r is not None] + [f, o], oh, ow) if sbs else o)
                 except ValueError as exc:
-                    _raise_scale_hint(exc)
+                    _raise_scale_hint(exc, method)
             writer.close()
     frames, seconds = stats["frames"], stats["seconds"]
     return {"frames": frames, "fps": frames / seconds if seconds else float("inf"), "output": str(dst),
@@ -282,7 +298,7 @@ class LiveSource:
         self.thread.join(timeout=5)
 
 
-def enhance_realtime(src: Path, method, dst: Path, scale: int = 1, codec: str = "h264", crf: int = 18, side_by_side: bool = False,
+def enhance_realtime(src: Path, method, dst: Path, scale: int | None = None, codec: str = "h264", crf: int = 18, side_by_side: bool = False,
                      device: str = "cpu", progress: bool = True, duration: float | None = None) -> dict[str, Any]:
     """Play ``src`` live through ``method`` one frame at a time (see the module docstring)."""
     import av
@@ -294,6 +310,7 @@ def enhance_realtime(src: Path, method, dst: Path, scale: int = 1, codec: str = 
         raise BenchError(f"{src}: --realtime needs a video file or a camera")
     if codec not in CODECS:
         raise BenchError(f"--codec {codec!r}: choose one of {', '.join(CODECS)}")
+    scale = output_scale(method, scale)
     method.setup(device)
     with _open_video(src) as inp:
         vin = inp.streams.video[0]
@@ -303,7 +320,7 @@ def enhance_realtime(src: Path, method, dst: Path, scale: int = 1, codec: str = 
         try:  # warm-up on one blank frame (lazy initialisation is not the source's latency)
             next(restore_stream(method, [np.zeros((vin.codec_context.height, vin.codec_context.width, 3), np.uint8)], ctx, 1))
         except ValueError as exc:
-            _raise_scale_hint(exc)
+            _raise_scale_hint(exc, method)
         source = LiveSource(inp, paced=not camera)
         taken: deque = deque()
         latencies: list[float] = []
@@ -332,7 +349,7 @@ def enhance_realtime(src: Path, method, dst: Path, scale: int = 1, codec: str = 
             except KeyboardInterrupt:
                 interrupted = True
             except ValueError as exc:
-                _raise_scale_hint(exc)
+                _raise_scale_hint(exc, method)
             finally:
                 source.stop()
             t_end = time.perf_counter()

@@ -11,6 +11,10 @@ named degradations without code::
 
     [degradations.lowq]      # then: --dataset live1-lowq
     chain = "qf5s444"        # tokens joined by '-'
+
+    [methods.esrgan]         # then: bench run -m bicubic,esrgan (a published model's weights file)
+    path = "~/models/RealESRGAN_x4plus.pth"   # absolute, ~, or relative to the spec file
+    tile = 512               # optional settings: tile, overlap, precision
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ ENV_SPECS = "BENCH_SPECS"
 class Specs:
     datasets: dict[str, dict[str, Any]] = field(default_factory=dict)
     degradations: dict[str, dict[str, Any]] = field(default_factory=dict)
+    methods: dict[str, dict[str, Any]] = field(default_factory=dict)
     files: list[str] = field(default_factory=list)
 
     @classmethod
@@ -67,6 +72,11 @@ class Specs:
             if "chain" not in d and "type" not in d:
                 raise BenchError(f"spec file {path}: [degradations.{name}] needs 'chain' or 'type'")
             self._add("degradations", name, {**d, "origin": f"spec file {path}"})
+        for name, d in (data.get("methods") or {}).items():
+            if "path" not in d:
+                raise BenchError(f"spec file {path}: [methods.{name}] needs 'path' (a weights file)")
+            p = Path(d["path"]).expanduser()
+            self._add("methods", name, {**d, "path": str(p if p.is_absolute() else (path.parent / p).resolve()), "origin": f"spec file {path}"})
         self.files.append(str(path))
 
     def _add(self, kind: str, name: str, d: dict[str, Any]) -> None:
@@ -74,8 +84,8 @@ class Specs:
         reg = registry.REGISTRIES[kind]
         if name in table:
             raise RegistryError(f"{kind[:-1]} {name!r} is defined twice: in {table[name]['origin']} and in {d['origin']}")
-        if kind == "datasets" and name in reg:
-            raise RegistryError(f"dataset {name!r} in {d['origin']} collides with {reg.entry(name).origin} {name!r}")
+        if kind in ("datasets", "methods") and name in reg:
+            raise RegistryError(f"{kind[:-1]} {name!r} in {d['origin']} collides with {reg.entry(name).origin} {name!r}")
         table[name] = d
 
 

@@ -198,7 +198,7 @@ def _fast_srgan(r: RecipeRun):
             writer.write(f)
         writer.close()
     runner.close()
-    rt = enhance_realtime(live, make_method("fast-srgan"), r.out / "realtime.mp4", scale=2, device=r.device if r.device != "auto" else "cpu",
+    rt = enhance_realtime(live, make_method("fast-srgan"), r.out / "realtime.mp4", device=r.device if r.device != "auto" else "cpu",
                           progress=r.progress)
     (r.out / "realtime.json").write_text(json.dumps(rt, indent=2) + "\n")
     lat = rt["latency_ms"]

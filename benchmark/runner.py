@@ -20,7 +20,7 @@ from typing import Any, Callable, Iterator
 import numpy as np
 
 from . import registry
-from .api import ClipMetric, Context, CorpusMetric, CorpusRecord, Item, Method, Metric, digest, restore_stream
+from .api import ClipMetric, Context, CorpusMetric, CorpusRecord, Item, Method, Metric, check_scale, digest, restore_stream
 from .cache import Cache, default_cache_dir
 from .datasets.base import data_root as resolve_data_root
 from .errors import BenchError
@@ -143,9 +143,12 @@ class Runner:
         if len({s.name for s in specs}) != len(specs):
             raise BenchError("the same data set is named twice")
         method_names = split_list(cfg.methods) or ["identity"]
-        methods = [make_method(n) for n in method_names]
+        methods = [make_method(n, self.specs) for n in method_names]
         if len({m.name for m in methods}) != len(methods):
             raise BenchError("the same method is named twice")
+        for spec in specs:
+            for m in methods:
+                check_scale(m, spec.name, spec.scale)
         metric_names = split_list(cfg.metrics) or list(DEFAULT_METRICS)
         options = {"detector": cfg.detector, "captioner": cfg.captioner}
         metrics = []
@@ -331,7 +334,8 @@ class Runner:
         bases = {s.base for s in specs if s.base in registry.datasets}
         degs = {d.name for s in specs for d in s.chain}
         return {
-            "methods": {m.name: info(registry.methods, getattr(m, "registry_name", m.name)) for m in methods},
+            "methods": {m.name: m.provenance() if hasattr(m, "provenance") else info(registry.methods, getattr(m, "registry_name", m.name))
+                        for m in methods},
             "metrics": {m.name: info(registry.metrics, m.name) for m in metrics},
             "datasets": {b: info(registry.datasets, b) for b in sorted(bases)},
             "degradations": {d: info(registry.degradations, d) for d in sorted(degs) if d in registry.degradations},
@@ -494,12 +498,27 @@ def parse_settings(items: list[str], usage: str) -> dict[str, Any]:
     return params
 
 
-def make_method(spec: str) -> Method:
+def make_method(spec: str, specs: Specs | None = None) -> Method:
     """``name`` or ``name:key=value:key=value`` (e.g. ``pix2pix:lam=100``, ``gan:qf=20``,
     ``srgan:weights=my.safetensors``). A method with settings is labelled by the whole spec
-    in the results, so two settings of one method are two rows."""
+    in the results, so two settings of one method are two rows.
+
+    A path to a weights file (``~/models/RealESRGAN_x4plus.pth``, settings as for a name:
+    ``model.pth:tile=256:name=esrgan``) or the name of a zoo model (``bench models``) is a
+    method too (:class:`benchmark.methods.published.PublishedModel`), labelled by the file's
+    stem, the zoo name or ``name=``. So is a ``[methods.NAME]`` entry of a spec file (``specs``)."""
     name, *settings = spec.split(":")
     params = parse_settings(settings, f"method '{spec}': expected name:key=value")
+    if specs is not None and name in specs.methods:
+        entry = specs.methods[name]
+        defaults = {k: v for k, v in entry.items() if k not in ("path", "origin")}
+        return _published(entry["path"], {"name": name, **defaults, **params, "origin": entry["origin"]}, spec)
+    if name not in registry.methods:
+        from . import zoo
+        from .methods.published import is_weights_ref
+
+        if name in zoo.ZOO or is_weights_ref(name):
+            return _published(name, params, spec)
     cls = registry.methods.get(name)
     try:
         m = cls(**params)
@@ -509,6 +528,21 @@ def make_method(spec: str) -> Method:
     if settings:
         m.name = spec
     return m
+
+
+def _published(name: str, params: dict[str, Any], spec: str) -> Method:
+    from . import zoo
+    from .methods.published import PublishedModel
+
+    if name in zoo.ZOO:
+        params = {"name": name, **params, "origin": f"zoo model {name} ({zoo.ZOO[name].url})"}
+        path = zoo.resolve(name)
+    else:
+        path = Path(name).expanduser()
+    try:
+        return PublishedModel(path, **params)
+    except (TypeError, ValueError) as exc:
+        raise BenchError(f"method '{spec}': {exc} (a weights file takes name=, tile=, overlap=, precision=)") from None
 
 
 GAIN_BASELINE = "identity"

@@ -121,6 +121,20 @@ MOBILENET_V2 = Asset(
 )
 
 
+_file_hashes: dict[tuple[str, int, int], str] = {}
+
+
+def file_sha256(path: Path) -> str:
+    """SHA-256 of a file, remembered for the process while its size and mtime stay the same
+    (a model file is hashed once per run, not once per use)."""
+    p = Path(path).resolve()
+    st = p.stat()
+    key = (str(p), st.st_size, st.st_mtime_ns)
+    if key not in _file_hashes:
+        _file_hashes[key] = sha256_file(p)
+    return _file_hashes[key]
+
+
 def reachable(host: str, timeout: float = 3.0) -> bool:
     """Whether ``host:443`` answers within ``timeout`` seconds (decides whether a model
     *name* may be downloaded; a local path never needs this)."""

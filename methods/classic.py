@@ -11,6 +11,7 @@ from ..degradations.resize import matlab_resize
 class Identity(Method):
     name = "identity"
     version = "1"
+    scale = None  # any: the data set's
     description = (
         "The degraded input itself: the JPEG/H.264 baseline row. Under a downscale it is "
         "shown at the reference size by pixel replication (nearest neighbour), no interpolation."
@@ -26,6 +27,7 @@ class Identity(Method):
 class Bicubic(Method):
     name = "bicubic"
     version = "1"
+    scale = None
     description = "MATLAB-compatible bicubic imresize upscale by the degradation's scale (resize-right); identity at scale 1."
 
     def process(self, frames: list[np.ndarray], ctx: Context) -> list[np.ndarray]:
@@ -37,6 +39,7 @@ class Bicubic(Method):
 class Lanczos(Method):
     name = "lanczos"
     version = "1"
+    scale = None
     description = "Lanczos-3 upscale (Pillow's LANCZOS filter) by the degradation's scale; identity at scale 1."
 
     def process(self, frames: list[np.ndarray], ctx: Context) -> list[np.ndarray]:

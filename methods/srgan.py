@@ -110,6 +110,7 @@ class FastSRGANRecipe(SRGANRecipe):
 class SRGAN(TrainableMethod):
     name = "srgan"
     version = "1"
+    scale = 4
     weights_name = "srgan"
     description = "SRGAN x4: SRResNet generator (conv-BN-PReLU residual blocks, two x2 pixel-shuffle blocks) trained adversarially."
     build = staticmethod(SRResNet)
@@ -118,6 +119,7 @@ class SRGAN(TrainableMethod):
 class SRResNetMethod(TrainableMethod):
     name = "srresnet"
     version = "1"
+    scale = 4
     weights_name = "srresnet"
     description = "SRResNet x4 (SRGAN's generator trained with MSE only)."
     build = staticmethod(SRResNet)
@@ -126,6 +128,7 @@ class SRResNetMethod(TrainableMethod):
 class FastSRGAN(TrainableMethod):
     name = "fast-srgan"
     version = "1"
+    scale = 2
     weights_name = "fast-srgan"
     description = "Fast-SRGAN x2: inverted-residual generator with pixel shuffle, for real-time upscaling."
     build = staticmethod(FastSRGenerator)

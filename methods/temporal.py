@@ -43,6 +43,7 @@ class TemporalSmooth(Method):
             raise ValueError(f"tsmooth: base {base!r} is itself a multi-frame method; give a frame method")
         super().__init__(base=str(base), radius=int(radius), sigma=float(sigma), **params)
         self.window = (int(radius), int(radius))
+        self.scale = self.base.scale
         self._outs: dict[int, np.ndarray] = {}
 
     def setup(self, device: str) -> None:

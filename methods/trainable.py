@@ -88,6 +88,7 @@ class TrainableMethod(Method):
         path, card = weights_file(self.weights_name, weights, self.weights_dir)  # fail early, and identify the weights
         self.weights_hash = card["sha256"]
         self.card = card
+        self.scale = int(card.get("architecture", {}).get("scale", type(self).scale))  # the weights' own, for user weights too
         self.version = versioned(type(self).version, [card])
 
     @staticmethod

@@ -60,6 +60,7 @@ class VideoBoostRecipe(Recipe):
 class VideoBoost(TrainableMethod):
     name = "videoboost"
     version = "1"
+    scale = 5
     weights_name = "videoboost"
     description = "VideoBoost x5: encoder-decoder generator trained against a frozen, pre-trained discriminator."
     build = staticmethod(VideoBoostGenerator)

@@ -64,6 +64,17 @@ def test_enhance_video_keeps_rate_frames_and_audio(tmp_path):
     assert probe(tmp_path / "sbs.mp4")["size"] == (192, 64)
 
 
+def test_enhance_takes_the_scale_from_the_method(tmp_path):
+    """`bench enhance clip.mp4 -m fast-srgan` (an x2 method) without --scale: the output is twice the size."""
+    src = tmp_path / "clip.mp4"
+    make_clip(src, n=4)
+    r = CliRunner().invoke(app, ["enhance", str(src), "-m", "fast-srgan", "-o", str(tmp_path / "up.mp4"), "-q"])
+    assert r.exit_code == 0, r.output
+    assert probe(tmp_path / "up.mp4")["size"] == (192, 128)
+    r = CliRunner().invoke(app, ["enhance", str(src), "-m", "fast-srgan", "--scale", "3", "-o", str(tmp_path / "x.mp4"), "-q"])
+    assert r.exit_code == 2 and "upscales x2" in r.output and "drop --scale" in r.output
+
+
 def test_enhance_images_and_folders(tmp_path):
     d = tmp_path / "imgs"
     d.mkdir()

@@ -20,6 +20,7 @@ class Darken(Method):
 
     name = EVIL
     version = "1"
+    scale = None  # follows the data set's
 
     def process(self, frames, ctx):
         s = ctx.scale

@@ -1,0 +1,117 @@
+"""Peak memory of a published model on one 3840x2160 frame, whole and in tiles.
+
+A tiny-but-not-trivial x2 model (Real-ESRGAN's SRVGGNetCompact architecture, 24 features, 6
+convolutions, random weights, saved as safetensors and loaded through spandrel like any
+published file) restores one 3840x2160 frame to 7680x4320 in a fresh process per setting:
+whole (``tile=0``), fixed tiles (``tile=512``), and automatic tiles under a memory budget
+(``--budget-mb``: the tile is chosen from the budget and the model's estimated bytes per pixel,
+as ``tile=auto`` does from the free memory). It prints seconds, the tile used and the peak RSS
+(``wait4``'s ``ru_maxrss``) beside the RSS before inference (the interpreter, torch, the model
+and the input frame); the whole-frame run is the baseline, and the tiled outputs'
+largest difference from it (grey levels) shows the blending is seamless.
+
+    python benchmarks/tiled_memory.py                 # the three settings
+    python benchmarks/tiled_memory.py --budget-mb 512 --threads 2
+
+Each child runs under an address-space limit (``--limit-gb``) so a setting that needs more
+memory than the machine can spare fails alone instead of starving other processes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+CHILD = r"""
+import json, sys, time
+import numpy as np, torch
+torch.set_num_threads(int(sys.argv[4]))
+import benchmark.methods.published as pub
+from benchmark.runner import make_method
+if sys.argv[3] != "none":  # automatic tiles under this budget instead of the free memory
+    pub.memory_budget = lambda device: float(sys.argv[3]) * 2**20
+m = make_method(sys.argv[1])
+m.setup("cpu")
+x, y = np.arange(3840, dtype=np.float32)[None], np.arange(2160, dtype=np.float32)[:, None]
+frame = np.empty((2160, 3840, 3), np.uint8)
+for c, f in enumerate((np.sin(x / 37) * np.cos(y / 23), np.cos((x + y) / 51), np.sin(x / 11 + y / 17))):
+    frame[:, :, c] = np.clip(128 + 100 * f, 0, 255)
+import resource
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+t0 = time.perf_counter()
+out = m.restore([frame])[0]
+seconds = time.perf_counter() - t0
+np.save(sys.argv[2], out)
+print(json.dumps({"seconds": seconds, "before_mb": before, "tile": m.choose_tile(1, 2160, 3840), "shape": list(out.shape),
+                  "bytes_per_pixel": m.bytes_per_pixel() if m.tile is None else None}))
+"""
+
+
+def make_model(path: Path) -> None:
+    import torch
+    from safetensors.torch import save_file
+    from spandrel.architectures.Compact import Compact
+
+    torch.manual_seed(0)
+    net = Compact(num_feat=24, num_conv=6, upscale=2)
+    for p in net.parameters():
+        p.data.mul_(0.5)
+    save_file({k: v.contiguous() for k, v in net.state_dict().items()}, str(path))
+
+
+def measure(spec: str, out: Path, budget_mb: float | None, threads: int, limit_gb: float) -> dict:
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (int(limit_gb * 2**30), int(limit_gb * 2**30)))
+
+    cmd = [sys.executable, "-c", CHILD, spec, str(out), "none" if budget_mb is None else str(budget_mb), str(threads)]
+    t0 = time.perf_counter()
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, preexec_fn=limit)
+    _, status, usage = os.wait4(p.pid, 0)
+    text = p.stdout.read()
+    rss = usage.ru_maxrss / 1024
+    if os.waitstatus_to_exitcode(status) != 0:
+        return {"error": text.strip().splitlines()[-1] if text.strip() else f"exit {status}", "rss_mb": rss}
+    return {**json.loads(text.strip().splitlines()[-1]), "wall_s": time.perf_counter() - t0, "rss_mb": rss}
+
+
+def main() -> None:
+    import numpy as np
+
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--tile", type=int, default=512, help="the fixed tile setting")
+    ap.add_argument("--budget-mb", type=float, default=1024, help="memory budget for the automatic setting")
+    ap.add_argument("--threads", type=int, default=1, help="torch threads in each child")
+    ap.add_argument("--limit-gb", type=float, default=14, help="address-space limit of each child")
+    a = ap.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        model = tmp / "compact_x2.safetensors"
+        make_model(model)
+        settings = [("whole frame (tile=0)", f"{model}:tile=0", None), (f"tile={a.tile}", f"{model}:tile={a.tile}", None),
+                    (f"auto, {a.budget_mb:.0f} MB budget", str(model), a.budget_mb)]
+        print(f"3840x2160 -> 7680x4320, SRVGGNetCompact x2 (24 features, 6 convs) via spandrel, CPU, {a.threads} torch thread(s)")
+        print(f"{'setting':<26} {'tile':>6} {'seconds':>8} {'RSS before MB':>14} {'peak RSS MB':>12} {'max diff vs whole':>18}")
+        ref = None
+        for i, (label, spec, budget) in enumerate(settings):
+            r = measure(spec, tmp / f"out{i}.npy", budget, a.threads, a.limit_gb)
+            if "error" in r:
+                print(f"{label:<26} {'':>6} {'':>8} {'':>14} {r['rss_mb']:>12.0f}  failed: {r['error']}")
+                continue
+            out = np.load(tmp / f"out{i}.npy")
+            if ref is None and spec.endswith("tile=0"):
+                ref = out
+            diff = "baseline" if out is ref else ("-" if ref is None else f"{int(np.abs(out.astype(np.int16) - ref).max())} grey level(s)")
+            print(f"{label:<26} {r['tile'] or 'none'!s:>6} {r['seconds']:>8.1f} {r['before_mb']:>14.0f} {r['rss_mb']:>12.0f} {diff:>18}")
+            if r.get("bytes_per_pixel"):
+                print(f"{'':<26} estimated {r['bytes_per_pixel']:.0f} bytes per input pixel")
+
+
+if __name__ == "__main__":
+    main()
