@@ -145,7 +145,7 @@ class GANRecipe(SSIMRecipe):
     ``ssim`` recipe's restoration loss, which keeps colours and content anchored."""
 
     name = "gan"
-    defaults = {**SSIMRecipe.defaults, "adv_weight": 1e-3, "feat_weight": 1.0, "sub": 16}
+    defaults = {**SSIMRecipe.defaults, "adv_weight": 1e-3, "feat_weight": 1.0, "sub": 16, "d_lr_scale": 1.0}
     paper_config = {**SSIMRecipe.paper_config, "init": "the ssim generator of the same QF", "adv_weight": 1e-3}
 
     def build(self):
@@ -156,6 +156,8 @@ class GANRecipe(SSIMRecipe):
         super().build()
         self.models["discriminator"] = SubPatchDiscriminator(sub=int(self.p["sub"]))
         self.optims["discriminator"] = torch.optim.Adam(self.models["discriminator"].parameters(), lr=self.cfg.lr, betas=(0.5, 0.999))
+        # the trainer sets every group's lr to schedule(step) x lr_scale: the discriminator learns faster
+        self.optims["discriminator"].param_groups[0]["lr_scale"] = float(self.p["d_lr_scale"])
         self.features = FeatureLoss(self.device)
         self.p["perceptual_backbone"] = self.features.backbone
 

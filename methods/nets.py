@@ -250,11 +250,16 @@ class FastSRGenerator(nn.Module):
     """Fast-SRGAN's light generator: inverted-residual (MobileNetV2) blocks and pixel
     shuffle, plus a bilinear skip, built for real-time x2."""
 
-    def __init__(self, ch: int = 32, blocks: int = 6, scale: int = 2, skip: str = "bilinear", expand: int = 4):
+    def __init__(self, ch: int = 32, blocks: int = 6, scale: int = 2, skip: str = "bilinear", expand: int = 4, block: str = "inverted"):
         super().__init__()
         self.scale, self.skip = scale, skip
         self.head = nn.Sequential(conv(3, ch), nn.PReLU(ch))
-        self.body = nn.Sequential(*[InvertedResidual(ch, expand) for _ in range(blocks)])
+        if block not in ("inverted", "res"):
+            raise ValueError(f"block={block!r}: use inverted (MobileNetV2) or res (conv-act-conv)")
+        # depthwise convolutions are slow to train on a CPU; plain residual blocks of the same
+        # width train ~3x faster per step and run as fast
+        make = (lambda: InvertedResidual(ch, expand)) if block == "inverted" else (lambda: ResBlock(ch))
+        self.body = nn.Sequential(*[make() for _ in range(blocks)])
         self.up = nn.Sequential(conv(ch, 3 * scale * scale), nn.PixelShuffle(scale))
         nn.init.zeros_(self.up[0].weight)  # the untrained network is the skip (bilinear or bicubic)
         nn.init.zeros_(self.up[0].bias)

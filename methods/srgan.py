@@ -94,12 +94,12 @@ class SRGANRecipe(SRResNetRecipe):
 class FastSRGANRecipe(SRGANRecipe):
     name = "fast-srgan"
     default_data = ["bsd200-x2"]
-    defaults = {"ch": 32, "blocks": 6, "scale": 2, "skip": "bicubic", "expand": 4, "loss": "l1", "d_ch": 32, "adv_weight": 1e-3, "feat_weight": 0.2, "pixel_weight": 1.0}
+    defaults = {"ch": 32, "blocks": 4, "scale": 2, "skip": "bicubic", "expand": 4, "block": "res", "loss": "l1", "d_ch": 32, "adv_weight": 1e-3, "feat_weight": 0.2, "pixel_weight": 1.0}
     paper_config = {"note": "Fast-SRGAN (H. Arora) trains on DIV2K with a MobileNetV2-style generator, 4x; here x2"}
     generator_class = FastSRGenerator
 
     def architecture(self):
-        return {**super().architecture(), "skip": str(self.p["skip"]), "expand": int(self.p["expand"])}
+        return {**super().architecture(), "skip": str(self.p["skip"]), "expand": int(self.p["expand"]), "block": str(self.p["block"])}
 
     def step(self, x, y):
         if float(self.p["adv_weight"]) == 0 and float(self.p["feat_weight"]) == 0:  # fidelity pre-training

@@ -267,7 +267,10 @@ def train(recipe_cls: type[Recipe], out_dir: Path, datasets: list[str], cfg: Tra
         m.to(device)
     start, seconds, rows = 0, 0.0, []
     if resume and ckpt.exists():
-        state = torch.load(ckpt, map_location=device, weights_only=False)  # our own file, written below
+        try:  # tensors, numbers, strings and containers only: never unpickle code
+            state = torch.load(ckpt, map_location=device, weights_only=True)
+        except Exception as exc:
+            raise BenchError(f"{ckpt}: not a checkpoint bench can resume safely ({type(exc).__name__}: {str(exc).splitlines()[0]}); start a new --out") from None
         for k, m in recipe.models.items():
             m.load_state_dict(state["models"][k])
         for k, o in recipe.optims.items():

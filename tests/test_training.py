@@ -20,23 +20,47 @@ def tiny(steps, **params):
     return tr.TrainConfig(steps=steps, batch=2, patch=32, val_every=2, checkpoint_every=2, val_items=1, params=params)
 
 
-def test_resume_continues_bit_for_bit(image_folder, tmp_path):
+def cosine(steps, **params):
+    cfg = tiny(steps, **params)
+    cfg.schedule, cfg.lr_min = "cosine", 1e-5
+    return cfg
+
+
+def test_resume_continues_bit_for_bit(image_folder, tmp_path, monkeypatch):
     data = [f"{image_folder}@qf20"]
-    whole = tr.train(tr.recipe_class("ssim"), tmp_path / "a", data, tiny(4, ch=4, blocks=1), progress=False)
-    tr.train(tr.recipe_class("ssim"), tmp_path / "b", data, tiny(2, ch=4, blocks=1), progress=False)
-    resumed = tr.train(tr.recipe_class("ssim"), tmp_path / "b", data, tiny(4, ch=4, blocks=1), resume=True, progress=False)
+    p = {"ch": 4, "depth": 3, "qf": "5-60"}  # on-the-fly JPEG pairs and a cosine schedule must resume exactly too
+    whole = tr.train(tr.recipe_class("ssim"), tmp_path / "a", data, cosine(4, **p), progress=False)
+    recipe = tr.recipe_class("ssim")
+    calls = {"n": 0}
+    real_step = recipe.step
+
+    def killed_at_step_3(self, x, y):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt  # the run dies after its step-2 checkpoint
+        return real_step(self, x, y)
+
+    monkeypatch.setattr(recipe, "step", killed_at_step_3)
+    with pytest.raises(KeyboardInterrupt):
+        tr.train(recipe, tmp_path / "b", data, cosine(4, **p), progress=False)
+    monkeypatch.undo()
+    resumed = tr.train(tr.recipe_class("ssim"), tmp_path / "b", data, cosine(4, **p), resume=True, progress=False)
     assert resumed["sha256"] == whole["sha256"]  # same weights, byte for byte
     curves = (tmp_path / "b" / "curves.csv").read_text().splitlines()
-    assert curves[0].startswith("step,seconds,ssim_loss") and len(curves) == 5 and (tmp_path / "b" / "curves.svg").exists()
+    assert curves[0].startswith("step,seconds,lr,ssim_loss,l1") and len(curves) == 5 and (tmp_path / "b" / "curves.svg").exists()
+    lrs = [float(r.split(",")[2]) for r in curves[1:]]
+    assert lrs == [tr.learning_rate(cosine(4), s) for s in (1, 2, 3, 4)] and lrs[0] == 2e-4 and lrs[0] > lrs[1] > lrs[2] > lrs[3] > 1e-5
     card = json.loads((tmp_path / "a" / "ssim.json").read_text())
-    assert card["architecture"] == {"class": "ArtifactGenerator", "ch": 4, "blocks": 1} and card["seed"] == 0
+    assert card["architecture"] == {"class": "HalfResGenerator", "ch": 4, "depth": 3} and card["seed"] == 0
     assert set(card["final_validation"]) == {"val_psnr", "val_psnr_input"} and card["data"]["val_items"] == 1
     with pytest.raises(BenchError, match="--resume"):
         tr.train(tr.recipe_class("ssim"), tmp_path / "a", data, tiny(4, ch=4, blocks=1), progress=False)
 
 
 @pytest.mark.parametrize("recipe,data,params", [
-    ("gan", "@qf20", {"ch": 4, "blocks": 1}),
+    ("gan", "@qf20", {"ch": 4, "depth": 3}),
+    ("gan", "@qf20", {"ch": 4, "depth": 3, "qf": 20}),
+    ("ssim", "@qf20", {"arch": "ArtifactGenerator", "ch": 4, "blocks": 1}),
     ("pix2pix", "@qp37", {"ch": 4, "depth": 2, "d_ch": 4}),
     ("srresnet", "@x2", {"ch": 4, "blocks": 1, "scale": 2}),
     ("srgan", "@x2", {"ch": 4, "blocks": 1, "scale": 2, "d_ch": 4}),
@@ -48,6 +72,41 @@ def test_every_recipe_trains_and_exports(recipe, data, params, image_folder, tmp
     rows = (tmp_path / "curves.csv").read_text().splitlines()
     assert len(rows) == 3 and "nan" not in rows[-1].lower()
     assert np.isfinite(card["final_validation"]["val_psnr"]) and (tmp_path / f"{recipe}.safetensors").exists()
+
+
+def test_untrained_generators_are_their_skip():
+    """Residual generators start as the identity (artifact removal) or bicubic (SR), so
+    training can only add to them."""
+    import torch.nn.functional as F
+
+    from benchmark.methods.nets import FastSRGenerator, HalfResGenerator, SRResNet
+
+    x = torch.rand(1, 3, 21, 30) * 2 - 1  # odd sizes: padding must not shift anything
+    assert torch.equal(HalfResGenerator(8, 4)(x), x)
+    bic = F.interpolate(x, scale_factor=4, mode="bicubic", align_corners=False)
+    assert torch.allclose(SRResNet(8, 2, 4, bn=False, residual=True)(x), bic, atol=1e-6)
+    assert torch.allclose(FastSRGenerator(8, 2, 2, "bicubic")(x), F.interpolate(x, scale_factor=2, mode="bicubic", align_corners=False), atol=1e-6)
+
+
+def test_on_the_fly_jpeg_pairs(image_folder):
+    """qf=LO-HI: each target patch is JPEG-compressed at a QF of the range; a share is gray
+    (Y replicated to three channels), on the 16-pixel MCU grid."""
+    from benchmark.methods.galteri import SSIMRecipe, jpeg, parse_qf_range
+    from benchmark.methods.training import to_uint8
+
+    src = tr.PairSource([f"{image_folder}@qf20"], None, val_items=1)
+    recipe = SSIMRecipe(tr.TrainConfig(params={"qf": "10", "gray": 0.5}), "cpu")
+    x, y = recipe.sample(src, np.random.default_rng(0), 16, 32)
+    xs, ys = to_uint8(x), to_uint8(y)
+    gray = [bool((t[..., 0] == t[..., 1]).all() and (t[..., 1] == t[..., 2]).all()) for t in ys]
+    assert 2 <= sum(gray) <= 14
+    for xi, yi, g in zip(xs, ys, gray):
+        src_frame = yi[..., :1] if g else yi
+        want = jpeg(np.ascontiguousarray(src_frame), 10)
+        assert np.array_equal(xi, np.repeat(want, 3, 2) if g else want)  # exactly the JPEG of the target at QF10
+    assert parse_qf_range("5-60") == (5, 60) and parse_qf_range(30) == (30, 30)
+    with pytest.raises(BenchError, match="qf="):
+        parse_qf_range("high")
 
 
 def test_qf_predictor_recipe_trains(image_folder, tmp_path):
