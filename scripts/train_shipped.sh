@@ -16,7 +16,13 @@ train() {  # name, then bench train arguments
 }
 only=${1:-all}
 if [ "$only" = all ] || [ "$only" = galteri ]; then
-  train qf-predictor qf-predictor --dataset bsd200 --config $C/qf-predictor.toml
+  if [ ! -f "$W/qf-predictor.safetensors" ] || [ "${FORCE:-0}" = 1 ]; then  # two stages; the first is not shipped
+    bench train qf-predictor --dataset bsd200 --config $C/qf-predictor.toml --name qf-predictor-base --out "$T/qf-predictor-base" \
+      $( [ -f "$T/qf-predictor-base/checkpoint.pt" ] && echo --resume ) -q
+    bench train qf-predictor --dataset bsd200 --config $C/qf-predictor-ft.toml --init "$T/qf-predictor-base/qf-predictor-base.safetensors" \
+      --name qf-predictor --out "$T/qf-predictor" $( [ -f "$T/qf-predictor/checkpoint.pt" ] && echo --resume ) -q
+    export_weights qf-predictor
+  fi
   train ssim-base ssim $(for q in 5 10 20 30 40 60; do echo --dataset bsd200-qf$q; done) --config $C/ssim-base.toml
   for q in 5 10 20 30 40 60; do train ssim-qf$q ssim --dataset bsd200-qf$q --config $C/ssim-qf.toml --param qf=$q --init $W/ssim-base.safetensors; done
   for q in 5 10 20 30 40 60; do train gan-qf$q gan --dataset bsd200-qf$q --config $C/gan-qf.toml --param qf=$q --init $W/ssim-qf$q.safetensors; done
