@@ -63,9 +63,6 @@ class Asset:
         return out
 
 
-_verified: dict[Path, str] = {}
-
-
 def asset_path(asset: Asset, explicit: str | os.PathLike | None = None) -> Path:
     """The verified local path of ``asset``, or :class:`WeightsMissing` saying how to get it."""
     tried = asset.candidates(explicit)
@@ -75,11 +72,10 @@ def asset_path(asset: Asset, explicit: str | os.PathLike | None = None) -> Path:
                 raise WeightsMissing(f"{asset.name}: {p} does not exist")
             continue
         p = p.resolve()
-        if p not in _verified:
-            _verified[p] = sha256_file(p)
-        if _verified[p] != asset.sha256:
+        sha = file_sha256(p)
+        if sha != asset.sha256:
             raise WeightsMissing(
-                f"{asset.name}: {p} has SHA-256 {_verified[p][:16]}..., expected {asset.sha256[:16]}... "
+                f"{asset.name}: {p} has SHA-256 {sha[:16]}..., expected {asset.sha256[:16]}... "
                 f"(a different or damaged file; the expected one comes from {asset.source})"
             )
         return p

@@ -34,12 +34,15 @@ CROP = 64
 GENERATORS = {"HalfResGenerator": HalfResGenerator, "ArtifactGenerator": ArtifactGenerator}
 
 
+def generator_class(arch: dict[str, Any]):
+    """The network a card's ``architecture`` names (``class``; cards without one are Galteri's
+    ArtifactGenerator)."""
+    return GENERATORS[arch.get("class", "ArtifactGenerator")]
+
+
 def build_generator(arch: dict[str, Any]):
-    """A generator from a card's ``architecture`` (``class`` picks the network; cards
-    without one are Galteri's ArtifactGenerator)."""
-    arch = dict(arch)
-    cls = GENERATORS[arch.pop("class", "ArtifactGenerator")]
-    return cls(**arch)
+    """A generator from a card's ``architecture``."""
+    return generator_class(arch)(**{k: v for k, v in arch.items() if k != "class"})
 
 
 def parse_qf_range(value: Any) -> tuple[int, int]:
@@ -84,7 +87,7 @@ class SSIMRecipe(Recipe):
     def sample(self, source, rng, batch, patch):
         if self.p.get("qf") in (None, ""):
             return source.sample(rng, batch, patch)
-        from .training import to_tensor
+        from .training import augment, to_tensor
         from benchmark.imaging import rgb_to_y_uint8
 
         lo, hi = parse_qf_range(self.p["qf"])
@@ -100,14 +103,7 @@ class SSIMRecipe(Recipe):
             ref = self._refs[rng.integers(len(self._refs))]
             h, w = ref.shape[:2]
             i, j = int(rng.integers(0, (h - patch) // 16 + 1)) * 16, int(rng.integers(0, (w - patch) // 16 + 1)) * 16
-            y = ref[i: i + patch, j: j + patch]
-            if rng.random() < 0.5:
-                y = y[:, ::-1]
-            if rng.random() < 0.5:
-                y = y[::-1]
-            if rng.random() < 0.5:
-                y = y.transpose(1, 0, 2)
-            y = np.ascontiguousarray(y)
+            y = np.ascontiguousarray(augment(rng, ref[i: i + patch, j: j + patch])[0])
             if y.shape[2] == 3 and rng.random() < float(self.p["gray"]):
                 y = rgb_to_y_uint8(y)
             x = jpeg(y, int(rng.integers(lo, hi + 1)))
@@ -287,20 +283,19 @@ class QFEnsemble(Method):
     def __init__(self, qf: int | str = "auto", **params: Any):
         super().__init__(**({"qf": qf} if qf != "auto" else {}), **params)
         self.qf = qf
-        cards = {q: weights_file(f"{self.family_name}-qf{q}")[1] for q in ENSEMBLE_QFS}
+        self.cards = {q: weights_file(f"{self.family_name}-qf{q}")[1] for q in ENSEMBLE_QFS}
         pred = weights_file("qf-predictor")[1]
         from benchmark.api import digest
 
-        self.weights_hash = digest([cards[q]["sha256"] for q in ENSEMBLE_QFS], pred["sha256"])
-        self.version = versioned(type(self).version, list(cards.values()))
+        self.weights_hash = digest([self.cards[q]["sha256"] for q in ENSEMBLE_QFS], pred["sha256"])
+        self.version = versioned(type(self).version, list(self.cards.values()))
         self.models: dict[int, Any] = {}
         self.predictor = None
 
     def setup(self, device: str) -> None:
         self.device = device
         for q in ENSEMBLE_QFS:
-            card = weights_file(f"{self.family_name}-qf{q}")[1]
-            cls = GENERATORS[card.get("architecture", {}).get("class", "ArtifactGenerator")]
+            cls = generator_class(self.cards[q].get("architecture", {}))
             self.models[q], _ = load_generator(f"{self.family_name}-qf{q}", cls, None, device)
         self.predictor, _ = load_generator("qf-predictor", QFPredictor, None, device)
 

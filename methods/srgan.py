@@ -26,10 +26,8 @@ class SRResNetRecipe(Recipe):
     generator_class = SRResNet
 
     def architecture(self):
-        arch = {"ch": int(self.p["ch"]), "blocks": int(self.p["blocks"]), "scale": int(self.p["scale"])}
-        if self.generator_class is SRResNet:
-            arch.update(bn=_flag(self.p["bn"]), residual=_flag(self.p["residual"]))
-        return arch
+        return {"ch": int(self.p["ch"]), "blocks": int(self.p["blocks"]), "scale": int(self.p["scale"]),
+                "bn": _flag(self.p["bn"]), "residual": _flag(self.p["residual"])}
 
     def build(self):
         import torch
@@ -99,7 +97,8 @@ class FastSRGANRecipe(SRGANRecipe):
     generator_class = FastSRGenerator
 
     def architecture(self):
-        return {**super().architecture(), "skip": str(self.p["skip"]), "expand": int(self.p["expand"]), "block": str(self.p["block"])}
+        return {"ch": int(self.p["ch"]), "blocks": int(self.p["blocks"]), "scale": int(self.p["scale"]),
+                "skip": str(self.p["skip"]), "expand": int(self.p["expand"]), "block": str(self.p["block"])}
 
     def step(self, x, y):
         if float(self.p["adv_weight"]) == 0 and float(self.p["feat_weight"]) == 0:  # fidelity pre-training

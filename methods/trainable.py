@@ -16,8 +16,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from benchmark.api import Context, Method
-from benchmark.imaging import sha256_file
-from benchmark.weights import ENV_WEIGHTS_DIR, WeightsMissing
+from benchmark.weights import ENV_WEIGHTS_DIR, WeightsMissing, file_sha256
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
 
@@ -33,7 +32,7 @@ def weights_file(name: str, explicit: str | None = None, directory: Path = WEIGH
         if p.is_file():
             card_path = p.with_suffix(".json")
             card = json.loads(card_path.read_text()) if card_path.exists() else {}
-            sha = sha256_file(p)
+            sha = file_sha256(p)
             if card.get("sha256") and card["sha256"] != sha:
                 raise WeightsMissing(f"{p}: SHA-256 {sha[:16]}... does not match its card {card_path.name} ({card['sha256'][:16]}...)")
             card["sha256"] = sha

@@ -114,15 +114,23 @@ class PairSource:
             j = int(rng.integers(0, (w - p_in) // 8 + 1)) * 8
             x = deg[i: i + p_in, j: j + p_in]
             y = ref[i * s: (i + p_in) * s, j * s: (j + p_in) * s]
-            if rng.random() < 0.5:
-                x, y = x[:, ::-1], y[:, ::-1]
-            if rng.random() < 0.5:
-                x, y = x[::-1], y[::-1]
-            if rng.random() < 0.5:
-                x, y = x.transpose(1, 0, 2), y.transpose(1, 0, 2)
+            x, y = augment(rng, x, y)
             xs.append(np.ascontiguousarray(x))
             ys.append(np.ascontiguousarray(y))
         return to_tensor(np.stack(xs)), to_tensor(np.stack(ys))
+
+
+def augment(rng: np.random.Generator, *arrays: np.ndarray) -> list[np.ndarray]:
+    """A random horizontal flip, vertical flip and transpose (each with probability 1/2), the
+    same for every array (an input patch and its target)."""
+    out = list(arrays)
+    if rng.random() < 0.5:
+        out = [a[:, ::-1] for a in out]
+    if rng.random() < 0.5:
+        out = [a[::-1] for a in out]
+    if rng.random() < 0.5:
+        out = [a.transpose(1, 0, 2) for a in out]
+    return out
 
 
 def to_tensor(batch: np.ndarray):
