@@ -111,52 +111,97 @@ def default_run_note(runner) -> str:
 
 
 @app.command("list")
-def list_(kind: Optional[str] = typer.Argument(None, help="methods, datasets, degradations or metrics (default: all).")) -> None:
-    """Show every plug-in with its version and origin (and, for metrics, direction and conventions)."""
+def list_(
+    kind: Optional[str] = typer.Argument(None, help="methods, datasets, degradations or metrics (default: all)."),
+    long: bool = typer.Option(False, "--long", "-l", help="Every entry in full: description and (metrics) conventions, wrapped."),
+) -> None:
+    """Show every plug-in with its version and origin (metrics: direction, unit, whether usable here; --long: conventions)."""
     kinds = [kind] if kind else list(registry.KINDS)
     for k in kinds:
         if k not in registry.REGISTRIES:
             _fail(BenchError(f"unknown kind {k!r}; choose one of {', '.join(registry.KINDS)}"))
-        reg = registry.REGISTRIES[k]
+    for k in kinds:
         try:
-            entries = reg.entries()
+            entries = registry.REGISTRIES[k].entries()
         except BenchError as exc:
             _fail(exc)
             return
-        table = Table(title=k, title_justify="left", show_lines=False)
-        table.add_column("name")
-        table.add_column("version")
-        table.add_column("origin")
-        if k == "metrics":
-            table.add_column("better")
-            table.add_column("unit")
-            table.add_column("conventions")
-        elif k == "degradations":
-            table.add_column("token")
-        else:
-            table.add_column("description")
-        for e in entries:
-            try:
-                obj = e.load()
-            except BenchError as exc:
-                table.add_row(escape(e.name), "?", escape(e.origin), f"[red]failed to load: {escape(str(exc))}[/]")
+        _list_kind(k, entries, long)
+
+
+def _describe_entry(k: str, obj) -> str:
+    if k == "degradations":
+        return ", ".join(getattr(obj, "examples", ()) or [obj.token])
+    desc = getattr(obj, "description", "")
+    if k == "datasets" and getattr(obj, "layout", ""):
+        desc = f"{desc} [{obj.layout}]"
+    return desc
+
+
+def _list_kind(k: str, entries, long: bool) -> None:
+    """One line per entry (long text cut with an ellipsis, so 80 columns stay readable);
+    what makes a metric unusable is printed in full below the table; --long prints blocks."""
+    unusable: list[tuple[str, str]] = []
+    loaded = []
+    for e in entries:
+        try:
+            loaded.append((e, e.load(), None))
+        except BenchError as exc:
+            loaded.append((e, None, str(exc)))
+    if long:
+        console.print(f"[bold]{k}[/]")
+        for e, obj, failed in loaded:
+            head = f"[bold]{escape(e.name)}[/]  {escape(e.version)}  {escape(e.origin)}"
+            if failed is not None:
+                console.print(f"{head}  [red]failed to load: {escape(failed)}[/]", soft_wrap=True)
                 continue
-            row = [escape(e.name), escape(e.version), escape(e.origin)]
             if k == "metrics":
-                conv = "; ".join(f"{a}={b}" for a, b in getattr(obj, "conventions", {}).items())
-                avail = obj.availability() if hasattr(obj, "availability") else ""
-                if avail:
-                    conv = f"[{avail}] {conv}"
-                row += ["higher ↑" if obj.higher_is_better else "lower ↓", escape(obj.unit or "-"), escape(conv)]
-            elif k == "degradations":
-                row += [escape(", ".join(getattr(obj, "examples", ()) or [obj.token]))]
-            else:
-                desc = getattr(obj, "description", "")
-                if k == "datasets" and getattr(obj, "layout", ""):
-                    desc = f"{desc} [{obj.layout}]"
-                row += [escape(desc)]
-            table.add_row(*row)
-        console.print(table)
+                head += f"  {'higher ↑' if obj.higher_is_better else 'lower ↓'}  {escape(obj.unit or '-')}"
+            console.print(head, soft_wrap=True, highlight=False)
+            desc = _describe_entry(k, obj)
+            if desc:
+                console.print(f"  {escape(desc)}", soft_wrap=True, highlight=False)
+            if k == "metrics":
+                why = obj.availability() if hasattr(obj, "availability") else ""
+                if why:
+                    console.print(f"  [yellow]unavailable here:[/] {escape(why)}", soft_wrap=True, highlight=False)
+                for a, b in getattr(obj, "conventions", {}).items():
+                    console.print(f"  {escape(str(a))}: {escape(str(b))}", soft_wrap=True, highlight=False)
+        console.print()
+        return
+    table = Table(title=k, title_justify="left", show_lines=False, box=None, header_style="bold", padding=(0, 1, 0, 0), collapse_padding=True)
+    def width(values, cap):  # the short columns keep their text; the last one gets what is left
+        return min(cap, max([len(v) for v in values] + [3])) + 1  # + the space after it
+
+    widths = [width([e.name for e, _, _ in loaded], 22), width([e.version for e, _, _ in loaded], 8), width([e.origin for e, _, _ in loaded], 12)]
+    for title, w in zip(("name", "ver", "origin"), widths):
+        table.add_column(title, no_wrap=True, overflow="ellipsis", width=w)
+    if k == "metrics":
+        table.add_column("better", no_wrap=True, width=9)
+        table.add_column("unit", no_wrap=True, overflow="ellipsis", width=9)
+        widths += [9, 9]
+    rest = max(12, console.width - sum(widths) - 1)
+    table.add_column("here" if k == "metrics" else "token" if k == "degradations" else "description", no_wrap=True, overflow="ellipsis", width=rest)
+    for e, obj, failed in loaded:
+        row = [escape(e.name), escape(e.version), escape(e.origin)]
+        if failed is not None:
+            unusable.append((e.name, f"failed to load: {failed}"))
+            row += (["?", "-", "[red]failed to load[/]"] if k == "metrics" else ["[red]failed to load (see below)[/]"])
+        elif k == "metrics":
+            why = obj.availability() if hasattr(obj, "availability") else ""
+            if why:
+                unusable.append((e.name, why))
+            row += ["higher ↑" if obj.higher_is_better else "lower ↓", escape(obj.unit or "-"),
+                    "[yellow]unavailable (below)[/]" if why else "ok"]
+        else:
+            row += [escape(_describe_entry(k, obj))]
+        table.add_row(*row)
+    console.print(table)
+    for name, why in unusable:
+        console.print(f"  [yellow]{escape(name)}[/]: {escape(why)}", soft_wrap=True, highlight=False)
+    if k == "metrics":
+        console.print("  (`bench list metrics --long`: each metric's conventions)", highlight=False)
+    console.print()
 
 
 @app.command()
@@ -264,6 +309,7 @@ def enhance(
     report: Optional[Path] = typer.Option(None, "--report", help="With --realtime: write the report as JSON here (default: OUTPUT + .realtime.json)."),
     device: str = typer.Option("auto", "--device"),
     spec: List[Path] = typer.Option([], "--spec", help="TOML spec file naming weights files as methods ([methods.NAME] path = ...); repeatable (also $BENCH_SPECS)."),
+    force: bool = typer.Option(False, "--force", "-f", help="Overwrite an existing output (never the input)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
     """Enhance a real video (audio copied through, input frame rate kept), an image or a folder of images, or a live source."""
@@ -285,7 +331,9 @@ def enhance(
         if output is None:
             stem = str(input).replace(":", "_").replace("/", "_") if is_camera(input) else input.stem  # camera: in the working folder
             suffix = "" if input.is_dir() else (".png" if input.suffix.lower() in IMAGE_EXTS else ".mp4")
-            output = (Path.cwd() / stem if is_camera(input) else input).with_name(f"{stem}.{m.name.replace(':', '_').replace('/', '_')}{suffix}")
+            kind = ".sbs" if side_by_side else ""  # clip.fast-srgan.mp4 and clip.fast-srgan.sbs.mp4 side by side
+            output = (Path.cwd() / stem if is_camera(input) else input).with_name(f"{stem}.{m.name.replace(':', '_').replace('/', '_')}{kind}{suffix}")
+        _check_output(input, output, force, [report or output.with_name(output.name + ".realtime.json")] if realtime else [])
         if realtime:
             info = enhance_realtime(input, m, output, scale=scale, codec=codec, crf=crf, side_by_side=side_by_side,
                                     device=resolve_device(device), progress=not quiet, duration=duration)
@@ -305,6 +353,22 @@ def enhance(
                       f"latency p50 {lat['p50']:.1f} ms, p95 {lat['p95']:.1f} ms, max {lat['max']:.1f} ms")
         return
     console.print(f"wrote {escape(str(info['output']))}: {info['frames']} frame(s)" + (f", {info['fps']:.1f} fps" if "fps" in info else ""))
+
+
+def _check_output(src: Path, dst: Path, force: bool, extra: list[Path]) -> None:
+    """Refuse to write over the input, or over an existing output without --force."""
+    from benchmark.imaging import IMAGE_EXTS
+
+    if not str(src).startswith(("camera:", "/dev/video")) and src.exists() and dst.exists() and dst.resolve() == src.resolve():
+        raise BenchError(f"output {dst} is the input; choose another with -o")
+    if src.is_dir():  # a folder of images: the files that would be written
+        names = [p.stem + ".png" for p in src.iterdir() if p.suffix.lower() in IMAGE_EXTS]
+        taken = [dst / n for n in names if (dst / n).exists()]
+    else:
+        taken = [p for p in [dst, *extra] if p.exists()]
+    if taken and not force:
+        more = f" (and {len(taken) - 1} more)" if len(taken) > 1 else ""
+        raise BenchError(f"{taken[0]}{more} exists; pass --force to overwrite, or -o to write elsewhere")
 
 
 @app.command()

@@ -163,6 +163,9 @@ class Runner:
             metrics.append(cls(**{o: options.get(o) for o in getattr(cls, "options", ())}))
         if len({m.name for m in metrics}) != len(metrics):
             raise BenchError("the same metric is named twice")
+        unusable = [f"metric '{m.name}': {why}" for m in metrics if (why := m.availability())]
+        if unusable:  # before any work: one error, not one per item
+            raise BenchError("cannot score here. " + " | ".join(unusable))
         return specs, methods, metrics
 
     def select(self, spec: DatasetSpec) -> Iterator[Item]:
