@@ -432,16 +432,12 @@ def models_fetch(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
     """Download zoo models into $BENCH_MODELS_DIR (default: models/ in the cache), resuming a partial file, checking the sha256."""
-    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
-
     from . import zoo
 
     for name in names:
         try:
-            with Progress(TextColumn(f"[bold]{escape(name)}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(), TimeRemainingColumn(),
-                          disable=quiet or not sys.stdout.isatty(), console=console) as bar:
-                task = bar.add_task("download", total=None)
-                info = zoo.fetch(name, timeout=timeout, on_progress=lambda done, total: bar.update(task, completed=done, total=total))
+            with _download_bars(quiet) as bar:
+                info = zoo.fetch(name, timeout=timeout, on_progress=bar(name))
         except BenchError as exc:
             _fail(exc)
             return
@@ -449,6 +445,95 @@ def models_fetch(
                else f"{info['downloaded']:,} bytes downloaded" + (f", resumed from {info['resumed_from']:,}" if info["resumed_from"] else ""))
         check = "verified" if info["verified"] else "[yellow]NOT checked: no published sha256 is recorded for this model[/]"
         console.print(f"{escape(name)}: {escape(info['path'])} ({how}); sha256 {info['sha256']} {check}")
+
+
+class _download_bars:
+    """``with _download_bars(quiet) as bar: fetch(..., on_progress=bar(label))``: one rich
+    download bar per file (bytes, speed, time left); silent when quiet or not a terminal."""
+
+    def __init__(self, quiet: bool):
+        from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
+
+        self.progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
+                                 TimeRemainingColumn(), disable=quiet or not sys.stdout.isatty(), console=console)
+
+    def __enter__(self):
+        self.progress.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        self.progress.__exit__(*exc)
+
+    def __call__(self, label: str):
+        task = self.progress.add_task(escape(label), total=None)
+        return lambda done, total: self.progress.update(task, completed=done, total=total)
+
+
+data_app = typer.Typer(help="Standard sets by name: list what is under the data root (no command), or fetch sets.", add_completion=False)
+app.add_typer(data_app, name="data")
+
+
+def _data_root(data_root: Optional[Path]) -> Optional[Path]:
+    from .datasets.base import data_root as resolve
+
+    return resolve(str(data_root) if data_root else None)
+
+
+@data_app.callback(invoke_without_command=True)
+def data(ctx: typer.Context, data_root: Optional[Path] = typer.Option(None, "--data-root", help="Default: $BENCH_DATA_ROOT.")) -> None:
+    """Which standard sets are present under the data root, where each goes, its source, size and checksum status."""
+    if ctx.invoked_subcommand is not None:
+        return
+    data_list(data_root)
+
+
+@data_app.command("list")
+def data_list(data_root: Optional[Path] = typer.Option(None, "--data-root", help="Default: $BENCH_DATA_ROOT.")) -> None:
+    """Which standard sets are present under the data root, where each goes, its source, size and checksum status."""
+    from . import data as data_mod
+
+    root = _data_root(data_root)
+    console.print(f"[bold]standard sets[/] under {escape(str(root)) if root else '(no data root: --data-root or $BENCH_DATA_ROOT)'}; "
+                  "`bench data fetch NAME` downloads one", soft_wrap=True)
+    for r in data_mod.table_rows(root):
+        colour = "green" if r["state"] == "present" else "yellow" if r["state"].startswith("incomplete") else "dim"
+        console.print(f"\n[bold]{escape(r['name'])}[/]  [{colour}]{escape(r['state'])}[/]  {escape(r['folder'])}/  {escape(r['title'])}",
+                      soft_wrap=True, highlight=False)
+        if r["manual"]:
+            console.print(f"  source  manual download: {escape(r['manual'])}", soft_wrap=True, highlight=False)
+            continue
+        for label, value in (("source", r["source"]), ("size", r["size"]), ("sha256", r["sha256"]), ("license", r["license"])):
+            console.print(f"  {label:<8}{escape(value)}", soft_wrap=True, highlight=False)
+
+
+@data_app.command("fetch")
+def data_fetch(
+    names: List[str] = typer.Argument(..., help="Set names (`bench data list`): live1, classic5, set5, set14, bsd100, urban100, cbsd68, kodak, div2k, coco, voc."),
+    data_root: Optional[Path] = typer.Option(None, "--data-root", help="Where the sets go (default: $BENCH_DATA_ROOT)."),
+    timeout: float = typer.Option(10.0, "--timeout", min=1, help="Seconds to wait for the server (offline fails at once)."),
+    force: bool = typer.Option(False, "--force", help="Fetch and extract again even when the set is present."),
+    keep: bool = typer.Option(False, "--keep-archive", help="Keep the downloaded archives in <data root>/.downloads/."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+) -> None:
+    """Download standard sets from their usual sources (resumed, checksummed) and extract them into the layout `bench run` reads."""
+    from . import data as data_mod
+
+    try:
+        with _download_bars(quiet) as bar:
+            reports = data_mod.fetch(names, _data_root(data_root), timeout=timeout, force=force, keep=keep, progress=bar)
+    except BenchError as exc:
+        _fail(exc)
+        return
+    for r in reports:
+        if not r["fetched"]:
+            console.print(f"{escape(r['name'])}: already present in {escape(r['folder'])} ({r['images']} images; --force fetches again)")
+            continue
+        for f in r["files"]:
+            how = f"{f['downloaded']:,} bytes downloaded" + (f", resumed from {f['resumed_from']:,}" if f["resumed_from"] else "")
+            console.print(f"{escape(r['name'])}: {escape(f['url'])} ({how}; sha256 {f['sha256']}, {escape(f['checksum'])}): "
+                          f"{f['extracted']} file(s)", soft_wrap=True, highlight=False)
+        state = "complete" if r["complete"] else "[yellow]incomplete[/]"
+        console.print(f"{escape(r['name'])}: {r['images']} images in {escape(r['folder'])} ({state})", soft_wrap=True)
 
 
 @app.command("predict-qf")
