@@ -181,7 +181,7 @@ def _list_kind(k: str, entries, long: bool) -> None:
         table.add_column("unit", no_wrap=True, overflow="ellipsis", width=9)
         widths += [9, 9]
     rest = max(12, console.width - sum(widths) - 1)
-    table.add_column("here" if k == "metrics" else "token" if k == "degradations" else "description", no_wrap=True, overflow="ellipsis", width=rest)
+    table.add_column("here" if k == "metrics" else "token" if k == "degradations" else "description", no_wrap=True, overflow="ellipsis", max_width=rest)
     for e, obj, failed in loaded:
         row = [escape(e.name), escape(e.version), escape(e.origin)]
         if failed is not None:
