@@ -235,3 +235,43 @@ def test_folder_type_override(tmp_path, image_folder):
     df = pd.read_parquet(tmp_path / "o" / "scores.parquet")
     assert set(df.scope) == {"image"} and df.item_id.nunique() == 3
     assert np.isfinite(df.value).all()
+
+
+# ---------------------------------------------------------------------------- install
+def _pyproject():
+    import tomllib
+    from pathlib import Path
+
+    return tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())["project"]
+
+
+def test_torch_ranges_admit_the_cpu_build():
+    """README: install the CPU wheels first (2.14.1+cpu), then `pip install -e .` must keep them."""
+    from packaging.requirements import Requirement
+
+    reqs = {r.name: r for r in map(Requirement, _pyproject()["dependencies"])}
+    for name, version in (("torch", "2.14.1"), ("torchvision", "0.29.1")):
+        assert reqs[name].specifier.contains(version) and reqs[name].specifier.contains(f"{version}+cpu")
+
+
+def test_one_opencv_is_declared_and_installed_ones_agree():
+    """bench names one OpenCV distribution. pyiqa (opencv-python-headless, and facexlib's
+    opencv-python) and ultralytics (opencv-python) bring the other with [iqa]/[detect]; both then
+    write the same cv2/ files, which is only sound when their versions are the same."""
+    import importlib.metadata as md
+
+    from packaging.requirements import Requirement
+
+    project = _pyproject()
+    declared = [Requirement(r).name for r in project["dependencies"] + sum(project["optional-dependencies"].values(), [])]
+    assert [n for n in declared if n.startswith("opencv")] == ["opencv-python-headless"]
+    versions = {}
+    for dist in ("opencv-python", "opencv-python-headless"):
+        try:
+            versions[dist] = md.version(dist)
+        except md.PackageNotFoundError:
+            pass
+    assert len(set(versions.values())) == 1, versions
+    import cv2
+
+    assert next(iter(versions.values())).startswith(cv2.__version__)
