@@ -123,7 +123,8 @@ def to_markdown(summary: pd.DataFrame) -> str:
             cells = [f"**{c}**" if best else c for c, best in r["cells"]]
             lines.append(f"| {_md_escape(r['method'])} | {r['n']} | " + " | ".join(cells) + " |")
         lines.append("")
-    lines.append("Mean over items (images, or clips for video; corpus metrics such as mAP are one value per data set); **bold** = best in column; ↑/↓ = higher/lower is better; n = items scored.")
+    bold = "; **bold** = best in column" if summary["best"].any() else ""
+    lines.append(f"Mean over items (images, or clips for video; corpus metrics such as mAP are one value per data set){bold}; ↑/↓ = higher/lower is better; n = items scored.")
     return "\n".join(lines) + "\n"
 
 

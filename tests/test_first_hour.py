@@ -67,6 +67,8 @@ def test_fps_format_and_legend():
 
     one = printed(pd.DataFrame(rows[:1]))
     assert "*" not in one and "best:" not in one  # nothing is best of one: no promise of a *
+    assert "bold" not in leaderboard.to_markdown(leaderboard.summarize(pd.DataFrame(rows[:1])))
+    assert "**bold** = best" in leaderboard.to_markdown(leaderboard.summarize(pd.DataFrame(rows)))
     two = printed(pd.DataFrame(rows))
     assert "31.00*" in two and "* best in column" in two and "best: ssim on psnr" in two
 
