@@ -42,7 +42,8 @@ class Part:
     members: dict[str, str] | None = None
     target: str | None = None
     sha256: str | None = None
-    size: int | None = None
+    size: int | None = None  # exact bytes, checked; only where known
+    approx: str = ""  # the size the source's page quotes, shown only (never checked)
 
     @property
     def filename(self) -> str:
@@ -96,9 +97,10 @@ SETS: list[StandardSet] = [
                 manual="no stable direct download: get Vid4's GT frames from the link in BasicSR's docs/DatasetPreparation.md "
                        "and put them as video/Vid4/GT/<clip>/00000000.png ...", license=_RESEARCH),
     StandardSet("coco", "COCO val2017 images + instances/captions annotations", "coco/val2017",
-                (Part("http://images.cocodataset.org/zips/val2017.zip", {"val2017/": "coco/val2017"}),
+                (Part("http://images.cocodataset.org/zips/val2017.zip", {"val2017/": "coco/val2017"}, approx="1 GB"),
                  Part("http://images.cocodataset.org/annotations/annotations_trainval2017.zip",
-                      {"annotations/instances_val2017.json": "coco/annotations", "annotations/captions_val2017.json": "coco/annotations"})),
+                      {"annotations/instances_val2017.json": "coco/annotations", "annotations/captions_val2017.json": "coco/annotations"},
+                      approx="241 MB")),
                 count=5000, needs=("coco/annotations/instances_val2017.json", "coco/annotations/captions_val2017.json"),
                 license="annotations CC BY 4.0; images under their Flickr licenses"),
     StandardSet("voc", "PASCAL VOC2007 test (JPEGImages, Annotations, ImageSets)", "VOCdevkit/VOC2007/JPEGImages",
@@ -273,9 +275,12 @@ def table_rows(root: Path | None) -> list[dict[str, Any]]:
             source, size, check = "manual", "-", "-"
         else:
             urls = list(dict.fromkeys(p.url for p in s.parts))
-            source = urls[0] if len(urls) == 1 else f"{len(urls)} files from {urls[0].rsplit('/', 1)[0]}/"
+            dirs = {u.rsplit("/", 1)[0] for u in urls}
+            source = urls[0] if len(urls) == 1 else f"{len(urls)} files from {dirs.pop()}/" if len(dirs) == 1 else " and ".join(urls)
             total = s.archive_size()
             size = "unknown" if not total else f"{total / 1e6:,.0f} MB" if total >= 1e6 else f"{total:,} bytes"
+            if not total and all(p.approx for p in s.parts):
+                size = "about " + " + ".join(p.approx for p in s.parts) + " (as the source's page says; not checked)"
             notes = {checksum_note(p, root) for p in s.parts}
             check = notes.pop() if len(notes) == 1 else "partly recorded on first download"
         rows.append({"name": s.name, "state": state, "folder": s.layout, "images": n, "source": source, "size": size,
