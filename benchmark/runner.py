@@ -30,11 +30,14 @@ from .results import bench_version, git_revision, machine, now_utc, package_vers
 DEFAULT_METRICS = ["psnr", "psnr-y", "ssim", "ssim-y", "psnr-b", "fps"]
 DEFAULT_DATASETS = ["photos-qf20", "clips-crf35"]
 DEFAULT_MAX_FRAMES = 30  # for the default run only, to keep it about a minute on a laptop CPU
+# `bench run` with neither --methods nor --dataset: a small comparison on the embedded data,
+# each set with the methods made for it (the JPEG restorers on the photos, an x2 upscaler on the clips)
+DEFAULT_PLAN = {"photos-qf20": ["identity", "ssim", "gan"], "clips-x2": ["bicubic", "fast-srgan"]}
 
 
 @dataclass
 class RunConfig:
-    methods: list[str] = field(default_factory=lambda: ["identity"])
+    methods: list[str] = field(default_factory=list)  # empty: identity (with no datasets either: DEFAULT_PLAN)
     datasets: list[str] = field(default_factory=list)
     metrics: list[str] | None = None
     data_root: str | None = None
@@ -136,18 +139,21 @@ class Runner:
     # ------------------------------------------------------------------ resolution
     def resolve_all(self) -> tuple[list[DatasetSpec], list[Method], list[Metric]]:
         cfg = self.cfg
-        names = [n for d in (cfg.datasets or DEFAULT_DATASETS) for n in expand(d)]
+        plan = DEFAULT_PLAN if not cfg.datasets and not split_list(cfg.methods) else None
+        names = list(plan) if plan else [n for d in (cfg.datasets or DEFAULT_DATASETS) for n in expand(d)]
         max_frames = cfg.max_frames if cfg.max_frames is not None else (DEFAULT_MAX_FRAMES if not cfg.datasets else None)
         params = {"max_frames": max_frames} if max_frames else {}
         specs = [resolve(n, self.root, self.specs, **params) for n in names]
         if len({s.name for s in specs}) != len(specs):
             raise BenchError("the same data set is named twice")
-        method_names = split_list(cfg.methods) or ["identity"]
+        method_names = list(dict.fromkeys(n for ms in plan.values() for n in ms)) if plan else split_list(cfg.methods) or ["identity"]
         methods = [make_method(n, self.specs) for n in method_names]
         if len({m.name for m in methods}) != len(methods):
             raise BenchError("the same method is named twice")
+        by_name = {m.name: m for m in methods}
+        self.methods_for = {s.name: [by_name[n] for n in plan[s.name]] if plan else methods for s in specs}
         for spec in specs:
-            for m in methods:
+            for m in self.methods_for[spec.name]:
                 check_scale(m, spec.name, spec.scale)
         metric_names = split_list(cfg.metrics) or list(DEFAULT_METRICS)
         options = {"detector": cfg.detector, "captioner": cfg.captioner}
@@ -157,6 +163,9 @@ class Runner:
             metrics.append(cls(**{o: options.get(o) for o in getattr(cls, "options", ())}))
         if len({m.name for m in metrics}) != len(metrics):
             raise BenchError("the same metric is named twice")
+        unusable = [f"metric '{m.name}': {why}" for m in metrics if (why := m.availability())]
+        if unusable:  # before any work: one error, not one per item
+            raise BenchError("cannot score here. " + " | ".join(unusable))
         return specs, methods, metrics
 
     def select(self, spec: DatasetSpec) -> Iterator[Item]:
@@ -285,6 +294,8 @@ class Runner:
             "crop_border": cfg.crop_border,
             "seed": cfg.seed,
         }
+        if any(ms is not methods for ms in self.methods_for.values()):
+            config["methods_per_dataset"] = {d: [m.name for m in ms] for d, ms in self.methods_for.items()}
         run_id = f"{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}-{digest(config)[:6]}"
         out = Path(cfg.out) if cfg.out else Path("runs") / run_id
         manifest: dict[str, Any] = {
@@ -315,9 +326,9 @@ class Runner:
             for spec, items in plan:
                 bar.start_dataset(spec.name, len(items))
                 for item in items:
-                    rows += self._item(spec, item, methods, metrics, run_id, failures, bar)
+                    rows += self._item(spec, item, self.methods_for[spec.name], metrics, run_id, failures, bar)
                     bar.item_done()
-                rows += self._corpus_rows(spec, methods, metrics, run_id, failures)
+                rows += self._corpus_rows(spec, self.methods_for[spec.name], metrics, run_id, failures)
         df = to_frame(rows)
         write_scores(out, df)
         write_artifacts(out, self.cache.root, self._artifacts)

@@ -1,9 +1,7 @@
 """The model zoo: `bench models`, `bench models fetch` against a local HTTP server (resume,
-checksum), and zoo names as method names."""
+checksum; the ``server`` fixture is in conftest.py), and zoo names as method names."""
 
 import hashlib
-import http.server
-import threading
 
 import pandas as pd
 import pytest
@@ -14,50 +12,6 @@ from benchmark import zoo
 from benchmark.cli import app
 
 pytest.importorskip("spandrel")
-
-
-class RangeServer(http.server.ThreadingHTTPServer):
-    """Serves ``files`` (path -> bytes) with HTTP range requests; records each request's Range header."""
-
-    def __init__(self):
-        super().__init__(("127.0.0.1", 0), RangeHandler)
-        self.files: dict[str, bytes] = {}
-        self.ranges: list[str | None] = []
-        self.honour_ranges = True
-
-
-class RangeHandler(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):  # noqa: N802 - the http.server API
-        data = self.server.files.get(self.path)
-        if data is None:
-            self.send_error(404)
-            return
-        rng = self.headers.get("Range")
-        self.server.ranges.append(rng)
-        start = int(rng.split("=")[1].split("-")[0]) if rng and self.server.honour_ranges else 0
-        if start >= len(data) and rng:
-            self.send_response(416)
-            self.end_headers()
-            return
-        self.send_response(206 if start else 200)
-        if start:
-            self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
-        self.send_header("Content-Length", str(len(data) - start))
-        self.end_headers()
-        self.wfile.write(data[start:])
-
-    def log_message(self, *args):
-        pass
-
-
-@pytest.fixture
-def server():
-    srv = RangeServer()
-    thread = threading.Thread(target=srv.serve_forever, daemon=True)
-    thread.start()
-    yield srv
-    srv.shutdown()
-    srv.server_close()
 
 
 @pytest.fixture
