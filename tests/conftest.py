@@ -1,4 +1,5 @@
 import os
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -104,3 +105,21 @@ def tiny_captioner(path: Path) -> Path:
     T.BlipForConditionalGeneration(cfg).save_pretrained(path)
     proc.save_pretrained(path)
     return path
+
+
+# Debian's Chromium, driven by Playwright (never a downloaded browser)
+BROWSER_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+                "--disable-component-update", "--disable-sync"]
+
+
+def chromium() -> str:
+    """The system Chromium's path; missing (or playwright missing): a failure in CI, a skip elsewhere."""
+    exe = os.environ.get("BENCH_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        exe = None
+    if not exe:
+        msg = "headless browser test needs Chromium (Debian: apt install chromium) and playwright (the [test] extra)"
+        pytest.fail(msg) if os.environ.get("CI") else pytest.skip(msg)
+    return exe
