@@ -1,6 +1,5 @@
 """The HTML site: content, escaping, merging, paper tables, and a real headless browser."""
 
-
 import numpy as np
 import pandas as pd
 import pytest
