@@ -138,7 +138,7 @@ def leaderboards(df: pd.DataFrame) -> list[dict[str, Any]]:
             best = max(vals.values()) if hib else min(vals.values())
             order = sorted(vals, key=lambda m: -vals[m] if hib else vals[m])
             for m in vals:
-                cells[(m, metric)]["best"] = len(vals) > 1 and vals[m] == best
+                cells[(m, metric)]["best"] = len(vals) > 1 and vals[m] == best and metric not in NOT_RANKED
                 if len(vals) > 1 and metric_family(metric) != "speed" and metric not in NOT_RANKED:
                     ranks[m].append(order.index(m) + 1)
         rows = []

@@ -18,13 +18,36 @@ from typer.testing import CliRunner
 from benchmark.runner import RunConfig, run
 from benchmark.serve import study
 from benchmark.serve.app import ServeConfig, create_app
-from conftest import BROWSER_ARGS, chromium, smooth_image
+from conftest import BROWSER_ARGS, chromium
 
 
 @pytest.fixture
 def shots(tmp_path) -> Path:
     d = Path(os.environ.get("BENCH_SCREENSHOTS") or tmp_path / "screens")
     d.mkdir(parents=True, exist_ok=True)
+    return d
+
+
+def photo(name: str, w: int, h: int) -> np.ndarray:
+    """A scikit-image photo (RGB) cut to the aspect of w x h and resized."""
+    from skimage import data
+
+    img = getattr(data, name)()
+    H, W = img.shape[:2]
+    cw = min(W, H * w // h)
+    ch = cw * h // w
+    y, x = (H - ch) // 2, (W - cw) // 2
+    return cv2.resize(np.ascontiguousarray(img[y:y + ch, x:x + cw]), (w, h), interpolation=cv2.INTER_AREA)
+
+
+@pytest.fixture
+def photos(tmp_path) -> Path:
+    from benchmark.imaging import write_png
+
+    d = tmp_path / "photos"
+    d.mkdir()
+    for name in ("astronaut", "chelsea", "coffee"):
+        write_png(d / f"{name}.png", photo(name, 192, 128))
     return d
 
 
@@ -67,7 +90,7 @@ def test_upload_an_image_and_download_the_result(server, tmp_path, shots):
 
     url, _ = server
     src = tmp_path / "photo.png"
-    cv2.imwrite(str(src), smooth_image(40, 56, seed=4))
+    cv2.imwrite(str(src), photo("chelsea", 128, 96)[..., ::-1])
     with sync_playwright() as p:
         b = _browser(p)
         page = b.new_page(viewport={"width": 1100, "height": 900})
@@ -79,17 +102,18 @@ def test_upload_an_image_and_download_the_result(server, tmp_path, shots):
         page.fill("#scale", "2")
         page.click("#go")
         page.wait_for_selector("#view:not([hidden]) .slider img.before", timeout=60_000)
-        page.wait_for_function("document.querySelector('.after img').naturalWidth > 0")
+        page.wait_for_function("document.querySelector('.slider img.after').naturalWidth > 0")
         assert page.locator("#jobs tbody tr .s").first.inner_text() == "done"
         page.fill("#split", "30")
         page.dispatch_event("#split", "input")
+        assert page.locator(".slider img.after").evaluate("e => e.style.clipPath") == "inset(0px 0px 0px 30%)"
         page.screenshot(path=str(shots / "enhance.png"), full_page=True)
         with page.expect_download() as dl:
             page.click("#download")
         saved = tmp_path / "downloaded.png"
         dl.value.save_as(saved)
         assert dl.value.suggested_filename == "photo.bicubic.png"
-        assert cv2.imread(str(saved)).shape[:2] == (80, 112)
+        assert cv2.imread(str(saved)).shape[:2] == (192, 256)
         # reload: the finished job is still listed
         page.reload()
         page.wait_for_selector("#jobs tbody tr")
@@ -101,12 +125,12 @@ def test_upload_an_image_and_download_the_result(server, tmp_path, shots):
 
 
 def _y4m(path: Path, frames=30, w=320, h=240) -> Path:
-    """A small Y4M clip for Chromium's fake camera (a moving gradient)."""
+    """A small Y4M clip for Chromium's fake camera (a slow pan over a photo)."""
     with open(path, "wb") as f:
         f.write(f"YUV4MPEG2 W{w} H{h} F15:1 Ip A1:1 C420jpeg\n".encode())
-        base = smooth_image(h, w, seed=2)
+        wide = photo("astronaut", w + 2 * frames, h + 2 * frames)
         for i in range(frames):
-            yuv = cv2.cvtColor(np.roll(base, 4 * i, 1)[..., ::-1].copy(), cv2.COLOR_BGR2YUV_I420)
+            yuv = cv2.cvtColor(np.ascontiguousarray(wide[i:i + h, 2 * i:2 * i + w, ::-1]), cv2.COLOR_BGR2YUV_I420)
             f.write(b"FRAME\n" + yuv.tobytes())
     return path
 
@@ -139,13 +163,13 @@ def test_live_page_with_a_fake_camera(server, tmp_path, shots):
     assert problems == []
 
 
-def test_two_raters_complete_a_dsis_study(server, tmp_path, shots, image_folder):
+def test_two_raters_complete_a_dsis_study(server, tmp_path, shots, photos):
     from playwright.sync_api import sync_playwright
 
     from benchmark.cli import app as cli
 
     url, runs = server
-    r = run(RunConfig(methods=["identity", "bicubic"], datasets=[f"{image_folder}@x2"], metrics=["psnr"], out=str(runs / "r1")), progress=False)
+    r = run(RunConfig(methods=["identity", "bicubic"], datasets=[f"{photos}@x2"], metrics=["psnr"], out=str(runs / "r1")), progress=False)
     assert not r.failures
     info = study.create(r.out_dir, protocol="dsis", name="dsis-test", repeats=1)
     con = study.connect(runs)

@@ -29,7 +29,11 @@ def register(app: typer.Typer, console, err, fail) -> None:
         spec: List[Path] = typer.Option([], "--spec", help="TOML spec file naming weights files as methods; repeatable (also $BENCH_SPECS)."),
     ) -> None:
         """A local web app: enhance uploads, a live webcam, the leaderboards of RUNS_DIR, subjective studies."""
-        from .app import ServeConfig, is_loopback, serve as run_server
+        try:
+            from .app import ServeConfig, is_loopback, serve as run_server
+        except ImportError as exc:
+            fail(BenchError(f"bench serve needs FastAPI and uvicorn ({exc.name} is missing): pip install 'bench-enhance[serve]'"))
+            return
         from .jobs import Limits
 
         if token == "random":
