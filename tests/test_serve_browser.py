@@ -124,6 +124,33 @@ def test_upload_an_image_and_download_the_result(server, tmp_path, shots):
     assert problems == []
 
 
+def test_video_side_by_side_player(server, tmp_path, shots):
+    from playwright.sync_api import sync_playwright
+
+    from test_serve import tiny_video
+
+    url, _ = server
+    clip = tiny_video(tmp_path / "clip.mp4", frames=12, w=96, h=64)
+    with sync_playwright() as p:
+        b = _browser(p)
+        page = b.new_page(viewport={"width": 1100, "height": 800})
+        problems = _watch(page)
+        page.goto(url + "/enhance")
+        page.set_input_files("#file", str(clip))
+        page.select_option("#method", "bicubic")
+        page.fill("#scale", "2")
+        page.click("#go")
+        page.wait_for_selector("#view:not([hidden]) video.after", timeout=60_000)
+        page.wait_for_function("[...document.querySelectorAll('#view video')].every(v => v.readyState >= 2)", timeout=30_000)
+        sizes = page.evaluate("[...document.querySelectorAll('#view video')].map(v => [v.videoWidth, v.videoHeight])")
+        assert sizes == [[96, 64], [192, 128]]  # before | after, both decoded by the browser (H.264)
+        page.click("#playboth")
+        page.wait_for_function("[...document.querySelectorAll('#view video')].every(v => v.currentTime > 0)")
+        page.screenshot(path=str(shots / "enhance-video.png"), full_page=True)
+        b.close()
+    assert problems == []
+
+
 def _y4m(path: Path, frames=30, w=320, h=240) -> Path:
     """A small Y4M clip for Chromium's fake camera (a slow pan over a photo)."""
     with open(path, "wb") as f:

@@ -40,6 +40,9 @@ def register(app: typer.Typer, console, err, fail) -> None:
             token = secrets.token_urlsafe(18)
         limits = Limits(max_upload_mb=max_upload_mb, workers=workers, max_pending=max_jobs, live_sessions=live_sessions, keep_minutes=keep_minutes)
         cfg = ServeConfig(runs_dir=runs_dir, token=token, limits=limits, specs=[str(s) for s in spec], live_method=live_method)
+        if not is_loopback(host) and not token:
+            fail(BenchError(f"--host {host} is reachable from other machines: pass --token T (or --token random); every request then needs it. "
+                            "Or bind 127.0.0.1."))
         shown = "localhost" if is_loopback(host) else host
         url = f"http://{shown}:{port}/" + (f"?token={token}" if token else "")
         console.print(f"bench serve: {escape(url)}  (runs: {escape(str(runs_dir))}; Ctrl-C stops)", soft_wrap=True)
