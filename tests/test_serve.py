@@ -107,6 +107,9 @@ def test_bad_uploads_are_clear_4xx(client):
     assert r.status_code == 400 and "x2" in r.json()["error"]
     r = client.post("/api/enhance", data={"method": "identity"})
     assert r.status_code == 422 and "file" in r.json()["error"]
+    chunks = (b"x" * 100_000 for _ in range(10))  # no declared length: FastAPI's body cap stops it
+    r = client.post("/api/enhance", content=chunks, headers={"content-type": "multipart/form-data; boundary=b"})
+    assert r.status_code == 413 and "limit of 524,288 bytes" in r.json()["error"]
 
 
 def test_client_paths_never_reach_the_filesystem(client, tmp_path):
@@ -228,6 +231,25 @@ def test_live_slow_method_drops_frames_instead_of_queueing(client, tmp_path):
         assert stats["received"] == 10 and stats["dropped"] == 10 - len(got) and stats["processed"] == len(got)
     finally:
         registry.methods.unregister("slow-test")
+
+
+def test_live_method_failure_is_reported(client, tmp_path):
+    class Crash(Method):
+        name = "crash-test"
+        scale = 1
+
+        def process(self, frames, ctx):
+            raise RuntimeError("boom")
+
+    registry.methods.register("crash-test")(Crash)
+    try:
+        c = TestClient(create_app(ServeConfig(runs_dir=tmp_path / "r3")))
+        with c.websocket_connect("/api/live?method=crash-test") as ws:
+            assert ws.receive_json()["type"] == "ready"
+            ws.send_bytes((1).to_bytes(4, "big") + _jpeg())
+            assert ws.receive_json() == {"type": "error", "error": "crash-test failed: RuntimeError: boom"}
+    finally:
+        registry.methods.unregister("crash-test")
 
 
 def test_unknown_live_method(client):

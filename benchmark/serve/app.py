@@ -40,6 +40,7 @@ TEMPLATES = Path(__file__).parent / "templates"
 STATIC = Path(__file__).parent / "static"
 MEDIA_NAME = re.compile(r"[0-9a-f]{16}\.png")
 LIVE_DEFAULT = "fast-srgan"
+UPLOAD_OVERHEAD = 64 * 1024  # multipart framing and the form fields, beyond the file itself
 
 
 @dataclass
@@ -120,7 +121,7 @@ class UploadCap:
     async def __call__(self, scope, receive, send):
         if scope["type"] == "http" and scope.get("method") == "POST":
             length = dict(scope.get("headers", [])).get(b"content-length")
-            if length is not None and length.isdigit() and int(length) > self.limit + 64 * 1024:
+            if length is not None and length.isdigit() and int(length) > self.limit + UPLOAD_OVERHEAD:
                 body = (f'{{"error":"upload of {int(length):,} bytes is over the limit of {self.limit:,} bytes '
                         f'(bench serve --max-upload-mb)"}}').encode()
                 await send({"type": "http.response.start", "status": 413, "headers": [(b"content-type", b"application/json"),
@@ -163,7 +164,9 @@ def create_app(cfg: ServeConfig):
         yield
         jobs.close()
 
-    app = FastAPI(title="bench serve", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
+    # max_body_size: FastAPI's own cap on any body, also one sent without a length (chunked)
+    app = FastAPI(title="bench serve", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan,
+                  max_body_size=cfg.limits.max_upload_bytes + UPLOAD_OVERHEAD)
     app.state.jobs = jobs
     app.state.cfg = cfg
 
@@ -173,6 +176,8 @@ def create_app(cfg: ServeConfig):
         msg = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
         if exc.status_code == 404 and msg == "Not Found":
             msg = f"no such page or endpoint: {request.url.path}"
+        elif exc.status_code == 413 and msg == "Content Too Large":
+            msg = f"upload is over the limit of {cfg.limits.max_upload_bytes:,} bytes (bench serve --max-upload-mb)"
         return JSONResponse({"error": msg}, status_code=exc.status_code)
 
     @app.exception_handler(RequestValidationError)
@@ -334,17 +339,20 @@ def create_app(cfg: ServeConfig):
             await ws.send_json({"type": "error", "error": f"{cfg.limits.live_sessions} live sessions are running (the limit, bench serve --live-sessions); try later"})
             await ws.close(1013)
             return
+        from ..runner import resolve_device
+
+        device = resolve_device("auto")
         try:
             try:
                 m = await asyncio.to_thread(make_method, name)
-                await asyncio.to_thread(m.setup, "cpu")
+                await asyncio.to_thread(m.setup, device)
             except BenchError as exc:
                 await ws.send_json({"type": "error", "error": str(exc)})
                 await ws.close(1011)
                 return
             scale = m.scale or 1
             await ws.send_json({"type": "ready", "method": name, "scale": scale})
-            summary = await live.run(ws, m, scale)
+            summary = await live.run(ws, m, scale, device)
             log.info("live session %s: %s", name, summary)
         finally:
             with lock:

@@ -41,11 +41,11 @@ def _encode(img: np.ndarray, quality: int = 85) -> bytes:
 
 
 class LiveSession:
-    def __init__(self, ws, method, scale: int):
+    def __init__(self, ws, method, scale: int, device: str = "cpu"):
         from ..api import Context
 
         self.ws, self.method = ws, method
-        self.ctx = Context(scale=scale, item_id="live", kind="video", device="cpu")
+        self.ctx = Context(scale=scale, item_id="live", kind="video", device=device)
         self.slot: tuple[int, bytes, float] | None = None
         self.wake = asyncio.Event()
         self.closed = False
@@ -93,7 +93,13 @@ class LiveSession:
             if self.slot is None:
                 continue
             (fid, data, _), self.slot = self.slot, None
-            out, ms, problem = await asyncio.to_thread(self._restore, data)
+            try:
+                out, ms, problem = await asyncio.to_thread(self._restore, data)
+            except Exception as exc:  # the method's own failure: say so and end the session
+                await self.ws.send_json({"type": "error", "error": f"{self.method.name} failed: {type(exc).__name__}: {exc}"})
+                await self.ws.close(1011)
+                self.closed = True
+                return
             if self.closed:
                 return
             if out is None:
@@ -109,9 +115,9 @@ class LiveSession:
         return {"received": self.received, "processed": self.processed, "dropped": self.dropped, "bad": self.bad}
 
 
-async def run(ws, method, scale: int) -> dict[str, Any]:
+async def run(ws, method, scale: int, device: str = "cpu") -> dict[str, Any]:
     """Serve one accepted WebSocket until the client goes away."""
-    s = LiveSession(ws, method, scale)
+    s = LiveSession(ws, method, scale, device)
     worker = asyncio.create_task(s.work())
     try:
         await s.receive()
