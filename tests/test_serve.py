@@ -1,5 +1,6 @@
 """bench serve through FastAPI's test client: jobs, uploads, limits, token, errors, the live WebSocket."""
 
+import contextlib
 import time
 
 import cv2
@@ -33,6 +34,21 @@ def tiny_video(path, frames=6, w=32, h=24):
         for p in s.encode():
             c.mux(p)
     return path
+
+
+@contextlib.contextmanager
+def temp_method(name, process):
+    """A method registered for one test: ``process(frames)`` is its body."""
+    cls = type(name, (Method,), {"name": name, "scale": 1, "process": lambda self, frames, ctx: process(frames)})
+    registry.methods.register(name)(cls)
+    try:
+        yield cls
+    finally:
+        registry.methods.unregister(name)
+
+
+def _raise(exc):
+    raise exc
 
 
 def wait(client, job, timeout=60):
@@ -124,23 +140,13 @@ def test_client_paths_never_reach_the_filesystem(client, tmp_path):
 
 
 def test_errors_are_json_never_a_traceback(client, tmp_path):
-    class Broken(Method):
-        name = "broken-test"
-        scale = 1
-
-        def process(self, frames, ctx):
-            raise RuntimeError("kaputt")
-
-    registry.methods.register("broken-test")(Broken)
-    try:
+    with temp_method("broken-test", lambda frames: _raise(RuntimeError("kaputt"))):
         c2 = TestClient(create_app(ServeConfig(runs_dir=tmp_path / "r2")), raise_server_exceptions=False)
         r = c2.post("/api/enhance", files={"file": ("a.png", png(), "image/png")}, data={"method": "broken-test"})
         j = wait(c2, r.json()["job"])
         assert j["status"] == "error" and j["error"] == "broken-test failed: RuntimeError: kaputt"
         r = c2.get(f"/api/jobs/{j['id']}/result")
         assert r.status_code == 409 and "kaputt" in r.json()["error"]
-    finally:
-        registry.methods.unregister("broken-test")
     r = client.get("/no/such/page")
     assert r.status_code == 404 and r.json() == {"error": "no such page or endpoint: /no/such/page"}
     assert "Traceback" not in r.text
@@ -179,6 +185,25 @@ def test_token_gate(tmp_path):
     assert e.value.code == 1008
 
 
+def test_foreign_hosts_and_origins_are_refused(tmp_path):
+    from starlette.websockets import WebSocketDisconnect
+
+    app = create_app(ServeConfig(runs_dir=tmp_path, allowed_hosts=["localhost", "127.0.0.1"]))
+    assert TestClient(app, base_url="http://127.0.0.1:8000").get("/api/methods").status_code == 200
+    r = TestClient(app, base_url="http://rebound.example:8000").get("/api/methods")  # DNS rebinding
+    assert r.status_code == 403 and "rebound.example" in r.json()["error"]
+    c = TestClient(app, base_url="http://localhost:8000")
+    ok = c.get("/api/methods", headers={"Origin": "http://localhost:8000"})
+    assert ok.status_code == 200
+    r = c.post("/api/enhance", files={"file": ("a.png", png(), "image/png")}, data={"method": "identity"},
+               headers={"Origin": "http://evil.example"})  # a form on another site posting here
+    assert r.status_code == 403 and "cross-origin" in r.json()["error"]
+    with pytest.raises(WebSocketDisconnect) as e:
+        with c.websocket_connect("/api/live", headers={"Origin": "http://evil.example"}) as ws:
+            ws.receive_json()
+    assert e.value.code == 1008
+
+
 def test_public_bind_needs_a_token(tmp_path):
     with pytest.raises(BenchError, match="--token"):
         serve(ServeConfig(runs_dir=tmp_path), host="0.0.0.0", port=0)
@@ -204,16 +229,7 @@ def test_live_websocket_returns_enhanced_frames(client):
 
 
 def test_live_slow_method_drops_frames_instead_of_queueing(client, tmp_path):
-    class Slow(Method):
-        name = "slow-test"
-        scale = 1
-
-        def process(self, frames, ctx):
-            time.sleep(0.4)
-            return frames
-
-    registry.methods.register("slow-test")(Slow)
-    try:
+    with temp_method("slow-test", lambda frames: (time.sleep(0.4), frames)[1]):
         c = TestClient(create_app(ServeConfig(runs_dir=tmp_path / "r2", limits=Limits(live_sessions=1))))
         with c.websocket_connect("/api/live?method=slow-test") as ws:
             assert ws.receive_json()["type"] == "ready"
@@ -229,27 +245,15 @@ def test_live_slow_method_drops_frames_instead_of_queueing(client, tmp_path):
         # the first frame is started at once, the ones arriving while it runs replace each other: the newest wins
         assert got[0] == 0 and got[-1] == 9 and len(got) <= 3
         assert stats["received"] == 10 and stats["dropped"] == 10 - len(got) and stats["processed"] == len(got)
-    finally:
-        registry.methods.unregister("slow-test")
 
 
 def test_live_method_failure_is_reported(client, tmp_path):
-    class Crash(Method):
-        name = "crash-test"
-        scale = 1
-
-        def process(self, frames, ctx):
-            raise RuntimeError("boom")
-
-    registry.methods.register("crash-test")(Crash)
-    try:
+    with temp_method("crash-test", lambda frames: _raise(RuntimeError("boom"))):
         c = TestClient(create_app(ServeConfig(runs_dir=tmp_path / "r3")))
         with c.websocket_connect("/api/live?method=crash-test") as ws:
             assert ws.receive_json()["type"] == "ready"
             ws.send_bytes((1).to_bytes(4, "big") + _jpeg())
             assert ws.receive_json() == {"type": "error", "error": "crash-test failed: RuntimeError: boom"}
-    finally:
-        registry.methods.unregister("crash-test")
 
 
 def test_unknown_live_method(client):

@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 
 from benchmark.runner import RunConfig, run
 from benchmark.serve import study
-from benchmark.serve.app import ServeConfig, create_app
+from benchmark.serve.app import LOOPBACK_NAMES, ServeConfig, create_app
 from conftest import BROWSER_ARGS, chromium
 
 
@@ -61,7 +61,7 @@ def server(tmp_path):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    srv = uvicorn.Server(uvicorn.Config(create_app(ServeConfig(runs_dir=runs)), host="127.0.0.1", port=port, log_level="warning"))
+    srv = uvicorn.Server(uvicorn.Config(create_app(ServeConfig(runs_dir=runs, allowed_hosts=LOOPBACK_NAMES)), host="127.0.0.1", port=port, log_level="warning"))
     t = threading.Thread(target=srv.run, daemon=True)
     t.start()
     for _ in range(200):
@@ -85,6 +85,21 @@ def _watch(page):
     return problems
 
 
+def _upload(p, url, path, method, scale=None, height=900):
+    """A browser on the Enhance page that has sent ``path`` to ``method``: (browser, page, problems)."""
+    b = _browser(p)
+    page = b.new_page(viewport={"width": 1100, "height": height})
+    problems = _watch(page)
+    page.goto(url + "/enhance")
+    page.set_input_files("#file", str(path))
+    page.select_option("#method", method)
+    if scale is not None:
+        assert page.locator("#scale-box").is_visible()  # the method follows any scale
+        page.fill("#scale", str(scale))
+    page.click("#go")
+    return b, page, problems
+
+
 def test_upload_an_image_and_download_the_result(server, tmp_path, shots):
     from playwright.sync_api import sync_playwright
 
@@ -92,15 +107,7 @@ def test_upload_an_image_and_download_the_result(server, tmp_path, shots):
     src = tmp_path / "photo.png"
     cv2.imwrite(str(src), photo("chelsea", 128, 96)[..., ::-1])
     with sync_playwright() as p:
-        b = _browser(p)
-        page = b.new_page(viewport={"width": 1100, "height": 900})
-        problems = _watch(page)
-        page.goto(url + "/enhance")
-        page.set_input_files("#file", str(src))
-        page.select_option("#method", "bicubic")
-        assert page.locator("#scale-box").is_visible()  # bicubic follows any scale
-        page.fill("#scale", "2")
-        page.click("#go")
+        b, page, problems = _upload(p, url, src, "bicubic", scale=2)
         page.wait_for_selector("#view:not([hidden]) .slider img.before", timeout=60_000)
         page.wait_for_function("document.querySelector('.slider img.after').naturalWidth > 0")
         assert page.locator("#jobs tbody tr .s").first.inner_text() == "done"
@@ -132,14 +139,7 @@ def test_video_side_by_side_player(server, tmp_path, shots):
     url, _ = server
     clip = tiny_video(tmp_path / "clip.mp4", frames=12, w=96, h=64)
     with sync_playwright() as p:
-        b = _browser(p)
-        page = b.new_page(viewport={"width": 1100, "height": 800})
-        problems = _watch(page)
-        page.goto(url + "/enhance")
-        page.set_input_files("#file", str(clip))
-        page.select_option("#method", "bicubic")
-        page.fill("#scale", "2")
-        page.click("#go")
+        b, page, problems = _upload(p, url, clip, "bicubic", scale=2, height=800)
         page.wait_for_selector("#view:not([hidden]) video.after", timeout=60_000)
         page.wait_for_function("[...document.querySelectorAll('#view video')].every(v => v.readyState >= 2)", timeout=30_000)
         sizes = page.evaluate("[...document.querySelectorAll('#view video')].map(v => [v.videoWidth, v.videoHeight])")

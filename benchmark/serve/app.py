@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import hmac
+import json
 import logging
 import re
 import tempfile
@@ -22,7 +24,7 @@ from dataclasses import dataclass, field
 from http.cookies import SimpleCookie
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlsplit
 
 from fastapi import FastAPI, File, Form, Request, UploadFile, WebSocket
 from fastapi.exceptions import RequestValidationError
@@ -40,6 +42,7 @@ TEMPLATES = Path(__file__).parent / "templates"
 STATIC = Path(__file__).parent / "static"
 MEDIA_NAME = re.compile(r"[0-9a-f]{16}\.png")
 LIVE_DEFAULT = "fast-srgan"
+LOOPBACK_NAMES = ["localhost", "127.0.0.1", "[::1]"]
 UPLOAD_OVERHEAD = 64 * 1024  # multipart framing and the form fields, beyond the file itself
 
 
@@ -50,6 +53,8 @@ class ServeConfig:
     limits: Limits = field(default_factory=Limits)
     specs: list[str] = field(default_factory=list)
     live_method: str = LIVE_DEFAULT
+    #: Host header values accepted (None: any); `serve` on loopback without a token sets the loopback names
+    allowed_hosts: list[str] | None = None
 
 
 # ----------------------------------------------------------------------------- methods
@@ -79,55 +84,57 @@ def available_methods(specs: list[str]) -> list[dict[str, Any]]:
 
 
 # ----------------------------------------------------------------------------- token gate
-class TokenGate:
-    """ASGI middleware: with a token, refuse any HTTP request or WebSocket without it."""
+async def _refuse(scope, send, status: int, message: str, ws_code: int = 1008) -> None:
+    """Answer with JSON ``{"error": message}`` (a WebSocket: close with ``ws_code``)."""
+    if scope["type"] == "websocket":
+        await send({"type": "websocket.close", "code": ws_code, "reason": message[:120]})
+        return
+    body = json.dumps({"error": message}).encode()
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})
 
-    def __init__(self, app, token: str):
-        self.app, self.token = app, token
+
+class Gate:
+    """ASGI middleware in front of the app, for every HTTP request and WebSocket:
+
+    * ``hosts``: the Host header must be one of them (a loopback server without a token
+      accepts only loopback names, so a page elsewhere cannot reach it by DNS rebinding);
+    * a request that names an ``Origin`` must come from this server's own pages;
+    * ``token``: it must be given (bearer header, ``?token=`` once, then the cookie);
+    * an upload whose declared length is over ``upload_limit`` is refused before it is read."""
+
+    def __init__(self, app, token: str | None, hosts: list[str] | None, upload_limit: int):
+        self.app, self.token, self.hosts, self.limit = app, token, hosts, upload_limit
 
     async def __call__(self, scope, receive, send):
         if scope["type"] not in ("http", "websocket"):
             return await self.app(scope, receive, send)
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
-        query = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("token", [""])[0]
-        auth = headers.get("authorization", "")
-        bearer = auth[7:] if auth.lower().startswith("bearer ") else ""
-        cookie = SimpleCookie(headers.get("cookie", "")).get("bench_token")
-        supplied = [bearer, query, cookie.value if cookie else ""]
-        if any(s and hmac.compare_digest(s.encode(), self.token.encode()) for s in supplied):
+        host = headers.get("host", "")
+        if self.hosts is not None and host.rsplit(":", 1)[0] not in self.hosts:
+            return await _refuse(scope, send, 403, f"host {host!r} is not this server's (open it as http://localhost:PORT/)")
+        origin = headers.get("origin")
+        if origin and urlsplit(origin).netloc != host:
+            return await _refuse(scope, send, 403, f"cross-origin request from {origin} refused")
+        if self.token:
+            query = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("token", [""])[0]
+            auth = headers.get("authorization", "")
+            bearer = auth[7:] if auth.lower().startswith("bearer ") else ""
+            cookie = SimpleCookie(headers.get("cookie", "")).get("bench_token")
+            if not any(x and hmac.compare_digest(x.encode(), self.token.encode()) for x in (bearer, query, cookie.value if cookie else "")):
+                return await _refuse(scope, send, 401, "this server needs its token: open the page once with ?token=T, or send Authorization: Bearer T")
             if query and scope["type"] == "http":
-                async def send_with_cookie(msg):
+                inner = send
+
+                async def send(msg):  # noqa: F811  (the same send, plus the cookie for the pages)
                     if msg["type"] == "http.response.start":
                         msg = {**msg, "headers": list(msg.get("headers", [])) +
                                [(b"set-cookie", f"bench_token={self.token}; HttpOnly; SameSite=Strict; Path=/".encode())]}
-                    await send(msg)
-                return await self.app(scope, receive, send_with_cookie)
-            return await self.app(scope, receive, send)
-        if scope["type"] == "websocket":
-            await send({"type": "websocket.close", "code": 1008, "reason": "token required"})
-            return
-        body = b'{"error":"this server needs its token: open the page once with ?token=T, or send Authorization: Bearer T"}'
-        await send({"type": "http.response.start", "status": 401, "headers": [(b"content-type", b"application/json"),
-                                                                               (b"content-length", str(len(body)).encode())]})
-        await send({"type": "http.response.body", "body": body})
-
-
-class UploadCap:
-    """ASGI middleware: refuse an upload whose declared length is over the limit before reading it."""
-
-    def __init__(self, app, limit: int):
-        self.app, self.limit = app, limit
-
-    async def __call__(self, scope, receive, send):
-        if scope["type"] == "http" and scope.get("method") == "POST":
-            length = dict(scope.get("headers", [])).get(b"content-length")
-            if length is not None and length.isdigit() and int(length) > self.limit + UPLOAD_OVERHEAD:
-                body = (f'{{"error":"upload of {int(length):,} bytes is over the limit of {self.limit:,} bytes '
-                        f'(bench serve --max-upload-mb)"}}').encode()
-                await send({"type": "http.response.start", "status": 413, "headers": [(b"content-type", b"application/json"),
-                                                                                       (b"content-length", str(len(body)).encode())]})
-                await send({"type": "http.response.body", "body": body})
-                return
+                    await inner(msg)
+        length = headers.get("content-length", "")
+        if scope["type"] == "http" and length.isdigit() and int(length) > self.limit + UPLOAD_OVERHEAD:
+            return await _refuse(scope, send, 413, f"upload of {int(length):,} bytes is over the limit of {self.limit:,} bytes (bench serve --max-upload-mb)")
         return await self.app(scope, receive, send)
 
 
@@ -428,8 +435,7 @@ def create_app(cfg: ServeConfig):
 
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
     app.mount("/leaderboards", StaticFiles(directory=str(site_dir), html=True), name="site")
-    out = UploadCap(app, cfg.limits.max_upload_bytes)
-    wrapped = TokenGate(out, cfg.token) if cfg.token else out
+    wrapped = Gate(app, cfg.token, cfg.allowed_hosts, cfg.limits.max_upload_bytes)
     wrapped.fastapi = app  # for tests (TestClient takes any ASGI app)
     return wrapped
 
@@ -451,4 +457,6 @@ def serve(cfg: ServeConfig, host: str = "127.0.0.1", port: int = 8000, log_level
     if not is_loopback(host) and not cfg.token:
         raise BenchError(f"--host {host} is reachable from other machines: pass --token T (every request then needs it), "
                          "or bind 127.0.0.1")
+    if not cfg.token and cfg.allowed_hosts is None:
+        cfg = dataclasses.replace(cfg, allowed_hosts=LOOPBACK_NAMES + ([host] if host not in LOOPBACK_NAMES else []))
     uvicorn.run(create_app(cfg), host=host, port=port, log_level=log_level, ws_max_size=8 * 1024 * 1024)
