@@ -83,6 +83,8 @@ def test_dsis_study_end_to_end(study_run, tmp_path):
     rid = c.post("/api/study/d1/raters", json={"name": "alice"}).json()["rater"]
     assert c.get("/api/study/d1/next", params={"rater": rid}).json()["done"] is True
     assert c.post("/api/study/d1/answer", json={"rater": rid, "trial": 0, "value": 7}).status_code == 400
+    r = c.post("/api/study/d1/answer", json={"rater": rid, "trial": 0, "value": 3})
+    assert r.status_code == 400 and "answered already" in r.json()["error"]
 
     res = study.results(con, "d1")
     kept = {d["name"] for d in res.raters.values() if d["kept"]}

@@ -144,6 +144,8 @@ def create_app(cfg: ServeConfig):
     store_root = runs_dir / ".serve"
     site_dir = store_root / "site"
     site_dir.mkdir(parents=True, exist_ok=True)
+    for stale in store_root.glob(".upload-*"):  # uploads cut off by a previous server's stop
+        stale.unlink(missing_ok=True)
     templates = Jinja2Templates(directory=str(TEMPLATES))
     state: dict[str, Any] = {"methods": None, "site_sig": None, "live": 0}
     lock = threading.Lock()

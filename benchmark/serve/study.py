@@ -271,8 +271,11 @@ def answer(con: sqlite3.Connection, study: str, rater: str, trial: int, value: f
             raise BenchError(f"choice {value}: send 0 for the left picture or 1 for the right one")
         a_won = (value == 0) != bool(t["swap"])
         stored = 1.0 if a_won else 0.0
-    with con:
-        con.execute("INSERT OR REPLACE INTO answers VALUES (?,?,?,?,?)", (study, rater, trial, stored, _now()))
+    try:
+        with con:
+            con.execute("INSERT INTO answers VALUES (?,?,?,?,?)", (study, rater, trial, stored, _now()))
+    except sqlite3.IntegrityError:
+        raise BenchError(f"study {study!r}: trial {trial} of rater {rater!r} is answered already (answers are final)") from None
 
 
 # ----------------------------------------------------------------------------- statistics
