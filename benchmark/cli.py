@@ -574,6 +574,11 @@ def predict_qf(
         raise typer.Exit(1)
 
 
+from .serve.commands import register as _register_serve  # noqa: E402  (bench serve, bench study)
+
+_register_serve(app, console, err, _fail)
+
+
 def main() -> None:  # pragma: no cover
     app()
 

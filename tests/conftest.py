@@ -1,5 +1,6 @@
 import http.server
 import os
+import shutil
 import threading
 from pathlib import Path
 
@@ -157,3 +158,21 @@ def server():
     yield srv
     srv.shutdown()
     srv.server_close()
+
+
+# Debian's Chromium, driven by Playwright (never a downloaded browser)
+BROWSER_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+                "--disable-component-update", "--disable-sync"]
+
+
+def chromium() -> str:
+    """The system Chromium's path; missing (or playwright missing): a failure in CI, a skip elsewhere."""
+    exe = os.environ.get("BENCH_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        exe = None
+    if not exe:
+        msg = "headless browser test needs Chromium (Debian: apt install chromium) and playwright (the [test] extra)"
+        pytest.fail(msg) if os.environ.get("CI") else pytest.skip(msg)
+    return exe
