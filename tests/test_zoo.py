@@ -111,3 +111,29 @@ def test_offline_zoo_name_fails_at_once_with_url_checksum_and_place(tiny_zoo, tm
     assert r.exit_code == 2 and "cannot reach" in out and closed.url in out and model.sha256 in out
     r = CliRunner().invoke(app, ["models", "fetch", "no-such-model"])
     assert r.exit_code == 2 and "no zoo model" in r.output
+
+
+def test_file_hash_memo_sees_a_same_size_rewrite_with_the_same_stat(tmp_path, monkeypatch):
+    """A weights file rewritten in place with the same size, inside one timestamp tick (its
+    stat unchanged), must not keep its old hash; a file left alone is hashed once."""
+    import hashlib
+    import os
+    import time
+
+    from benchmark import weights
+
+    f = tmp_path / "m.pth"
+    f.write_bytes(b"a" * 64)
+    st = f.stat()
+    assert weights.file_sha256(f) == hashlib.sha256(b"a" * 64).hexdigest()
+    f.write_bytes(b"b" * 64)
+    os.utime(f, ns=(st.st_atime_ns, st.st_mtime_ns))  # same size and mtime: as if within the same tick
+    assert weights.file_sha256(f) == hashlib.sha256(b"b" * 64).hexdigest()
+    old = f.stat().st_mtime_ns - 10 * weights.RACY_NS  # a file last changed long ago is remembered
+    os.utime(f, ns=(old, old))
+    calls = []
+    monkeypatch.setattr(weights, "sha256_file", lambda p: calls.append(p) or hashlib.sha256(p.read_bytes()).hexdigest())
+    monkeypatch.setattr(weights, "_file_hashes", {})
+    monkeypatch.setattr(time, "time_ns", lambda: f.stat().st_ctime_ns + 10 * weights.RACY_NS)  # (ctime cannot be set back)
+    weights.file_sha256(f), weights.file_sha256(f)
+    assert len(calls) == 1
