@@ -158,6 +158,8 @@ class UNetGenerator(nn.Module):
             w_in = widths[i] * (1 if i == depth - 1 else 2)
             self.ups.append(nn.Sequential(nn.ConvTranspose2d(w_in, w_out, 4, 2, 1), nn.BatchNorm2d(w_out), nn.ReLU(inplace=True)))
         self.tail = nn.Conv2d(ch + 3, 3, 3, 1, 1)
+        nn.init.zeros_(self.tail.weight)  # the untrained network is the identity (its input is added)
+        nn.init.zeros_(self.tail.bias)
 
     def forward(self, x):
         h, w = x.shape[-2:]

@@ -15,7 +15,7 @@ from .training import Recipe
 
 class Pix2PixRecipe(Recipe):
     name = "pix2pix"
-    default_data = ["bsd200-qp37"]
+    default_data = ["bsd200-qp46"]
     defaults = {"ch": 16, "depth": 4, "lambda": 100.0, "d_ch": 32}
     paper_config = {"ch": 64, "depth": 8, "lambda": 100, "patch": 256, "batch": 1, "steps": 200000, "optimiser": "Adam 2e-4, betas 0.5/0.999"}
 

@@ -31,7 +31,7 @@ if [ "$only" = all ] || [ "$only" = galteri ]; then
   for q in 5 10 20 30 40 60; do train gan-qf$q gan --dataset bsd200-qf$q --config $C/gan-qf.toml --param qf=$q --init $W/ssim-qf$q.safetensors; done
 fi
 if [ "$only" = all ] || [ "$only" = others ]; then
-  for lam in 100 1000; do train pix2pix-l$lam pix2pix --dataset bsd200-qp37 --config $C/pix2pix.toml --param lambda=$lam; done
+  for lam in 100 1000; do train pix2pix-l$lam pix2pix --dataset bsd200-qp46 --config $C/pix2pix.toml --param lambda=$lam; done
   train srresnet srresnet --dataset bsd200-x4 --config $C/srresnet.toml
   train srgan srgan --dataset bsd200-x4 --config $C/srgan.toml --init $W/srresnet.safetensors
   train fast-srgan fast-srgan --dataset bsd200-x2 --config $C/fast-srgan.toml

@@ -37,7 +37,8 @@ def test_recipe_runs_end_to_end(name, tmp_path):
         rt = json.loads((out / "realtime.json").read_text())
         assert rt["frames_arrived"] == 3 and rt["frames_processed"] + rt["frames_dropped"] == 3 and rt["source_fps"] == 25
     if name == "pix2pix-h264":
-        assert rows[rows.scope == "clip"].bitrate_kbps.between(500, 8000).all()
+        decoded = rows[(rows.scope == "clip") & (rows.method == "identity") & (rows.metric == "psnr")].value
+        assert decoded.between(26, 30).all()  # the low-quality regime of the original H.264 use (about 28 dB)
 
 
 def test_recipe_names_are_checked():

@@ -89,6 +89,9 @@ def test_untrained_generators_are_their_skip():
     from benchmark.methods.nets import VideoBoostGenerator
 
     assert torch.allclose(VideoBoostGenerator(8, 1, 5)(x), F.interpolate(x, scale_factor=5, mode="bicubic", align_corners=False), atol=1e-6)
+    from benchmark.methods.nets import UNetGenerator
+
+    assert torch.equal(UNetGenerator(4, 3)(x), x)
 
 
 def test_videoboost_phases_follow_the_step_number_across_a_resume(image_folder, tmp_path, monkeypatch):
