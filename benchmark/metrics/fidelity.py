@@ -11,6 +11,10 @@ Conventions (all stated in ``conventions`` and in ``bench list metrics``):
 * SSIM: Wang et al.'s 11x11 Gaussian window, sigma 1.5, K1=0.01, K2=0.03, 'valid'
   filtering, no downsampling (the SR/JPEG literature's convention, as BasicSR),
   computed with scikit-image in float64.
+* Memory: a frame above :data:`STRIP_PIXELS` is scored in strips of rows (SSIM with the
+  window's 5 rows of overlap, so every window sees the same pixels), converted to float64
+  one strip at a time; the values equal the whole-frame computation up to the order of
+  floating-point summation (~1e-15 relative; tests/test_metric_memory.py).
 * PSNR-B (Yim & Bovik 2011): on luma, 8x8 blocks aligned at the top-left, blocking
   effect factor of the restored image, as in the paper (not sewar's, which miscounts).
 """
@@ -34,8 +38,39 @@ def _db(mse: float) -> float:
     return min(_PSNR_CAP, 10.0 * math.log10(255.0**2 / mse))
 
 
-def _psnr(a: np.ndarray, b: np.ndarray) -> float:
-    return _db(float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)))
+#: frames with more pixels than this are scored strip by strip (bounded memory)
+STRIP_PIXELS = 1_000_000
+#: rows per strip: about this many pixels per strip
+STRIP_BUDGET = 500_000
+
+
+def strips(h: int, w: int, context: int = 0) -> list[tuple[int, int]]:
+    """Row ranges [r0, r1) covering ``h`` rows: one range for a frame of at most
+    :data:`STRIP_PIXELS`, else strips of about :data:`STRIP_BUDGET` pixels (at least
+    ``4 * context + 1`` rows, so the overlap stays small)."""
+    if h * w <= STRIP_PIXELS:
+        return [(0, h)]
+    rows = max(STRIP_BUDGET // max(w, 1), 4 * context + 1, 1)
+    return [(r, min(h, r + rows)) for r in range(0, h, rows)]
+
+
+def _mse(a: np.ndarray, b: np.ndarray, convert=None) -> float:
+    """Mean squared difference of two uint8 frames, in float64, strip by strip
+    (``convert``: a frame -> float64 transform applied per strip, e.g. luma)."""
+    convert = convert or (lambda x: x.astype(np.float64))
+    parts = strips(a.shape[0], a.shape[1])
+    if len(parts) == 1:
+        return float(np.mean((convert(a) - convert(b)) ** 2))
+    total, count = 0.0, 0
+    for r0, r1 in parts:
+        d = convert(a[r0:r1]) - convert(b[r0:r1])
+        total += float(np.square(d, out=d).sum())
+        count += d.size
+    return total / count
+
+
+def _psnr(a: np.ndarray, b: np.ndarray, convert=None) -> float:
+    return _db(_mse(a, b, convert))
 
 
 def _check(output: np.ndarray, reference: np.ndarray | None) -> np.ndarray:
@@ -73,23 +108,42 @@ class PSNRY(Metric):
 
     def score(self, output, reference, crop_border=0):
         reference = _check(output, reference)
-        return _psnr(rgb_to_y(crop(output, crop_border)), rgb_to_y(crop(reference, crop_border)))
+        return _psnr(crop(output, crop_border), crop(reference, crop_border), rgb_to_y)
 
 
-def _ssim(a: np.ndarray, b: np.ndarray) -> float:
-    """a, b: float64 HxWxC on the 0-255 scale; mean over channels of Wang's SSIM.
+_SSIM_ARGS = dict(gaussian_weights=True, sigma=1.5, use_sample_covariance=False, data_range=255.0, K1=0.01, K2=0.03)
+_SSIM_PAD = 5  # (11 - 1) // 2: scikit-image's window radius for sigma 1.5, truncate 3.5
+
+
+def _ssim(a: np.ndarray, b: np.ndarray, convert=None) -> float:
+    """a, b: uint8 (or float) HxWxC on the 0-255 scale; mean over channels of Wang's SSIM,
+    with ``convert`` (default: float64) applied to each strip.
 
     scikit-image's Gaussian SSIM (sigma 1.5, truncated to 11x11, population
     covariance, mean over the valid region) is Wang's MATLAB ssim_index without
     downsampling, in float64 (piq in float64 is exact too but ~20x slower on a CPU,
-    and piq in float32 drifts by ~1e-5)."""
+    and piq in float32 drifts by ~1e-5). A large frame is scored in strips of rows that
+    overlap by the window's radius: each strip's SSIM map is kept only where its windows
+    lie inside the strip, so every kept value is the whole-frame one."""
     from skimage.metrics import structural_similarity
 
-    return float(
-        structural_similarity(
-            a, b, channel_axis=2, gaussian_weights=True, sigma=1.5, use_sample_covariance=False, data_range=255.0, K1=0.01, K2=0.03
-        )
-    )
+    convert = convert or (lambda x: x.astype(np.float64))
+    h, w = a.shape[:2]
+    pad = _SSIM_PAD
+    parts = strips(h - 2 * pad, w, pad) if h > 2 * pad else [(0, h)]
+    if len(parts) == 1:
+        return float(structural_similarity(convert(a), convert(b), channel_axis=2, **_SSIM_ARGS))
+    totals = None
+    for v0, v1 in parts:  # rows [v0, v1) of the valid region = frame rows [v0 + pad, v1 + pad)
+        r0, r1 = v0, v1 + 2 * pad
+        x, y = convert(a[r0:r1]), convert(b[r0:r1])
+        sums = []
+        for c in range(x.shape[2]):
+            _, smap = structural_similarity(x[..., c], y[..., c], full=True, **_SSIM_ARGS)
+            sums.append(float(smap[pad:-pad, pad:-pad].sum(dtype=np.float64)))
+        totals = np.add(totals, sums) if totals is not None else np.array(sums)
+    count = (h - 2 * pad) * (w - 2 * pad)
+    return float(np.mean(totals / count))
 
 
 class SSIM(Metric):
@@ -111,7 +165,7 @@ class SSIM(Metric):
 
     def score(self, output, reference, crop_border=0):
         reference = _check(output, reference)
-        return _ssim(crop(output, crop_border).astype(np.float64), crop(reference, crop_border).astype(np.float64))
+        return _ssim(crop(output, crop_border), crop(reference, crop_border))
 
 
 class SSIMY(Metric):
@@ -126,7 +180,7 @@ class SSIMY(Metric):
 
     def score(self, output, reference, crop_border=0):
         reference = _check(output, reference)
-        return _ssim(rgb_to_y(crop(output, crop_border))[:, :, None], rgb_to_y(crop(reference, crop_border))[:, :, None])
+        return _ssim(crop(output, crop_border), crop(reference, crop_border), lambda x: rgb_to_y(x)[:, :, None])
 
 
 class PSNRB(Metric):

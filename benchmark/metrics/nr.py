@@ -13,6 +13,12 @@ Conventions (they move the numbers by large factors between implementations):
   BasicSR's convention; on Set14 ``baboon`` it gives 5.7300 against the MATLAB R2021a
   value BasicSR publishes, 5.7296 (tests/test_nr_metrics.py). MATLAB's ``niqe`` applied
   to an RGB file uses ``rgb2gray`` instead and gives 5.7385 on that image.
+  A frame above ``fidelity.STRIP_PIXELS`` is processed in strips of whole 96-pixel block
+  rows with 32 rows of real context on each inner side (more than the 7x7 normalisation,
+  the half-size bicubic kernel and the second scale's normalisation reach), the block
+  features of every strip are pooled, and the MVG distance is taken once: the same value
+  as the whole frame up to floating-point summation order, in memory that grows with the
+  width only.
 * BRISQUE: the official LIVE release's SVR ("allmodel", libsvm; features scaled to
   [-1, 1] with the release's ranges), features as in pyiqa's ``version="original"``
   (a port of piq's). Luma as above, not rounded. The scores follow the LIVE
@@ -98,6 +104,53 @@ def _check_size(name: str, frame: np.ndarray, minimum: int) -> None:
         raise ValueError(f"{name} needs at least {minimum}x{minimum} pixels, got {w}x{h}")
 
 
+NIQE_BLOCK = 96
+NIQE_CONTEXT = 32  # rows of real pixels around a strip (even: the half-size grid stays aligned)
+
+
+def niqe_strips(img: np.ndarray, mu, cov) -> float | None:
+    """NIQE of a large frame computed strip by strip (see the module notes), or None when
+    the frame is small enough for :func:`pyiqa.archs.niqe_arch.calculate_niqe` at once.
+    Follows ``calculate_niqe`` / ``niqe`` step by step (luma, rounding, crop to whole
+    blocks, per-scale MSCN with replicate padding, MATLAB bicubic half size, block
+    features, MVG fit)."""
+    import torch
+    from pyiqa.archs.func_util import diff_round, normalize_img_with_gauss
+    from pyiqa.archs.niqe_arch import compute_feature
+    from pyiqa.matlab_utils import blockproc, imresize, nancov, nanmean
+    from pyiqa.utils.color_util import to_y_channel
+
+    from .fidelity import strips
+
+    b = NIQE_BLOCK
+    nbh, nbw = img.shape[0] // b, img.shape[1] // b
+    bands = strips(nbh, nbw * b * b)  # in block rows; one band: small enough as a whole
+    if len(bands) == 1:
+        return None
+    H, m = nbh * b, NIQE_CONTEXT
+    feats = []
+    for r0, r1 in bands:
+        top, bottom = max(0, r0 * b - m), min(H, r1 * b + m)
+        x = _tensor(img[top:bottom, : nbw * b])
+        x = to_y_channel(x, 255, "ycbcr") if x.shape[1] == 3 else x * 255
+        x = diff_round(x).to(torch.float64)
+        lead = r0 * b - top
+        per_scale = []
+        for scale in (1, 2):
+            mscn = normalize_img_with_gauss(x, padding="replicate")
+            rows = slice(lead // scale, (lead + (r1 - r0) * b) // scale)
+            per_scale.append(blockproc(mscn[..., rows, :], [b // scale, b // scale], fun=compute_feature))
+            if scale == 1:
+                x = imresize(x / 255.0, scale=0.5, antialiasing=True) * 255.0
+        feats.append(torch.cat(per_scale, -1))
+    distparam = torch.cat(feats, 1)
+    mu_p, cov_p = mu.to(distparam)[None], cov.to(distparam)[None]
+    mu_d, cov_d = nanmean(distparam, dim=1), nancov(distparam)
+    invcov = torch.linalg.pinv((cov_p + cov_d) / 2)
+    diff = (mu_p - mu_d).unsqueeze(1)
+    return float(torch.sqrt(torch.bmm(torch.bmm(diff, invcov), diff.transpose(1, 2)).squeeze()))
+
+
 class NIQE(Metric):
     requires = ("pyiqa",)
     requires_extra = "iqa"
@@ -124,7 +177,9 @@ class NIQE(Metric):
         img = crop(output, crop_border)
         _check_size(self.name, img, 96)
         mu, cov = niqe_params()
-        v = float(calculate_niqe(_tensor(img), 0, True, "ycbcr", mu, cov))
+        v = niqe_strips(img, mu, cov)
+        if v is None:
+            v = float(calculate_niqe(_tensor(img), 0, True, "ycbcr", mu, cov))
         if not math.isfinite(v):
             raise ValueError(f"NIQE is not finite ({v}); a flat image has no natural-scene statistics")
         return v
