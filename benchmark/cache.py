@@ -122,7 +122,11 @@ class Cache:
 
     def _meta(self, key: str) -> dict[str, Any]:
         """The checked meta.json of a frame set; raises OSError when absent, ValueError when damaged."""
-        meta = json.loads((self.frames_path(key) / "meta.json").read_bytes())
+        raw = (self.frames_path(key) / "meta.json").read_bytes()
+        try:
+            meta = json.loads(raw)
+        except ValueError as exc:  # UnicodeDecodeError too
+            raise ValueError(f"not JSON ({type(exc).__name__})") from None
         problem = unsealed(key, meta)
         if problem:
             raise ValueError(problem)

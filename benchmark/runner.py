@@ -480,7 +480,12 @@ class Runner:
             if m and m.get("config_digest") == config_digest and run_state(m)[0] in ("interrupted", "gone", "failed"):
                 check_writable(d, "the run directory")
                 return d, m
-        out = runs / f"{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}-{config_digest[:6]}"
+        stamp = time.strftime('%Y%m%d-%H%M%S', time.gmtime())
+        out = runs / f"{stamp}-{config_digest[:6]}"
+        n = 1
+        while out.exists():  # the same configuration started twice within a second
+            n += 1
+            out = runs / f"{stamp}.{n}-{config_digest[:6]}"
         check_writable(out, "--out")
         return out, None
 
