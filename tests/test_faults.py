@@ -25,6 +25,7 @@ from benchmark.results import COLUMNS
 from benchmark.runner import RunConfig, RunInterrupted, run
 from benchmark.writer import ROWS_FILE, read_records
 from conftest import smooth_image
+from test_runner import SLOW_CLI  # a CLI with a method that sleeps 0.4 s per frame batch
 
 runner = CliRunner()
 SAME = [c for c in COLUMNS if c not in ("run_id", "elapsed_s")]  # speed is measured, not computed
@@ -258,23 +259,6 @@ def test_unwritable_outputs_fail_at_once_in_one_line(six_images, tmp_path):
     assert not (tmp_path / "o").exists() or not list((tmp_path / "o").glob("*.parquet"))
 
 
-SLOW = """
-import sys, time
-from benchmark import registry
-from benchmark.api import Method
-
-@registry.methods.register("slow")
-class Slow(Method):
-    name = "slow"
-    def process(self, frames, ctx):
-        time.sleep(0.3)
-        return frames
-
-from benchmark.cli import app
-app(sys.argv[1:])
-"""
-
-
 def _start(script, out, six, cache, *extra):
     args = [sys.executable, str(script), "run", "-q", "-m", "slow", "-d", f"{six}@qf20", "--metrics", "psnr", "-o", str(out), "--cache-dir", str(cache)]
     return subprocess.Popen([*args, *extra], env={**os.environ, "PYTHONUNBUFFERED": "1"}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -292,7 +276,7 @@ def _wait_units(out: Path, n: int) -> None:
 @pytest.mark.parametrize("sig,code", [(signal.SIGTERM, 143), (signal.SIGINT, 130), (signal.SIGKILL, -9)])
 def test_signals_leave_a_resumable_run_that_report_calls_incomplete(sig, code, six_images, tmp_path):
     script = tmp_path / "slow.py"
-    script.write_text(SLOW)
+    script.write_text(SLOW_CLI)
     out, cache = tmp_path / "o", tmp_path / "cache"
     proc = _start(script, out, six_images, cache)
     _wait_units(out, 2)
