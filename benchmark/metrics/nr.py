@@ -14,7 +14,7 @@ Conventions (they move the numbers by large factors between implementations):
   value BasicSR publishes, 5.7296 (tests/test_nr_metrics.py). MATLAB's ``niqe`` applied
   to an RGB file uses ``rgb2gray`` instead and gives 5.7385 on that image.
   A frame above ``fidelity.STRIP_PIXELS`` is processed in strips of whole 96-pixel block
-  rows with 32 rows of real context on each inner side (more than the 7x7 normalisation,
+  rows with 16 rows of real context on each inner side (more than the 7x7 normalisation,
   the half-size bicubic kernel and the second scale's normalisation reach), the block
   features of every strip are pooled, and the MVG distance is taken once: the same value
   as the whole frame up to floating-point summation order, in memory that grows with the
@@ -105,7 +105,7 @@ def _check_size(name: str, frame: np.ndarray, minimum: int) -> None:
 
 
 NIQE_BLOCK = 96
-NIQE_CONTEXT = 32  # rows of real pixels around a strip (even: the half-size grid stays aligned)
+NIQE_CONTEXT = 16  # rows of real pixels around a strip; measured on a 900x700 photo with 1-block strips: 8 rows differ by 7e-7 relative, 10 by 9e-10, 12 and up by 7e-15 (summation order); even, so the half-size grid stays aligned
 
 
 def niqe_strips(img: np.ndarray, mu, cov) -> float | None:
