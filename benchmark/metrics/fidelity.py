@@ -12,7 +12,7 @@ Conventions (all stated in ``conventions`` and in ``bench list metrics``):
   filtering, no downsampling (the SR/JPEG literature's convention, as BasicSR),
   computed with scikit-image in float64.
 * Memory: a frame above :data:`STRIP_PIXELS` is scored in strips of rows (SSIM with the
-  window's 5 rows of overlap, so every window sees the same pixels), converted to float64
+  window's 5 rows of overlap, so every window sees the same pixels; PSNR-B with one row), converted to float64
   one strip at a time; the values equal the whole-frame computation up to the order of
   floating-point summation (~1e-15 relative; tests/test_metric_memory.py).
 * PSNR-B (Yim & Bovik 2011): on luma, 8x8 blocks aligned at the top-left, blocking
@@ -202,9 +202,37 @@ class PSNRB(Metric):
 
     def score(self, output, reference, crop_border=0):
         reference = _check(output, reference)
-        y_ref = rgb_to_y(crop(reference, crop_border))
-        y_out = rgb_to_y(crop(output, crop_border))
-        return _db(float(np.mean((y_out - y_ref) ** 2)) + blocking_effect_factor(y_out))
+        out, ref = crop(output, crop_border), crop(reference, crop_border)
+        if len(strips(out.shape[0], out.shape[1])) == 1:
+            y_out = rgb_to_y(out)
+            return _db(float(np.mean((y_out - rgb_to_y(ref)) ** 2)) + blocking_effect_factor(y_out))
+        return _db(_mse(out, ref, rgb_to_y) + _bef_strips(out))
+
+
+def _bef_strips(frame: np.ndarray, block: int = 8) -> float:
+    """:func:`blocking_effect_factor` of the luma of ``frame``, computed strip by strip
+    (each strip with the row after it, for the vertical differences)."""
+    h, w = frame.shape[:2]
+    hb = np.zeros(w - 1, bool)
+    hb[block - 1 :: block] = True
+    vb = np.zeros(h - 1, bool)
+    vb[block - 1 :: block] = True
+    n_b = h * hb.sum() + w * vb.sum()
+    n_bc = h * (~hb).sum() + w * (~vb).sum()
+    if n_b == 0 or n_bc == 0:
+        return 0.0
+    s_b = s_bc = 0.0
+    for r0, r1 in strips(h, w):
+        y = rgb_to_y(frame[r0:min(h, r1 + 1)])
+        dh = np.square(y[: r1 - r0, :-1] - y[: r1 - r0, 1:])
+        dv = np.square(y[:-1] - y[1:])  # pairs (i, i + 1) for i in [r0, r1), where i + 1 < h
+        rows = vb[r0:r0 + dv.shape[0]]
+        s_b += float(dh[:, hb].sum() + dv[rows, :].sum())
+        s_bc += float(dh[:, ~hb].sum() + dv[~rows, :].sum())
+    d_b, d_bc = s_b / n_b, s_bc / n_bc
+    if d_b <= d_bc:
+        return 0.0
+    return float(np.log2(block) / np.log2(min(h, w)) * (d_b - d_bc))
 
 
 def blocking_effect_factor(y: np.ndarray, block: int = 8) -> float:
