@@ -251,7 +251,7 @@ def brisque_strips(img: np.ndarray) -> float | None:
         return y[..., a - top // 2:b - top // 2, :]
 
     h2 = math.ceil(h / 2)
-    bands2 = strips(h2, math.ceil(w / 2), 4)
+    bands2 = strips(h2, 4 * w, 4)  # a half-size row costs a full-size strip of two rows in three channels: thinner strips
     feats = torch.cat([_nss_features(*_nss_sums(luma, h, bands)), _nss_features(*_nss_sums(half, h2, bands2))])
     sv_coef, sv, gamma, rho = brisque_model()
     scaled = scale_features(feats[None])
