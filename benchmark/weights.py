@@ -117,18 +117,26 @@ MOBILENET_V2 = Asset(
 )
 
 
-_file_hashes: dict[tuple[str, int, int], str] = {}
+_file_hashes: dict[tuple[str, int, int, int, int], str] = {}
+RACY_NS = 2_000_000_000  # a file changed this recently may change again within one timestamp tick
 
 
 def file_sha256(path: Path) -> str:
-    """SHA-256 of a file, remembered for the process while its size and mtime stay the same
-    (a model file is hashed once per run, not once per use)."""
+    """SHA-256 of a file, remembered for the process while its inode, size, mtime and ctime
+    stay the same (a model file is hashed once per run, not once per use). As in git's
+    "racily clean" rule, a file modified in the last 2 s is hashed every time: a rewrite of
+    the same size within one timestamp tick would leave its stat unchanged."""
+    import time
+
     p = Path(path).resolve()
     st = p.stat()
-    key = (str(p), st.st_size, st.st_mtime_ns)
-    if key not in _file_hashes:
-        _file_hashes[key] = sha256_file(p)
-    return _file_hashes[key]
+    key = (str(p), st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+    if key in _file_hashes:
+        return _file_hashes[key]
+    digest = sha256_file(p)
+    if time.time_ns() - max(st.st_mtime_ns, st.st_ctime_ns) > RACY_NS:
+        _file_hashes[key] = digest
+    return digest
 
 
 def reachable(host: str, timeout: float = 3.0) -> bool:

@@ -15,15 +15,12 @@ detects the architecture; ``architecture`` here is what it should detect, for th
 from __future__ import annotations
 
 import os
-import socket
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+from .download import download
 from .errors import BenchError
-from .imaging import sha256_file
 from .weights import WeightsMissing, file_sha256
 
 ENV_MODELS_DIR = "BENCH_MODELS_DIR"
@@ -130,70 +127,6 @@ def fetch(name: str, timeout: float = 30.0, on_progress: Callable[[int, int | No
     """Download zoo model ``name`` into :func:`models_dir`, resuming ``<file>.part`` and checking
     size and SHA-256 before renaming it into place. Returns what happened (for the CLI)."""
     model = get(name)
-    dest = local_path(model)
-    if dest.is_file():
-        try:
-            info = _verify(model, dest)
-        except BenchError as exc:
-            raise BenchError(f"{exc} Delete {dest} and fetch again.") from None
-        return {"name": name, "path": str(dest), **info, "downloaded": 0, "resumed_from": 0}
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    part = dest.with_name(dest.name + ".part")
-    offset = part.stat().st_size if part.exists() else 0
-    if model.size and offset > model.size:
-        part.unlink()
-        offset = 0
-    downloaded = 0
-    if not (model.size and offset == model.size):  # else: complete, only unverified
-        headers = {"User-Agent": "bench-enhance (bench models fetch)"}
-        if offset:
-            headers["Range"] = f"bytes={offset}-"
-        try:
-            resp = urllib.request.urlopen(urllib.request.Request(model.url, headers=headers), timeout=timeout)
-        except urllib.error.HTTPError as exc:
-            if exc.code == 416 and offset:  # nothing past what we have: the .part is whole
-                resp = None
-            else:
-                raise BenchError(f"zoo model {name!r}: {model.url} answered HTTP {exc.code} {exc.reason}. "
-                                 f"Offline or blocked: download {_where(model)}.") from None
-        except (urllib.error.URLError, OSError, socket.timeout) as exc:
-            reason = getattr(exc, "reason", exc)
-            raise BenchError(f"zoo model {name!r}: cannot reach {model.url} ({reason}). Offline: download {_where(model)}.") from None
-        if resp is not None:
-            with resp:
-                if offset and resp.status != 206:  # the server ignored the range: start over
-                    offset = 0
-                length = resp.headers.get("Content-Length")
-                total = offset + int(length) if length and length.isdigit() else model.size
-                with open(part, "ab" if offset else "wb") as f:
-                    while True:
-                        try:
-                            block = resp.read(chunk)
-                        except (OSError, socket.timeout) as exc:
-                            raise BenchError(f"zoo model {name!r}: download interrupted after {offset + downloaded:,} bytes ({exc}); "
-                                             f"run the same command again to resume from {part}.") from None
-                        if not block:
-                            break
-                        f.write(block)
-                        downloaded += len(block)
-                        if on_progress is not None:
-                            on_progress(offset + downloaded, total)
-    got = part.stat().st_size
-    if model.size and got != model.size:
-        if got > model.size:
-            part.unlink()
-        raise BenchError(f"zoo model {name!r}: got {got:,} bytes from {model.url}, expected {model.size:,}"
-                         + (f"; run the same command again to resume from {part}." if got < model.size else "; removed it."))
-    info = _verify(model, part, remove=True)
-    os.replace(part, dest)
-    return {"name": name, "path": str(dest), **info, "downloaded": downloaded, "resumed_from": offset}
-
-
-def _verify(model: ZooModel, path: Path, remove: bool = False) -> dict[str, Any]:
-    sha = sha256_file(path)
-    if model.sha256 and sha != model.sha256:
-        if remove:
-            path.unlink()
-        raise BenchError(f"zoo model {model.name!r}: {path.name} has sha256 {sha}, expected {model.sha256}: "
-                         f"{'removed it; ' if remove else ''}the file at {model.url} is not the one recorded, or it was damaged in transit.")
-    return {"sha256": sha, "verified": bool(model.sha256)}
+    info = download(model.url, local_path(model), what=f"zoo model {name!r}", hint=f"download {_where(model)}",
+                    sha256=model.sha256, size=model.size, timeout=timeout, on_progress=on_progress, chunk=chunk)
+    return {"name": name, **info}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 from pathlib import Path
 from typing import Any, ClassVar, Iterator
 
@@ -114,6 +115,47 @@ def is_frame_name(p: Path) -> bool:
     return re.fullmatch(r"\d+", p.stem) is not None
 
 
+def _image_size(path: Path) -> tuple[int, int] | None:
+    from PIL import Image
+
+    try:
+        with Image.open(path) as im:  # reads the header only
+            return im.size
+    except OSError:
+        return None
+
+
+def looks_like_frames(files: list[Path]) -> tuple[bool, str]:
+    """Whether image files are the frames of one clip: numeric names numbered consecutively
+    (00000000.png, 00000001.png ...) and one size. Photos with numeric names (BSDS's
+    101085.png ...) are numbered with gaps, or differ in size."""
+    if len(files) < 2:
+        return False, f"{len(files)} image"
+    if not all(is_frame_name(f) for f in files):
+        return False, f"{len(files)} images, not all named by number"
+    nums = sorted(int(f.stem) for f in files)
+    if nums != list(range(nums[0], nums[0] + len(nums))):
+        return False, f"{len(files)} images named by number, not consecutively ({nums[0]}, {nums[1]} ...)"
+    sizes = {_image_size(f) for f in files}
+    if len(sizes) != 1:
+        return False, f"{len(files)} images numbered consecutively but of {len(sizes)} sizes"
+    (w, h), = sizes
+    return True, f"{len(files)} images numbered consecutively {nums[0]}..{nums[-1]}, all {w}x{h}"
+
+
+def guess_folder_type(p: Path) -> tuple[str, str]:
+    """("videos" | "frames" | "images", why) for a folder given as a data set."""
+    videos = list_videos(p)
+    if videos:
+        return "videos", f"{len(videos)} video file(s)"
+    subdirs = [d for d in sorted(p.iterdir()) if d.is_dir() and list_images(d)]
+    imgs = list_images(p)
+    if subdirs and not imgs:
+        return "frames", f"{len(subdirs)} folder(s) of images, one clip each"
+    frames, why = looks_like_frames(imgs)
+    return ("frames" if frames else "images"), why
+
+
 class FolderDataset(Dataset):
     """Images in one folder under the data root (``layout``), or at an explicit ``path``.
 
@@ -163,15 +205,13 @@ class FolderDataset(Dataset):
             return self.type
         if p.is_file():
             return "video-file" if p.suffix.lower() in VIDEO_EXTS else "image-file"
-        if list_videos(p):
-            return "videos"
-        subdirs = [d for d in sorted(p.iterdir()) if d.is_dir() and list_images(d)]
-        imgs = list_images(p)
-        if subdirs and not imgs:
-            return "frames"
-        if imgs and all(is_frame_name(f) for f in imgs) and len(imgs) > 1:
-            return "frames"
-        return "images"
+        t, why = guess_folder_type(p)
+        if getattr(self, "_guessed", None) != (t, why):
+            self._guessed = (t, why)
+            # one line, once per data set: the guess changes what the rows mean (clip vs images)
+            print(f"{self.name}: read as {t} ({why}); `{self.name}@...:type={'images' if t == 'frames' else 'frames'}` "
+                  "says otherwise", file=sys.stderr)
+        return t
 
     @property
     def kind(self) -> str:  # type: ignore[override]
@@ -209,6 +249,8 @@ class FolderDataset(Dataset):
 
     def describe(self) -> dict[str, Any]:
         d = {"name": self.name, "version": self.version, "type": self.type}
+        if getattr(self, "_guessed", None):
+            d["guessed"] = self._guessed[0]
         if self.path is not None:
             d["path"] = str(self.path)
         else:

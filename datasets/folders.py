@@ -45,3 +45,21 @@ class Kodak(FolderDataset):
     name = "kodak"
     layout = "images/Kodak"
     description = "Kodak PhotoCD (24 images, 768x512), if you have it under images/Kodak."
+
+
+class BSD100(FolderDataset):
+    name = "bsd100"
+    layout = "images/BSD100"
+    description = "BSD100 (B100, the BSDS300 test split) HR: super-resolution test set."
+
+
+class Urban100(FolderDataset):
+    name = "urban100"
+    layout = "images/Urban100"
+    description = "Urban100 HR (buildings, regular structure): super-resolution test set."
+
+
+class DIV2KValid(FolderDataset):
+    name = "div2k"
+    layout = "images/DIV2K_valid_HR"
+    description = "DIV2K validation HR (100 images, 2K): super-resolution test set."

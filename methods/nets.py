@@ -282,6 +282,8 @@ class VideoBoostGenerator(nn.Module):
         self.mid = nn.Sequential(*[ResBlock(2 * ch) for _ in range(blocks)])
         self.dec = nn.Sequential(conv(2 * ch, ch), nn.LeakyReLU(0.2, inplace=True))
         self.up = nn.Sequential(conv(2 * ch, 3 * scale * scale), nn.PixelShuffle(scale))
+        nn.init.zeros_(self.up[0].weight)  # the untrained network is bicubic; training can only add
+        nn.init.zeros_(self.up[0].bias)
 
     def forward(self, x):
         h, w = x.shape[-2:]

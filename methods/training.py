@@ -159,6 +159,7 @@ class Recipe:
         self.device = device
         self.models: dict[str, Any] = {}
         self.optims: dict[str, Any] = {}
+        self.step_number = 0  # the 1-based step being taken, set by train() (a resumed run continues it)
 
     def build(self) -> None:  # pragma: no cover - interface
         raise NotImplementedError
@@ -309,6 +310,7 @@ def train(recipe_cls: type[Recipe], out_dir: Path, datasets: list[str], cfg: Tra
                 for g in o.param_groups:
                     g["lr"] = lr * g.setdefault("lr_scale", 1.0)
             t0 = time.perf_counter()
+            recipe.step_number = step
             losses = recipe.step(x.to(device), y.to(device))
             seconds += time.perf_counter() - t0
             row = {"step": step, "seconds": round(seconds, 2), "lr": lr, **{k: round(float(v), 6) for k, v in losses.items()}}

@@ -29,15 +29,13 @@ class VideoBoostRecipe(Recipe):
             self.optims[k] = torch.optim.Adam(m.parameters(), lr=self.cfg.lr)
         self.features = FeatureLoss(self.device)
         self.p["perceptual_backbone"] = self.features.backbone
-        self.steps_done = 0
 
     def step(self, x, y):
         import torch
         import torch.nn.functional as F
 
         g, d = self.models["generator"], self.models["discriminator"]
-        self.steps_done += 1
-        if self.steps_done <= int(self.p["d_pretrain_steps"]):  # phase 1: the judge learns real frames vs bicubic
+        if self.step_number <= int(self.p["d_pretrain_steps"]):  # phase 1 (by the run's step number: a resumed run stays in its phase): the judge learns real frames vs bicubic
             bic = F.interpolate(x, scale_factor=int(self.p["scale"]), mode="bicubic", align_corners=False)
             real, fake = d(y), d(bic)
             loss = F.binary_cross_entropy_with_logits(real, torch.ones_like(real)) + F.binary_cross_entropy_with_logits(fake, torch.zeros_like(fake))

@@ -67,7 +67,7 @@ def fmt(value: float, unit: str | None) -> str:
     if unit == "dB":
         return f"{value:.2f}"
     if unit == "frames/s":
-        return f"{value:.1f}" if value < 1e5 else f"{value:.3g}"
+        return f"{value:.1f}" if value < 1000 else f"{value:,.0f}"  # 164,112 rather than 1.64e+05
     if not unit:
         return f"{value:.4f}"
     return f"{value:.4g}"
@@ -139,7 +139,8 @@ def to_markdown(summary: pd.DataFrame) -> str:
             cells = [f"**{c}**" if best else c for c, best in r["cells"]]
             lines.append(f"| {md_escape(r['method'])} | {r['n']} | " + " | ".join(cells) + " |")
         lines.append("")
-    lines.append("Mean over items (images, or clips for video; corpus metrics such as mAP are one value per data set); **bold** = best in column; ↑/↓ = higher/lower is better; n = items scored.")
+    bold = "; **bold** = best in column" if summary["best"].any() else ""
+    lines.append(f"Mean over items (images, or clips for video; corpus metrics such as mAP are one value per data set){bold}; ↑/↓ = higher/lower is better; n = items scored.")
     return "\n".join(lines) + "\n"
 
 
@@ -158,7 +159,9 @@ def print_tables(summary: pd.DataFrame, console) -> None:
     from rich.markup import escape
     from rich.table import Table
 
+    any_best = False
     for ds, t in tables(summary).items():
+        any_best |= any(best for r in t["rows"] for _, best in r["cells"])
         table = Table(title=escape(ds), title_justify="left")
         table.add_column("method")
         table.add_column("n", justify="right")
@@ -167,7 +170,22 @@ def print_tables(summary: pd.DataFrame, console) -> None:
         for r in t["rows"]:
             table.add_row(escape(r["method"]), str(r["n"]), *[f"[bold green]{escape(c)}*[/]" if best else escape(c) for c, best in r["cells"]])
         console.print(table)
-    console.print("mean over items (clips for video); * best in column; ↑/↓ higher/lower is better")
+        verdict = best_line(summary[summary["dataset"] == ds])
+        if verdict:
+            console.print(escape(verdict))
+    star = "; * best in column" if any_best else ""
+    console.print(f"mean over items (clips for video){star}; ↑/↓ higher/lower is better")
+
+
+def best_line(summary: pd.DataFrame) -> str:
+    """'best: ssim on psnr, ssim; gan on niqe; identity on fps' for one data set's summary
+    (empty with fewer than two methods). Ties name every method that shares the best value."""
+    if summary["method"].nunique() < 2:
+        return ""
+    winners: dict[str, list[str]] = {}
+    for metric, g in summary[summary["best"]].groupby("metric", sort=False):
+        winners.setdefault(" = ".join(dict.fromkeys(g["method"])), []).append(str(metric))
+    return ("best: " + "; ".join(f"{m} on {', '.join(ms)}" for m, ms in winners.items())) if winners else ""
 
 
 def write(summary: pd.DataFrame, out_dir: Path, rows: pd.DataFrame | None = None, notes: list[str] = ()) -> tuple[Path, Path]:

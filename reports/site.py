@@ -32,7 +32,10 @@ from ..errors import BenchError
 from ..results import read_scores
 from .leaderboard import fmt
 
-FAMILIES = ("fidelity", "perceptual", "no-reference", "task", "temporal", "speed")
+FAMILIES = ("fidelity", "perceptual", "no-reference", "task", "temporal", "subjective", "speed")
+#: rows written by `bench study results` (benchmark.serve.study), not computed by `bench run`
+SUBJECTIVE = ("mos", "dmos", "bt-score", "mos-raters")
+NOT_RANKED = ("mos-raters",)  # a count of raters, not a quality
 ITEM_SCOPES = ("image", "clip")
 BOOTSTRAP = 1000
 RUN_FILES = ("scores.parquet", "scores.csv", "manifest.json", "artifacts.json")
@@ -46,6 +49,8 @@ def metric_family(name: str) -> str:
     if base.endswith("-gain"):
         return "task"
     base = base.removesuffix("-refcap")
+    if base in SUBJECTIVE:
+        return "subjective"
     try:
         return getattr(registry.metrics.get(base), "family", "fidelity") or "fidelity"
     except Exception:  # a plug-in that is not installed here: keep its rows, guess nothing
@@ -133,8 +138,8 @@ def leaderboards(df: pd.DataFrame) -> list[dict[str, Any]]:
             best = max(vals.values()) if hib else min(vals.values())
             order = sorted(vals, key=lambda m: -vals[m] if hib else vals[m])
             for m in vals:
-                cells[(m, metric)]["best"] = len(vals) > 1 and vals[m] == best
-                if len(vals) > 1 and metric_family(metric) != "speed":
+                cells[(m, metric)]["best"] = len(vals) > 1 and vals[m] == best and metric not in NOT_RANKED
+                if len(vals) > 1 and metric_family(metric) != "speed" and metric not in NOT_RANKED:
                     ranks[m].append(order.index(m) + 1)
         rows = []
         for m in methods:

@@ -1,4 +1,7 @@
+import http.server
 import os
+import shutil
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -104,3 +107,72 @@ def tiny_captioner(path: Path) -> Path:
     T.BlipForConditionalGeneration(cfg).save_pretrained(path)
     proc.save_pretrained(path)
     return path
+
+
+class RangeServer(http.server.ThreadingHTTPServer):
+    """Serves ``files`` (path -> bytes) on 127.0.0.1 with HTTP range requests; records each
+    request's Range header (``ranges``) and path (``paths``)."""
+
+    def __init__(self):
+        super().__init__(("127.0.0.1", 0), RangeHandler)
+        self.files: dict[str, bytes] = {}
+        self.ranges: list[str | None] = []
+        self.paths: list[str] = []
+        self.honour_ranges = True
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}{path}"
+
+
+class RangeHandler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):  # noqa: N802 - the http.server API
+        self.server.paths.append(self.path)
+        data = self.server.files.get(self.path)
+        if data is None:
+            self.send_error(404)
+            return
+        rng = self.headers.get("Range")
+        self.server.ranges.append(rng)
+        start = int(rng.split("=")[1].split("-")[0]) if rng and self.server.honour_ranges else 0
+        if start >= len(data) and rng:
+            self.send_response(416)
+            self.end_headers()
+            return
+        self.send_response(206 if start else 200)
+        if start:
+            self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
+        self.send_header("Content-Length", str(len(data) - start))
+        self.end_headers()
+        self.wfile.write(data[start:])
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def server():
+    """A local HTTP server (127.0.0.1, a free port) for download tests; nothing leaves the machine."""
+    srv = RangeServer()
+    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    thread.start()
+    yield srv
+    srv.shutdown()
+    srv.server_close()
+
+
+# Debian's Chromium, driven by Playwright (never a downloaded browser)
+BROWSER_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+                "--disable-component-update", "--disable-sync"]
+
+
+def chromium() -> str:
+    """The system Chromium's path; missing (or playwright missing): a failure in CI, a skip elsewhere."""
+    exe = os.environ.get("BENCH_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        exe = None
+    if not exe:
+        msg = "headless browser test needs Chromium (Debian: apt install chromium) and playwright (the [test] extra)"
+        pytest.fail(msg) if os.environ.get("CI") else pytest.skip(msg)
+    return exe

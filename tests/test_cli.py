@@ -19,7 +19,10 @@ def test_list_shows_direction_and_conventions():
     r = runner.invoke(app, ["list", "metrics"], env={"COLUMNS": "250"})
     assert r.exit_code == 0
     line = next(l for l in r.output.splitlines() if l.strip("│ ").startswith("psnr-y"))
-    assert "higher" in line and "built-in" in line and "rgb2ycbcr" in line
+    assert "higher" in line and "built-in" in line and "ok" in line
+    r = runner.invoke(app, ["list", "metrics", "--long"], env={"COLUMNS": "250"})
+    block = r.output[r.output.index("\npsnr-y "):].split("\n\S")[0]
+    assert "higher" in block and "built-in" in block and "rgb2ycbcr" in block
     r = runner.invoke(app, ["list", "nonsense"])
     assert r.exit_code == 2 and "methods, datasets" in r.output
 
@@ -57,7 +60,7 @@ def test_report_marks_best_and_escapes_names(tmp_path, image_folder):
 
 
 def test_default_run_uses_embedded_sets(tmp_path):
-    r = runner.invoke(app, ["run", "-q", "--limit", "1", "--max-frames", "3", "--metrics", "psnr", "-o", str(tmp_path / "o")])
+    r = runner.invoke(app, ["run", "-q", "-m", "identity", "--limit", "1", "--max-frames", "3", "--metrics", "psnr", "-o", str(tmp_path / "o")])
     assert r.exit_code == 0, r.output
     df = pd.read_parquet(tmp_path / "o" / "scores.parquet")
     assert set(df.dataset) == {"photos-qf20", "clips-crf35"}

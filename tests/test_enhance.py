@@ -132,7 +132,7 @@ def test_realtime_keeps_up_with_a_fast_method_and_drops_frames_for_a_slow_one(tm
     assert fast["achieved_fps"] == pytest.approx(25, rel=0.1)
     assert fast["wall_s"] == pytest.approx(49 / 25, rel=0.1)  # played at the native rate, not as fast as possible
     # 80 ms per frame against a 40 ms frame interval: about every other frame is dropped
-    r = CliRunner().invoke(app, ["enhance", str(src), "-m", "sleepy:delay=0.08", "--realtime", "-o", str(out), "--report", str(tmp_path / "slow.json"), "-q"])
+    r = CliRunner().invoke(app, ["enhance", str(src), "-m", "sleepy:delay=0.08", "--realtime", "-o", str(out), "--report", str(tmp_path / "slow.json"), "-q", "--force"])
     assert r.exit_code == 0, r.output
     slow = json.loads((tmp_path / "slow.json").read_text())
     assert slow["frames_arrived"] == 50 and slow["frames_processed"] + slow["frames_dropped"] == 50

@@ -1,8 +1,5 @@
 """The HTML site: content, escaping, merging, paper tables, and a real headless browser."""
 
-import os
-import shutil
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -11,6 +8,7 @@ from benchmark import registry
 from benchmark.api import Method
 from benchmark.runner import RunConfig, run
 from benchmark.reports import site as site_mod
+from conftest import chromium as _chromium
 
 EVIL = "<script>alert(1)</script>"
 
@@ -95,18 +93,6 @@ def test_paper_tables_markdown_and_latex(tmp_path):
     assert "| original |" in md and "4.35" in md
     tex = site_mod.to_latex_table(t, "nr_with_originals")
     assert "\\begin{table}" in tex and "live1-qf10 / gan" in tex and "nr\\_with\\_originals" in tex
-
-
-def _chromium():
-    exe = os.environ.get("BENCH_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        exe = None
-    if not exe:
-        msg = "headless browser test needs Chromium (Debian: apt install chromium) and playwright (the [test] extra)"
-        pytest.fail(msg) if os.environ.get("CI") else pytest.skip(msg)
-    return exe
 
 
 def test_site_in_a_real_browser(runs, tmp_path):

@@ -86,6 +86,34 @@ def test_untrained_generators_are_their_skip():
     bic = F.interpolate(x, scale_factor=4, mode="bicubic", align_corners=False)
     assert torch.allclose(SRResNet(8, 2, 4, bn=False, residual=True)(x), bic, atol=1e-6)
     assert torch.allclose(FastSRGenerator(8, 2, 2, "bicubic")(x), F.interpolate(x, scale_factor=2, mode="bicubic", align_corners=False), atol=1e-6)
+    from benchmark.methods.nets import VideoBoostGenerator
+
+    assert torch.allclose(VideoBoostGenerator(8, 1, 5)(x), F.interpolate(x, scale_factor=5, mode="bicubic", align_corners=False), atol=1e-6)
+
+
+def test_videoboost_phases_follow_the_step_number_across_a_resume(image_folder, tmp_path, monkeypatch):
+    """The discriminator's pre-training phase is steps 1..d_pretrain_steps of the run, also
+    when the run is resumed in the middle (a per-process counter would pre-train it again)."""
+    data = [f"{image_folder}@x2"]
+    p = {"ch": 4, "blocks": 1, "scale": 2, "d_ch": 4, "d_pretrain_steps": 3}
+    recipe = tr.recipe_class("videoboost")
+    real_step, phases = recipe.step, []
+
+    def recording(self, x, y, die_at=None):
+        if len(phases) + 1 == die_at:
+            raise KeyboardInterrupt  # dies after its step-2 checkpoint, inside the pre-training phase
+        out = real_step(self, x, y)
+        phases.append("d" if "d_pretrain" in out else "g")
+        return out
+
+    monkeypatch.setattr(recipe, "step", lambda self, x, y: recording(self, x, y, die_at=3))
+    with pytest.raises(KeyboardInterrupt):
+        tr.train(recipe, tmp_path, data, tiny(6, **p), progress=False)
+    assert phases == ["d", "d"]
+    phases.clear()
+    monkeypatch.setattr(recipe, "step", recording)
+    tr.train(recipe, tmp_path, data, tiny(6, **p), resume=True, progress=False)
+    assert phases == ["d", "g", "g", "g"]  # steps 3..6: one more pre-training step, then the generator
 
 
 def test_on_the_fly_jpeg_pairs(image_folder):

@@ -1,9 +1,7 @@
 """The model zoo: `bench models`, `bench models fetch` against a local HTTP server (resume,
-checksum), and zoo names as method names."""
+checksum; the ``server`` fixture is in conftest.py), and zoo names as method names."""
 
 import hashlib
-import http.server
-import threading
 
 import pandas as pd
 import pytest
@@ -14,50 +12,6 @@ from benchmark import zoo
 from benchmark.cli import app
 
 pytest.importorskip("spandrel")
-
-
-class RangeServer(http.server.ThreadingHTTPServer):
-    """Serves ``files`` (path -> bytes) with HTTP range requests; records each request's Range header."""
-
-    def __init__(self):
-        super().__init__(("127.0.0.1", 0), RangeHandler)
-        self.files: dict[str, bytes] = {}
-        self.ranges: list[str | None] = []
-        self.honour_ranges = True
-
-
-class RangeHandler(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):  # noqa: N802 - the http.server API
-        data = self.server.files.get(self.path)
-        if data is None:
-            self.send_error(404)
-            return
-        rng = self.headers.get("Range")
-        self.server.ranges.append(rng)
-        start = int(rng.split("=")[1].split("-")[0]) if rng and self.server.honour_ranges else 0
-        if start >= len(data) and rng:
-            self.send_response(416)
-            self.end_headers()
-            return
-        self.send_response(206 if start else 200)
-        if start:
-            self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
-        self.send_header("Content-Length", str(len(data) - start))
-        self.end_headers()
-        self.wfile.write(data[start:])
-
-    def log_message(self, *args):
-        pass
-
-
-@pytest.fixture
-def server():
-    srv = RangeServer()
-    thread = threading.Thread(target=srv.serve_forever, daemon=True)
-    thread.start()
-    yield srv
-    srv.shutdown()
-    srv.server_close()
 
 
 @pytest.fixture
@@ -157,3 +111,29 @@ def test_offline_zoo_name_fails_at_once_with_url_checksum_and_place(tiny_zoo, tm
     assert r.exit_code == 2 and "cannot reach" in out and closed.url in out and model.sha256 in out
     r = CliRunner().invoke(app, ["models", "fetch", "no-such-model"])
     assert r.exit_code == 2 and "no zoo model" in r.output
+
+
+def test_file_hash_memo_sees_a_same_size_rewrite_with_the_same_stat(tmp_path, monkeypatch):
+    """A weights file rewritten in place with the same size, inside one timestamp tick (its
+    stat unchanged), must not keep its old hash; a file left alone is hashed once."""
+    import hashlib
+    import os
+    import time
+
+    from benchmark import weights
+
+    f = tmp_path / "m.pth"
+    f.write_bytes(b"a" * 64)
+    st = f.stat()
+    assert weights.file_sha256(f) == hashlib.sha256(b"a" * 64).hexdigest()
+    f.write_bytes(b"b" * 64)
+    os.utime(f, ns=(st.st_atime_ns, st.st_mtime_ns))  # same size and mtime: as if within the same tick
+    assert weights.file_sha256(f) == hashlib.sha256(b"b" * 64).hexdigest()
+    old = f.stat().st_mtime_ns - 10 * weights.RACY_NS  # a file last changed long ago is remembered
+    os.utime(f, ns=(old, old))
+    calls = []
+    monkeypatch.setattr(weights, "sha256_file", lambda p: calls.append(p) or hashlib.sha256(p.read_bytes()).hexdigest())
+    monkeypatch.setattr(weights, "_file_hashes", {})
+    monkeypatch.setattr(time, "time_ns", lambda: f.stat().st_ctime_ns + 10 * weights.RACY_NS)  # (ctime cannot be set back)
+    weights.file_sha256(f), weights.file_sha256(f)
+    assert len(calls) == 1

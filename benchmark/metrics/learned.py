@@ -8,6 +8,7 @@ names the file, its URL and the path to put it at (see ``weights.no_downloads``)
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, ClassVar
 
 
@@ -45,14 +46,49 @@ class MSSSIM(Metric):
         return float(piq.multi_scale_ssim(x, y, data_range=1.0, reduction="none"))
 
 
+# Where pyiqa and torchvision keep (and would download) the files, under torch.hub.get_dir()
+# ($TORCH_HOME/hub): "pyiqa/" for pyiqa's own weights, "checkpoints/" for torchvision
+# backbones, "clip/" for OpenAI CLIP (pyiqa's clip loader). tests/test_first_hour.py checks
+# these names against the installed pyiqa's own URL tables.
+_PYIQA_HF = "https://huggingface.co/chaofengc/IQA-PyTorch-Weights/resolve/main/"
+_TV = "https://download.pytorch.org/models/"
+_CLIP_RN50 = "https://openaipublic.azureedge.net/clip/models/afeb0e10f9e5a86da6080e35cf09123aca3b358a0c3e3b6c78a7b63bc04b6762/RN50.pt"
+
+
 class PyIQAMetric(Metric):
-    """A pyiqa model by name. Subclasses set ``pyiqa_name`` and the metric fields."""
+    """A pyiqa model by name. Subclasses set ``pyiqa_name``, the metric fields and
+    ``weights``: the (folder under torch.hub.get_dir(), URL) of every file pyiqa loads."""
 
     pyiqa_name: ClassVar[str] = ""
+    weights: ClassVar[tuple[tuple[str, str], ...]] = ()
     requires = ("pyiqa",)
     requires_extra = "iqa"
     family = "perceptual"
     _models: ClassVar[dict[str, Any]] = {}
+
+    @classmethod
+    def missing_weights(cls) -> list[tuple[str, Path]]:
+        """(URL, local path) of each weights file that is not on disk."""
+        import torch.hub
+
+        hub = Path(torch.hub.get_dir())
+        out = []
+        for folder, url in cls.weights:
+            path = hub / folder / url.rsplit("/", 1)[-1]
+            if not path.is_file():
+                out.append((url, path))
+        return out
+
+    @classmethod
+    def availability(cls) -> str:
+        why = super().availability()
+        if why:
+            return why
+        missing = cls.missing_weights()
+        if not missing:
+            return ""
+        return "weights not on disk (bench never downloads them): " + "; ".join(
+            f"put {path.name} from {url} at {path}" for url, path in missing) + " ($TORCH_HOME moves the folder)"
 
     def _model(self):
         _require_pyiqa(self.name)
@@ -82,17 +118,22 @@ class PyIQAMetric(Metric):
             return float(model(out))
 
 
-def _pyiqa_metric(pname: str, name: str, kind: str, higher: bool, desc: str) -> type[PyIQAMetric]:
+def _pyiqa_metric(pname: str, name: str, kind: str, higher: bool, desc: str, weights: tuple[tuple[str, str], ...]) -> type[PyIQAMetric]:
     conventions = {"space": "RGB in [0, 1] (gray repeated to 3 channels)", "implementation": f"pyiqa.create_metric('{pname}')",
                    "weights": "pyiqa's, from $TORCH_HOME/hub (never downloaded by bench)", "crop_border": "run setting"}
     return type(name.upper().replace("-", "_"), (PyIQAMetric,), {
         "name": name, "pyiqa_name": pname, "kind": kind, "higher_is_better": higher, "version": "1",
-        "conventions": conventions, "description": desc, "__module__": __name__,
+        "conventions": conventions, "description": desc, "weights": weights, "__module__": __name__,
     })
 
 
-LPIPS = _pyiqa_metric("lpips", "lpips", "fr", False, "LPIPS v0.1, AlexNet (Zhang et al. 2018): learned perceptual distance; lower is closer.")
-LPIPS_VGG = _pyiqa_metric("lpips-vgg", "lpips-vgg", "fr", False, "LPIPS v0.1 with VGG16 features.")
-DISTS = _pyiqa_metric("dists", "dists", "fr", False, "DISTS (Ding et al. 2020): structure and texture similarity of VGG features; lower is closer.")
-MUSIQ = _pyiqa_metric("musiq", "musiq", "nr", True, "MUSIQ (Ke et al. 2021), KonIQ-trained: predicted MOS; higher is better.")
-CLIPIQA = _pyiqa_metric("clipiqa", "clipiqa", "nr", True, "CLIP-IQA (Wang et al. 2023): CLIP antonym-prompt quality in [0, 1]; higher is better.")
+LPIPS = _pyiqa_metric("lpips", "lpips", "fr", False, "LPIPS v0.1, AlexNet (Zhang et al. 2018): learned perceptual distance; lower is closer.",
+                      (("pyiqa", _PYIQA_HF + "LPIPS_v0.1_alex-df73285e.pth"), ("checkpoints", _TV + "alexnet-owt-7be5be79.pth")))
+LPIPS_VGG = _pyiqa_metric("lpips-vgg", "lpips-vgg", "fr", False, "LPIPS v0.1 with VGG16 features.",
+                          (("pyiqa", _PYIQA_HF + "LPIPS_v0.1_vgg-a78928a0.pth"), ("checkpoints", _TV + "vgg16-397923af.pth")))
+DISTS = _pyiqa_metric("dists", "dists", "fr", False, "DISTS (Ding et al. 2020): structure and texture similarity of VGG features; lower is closer.",
+                      (("pyiqa", _PYIQA_HF + "DISTS_weights-f5e65c96.pth"), ("checkpoints", _TV + "vgg16-397923af.pth")))
+MUSIQ = _pyiqa_metric("musiq", "musiq", "nr", True, "MUSIQ (Ke et al. 2021), KonIQ-trained: predicted MOS; higher is better.",
+                      (("pyiqa", _PYIQA_HF + "musiq_koniq_ckpt-e95806b9.pth"),))
+CLIPIQA = _pyiqa_metric("clipiqa", "clipiqa", "nr", True, "CLIP-IQA (Wang et al. 2023): CLIP antonym-prompt quality in [0, 1]; higher is better.",
+                        (("clip", _CLIP_RN50),))

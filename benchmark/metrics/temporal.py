@@ -138,7 +138,7 @@ class VMAF(ClipMetric):
     @staticmethod
     def availability() -> str:
         exe = ffmpeg_with_vmaf()
-        return f"available ({exe})" if exe else "unavailable: no ffmpeg with libvmaf (pip install imageio-ffmpeg, or set BENCH_FFMPEG)"
+        return "" if exe else "unavailable: no ffmpeg with libvmaf (pip install imageio-ffmpeg, or set BENCH_FFMPEG)"
 
     def start(self, crop_border=0):
         self.border = crop_border

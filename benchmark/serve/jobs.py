@@ -1,0 +1,274 @@
+"""Enhancement jobs for uploaded files: checked, stored under generated names, run in a
+bounded worker pool through :func:`benchmark.enhance.enhance`, removed after a while.
+
+Every job lives in ``STORE/jobs/<id>/`` (``input.png`` or ``input.video``, ``output.png`` or
+``output.mp4``, for video ``before.mp4`` for the player, and ``job.json``); the id is
+random hex and the only name that ever reaches the filesystem. The client's file name is
+kept as display text only."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import BenchError
+
+JOB_ID = re.compile(r"[0-9a-f]{32}")
+
+
+class UploadError(BenchError):
+    """A rejected upload; ``status`` is the HTTP status to answer with."""
+
+    def __init__(self, message: str, status: int = 400):
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass
+class Limits:
+    max_upload_mb: float = 200.0
+    workers: int = 2  # jobs running at once
+    max_pending: int = 16  # queued + running jobs accepted
+    live_sessions: int = 2
+    keep_minutes: float = 60.0  # jobs and uploads are removed this long after they finish
+    max_pixels: int = 4096 * 4096  # per uploaded image or video frame
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return int(self.max_upload_mb * 1024 * 1024)
+
+
+@dataclass
+class Job:
+    id: str
+    method: str
+    kind: str  # image | video
+    filename: str  # display only
+    scale: int | None = None
+    status: str = "queued"  # queued | running | done | error
+    progress: float = 0.0
+    error: str | None = None
+    created: float = field(default_factory=time.time)
+    finished: float | None = None
+    input_size: str = ""
+    output_size: str = ""
+    frames: int = 0
+
+    def public(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["result"] = f"/api/jobs/{self.id}/result" if self.status == "done" else None
+        d["input"] = f"/api/jobs/{self.id}/input"
+        return d
+
+
+def display_name(name: str | None) -> str:
+    """The client's file name reduced to harmless display text (no folders)."""
+    base = re.split(r"[\\/]", name or "")[-1]
+    return re.sub(r"[^\w. -]", "_", base)[:80] or "upload"
+
+
+def sniff(path: Path, limits: Limits) -> tuple[str, Any, str]:
+    """Decode the upload to learn what it is: ("image", frame, WxH) or ("video", None, WxH).
+    The file's name and the client's content type are never trusted."""
+    import cv2
+    import numpy as np
+
+    from ..imaging import normalize_decoded
+
+    data = np.fromfile(str(path), dtype=np.uint8)
+    if data.size == 0:
+        raise UploadError("the uploaded file is empty")
+    img = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size < 512 * 1024 * 1024 else None
+    if img is not None:
+        img = normalize_decoded(img)
+        h, w = img.shape[:2]
+        if h * w > limits.max_pixels:
+            raise UploadError(f"image of {w}x{h} pixels is larger than the limit of {limits.max_pixels:,} pixels", 413)
+        return "image", img, f"{w}x{h}"
+    import av
+
+    try:
+        with av.open(str(path)) as c:
+            if not c.streams.video:
+                raise UploadError("the upload has no video stream (and is no image OpenCV can decode)", 415)
+            vs = c.streams.video[0]
+            frame = next(c.decode(vs), None)
+            if frame is None:
+                raise UploadError("the video has no decodable frame", 415)
+            if frame.width * frame.height > limits.max_pixels:
+                raise UploadError(f"video of {frame.width}x{frame.height} pixels is larger than the limit of {limits.max_pixels:,} pixels", 413)
+            return "video", None, f"{frame.width}x{frame.height}"
+    except (av.FFmpegError, OSError, StopIteration, ValueError):
+        raise UploadError("the upload is neither an image nor a video that can be decoded (PNG, JPEG, WebP, ... or MP4, MKV, WebM, ...)", 415) from None
+
+
+class JobStore:
+    def __init__(self, root: Path, limits: Limits, method_factory):
+        self.root = Path(root) / "jobs"
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.limits = limits
+        self.make_method = method_factory  # name -> Method (names already checked against the list)
+        self.jobs: dict[str, Job] = {}
+        self.lock = threading.Lock()
+        self.pool = ThreadPoolExecutor(max_workers=limits.workers, thread_name_prefix="bench-job")
+        self._load()
+        self._stop = threading.Event()
+        self._cleaner = threading.Thread(target=self._clean_loop, name="bench-job-cleanup", daemon=True)
+        self._cleaner.start()
+
+    # ------------------------------------------------------------------ storage
+    def dir(self, job_id: str) -> Path:
+        if not JOB_ID.fullmatch(job_id):
+            raise KeyError(job_id)
+        return self.root / job_id
+
+    def _save(self, job: Job) -> None:
+        d = self.root / job.id
+        tmp = d / ".job.json.tmp"
+        tmp.write_text(json.dumps(asdict(job)))
+        os.replace(tmp, d / "job.json")
+
+    def _load(self) -> None:
+        for d in self.root.iterdir():
+            p = d / "job.json"
+            if not JOB_ID.fullmatch(d.name) or not p.is_file():
+                shutil.rmtree(d, ignore_errors=True)
+                continue
+            try:
+                job = Job(**json.loads(p.read_text()))
+            except (ValueError, TypeError):
+                shutil.rmtree(d, ignore_errors=True)
+                continue
+            if job.status in ("queued", "running"):
+                job.status, job.error, job.finished = "error", "the server stopped before this job finished; upload it again", time.time()
+                self._save(job)
+            self.jobs[job.id] = job
+
+    def get(self, job_id: str) -> Job:
+        with self.lock:
+            job = self.jobs.get(job_id)
+        if job is None:
+            raise KeyError(job_id)
+        return job
+
+    def list(self) -> list[Job]:
+        with self.lock:
+            return sorted(self.jobs.values(), key=lambda j: -j.created)
+
+    # ------------------------------------------------------------------ submit / run
+    def submit(self, upload: Path, filename: str | None, method: str, scale: int | None) -> Job:
+        """Take an upload already copied to ``upload`` (a temporary file): check it, move it
+        into a new job folder and queue the job."""
+        with self.lock:
+            pending = sum(j.status in ("queued", "running") for j in self.jobs.values())
+        if pending >= self.limits.max_pending:
+            raise UploadError(f"{pending} jobs are waiting or running (the limit is {self.limits.max_pending}); try again when one has finished", 429)
+        kind, img, size = sniff(upload, self.limits)
+        job = Job(id=uuid.uuid4().hex, method=method, kind=kind, filename=display_name(filename), scale=scale, input_size=size)
+        d = self.root / job.id
+        d.mkdir()
+        if kind == "image":
+            from ..imaging import write_png
+
+            write_png(d / "input.png", img)  # the decoded pixels, re-encoded: nothing of the client's file is served back
+        else:
+            shutil.move(str(upload), d / "input.video")
+        self._save(job)
+        with self.lock:
+            self.jobs[job.id] = job
+        self.pool.submit(self._run, job)
+        return job
+
+    def _update(self, job: Job, **kw: Any) -> None:
+        with self.lock:
+            for k, v in kw.items():
+                setattr(job, k, v)
+        self._save(job)
+
+    def _run(self, job: Job) -> None:
+        from ..enhance import enhance
+        from ..runner import resolve_device
+
+        d = self.root / job.id
+        self._update(job, status="running", progress=0.0)
+        try:
+            method = self.make_method(job.method)
+            total = _frame_count(d / "input.video") if job.kind == "video" else 1
+            counted = _Counting(method, lambda n: self._update(job, progress=min(0.99, n / max(total, 1)), frames=n))
+            src = d / ("input.png" if job.kind == "image" else "input.video")
+            dst = d / ("output.png" if job.kind == "image" else "output.mp4")
+            info = enhance(src, counted, dst, scale=job.scale, progress=False, device=resolve_device("auto"))
+            if job.kind == "video":  # the original, re-encoded as H.264 for the side-by-side player
+                enhance(src, self.make_method("identity"), d / "before.mp4", scale=1, progress=False)
+            self._update(job, status="done", progress=1.0, finished=time.time(), frames=int(info.get("frames", 1)),
+                         output_size=info.get("size") or _image_size(dst))
+        except BenchError as exc:
+            self._update(job, status="error", error=str(exc), finished=time.time())
+        except Exception as exc:  # a method's own failure: its message, never a traceback
+            self._update(job, status="error", error=f"{job.method} failed: {type(exc).__name__}: {exc}", finished=time.time())
+
+    # ------------------------------------------------------------------ cleanup
+    def clean(self, now: float | None = None) -> list[str]:
+        """Remove jobs that finished more than ``keep_minutes`` ago; their ids."""
+        now = time.time() if now is None else now
+        gone = []
+        with self.lock:
+            for j in list(self.jobs.values()):
+                if j.finished is not None and now - j.finished > self.limits.keep_minutes * 60:
+                    del self.jobs[j.id]
+                    gone.append(j.id)
+        for g in gone:
+            shutil.rmtree(self.root / g, ignore_errors=True)
+        return gone
+
+    def _clean_loop(self) -> None:
+        while not self._stop.wait(min(60.0, max(1.0, self.limits.keep_minutes * 15))):
+            self.clean()
+
+    def close(self) -> None:
+        self._stop.set()
+        self.pool.shutdown(wait=False, cancel_futures=True)
+
+
+class _Counting:
+    """A method wrapper that reports how many frames have been restored (job progress)."""
+
+    def __init__(self, method, report):
+        self._m, self._report, self._n = method, report, 0
+
+    def __getattr__(self, name):
+        return getattr(self._m, name)
+
+    def process(self, frames, ctx):
+        out = self._m.process(frames, ctx)
+        self._n += len(out)
+        self._report(self._n)
+        return out
+
+
+def _frame_count(path: Path) -> int:
+    import av
+
+    with av.open(str(path)) as c:
+        vs = c.streams.video[0]
+        if vs.frames:
+            return int(vs.frames)
+        if vs.duration and vs.average_rate:
+            return max(1, int(float(vs.duration * vs.time_base) * float(vs.average_rate)))
+    return 0
+
+
+def _image_size(path: Path) -> str:
+    from ..imaging import read_image
+
+    h, w = read_image(path).shape[:2]
+    return f"{w}x{h}"

@@ -1,0 +1,261 @@
+"""bench serve through FastAPI's test client: jobs, uploads, limits, token, errors, the live WebSocket."""
+
+import contextlib
+import time
+
+import cv2
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+
+from benchmark import registry
+from benchmark.api import Method
+from benchmark.errors import BenchError
+from benchmark.serve.app import ServeConfig, create_app, serve
+from benchmark.serve.jobs import Limits
+from conftest import smooth_image
+
+
+def png(h=24, w=32, seed=0) -> bytes:
+    ok, buf = cv2.imencode(".png", smooth_image(h, w, seed=seed))
+    return buf.tobytes()
+
+
+def tiny_video(path, frames=6, w=32, h=24):
+    import av
+
+    with av.open(str(path), "w") as c:
+        s = c.add_stream("libx264", rate=10)
+        s.width, s.height, s.pix_fmt = w, h, "yuv420p"
+        for i in range(frames):
+            vf = av.VideoFrame.from_ndarray(np.roll(smooth_image(h, w, seed=1), i, 1), format="rgb24")
+            for p in s.encode(vf):
+                c.mux(p)
+        for p in s.encode():
+            c.mux(p)
+    return path
+
+
+@contextlib.contextmanager
+def temp_method(name, process):
+    """A method registered for one test: ``process(frames)`` is its body."""
+    cls = type(name, (Method,), {"name": name, "scale": 1, "process": lambda self, frames, ctx: process(frames)})
+    registry.methods.register(name)(cls)
+    try:
+        yield cls
+    finally:
+        registry.methods.unregister(name)
+
+
+def _raise(exc):
+    raise exc
+
+
+def wait(client, job, timeout=60):
+    t0 = time.time()
+    while time.time() - t0 < timeout:
+        j = client.get(f"/api/jobs/{job}").json()
+        if j["status"] in ("done", "error"):
+            return j
+        time.sleep(0.05)
+    raise AssertionError(f"job {job} did not finish: {j}")
+
+
+@pytest.fixture
+def client(tmp_path):
+    app = create_app(ServeConfig(runs_dir=tmp_path / "runs", limits=Limits(max_upload_mb=0.5, workers=1)))
+    with TestClient(app, raise_server_exceptions=False) as c:
+        yield c
+
+
+def test_methods_list(client):
+    names = [m["name"] for m in client.get("/api/methods").json()["methods"]]
+    assert {"identity", "bicubic", "fast-srgan"} <= set(names)
+    assert client.get("/api/methods").json()["live_default"] == "fast-srgan"
+
+
+@pytest.mark.parametrize("method,scale,factor", [("bicubic", "2", 2), ("identity", None, 1), ("fast-srgan", None, 2)])
+def test_upload_job_result_has_the_right_size(client, method, scale, factor):
+    data = {"method": method, **({"scale": scale} if scale else {})}
+    r = client.post("/api/enhance", files={"file": ("photo.png", png(), "image/png")}, data=data)
+    assert r.status_code == 202, r.text
+    j = wait(client, r.json()["job"])
+    assert j["status"] == "done" and j["progress"] == 1.0 and j["error"] is None, j
+    res = client.get(j["result"])
+    assert res.status_code == 200 and res.headers["content-type"] == "image/png"
+    out = cv2.imdecode(np.frombuffer(res.content, np.uint8), cv2.IMREAD_COLOR)
+    assert out.shape[:2] == (24 * factor, 32 * factor)
+    assert f'filename="photo.{method}.png"' in res.headers["content-disposition"]
+    assert j["id"] in [x["id"] for x in client.get("/api/jobs").json()["jobs"]]  # finished jobs are listed
+
+
+def test_video_job_progress_and_player_copy(client, tmp_path):
+    import av
+
+    vid = tiny_video(tmp_path / "clip.mp4").read_bytes()
+    r = client.post("/api/enhance", files={"file": ("clip.jpg", vid, "image/jpeg")}, data={"method": "bicubic", "scale": "2"})  # the name lies
+    assert r.status_code == 202 and r.json()["kind"] == "video"
+    j = wait(client, r.json()["job"])
+    assert j["status"] == "done" and j["frames"] == 6 and j["output_size"] == "64x48", j
+    out = tmp_path / "out.mp4"
+    out.write_bytes(client.get(j["result"]).content)
+    with av.open(str(out)) as c:
+        frames = list(c.decode(video=0))
+    assert len(frames) == 6 and (frames[0].width, frames[0].height) == (64, 48)
+    assert client.get(j["input"]).headers["content-type"] == "video/mp4"
+
+
+def test_bad_uploads_are_clear_4xx(client):
+    def post(content, method="identity", name="a.png", **extra):
+        return client.post("/api/enhance", files={"file": (name, content, "image/png")}, data={"method": method, **extra})
+
+    r = post(b"this is text, not a picture")
+    assert r.status_code == 415 and "neither an image nor a video" in r.json()["error"]
+    r = post(b"")
+    assert r.status_code == 400 and "empty" in r.json()["error"]
+    r = post(png(), method="no-such-method")
+    assert r.status_code == 400 and "unknown method 'no-such-method'" in r.json()["error"] and "identity" in r.json()["error"]
+    r = post(png(), method="../../methods/weights/ssim.safetensors")  # a weights path is a method for the CLI, never for the server
+    assert r.status_code == 400 and "unknown method" in r.json()["error"]
+    r = post(np.random.default_rng(0).integers(0, 255, 700_000, dtype=np.uint8).tobytes())
+    assert r.status_code == 413 and "limit" in r.json()["error"]
+    r = post(png(), method="fast-srgan", scale="3")
+    assert r.status_code == 400 and "x2" in r.json()["error"]
+    r = client.post("/api/enhance", data={"method": "identity"})
+    assert r.status_code == 422 and "file" in r.json()["error"]
+    chunks = (b"x" * 100_000 for _ in range(10))  # no declared length: FastAPI's body cap stops it
+    r = client.post("/api/enhance", content=chunks, headers={"content-type": "multipart/form-data; boundary=b"})
+    assert r.status_code == 413 and "limit of 524,288 bytes" in r.json()["error"]
+
+
+def test_client_paths_never_reach_the_filesystem(client, tmp_path):
+    r = client.post("/api/enhance", files={"file": ("../../../../tmp/evil.png", png(), "image/png")}, data={"method": "identity"})
+    j = wait(client, r.json()["job"])
+    assert j["filename"] == "evil.png"
+    stored = sorted(p.name for p in (tmp_path / "runs" / ".serve" / "jobs" / j["id"]).iterdir())
+    assert stored == ["input.png", "job.json", "output.png"]
+    for bad in ("..", "..%2F..%2Fetc%2Fpasswd", "0" * 31 + "/", "../" + j["id"]):
+        assert client.get(f"/api/jobs/{bad}/result").status_code == 404
+    assert client.get("/api/study/x/media/..%2F..%2Fstudies.sqlite").status_code == 404
+
+
+def test_errors_are_json_never_a_traceback(client, tmp_path):
+    with temp_method("broken-test", lambda frames: _raise(RuntimeError("kaputt"))):
+        c2 = TestClient(create_app(ServeConfig(runs_dir=tmp_path / "r2")), raise_server_exceptions=False)
+        r = c2.post("/api/enhance", files={"file": ("a.png", png(), "image/png")}, data={"method": "broken-test"})
+        j = wait(c2, r.json()["job"])
+        assert j["status"] == "error" and j["error"] == "broken-test failed: RuntimeError: kaputt"
+        r = c2.get(f"/api/jobs/{j['id']}/result")
+        assert r.status_code == 409 and "kaputt" in r.json()["error"]
+    r = client.get("/no/such/page")
+    assert r.status_code == 404 and r.json() == {"error": "no such page or endpoint: /no/such/page"}
+    assert "Traceback" not in r.text
+
+
+def test_queue_cap_and_cleanup(tmp_path):
+    app = create_app(ServeConfig(runs_dir=tmp_path, limits=Limits(workers=1, max_pending=1, keep_minutes=1)))
+    c = TestClient(app)
+    store = app.fastapi.state.jobs
+    store.pool.submit(time.sleep, 1.0)  # keep the only worker busy
+    first = c.post("/api/enhance", files={"file": ("a.png", png(), "image/png")}, data={"method": "identity"})
+    second = c.post("/api/enhance", files={"file": ("a.png", png(), "image/png")}, data={"method": "identity"})
+    assert first.status_code == 202 and second.status_code == 429 and "limit is 1" in second.json()["error"]
+    j = wait(c, first.json()["job"])
+    assert store.clean(now=j["finished"] + 30) == []
+    assert store.clean(now=j["finished"] + 61) == [j["id"]]
+    assert not (tmp_path / ".serve" / "jobs" / j["id"]).exists()
+    assert c.get(f"/api/jobs/{j['id']}").status_code == 404
+
+
+def test_token_gate(tmp_path):
+    c = TestClient(create_app(ServeConfig(runs_dir=tmp_path, token="s3cret")))
+    r = c.get("/api/methods")
+    assert r.status_code == 401 and "token" in r.json()["error"]
+    assert c.get("/api/methods", headers={"Authorization": "Bearer wrong"}).status_code == 401
+    assert c.get("/api/methods", headers={"Authorization": "Bearer s3cret"}).status_code == 200
+    r = c.get("/enhance?token=s3cret")
+    assert r.status_code == 200 and "bench_token=s3cret" in r.headers["set-cookie"]
+    assert c.get("/api/methods").status_code == 200  # the cookie now carries it
+    from starlette.websockets import WebSocketDisconnect
+
+    anon = TestClient(create_app(ServeConfig(runs_dir=tmp_path, token="s3cret")))
+    with pytest.raises(WebSocketDisconnect) as e:
+        with anon.websocket_connect("/api/live?method=identity") as ws:
+            ws.receive_json()
+    assert e.value.code == 1008
+
+
+def test_foreign_hosts_and_origins_are_refused(tmp_path):
+    from starlette.websockets import WebSocketDisconnect
+
+    app = create_app(ServeConfig(runs_dir=tmp_path, allowed_hosts=["localhost", "127.0.0.1"]))
+    assert TestClient(app, base_url="http://127.0.0.1:8000").get("/api/methods").status_code == 200
+    r = TestClient(app, base_url="http://rebound.example:8000").get("/api/methods")  # DNS rebinding
+    assert r.status_code == 403 and "rebound.example" in r.json()["error"]
+    c = TestClient(app, base_url="http://localhost:8000")
+    ok = c.get("/api/methods", headers={"Origin": "http://localhost:8000"})
+    assert ok.status_code == 200
+    r = c.post("/api/enhance", files={"file": ("a.png", png(), "image/png")}, data={"method": "identity"},
+               headers={"Origin": "http://evil.example"})  # a form on another site posting here
+    assert r.status_code == 403 and "cross-origin" in r.json()["error"]
+    with pytest.raises(WebSocketDisconnect) as e:
+        with c.websocket_connect("/api/live", headers={"Origin": "http://evil.example"}) as ws:
+            ws.receive_json()
+    assert e.value.code == 1008
+
+
+def test_public_bind_needs_a_token(tmp_path):
+    with pytest.raises(BenchError, match="--token"):
+        serve(ServeConfig(runs_dir=tmp_path), host="0.0.0.0", port=0)
+
+
+def _jpeg(h=24, w=32, seed=0) -> bytes:
+    ok, buf = cv2.imencode(".jpg", smooth_image(h, w, seed=seed))
+    return buf.tobytes()
+
+
+def test_live_websocket_returns_enhanced_frames(client):
+    with client.websocket_connect("/api/live?method=fast-srgan") as ws:
+        assert ws.receive_json() == {"type": "ready", "method": "fast-srgan", "scale": 2}
+        ws.send_bytes((7).to_bytes(4, "big") + _jpeg())
+        data = ws.receive_bytes()
+        assert int.from_bytes(data[:4], "big") == 7
+        out = cv2.imdecode(np.frombuffer(data[4:], np.uint8), cv2.IMREAD_COLOR)
+        assert out.shape[:2] == (48, 64)
+        stats = ws.receive_json()
+        assert stats["type"] == "stats" and stats["frame"] == 7 and stats["processed"] == 1 and stats["process_ms"] > 0
+        ws.send_bytes((8).to_bytes(4, "big") + b"garbage")
+        assert "decodable" in ws.receive_json()["error"]
+
+
+def test_live_slow_method_drops_frames_instead_of_queueing(client, tmp_path):
+    with temp_method("slow-test", lambda frames: (time.sleep(0.4), frames)[1]):
+        c = TestClient(create_app(ServeConfig(runs_dir=tmp_path / "r2", limits=Limits(live_sessions=1))))
+        with c.websocket_connect("/api/live?method=slow-test") as ws:
+            assert ws.receive_json()["type"] == "ready"
+            with c.websocket_connect("/api/live?method=identity") as ws2:  # over the cap of one session
+                assert "live sessions" in ws2.receive_json()["error"]
+            for i in range(10):
+                ws.send_bytes(i.to_bytes(4, "big") + _jpeg(seed=i))
+                time.sleep(0.02)
+            got, stats = [], None
+            while not got or got[-1] != 9:
+                got.append(int.from_bytes(ws.receive_bytes()[:4], "big"))
+                stats = ws.receive_json()
+        # the first frame is started at once, the ones arriving while it runs replace each other: the newest wins
+        assert got[0] == 0 and got[-1] == 9 and len(got) <= 3
+        assert stats["received"] == 10 and stats["dropped"] == 10 - len(got) and stats["processed"] == len(got)
+
+
+def test_live_method_failure_is_reported(client, tmp_path):
+    with temp_method("crash-test", lambda frames: _raise(RuntimeError("boom"))):
+        c = TestClient(create_app(ServeConfig(runs_dir=tmp_path / "r3")))
+        with c.websocket_connect("/api/live?method=crash-test") as ws:
+            assert ws.receive_json()["type"] == "ready"
+            ws.send_bytes((1).to_bytes(4, "big") + _jpeg())
+            assert ws.receive_json() == {"type": "error", "error": "crash-test failed: RuntimeError: boom"}
+
+
+def test_unknown_live_method(client):
+    with client.websocket_connect("/api/live?method=nope") as ws:
+        assert "unknown method 'nope'" in ws.receive_json()["error"]
