@@ -15,6 +15,10 @@ from rich.table import Table
 from . import __version__, registry
 from .errors import BenchError
 
+import warnings as _warnings
+
+_default_showwarning = _warnings.showwarning
+
 def _flag_type_rich(self, ctx):
     """typer 0.29's rich help prints ``<bool>`` beside every flag (``--quiet -q <bool>``), as
     if it took a value; a flag takes none, so show no type for it (values keep theirs)."""
@@ -37,11 +41,23 @@ err = Console(stderr=True)
 
 def _fail(exc: Exception) -> None:
     err.print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True)  # no hard wraps inside paths
-    raise typer.Exit(2)
+    raise typer.Exit(getattr(exc, "exit_code", 2))  # 2: usage and setup; 1: the run started and stopped (e.g. --out became unwritable)
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    from .errors import BenchWarning
+
+    if issubclass(category, BenchWarning):
+        err.print(f"[yellow]warning:[/] {escape(str(message))}", soft_wrap=True)
+    else:
+        _default_showwarning(message, category, filename, lineno, file, line)
 
 
 @app.callback()
 def _main(version: bool = typer.Option(False, "--version", help="Print the version and exit.", is_eager=True)) -> None:
+    import warnings
+
+    warnings.showwarning = _show_warning
     if version:
         console.print(f"bench {__version__}")
         raise typer.Exit()
@@ -66,16 +82,20 @@ def run(
     seed: int = typer.Option(0, "--seed", help="Seed handed to methods."),
     detector: Optional[str] = typer.Option(None, "--detector", help="Detector for map/map50/voc-map50/det-fidelity: [backend:]NAME_OR_PATH (e.g. ../shared/weights/yolov8n_int8_openvino_model). Default: $BENCH_DETECTOR, else yolov8n.pt (needs internet once)."),
     captioner: Optional[str] = typer.Option(None, "--captioner", help="Image-to-text model for bleu*/meteor/rouge-l/cider/spice: Hub id or local folder. Default: $BENCH_CAPTIONER, else Salesforce/blip-image-captioning-base."),
+    max_pixels: Optional[int] = typer.Option(None, "--max-pixels", min=0, help="Refuse frames above this many pixels with an error row (memory grows with the frame). Default: $BENCH_MAX_PIXELS, else 40000000; 0: no limit."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars and no table."),
 ) -> None:
-    """Degrade (cached), restore (cached, batched, streamed), score (cached) and tabulate."""
-    from .runner import RunConfig, Runner
+    """Degrade (cached), restore (cached, batched, streamed), score (cached) and tabulate.
+
+    Rows are appended to OUT/rows.jsonl as each unit (item x method) finishes; rerunning the
+    same command resumes an interrupted run."""
+    from .runner import RunConfig, RunInterrupted, Runner
 
     cfg = RunConfig(
         methods=methods, datasets=dataset, metrics=metrics or None, data_root=str(data_root) if data_root else None,
         out=str(out) if out else None, limit=limit, items=item or None, max_frames=max_frames, cache_dir=str(cache_dir) if cache_dir else None,
         no_cache=no_cache, batch_size=batch_size, crop_border=crop_border, device=device, specs=[str(s) for s in spec],
-        seed=seed, detector=detector, captioner=captioner, command=["bench", *sys.argv[1:]],
+        seed=seed, detector=detector, captioner=captioner, max_pixels=max_pixels, command=["bench", *sys.argv[1:]],
     )
     try:
         runner = Runner(cfg)
@@ -85,6 +105,9 @@ def run(
     except BenchError as exc:
         _fail(exc)
         return
+    except RunInterrupted as exc:
+        err.print(f"[bold red]{escape(str(exc))}[/]", soft_wrap=True)
+        raise typer.Exit(exc.exit_code)
     if not quiet:
         from .reports import leaderboard
 
@@ -225,9 +248,12 @@ def report(
     except FileNotFoundError as exc:
         _fail(BenchError(str(exc)))
         return
+    notes = leaderboard.run_notes(dirs)
     summary = leaderboard.summarize(df)
     leaderboard.print_tables(summary, console)
-    md, csv = leaderboard.write(summary, out or dirs[0], df)
+    for n in notes:
+        err.print(f"[bold yellow]{escape(n)}[/]", soft_wrap=True)
+    md, csv = leaderboard.write(summary, out or dirs[0], df, notes=notes)
     console.print(f"wrote {escape(str(md))} and {escape(str(csv))}")
     if html is not None:
         _site(html, dirs, fresh=True, max_items=max_items)
@@ -445,6 +471,35 @@ def models_fetch(
                else f"{info['downloaded']:,} bytes downloaded" + (f", resumed from {info['resumed_from']:,}" if info["resumed_from"] else ""))
         check = "verified" if info["verified"] else "[yellow]NOT checked: no published sha256 is recorded for this model[/]"
         console.print(f"{escape(name)}: {escape(info['path'])} ({how}); sha256 {info['sha256']} {check}")
+
+
+cache_app = typer.Typer(help="The content-addressed cache (frames and scores) of `bench run`.", add_completion=False, no_args_is_help=True)
+app.add_typer(cache_app, name="cache")
+
+
+@cache_app.command("verify")
+def cache_verify(
+    cache_dir: Optional[Path] = typer.Option(None, "--cache-dir", help="Cache folder. Default: $BENCH_CACHE_DIR or ~/.cache/bench."),
+    fix: bool = typer.Option(False, "--fix", help="Remove damaged entries (and entries of older bench versions); the next run computes them again."),
+) -> None:
+    """Check every cache entry against its checksum (frame files hashed); exit 1 when damage is left."""
+    from .cache import Cache, default_cache_dir
+
+    root = cache_dir.expanduser() if cache_dir else default_cache_dir()
+    if not root.is_dir():
+        _fail(BenchError(f"{root}: no cache folder there (--cache-dir / $BENCH_CACHE_DIR)"))
+    try:
+        report = Cache(root).verify(fix=fix)
+    except OSError as exc:
+        _fail(BenchError(f"{root}: cannot check the cache ({exc.strerror or exc})"))
+        return
+    for d in report["damaged"]:
+        err.print(f"damaged {d['kind']} entry {d['key'][:12]}: {escape(d['problem'])} ({escape(d['path'])})" + (" -- removed" if fix else ""), soft_wrap=True)
+    legacy = f", {report['legacy']} from an older bench (no checksum{'; removed' if fix else '; replaced when next used'})" if report["legacy"] else ""
+    console.print(f"{escape(report['root'])}: {report['ok']} entries intact, {len(report['damaged'])} damaged{legacy}", soft_wrap=True)
+    if report["damaged"] and not fix:
+        err.print("run `bench cache verify --fix` to remove the damaged entries (a run also discards them when it meets them)")
+        raise typer.Exit(1)
 
 
 class _download_bars:

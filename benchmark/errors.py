@@ -11,3 +11,13 @@ class RegistryError(BenchError):
 
 class DataNotFound(BenchError):
     """A data set is missing on disk."""
+
+
+class BenchWarning(UserWarning):
+    """Something was repaired or is suspicious (a damaged cache entry, weights without a card)."""
+
+
+def warn(message: str) -> None:
+    import warnings
+
+    warnings.warn(message, BenchWarning, stacklevel=2)

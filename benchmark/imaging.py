@@ -22,12 +22,17 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
     """Read an image file as uint8 HxWxC RGB (C=3) or gray (C=1).
 
     16-bit files are scaled to 8 bits; alpha is dropped."""
+    return decode_image(np.fromfile(str(path), dtype=np.uint8), path)
+
+
+def decode_image(data: bytes | np.ndarray, path: str | os.PathLike = "image") -> np.ndarray:
+    """An encoded image (the bytes of a file; ``path`` names it in errors) as :func:`read_image` returns it."""
     import cv2
 
-    data = np.fromfile(str(path), dtype=np.uint8)
-    if data.size == 0:
+    buf = np.frombuffer(data, np.uint8) if isinstance(data, (bytes, bytearray)) else data
+    if buf.size == 0:
         raise ValueError(f"{path}: empty file")
-    img = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+    img = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED)
     if img is None:
         raise ValueError(f"{path}: not a readable image (OpenCV could not decode it)")
     return normalize_decoded(img)

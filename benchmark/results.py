@@ -56,7 +56,12 @@ def read_scores(run_dir: Path) -> pd.DataFrame:
     c = run_dir / "scores.csv"
     if c.exists():
         return pd.read_csv(c).astype({k: v for k, v in DTYPES.items() if k not in ("frame", "crop_border")})
-    raise FileNotFoundError(f"{run_dir}: no scores.parquet or scores.csv (is it a run directory of `bench run`?)")
+    log = run_dir / "rows.jsonl"
+    if log.exists():  # an unfinished run: the rows of its finished units
+        from .writer import rows_of
+
+        return to_frame(rows_of(log))
+    raise FileNotFoundError(f"{run_dir}: no scores.parquet, scores.csv or rows.jsonl (is it a run directory of `bench run`?)")
 
 
 def package_versions() -> dict[str, str | None]:
@@ -124,3 +129,87 @@ def write_artifacts(out: Path, cache_root: Path, items: list[dict[str, Any]]) ->
     tmp.write_text(json.dumps({"cache_dir": str(cache_root), "items": items}, indent=1))
     os.replace(tmp, path)
     return path
+
+
+def read_manifest(run_dir: Path) -> dict[str, Any] | None:
+    """A run directory's manifest, or None when there is none (or it cannot be read)."""
+    try:
+        m = json.loads((Path(run_dir) / "manifest.json").read_text())
+    except (OSError, ValueError):
+        return None
+    return m if isinstance(m, dict) else None
+
+
+def process_info() -> dict[str, Any]:
+    """Who writes this run: pid, host and the process's start time (so a later reader can
+    tell a live run from one whose process was killed, even when the pid was reused)."""
+    return {"pid": os.getpid(), "host": platform.node(), "start_ticks": _start_ticks(os.getpid())}
+
+
+def _start_ticks(pid: int) -> int | None:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return int(stat.rsplit(")", 1)[1].split()[19])  # field 22, after the parenthesised command name
+
+
+def _alive(proc: dict[str, Any]) -> bool | None:
+    """Whether the process that wrote a manifest still runs: None when that cannot be told
+    from here (another host)."""
+    if proc.get("host") != platform.node() or not proc.get("pid"):
+        return None
+    pid = int(proc["pid"])
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    ticks = proc.get("start_ticks")
+    return ticks is None or _start_ticks(pid) in (None, ticks)
+
+
+def run_state(manifest: dict[str, Any]) -> tuple[str, str]:
+    """(state, sentence) of a run from its manifest: ``complete``, ``complete with failures``,
+    ``interrupted`` (a signal), ``failed`` (an error stopped it), ``running`` (its process is
+    alive), ``gone`` (it says running but its process is gone: killed, e.g. by kill -9 or the
+    OOM killer) or ``unknown`` (running on another host, as far as the manifest says)."""
+    status = manifest.get("status", "?")
+    done = manifest.get("units_done")
+    total = manifest.get("units")
+    progress = f"{done} of {total} units" if done is not None and total else "its finished units"
+    if status in ("complete", "complete with failures"):
+        return status, status
+    resume = "rerun the same command to resume"
+    if status == "interrupted":
+        return status, f"incomplete: interrupted by {manifest.get('stopped_by', 'a signal')} at {manifest.get('finished', '?')}; {progress} kept; {resume}"
+    if status == "failed":
+        return status, f"incomplete: stopped by an error at {manifest.get('finished', '?')} ({manifest.get('stopped_by', '?')}); {resume}"
+    if status == "running":
+        proc = manifest.get("process") or {}
+        alive = _alive(proc)
+        if alive is False:
+            return "gone", (f"incomplete: the manifest says running, but its process (pid {proc.get('pid')} on {proc.get('host')}) is gone "
+                            f"(killed: kill -9, out of memory?); {resume}")
+        if alive is None:
+            return "unknown", f"incomplete: running on {proc.get('host', 'another host')} as far as the manifest says (started {manifest.get('started')})"
+        return "running", f"incomplete: still running (pid {proc.get('pid')}, started {manifest.get('started')})"
+    return status, f"status {status!r}"
+
+
+def check_writable(path: Path, what: str) -> None:
+    """Fail at once, with one sentence, when ``path`` (a folder, made if missing) cannot
+    take files: a file in the way, a read-only or immutable folder, /proc ..."""
+    from .errors import BenchError
+
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise BenchError(f"{what} {path} is a file, not a folder: name a folder (new or existing)")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / f".bench-write-test.{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise BenchError(f"{what} {path} is not writable ({exc.strerror or exc}): choose a folder this user can write to") from None

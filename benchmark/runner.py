@@ -7,13 +7,17 @@ content, so a rerun recomputes nothing and a killed run resumes where it stopped
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import math
+import os
+import signal
 import sys
+import threading
 import tempfile
 import time
 import traceback
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -21,15 +25,19 @@ import numpy as np
 
 from . import registry
 from .api import ClipMetric, Context, CorpusMetric, CorpusRecord, Item, Method, Metric, check_scale, digest, restore_stream
-from .cache import Cache, default_cache_dir
+from .cache import Cache, CacheDamaged, default_cache_dir
 from .datasets.base import data_root as resolve_data_root
-from .errors import BenchError
+from .errors import BenchError, warn
 from .names import DatasetSpec, Specs, expand, resolve
-from .results import bench_version, git_revision, machine, now_utc, package_versions, to_frame, write_artifacts, write_manifest, write_scores
+from .results import (bench_version, check_writable, git_revision, machine, now_utc, package_versions, process_info, read_manifest, run_state,
+                      to_frame, write_artifacts, write_manifest, write_scores)
+from .writer import ROWS_FILE, OutputUnwritable, RowLog
 
 DEFAULT_METRICS = ["psnr", "psnr-y", "ssim", "ssim-y", "psnr-b", "fps"]
 DEFAULT_DATASETS = ["photos-qf20", "clips-crf35"]
 DEFAULT_MAX_FRAMES = 30  # for the default run only, to keep it about a minute on a laptop CPU
+ENV_MAX_PIXELS = "BENCH_MAX_PIXELS"
+DEFAULT_MAX_PIXELS = 40_000_000  # 40 MP: a 7700x5200 photo; above it, an error row (memory would grow with the frame)
 # `bench run` with neither --methods nor --dataset: a small comparison on the embedded data,
 # each set with the methods made for it (the JPEG restorers on the photos, an x2 upscaler on the clips)
 DEFAULT_PLAN = {"photos-qf20": ["identity", "ssim", "gan"], "clips-x2": ["bicubic", "fast-srgan"]}
@@ -54,6 +62,7 @@ class RunConfig:
     seed: int = 0
     detector: str | None = None  # for detection metrics (else $BENCH_DETECTOR, else the metric's default)
     captioner: str | None = None  # for captioning metrics (else $BENCH_CAPTIONER, else the default model id)
+    max_pixels: int | None = None  # refuse larger frames (else $BENCH_MAX_PIXELS, else DEFAULT_MAX_PIXELS; 0: no limit)
     command: list[str] | None = None
 
 
@@ -119,6 +128,97 @@ class _Progress:
         return lambda: self.p.advance(self.frames)
 
 
+def max_pixels(value: int | None) -> int:
+    """The pixel limit per frame: the option, else $BENCH_MAX_PIXELS, else the default (0: none)."""
+    if value is not None:
+        return value
+    env = os.environ.get(ENV_MAX_PIXELS)
+    if env:
+        try:
+            return int(float(env))
+        except ValueError:
+            raise BenchError(f"{ENV_MAX_PIXELS}={env!r}: expected a number of pixels, e.g. 100000000 (0: no limit)") from None
+    return DEFAULT_MAX_PIXELS
+
+
+def limit_pixels(item: Item, limit: int) -> Item:
+    """``item`` whose frames raise, naming the way out, when one is above ``limit`` pixels
+    (an image file is measured from its header, before it is decoded)."""
+    if not limit:
+        return item
+
+    def refuse(w: int, h: int) -> None:
+        if w * h > limit:
+            raise ValueError(f"{w}x{h} = {w * h / 1e6:.1f} MP is above the limit of {limit / 1e6:g} MP per frame; "
+                             f"raise it with --max-pixels N or {ENV_MAX_PIXELS}=N (0: no limit), memory grows with the frame size")
+
+    def frames() -> Iterator[np.ndarray]:
+        if item.kind == "image" and item.source:
+            size = _header_size(item.source)
+            if size:
+                refuse(*size)
+        for f in item.frames():
+            refuse(f.shape[1], f.shape[0])
+            yield f
+
+    return replace(item, frames=frames)
+
+
+def _header_size(path: str) -> tuple[int, int] | None:
+    from PIL import Image
+
+    try:
+        with Image.open(path) as im:  # reads the header only
+            return im.size
+    except Image.DecompressionBombError:
+        return 1 << 20, 1 << 20  # far above any limit
+    except Exception:
+        return None  # not for PIL: the decoder says what is wrong
+
+
+class RunInterrupted(KeyboardInterrupt):
+    """A run stopped by SIGINT or SIGTERM; its manifest says ``interrupted`` and the rows
+    of its finished units are in ``rows.jsonl``."""
+
+    def __init__(self, signal_name: str, out: Path | None = None, units_done: int = 0):
+        super().__init__(signal_name)
+        self.signal_name, self.out, self.units_done = signal_name, out, units_done
+
+    @property
+    def exit_code(self) -> int:
+        return 128 + getattr(signal, self.signal_name, signal.SIGINT).value
+
+    def __str__(self) -> str:
+        where = f"; the rows of its {self.units_done} finished unit(s) are in {self.out / ROWS_FILE}" if self.out else ""
+        return f"interrupted by {self.signal_name}{where}; rerun the same command to resume"
+
+
+@contextlib.contextmanager
+def interrupt_on_signals() -> Iterator[None]:
+    """SIGTERM raises :class:`RunInterrupted` in the main thread, as Ctrl-C (SIGINT) raises
+    KeyboardInterrupt, so the run can record where it stopped. Elsewhere: nothing."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):
+        raise RunInterrupted(signal.Signals(signum).name)
+
+    old_term = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, old_term)
+
+
+def _write_or_fail(out: Path, write: Callable[[], Any], rows: int | None = None) -> None:
+    try:
+        write()
+    except OSError as exc:
+        kept = f"; the {rows} rows are kept in {out / ROWS_FILE}: make the folder writable and rerun the same command to write the tables" if rows is not None else ""
+        raise OutputUnwritable(f"cannot write into the run directory {out} ({exc.strerror or exc}){kept}") from None
+
+
 class Runner:
     def __init__(self, cfg: RunConfig, console=None):
         self.cfg = cfg
@@ -131,10 +231,12 @@ class Runner:
             self._tmp_cache = tempfile.TemporaryDirectory(prefix="bench-nocache-")
             self.cache = Cache(Path(self._tmp_cache.name))
         else:
-            self.cache = Cache(Path(cfg.cache_dir).expanduser() if cfg.cache_dir else default_cache_dir())
+            root = Path(cfg.cache_dir).expanduser() if cfg.cache_dir else default_cache_dir()
+            check_writable(root, "the cache folder (--cache-dir / $BENCH_CACHE_DIR)")
+            self.cache = Cache(root)
+        self.max_pixels = max_pixels(cfg.max_pixels)
         self._setup_done: set[str] = set()
         self._corpus: dict[tuple[str, str, str], dict[str, list]] = {}
-        self._artifacts: list[dict[str, Any]] = []  # cache keys of every reference/degraded/output, for reports
 
     # ------------------------------------------------------------------ resolution
     def resolve_all(self) -> tuple[list[DatasetSpec], list[Method], list[Metric]]:
@@ -183,8 +285,8 @@ class Runner:
             raise BenchError(f"{spec.name}: no item named {', '.join(sorted(wanted))}; it has {', '.join(sorted(seen)[:20])}")
 
     # ------------------------------------------------------------------ stages
-    def reference(self, spec: DatasetSpec, item: Item) -> tuple[str, Callable[[], Iterator[np.ndarray]]]:
-        fp = item.fingerprint()
+    def reference(self, spec: DatasetSpec, item: Item, fp: str | None = None) -> tuple[str, Callable[[], Iterator[np.ndarray]]]:
+        fp = item.fingerprint() if fp is None else fp
         preps = [d for d in spec.chain if hasattr(d, "prepare_reference")]
         s = spec.scale
         if s == 1 and not preps:
@@ -296,8 +398,10 @@ class Runner:
         }
         if any(ms is not methods for ms in self.methods_for.values()):
             config["methods_per_dataset"] = {d: [m.name for m in ms] for d, ms in self.methods_for.items()}
-        run_id = f"{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}-{digest(config)[:6]}"
-        out = Path(cfg.out) if cfg.out else Path("runs") / run_id
+        config_digest = digest(config, cfg.items, cfg.max_frames)
+        out, previous = self._out_dir(config_digest)
+        resume = previous is not None and not cfg.no_cache
+        run_id = previous["run_id"] if resume else f"{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}-{config_digest[:6]}"
         manifest: dict[str, Any] = {
             "run_id": run_id,
             "bench_version": bench_version(),
@@ -305,6 +409,7 @@ class Runner:
             "status": "running",
             "command": cfg.command or sys.argv,
             "config": config,
+            "config_digest": config_digest,
             "options": {k: v for k, v in asdict(cfg).items() if k not in ("command",)},
             "data_root": str(self.root) if self.root else None,
             "cache_dir": str(self.cache.root),
@@ -314,28 +419,85 @@ class Runner:
             "git_revision": git_revision(),
             "seeds": {"run": cfg.seed},
             "machine": machine(self.device),
+            "process": process_info(),
             "results_format": "docs/results.md (one row per value)",
         }
-        write_manifest(out, manifest)
-        # list items up front: a missing data set fails before any work
-        plan = [(s, list(itertools.islice(self.select(s), cfg.limit))) for s in specs]
-        rows: list[dict[str, Any]] = []
-        failures: list[str] = []
+        if resume:
+            manifest["resumed"] = {"from_started": previous.get("started"), "previous_status": previous.get("status")}
+        _write_or_fail(out, lambda: write_manifest(out, manifest))
+        log = RowLog(out, resume=resume)
+        units: list[str] = []  # the plan's order: the tables follow it, whatever finished when
         show = sys.stdout.isatty() if progress is None else progress
-        with _Progress(show) as bar:
-            for spec, items in plan:
-                bar.start_dataset(spec.name, len(items))
-                for item in items:
-                    rows += self._item(spec, item, self.methods_for[spec.name], metrics, run_id, failures, bar)
-                    bar.item_done()
-                rows += self._corpus_rows(spec, self.methods_for[spec.name], metrics, run_id, failures)
+        try:
+            with interrupt_on_signals(), _Progress(show) as bar:
+                # list items up front: a missing data set fails before any work
+                plan = [(s, list(itertools.islice(self.select(s), cfg.limit))) for s in specs]
+                manifest["units"] = sum(len(items) * len(self.methods_for[s.name]) for s, items in plan)
+                for spec, items in plan:
+                    bar.start_dataset(spec.name, len(items))
+                    item_units: list[str] = []
+                    for item in items:
+                        item_units += self._item(spec, item, self.methods_for[spec.name], metrics, run_id, log, bar)
+                        bar.item_done()
+                    units += item_units
+                    if any(isinstance(m, CorpusMetric) for m in metrics):
+                        units.append(self._corpus_unit(spec, self.methods_for[spec.name], metrics, run_id, log, item_units))
+        except BaseException as exc:
+            log.close()
+            interrupted = isinstance(exc, KeyboardInterrupt)
+            manifest.update(finished=now_utc(), status="interrupted" if interrupted else "failed",
+                            units_done=len(log.done), stopped_by=getattr(exc, "signal_name", "SIGINT") if interrupted else f"{type(exc).__name__}: {exc}")
+            try:
+                write_manifest(out, manifest)
+            except OSError:
+                pass
+            self.close()
+            if interrupted:
+                raise RunInterrupted(manifest["stopped_by"], out, len(log.done)) from None
+            raise
+        log.close()
+        records = log.records(units)
+        rows = [r for rec in records for r in rec["rows"]]
+        failures = [f for rec in records for f in rec["failures"]]
         df = to_frame(rows)
-        write_scores(out, df)
-        write_artifacts(out, self.cache.root, self._artifacts)
-        manifest.update(finished=now_utc(), status="complete" if not failures else "complete with failures", failures=failures, rows=len(df))
-        write_manifest(out, manifest)
+        artifacts: dict[tuple[str, str], dict[str, Any]] = {}
+        for rec in records:
+            a = rec.get("artifact")
+            if a:
+                slot = artifacts.setdefault((a["dataset"], a["item_id"]), {**{k: v for k, v in a.items() if k != "output"}, "outputs": {}})
+                if a.get("output"):
+                    slot["outputs"][rec["method"]] = a["output"]
+        _write_or_fail(out, lambda: (write_scores(out, df), write_artifacts(out, self.cache.root, list(artifacts.values()))), rows=len(rows))
+        manifest.update(finished=now_utc(), status="complete" if not failures else "complete with failures", failures=failures, rows=len(df),
+                        units_done=len(units), units_resumed=log.resumed)
+        _write_or_fail(out, lambda: write_manifest(out, manifest), rows=len(rows))
         self.close()
         return RunResult(out, run_id, df, failures, manifest)
+
+    def _out_dir(self, config_digest: str) -> tuple[Path, dict[str, Any] | None]:
+        """The run directory, and the manifest of an unfinished run of the same
+        configuration found there (which this run then resumes). Without ``--out``, the
+        newest ``runs/*-<digest>`` whose process is gone is resumed, else a new one made."""
+        if self.cfg.out:
+            out = Path(self.cfg.out)
+            check_writable(out, "--out")
+            m = read_manifest(out)
+            return out, (m if m and m.get("config_digest") == config_digest else None)
+        runs = Path("runs")
+        candidates = sorted(runs.glob(f"*-{config_digest[:6]}"), key=lambda p: p.name) if runs.is_dir() else []
+        for d in reversed(candidates):
+            m = read_manifest(d)
+            if m and m.get("config_digest") == config_digest and run_state(m)[0] in ("interrupted", "gone", "failed"):
+                check_writable(d, "the run directory")
+                return d, m
+        stamp = time.strftime('%Y%m%d-%H%M%S', time.gmtime())
+        out = runs / f"{stamp}-{config_digest[:6]}"
+        n = 1
+        while out.exists():  # the same configuration started twice within a second
+            n += 1
+            out = runs / f"{stamp}.{n}-{config_digest[:6]}"
+        check_writable(out, "--out")
+        return out, None
 
     def _plugins(self, specs, methods, metrics) -> dict[str, Any]:
         def info(reg, name):
@@ -352,7 +514,60 @@ class Runner:
             "degradations": {d: info(registry.degradations, d) for d in sorted(degs) if d in registry.degradations},
         }
 
-    def _item(self, spec: DatasetSpec, item: Item, methods, metrics, run_id, failures, bar) -> list[dict[str, Any]]:
+    def _item(self, spec: DatasetSpec, item: Item, methods, metrics, run_id, log: RowLog, bar) -> list[str]:
+        """One unit per method: skipped when the run directory's log has it, else computed
+        and appended there at once. Returns the units' keys in method order."""
+        try:
+            fingerprint = item.fingerprint()
+        except Exception as exc:  # an unreadable file: identified by name, and it fails below with the reason
+            fingerprint = f"unreadable: {item.source or item.item_id}: {type(exc).__name__}"
+        keys = []
+        prepared: dict[str, Any] = {}
+        item = limit_pixels(item, self.max_pixels)
+        for method in methods:
+            key = digest("unit", spec.describe(), item.item_id, fingerprint, method.identity(), [m.identity() for m in metrics],
+                         self.cfg.crop_border, self.cfg.seed)
+            keys.append(key)
+            rec = log.finished(key)
+            if rec is not None and rec.get("corpus") and not self._corpus_cached(rec, metrics, item):
+                rec = None
+            if rec is None:
+                for attempt in (1, 2):
+                    try:
+                        rows, failures, art, corpus = self._unit(spec, item, method, metrics, run_id, prepared, fingerprint, bar)
+                        break
+                    except CacheDamaged as exc:  # the entry is gone now: compute it again, once
+                        warn(f"{exc}; recomputing it")
+                        prepared.clear()
+                        if attempt == 2:
+                            raise
+                rec = log.append(key, rows, failures, dataset=spec.name, item_id=item.item_id, method=method.name, artifact=art, corpus=corpus)
+            for met_name, c in (rec.get("corpus") or {}).items():
+                slot = self._corpus.setdefault((spec.name, method.name, met_name), {"items": [], "errors": []})
+                if "error" in c:
+                    slot["errors"].append(c["error"])
+                else:
+                    slot["items"].append((item.item_id, item.annotations, c["output"], c["reference"]))
+        return keys
+
+    def _prepare(self, spec: DatasetSpec, item: Item, fingerprint: str, bar) -> dict[str, Any]:
+        """Reference and degraded input of an item (cached), or the exception that stopped them."""
+        try:
+            ref_key, ref_frames = self.reference(spec, item, fingerprint)
+            tick = bar.stage(f"degrade {item.item_id}", None)
+            deg_key, info = self.degrade(spec, item, ref_key, ref_frames, tick)
+        except CacheDamaged:
+            raise
+        except Exception as exc:
+            _debug(exc)
+            return {"error": exc}
+        art = {"dataset": spec.name, "item_id": item.item_id, "kind": item.kind, "reference": ref_key, "source": item.source, "degraded": deg_key,
+               "scale": spec.scale}
+        return {"ref_key": ref_key, "ref_frames": ref_frames, "deg_key": deg_key, "info": info, "art": art}
+
+    def _unit(self, spec: DatasetSpec, item: Item, method: Method, metrics, run_id, prepared: dict[str, Any], fingerprint: str, bar):
+        """Rows of one (item, method) unit; failures become error rows. Returns (rows,
+        failures, artifact, corpus predictions)."""
         crop_border = self.cfg.crop_border if self.cfg.crop_border is not None else (spec.scale if spec.scale > 1 else 0)
         base_row = {
             "run_id": run_id, "dataset": spec.name, "base": spec.base, "degradation": spec.degradation,
@@ -362,66 +577,64 @@ class Runner:
         video = item.kind == "video"
         whole = {"frame": -1, "scope": "clip"} if video else {"frame": 0, "scope": "image"}  # one value per item
         rows: list[dict[str, Any]] = []
+        failures: list[str] = []
 
-        def error_rows(method_list, metric_list, stage, exc) -> None:
-            msg = f"{stage}: {type(exc).__name__}: {exc}"
-            for m in method_list:
-                failures.append(f"{spec.name} / {item.item_id} / {m.name}: {msg}")
-                for met in metric_list:
-                    rows.append({**base_row, **whole,
-                                 "method": m.name, "method_version": m.version, "metric": met.name, "metric_version": met.version,
-                                 "value": float("nan"), "higher_is_better": met.higher_is_better, "unit": met.unit,
-                                 "status": "error", "error": msg})
+        def error_rows(stage, exc) -> None:
+            msg = f"{stage}: {type(exc).__name__}: {exc}" if isinstance(exc, Exception) else f"{stage}: {exc}"
+            failures.append(f"{spec.name} / {item.item_id} / {method.name}: {msg}")
+            for met in metrics:
+                rows.append({**base_row, **whole,
+                             "method": method.name, "method_version": method.version, "metric": met.name, "metric_version": met.version,
+                             "value": float("nan"), "higher_is_better": met.higher_is_better, "unit": met.unit,
+                             "status": "error", "error": msg})
 
-        try:
-            ref_key, ref_frames = self.reference(spec, item)
-            tick = bar.stage(f"degrade {item.item_id}", None)
-            deg_key, info = self.degrade(spec, item, ref_key, ref_frames, tick)
-            art = {"dataset": spec.name, "item_id": item.item_id, "kind": item.kind, "reference": ref_key, "source": item.source, "degraded": deg_key,
-                   "scale": spec.scale, "outputs": {}}
-            self._artifacts.append(art)
-        except Exception as exc:
-            _debug(exc)
-            error_rows(methods, metrics, "reference/degradation", exc)
-            return rows
+        if not prepared:
+            prepared.update(self._prepare(spec, item, fingerprint, bar))
+        if "error" in prepared:
+            error_rows("reference/degradation", prepared["error"])
+            return rows, failures, None, {}
+        ref_key, ref_frames, deg_key, info = prepared["ref_key"], prepared["ref_frames"], prepared["deg_key"], prepared["info"]
+        art = dict(prepared["art"])
         base_row["bpp"] = info.get("bpp", float("nan"))
         base_row["bitrate_kbps"] = info.get("bitrate_kbps", float("nan"))
-        for method in methods:
-            stage = "method"
-            try:
-                tick = bar.stage(f"{method.name} {item.item_id}", None)
-                out_key, meta = self.restore(method, spec, item, deg_key, self.degraded_frames(deg_key, ref_key, ref_frames), tick)
-                art["outputs"][method.name] = out_key
-                stage = "scoring"
-                tick = bar.stage(f"score {item.item_id}", meta["frames"])
-                scores = self.score(metrics, out_key, ref_key, ref_frames, crop_border, tick)
-            except Exception as exc:
-                _debug(exc)
-                error_rows([method], metrics, stage, exc)
+        corpus: dict[str, dict[str, str]] = {}
+        stage = "method"
+        try:
+            tick = bar.stage(f"{method.name} {item.item_id}", None)
+            out_key, meta = self.restore(method, spec, item, deg_key, self.degraded_frames(deg_key, ref_key, ref_frames), tick)
+            art["output"] = out_key
+            stage = "scoring"
+            tick = bar.stage(f"score {item.item_id}", meta["frames"])
+            scores = self.score(metrics, out_key, ref_key, ref_frames, crop_border, tick)
+        except CacheDamaged:
+            raise
+        except Exception as exc:
+            _debug(exc)
+            error_rows(stage, exc)
+            return rows, failures, art, corpus
+        n, seconds = meta["frames"], meta.get("seconds", float("nan"))
+        common = {**base_row, "method": method.name, "method_version": method.version, "elapsed_s": seconds}
+        for met in metrics:
+            mrow = {**common, "metric": met.name, "metric_version": met.version, "higher_is_better": met.higher_is_better, "unit": met.unit}
+            if met.kind == "speed":
+                fps = n / seconds if seconds > 0 else float("inf")
+                rows.append({**mrow, **whole, "value": fps, "status": "ok", "error": None})
                 continue
-            n, seconds = meta["frames"], meta.get("seconds", float("nan"))
-            common = {**base_row, "method": method.name, "method_version": method.version, "elapsed_s": seconds}
-            for met in metrics:
-                mrow = {**common, "metric": met.name, "metric_version": met.version, "higher_is_better": met.higher_is_better, "unit": met.unit}
-                if met.kind == "speed":
-                    fps = n / seconds if seconds > 0 else float("inf")
-                    rows.append({**mrow, **whole, "value": fps, "status": "ok", "error": None})
-                    continue
-                if isinstance(met, CorpusMetric):
-                    self._predict_item(spec, item, method, met, out_key, ref_key, ref_frames, failures)
-                    continue
-                values, err = scores[met.name]
-                if err is not None:
-                    failures.append(f"{spec.name} / {item.item_id} / {method.name} / {met.name}: {err}")
-                    rows.append({**mrow, **whole, "value": float("nan"), "status": "error", "error": err})
-                    continue
-                if video:
-                    rows += [{**mrow, "frame": i, "scope": "frame", "value": v, "status": "ok", "error": None}
-                             for i, v in enumerate(values) if v is not None]
-                present = [v for v in values if v is not None]
-                if present:  # a temporal metric has no value on a still image
-                    rows.append({**mrow, **whole, "value": float(np.mean(present)), "status": "ok", "error": None})
-        return rows
+            if isinstance(met, CorpusMetric):
+                corpus[met.name] = self._predict_item(spec, item, method, met, out_key, ref_key, ref_frames, failures)
+                continue
+            values, err = scores[met.name]
+            if err is not None:
+                failures.append(f"{spec.name} / {item.item_id} / {method.name} / {met.name}: {err}")
+                rows.append({**mrow, **whole, "value": float("nan"), "status": "error", "error": err})
+                continue
+            if video:
+                rows += [{**mrow, "frame": i, "scope": "frame", "value": v, "status": "ok", "error": None}
+                         for i, v in enumerate(values) if v is not None]
+            present = [v for v in values if v is not None]
+            if present:  # a temporal metric has no value on a still image
+                rows.append({**mrow, **whole, "value": float(np.mean(present)), "status": "ok", "error": None})
+        return rows, failures, art, corpus
 
     # ------------------------------------------------------------------ corpus metrics
     def predictions(self, met: CorpusMetric, frames_key: str, frames: Callable[[], Iterator[np.ndarray]]) -> list[Any]:
@@ -437,25 +650,57 @@ class Runner:
         self.cache.put_json(key, {"predictions": preds, "predictor": met.predictor_identity()})
         return preds
 
-    def _predict_item(self, spec, item, method, met, out_key, ref_key, ref_frames, failures) -> None:
-        slot = self._corpus.setdefault((spec.name, method.name, met.name), {"items": [], "errors": []})
+    def _predict_item(self, spec, item, method, met, out_key, ref_key, ref_frames, failures) -> dict[str, str]:
+        """The metric's predictions on this unit's output (and reference), cached; returns
+        where they are (or the error) for the data set's corpus unit."""
         try:
             self.predictions(met, out_key, lambda: self.cache.read_frames(out_key))
             if met.needs_reference(item.annotations):
                 self.predictions(met, ref_key, ref_frames)
+        except CacheDamaged:
+            raise
         except Exception as exc:
             _debug(exc)
             msg = f"{item.item_id}: {type(exc).__name__}: {exc}"
-            slot["errors"].append(msg)
             failures.append(f"{spec.name} / {method.name} / {met.name}: {msg}")
-            return
-        slot["items"].append((item.item_id, item.annotations, out_key, ref_key))
+            return {"error": msg}
+        return {"output": out_key, "reference": ref_key}
+
+    def _cached_predictions(self, met: CorpusMetric, frames_key: str) -> list[Any]:
+        cached = self.cache.get_json(digest("prediction", met.predictor_identity(), frames_key))
+        if cached is None:
+            raise ValueError(f"the {met.name} predictions for {frames_key[:12]} are not in the cache {self.cache.root} (removed or damaged); rerun")
+        return cached["predictions"]
+
+    def _corpus_cached(self, rec: dict[str, Any], metrics: list[Metric], item: Item) -> bool:
+        """Whether the predictions a finished unit's corpus rows need are still in the cache."""
+        by_name = {m.name: m for m in metrics if isinstance(m, CorpusMetric)}
+        for name, c in (rec.get("corpus") or {}).items():
+            met = by_name.get(name)
+            if met is None or "error" in c:
+                continue
+            keys = [c["output"]] + ([c["reference"]] if met.needs_reference(item.annotations) else [])
+            if any(self.cache.get_json(digest("prediction", met.predictor_identity(), k)) is None for k in keys):
+                return False
+        return True
+
+    def _corpus_unit(self, spec: DatasetSpec, methods: list[Method], metrics: list[Metric], run_id: str, log: RowLog, item_units: list[str]) -> str:
+        """The data set's corpus rows (mAP, CIDEr ...) as one unit after its items."""
+        key = digest("corpus", spec.describe(), [m.identity() for m in methods], [m.identity() for m in metrics], item_units)
+        if log.finished(key) is None:
+            failures: list[str] = []
+            rows = self._corpus_rows(spec, methods, metrics, run_id, failures)
+            log.append(key, rows, failures, dataset=spec.name, item_id="*", method="*")
+        for m in methods:
+            for met in metrics:
+                self._corpus.pop((spec.name, m.name, met.name), None)
+        return key
 
     def _corpus_rows(self, spec: DatasetSpec, methods: list[Method], metrics: list[Metric], run_id: str, failures: list[str]) -> list[dict[str, Any]]:
         rows: list[dict[str, Any]] = []
         for method in methods:
             for met in (m for m in metrics if isinstance(m, CorpusMetric)):
-                slot = self._corpus.pop((spec.name, method.name, met.name), None)
+                slot = self._corpus.get((spec.name, method.name, met.name))
                 if slot is None:  # every item failed before scoring (already reported)
                     continue
                 row = {"run_id": run_id, "dataset": spec.name, "base": spec.base, "degradation": spec.degradation,
@@ -469,10 +714,8 @@ class Runner:
 
                 def records(slot=slot, met=met):
                     for item_id, ann, out_key, ref_key in slot["items"]:
-                        preds = self.cache.get_json(digest("prediction", met.predictor_identity(), out_key))["predictions"]
-                        refs = None
-                        if met.needs_reference(ann):
-                            refs = self.cache.get_json(digest("prediction", met.predictor_identity(), ref_key))["predictions"]
+                        preds = self._cached_predictions(met, out_key)
+                        refs = self._cached_predictions(met, ref_key) if met.needs_reference(ann) else None
                         yield CorpusRecord(item_id, ann, preds, refs)
 
                 try:

@@ -59,11 +59,20 @@ def frame_folder_item(folder: Path, item_id: str | None = None, fps: float | Non
 
 
 def video_file_item(path: Path, item_id: str | None = None, max_frames: int | None = None) -> Item:
-    fps = probe_fps(path)
+    """A clip read with PyAV. A file PyAV cannot open (empty, truncated, not a video)
+    still becomes an item, whose frames raise the reason: the run turns it into error
+    rows and goes on with the other clips."""
+    try:
+        fps = probe_fps(path)
+        problem = None
+    except ValueError as exc:
+        fps, problem = None, exc
 
     def frames() -> Iterator[np.ndarray]:
         import av
 
+        if problem is not None:
+            raise problem
         with av.open(str(path)) as container:
             for i, vf in enumerate(container.decode(video=0)):
                 if max_frames and i >= max_frames:
@@ -90,7 +99,9 @@ def probe_fps(path: Path) -> float | None:
             rate = c.streams.video[0].average_rate or c.streams.video[0].guessed_rate
             return float(rate) if rate else None
     except Exception as exc:
-        raise ValueError(f"{path}: PyAV cannot read it as video ({exc})") from exc
+        size = path.stat().st_size if path.exists() else None
+        what = "an empty file" if size == 0 else (f"{size:,} bytes" if size is not None else "missing")
+        raise ValueError(f"{path} ({what}): PyAV cannot read it as video ({exc})") from exc
 
 
 def data_root(root: str | os.PathLike | None) -> Path | None:

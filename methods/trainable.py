@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from benchmark.api import Context, Method
+from benchmark.errors import warn
 from benchmark.weights import ENV_WEIGHTS_DIR, WeightsMissing, file_sha256
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
@@ -23,7 +24,8 @@ WEIGHTS_DIR = Path(__file__).parent / "weights"
 
 def weights_file(name: str, explicit: str | None = None, directory: Path = WEIGHTS_DIR) -> tuple[Path, dict[str, Any]]:
     """(path, card) of a weights file, checked against the card's SHA-256. Looked up in:
-    the explicit path, ``$BENCH_WEIGHTS_DIR``, then ``directory`` (the package's own)."""
+    the explicit path, ``$BENCH_WEIGHTS_DIR``, then ``directory`` (the package's own).
+    A file without a card is used with a warning: nothing says what it is."""
     candidates = [Path(explicit).expanduser()] if explicit else []
     if os.environ.get(ENV_WEIGHTS_DIR):
         candidates.append(Path(os.environ[ENV_WEIGHTS_DIR]) / f"{name}.safetensors")
@@ -33,6 +35,10 @@ def weights_file(name: str, explicit: str | None = None, directory: Path = WEIGH
             card_path = p.with_suffix(".json")
             card = json.loads(card_path.read_text()) if card_path.exists() else {}
             sha = file_sha256(p)
+            if not card_path.exists():
+                warn(f"{p} has no card ({card_path.name} beside it): its architecture, training data and checksum are not recorded, "
+                     f"so '{name}' is built with the default architecture from a file nothing vouches for (sha256 {sha[:16]}...); "
+                     "export weights with `bench train` (it writes the card) or add the card")
             if card.get("sha256") and card["sha256"] != sha:
                 raise WeightsMissing(f"{p}: SHA-256 {sha[:16]}... does not match its card {card_path.name} ({card['sha256'][:16]}...)")
             card["sha256"] = sha

@@ -14,6 +14,22 @@ from ..results import read_scores
 SUMMARY_SCOPES = ("image", "clip", "dataset")  # dataset: corpus metrics (mAP, CIDEr)
 
 
+def run_notes(run_dirs: list[Path]) -> list[str]:
+    """One sentence per run that did not complete (interrupted, killed, failed, still running)."""
+    from ..results import read_manifest, run_state
+
+    notes = []
+    for d in run_dirs:
+        m = read_manifest(Path(d))
+        if m is None:
+            notes.append(f"{d}: no readable manifest.json; the rows may be incomplete")
+            continue
+        state, sentence = run_state(m)
+        if state not in ("complete", "complete with failures"):
+            notes.append(f"run {m.get('run_id', d)} ({d}) is {sentence}")
+    return notes
+
+
 def load_runs(run_dirs: list[Path]) -> pd.DataFrame:
     frames = [read_scores(Path(d)) for d in run_dirs]
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
@@ -104,11 +120,11 @@ def breakdowns_markdown(df: pd.DataFrame, families: tuple[str, ...] = ("voc-ap50
     for (ds, fam), t in breakdowns(df).items():
         if fam not in families:
             continue
-        lines.append(f"### {_md_escape(ds)}: {_md_escape(fam)} per class\n")
-        lines.append("| class | " + " | ".join(_md_escape(m) for m in t.columns) + " |")
+        lines.append(f"### {md_escape(ds)}: {md_escape(fam)} per class\n")
+        lines.append("| class | " + " | ".join(md_escape(m) for m in t.columns) + " |")
         lines.append("|---|" + "---:|" * len(t.columns))
         for cls, r in t.iterrows():
-            lines.append(f"| {_md_escape(cls)} | " + " | ".join(fmt(v, "") for v in r) + " |")
+            lines.append(f"| {md_escape(cls)} | " + " | ".join(fmt(v, "") for v in r) + " |")
         lines.append("")
     return "\n".join(lines)
 
@@ -116,20 +132,27 @@ def breakdowns_markdown(df: pd.DataFrame, families: tuple[str, ...] = ("voc-ap50
 def to_markdown(summary: pd.DataFrame) -> str:
     lines = []
     for ds, t in tables(summary).items():
-        lines.append(f"## {ds}\n")
-        lines.append("| method | n | " + " | ".join(f"{m} {a}" for m, a, _ in t["metrics"]) + " |")
+        lines.append(f"## {md_escape(ds)}\n")
+        lines.append("| method | n | " + " | ".join(f"{md_escape(m)} {a}" for m, a, _ in t["metrics"]) + " |")
         lines.append("|---|---:|" + "---:|" * len(t["metrics"]))
         for r in t["rows"]:
             cells = [f"**{c}**" if best else c for c, best in r["cells"]]
-            lines.append(f"| {_md_escape(r['method'])} | {r['n']} | " + " | ".join(cells) + " |")
+            lines.append(f"| {md_escape(r['method'])} | {r['n']} | " + " | ".join(cells) + " |")
         lines.append("")
     bold = "; **bold** = best in column" if summary["best"].any() else ""
     lines.append(f"Mean over items (images, or clips for video; corpus metrics such as mAP are one value per data set){bold}; ↑/↓ = higher/lower is better; n = items scored.")
     return "\n".join(lines) + "\n"
 
 
-def _md_escape(s: str) -> str:
-    return str(s).replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")
+_MD_SPECIAL = "\\`*_[]#|~"
+
+
+def md_escape(s: str) -> str:
+    """A name as literal Markdown text, in a heading or a table cell: HTML is escaped as
+    entities, Markdown syntax (emphasis, links, code, headings, table pipes) with
+    backslashes, line breaks become spaces."""
+    text = " ".join(str(s).splitlines()).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return "".join("\\" + c if c in _MD_SPECIAL else c for c in text)
 
 
 def print_tables(summary: pd.DataFrame, console) -> None:
@@ -165,10 +188,11 @@ def best_line(summary: pd.DataFrame) -> str:
     return ("best: " + "; ".join(f"{m} on {', '.join(ms)}" for m, ms in winners.items())) if winners else ""
 
 
-def write(summary: pd.DataFrame, out_dir: Path, rows: pd.DataFrame | None = None) -> tuple[Path, Path]:
+def write(summary: pd.DataFrame, out_dir: Path, rows: pd.DataFrame | None = None, notes: list[str] = ()) -> tuple[Path, Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     md, csv = out_dir / "leaderboard.md", out_dir / "leaderboard.csv"
     extra = breakdowns_markdown(rows) if rows is not None else ""
-    md.write_text(to_markdown(summary) + ("\n" + extra if extra else ""))
+    head = "".join(f"> **Incomplete**: {md_escape(n)}\n\n" for n in notes)
+    md.write_text(head + to_markdown(summary) + ("\n" + extra if extra else ""))
     summary.to_csv(csv, index=False)
     return md, csv

@@ -414,8 +414,9 @@ def paper_tables(df: pd.DataFrame) -> dict[str, pd.DataFrame]:
 
 
 def to_markdown_table(t: pd.DataFrame) -> str:
+    from .leaderboard import md_escape as esc
+
     cols = list(t.columns)
-    esc = lambda v: str(v).replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")  # noqa: E731
     lines = ["| " + " | ".join(esc(c) for c in cols) + " |", "|" + "---|" * len(cols)]
     for _, r in t.iterrows():
         lines.append("| " + " | ".join(esc(fmt(v, "") if isinstance(v, float) else v) for v in r) + " |")

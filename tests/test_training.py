@@ -318,3 +318,42 @@ def test_qf_confusion_table_and_rows(tmp_path):
     assert len(conf) == 36 and conf.value.sum() == 6 * n_photos
     per_true = conf.assign(t=conf.metric.str.split("/").str[1]).groupby("t").value.sum()
     assert (per_true == n_photos).all()
+
+
+class _Exploit:
+    """Unpickling this runs code: what a checkpoint must never be able to do."""
+
+    def __reduce__(self):
+        import pathlib
+
+        return (pathlib.Path.touch, (pathlib.Path(_Exploit.target),))
+
+
+def test_resume_never_unpickles_code(image_folder, tmp_path):
+    data = [f"{image_folder}@qf20"]
+    out = tmp_path / "t"
+    tr.train(tr.recipe_class("ssim"), out, data, tiny(2, ch=4, depth=3), progress=False)
+    state = torch.load(out / "checkpoint.pt", weights_only=True)
+    _Exploit.target = str(tmp_path / "pwned")
+    state["extra"] = _Exploit()
+    torch.save(state, out / "checkpoint.pt")
+    with pytest.raises(BenchError, match="not a checkpoint bench can resume safely"):
+        tr.train(tr.recipe_class("ssim"), out, data, tiny(4, ch=4, depth=3), resume=True, progress=False)
+    assert not (tmp_path / "pwned").exists()  # weights_only=True refused the object before running it
+
+
+def test_uncarded_weights_warn(tmp_path, monkeypatch):
+    from benchmark.errors import BenchWarning
+
+    src, _ = weights_file("qf-predictor")
+    (tmp_path / "qf-predictor.safetensors").write_bytes(src.read_bytes())
+    monkeypatch.setenv("BENCH_WEIGHTS_DIR", str(tmp_path))
+    with pytest.warns(BenchWarning, match="no card"):
+        path, card = weights_file("qf-predictor")
+    assert path == tmp_path / "qf-predictor.safetensors" and card["sha256"]
+    (tmp_path / "qf-predictor.json").write_text(json.dumps({"sha256": card["sha256"]}))
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", BenchWarning)
+        weights_file("qf-predictor")  # with a card: no warning

@@ -1,0 +1,137 @@
+"""The single writer of a run: units finish -> their rows are appended to ``rows.jsonl``.
+
+A *unit* is one (data set x degradation x method x item) cell of a run, or the corpus
+rows (mAP, CIDEr) of one data set. When a unit finishes, its rows go to the run
+directory as one JSON line, flushed and fsync'd before the next unit starts, so a crash
+(OOM kill, ``kill -9``, a full disk) loses at most the unit in flight. A line cut short
+by a crash is dropped when the log is opened again.
+
+Rerunning the same command opens the same log and *resumes*: a unit whose record is
+there and has no failure is not computed again (a unit that failed is retried, and its
+new record replaces the old one). At the end :meth:`RowLog.merge` writes the tidy
+``scores.parquet``/``scores.csv`` from the log in plan order, one record per unit, so
+the tables do not depend on which units were computed in this process or in which order
+they finished.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any, Iterable
+
+import numpy as np
+
+from .errors import BenchError
+
+ROWS_FILE = "rows.jsonl"
+FORMAT = 1
+
+
+class OutputUnwritable(BenchError):
+    """The run directory stopped accepting writes; rows already appended are kept."""
+
+    exit_code = 1
+
+
+def _plain(v: Any) -> Any:
+    if isinstance(v, np.generic):
+        return v.item()
+    raise TypeError(f"{type(v).__name__} is not JSON serialisable")
+
+
+def read_records(path: Path) -> tuple[list[dict[str, Any]], int]:
+    """The complete records of a log, and the byte length they span (a torn last line is
+    not counted, so the caller can cut it off before appending)."""
+    records: list[dict[str, Any]] = []
+    good = 0
+    if not path.exists():
+        return records, good
+    with open(path, "rb") as f:
+        data = f.read()
+    pos = 0
+    while pos < len(data):
+        end = data.find(b"\n", pos)
+        if end < 0:  # no newline: the write was cut off
+            break
+        line = data[pos:end]
+        pos = end + 1
+        if not line.strip():
+            good = pos
+            continue
+        try:
+            rec = json.loads(line)
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            break  # a damaged line: stop here, later lines are not trusted either
+        if not isinstance(rec, dict) or rec.get("format") != FORMAT or "unit" not in rec:
+            break
+        records.append(rec)
+        good = pos
+    return records, good
+
+
+def rows_of(path: Path) -> list[dict[str, Any]]:
+    """Every row of a (possibly unfinished) log, one record per unit (the last one)."""
+    last: dict[str, dict[str, Any]] = {}
+    for rec in read_records(path)[0]:
+        last.pop(rec["unit"], None)
+        last[rec["unit"]] = rec
+    return [r for rec in last.values() for r in rec["rows"]]
+
+
+class RowLog:
+    """Append-only, crash-safe row log of one run directory."""
+
+    def __init__(self, out: Path, resume: bool):
+        self.path = Path(out) / ROWS_FILE
+        self.done: dict[str, dict[str, Any]] = {}
+        self.resumed = 0
+        if resume:
+            records, good = read_records(self.path)
+            for rec in records:
+                self.done[rec["unit"]] = rec
+            if self.path.exists() and good < self.path.stat().st_size:
+                with open(self.path, "r+b") as f:  # cut a torn last line before appending
+                    f.truncate(good)
+        elif self.path.exists():
+            self.path.unlink()
+        try:
+            self._f = open(self.path, "ab")
+        except OSError as exc:
+            raise OutputUnwritable(f"cannot write {self.path}: {exc.strerror or exc}") from None
+        self.appended = 0
+
+    def finished(self, unit: str) -> dict[str, Any] | None:
+        """The record of a unit that completed without failures, if any."""
+        rec = self.done.get(unit)
+        if rec is not None and not rec.get("failures"):
+            self.resumed += 1
+            return rec
+        return None
+
+    def append(self, unit: str, rows: list[dict[str, Any]], failures: list[str], **extra: Any) -> dict[str, Any]:
+        rec = {"format": FORMAT, "unit": unit, **extra, "failures": failures, "rows": rows}
+        line = json.dumps(rec, default=_plain, allow_nan=True).encode() + b"\n"
+        try:
+            self._f.write(line)
+            self._f.flush()
+            os.fsync(self._f.fileno())
+        except OSError as exc:
+            raise OutputUnwritable(
+                f"cannot append to {self.path} ({exc.strerror or exc}); the {len(self.done) + self.appended} unit(s) before "
+                "this one are kept there: make the folder writable and rerun the same command to resume"
+            ) from None
+        self.done[unit] = rec
+        self.appended += 1
+        return rec
+
+    def records(self, units: Iterable[str]) -> list[dict[str, Any]]:
+        """The records of ``units`` in that order (the plan's), one per unit."""
+        return [self.done[u] for u in units if u in self.done]
+
+    def close(self) -> None:
+        try:
+            self._f.close()
+        except OSError:
+            pass
