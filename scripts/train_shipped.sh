@@ -24,8 +24,8 @@ if [ "$only" = all ] || [ "$only" = galteri ]; then
     export_weights qf-predictor
   fi
   train ssim-base ssim $(for q in 5 10 20 30 40 60; do echo --dataset bsd200-qf$q; done) --config $C/ssim-base.toml
-  for q in 5 10 20 30 40 60; do  # QF10 gets the long fine-tune (2500 steps), the others 600
-    cfg=$C/ssim-qf.toml; [ "$q" = 10 ] && cfg=$C/ssim-qf-long.toml
+  for q in 5 10 20 30 40 60; do  # QF10 and QF20 get the long fine-tune (2500 steps), the others 600
+    cfg=$C/ssim-qf.toml; case $q in 10|20) cfg=$C/ssim-qf-long.toml;; esac
     train ssim-qf$q ssim --dataset bsd200-qf$q --config "$cfg" --param qf=$q --init $W/ssim-base.safetensors
   done
   for q in 5 10 20 30 40 60; do train gan-qf$q gan --dataset bsd200-qf$q --config $C/gan-qf.toml --param qf=$q --init $W/ssim-qf$q.safetensors; done
