@@ -196,7 +196,8 @@ def _list_kind(k: str, entries, long: bool) -> None:
     def width(values, cap):  # the short columns keep their text; the last one gets what is left
         return min(cap, max([len(v) for v in values] + [3])) + 1  # + the space after it
 
-    widths = [width([e.name for e, _, _ in loaded], 22), width([e.version for e, _, _ in loaded], 8), width([e.origin for e, _, _ in loaded], 12)]
+    origin_cap = 12 if console.width < 120 else 48  # a wide terminal shows a plug-in's package ("entry point <dist> <version>")
+    widths = [width([e.name for e, _, _ in loaded], 22), width([e.version for e, _, _ in loaded], 8), width([e.origin for e, _, _ in loaded], origin_cap)]
     for title, w in zip(("name", "ver", "origin"), widths):
         table.add_column(title, no_wrap=True, overflow="ellipsis", width=w)
     if k == "metrics":
