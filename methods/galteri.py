@@ -75,7 +75,8 @@ class SSIMRecipe(Recipe):
         if self.p["arch"] == "ArtifactGenerator":
             return {"class": "ArtifactGenerator", "ch": int(self.p["ch"]), "blocks": int(self.p.get("blocks", 6))}
         if self.p["arch"] == "HalfResGenerator":
-            return {"class": "HalfResGenerator", "ch": int(self.p["ch"]), "depth": int(self.p["depth"])}
+            fold = int(self.p.get("fold", 2))  # recorded only when not the shipped 2, so older cards read the same
+            return {"class": "HalfResGenerator", "ch": int(self.p["ch"]), "depth": int(self.p["depth"]), **({"fold": fold} if fold != 2 else {})}
         raise BenchError(f"arch={self.p['arch']!r}: use one of {', '.join(GENERATORS)}")
 
     def build(self):

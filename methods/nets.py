@@ -62,25 +62,27 @@ class HalfResGenerator(nn.Module):
     receptive field of 4 * depth + 2 pixels (42 at depth 10, five JPEG blocks) at a quarter
     of the cost of a full-resolution network of the same width (cf. FFDNet)."""
 
-    def __init__(self, ch: int = 64, depth: int = 10):
+    def __init__(self, ch: int = 64, depth: int = 10, fold: int = 2):
         super().__init__()
-        layers: list[nn.Module] = [conv(12, ch), nn.LeakyReLU(0.1, inplace=True)]
+        self.fold = fold  # pixel-unshuffle factor: 2 (shipped) or 4 (quarter resolution, 48 channels, 4x the receptive field)
+        c = 3 * fold * fold
+        layers: list[nn.Module] = [conv(c, ch), nn.LeakyReLU(0.1, inplace=True)]
         for _ in range(depth - 2):
             layers += [conv(ch, ch), nn.LeakyReLU(0.1, inplace=True)]
         for m in layers:  # He initialisation: PyTorch's default shrinks the signal ~3x per layer
             if isinstance(m, nn.Conv2d):
                 nn.init.kaiming_normal_(m.weight, a=0.1, nonlinearity="leaky_relu")
                 nn.init.zeros_(m.bias)
-        tail = conv(ch, 12)
+        tail = conv(ch, c)
         nn.init.zeros_(tail.weight)
         nn.init.zeros_(tail.bias)
         self.body = nn.Sequential(*layers, tail)
 
     def forward(self, x):
-        h, w = x.shape[-2:]
-        ph, pw = h % 2, w % 2
+        h, w, f = *x.shape[-2:], self.fold
+        ph, pw = (-h) % f, (-w) % f
         xp = F.pad(x, (0, pw, 0, ph), mode="replicate") if ph or pw else x
-        return (xp + F.pixel_shuffle(self.body(F.pixel_unshuffle(xp, 2)), 2))[..., :h, :w]
+        return (xp + F.pixel_shuffle(self.body(F.pixel_unshuffle(xp, f)), f))[..., :h, :w]
 
 
 class SubPatchDiscriminator(nn.Module):

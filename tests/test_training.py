@@ -83,6 +83,7 @@ def test_untrained_generators_are_their_skip():
 
     x = torch.rand(1, 3, 21, 30) * 2 - 1  # odd sizes: padding must not shift anything
     assert torch.equal(HalfResGenerator(8, 4)(x), x)
+    assert torch.equal(HalfResGenerator(8, 3, fold=4)(x), x)  # quarter resolution: 21x30 padded to 24x32 and cropped back
     bic = F.interpolate(x, scale_factor=4, mode="bicubic", align_corners=False)
     assert torch.allclose(SRResNet(8, 2, 4, bn=False, residual=True)(x), bic, atol=1e-6)
     assert torch.allclose(FastSRGenerator(8, 2, 2, "bicubic")(x), F.interpolate(x, scale_factor=2, mode="bicubic", align_corners=False), atol=1e-6)
@@ -117,6 +118,20 @@ def test_videoboost_phases_follow_the_step_number_across_a_resume(image_folder, 
     monkeypatch.setattr(recipe, "step", recording)
     tr.train(recipe, tmp_path, data, tiny(6, **p), resume=True, progress=False)
     assert phases == ["d", "g", "g", "g"]  # steps 3..6: one more pre-training step, then the generator
+
+
+def test_quarter_resolution_generator_is_recorded_and_reloaded(image_folder, tmp_path):
+    """fold=4 enters the card (fold=2, the shipped default, does not: older cards stay valid),
+    and the exported weights rebuild the same network from the card."""
+    from safetensors.torch import load_file
+
+    from benchmark.methods.galteri import build_generator
+
+    card = tr.train(tr.recipe_class("ssim"), tmp_path, [f"{image_folder}@qf20"], tiny(2, ch=4, depth=3, fold=4), progress=False)
+    assert card["architecture"] == {"class": "HalfResGenerator", "ch": 4, "depth": 3, "fold": 4}
+    g = build_generator(card["architecture"])
+    g.load_state_dict(load_file(tmp_path / "ssim.safetensors"))
+    assert g.fold == 4 and g.body[0].in_channels == 48
 
 
 def test_on_the_fly_jpeg_pairs(image_folder):
