@@ -195,8 +195,10 @@ class RunInterrupted(KeyboardInterrupt):
 
 @contextlib.contextmanager
 def interrupt_on_signals() -> Iterator[None]:
-    """SIGTERM raises :class:`RunInterrupted` in the main thread, as Ctrl-C (SIGINT) raises
-    KeyboardInterrupt, so the run can record where it stopped. Elsewhere: nothing."""
+    """SIGTERM raises :class:`RunInterrupted` in the main thread, and SIGINT (Ctrl-C)
+    KeyboardInterrupt, so the run can record where it stopped. SIGINT's handler is installed
+    too: a process started in the background by a non-interactive shell inherits SIGINT as
+    ignored, and `kill -INT` would then not stop the run. Elsewhere: nothing."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -205,10 +207,12 @@ def interrupt_on_signals() -> Iterator[None]:
         raise RunInterrupted(signal.Signals(signum).name)
 
     old_term = signal.signal(signal.SIGTERM, handler)
+    old_int = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         yield
     finally:
         signal.signal(signal.SIGTERM, old_term)
+        signal.signal(signal.SIGINT, old_int)
 
 
 def _write_or_fail(out: Path, write: Callable[[], Any], rows: int | None = None) -> None:
