@@ -75,8 +75,10 @@ class SSIMRecipe(Recipe):
         if self.p["arch"] == "ArtifactGenerator":
             return {"class": "ArtifactGenerator", "ch": int(self.p["ch"]), "blocks": int(self.p.get("blocks", 6))}
         if self.p["arch"] == "HalfResGenerator":
-            fold = int(self.p.get("fold", 2))  # recorded only when not the shipped 2, so older cards read the same
-            return {"class": "HalfResGenerator", "ch": int(self.p["ch"]), "depth": int(self.p["depth"]), **({"fold": fold} if fold != 2 else {})}
+            fold = int(self.p.get("fold", 2))  # fold and blocks are recorded only when not 2 / 0, so older cards read the same
+            blocks = int(self.p.get("blocks", 0))
+            return {"class": "HalfResGenerator", "ch": int(self.p["ch"]), "depth": int(self.p["depth"]),
+                    **({"fold": fold} if fold != 2 else {}), **({"blocks": blocks} if blocks else {})}
         raise BenchError(f"arch={self.p['arch']!r}: use one of {', '.join(GENERATORS)}")
 
     def build(self):

@@ -60,9 +60,14 @@ class HalfResGenerator(nn.Module):
     unfolded (pixel-shuffle) and added to the input. The last layer starts at zero, so the
     untrained network is the identity and training can only add. Half resolution gives a
     receptive field of 4 * depth + 2 pixels (42 at depth 10, five JPEG blocks) at a quarter
-    of the cost of a full-resolution network of the same width (cf. FFDNet)."""
+    of the cost of a full-resolution network of the same width (cf. FFDNet).
 
-    def __init__(self, ch: int = 64, depth: int = 10, fold: int = 2):
+    ``blocks`` residual blocks (two convolutions each, the second starting at zero) sit
+    between the body and the tail, in their own ``extra`` module: a network grown from
+    trained ``blocks=0`` weights computes what they computed until training changes it
+    (``extra.*`` are the only keys the smaller weights lack)."""
+
+    def __init__(self, ch: int = 64, depth: int = 10, fold: int = 2, blocks: int = 0):
         super().__init__()
         self.fold = fold  # pixel-unshuffle factor: 2 (shipped) or 4 (quarter resolution, 48 channels, 4x the receptive field)
         c = 3 * fold * fold
@@ -77,12 +82,20 @@ class HalfResGenerator(nn.Module):
         nn.init.zeros_(tail.weight)
         nn.init.zeros_(tail.bias)
         self.body = nn.Sequential(*layers, tail)
+        self.extra = nn.Sequential(*[ResBlock(ch, act="lrelu") for _ in range(blocks)])
+        for b in self.extra:
+            nn.init.kaiming_normal_(b.body[0].weight, a=0.2, nonlinearity="leaky_relu")
+            nn.init.zeros_(b.body[0].bias)
+            nn.init.zeros_(b.body[2].weight)
+            nn.init.zeros_(b.body[2].bias)
 
     def forward(self, x):
         h, w, f = *x.shape[-2:], self.fold
         ph, pw = (-h) % f, (-w) % f
         xp = F.pad(x, (0, pw, 0, ph), mode="replicate") if ph or pw else x
-        return (xp + F.pixel_shuffle(self.body(F.pixel_unshuffle(xp, f)), f))[..., :h, :w]
+        y = self.body[:-1](F.pixel_unshuffle(xp, f))
+        y = self.body[-1](self.extra(y)) if len(self.extra) else self.body[-1](y)
+        return (xp + F.pixel_shuffle(y, f))[..., :h, :w]
 
 
 class SubPatchDiscriminator(nn.Module):

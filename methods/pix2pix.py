@@ -16,7 +16,7 @@ from .training import Recipe
 class Pix2PixRecipe(Recipe):
     name = "pix2pix"
     default_data = ["bsd200-qp46"]
-    defaults = {"ch": 16, "depth": 4, "lambda": 100.0, "d_ch": 32}
+    defaults = {"ch": 16, "depth": 4, "lambda": 100.0, "d_ch": 32, "adv_from": 0}
     paper_config = {"ch": 64, "depth": 8, "lambda": 100, "patch": 256, "batch": 1, "steps": 200000, "optimiser": "Adam 2e-4, betas 0.5/0.999"}
 
     def architecture(self):
@@ -36,13 +36,18 @@ class Pix2PixRecipe(Recipe):
 
         g, d = self.models["generator"], self.models["discriminator"]
         out = g(x)
+        l1 = (out - y).abs().mean()  # on the [-1, 1] scale of the tensors, as pix2pix's lambda assumes
+        if self.step_number <= int(self.p["adv_from"]):  # L1-only warm-up: the generator learns to restore first
+            self.optims["generator"].zero_grad()
+            l1.backward()
+            self.optims["generator"].step()
+            return {"g_adv": float("nan"), "l1": l1.item(), "d_loss": float("nan")}
         real, fake = d(y, x), d(out.detach(), x)
         d_loss = 0.5 * (F.binary_cross_entropy_with_logits(real, torch.ones_like(real)) + F.binary_cross_entropy_with_logits(fake, torch.zeros_like(fake)))
         self.optims["discriminator"].zero_grad()
         d_loss.backward()
         self.optims["discriminator"].step()
         adv = F.binary_cross_entropy_with_logits(d(out, x), torch.ones_like(fake))
-        l1 = (out - y).abs().mean() / 2  # on the [0, 1] scale, as pix2pix's lambda assumes
         loss = adv + float(self.p["lambda"]) * l1
         self.optims["generator"].zero_grad()
         loss.backward()
@@ -53,7 +58,7 @@ class Pix2PixRecipe(Recipe):
 class Pix2Pix(TrainableMethod):
     name = "pix2pix"
     version = "1"
-    description = "pix2pix U-Net + PatchGAN (GAN + lambda*L1), trained on H.264 (QP 37) frames; lam=100 or 1000."
+    description = "pix2pix U-Net + PatchGAN (GAN + lambda*L1), trained on H.264 (QP 46) frames; lam=100 or 1000."
     build = staticmethod(UNetGenerator)
 
     def __init__(self, lam: int = 1000, weights: str | None = None, **params: Any):

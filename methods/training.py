@@ -221,6 +221,29 @@ def learning_rate(cfg: TrainConfig, step: int) -> float:
     raise BenchError(f"unknown learning-rate schedule '{cfg.schedule}': use constant or cosine")
 
 
+def load_init(model, path: str) -> None:
+    """Start ``model`` from the safetensors file ``path``. The file may lack the keys of
+    modules the model grew (``extra.*``: zero-initialised blocks that leave the function
+    unchanged), nothing else; any other mismatch names the keys."""
+    from safetensors.torch import load_file
+
+    try:
+        state = load_file(path)
+    except Exception as exc:
+        raise BenchError(f"--init {path}: not a readable safetensors file ({exc})") from None
+    own = model.state_dict()
+    shapes = [f"{k} {tuple(v.shape)} vs {tuple(own[k].shape)}" for k, v in state.items() if k in own and v.shape != own[k].shape]
+    if shapes:
+        raise BenchError(f"--init {path}: tensor shapes differ from the {type(model).__name__} this config builds "
+                         f"({'; '.join(shapes[:3])}{'...' if len(shapes) > 3 else ''}); train with the architecture settings of the weights' card")
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    bad = [k for k in missing if not k.startswith("extra.")]
+    if bad or unexpected:
+        raise BenchError(f"--init {path}: its tensors do not fit the {type(model).__name__} this config builds "
+                         f"(missing {bad[:4]}{'...' if len(bad) > 4 else ''}, unexpected {list(unexpected)[:4]}); "
+                         "train with the architecture settings of the weights' card")
+
+
 def _device(device: str) -> str:
     import torch
 
@@ -269,9 +292,7 @@ def train(recipe_cls: type[Recipe], out_dir: Path, datasets: list[str], cfg: Tra
     recipe = recipe_cls(cfg, device)
     recipe.build()
     if cfg.init:
-        from safetensors.torch import load_file
-
-        recipe.models["generator"].load_state_dict(load_file(cfg.init))
+        load_init(recipe.models["generator"], cfg.init)
     for m in recipe.models.values():
         m.to(device)
     start, seconds, rows = 0, 0.0, []
