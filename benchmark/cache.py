@@ -33,6 +33,9 @@ from .imaging import decode_image, encode_png
 FORMAT = 2  # 2: checksummed entries
 
 
+COSTS_FILE = "costs.json"
+
+
 class CacheDamaged(Exception):
     """A cache entry failed its integrity check; it has been removed (compute it again)."""
 
@@ -242,6 +245,35 @@ class Cache:
         tmp = self.tmp_path(key)
         tmp.write_text(json.dumps(seal(key, {"value": value})))
         os.replace(tmp, p)
+
+    # measured unit times, for plan estimates (`bench run --dry-run`)
+    def costs(self) -> dict[str, Any]:
+        try:
+            data = json.loads((self.root / COSTS_FILE).read_text())
+            return data if isinstance(data, dict) else {}
+        except (OSError, ValueError):
+            return {}
+
+    def record_costs(self, measured: list[tuple[str, str, int | None, float]]) -> None:
+        """Add (cost key, method name, pixels or None, seconds) of finished units to the
+        table (read-modify-replace: a concurrent run's update may be lost, never torn)."""
+        if not measured:
+            return
+        data = self.costs()
+        for key, name, pixels, seconds in measured:
+            rec = data.setdefault(key, {"method": name, "units": 0, "seconds": 0.0, "px_units": 0, "px_seconds": 0.0, "pixels": 0})
+            rec["units"] += 1
+            rec["seconds"] += seconds
+            if pixels:
+                rec["px_units"] += 1
+                rec["px_seconds"] += seconds
+                rec["pixels"] += pixels
+        tmp = self.root / f".{COSTS_FILE}.{os.getpid()}.tmp"
+        try:
+            tmp.write_text(json.dumps(data))
+            os.replace(tmp, self.root / COSTS_FILE)
+        except OSError:
+            pass  # an estimate only
 
     # the whole cache
     def entries(self) -> Iterator[tuple[str, str]]:

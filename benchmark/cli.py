@@ -83,6 +83,11 @@ def run(
     detector: Optional[str] = typer.Option(None, "--detector", help="Detector for map/map50/voc-map50/det-fidelity: [backend:]NAME_OR_PATH (e.g. ../shared/weights/yolov8n_int8_openvino_model). Default: $BENCH_DETECTOR, else yolov8n.pt (needs internet once)."),
     captioner: Optional[str] = typer.Option(None, "--captioner", help="Image-to-text model for bleu*/meteor/rouge-l/cider/spice: Hub id or local folder. Default: $BENCH_CAPTIONER, else Salesforce/blip-image-captioning-base."),
     max_pixels: Optional[int] = typer.Option(None, "--max-pixels", min=0, help="Refuse frames above this many pixels with an error row (memory grows with the frame). Default: $BENCH_MAX_PIXELS, else 40000000; 0: no limit."),
+    workers: Optional[int] = typer.Option(None, "--workers", "-w", min=1, help="Run the units on N local worker processes (each with cores/N threads). Default: 1, in this process."),
+    executor: str = typer.Option("serial", "--executor", help="serial (default), processes (= --workers) or ray (an existing Ray cluster: --ray-address; without one, Ray on this machine)."),
+    ray_address: Optional[str] = typer.Option(None, "--ray-address", help="Ray cluster address for --executor ray (e.g. 10.0.0.5:6379 or auto). Default: start Ray on this machine."),
+    retries: int = typer.Option(2, "--retries", min=0, help="Times a unit whose worker process (or node) died is run again before it becomes error rows."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Print the plan (units done / cached / to do, estimated time) and stop; nothing runs or is written."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars and no table."),
 ) -> None:
     """Degrade (cached), restore (cached, batched, streamed), score (cached) and tabulate.
@@ -96,9 +101,14 @@ def run(
         out=str(out) if out else None, limit=limit, items=item or None, max_frames=max_frames, cache_dir=str(cache_dir) if cache_dir else None,
         no_cache=no_cache, batch_size=batch_size, crop_border=crop_border, device=device, specs=[str(s) for s in spec],
         seed=seed, detector=detector, captioner=captioner, max_pixels=max_pixels, command=["bench", *sys.argv[1:]],
+        executor="processes" if executor == "serial" and workers and workers > 1 else executor, workers=workers, ray_address=ray_address,
+        retries=retries,
     )
     try:
         runner = Runner(cfg)
+        if dry_run:
+            print_plan(runner.dry_run())
+            return
         if not quiet and not dataset and not methods:
             console.print(escape(default_run_note(runner)), soft_wrap=True, highlight=False)
         result = runner.run(progress=None if not quiet else False)
@@ -120,6 +130,41 @@ def run(
         if len(result.failures) > 50:
             err.print(f"  ... and {len(result.failures) - 50} more (see manifest.json)")
         raise typer.Exit(1)
+
+
+def print_plan(plan: dict) -> None:
+    """`bench run --dry-run`: the plan by data set and method, and its totals."""
+    from collections import Counter
+
+    from rich.table import Table
+
+    t = Table(title=f"plan: {len(plan['units'])} units", title_justify="left")
+    for col in ("dataset", "method", "units", "done", "cached", "todo", "est. time"):
+        t.add_column(col, justify="right" if col not in ("dataset", "method") else "left")
+    groups: dict[tuple[str, str], Counter] = {}
+    est: dict[tuple[str, str], list] = {}
+    for u in plan["units"]:
+        k = (u["dataset"], u["method"])
+        groups.setdefault(k, Counter())[u["state"]] += 1
+        if u["state"] == "todo":
+            est.setdefault(k, []).append(u["estimated_s"])
+    for (ds, m), c in groups.items():
+        e = est.get((ds, m), [])
+        known = [x for x in e if x is not None]
+        when = "-" if not e else (_seconds(sum(known)) + ("" if len(known) == len(e) else f" (+{len(e) - len(known)} unmeasured)") if known else "unmeasured")
+        t.add_row(escape(ds), escape(m), str(sum(c.values())), str(c["done"]), str(c["cached"]), str(c["todo"]), when)
+    console.print(t)
+    n = plan["counts"]
+    total = plan["estimated_s"]
+    when = _seconds(total) if total is not None else "unknown (no earlier units of these methods measured)"
+    part = "" if total is None or plan["estimated_units"] == n["todo"] else f" for {plan['estimated_units']} of them"
+    console.print(f"{n['todo']} to do, {n['cached']} cached (only read), {n['done']} done in {escape(plan['run_dir'] or '-')}; "
+                  f"estimated {when}{part} on one worker (from the unit times measured in earlier runs: costs.json in the cache)",
+                  soft_wrap=True, highlight=False)
+
+
+def _seconds(s: float) -> str:
+    return f"{s:.1f} s" if s < 120 else (f"{s / 60:.1f} min" if s < 7200 else f"{s / 3600:.1f} h")
 
 
 def default_run_note(runner) -> str:

@@ -113,6 +113,18 @@ class Registry:
 
         return deco
 
+    def add(self, name: str, target: str, origin: str) -> None:
+        """Register ``"module:attr"`` under ``name`` (what a worker process does with the
+        plug-ins its driver registered by code)."""
+        entry = Entry(name, target, origin)
+        if self._entries is not None:
+            self._entries.setdefault(name, entry)
+        self._extra.setdefault(name, entry)
+
+    def registered(self) -> list[Entry]:
+        """The entries registered by code in this process (not built-in, not entry points)."""
+        return list(self._extra.values())
+
     def unregister(self, name: str) -> None:
         self._extra.pop(name, None)
         if self._entries is not None:

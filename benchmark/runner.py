@@ -31,7 +31,8 @@ from .errors import BenchError, warn
 from .names import DatasetSpec, Specs, expand, resolve
 from .results import (bench_version, check_writable, git_revision, machine, now_utc, package_versions, process_info, read_manifest, run_state,
                       to_frame, write_artifacts, write_manifest, write_scores)
-from .writer import ROWS_FILE, OutputUnwritable, RowLog
+from .executors import Unit, make_executor
+from .writer import ROWS_FILE, OutputUnwritable, RowLog, write_plan
 
 DEFAULT_METRICS = ["psnr", "psnr-y", "ssim", "ssim-y", "psnr-b", "fps"]
 DEFAULT_DATASETS = ["photos-qf20", "clips-crf35"]
@@ -64,6 +65,10 @@ class RunConfig:
     captioner: str | None = None  # for captioning metrics (else $BENCH_CAPTIONER, else the default model id)
     max_pixels: int | None = None  # refuse larger frames (else $BENCH_MAX_PIXELS, else DEFAULT_MAX_PIXELS; 0: no limit)
     command: list[str] | None = None
+    executor: str = "serial"  # serial | processes | ray (see benchmark.executors)
+    workers: int | None = None  # local worker processes (executor "processes"; >1 implies it)
+    ray_address: str | None = None
+    retries: int = 2  # a unit whose worker dies is run again this many times, then becomes error rows
 
 
 @dataclass
@@ -176,6 +181,14 @@ def _header_size(path: str) -> tuple[int, int] | None:
         return None  # not for PIL: the decoder says what is wrong
 
 
+class _NoBar:
+    def stage(self, desc: str, total: int | None) -> Callable[[], None]:
+        return lambda: None
+
+
+_NO_BAR = _NoBar()
+
+
 class RunInterrupted(KeyboardInterrupt):
     """A run stopped by SIGINT or SIGTERM; its manifest says ``interrupted`` and the rows
     of its finished units are in ``rows.jsonl``."""
@@ -241,6 +254,10 @@ class Runner:
         self.max_pixels = max_pixels(cfg.max_pixels)
         self._setup_done: set[str] = set()
         self._corpus: dict[tuple[str, str, str], dict[str, list]] = {}
+        self._items: dict[tuple[str, str], Item] = {}
+        self._specs: dict[str, DatasetSpec] = {}
+        self._prepared: tuple[Any, dict[str, Any]] = (None, {})
+        self.metrics: list[Metric] = []
 
     # ------------------------------------------------------------------ resolution
     def resolve_all(self) -> tuple[list[DatasetSpec], list[Method], list[Metric]]:
@@ -289,13 +306,22 @@ class Runner:
             raise BenchError(f"{spec.name}: no item named {', '.join(sorted(wanted))}; it has {', '.join(sorted(seen)[:20])}")
 
     # ------------------------------------------------------------------ stages
+    @staticmethod
+    def keys(spec: DatasetSpec, fp: str, method: Method | None = None, seed: int = 0) -> tuple[str, str, str | None]:
+        """Cache keys of an item's reference, degraded input and (with ``method``) output."""
+        preps = [d for d in spec.chain if hasattr(d, "prepare_reference")]
+        ref = digest("reference", fp) if spec.scale == 1 and not preps else digest("reference", fp, spec.scale, [d.describe() for d in preps])
+        deg = digest("degraded", ref, [d.describe() for d in spec.chain]) if spec.chain else ref
+        out = digest("output", method.identity(), deg, spec.scale, spec.degradation, seed) if method is not None else None
+        return ref, deg, out
+
     def reference(self, spec: DatasetSpec, item: Item, fp: str | None = None) -> tuple[str, Callable[[], Iterator[np.ndarray]]]:
         fp = item.fingerprint() if fp is None else fp
         preps = [d for d in spec.chain if hasattr(d, "prepare_reference")]
         s = spec.scale
+        key = self.keys(spec, fp)[0]
         if s == 1 and not preps:
-            return digest("reference", fp), item.frames
-        key = digest("reference", fp, s, [d.describe() for d in preps])
+            return key, item.frames
         if not self.cache.has_frames(key):
             with self.cache.writer(key) as w:
                 for f in item.frames():
@@ -309,7 +335,7 @@ class Runner:
     def degrade(self, spec: DatasetSpec, item: Item, ref_key: str, ref_frames, tick) -> tuple[str, dict[str, Any]]:
         if not spec.chain:
             return ref_key, {}
-        key = digest("degraded", ref_key, [d.describe() for d in spec.chain])
+        key = digest("degraded", ref_key, [d.describe() for d in spec.chain])  # = keys()[1]
         if not self.cache.has_frames(key):
             info: dict[str, Any] = {}
             frames: Iterator[np.ndarray] = ref_frames()
@@ -327,7 +353,7 @@ class Runner:
 
     def restore(self, method: Method, spec: DatasetSpec, item: Item, deg_key: str, deg_iter, tick) -> tuple[str, dict[str, Any]]:
         ctx = Context(scale=spec.scale, degradation=spec.degradation, item_id=item.item_id, kind=item.kind, fps=item.fps, device=self.device, seed=self.cfg.seed)
-        key = digest("output", method.identity(), deg_key, ctx.scale, ctx.degradation, ctx.seed)
+        key = digest("output", method.identity(), deg_key, ctx.scale, ctx.degradation, ctx.seed)  # = keys()[2]
         if self.cache.has_frames(key):
             return key, self.cache.frames_meta(key)
         if method.name not in self._setup_done:
@@ -391,18 +417,9 @@ class Runner:
     def run(self, progress: bool | None = None) -> RunResult:
         cfg = self.cfg
         specs, methods, metrics = self.resolve_all()
+        self._specs = {sp.name: sp for sp in specs}
         self.device = resolve_device(cfg.device)
-        config = {
-            "datasets": [s.describe() for s in specs],
-            "methods": [m.identity() for m in methods],
-            "metrics": [m.identity() for m in metrics],
-            "limit": cfg.limit,
-            "crop_border": cfg.crop_border,
-            "seed": cfg.seed,
-        }
-        if any(ms is not methods for ms in self.methods_for.values()):
-            config["methods_per_dataset"] = {d: [m.name for m in ms] for d, ms in self.methods_for.items()}
-        config_digest = digest(config, cfg.items, cfg.max_frames)
+        config, config_digest = self._config(specs, methods, metrics)
         out, previous = self._out_dir(config_digest)
         resume = previous is not None and not cfg.no_cache
         run_id = previous["run_id"] if resume else f"{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}-{config_digest[:6]}"
@@ -432,21 +449,35 @@ class Runner:
         log = RowLog(out, resume=resume)
         units: list[str] = []  # the plan's order: the tables follow it, whatever finished when
         show = sys.stdout.isatty() if progress is None else progress
+        executor = None
         try:
             with interrupt_on_signals(), _Progress(show) as bar:
                 # list items up front: a missing data set fails before any work
-                plan = [(s, list(itertools.islice(self.select(s), cfg.limit))) for s in specs]
-                manifest["units"] = sum(len(items) * len(self.methods_for[s.name]) for s, items in plan)
-                for spec, items in plan:
-                    bar.start_dataset(spec.name, len(items))
-                    item_units: list[str] = []
-                    for item in items:
-                        item_units += self._item(spec, item, self.methods_for[spec.name], metrics, run_id, log, bar)
-                        bar.item_done()
-                    units += item_units
+                plan = self.plan(specs, metrics)
+                todo = [u for u in plan if not self._finished(log, u)]
+                manifest["units"] = len(plan)
+                _write_or_fail(out, lambda: write_plan(out, plan, {u.key for u in todo}))
+                executor = make_executor(cfg.executor, self, cfg.workers, cfg.ray_address, cfg.retries, bar)
+                manifest["executor"] = executor.describe()
+                bar.start_dataset(f"units ({executor.name})", len(todo))
+                measured = []
+                for unit, result in executor.run(todo, run_id):
+                    rows, failures, art, corpus = self._result_rows(unit, result, metrics, run_id)
+                    if isinstance(result, dict) and not failures:
+                        measured.append((cost_key(self._method_of(unit), metrics), unit.method, unit.pixels, result["seconds"]))
+                    log.append(unit.key, rows, failures, dataset=unit.dataset, item_id=unit.item_id, method=unit.method,
+                               artifact=art, corpus=corpus, seconds=result.get("seconds") if isinstance(result, dict) else None)
+                    bar.item_done()
+                executor.close()
+                self.cache.record_costs(measured)
+                units = [u.key for u in plan]
+                for spec in specs:
                     if any(isinstance(m, CorpusMetric) for m in metrics):
-                        units.append(self._corpus_unit(spec, self.methods_for[spec.name], metrics, run_id, log, item_units))
+                        units.append(self._corpus_unit(spec, self.methods_for[spec.name], metrics, run_id, log,
+                                                       [u for u in plan if u.dataset == spec.name]))
         except BaseException as exc:
+            if executor is not None:
+                executor.close()
             log.close()
             interrupted = isinstance(exc, KeyboardInterrupt)
             manifest.update(finished=now_utc(), status="interrupted" if interrupted else "failed",
@@ -477,6 +508,80 @@ class Runner:
         _write_or_fail(out, lambda: write_manifest(out, manifest), rows=len(rows))
         self.close()
         return RunResult(out, run_id, df, failures, manifest)
+
+    def _config(self, specs, methods, metrics) -> tuple[dict[str, Any], str]:
+        cfg = self.cfg
+        config = {
+            "datasets": [s.describe() for s in specs],
+            "methods": [m.identity() for m in methods],
+            "metrics": [m.identity() for m in metrics],
+            "limit": cfg.limit,
+            "crop_border": cfg.crop_border,
+            "seed": cfg.seed,
+        }
+        if any(ms is not methods for ms in self.methods_for.values()):
+            config["methods_per_dataset"] = {d: [m.name for m in ms] for d, ms in self.methods_for.items()}
+        return config, digest(config, cfg.items, cfg.max_frames)
+
+    # ------------------------------------------------------------------ dry run
+    def dry_run(self) -> dict[str, Any]:
+        """The plan without running it: each unit as ``done`` (in the run directory that
+        the same command would resume), ``cached`` (its output and scores are in the cache:
+        a rerun only reads them) or ``todo``, with an estimate of the time the todo units
+        take from the unit times measured in earlier runs (``costs.json`` in the cache)."""
+        specs, methods, metrics = self.resolve_all()
+        self._specs = {sp.name: sp for sp in specs}
+        _, config_digest = self._config(specs, methods, metrics)
+        plan = self.plan(specs, metrics)
+        done: dict[str, Any] = {}
+        run_dir = self._resumable_dir(config_digest)
+        if run_dir is not None:
+            from .writer import read_records
+
+            done = {r["unit"]: r for r in read_records(run_dir / ROWS_FILE)[0] if not r.get("failures")}
+        costs = self.cache.costs()
+        units = []
+        for u in plan:
+            state = "done" if u.key in done else ("cached" if self._unit_cached(u, metrics) else "todo")
+            est = estimate_seconds(costs, u, self._method_of(u), metrics) if state == "todo" else 0.0
+            units.append({"unit": u.key, "dataset": u.dataset, "item_id": u.item_id, "method": u.method, "state": state,
+                          "pixels": u.pixels, "estimated_s": est})
+        todo = [x for x in units if x["state"] == "todo"]
+        known = [x["estimated_s"] for x in todo if x["estimated_s"] is not None]
+        return {"units": units, "run_dir": str(run_dir) if run_dir else None, "config_digest": config_digest,
+                "counts": {k: sum(1 for x in units if x["state"] == k) for k in ("done", "cached", "todo")},
+                "estimated_s": sum(known) if known else None, "estimated_units": len(known)}
+
+    def _method_of(self, unit: Unit) -> Method:
+        return next(m for m in self.methods_for[unit.dataset] if m.name == unit.method)
+
+    def _unit_cached(self, unit: Unit, metrics: list[Metric]) -> bool:
+        spec = self._specs[unit.dataset]
+        ref, deg, out = self.keys(spec, unit.fingerprint, self._method_of(unit), self.cfg.seed)
+        if not self.cache.has_frames(out):
+            return False
+        crop = self._crop_border(spec)
+        for m in metrics:
+            if m.kind == "speed":
+                continue
+            if isinstance(m, CorpusMetric):
+                if self.cache.get_json(digest("prediction", m.predictor_identity(), out)) is None:
+                    return False
+            elif self.cache.get_json(digest("score", m.identity(), out, ref, crop)) is None:
+                return False
+        return True
+
+    def _resumable_dir(self, config_digest: str) -> Path | None:
+        """The run directory the same command would resume, if any (nothing is created)."""
+        if self.cfg.out:
+            m = read_manifest(Path(self.cfg.out))  # --out resumes a run of the same configuration, complete or not
+            return Path(self.cfg.out) if m and m.get("config_digest") == config_digest else None
+        runs = Path("runs")
+        for d in sorted(runs.glob(f"*-{config_digest[:6]}"), key=lambda p: p.name, reverse=True) if runs.is_dir() else []:
+            m = read_manifest(d)
+            if m and m.get("config_digest") == config_digest and run_state(m)[0] in ("interrupted", "gone", "failed"):
+                return d
+        return None
 
     def _out_dir(self, config_digest: str) -> tuple[Path, dict[str, Any] | None]:
         """The run directory, and the manifest of an unfinished run of the same
@@ -518,41 +623,131 @@ class Runner:
             "degradations": {d: info(registry.degradations, d) for d in sorted(degs) if d in registry.degradations},
         }
 
-    def _item(self, spec: DatasetSpec, item: Item, methods, metrics, run_id, log: RowLog, bar) -> list[str]:
-        """One unit per method: skipped when the run directory's log has it, else computed
-        and appended there at once. Returns the units' keys in method order."""
-        try:
-            fingerprint = item.fingerprint()
-        except Exception as exc:  # an unreadable file: identified by name, and it fails below with the reason
-            fingerprint = f"unreadable: {item.source or item.item_id}: {type(exc).__name__}"
-        keys = []
-        prepared: dict[str, Any] = {}
-        item = limit_pixels(item, self.max_pixels)
-        for method in methods:
-            key = digest("unit", spec.describe(), item.item_id, fingerprint, method.identity(), [m.identity() for m in metrics],
-                         self.cfg.crop_border, self.cfg.seed)
-            keys.append(key)
-            rec = log.finished(key)
-            if rec is not None and rec.get("corpus") and not self._corpus_cached(rec, metrics, item):
-                rec = None
-            if rec is None:
-                for attempt in (1, 2):
-                    try:
-                        rows, failures, art, corpus = self._unit(spec, item, method, metrics, run_id, prepared, fingerprint, bar)
-                        break
-                    except CacheDamaged as exc:  # the entry is gone now: compute it again, once
-                        warn(f"{exc}; recomputing it")
-                        prepared.clear()
-                        if attempt == 2:
-                            raise
-                rec = log.append(key, rows, failures, dataset=spec.name, item_id=item.item_id, method=method.name, artifact=art, corpus=corpus)
-            for met_name, c in (rec.get("corpus") or {}).items():
-                slot = self._corpus.setdefault((spec.name, method.name, met_name), {"items": [], "errors": []})
-                if "error" in c:
-                    slot["errors"].append(c["error"])
-                else:
-                    slot["items"].append((item.item_id, item.annotations, c["output"], c["reference"]))
-        return keys
+    # ------------------------------------------------------------------ plan
+    def plan(self, specs: list[DatasetSpec], metrics: list[Metric]) -> list[Unit]:
+        """The run's work units in order (data set, item, method). A unit's key is its
+        content address: the same data set and degradation, item bytes, method identity,
+        metrics, crop border and seed give the same key in any run."""
+        self.metrics = metrics
+        units = []
+        for spec in specs:
+            for item in itertools.islice(self.select(spec), self.cfg.limit):
+                try:
+                    fingerprint = item.fingerprint()
+                except Exception as exc:  # an unreadable file: identified by name, and it fails below with the reason
+                    fingerprint = f"unreadable: {item.source or item.item_id}: {type(exc).__name__}"
+                item = limit_pixels(item, self.max_pixels)
+                self._items[(spec.name, item.item_id)] = item
+                size = _header_size(item.source) if item.kind == "image" and item.source else None
+                for method in self.methods_for[spec.name]:
+                    key = digest("unit", spec.describe(), item.item_id, fingerprint, method.identity(), [m.identity() for m in metrics],
+                                 self.cfg.crop_border, self.cfg.seed)
+                    units.append(Unit(key, spec.name, item.item_id, method.name, fingerprint,
+                                      frames=1 if item.kind == "image" else None, pixels=size[0] * size[1] if size else None))
+        return units
+
+    def _finished(self, log: RowLog, unit: Unit) -> bool:
+        rec = log.finished(unit.key)
+        if rec is not None and rec.get("corpus") and not self._corpus_cached(rec, self.metrics, self._items[(unit.dataset, unit.item_id)]):
+            return False
+        return rec is not None
+
+    def worker_config(self) -> RunConfig:
+        """The configuration a worker builds its Runner from: this run's, with the data
+        root and cache folder made explicit (a worker has neither the driver's environment
+        nor its throw-away cache)."""
+        return replace(self.cfg, cache_dir=str(self.cache.root), no_cache=False, data_root=str(self.root) if self.root else self.cfg.data_root,
+                       out=None, executor="serial", workers=None)
+
+    def plugin_names(self) -> set[str]:
+        """Names of the plug-ins this run uses (methods, metrics, data sets, degradations)."""
+        names = {getattr(m, "registry_name", m.name) for ms in self.methods_for.values() for m in ms}
+        names |= {m.name for m in self.metrics}
+        for spec in self._specs.values():
+            names.add(spec.base)
+            names |= {d.name for d in spec.chain}
+        return names
+
+    def prepare_worker(self) -> None:
+        """Resolve the run's data sets, methods and metrics in a worker process."""
+        specs, _, self.metrics = self.resolve_all()
+        self._specs = {s.name: s for s in specs}
+        self.device = resolve_device(self.cfg.device)
+
+    def _item_of(self, unit: Unit) -> Item:
+        key = (unit.dataset, unit.item_id)
+        if key not in self._items:  # a worker: list the data set once
+            spec = self._specs[unit.dataset]
+            for item in spec.dataset.items():
+                self._items[(spec.name, item.item_id)] = limit_pixels(item, self.max_pixels)
+            if key not in self._items:
+                raise BenchError(f"{unit.dataset}: no item {unit.item_id!r} here (the worker sees other data than the driver: "
+                                 "put the data sets on storage every node reads at the same path)")
+        return self._items[key]
+
+    def execute(self, unit: Unit, run_id: str, bar=None) -> dict[str, Any]:
+        """Compute one unit: {rows, failures, artifact, corpus, seconds}."""
+        t0 = time.perf_counter()
+        spec = self._specs[unit.dataset]
+        item = self._item_of(unit)
+        method = next(m for m in self.methods_for[spec.name] if m.name == unit.method)
+        if self._prepared[0] != (unit.dataset, unit.item_id):
+            self._prepared = ((unit.dataset, unit.item_id), {})
+        prepared = self._prepared[1]
+        for attempt in (1, 2):
+            try:
+                rows, failures, art, corpus = self._unit(spec, item, method, self.metrics, run_id, prepared, unit.fingerprint, bar or _NO_BAR)
+                break
+            except CacheDamaged as exc:  # the entry is gone now: compute it again, once
+                warn(f"{exc}; recomputing it")
+                prepared.clear()
+                if attempt == 2:
+                    raise
+        return {"rows": rows, "failures": failures, "artifact": art, "corpus": corpus, "seconds": time.perf_counter() - t0}
+
+    def unit_predictions(self, result: dict[str, Any]) -> dict[str, Any]:
+        """The cached predictions a unit's corpus entries point to, by cache key (sent
+        back to the driver, whose cache may be another node's)."""
+        out = {}
+        for name, c in (result.get("corpus") or {}).items():
+            if "error" in c:
+                continue
+            met = next(m for m in self.metrics if m.name == name)
+            for k in (c["output"], c["reference"]):
+                pkey = digest("prediction", met.predictor_identity(), k)
+                cached = self.cache.get_json(pkey)
+                if cached is not None:
+                    out[pkey] = cached
+        return out
+
+    def _result_rows(self, unit: Unit, result: dict[str, Any] | str, metrics: list[Metric], run_id: str):
+        """(rows, failures, artifact, corpus) of a finished unit, or error rows naming the
+        unit when it could not be run (``result`` is then the reason)."""
+        if isinstance(result, str):
+            spec = self._specs[unit.dataset]
+            item = self._items[(unit.dataset, unit.item_id)]
+            method = next(m for m in self.methods_for[spec.name] if m.name == unit.method)
+            rows, failures = self._error_rows(spec, item, method, metrics, run_id, f"unit {unit.key[:12]}", result)
+            return rows, failures, None, {}
+        for pkey, value in (result.get("predictions") or {}).items():
+            if self.cache.get_json(pkey) is None:
+                self.cache.put_json(pkey, value)
+        return result["rows"], result["failures"], result["artifact"], result["corpus"]
+
+    def _crop_border(self, spec: DatasetSpec) -> int:
+        return self.cfg.crop_border if self.cfg.crop_border is not None else (spec.scale if spec.scale > 1 else 0)
+
+    def _error_rows(self, spec: DatasetSpec, item: Item, method: Method, metrics, run_id: str, stage: str, exc,
+                    base: dict[str, Any] | None = None) -> tuple[list[dict], list[str]]:
+        msg = f"{stage}: {type(exc).__name__}: {exc}" if isinstance(exc, Exception) else f"{stage}: {exc}"
+        whole = {"frame": -1, "scope": "clip"} if item.kind == "video" else {"frame": 0, "scope": "image"}
+        base_row = base or {"run_id": run_id, "dataset": spec.name, "base": spec.base, "degradation": spec.degradation,
+                    "item_id": item.item_id, "crop_border": self._crop_border(spec), "bpp": float("nan"), "bitrate_kbps": float("nan"),
+                    "elapsed_s": float("nan")}
+        rows = [{**base_row, **whole, "method": method.name, "method_version": method.version, "metric": met.name, "metric_version": met.version,
+                 "value": float("nan"), "higher_is_better": met.higher_is_better, "unit": met.unit, "status": "error", "error": msg}
+                for met in metrics]
+        return rows, [f"{spec.name} / {item.item_id} / {method.name}: {msg}"]
 
     def _prepare(self, spec: DatasetSpec, item: Item, fingerprint: str, bar) -> dict[str, Any]:
         """Reference and degraded input of an item (cached), or the exception that stopped them."""
@@ -572,7 +767,7 @@ class Runner:
     def _unit(self, spec: DatasetSpec, item: Item, method: Method, metrics, run_id, prepared: dict[str, Any], fingerprint: str, bar):
         """Rows of one (item, method) unit; failures become error rows. Returns (rows,
         failures, artifact, corpus predictions)."""
-        crop_border = self.cfg.crop_border if self.cfg.crop_border is not None else (spec.scale if spec.scale > 1 else 0)
+        crop_border = self._crop_border(spec)
         base_row = {
             "run_id": run_id, "dataset": spec.name, "base": spec.base, "degradation": spec.degradation,
             "item_id": item.item_id, "crop_border": crop_border, "bpp": float("nan"), "bitrate_kbps": float("nan"),
@@ -584,13 +779,9 @@ class Runner:
         failures: list[str] = []
 
         def error_rows(stage, exc) -> None:
-            msg = f"{stage}: {type(exc).__name__}: {exc}" if isinstance(exc, Exception) else f"{stage}: {exc}"
-            failures.append(f"{spec.name} / {item.item_id} / {method.name}: {msg}")
-            for met in metrics:
-                rows.append({**base_row, **whole,
-                             "method": method.name, "method_version": method.version, "metric": met.name, "metric_version": met.version,
-                             "value": float("nan"), "higher_is_better": met.higher_is_better, "unit": met.unit,
-                             "status": "error", "error": msg})
+            r, f = self._error_rows(spec, item, method, metrics, run_id, stage, exc, base_row)
+            rows.extend(r)
+            failures.extend(f)
 
         if not prepared:
             prepared.update(self._prepare(spec, item, fingerprint, bar))
@@ -688,9 +879,19 @@ class Runner:
                 return False
         return True
 
-    def _corpus_unit(self, spec: DatasetSpec, methods: list[Method], metrics: list[Metric], run_id: str, log: RowLog, item_units: list[str]) -> str:
-        """The data set's corpus rows (mAP, CIDEr ...) as one unit after its items."""
-        key = digest("corpus", spec.describe(), [m.identity() for m in methods], [m.identity() for m in metrics], item_units)
+    def _corpus_unit(self, spec: DatasetSpec, methods: list[Method], metrics: list[Metric], run_id: str, log: RowLog, item_units: list[Unit]) -> str:
+        """The data set's corpus rows (mAP, CIDEr ...) as one unit after its items, from
+        the items' predictions in plan order (whatever order the items finished in)."""
+        key = digest("corpus", spec.describe(), [m.identity() for m in methods], [m.identity() for m in metrics], [u.key for u in item_units])
+        for u in item_units:
+            rec = log.done.get(u.key) or {}
+            item = self._items[(u.dataset, u.item_id)]
+            for met_name, c in (rec.get("corpus") or {}).items():
+                slot = self._corpus.setdefault((spec.name, u.method, met_name), {"items": [], "errors": []})
+                if "error" in c:
+                    slot["errors"].append(c["error"])
+                else:
+                    slot["items"].append((item.item_id, item.annotations, c["output"], c["reference"]))
         if log.finished(key) is None:
             failures: list[str] = []
             rows = self._corpus_rows(spec, methods, metrics, run_id, failures)
@@ -737,6 +938,24 @@ class Runner:
     def close(self) -> None:
         if self._tmp_cache is not None:
             self._tmp_cache.cleanup()
+
+
+def cost_key(method: Method, metrics: list[Metric]) -> str:
+    """What a unit's measured time is filed under: the method and the metrics computed."""
+    return digest(method.identity(), sorted(f"{m.name}@{m.version}" for m in metrics))
+
+
+def estimate_seconds(costs: dict[str, Any], unit: Unit, method: Method, metrics: list[Metric] | None = None) -> float | None:
+    """A unit's expected time from earlier units: per pixel when both have a size, else
+    per unit; None when nothing comparable was measured."""
+    recs = [costs[k] for k in ([cost_key(method, metrics)] if metrics is not None else []) if k in costs]
+    recs = recs or [r for r in costs.values() if isinstance(r, dict) and r.get("method") == unit.method]
+    if not recs:
+        return None
+    px = sum(r.get("pixels", 0) for r in recs)
+    if unit.pixels and px:
+        return unit.pixels * sum(r["px_seconds"] for r in recs) / px
+    return sum(r["seconds"] for r in recs) / max(1, sum(r["units"] for r in recs))
 
 
 def parse_settings(items: list[str], usage: str) -> dict[str, Any]:

@@ -135,3 +135,19 @@ class RowLog:
             self._f.close()
         except OSError:
             pass
+
+
+PLAN_FILE = "plan.jsonl"
+
+
+def write_plan(out: Path, units, todo: set[str]) -> Path:
+    """The run's plan, written (atomically) before anything executes: one line per unit,
+    in plan order, with whether it still has to run."""
+    path = Path(out) / PLAN_FILE
+    tmp = path.with_suffix(".jsonl.tmp")
+    with open(tmp, "w") as f:
+        for u in units:
+            f.write(json.dumps({"unit": u.key, "dataset": u.dataset, "item_id": u.item_id, "method": u.method,
+                                "frames": u.frames, "pixels": u.pixels, "todo": u.key in todo}) + "\n")
+    os.replace(tmp, path)
+    return path

@@ -1,0 +1,356 @@
+"""Executors: they take a plan's work units and return each unit's result; the driver's
+single writer (:class:`benchmark.writer.RowLog`) appends them, so the rows do not depend
+on the executor or on the order in which units finish.
+
+- ``serial`` (default): in the driver's process, nothing to start.
+- ``processes`` (``--workers N``): N local worker processes (spawned, each with
+  ``cores // N`` torch/BLAS threads so that N workers do not oversubscribe the cores).
+  A worker that dies (killed, out of memory, a crashing extension) is replaced and its
+  unit retried up to ``retries`` times, then the unit becomes error rows naming it.
+- ``ray`` (``--executor ray [--ray-address ADDR]``): Ray tasks on an existing cluster
+  (``ray.init()`` on this machine when no address is given); Ray retries a task whose
+  worker or node dies (``max_retries``), then the unit becomes error rows.
+
+Workers read inputs by path and write the content-addressed cache (atomic writes, so
+concurrent workers and runs can share one); what the driver needs from a unit (rows,
+detector/captioner predictions) comes back in the result, so a cache that is local to
+each node loses nothing.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import traceback
+from collections import deque
+from dataclasses import asdict, dataclass, replace
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
+
+from .errors import BenchError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .runner import RunConfig, Runner
+
+EXECUTORS = ("serial", "processes", "ray")
+DEFAULT_RETRIES = 2
+THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One work unit of a plan: a data set's item x method, with the run's metrics.
+    ``key`` is its content address (data set and degradation, item content, method
+    identity, metrics, crop border, seed): the same work has the same key in any run."""
+
+    key: str
+    dataset: str
+    item_id: str
+    method: str
+    fingerprint: str
+    frames: int | None = None  # frames and pixels per frame when known cheaply (cost estimate)
+    pixels: int | None = None
+
+    def label(self) -> str:
+        return f"{self.dataset} / {self.item_id} / {self.method} (unit {self.key[:12]})"
+
+
+def worker_threads(workers: int) -> int:
+    """torch/BLAS threads per worker: the cores shared out, at least one."""
+    return max(1, (os.cpu_count() or 1) // max(1, workers))
+
+
+def portable_plugins(used: set[str] | None = None) -> list[tuple[str, str, str]]:
+    """(kind, name, "module:attr") of plug-ins registered in this process by code
+    (``Registry.register``), so that worker processes register the same ones. Entry-point
+    and built-in plug-ins are found by the workers themselves."""
+    from . import registry
+
+    out = []
+    for kind in registry.KINDS:
+        for e in getattr(registry, kind).registered():
+            name, obj = e.name, e.target
+            if isinstance(obj, str):
+                out.append((kind, name, obj))
+                continue
+            qual = getattr(obj, "__qualname__", "")
+            mod = getattr(obj, "__module__", "")
+            if "<locals>" in qual or not mod or mod == "__main__":
+                if used is not None and name not in used:
+                    continue  # not in this run: the workers do not need it
+                raise BenchError(f"{kind[:-1]} '{name}' was registered in this process only ({mod}.{qual}): worker processes cannot "
+                                 "import it. Define it at module level of an importable module, or register it through an entry "
+                                 "point, or run with the serial executor")
+            out.append((kind, name, f"{mod}:{qual}"))
+    return out
+
+
+def register_plugins(plugins: list[tuple[str, str, str]]) -> None:
+    from . import registry
+
+    for kind, name, target in plugins:
+        getattr(registry, kind).add(name, target, origin=f"registered in the driver ({target})")
+
+
+# ----------------------------------------------------------------------------- worker side
+_WORKER: dict[str, Any] = {}
+
+
+def _worker_runner(cfg: "RunConfig", plugins: list[tuple[str, str, str]], threads: int | None) -> "Runner":
+    """The worker process's Runner for this run configuration (built once per process)."""
+    from .api import digest
+
+    tag = digest(asdict(cfg), plugins)
+    if _WORKER.get("tag") != tag:
+        if threads:
+            for v in THREAD_VARS:
+                os.environ[v] = str(threads)
+            try:
+                import torch
+
+                torch.set_num_threads(threads)
+            except ImportError:  # pragma: no cover - torch is a dependency
+                pass
+        register_plugins(plugins)
+        from .runner import Runner
+
+        runner = Runner(cfg)
+        runner.prepare_worker()
+        _WORKER.clear()
+        _WORKER.update(tag=tag, runner=runner)
+    return _WORKER["runner"]
+
+
+def run_unit_remote(cfg: "RunConfig", plugins, threads: int | None, unit: Unit, run_id: str) -> dict[str, Any]:
+    """Entry point of a unit in a worker (process or Ray task): its result, with the
+    predictions the driver needs for corpus metrics."""
+    runner = _worker_runner(cfg, plugins, threads)
+    result = runner.execute(unit, run_id, bar=None)
+    result["predictions"] = runner.unit_predictions(result)
+    result["pid"] = os.getpid()
+    return result
+
+
+def _process_main(conn, cfg, plugins, threads) -> None:
+    """A worker process: receive (unit, run_id), send back ("done", key, result)."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the driver decides when to stop
+    while True:
+        try:
+            msg = conn.recv()
+        except (EOFError, OSError):
+            return
+        if msg is None:
+            return
+        unit, run_id = msg
+        try:
+            result = run_unit_remote(cfg, plugins, threads, unit, run_id)
+            conn.send(("done", unit.key, result))
+        except BaseException as exc:  # noqa: BLE001 - reported to the driver as the unit's error
+            conn.send(("error", unit.key, f"{type(exc).__name__}: {exc}", traceback.format_exc()))
+
+
+# ----------------------------------------------------------------------------- driver side
+class Executor:
+    name = "?"
+    retries = DEFAULT_RETRIES
+
+    def run(self, units: list[Unit], run_id: str) -> Iterator[tuple[Unit, dict[str, Any] | str]]:
+        """Yields (unit, result) as units finish, or (unit, error message) for a unit that
+        could not be run at all (its worker died ``retries + 1`` times ...)."""
+        raise NotImplementedError  # pragma: no cover
+
+    def describe(self) -> dict[str, Any]:
+        return {"executor": self.name}
+
+    def close(self) -> None:
+        pass
+
+
+class SerialExecutor(Executor):
+    name = "serial"
+
+    def __init__(self, runner: "Runner", bar=None):
+        self.runner, self.bar = runner, bar
+
+    def run(self, units, run_id):
+        for u in units:
+            yield u, self.runner.execute(u, run_id, bar=self.bar)
+
+
+class ProcessExecutor(Executor):
+    """Local worker processes fed one unit at a time through pipes; the driver knows which
+    unit each worker holds, so a worker's death is charged to its unit alone."""
+
+    name = "processes"
+
+    def __init__(self, cfg: "RunConfig", workers: int, retries: int = DEFAULT_RETRIES, threads: int | None = None, used: set[str] | None = None):
+        if workers < 1:
+            raise BenchError(f"--workers {workers}: use 1 or more")
+        self.cfg, self.n, self.retries = cfg, workers, retries
+        self.threads = threads or worker_threads(workers)
+        self.plugins = portable_plugins(used)
+        self.procs: list[dict[str, Any]] = []
+        self.deaths = 0
+
+    def describe(self):
+        return {"executor": self.name, "workers": self.n, "threads_per_worker": self.threads, "retries": self.retries}
+
+    def _start(self):
+        import multiprocessing as mp
+
+        ctx = mp.get_context("spawn")
+        parent, child = ctx.Pipe()
+        saved = {v: os.environ.get(v) for v in THREAD_VARS}
+        os.environ.update({v: str(self.threads) for v in THREAD_VARS})  # before the child imports numpy/torch
+        try:
+            p = ctx.Process(target=_process_main, args=(child, self.cfg, self.plugins, self.threads), daemon=True)
+            p.start()
+        finally:
+            for v, old in saved.items():
+                if old is None:
+                    os.environ.pop(v, None)
+                else:
+                    os.environ[v] = old
+        child.close()
+        w = {"proc": p, "conn": parent, "unit": None, "last_item": None}
+        self.procs.append(w)
+        return w
+
+    @staticmethod
+    def _pick(pending: deque, w, busy_items: set) -> Unit:
+        """Prefer the worker's last item (its input is prepared), then an item nobody holds."""
+        for pred in (lambda u: (u.dataset, u.item_id) == w["last_item"], lambda u: (u.dataset, u.item_id) not in busy_items):
+            for i, u in enumerate(pending):
+                if pred(u):
+                    del pending[i]
+                    return u
+        return pending.popleft()
+
+    def run(self, units, run_id):
+        from multiprocessing.connection import wait
+
+        pending = deque(units)
+        attempts: dict[str, int] = {}
+        try:
+            while pending or any(w["unit"] for w in self.procs):
+                while len(self.procs) < min(self.n, len(pending) + sum(1 for w in self.procs if w["unit"])):
+                    self._start()
+                busy_items = {(w["unit"].dataset, w["unit"].item_id) for w in self.procs if w["unit"]}
+                for w in self.procs:
+                    if w["unit"] is None and pending:
+                        u = self._pick(pending, w, busy_items)
+                        busy_items.add((u.dataset, u.item_id))
+                        w["unit"], w["last_item"] = u, (u.dataset, u.item_id)
+                        w["conn"].send((u, run_id))
+                waiting = {w["conn"]: w for w in self.procs if w["unit"]}
+                waiting.update({w["proc"].sentinel: w for w in self.procs if w["unit"]})
+                for ready in wait(list(waiting)):
+                    w = waiting[ready]
+                    if w["unit"] is None:  # already handled through its other handle
+                        continue
+                    u = w["unit"]
+                    msg = None
+                    if ready is w["conn"] or w["conn"].poll():
+                        try:
+                            msg = w["conn"].recv()
+                        except (EOFError, OSError):
+                            msg = None
+                    if msg is not None:
+                        w["unit"] = None
+                        if msg[0] == "done":
+                            yield u, msg[2]
+                        else:
+                            yield u, f"worker error: {msg[2]}"
+                        continue
+                    # the worker died holding u
+                    w["proc"].join(5)
+                    code = w["proc"].exitcode
+                    self.deaths += 1
+                    self.procs.remove(w)
+                    w["conn"].close()
+                    attempts[u.key] = attempts.get(u.key, 0) + 1
+                    if attempts[u.key] <= self.retries:
+                        pending.appendleft(u)
+                    else:
+                        yield u, (f"the worker process died (exit code {code}) running this unit {attempts[u.key]} times "
+                                  f"(retries: {self.retries}); see the method's memory use or run it alone with the serial executor")
+        finally:
+            self.close()
+
+    def close(self):
+        for w in self.procs:
+            try:
+                w["conn"].send(None)
+            except (OSError, BrokenPipeError):
+                pass
+        deadline = time.monotonic() + 5
+        for w in self.procs:
+            w["proc"].join(max(0.0, deadline - time.monotonic()))
+            if w["proc"].is_alive():
+                w["proc"].kill()
+                w["proc"].join(2)
+            w["conn"].close()
+        self.procs.clear()
+
+
+class RayExecutor(Executor):
+    """Units as Ray tasks: ``max_retries`` covers a task whose worker process or node died."""
+
+    name = "ray"
+
+    def __init__(self, cfg: "RunConfig", address: str | None = None, retries: int = DEFAULT_RETRIES, cpus_per_unit: float = 1.0,
+                 used: set[str] | None = None):
+        try:
+            import ray
+        except ImportError:
+            raise BenchError("--executor ray needs Ray: pip install 'bench-enhance[ray]' (or pip install ray)") from None
+        self.ray, self.cfg, self.address, self.retries, self.cpus = ray, cfg, address, retries, cpus_per_unit
+        self.plugins = portable_plugins(used)
+        self._started = False
+        if not ray.is_initialized():
+            try:
+                if address:
+                    ray.init(address=address, log_to_driver=False, include_dashboard=False)
+                else:
+                    import sys
+
+                    paths = [p for p in sys.path if p and os.path.isdir(p)]
+                    ray.init(log_to_driver=False, include_dashboard=False,
+                             runtime_env={"env_vars": {"PYTHONPATH": os.pathsep.join(paths)}})
+            except Exception as exc:
+                raise BenchError(f"cannot connect to the Ray cluster{' at ' + address if address else ''}: {type(exc).__name__}: {exc}") from None
+            self._started = True
+        self._remote = ray.remote(num_cpus=cpus_per_unit, max_retries=retries, retry_exceptions=False)(run_unit_remote)
+
+    def describe(self):
+        nodes = [n for n in self.ray.nodes() if n.get("Alive")]
+        return {"executor": self.name, "address": self.address or "local", "nodes": len(nodes), "retries": self.retries,
+                "cpus": sum(n.get("Resources", {}).get("CPU", 0) for n in nodes)}
+
+    def run(self, units, run_id):
+        ray = self.ray
+        threads = max(1, int(self.cpus))
+        refs = {self._remote.remote(self.cfg, self.plugins, threads, u, run_id): u for u in units}
+        while refs:
+            done, _ = ray.wait(list(refs), num_returns=1)
+            for ref in done:
+                u = refs.pop(ref)
+                try:
+                    yield u, ray.get(ref)
+                except Exception as exc:  # RayTaskError, WorkerCrashedError, NodeDiedError ... after the retries
+                    yield u, f"{type(exc).__name__} after {self.retries} retries: {str(exc).splitlines()[0] if str(exc) else ''}"
+
+    def close(self):
+        if self._started:
+            self.ray.shutdown()
+
+
+def make_executor(name: str, runner: "Runner", workers: int | None, ray_address: str | None, retries: int, bar=None) -> Executor:
+    if name not in EXECUTORS:
+        raise BenchError(f"--executor {name!r}: use one of {', '.join(EXECUTORS)}")
+    if name == "ray":
+        return RayExecutor(runner.worker_config(), ray_address, retries, used=runner.plugin_names())
+    if name == "processes" or (workers and workers > 1):
+        return ProcessExecutor(runner.worker_config(), workers or 2, retries, used=runner.plugin_names())
+    return SerialExecutor(runner, bar)
