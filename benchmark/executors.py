@@ -192,6 +192,8 @@ class ProcessExecutor(Executor):
         self.plugins = portable_plugins(used)
         self.procs: list[dict[str, Any]] = []
         self.deaths = 0
+        self.startup_failures = 0
+        self.served_any = False
 
     def describe(self):
         return {"executor": self.name, "workers": self.n, "threads_per_worker": self.threads, "retries": self.retries}
@@ -213,7 +215,7 @@ class ProcessExecutor(Executor):
                 else:
                     os.environ[v] = old
         child.close()
-        w = {"proc": p, "conn": parent, "unit": None, "last_item": None}
+        w = {"proc": p, "conn": parent, "unit": None, "last_item": None, "served": 0}
         self.procs.append(w)
         return w
 
@@ -247,7 +249,7 @@ class ProcessExecutor(Executor):
                 waiting.update({w["proc"].sentinel: w for w in self.procs if w["unit"]})
                 for ready in wait(list(waiting)):
                     w = waiting[ready]
-                    if w["unit"] is None:  # already handled through its other handle
+                    if w["unit"] is None or w not in self.procs:  # already handled through its other handle
                         continue
                     u = w["unit"]
                     msg = None
@@ -258,6 +260,8 @@ class ProcessExecutor(Executor):
                             msg = None
                     if msg is not None:
                         w["unit"] = None
+                        w["served"] += 1
+                        self.served_any = True
                         if msg[0] == "done":
                             yield u, msg[2]
                         else:
@@ -269,12 +273,18 @@ class ProcessExecutor(Executor):
                     self.deaths += 1
                     self.procs.remove(w)
                     w["conn"].close()
+                    w["unit"] = None
                     attempts[u.key] = attempts.get(u.key, 0) + 1
+                    if not w["served"] and code and code > 0:
+                        self.startup_failures += 1
                     if attempts[u.key] <= self.retries:
                         pending.appendleft(u)
                     else:
+                        hint = ("; no worker got going: a script that starts a run must guard it with `if __name__ == \"__main__\":` "
+                                "(worker processes are spawned and import it), see the workers' traceback above"
+                                if self.startup_failures and not self.served_any else "")
                         yield u, (f"the worker process died (exit code {code}) running this unit {attempts[u.key]} times "
-                                  f"(retries: {self.retries}); see the method's memory use or run it alone with the serial executor")
+                                  f"(retries: {self.retries}); see the method's memory use or run it alone with the serial executor{hint}")
         finally:
             self.close()
 
