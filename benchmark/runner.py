@@ -450,9 +450,12 @@ class Runner:
         units: list[str] = []  # the plan's order: the tables follow it, whatever finished when
         show = sys.stdout.isatty() if progress is None else progress
         executor = None
+        timings: dict[str, float] = {}
+        manifest["timings"] = timings
         try:
             with interrupt_on_signals(), _Progress(show) as bar:
                 # list items up front: a missing data set fails before any work
+                t_plan = time.perf_counter()
                 plan = self.plan(specs, metrics)
                 todo = [u for u in plan if not self._finished(log, u)]
                 manifest["units"] = len(plan)
@@ -460,6 +463,8 @@ class Runner:
                 executor = make_executor(cfg.executor, self, cfg.workers, cfg.ray_address, cfg.retries, bar)
                 manifest["executor"] = executor.describe()
                 bar.start_dataset(f"units ({executor.name})", len(todo))
+                t_exec = time.perf_counter()
+                timings["plan_s"] = t_exec - t_plan
                 measured = []
                 for unit, result in executor.run(todo, run_id):
                     rows, failures, art, corpus = self._result_rows(unit, result, metrics, run_id)
@@ -469,6 +474,8 @@ class Runner:
                                artifact=art, corpus=corpus, seconds=result.get("seconds") if isinstance(result, dict) else None)
                     bar.item_done()
                 executor.close()
+                timings["execute_s"] = time.perf_counter() - t_exec
+                timings["unit_s"] = sum(m[3] for m in measured)
                 self.cache.record_costs(measured)
                 units = [u.key for u in plan]
                 for spec in specs:
@@ -491,6 +498,7 @@ class Runner:
                 raise RunInterrupted(manifest["stopped_by"], out, len(log.done)) from None
             raise
         log.close()
+        t_tables = time.perf_counter()
         records = log.records(units)
         rows = [r for rec in records for r in rec["rows"]]
         failures = [f for rec in records for f in rec["failures"]]
@@ -503,6 +511,7 @@ class Runner:
                 if a.get("output"):
                     slot["outputs"][rec["method"]] = a["output"]
         _write_or_fail(out, lambda: (write_scores(out, df), write_artifacts(out, self.cache.root, list(artifacts.values()))), rows=len(rows))
+        timings["tables_s"] = time.perf_counter() - t_tables
         manifest.update(finished=now_utc(), status="complete" if not failures else "complete with failures", failures=failures, rows=len(df),
                         units_done=len(units), units_resumed=log.resumed)
         _write_or_fail(out, lambda: write_manifest(out, manifest), rows=len(rows))

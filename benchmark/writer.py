@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -26,6 +27,7 @@ import numpy as np
 from .errors import BenchError
 
 ROWS_FILE = "rows.jsonl"
+SYNC_EVERY_S = 1.0
 FORMAT = 1
 
 
@@ -101,6 +103,7 @@ class RowLog:
         except OSError as exc:
             raise OutputUnwritable(f"cannot write {self.path}: {exc.strerror or exc}") from None
         self.appended = 0
+        self._synced = time.monotonic()
 
     def finished(self, unit: str) -> dict[str, Any] | None:
         """The record of a unit that completed without failures, if any."""
@@ -115,8 +118,10 @@ class RowLog:
         line = json.dumps(rec, default=_plain, allow_nan=True).encode() + b"\n"
         try:
             self._f.write(line)
-            self._f.flush()
-            os.fsync(self._f.fileno())
+            self._f.flush()  # in the OS now: a killed process loses nothing
+            if time.monotonic() - self._synced > SYNC_EVERY_S:  # on disk at least once a second (power loss), not per unit
+                os.fsync(self._f.fileno())
+                self._synced = time.monotonic()
         except OSError as exc:
             raise OutputUnwritable(
                 f"cannot append to {self.path} ({exc.strerror or exc}); the {len(self.done) + self.appended} unit(s) before "
@@ -131,6 +136,11 @@ class RowLog:
         return [self.done[u] for u in units if u in self.done]
 
     def close(self) -> None:
+        try:
+            self._f.flush()
+            os.fsync(self._f.fileno())
+        except (OSError, ValueError):
+            pass
         try:
             self._f.close()
         except OSError:
