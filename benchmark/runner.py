@@ -258,6 +258,7 @@ class Runner:
         self._specs: dict[str, DatasetSpec] = {}
         self._prepared: tuple[Any, dict[str, Any]] = (None, {})
         self.metrics: list[Metric] = []
+        self._computed = False
 
     # ------------------------------------------------------------------ resolution
     def resolve_all(self) -> tuple[list[DatasetSpec], list[Method], list[Metric]]:
@@ -313,6 +314,8 @@ class Runner:
         ref = digest("reference", fp) if spec.scale == 1 and not preps else digest("reference", fp, spec.scale, [d.describe() for d in preps])
         deg = digest("degraded", ref, [d.describe() for d in spec.chain]) if spec.chain else ref
         out = digest("output", method.identity(), deg, spec.scale, spec.degradation, seed) if method is not None else None
+        if method is not None and passes_through(method, spec):
+            out = deg
         return ref, deg, out
 
     def reference(self, spec: DatasetSpec, item: Item, fp: str | None = None) -> tuple[str, Callable[[], Iterator[np.ndarray]]]:
@@ -353,9 +356,15 @@ class Runner:
 
     def restore(self, method: Method, spec: DatasetSpec, item: Item, deg_key: str, deg_iter, tick) -> tuple[str, dict[str, Any]]:
         ctx = Context(scale=spec.scale, degradation=spec.degradation, item_id=item.item_id, kind=item.kind, fps=item.fps, device=self.device, seed=self.cfg.seed)
+        if passes_through(method, spec) and self.cache.has_frames(deg_key):
+            meta = self.cache.frames_meta(deg_key)  # the output is the input: score the degraded frames themselves
+            for _ in range(meta["frames"]):
+                tick()
+            return deg_key, {**meta, "seconds": 0.0, "method": method.identity()}
         key = digest("output", method.identity(), deg_key, ctx.scale, ctx.degradation, ctx.seed)  # = keys()[2]
         if self.cache.has_frames(key):
             return key, self.cache.frames_meta(key)
+        self._computed = True
         if method.name not in self._setup_done:
             method.setup(self.device)
             self._setup_done.add(method.name)
@@ -386,6 +395,7 @@ class Runner:
                 todo.append((m, key))
         if not todo:
             return results
+        self._computed = True
         values: dict[str, list[float | None]] = {m.name: [] for m, _ in todo}
         errors: dict[str, str] = {}
         for m, _ in todo:
@@ -468,7 +478,7 @@ class Runner:
                 measured = []
                 for unit, result in executor.run(todo, run_id):
                     rows, failures, art, corpus = self._result_rows(unit, result, metrics, run_id)
-                    if isinstance(result, dict) and not failures:
+                    if isinstance(result, dict) and not failures and result.get("computed"):  # a unit read from the cache says nothing of its cost
                         measured.append((cost_key(self._method_of(unit), metrics), unit.method, unit.pixels, result["seconds"]))
                     log.append(unit.key, rows, failures, dataset=unit.dataset, item_id=unit.item_id, method=unit.method,
                                artifact=art, corpus=corpus, seconds=result.get("seconds") if isinstance(result, dict) else None)
@@ -703,6 +713,7 @@ class Runner:
         if self._prepared[0] != (unit.dataset, unit.item_id):
             self._prepared = ((unit.dataset, unit.item_id), {})
         prepared = self._prepared[1]
+        self._computed = False
         for attempt in (1, 2):
             try:
                 rows, failures, art, corpus = self._unit(spec, item, method, self.metrics, run_id, prepared, unit.fingerprint, bar or _NO_BAR)
@@ -712,7 +723,8 @@ class Runner:
                 prepared.clear()
                 if attempt == 2:
                     raise
-        return {"rows": rows, "failures": failures, "artifact": art, "corpus": corpus, "seconds": time.perf_counter() - t0}
+        return {"rows": rows, "failures": failures, "artifact": art, "corpus": corpus, "seconds": time.perf_counter() - t0,
+                "computed": self._computed}
 
     def unit_predictions(self, result: dict[str, Any]) -> dict[str, Any]:
         """The cached predictions a unit's corpus entries point to, by cache key (sent
@@ -847,6 +859,7 @@ class Runner:
         cached = self.cache.get_json(key)
         if cached is not None:
             return cached["predictions"]
+        self._computed = True
         if f"metric:{met.name}" not in self._setup_done:
             met.setup(self.device)
             self._setup_done.add(f"metric:{met.name}")
@@ -947,6 +960,12 @@ class Runner:
     def close(self) -> None:
         if self._tmp_cache is not None:
             self._tmp_cache.cleanup()
+
+
+def passes_through(method: Method, spec: DatasetSpec) -> bool:
+    """Whether ``method``'s output on ``spec`` is its degraded input itself (``identity`` at
+    scale 1): the cached degraded frames are then scored as the output, not copied."""
+    return bool(getattr(method, "passthrough", False)) and spec.scale == 1 and bool(spec.chain)
 
 
 def cost_key(method: Method, metrics: list[Metric]) -> str:

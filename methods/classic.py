@@ -16,6 +16,9 @@ class Identity(Method):
         "The degraded input itself: the JPEG/H.264 baseline row. Under a downscale it is "
         "shown at the reference size by pixel replication (nearest neighbour), no interpolation."
     )
+    #: at scale 1 the output is the input, frame for frame: the runner scores the cached
+    #: degraded frames directly instead of storing a copy of them
+    passthrough = True
 
     def process(self, frames: list[np.ndarray], ctx: Context) -> list[np.ndarray]:
         if ctx.scale == 1:
