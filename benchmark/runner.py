@@ -704,6 +704,17 @@ class Runner:
                                  "put the data sets on storage every node reads at the same path)")
         return self._items[key]
 
+    def prefetch(self, unit: Unit) -> None:
+        """Put ``unit``'s reference and degraded input into the cache (a background
+        thread's work; errors are left for the unit itself to meet and report)."""
+        try:
+            spec = self._specs[unit.dataset]
+            item = self._item_of(unit)
+            ref_key, ref_frames = self.reference(spec, item, unit.fingerprint)
+            self.degrade(spec, item, ref_key, ref_frames, lambda: None)
+        except Exception:
+            pass
+
     def execute(self, unit: Unit, run_id: str, bar=None) -> dict[str, Any]:
         """Compute one unit: {rows, failures, artifact, corpus, seconds}."""
         t0 = time.perf_counter()
