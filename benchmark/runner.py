@@ -956,8 +956,13 @@ class Runner:
                         refs = self._cached_predictions(met, ref_key) if met.needs_reference(ann) else None
                         yield CorpusRecord(item_id, ann, preds, refs)
 
+                ckey = digest("corpus-values", met.identity(), met.predictor_identity(),
+                              [(i, digest(a), o, r if met.needs_reference(a) else None) for i, a, o, r in slot["items"]])
+                cached = self.cache.get_json(ckey)
                 try:
-                    values = met.compute(records())
+                    values = cached["values"] if cached is not None else met.compute(records())
+                    if cached is None:
+                        self.cache.put_json(ckey, {"values": {k: float(v) for k, v in values.items()}, "metric": met.identity()})
                 except Exception as exc:
                     _debug(exc)
                     msg = f"compute: {type(exc).__name__}: {exc}"
