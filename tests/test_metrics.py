@@ -50,6 +50,84 @@ def test_ssim_matches_piq_float64_reference(pair):
     assert m("ssim").score(out, ref) == pytest.approx(sk, abs=1e-12)
 
 
+def _skimage_ssim(out, ref, crop_border=0, luma=False):
+    """scikit-image's Gaussian SSIM in float64 on the whole (cropped) frame: the reference
+    the OpenCV separable path must equal."""
+    if crop_border:
+        out, ref = out[crop_border:-crop_border, crop_border:-crop_border], ref[crop_border:-crop_border, crop_border:-crop_border]
+    f = (lambda a: rgb_to_y(a)[..., None]) if luma else (lambda a: a.astype(np.float64))
+    return structural_similarity(f(out), f(ref), channel_axis=2, gaussian_weights=True, sigma=1.5,
+                                 use_sample_covariance=False, data_range=255.0, K1=0.01, K2=0.03)
+
+
+def _noisy_pair(h, w, c, seed, amp=40):
+    rng = np.random.default_rng(seed)
+    ref = rng.integers(0, 256, (h, w, c), dtype=np.uint8)
+    out = np.clip(ref.astype(np.int16) + rng.integers(-amp, amp + 1, ref.shape), 0, 255).astype(np.uint8)
+    return out, ref
+
+
+@pytest.mark.parametrize("h,w,c", [(11, 11, 3), (11, 40, 1), (12, 11, 3), (13, 17, 1), (33, 97, 3), (75, 64, 3), (130, 131, 1), (321, 481, 3)])
+def test_ssim_equals_skimage_on_random_images(h, w, c):
+    """Random noise (the hardest case: low local variance matters), gray and odd sizes, down
+    to the 11x11 window itself."""
+    out, ref = _noisy_pair(h, w, c, seed=h * w + c)
+    assert m("ssim").score(out, ref) == pytest.approx(_skimage_ssim(out, ref), abs=1e-9)
+    if c == 3:
+        assert m("ssim-y").score(out, ref) == pytest.approx(_skimage_ssim(out, ref, luma=True), abs=1e-9)
+    flat = np.full((h, w, c), 77, np.uint8)  # zero variance everywhere: C1, C2 decide
+    assert m("ssim").score(flat, ref) == pytest.approx(_skimage_ssim(flat, ref), abs=1e-9)
+
+
+@pytest.mark.parametrize("q", [5, 20, 50])
+def test_ssim_equals_skimage_on_jpeg_photos_with_crop(q):
+    """Photo-like content (smooth image plus texture) through real JPEG, RGB and Y, crop border."""
+    from skimage import data as skdata
+
+    ref = skdata.astronaut()[:301, :389]  # odd sizes, ~CBSD68's aspect
+    out = JPEG(q).apply(ref)
+    for border in (0, 4):
+        assert m("ssim").score(out, ref, crop_border=border) == pytest.approx(_skimage_ssim(out, ref, border), abs=1e-9)
+        assert m("ssim-y").score(out, ref, crop_border=border) == pytest.approx(_skimage_ssim(out, ref, border, luma=True), abs=1e-9)
+
+
+@pytest.mark.shared
+def test_ssim_equals_skimage_on_live1_and_cbsd68(data_root):
+    """The standard sets' frames through JPEG QF20: within 1e-9 of scikit-image (the bound
+    promised is 1e-6)."""
+    from benchmark.imaging import read_image
+
+    files = sorted((data_root / "images" / "LIVE1").glob("*.png"))[:3] + sorted((data_root / "images" / "CBSD68").glob("*.png"))[:3]
+    assert files
+    for f in files:
+        ref = read_image(f)
+        out = JPEG(20).apply(ref)
+        assert m("ssim").score(out, ref) == pytest.approx(_skimage_ssim(out, ref), abs=1e-9), f.name
+        assert m("ssim-y").score(out, ref) == pytest.approx(_skimage_ssim(out, ref, luma=True), abs=1e-9), f.name
+
+
+def test_ssim_strips_and_chunks_give_the_whole_frame_value(monkeypatch):
+    """Strips of rows (large frames) and the chunks inside a plane change only the summation
+    order: force many tiny strips and chunks of odd size on a small frame."""
+    from benchmark.metrics import fidelity
+
+    out, ref = _noisy_pair(157, 123, 3, seed=5)
+    expected = _skimage_ssim(out, ref)
+    monkeypatch.setattr(fidelity, "STRIP_PIXELS", 5000)
+    monkeypatch.setattr(fidelity, "STRIP_BUDGET", 2000)
+    monkeypatch.setattr(fidelity, "SSIM_CHUNK_ROWS", 7)
+    assert len(fidelity.strips(157 - 10, 123, 5)) > 3
+    assert m("ssim").score(out, ref) == pytest.approx(expected, abs=1e-12)
+
+
+def test_ssim_refuses_frames_smaller_than_its_window():
+    out, ref = _noisy_pair(10, 40, 3, seed=1)
+    with pytest.raises(ValueError, match="11x11"):
+        m("ssim").score(out, ref)
+    with pytest.raises(ValueError):
+        _skimage_ssim(out, ref)  # so does scikit-image
+
+
 def _bef(y):
     """Literal loops over the paper's equations (Yim & Bovik 2011, eqs. 3-6), B = 8."""
     h, w = y.shape

@@ -121,3 +121,51 @@ def test_imagenet_semantics_with_the_offline_mobilenet():
     assert agree.score(cat, cat) == 1.0 and kl.score(cat, cat) == pytest.approx(0.0, abs=1e-9)
     noise = np.random.default_rng(0).integers(0, 256, cat.shape, dtype=np.uint8)
     assert agree.score(noise, cat) == 0.0 and kl.score(noise, cat) > kl.score(jpeg(cat, 10), cat) > 0
+
+
+def _pyiqa_reference(name, img):
+    """pyiqa's own functions with the shipped models: what bench's NumPy/OpenCV port must equal."""
+    from pyiqa.archs.brisque_arch import brisque
+    from pyiqa.archs.niqe_arch import calculate_niqe
+
+    from benchmark.metrics import nr
+
+    x = nr._tensor(img)
+    if name == "niqe":
+        mu, cov = nr.niqe_params()
+        return float(calculate_niqe(x, 0, True, "ycbcr", mu, cov))
+    sv_coef, sv, gamma, rho = nr.brisque_model()
+    return float(brisque(x, sv_coef=sv_coef, sv=sv, gamma=gamma, rho=rho, version="original"))
+
+
+@pytest.mark.parametrize("name", ["niqe", "brisque"])
+def test_nr_metrics_equal_pyiqa(name):
+    """The batched NumPy/OpenCV features give pyiqa's values (RGB, JPEG'd, gray, odd sizes,
+    a size that is not a multiple of the 96-pixel block), to 1e-9 relative."""
+    img = skdata.astronaut()[:333, :401]
+    cases = [img, jpeg(img, 10), jpeg(img, 30)[:, :250], skdata.camera()[:300, :290, None], smooth_image(200, 197)]
+    for i, frame in enumerate(cases):
+        got, want = registry.metrics.get(name)().score(frame), _pyiqa_reference(name, frame)
+        assert got == pytest.approx(want, rel=1e-9), (name, i, got, want)
+
+
+@pytest.mark.shared
+@pytest.mark.parametrize("name", ["niqe", "brisque"])
+def test_nr_metrics_equal_pyiqa_on_live1_and_cbsd68(name, data_root):
+    files = sorted((data_root / "images" / "LIVE1").glob("*.png"))[:2] + sorted((data_root / "images" / "CBSD68").glob("*.png"))[:2]
+    assert files
+    for f in files:
+        frame = jpeg(read_image(f), 20)
+        assert registry.metrics.get(name)().score(frame) == pytest.approx(_pyiqa_reference(name, frame), rel=1e-9), f.name
+
+
+def test_nr_metrics_restore_torch_threads():
+    """They run on one torch thread and give the caller's setting back."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        registry.metrics.get("brisque")().score(smooth_image(64, 64))
+        registry.metrics.get("niqe")().score(smooth_image(100, 100))
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(n)

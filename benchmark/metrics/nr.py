@@ -34,6 +34,7 @@ Conventions (they move the numbers by large factors between implementations):
 from __future__ import annotations
 
 import math
+from contextlib import contextmanager
 from functools import lru_cache
 
 import numpy as np
@@ -51,6 +52,25 @@ def _require_pyiqa(metric: str):
             f"metric '{metric}' uses pyiqa, which is not installed: pip install 'bench-enhance[iqa]' "
             "(pyiqa is PolyForm Noncommercial 1.0.0)"
         ) from None
+
+
+@contextmanager
+def _one_torch_thread():
+    """torch's intra-op threads set to 1 for the duration (then restored). NIQE/BRISQUE run
+    many small memory-bound torch ops (luma, MATLAB imresize) on maps of at most
+    ``fidelity.STRIP_PIXELS``; measured on the 2-core machine with other work on the second
+    core, two threads made them 2-6x slower than one (docs/performance.md)."""
+    import torch
+
+    n = torch.get_num_threads()
+    if n == 1:
+        yield
+        return
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(n)
 
 
 def _tensor(frame: np.ndarray):
@@ -109,20 +129,121 @@ def _check_size(name: str, frame: np.ndarray, minimum: int) -> None:
         raise ValueError(f"{name} needs at least {minimum}x{minimum} pixels, got {w}x{h}")
 
 
+@lru_cache(maxsize=4)
+def _gauss_kernel(size: int, sigma: float) -> np.ndarray:
+    """pyiqa's ``fspecial(size, sigma)`` (MATLAB's, made float32 by pyiqa), as float64."""
+    from pyiqa.matlab_utils import fspecial
+
+    return fspecial(size, sigma, 1)[0, 0].double().numpy()
+
+
+_BORDERS = {"replicate": "BORDER_REPLICATE", "same": "BORDER_CONSTANT"}  # pyiqa's ExactPadding2d: 'same' pads zeros
+
+
+def normalize_img_with_gauss(img, kernel_size: int = 7, sigma: float = 7.0 / 6, C: int = 1, padding: str = "same"):
+    """pyiqa's ``func_util.normalize_img_with_gauss`` (MSCN: local mean and deviation under a
+    Gaussian window) for float64 ``img`` (N x C x H x W), the two filterings done by OpenCV's
+    ``filter2D`` in float64 with the same kernel and border instead of torch's float64
+    ``conv2d`` (im2col; ~5x slower on a CPU, and slower still when its threads contend).
+    Same formula; values equal to ~1e-15 (summation order)."""
+    import cv2
+    import torch
+
+    k = _gauss_kernel(kernel_size, sigma)
+    border = getattr(cv2, _BORDERS[padding])
+    x = img.detach().numpy()
+    mu, ex2 = np.empty_like(x), np.empty_like(x)
+    for i in np.ndindex(*x.shape[:2]):
+        plane = np.ascontiguousarray(x[i])
+        mu[i] = cv2.filter2D(plane, cv2.CV_64F, k, borderType=border)
+        ex2[i] = cv2.filter2D(plane * plane, cv2.CV_64F, k, borderType=border)
+    eps = np.finfo(x.dtype).eps
+    ex2 -= mu * mu
+    np.abs(ex2, out=ex2)
+    ex2 += eps
+    np.sqrt(ex2, out=ex2)  # pyiqa's safe_sqrt
+    ex2 += C
+    return torch.from_numpy((x - mu) / ex2)
+
+
+@lru_cache(maxsize=1)
+def _gamma_tables():
+    """pyiqa's shape grids and their ratio tables (float32 ``arange`` made float64, torch's
+    lgamma), as numpy: (gamma, GGD table of estimate_ggd_param, AGGD table of
+    estimate_aggd_param)."""
+    import torch
+
+    gam = torch.arange(0.2, 10 + 0.001, 0.001).to(torch.float64)
+    lg1, lg2, lg3 = torch.lgamma(1.0 / gam), torch.lgamma(2.0 / gam), torch.lgamma(3.0 / gam)
+    r_ggd = (lg1 + lg3 - 2 * lg2).exp()
+    r_aggd = (2 * lg2 - (lg1 + lg3)).exp()
+    return gam.numpy(), r_ggd.numpy(), r_aggd.numpy()
+
+
+def _lgamma(x: np.ndarray) -> np.ndarray:
+    from scipy.special import gammaln
+
+    return gammaln(x)
+
+
+def _ggd(x: np.ndarray):
+    """pyiqa's ``estimate_ggd_param`` on one map, in numpy: (shape, sigma)."""
+    gam, r_ggd, _ = _gamma_tables()
+    sigma_sq = np.mean(x * x)
+    rho = sigma_sq / np.mean(np.abs(x)) ** 2
+    return gam[np.argmin(np.abs(rho - r_ggd))], np.sqrt(sigma_sq)
+
+
+def _aggd(x: np.ndarray):
+    """pyiqa's ``estimate_aggd_param(..., return_sigma=True)`` for a batch of maps
+    (N x ...), in numpy, all at once: (alpha, left std, right std), each of length N."""
+    _, _, r_aggd = _gamma_tables()
+    gam = _gamma_tables()[0]
+    flat = x.reshape(x.shape[0], -1)
+    sq = flat * flat
+    neg, pos = flat < 0, flat > 0
+    left_std = np.sqrt(np.where(neg, sq, 0.0).sum(1) / neg.sum(1))
+    right_std = np.sqrt(np.where(pos, sq, 0.0).sum(1) / pos.sum(1))
+    g = left_std / right_std
+    rhat = np.abs(flat).mean(1) ** 2 / sq.mean(1)
+    rhatnorm = (rhat * (g**3 + 1) * (g + 1)) / (g**2 + 1) ** 2
+    alpha = gam[np.argmin(np.abs(r_aggd[None] - rhatnorm[:, None]), axis=1)]
+    return alpha, left_std, right_std
+
+
+def niqe_block_features(mscn: np.ndarray, block: int) -> np.ndarray:
+    """pyiqa's ``blockproc(mscn, block, fun=compute_feature)`` for one 2-D MSCN map, in numpy,
+    all blocks at once: (blocks x 18), blocks in pyiqa's order (column by column)."""
+    nbh, nbw = mscn.shape[0] // block, mscn.shape[1] // block
+    blocks = mscn[: nbh * block, : nbw * block].reshape(nbh, block, nbw, block).transpose(2, 0, 1, 3).reshape(-1, block, block)
+    alpha, l_std, r_std = _aggd(blocks)
+
+    def betas(a, l, r):  # estimate_aggd_param's beta_l, beta_r
+        f = np.sqrt(np.exp(_lgamma(1 / a) - _lgamma(3 / a)))
+        return l * f, r * f
+
+    b_l, b_r = betas(alpha, l_std, r_std)
+    feats = [alpha, (b_l + b_r) / 2]
+    for shift in ((0, 1), (1, 0), (1, 1), (1, -1)):
+        alpha, l_std, r_std = _aggd(blocks * np.roll(blocks, shift, axis=(1, 2)))
+        b_l, b_r = betas(alpha, l_std, r_std)
+        feats += [alpha, (b_r - b_l) * np.exp(_lgamma(2 / alpha) - _lgamma(1 / alpha)), b_l, b_r]
+    return np.stack(feats, 1)
+
+
 NIQE_BLOCK = 96
 NIQE_CONTEXT = 16  # rows of real pixels around a strip; measured on a 900x700 photo with 1-block strips: 8 rows differ by 7e-7 relative, 10 by 9e-10, 12 and up by 7e-15 (summation order); even, so the half-size grid stays aligned
 
 
-def niqe_strips(img: np.ndarray, mu, cov) -> float | None:
-    """NIQE of a large frame computed strip by strip (see the module notes), or None when
-    the frame is small enough for :func:`pyiqa.archs.niqe_arch.calculate_niqe` at once.
-    Follows ``calculate_niqe`` / ``niqe`` step by step (luma, rounding, crop to whole
-    blocks, per-scale MSCN with replicate padding, MATLAB bicubic half size, block
-    features, MVG fit)."""
+def niqe_strips(img: np.ndarray, mu, cov) -> float:
+    """NIQE of a frame, a large one strip by strip (see the module notes; a small one is
+    one strip). Follows :func:`pyiqa.archs.niqe_arch.calculate_niqe` / ``niqe`` step by
+    step (luma, rounding, crop to whole blocks, per-scale MSCN with replicate padding,
+    MATLAB bicubic half size, block features of all blocks at once, MVG fit), with the
+    MSCN filtering done by OpenCV (:func:`normalize_img_with_gauss`)."""
     import torch
-    from pyiqa.archs.func_util import diff_round, normalize_img_with_gauss
-    from pyiqa.archs.niqe_arch import compute_feature
-    from pyiqa.matlab_utils import blockproc, imresize, nancov, nanmean
+    from pyiqa.archs.func_util import diff_round
+    from pyiqa.matlab_utils import imresize, nancov, nanmean
     from pyiqa.utils.color_util import to_y_channel
 
     from .fidelity import strips
@@ -130,8 +251,6 @@ def niqe_strips(img: np.ndarray, mu, cov) -> float | None:
     b = NIQE_BLOCK
     nbh, nbw = img.shape[0] // b, img.shape[1] // b
     bands = strips(nbh, nbw * b * b)  # in block rows; one band: small enough as a whole
-    if len(bands) == 1:
-        return None
     H, m = nbh * b, NIQE_CONTEXT
     feats = []
     for r0, r1 in bands:
@@ -144,7 +263,7 @@ def niqe_strips(img: np.ndarray, mu, cov) -> float | None:
         for scale in (1, 2):
             mscn = normalize_img_with_gauss(x, padding="replicate")
             rows = slice(lead // scale, (lead + (r1 - r0) * b) // scale)
-            per_scale.append(blockproc(mscn[..., rows, :], [b // scale, b // scale], fun=compute_feature))
+            per_scale.append(torch.from_numpy(niqe_block_features(mscn[0, 0, rows].numpy(), b // scale))[None])
             if scale == 1:
                 x = imresize(x / 255.0, scale=0.5, antialiasing=True) * 255.0
         feats.append(torch.cat(per_scale, -1))
@@ -163,7 +282,6 @@ def _nss_sums(rows, height: int, bands: list[tuple[int, int]]):
     Returns the MSCN sums for the GGD fit and, per pairwise shift, the sums for the AGGD fit
     of the products with the shifted map (``torch.roll``: the first row pairs with the last)."""
     import torch
-    from pyiqa.archs.func_util import normalize_img_with_gauss
 
     shifts = [(0, 1), (1, 0), (1, 1), (-1, 1)]
     ggd = torch.zeros(3, dtype=torch.float64)  # sum x^2, sum |x|, n
@@ -220,6 +338,33 @@ def _nss_features(ggd, aggd):
     return torch.stack(feats)
 
 
+def brisque_whole(img: np.ndarray) -> float:
+    """:func:`pyiqa.archs.brisque_arch.brisque` (``version="original"``, the shipped SVR)
+    step by step, with the MSCN filtering done by OpenCV (:func:`normalize_img_with_gauss`)."""
+    import torch
+    from pyiqa.archs.brisque_arch import rbf_kernel, scale_features
+    from pyiqa.matlab_utils import imresize
+    from pyiqa.utils.color_util import to_y_channel
+
+    x = _tensor(img)
+    x = to_y_channel(x, 255.0) if x.shape[1] == 3 else x * 255
+    features = []
+    for _ in range(2):  # pyiqa's natural_scene_statistics, in numpy
+        luma = normalize_img_with_gauss(x, 7, 7.0 / 6, padding="same")[0, 0].numpy()
+        alpha, sigma = _ggd(luma)
+        feats = [alpha, sigma**2]
+        for shift in [(0, 1), (1, 0), (1, 1), (-1, 1)]:
+            a, s_l, s_r = _aggd((luma * np.roll(luma, shift, axis=(0, 1)))[None])
+            eta = (s_r - s_l) * np.exp(_lgamma(2.0 / a) - (_lgamma(1.0 / a) + _lgamma(3.0 / a)) / 2)
+            feats += [a[0], eta[0], s_l[0] ** 2, s_r[0] ** 2]
+        features.append(torch.tensor(np.array(feats, dtype=np.float64))[None])
+        if not features[1:]:  # (pyiqa also resizes after the last scale, unused)
+            x = imresize(x, scale=0.5, antialiasing=True)
+    sv_coef, sv, gamma, rho = brisque_model()
+    scaled = scale_features(torch.cat(features, dim=-1))
+    return float(rbf_kernel(features=scaled, sv=sv.to(x).t(), gamma=gamma) @ sv_coef.to(x) - rho)
+
+
 BRISQUE_CONTEXT = 16  # full-size rows around a strip for the half-size image (as NIQE_CONTEXT)
 
 
@@ -273,20 +418,17 @@ class NIQE(Metric):
         "blocks": "96x96, no overlap, 2 scales",
         "calibration": "Set14 baboon 5.7300 vs MATLAB 5.7296 (BasicSR)",
         "crop_border": "run setting",
-        "implementation": "pyiqa calculate_niqe",
+        "implementation": "pyiqa calculate_niqe's steps and features, MSCN filtering by OpenCV (equal to pyiqa to ~1e-12)",
     }
     description = "Natural Image Quality Evaluator (Mittal et al. 2013): distance from a natural-image model; lower is more natural."
 
     def score(self, output, reference=None, crop_border=0):
         _require_pyiqa(self.name)
-        from pyiqa.archs.niqe_arch import calculate_niqe
-
         img = crop(output, crop_border)
         _check_size(self.name, img, 96)
         mu, cov = niqe_params()
-        v = niqe_strips(img, mu, cov)
-        if v is None:
-            v = float(calculate_niqe(_tensor(img), 0, True, "ycbcr", mu, cov))
+        with _one_torch_thread():
+            v = niqe_strips(img, mu, cov)
         if not math.isfinite(v):
             raise ValueError(f"NIQE is not finite ({v}); a flat image has no natural-scene statistics")
         return v
@@ -307,20 +449,18 @@ class BRISQUE(Metric):
         "features": "pyiqa 'original' (piq port): 7x7 Gaussian sigma 7/6, 2 scales",
         "convention": "LIVE C++/libsvm release, not MATLAB's brisque()",
         "crop_border": "run setting",
-        "implementation": "pyiqa brisque",
+        "implementation": "pyiqa brisque's steps and features, MSCN filtering by OpenCV (equal to pyiqa to ~1e-12)",
     }
     description = "Blind/Referenceless Image Spatial Quality Evaluator (Mittal et al. 2012): SVR on natural-scene statistics; roughly 0 (best) to 100+."
 
     def score(self, output, reference=None, crop_border=0):
         _require_pyiqa(self.name)
-        from pyiqa.archs.brisque_arch import brisque
-
         img = crop(output, crop_border)
         _check_size(self.name, img, 16)
-        v = brisque_strips(img)
-        if v is None:
-            sv_coef, sv, gamma, rho = brisque_model()
-            v = float(brisque(_tensor(img), sv_coef=sv_coef, sv=sv, gamma=gamma, rho=rho, version="original"))
+        with _one_torch_thread():
+            v = brisque_strips(img)
+            if v is None:
+                v = brisque_whole(img)
         if not math.isfinite(v):
             raise ValueError(f"BRISQUE is not finite ({v})")
         return v
