@@ -24,14 +24,28 @@ if [ "$only" = all ] || [ "$only" = galteri ]; then
     export_weights qf-predictor
   fi
   train ssim-base ssim $(for q in 5 10 20 30 40 60; do echo --dataset bsd200-qf$q; done) --config $C/ssim-base.toml
-  for q in 5 10 20 30 40 60; do  # QF10 and QF20 get the long fine-tune (2500 steps), the others 600
-    cfg=$C/ssim-qf.toml; case $q in 10|20) cfg=$C/ssim-qf-long.toml;; esac
+  for q in 5 20 30 40 60; do  # QF20 gets the long fine-tune (2500 steps), the others 600
+    cfg=$C/ssim-qf.toml; case $q in 20) cfg=$C/ssim-qf-long.toml;; esac
     train ssim-qf$q ssim --dataset bsd200-qf$q --config "$cfg" --param qf=$q --init $W/ssim-base.safetensors
   done
+  # QF10: the long fine-tune (not shipped), then grown by 4 zero-initialised residual blocks and
+  # fine-tuned 3000 more steps (ssim-qf10-grown.toml): the shipped ssim-qf10
+  if [ ! -f "$W/ssim-qf10.safetensors" ] || [ "${FORCE:-0}" = 1 ]; then
+    bench train ssim --dataset bsd200-qf10 --config $C/ssim-qf-long.toml --param qf=10 --init $W/ssim-base.safetensors \
+      --name ssim-qf10-long --out "$T/ssim-qf10-long" $( [ -f "$T/ssim-qf10-long/checkpoint.pt" ] && echo --resume ) -q
+    bench train ssim --dataset bsd200-qf10 --config $C/ssim-qf10-grown.toml --param qf=10 --init "$T/ssim-qf10-long/ssim-qf10-long.safetensors" \
+      --name ssim-qf10 --out "$T/ssim-qf10" $( [ -f "$T/ssim-qf10/checkpoint.pt" ] && echo --resume ) -q
+    export_weights ssim-qf10
+  fi
   for q in 5 10 20 30 40 60; do train gan-qf$q gan --dataset bsd200-qf$q --config $C/gan-qf.toml --param qf=$q --init $W/ssim-qf$q.safetensors; done
 fi
 if [ "$only" = all ] || [ "$only" = others ]; then
-  for lam in 100 1000; do train pix2pix-l$lam pix2pix --dataset bsd200-qp46 --config $C/pix2pix.toml --param lambda=$lam; done
+  # pix2pix: an L1 stage (not shipped), then lambda=100 and lambda=1000 GAN stages from it
+  if [ ! -f "$W/pix2pix-l1000.safetensors" ] || [ ! -f "$W/pix2pix-l100.safetensors" ] || [ "${FORCE:-0}" = 1 ]; then
+    bench train pix2pix --dataset bsd200-qp46 --config $C/pix2pix-l1.toml --name pix2pix-l1 --out "$T/pix2pix-l1" \
+      $( [ -f "$T/pix2pix-l1/checkpoint.pt" ] && echo --resume ) -q
+  fi
+  for lam in 100 1000; do train pix2pix-l$lam pix2pix --dataset bsd200-qp46 --config $C/pix2pix.toml --param lambda=$lam --init "$T/pix2pix-l1/pix2pix-l1.safetensors"; done
   train srresnet srresnet --dataset bsd200-x4 --config $C/srresnet.toml
   train srgan srgan --dataset bsd200-x4 --config $C/srgan.toml --init $W/srresnet.safetensors
   train fast-srgan fast-srgan --dataset bsd200-x2 --config $C/fast-srgan.toml
