@@ -352,11 +352,12 @@ def _aggd(x: np.ndarray):
     flat = x.reshape(x.shape[0], -1)
     sq = flat * flat
     neg, pos = flat < 0, flat > 0
-    left_std = np.sqrt(np.where(neg, sq, 0.0).sum(1) / neg.sum(1))
-    right_std = np.sqrt(np.where(pos, sq, 0.0).sum(1) / pos.sum(1))
-    g = left_std / right_std
-    rhat = np.abs(flat).mean(1) ** 2 / sq.mean(1)
-    rhatnorm = (rhat * (g**3 + 1) * (g + 1)) / (g**2 + 1) ** 2
+    with np.errstate(invalid="ignore", divide="ignore"):  # a flat block: NaN features, dropped by nanmean/nancov
+        left_std = np.sqrt(np.where(neg, sq, 0.0).sum(1) / neg.sum(1))
+        right_std = np.sqrt(np.where(pos, sq, 0.0).sum(1) / pos.sum(1))
+        g = left_std / right_std
+        rhat = np.abs(flat).mean(1) ** 2 / sq.mean(1)
+        rhatnorm = (rhat * (g**3 + 1) * (g + 1)) / (g**2 + 1) ** 2
     return _aggd_shape(rhatnorm), left_std, right_std
 
 
