@@ -62,8 +62,9 @@ def main() -> None:
     print(f"{len(frames)} COCO images at JPEG QF20, {torch.get_num_threads()} torch threads")
 
     rows = []
-    mu, cov = niqe_params()
+    mu, cov = (torch.from_numpy(a) for a in niqe_params())
     sv_coef, sv, gamma, rho = brisque_model()
+    sv_coef, sv = torch.from_numpy(sv_coef), torch.from_numpy(sv)
     niqe, bris = registry.metrics.get("niqe")(), registry.metrics.get("brisque")()
     for name, direct, ours in [
         ("niqe", lambda t: calculate_niqe(t, 0, True, "ycbcr", mu, cov), lambda f: niqe.score(f)),

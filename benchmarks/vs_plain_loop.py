@@ -69,7 +69,7 @@ def model_files(tmp: Path) -> tuple[str, str]:
     sv_coef, sv, gamma, rho = brisque_model()
     assert (gamma, rho) == (0.05, -153.591), (gamma, rho)  # pyiqa's 'original' constants
     pt = tmp / "brisque_allmodel.pt"
-    torch.save((sv_coef, sv), pt)
+    torch.save((torch.from_numpy(sv_coef), torch.from_numpy(sv)), pt)
     return str(mat), str(pt)
 
 

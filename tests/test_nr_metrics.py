@@ -1,9 +1,11 @@
 """NIQE/BRISQUE against published MATLAB values; shipped models load with a checksum;
 learned metrics fail clearly when their weights are absent; MS-SSIM; ImageNet semantics."""
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
-import torch
 from skimage import data as skdata
 
 from benchmark import registry
@@ -11,7 +13,12 @@ from benchmark.imaging import read_image
 from benchmark.weights import NIQE_PARAMS, WeightsMissing, asset_path
 from conftest import smooth_image
 
-pytest.importorskip("pyiqa")
+try:  # the reference the port is compared with; the metrics themselves need neither
+    import pyiqa  # noqa: F401
+    import torch
+except ImportError:
+    pyiqa = torch = None
+needs_pyiqa = pytest.mark.skipif(pyiqa is None, reason="pyiqa (and torch) not installed")
 
 # pybrisque 1.0's test data: features of two images computed by the BRISQUE MATLAB code,
 # their [-1, 1]-scaled form, and MATLAB's scores 52.521 and 123.74.
@@ -44,14 +51,18 @@ def jpeg(img, q):
     return cv2.imdecode(buf, cv2.IMREAD_COLOR)[..., ::-1]
 
 
+@needs_pyiqa
 def test_brisque_svr_reproduces_matlab_scores_from_matlab_features():
     from pyiqa.archs.brisque_arch import scale_features
 
     from benchmark.metrics.nr import svr_score
 
-    scaled = scale_features(torch.tensor(MATLAB_FEATURES, dtype=torch.float64))
-    np.testing.assert_allclose(scaled.numpy(), MATLAB_SCALED, atol=2e-5)  # the release's feature ranges
-    scores = svr_score(torch.tensor(MATLAB_SCALED, dtype=torch.float64)).numpy()
+    from benchmark.metrics import nr
+
+    scaled = nr.scale_features(np.array(MATLAB_FEATURES))
+    np.testing.assert_allclose(scaled, MATLAB_SCALED, atol=2e-5)  # the release's feature ranges
+    np.testing.assert_allclose(scaled, scale_features(torch.tensor(MATLAB_FEATURES, dtype=torch.float64)).numpy(), rtol=1e-6, atol=1e-6)  # pyiqa: float32 ranges
+    scores = svr_score(np.array(MATLAB_SCALED))
     np.testing.assert_allclose(scores, MATLAB_SCORES, atol=0.01)  # the shipped SVR model is the official one
 
 
@@ -88,6 +99,7 @@ def test_shipped_model_is_checked_by_sha256(tmp_path, monkeypatch):
         asset_path(NIQE_PARAMS, tmp_path / "nowhere.npz")
 
 
+@needs_pyiqa
 def test_learned_metric_without_weights_names_the_missing_file(tmp_path, monkeypatch):
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))  # an empty hub: nothing cached
     import torch.hub
@@ -130,42 +142,115 @@ def _pyiqa_reference(name, img):
 
     from benchmark.metrics import nr
 
-    x = nr._tensor(img)
+    x = torch.from_numpy(np.ascontiguousarray(img)).permute(2, 0, 1)[None].to(torch.float64) / 255.0
     if name == "niqe":
-        mu, cov = nr.niqe_params()
+        mu, cov = (torch.from_numpy(a) for a in nr.niqe_params())
         return float(calculate_niqe(x, 0, True, "ycbcr", mu, cov))
     sv_coef, sv, gamma, rho = nr.brisque_model()
-    return float(brisque(x, sv_coef=sv_coef, sv=sv, gamma=gamma, rho=rho, version="original"))
+    return float(brisque(x, sv_coef=torch.from_numpy(sv_coef), sv=torch.from_numpy(sv), gamma=gamma, rho=rho, version="original"))
 
 
+# pyiqa holds coefficients, ranges, resize and shape grid in float32; the port is float64 but
+# for the Gaussian window (float32, as pyiqa's). Measured on LIVE1 + CBSD68 (clean and QF20,
+# 194 frames): NIQE within 4.5e-4 relative, BRISQUE within 0.067 absolute. The pins allow
+# about twice that.
+PYIQA_TOLERANCE = {"niqe": dict(rel=1e-3), "brisque": dict(rel=1e-3, abs=0.15)}
+
+
+@needs_pyiqa
 @pytest.mark.parametrize("name", ["niqe", "brisque"])
-def test_nr_metrics_equal_pyiqa(name):
-    """The batched NumPy/OpenCV features give pyiqa's values (RGB, JPEG'd, gray, odd sizes,
-    a size that is not a multiple of the 96-pixel block), to 1e-9 relative."""
+def test_nr_metrics_agree_with_pyiqa(name):
+    """The float64 port against pyiqa's float32 functions (RGB, JPEG'd, gray, odd sizes, a
+    size that is not a multiple of the 96-pixel block)."""
     img = skdata.astronaut()[:333, :401]
     cases = [img, jpeg(img, 10), jpeg(img, 30)[:, :250], skdata.camera()[:300, :290, None], smooth_image(200, 197)]
     for i, frame in enumerate(cases):
         got, want = registry.metrics.get(name)().score(frame), _pyiqa_reference(name, frame)
-        assert got == pytest.approx(want, rel=1e-9), (name, i, got, want)
+        assert got == pytest.approx(want, **PYIQA_TOLERANCE[name]), (name, i, got, want)
 
 
+@needs_pyiqa
 @pytest.mark.shared
 @pytest.mark.parametrize("name", ["niqe", "brisque"])
-def test_nr_metrics_equal_pyiqa_on_live1_and_cbsd68(name, data_root):
+def test_nr_metrics_agree_with_pyiqa_on_live1_and_cbsd68(name, data_root):
     files = sorted((data_root / "images" / "LIVE1").glob("*.png"))[:2] + sorted((data_root / "images" / "CBSD68").glob("*.png"))[:2]
     assert files
     for f in files:
         frame = jpeg(read_image(f), 20)
-        assert registry.metrics.get(name)().score(frame) == pytest.approx(_pyiqa_reference(name, frame), rel=1e-9), f.name
+        assert registry.metrics.get(name)().score(frame) == pytest.approx(_pyiqa_reference(name, frame), **PYIQA_TOLERANCE[name]), f.name
 
 
-def test_nr_metrics_restore_torch_threads():
-    """They run on one torch thread and give the caller's setting back."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(2)
-    try:
-        registry.metrics.get("brisque")().score(smooth_image(64, 64))
-        registry.metrics.get("niqe")().score(smooth_image(100, 100))
-        assert torch.get_num_threads() == 2
-    finally:
-        torch.set_num_threads(n)
+def test_nr_metrics_import_neither_pyiqa_nor_torch():
+    code = (
+        "import sys, numpy as np\n"
+        "from benchmark import registry\n"
+        "img = np.random.default_rng(0).integers(0, 256, (200, 230, 3), dtype=np.uint8)\n"
+        "for n in ('niqe', 'brisque', 'psnr', 'ssim'):\n"
+        "    registry.metrics.get(n)().score(img, img)\n"
+        "assert 'pyiqa' not in sys.modules and 'torch' not in sys.modules, sorted(m for m in sys.modules if m.split('.')[0] in ('pyiqa', 'torch'))[:5]\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_nr_metrics_need_no_extra():
+    assert registry.metrics.get("niqe").availability() == "" and registry.metrics.get("brisque").availability() == ""
+    assert "pyiqa" not in registry.metrics.get("niqe").conventions["implementation"].split(";")[0]
+
+
+@needs_pyiqa
+@pytest.mark.parametrize("shape", [(96, 96), (97, 101), (33, 41), (7, 9), (250, 333), (5, 200)])
+def test_imresize_port_agrees_with_pyiqa(shape):
+    """MATLAB bicubic half size in float64 against pyiqa's imresize (float32), odd sizes included."""
+    from pyiqa.matlab_utils import imresize
+
+    from benchmark.metrics import nr
+
+    rng = np.random.default_rng(sum(shape))
+    for x in (rng.random(shape), np.round(rng.random(shape) * 255)):
+        want = imresize(torch.from_numpy(x)[None, None], scale=0.5, antialiasing=True)[0, 0].numpy()
+        got = nr.imresize(x)
+        assert got.dtype == np.float64 and got.shape == want.shape
+        np.testing.assert_allclose(got, want, rtol=0, atol=1e-6 * np.abs(x).max())
+
+
+@needs_pyiqa
+def test_luma_is_the_float64_formula_and_pyiqa_differs_only_at_rounding_ties():
+    from pyiqa.utils.color_util import to_y_channel
+
+    from benchmark.metrics import nr
+
+    v = np.arange(0, 256, 3, dtype=np.uint8)
+    rgb = np.stack(np.meshgrid(v, v, v, indexing="ij"), -1).reshape(-1, len(v), 3)
+    f = rgb / 255.0
+    def dot(w):
+        return f[..., 0] * w[0] + f[..., 1] * w[1] + f[..., 2] * w[2]
+
+    np.testing.assert_array_equal(nr.luma(rgb, "ycbcr"), np.round(dot([65.481, 128.553, 24.966]) + 16))
+    np.testing.assert_array_equal(nr.luma(rgb, "yiq"), np.round(dot([0.299, 0.587, 0.114]) * 255))
+    x = torch.from_numpy(rgb).permute(2, 0, 1)[None].double() / 255.0
+    for space, w, off, mul in (("ycbcr", [65.481, 128.553, 24.966], 16, 1), ("yiq", [0.299, 0.587, 0.114], 0, 255)):
+        d = nr.luma(rgb, space) - to_y_channel(x, 255, space)[0, 0].numpy()
+        exact = (dot(w) + off) * mul
+        assert np.abs(d).max() <= 1 and np.all(np.abs(exact[d != 0] % 1 - 0.5) < 1e-4), space
+
+
+def test_shape_grid_is_matlabs_and_the_tables_are_monotonic():
+    from benchmark.metrics import nr
+
+    g, r_ggd, r_aggd = nr._gamma_tables()
+    assert len(g) == nr.GAMMA_STEPS and g[0] == 0.2 and abs(g[-1] - 10) < 1e-12 and g.dtype == np.float64
+    np.testing.assert_allclose(g, 0.2 + 0.001 * np.arange(nr.GAMMA_STEPS), rtol=0, atol=1e-13)
+    assert np.all(np.diff(r_aggd) > 0) and np.all(np.diff(r_ggd) < 0)
+
+
+def test_binary_search_fit_equals_argmin():
+    from benchmark.metrics import nr
+
+    _, r_ggd, r_aggd = nr._gamma_tables()
+    rng = np.random.default_rng(0)
+    for table, find in ((r_aggd, nr.nearest), (r_ggd, nr._nearest_decreasing)):
+        mids = (table[1:] + table[:-1]) / 2
+        x = np.concatenate([table, mids, np.nextafter(mids, np.inf), np.nextafter(mids, -np.inf), rng.uniform(table.min() - 1, table.max() + 1, 5000),
+                            [np.nan, np.inf, -np.inf, 0.0, 1e9]])
+        want = np.argmin(np.abs(table[None] - x[:, None]), axis=1)
+        np.testing.assert_array_equal(find(table, x), want)

@@ -11,12 +11,30 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, ClassVar
 
+import numpy as np
+
 
 from ..api import Metric, crop
 from ..errors import BenchError
 from .fidelity import _check
-from .nr import _require_pyiqa, _tensor
 from ..weights import no_downloads
+
+
+def _require_pyiqa(metric: str):
+    try:
+        import pyiqa  # noqa: F401  (imports its archs registry)
+    except ImportError:
+        raise BenchError(
+            f"metric '{metric}' uses pyiqa, which is not installed: pip install 'bench-enhance[iqa]' "
+            "(pyiqa is PolyForm Noncommercial 1.0.0)"
+        ) from None
+
+
+def _tensor(frame: np.ndarray):
+    """HxWxC uint8 -> 1xCxHxW float64 tensor in [0, 1]."""
+    import torch
+
+    return torch.from_numpy(np.ascontiguousarray(frame)).permute(2, 0, 1)[None].to(torch.float64) / 255.0
 
 
 class MSSSIM(Metric):
