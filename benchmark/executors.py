@@ -20,6 +20,7 @@ each node loses nothing.
 from __future__ import annotations
 
 import os
+import sys
 import time
 import traceback
 from collections import deque
@@ -105,11 +106,14 @@ def _worker_runner(cfg: "RunConfig", plugins: list[tuple[str, str, str]], thread
             for v in THREAD_VARS:
                 os.environ[v] = str(threads)
             try:
-                import torch
+                import cv2
 
-                torch.set_num_threads(threads)
-            except ImportError:  # pragma: no cover - torch is a dependency
+                cv2.setNumThreads(threads)  # OpenCV's own pool (filters, codecs) ignores the variables above
+            except ImportError:  # pragma: no cover - opencv is a dependency
                 pass
+            if "torch" in sys.modules:  # else torch reads OMP_NUM_THREADS when a method imports it
+                sys.modules["torch"].set_num_threads(threads)
+            os.environ["BENCH_WORKER_THREADS"] = str(threads)
         register_plugins(plugins)
         from .runner import Runner
 

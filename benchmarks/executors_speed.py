@@ -5,7 +5,7 @@ Prints wall seconds of each process and of its execution phase (manifest timings
 start-up is outside it), and the ratios: workers 2 against serial (target >= 1.6x) and Ray
 against workers 2 (target: within 20%).
 
-    BENCH_DATA_ROOT=../shared/data python benchmarks/executors_speed.py [--repeat 2] [--no-ray]
+    BENCH_DATA_ROOT=../shared/data python benchmarks/executors_speed.py [--repeat 2] [--no-ray] [--detector PATH]
 """
 
 from __future__ import annotations
@@ -20,6 +20,8 @@ import time
 from pathlib import Path
 
 RUN = ["-m", "identity", "-d", "live1-qf20", "-d", "cbsd68-qf20", "--metrics", "psnr,ssim,niqe,brisque"]
+# with --detector: the issue's CPU-bound example, the COCO subset with three methods, NR and detection metrics
+COCO = ["-m", "identity,ssim,gan", "-d", "coco-qf10", "--metrics", "psnr,ssim,niqe,brisque,map50,map"]
 
 
 def once(tmp: Path, tag: str, extra: list[str]) -> tuple[float, float]:
@@ -36,7 +38,11 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeat", type=int, default=2)
     ap.add_argument("--no-ray", action="store_true")
+    ap.add_argument("--detector", help="run the COCO subset with this detector instead (e.g. ../shared/weights/yolov8n_int8_openvino_model)")
     args = ap.parse_args()
+    global RUN
+    if args.detector:
+        RUN = COCO + ["--detector", args.detector]
     configs = {"serial": [], "workers 2": ["--workers", "2"]}
     if not args.no_ray:
         configs["ray (local)"] = ["--executor", "ray"]
