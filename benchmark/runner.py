@@ -879,7 +879,18 @@ class Runner:
         if f"metric:{met.name}" not in self._setup_done:
             met.setup(self.device)
             self._setup_done.add(f"metric:{met.name}")
-        preds = [met.predict(f) for f in frames()]
+        if hasattr(met, "predict_many"):  # the model takes the clip's frames in batches
+            preds = []
+            batch: list[np.ndarray] = []
+            for f in frames():
+                batch.append(f)
+                if len(batch) == self.cfg.batch_size:
+                    preds += met.predict_many(batch)
+                    batch = []
+            if batch:
+                preds += met.predict_many(batch)
+        else:
+            preds = [met.predict(f) for f in frames()]
         self.cache.put_json(key, {"predictions": preds, "predictor": met.predictor_identity()})
         return preds
 

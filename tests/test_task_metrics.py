@@ -193,3 +193,15 @@ def test_spice_without_its_stanford_models_names_the_files():
     needs_java()
     with pytest.raises(WeightsMissing, match="stanford-corenlp-3.6.0"):
         registry.metrics.get("spice")(captioner="unused").scorer()
+
+
+@pytest.mark.shared
+def test_detection_batched_over_a_clips_frames_equals_frame_by_frame(data_root, detector):
+    from PIL import Image
+
+    from benchmark.metrics.detection import UltralyticsDetector
+
+    d = UltralyticsDetector(detector)
+    frames = [np.array(Image.open(f).convert("RGB")) for f in sorted((data_root / "video/Vid4/GT/city").glob("*.png"))[:3]]
+    batched = d.detect_many(frames)
+    assert batched == [d.detect(f) for f in frames] and len(batched[0]["boxes"]) > 0

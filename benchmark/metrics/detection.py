@@ -58,6 +58,10 @@ class Detector:
     def identity(self) -> dict[str, Any]:  # pragma: no cover - interface
         raise NotImplementedError
 
+    def detect_many(self, frames: list[np.ndarray]) -> list[dict[str, list]]:
+        """Several frames at once (a back-end that batches overrides it)."""
+        return [self.detect(f) for f in frames]
+
     def detect(self, frame: np.ndarray) -> dict[str, list]:  # pragma: no cover
         raise NotImplementedError
 
@@ -111,10 +115,17 @@ class UltralyticsDetector(Detector):
         return {"backend": "ultralytics", "weights_sha256": path_hash(path), "imgsz": cls._imgsz(path), "conf": conf, "iou": iou, "max_det": max_det}
 
     def detect(self, frame):
+        return self.detect_many([frame])[0]
+
+    def detect_many(self, frames):
+        """One ``predict`` call for the frames (a list: ultralytics batches it)."""
         import cv2
 
-        bgr = cv2.cvtColor(frame, cv2.COLOR_RGB2BGR) if frame.shape[2] == 3 else np.repeat(frame, 3, axis=2)  # ultralytics takes BGR arrays
-        r = self.model.predict(bgr, imgsz=self.imgsz, verbose=False, **self.args)[0]
+        bgr = [cv2.cvtColor(f, cv2.COLOR_RGB2BGR) if f.shape[2] == 3 else np.repeat(f, 3, axis=2) for f in frames]  # ultralytics takes BGR arrays
+        return [self._boxes(r) for r in self.model.predict(bgr, imgsz=self.imgsz, verbose=False, **self.args)]
+
+    @staticmethod
+    def _boxes(r):
         names = r.names
         b = r.boxes
         return {
@@ -251,6 +262,9 @@ class _Detection(CorpusMetric):
 
     def predict(self, frame):
         return self.detector.detect(frame)
+
+    def predict_many(self, frames):
+        return self.detector.detect_many(frames)
 
     def compute(self, records: Iterator[CorpusRecord]) -> dict[str, float]:
         fmt: set[str] = set()
