@@ -124,9 +124,13 @@ def _worker_runner(cfg: "RunConfig", plugins: list[tuple[str, str, str]], thread
     return _WORKER["runner"]
 
 
-def run_unit_remote(cfg: "RunConfig", plugins, threads: int | None, unit: Unit, run_id: str) -> dict[str, Any]:
+def run_unit_remote(cfg: "RunConfig", plugins, threads: int | None, unit: Unit, run_id: str, cwd: str | None = None) -> dict[str, Any]:
     """Entry point of a unit in a worker (process or Ray task): its result, with the
-    predictions the driver needs for corpus metrics."""
+    predictions the driver needs for corpus metrics. ``cwd``: the driver's working folder,
+    entered where it exists, so that relative data-set paths mean the same (a Ray worker
+    starts elsewhere)."""
+    if cwd and os.getcwd() != cwd and os.path.isdir(cwd):
+        os.chdir(cwd)
     runner = _worker_runner(cfg, plugins, threads)
     result = runner.execute(unit, run_id, bar=None)
     result["predictions"] = runner.unit_predictions(result)
@@ -364,7 +368,8 @@ class RayExecutor(Executor):
     def run(self, units, run_id):
         ray = self.ray
         threads = max(1, int(self.cpus))
-        refs = {self._remote.remote(self.cfg, self.plugins, threads, u, run_id): u for u in units}
+        cwd = os.getcwd()
+        refs = {self._remote.remote(self.cfg, self.plugins, threads, u, run_id, cwd): u for u in units}
         while refs:
             done, _ = ray.wait(list(refs), num_returns=1)
             for ref in done:
