@@ -69,6 +69,9 @@ def write_png(path: str | os.PathLike, img: np.ndarray, level: int = 1) -> None:
     Path(path).write_bytes(encode_png(img, level))
 
 
+_Y_WEIGHTS = np.array([[65.481, 128.553, 24.966]])
+
+
 def rgb_to_y(img: np.ndarray) -> np.ndarray:
     """MATLAB ``rgb2ycbcr`` luma as float64 on the 0-255 scale (16-235), unrounded.
 
@@ -76,7 +79,12 @@ def rgb_to_y(img: np.ndarray) -> np.ndarray:
     x = img.astype(np.float64)
     if x.shape[2] == 1:
         return x[:, :, 0]
-    return 16.0 + (65.481 * x[:, :, 0] + 128.553 * x[:, :, 1] + 24.966 * x[:, :, 2]) / 255.0
+    import cv2
+
+    y = cv2.transform(x, _Y_WEIGHTS)  # 65.481 R + 128.553 G + 24.966 B per pixel, in float64 (~2x numpy's three passes)
+    y /= 255.0
+    y += 16.0
+    return y
 
 
 def rgb_to_y_uint8(img: np.ndarray) -> np.ndarray:
