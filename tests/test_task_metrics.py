@@ -4,6 +4,7 @@ import os
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from benchmark import registry
@@ -205,3 +206,16 @@ def test_detection_batched_over_a_clips_frames_equals_frame_by_frame(data_root, 
     frames = [np.array(Image.open(f).convert("RGB")) for f in sorted((data_root / "video/Vid4/GT/city").glob("*.png"))[:3]]
     batched = d.detect_many(frames)
     assert batched == [d.detect(f) for f in frames] and len(batched[0]["boxes"]) > 0
+
+
+@pytest.mark.shared
+def test_detection_map_rows_are_the_same_from_worker_processes(data_root, detector, tmp_path):
+    """Corpus metrics under --workers: the predictions come back with each unit and the
+    driver computes mAP from them, so the rows equal the serial run's."""
+    cfg = dict(methods=["identity"], datasets=["coco-qf10"], metrics=["psnr", "map50"], data_root=str(data_root), limit=4, detector=detector)
+    serial = run(RunConfig(**cfg, out=str(tmp_path / "s"), cache_dir=str(tmp_path / "cs")), progress=False)
+    workers = run(RunConfig(**cfg, out=str(tmp_path / "w"), cache_dir=str(tmp_path / "cw"), executor="processes", workers=2), progress=False)
+    cols = [c for c in serial.rows.columns if c not in ("run_id", "elapsed_s")]
+    assert not serial.failures and not workers.failures
+    assert (serial.rows.metric == "map50").sum() == 1
+    pd.testing.assert_frame_equal(serial.rows[cols].reset_index(drop=True), workers.rows[cols].reset_index(drop=True))
