@@ -247,28 +247,35 @@ class ProcessExecutor(Executor):
         return w
 
     @staticmethod
-    def _pick(pending: deque, w, busy_items: set) -> Unit:
-        """Prefer the worker's last item (its input is prepared), then an item nobody holds."""
-        for pred in (lambda u: (u.dataset, u.item_id) == w["last_item"], lambda u: (u.dataset, u.item_id) not in busy_items):
-            for i, u in enumerate(pending):
-                if pred(u):
-                    del pending[i]
-                    return u
-        return pending.popleft()
+    def _pick(pending: "OrderedDict[tuple[str, str], deque]", w, busy_items: set) -> Unit:
+        """Prefer the worker's last item (its input is prepared), then the first item nobody
+        holds (at most one item per busy worker is skipped: constant time per pick)."""
+        key = w["last_item"] if w["last_item"] in pending else next((k for k in pending if k not in busy_items), next(iter(pending)))
+        q = pending[key]
+        u = q.popleft()
+        if not q:
+            del pending[key]
+        return u
 
     def run(self, units, run_id):
         from multiprocessing.connection import wait
 
-        pending = deque(units)
+        from collections import OrderedDict
+
+        pending: OrderedDict[tuple[str, str], deque] = OrderedDict()  # item -> its units, in plan order
+        for u in units:
+            pending.setdefault((u.dataset, u.item_id), deque()).append(u)
+        left = len(units)
         attempts: dict[str, int] = {}
         try:
-            while pending or any(w["unit"] for w in self.procs):
-                while len(self.procs) < min(self.n, len(pending) + sum(1 for w in self.procs if w["unit"])):
+            while left or any(w["unit"] for w in self.procs):
+                while len(self.procs) < min(self.n, left + sum(1 for w in self.procs if w["unit"])):
                     self._start()
                 busy_items = {(w["unit"].dataset, w["unit"].item_id) for w in self.procs if w["unit"]}
                 for w in self.procs:
-                    if w["unit"] is None and pending:
+                    if w["unit"] is None and left:
                         u = self._pick(pending, w, busy_items)
+                        left -= 1
                         busy_items.add((u.dataset, u.item_id))
                         w["unit"], w["last_item"] = u, (u.dataset, u.item_id)
                         w["conn"].send((u, run_id))
@@ -304,8 +311,10 @@ class ProcessExecutor(Executor):
                     attempts[u.key] = attempts.get(u.key, 0) + 1
                     if not w["served"] and code and code > 0:
                         self.startup_failures += 1
-                    if attempts[u.key] <= self.retries:
-                        pending.appendleft(u)
+                    if attempts[u.key] <= self.retries:  # first in line again
+                        pending.setdefault((u.dataset, u.item_id), deque()).appendleft(u)
+                        pending.move_to_end((u.dataset, u.item_id), last=False)
+                        left += 1
                     else:
                         hint = ("; no worker got going: a script that starts a run must guard it with `if __name__ == \"__main__\":` "
                                 "(worker processes are spawned and import it), see the workers' traceback above"
@@ -369,15 +378,27 @@ class RayExecutor(Executor):
         ray = self.ray
         threads = max(1, int(self.cpus))
         cwd = os.getcwd()
-        refs = {self._remote.remote(self.cfg, self.plugins, threads, u, run_id, cwd): u for u in units}
+        window = max(8, 4 * int(sum(n.get("Resources", {}).get("CPU", 0) for n in ray.nodes() if n.get("Alive")) or 2))
+        todo = iter(units)
+        refs: dict[Any, Unit] = {}
+
+        def submit() -> None:  # at most `window` tasks in flight: a 300k-unit plan is not 300k pending tasks
+            for u in todo:
+                refs[self._remote.remote(self.cfg, self.plugins, threads, u, run_id, cwd)] = u  # small arguments, inline
+                if len(refs) >= window:
+                    return
+
+        submit()
         while refs:
             done, _ = ray.wait(list(refs), num_returns=1)
             for ref in done:
                 u = refs.pop(ref)
                 try:
-                    yield u, ray.get(ref)
+                    result = ray.get(ref)
                 except Exception as exc:  # RayTaskError, WorkerCrashedError, NodeDiedError ... after the retries
-                    yield u, f"{type(exc).__name__} after {self.retries} retries: {str(exc).splitlines()[0] if str(exc) else ''}"
+                    result = f"{type(exc).__name__} after {self.retries} retries: {str(exc).splitlines()[0] if str(exc) else ''}"
+                submit()
+                yield u, result
 
     def close(self):
         if self._started:
