@@ -51,11 +51,12 @@ if [ "$only" = all ] || [ "$only" = others ]; then
   train srresnet srresnet --dataset bsd200-x4 --config $C/srresnet.toml
   train srgan srgan --dataset bsd200-x4 --config $C/srgan.toml --init $W/srresnet.safetensors
   train fast-srgan fast-srgan --dataset bsd200-x2 --config $C/fast-srgan.toml
-  # videoboost: three stages, each from the one before (the shipped weights are the third)
+  # videoboost: four stages, each from the one before (the shipped weights are the fourth)
   if [ ! -f "$W/videoboost.safetensors" ] || [ "${FORCE:-0}" = 1 ]; then
     bench train videoboost --dataset bsd200-x5 --config $C/videoboost.toml --name videoboost-s1 --out "$T/videoboost-s1" $( [ -f "$T/videoboost-s1/checkpoint.pt" ] && echo --resume ) -q
     bench train videoboost --dataset bsd200-x5 --config $C/videoboost-ft.toml --init "$T/videoboost-s1/videoboost-s1.safetensors" --name videoboost-s2 --out "$T/videoboost-s2" $( [ -f "$T/videoboost-s2/checkpoint.pt" ] && echo --resume ) -q
-    bench train videoboost --dataset bsd200-x5 --config $C/videoboost-ft2.toml --init "$T/videoboost-s2/videoboost-s2.safetensors" --name videoboost --out "$T/videoboost" $( [ -f "$T/videoboost/checkpoint.pt" ] && echo --resume ) -q
+    bench train videoboost --dataset bsd200-x5 --config $C/videoboost-ft2.toml --init "$T/videoboost-s2/videoboost-s2.safetensors" --name videoboost-s3 --out "$T/videoboost-s3" $( [ -f "$T/videoboost-s3/checkpoint.pt" ] && echo --resume ) -q
+    bench train videoboost --dataset bsd200-x5 --config $C/videoboost-ft3.toml --init "$T/videoboost-s3/videoboost-s3.safetensors" --name videoboost --out "$T/videoboost" $( [ -f "$T/videoboost/checkpoint.pt" ] && echo --resume ) -q
     export_weights videoboost
   fi
 fi
