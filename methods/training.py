@@ -25,7 +25,7 @@ import random
 import sys
 import time
 import tomllib
-from dataclasses import asdict, dataclass, field
+from dataclasses import replace, asdict, dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -289,9 +289,17 @@ def train(recipe_cls: type[Recipe], out_dir: Path, datasets: list[str], cfg: Tra
     rng = np.random.default_rng(cfg.seed)
     t_load = time.perf_counter()
     source = PairSource(datasets, data_root, cfg.val_items)
+    resuming = resume and ckpt.exists()
+    if resuming and not cfg.init:  # the card keeps naming what the training started from
+        try:
+            old = json.loads((out_dir / "train_config.json").read_text()).get("config", {}).get("init")
+        except (OSError, ValueError):
+            old = None
+        if old:
+            cfg = replace(cfg, init=old)
     recipe = recipe_cls(cfg, device)
     recipe.build()
-    if cfg.init:
+    if cfg.init and not resuming:  # a resumed training's weights come from its checkpoint (the init file need not exist now)
         load_init(recipe.models["generator"], cfg.init)
     for m in recipe.models.values():
         m.to(device)

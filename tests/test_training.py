@@ -372,3 +372,46 @@ def test_uncarded_weights_warn(tmp_path, monkeypatch):
     with warnings.catch_warnings():
         warnings.simplefilter("error", BenchWarning)
         weights_file("qf-predictor")  # with a card: no warning
+
+
+def test_a_grown_fine_tune_resumes_without_its_init_file_and_its_card_names_it(image_folder, tmp_path, monkeypatch):
+    """blocks= grows zero-initialised residual blocks onto smaller weights (the same function at
+    the start); a resumed run takes its weights from the checkpoint, so the --init file may be
+    gone, and the card still names it."""
+    import dataclasses
+
+    import torch
+
+    from benchmark.methods.nets import HalfResGenerator
+
+    data = [f"{image_folder}@qf20"]
+    small = tr.train(tr.recipe_class("ssim"), tmp_path / "small", data, cosine(2, ch=4, depth=3, qf="10"), progress=False)
+    init = tmp_path / "small.safetensors"
+    init.write_bytes((tmp_path / "small" / "ssim.safetensors").read_bytes())
+    grown = HalfResGenerator(4, 3, blocks=2)
+    tr.load_init(grown, str(init))
+    base = HalfResGenerator(4, 3)
+    tr.load_init(base, str(init))
+    x = torch.rand(1, 3, 21, 30)
+    assert torch.equal(grown(x), base(x))  # grown = the small network until trained
+    with pytest.raises(BenchError, match="shapes differ"):
+        tr.load_init(HalfResGenerator(8, 3), str(init))
+    cfg = dataclasses.replace(cosine(4, ch=4, depth=3, blocks=2, qf="10"), init=str(init))
+    recipe = tr.recipe_class("ssim")
+    calls = {"n": 0}
+    real_step = recipe.step
+
+    def killed_at_step_3(self, x, y):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt
+        return real_step(self, x, y)
+
+    monkeypatch.setattr(recipe, "step", killed_at_step_3)
+    with pytest.raises(KeyboardInterrupt):
+        tr.train(recipe, tmp_path / "g", data, cfg, progress=False)
+    monkeypatch.undo()
+    init.unlink()
+    card = tr.train(tr.recipe_class("ssim"), tmp_path / "g", data, dataclasses.replace(cfg, init=None), resume=True, progress=False)
+    assert card["init"] == "small.safetensors" and card["architecture"] == {"class": "HalfResGenerator", "ch": 4, "depth": 3, "blocks": 2}
+    assert card["steps"] == 4
