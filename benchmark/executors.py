@@ -161,7 +161,6 @@ def _process_main(conn, cfg, plugins, threads) -> None:
 # ----------------------------------------------------------------------------- driver side
 class Executor:
     name = "?"
-    retries = DEFAULT_RETRIES
 
     def run(self, units: list[Unit], run_id: str) -> Iterator[tuple[Unit, dict[str, Any] | str]]:
         """Yields (unit, result) as units finish, or (unit, error message) for a unit that
@@ -218,7 +217,6 @@ class ProcessExecutor(Executor):
         self.threads = threads or worker_threads(workers)
         self.plugins = portable_plugins(used)
         self.procs: list[dict[str, Any]] = []
-        self.deaths = 0
         self.startup_failures = 0
         self.served_any = False
 
@@ -304,7 +302,6 @@ class ProcessExecutor(Executor):
                     # the worker died holding u
                     w["proc"].join(5)
                     code = w["proc"].exitcode
-                    self.deaths += 1
                     self.procs.remove(w)
                     w["conn"].close()
                     w["unit"] = None

@@ -317,11 +317,8 @@ class Runner:
         """Cache keys of an item's reference, degraded input and (with ``method``) output."""
         preps = [d for d in spec.chain if hasattr(d, "prepare_reference")]
         ref = digest("reference", fp) if spec.scale == 1 and not preps else digest("reference", fp, spec.scale, [d.describe() for d in preps])
-        deg = digest("degraded", ref, [d.describe() for d in spec.chain]) if spec.chain else ref
-        out = digest("output", method.identity(), deg, spec.scale, spec.degradation, seed) if method is not None else None
-        if method is not None and passes_through(method, spec):
-            out = deg
-        return ref, deg, out
+        deg = degraded_key(spec, ref)
+        return ref, deg, output_key(method, spec, deg, seed) if method is not None else None
 
     def reference(self, spec: DatasetSpec, item: Item, fp: str | None = None) -> tuple[str, Callable[[], Iterator[np.ndarray]]]:
         fp = item.fingerprint() if fp is None else fp
@@ -343,7 +340,7 @@ class Runner:
     def degrade(self, spec: DatasetSpec, item: Item, ref_key: str, ref_frames, tick) -> tuple[str, dict[str, Any]]:
         if not spec.chain:
             return ref_key, {}
-        key = digest("degraded", ref_key, [d.describe() for d in spec.chain])  # = keys()[1]
+        key = degraded_key(spec, ref_key)
         if not self.cache.has_frames(key):
             info: dict[str, Any] = {}
             frames: Iterator[np.ndarray] = ref_frames()
@@ -366,7 +363,7 @@ class Runner:
             for _ in range(meta["frames"]):
                 tick()
             return deg_key, {**meta, "seconds": 0.0, "method": method.identity()}
-        key = digest("output", method.identity(), deg_key, ctx.scale, ctx.degradation, ctx.seed)  # = keys()[2]
+        key = output_key(method, spec, deg_key, ctx.seed)
         if self.cache.has_frames(key):
             return key, self.cache.frames_meta(key)
         self._computed = True
@@ -392,7 +389,7 @@ class Runner:
         for m in metrics:
             if m.kind == "speed" or isinstance(m, CorpusMetric):
                 continue
-            key = digest("score", m.identity(), out_key, ref_key, crop_border)
+            key = score_key(m, out_key, ref_key, crop_border)
             cached = self.cache.get_json(key)
             if cached is not None:
                 results[m.name] = (cached["values"], None)
@@ -558,7 +555,7 @@ class Runner:
         _, config_digest = self._config(specs, methods, metrics)
         plan = self.plan(specs, metrics)
         done: dict[str, Any] = {}
-        run_dir = self._resumable_dir(config_digest)
+        run_dir = self._resumable_dir(config_digest)[0]
         if run_dir is not None:
             from .writer import read_records
 
@@ -589,40 +586,38 @@ class Runner:
             if m.kind == "speed":
                 continue
             if isinstance(m, CorpusMetric):
-                if self.cache.get_json(digest("prediction", m.predictor_identity(), out)) is None:
+                if self.cache.get_json(prediction_key(m, out)) is None:
                     return False
-            elif self.cache.get_json(digest("score", m.identity(), out, ref, crop)) is None:
+            elif self.cache.get_json(score_key(m, out, ref, crop)) is None:
                 return False
         return True
 
-    def _resumable_dir(self, config_digest: str) -> Path | None:
-        """The run directory the same command would resume, if any (nothing is created)."""
+    def _resumable_dir(self, config_digest: str) -> tuple[Path | None, dict[str, Any] | None]:
+        """The run directory the same command would resume and its manifest, if any
+        (nothing is created)."""
         if self.cfg.out:
             m = read_manifest(Path(self.cfg.out))  # --out resumes a run of the same configuration, complete or not
-            return Path(self.cfg.out) if m and m.get("config_digest") == config_digest else None
+            return (Path(self.cfg.out), m) if m and m.get("config_digest") == config_digest else (None, None)
         runs = Path("runs")
         for d in sorted(runs.glob(f"*-{config_digest[:6]}"), key=lambda p: p.name, reverse=True) if runs.is_dir() else []:
             m = read_manifest(d)
             if m and m.get("config_digest") == config_digest and run_state(m)[0] in ("interrupted", "gone", "failed"):
-                return d
-        return None
+                return d, m
+        return None, None
 
     def _out_dir(self, config_digest: str) -> tuple[Path, dict[str, Any] | None]:
         """The run directory, and the manifest of an unfinished run of the same
         configuration found there (which this run then resumes). Without ``--out``, the
         newest ``runs/*-<digest>`` whose process is gone is resumed, else a new one made."""
+        found, manifest = self._resumable_dir(config_digest)
         if self.cfg.out:
             out = Path(self.cfg.out)
             check_writable(out, "--out")
-            m = read_manifest(out)
-            return out, (m if m and m.get("config_digest") == config_digest else None)
+            return out, manifest
+        if found is not None:
+            check_writable(found, "the run directory")
+            return found, manifest
         runs = Path("runs")
-        candidates = sorted(runs.glob(f"*-{config_digest[:6]}"), key=lambda p: p.name) if runs.is_dir() else []
-        for d in reversed(candidates):
-            m = read_manifest(d)
-            if m and m.get("config_digest") == config_digest and run_state(m)[0] in ("interrupted", "gone", "failed"):
-                check_writable(d, "the run directory")
-                return d, m
         stamp = time.strftime('%Y%m%d-%H%M%S', time.gmtime())
         out = runs / f"{stamp}-{config_digest[:6]}"
         n = 1
@@ -725,7 +720,7 @@ class Runner:
         t0 = time.perf_counter()
         spec = self._specs[unit.dataset]
         item = self._item_of(unit)
-        method = next(m for m in self.methods_for[spec.name] if m.name == unit.method)
+        method = self._method_of(unit)
         if self._prepared[0] != (unit.dataset, unit.item_id):
             self._prepared = ((unit.dataset, unit.item_id), {})
         prepared = self._prepared[1]
@@ -751,7 +746,7 @@ class Runner:
                 continue
             met = next(m for m in self.metrics if m.name == name)
             for k in (c["output"], c["reference"]):
-                pkey = digest("prediction", met.predictor_identity(), k)
+                pkey = prediction_key(met, k)
                 cached = self.cache.get_json(pkey)
                 if cached is not None:
                     out[pkey] = cached
@@ -763,8 +758,7 @@ class Runner:
         if isinstance(result, str):
             spec = self._specs[unit.dataset]
             item = self._items[(unit.dataset, unit.item_id)]
-            method = next(m for m in self.methods_for[spec.name] if m.name == unit.method)
-            rows, failures = self._error_rows(spec, item, method, metrics, run_id, f"unit {unit.key[:12]}", result)
+            rows, failures = self._error_rows(spec, item, self._method_of(unit), metrics, run_id, f"unit {unit.key[:12]}", result)
             return rows, failures, None, {}
         for pkey, value in (result.get("predictions") or {}).items():
             if self.cache.get_json(pkey) is None:
@@ -871,7 +865,7 @@ class Runner:
     # ------------------------------------------------------------------ corpus metrics
     def predictions(self, met: CorpusMetric, frames_key: str, frames: Callable[[], Iterator[np.ndarray]]) -> list[Any]:
         """The metric's model run on every frame of ``frames_key`` (cached by content)."""
-        key = digest("prediction", met.predictor_identity(), frames_key)
+        key = prediction_key(met, frames_key)
         cached = self.cache.get_json(key)
         if cached is not None:
             return cached["predictions"]
@@ -911,7 +905,7 @@ class Runner:
         return {"output": out_key, "reference": ref_key}
 
     def _cached_predictions(self, met: CorpusMetric, frames_key: str) -> list[Any]:
-        cached = self.cache.get_json(digest("prediction", met.predictor_identity(), frames_key))
+        cached = self.cache.get_json(prediction_key(met, frames_key))
         if cached is None:
             raise ValueError(f"the {met.name} predictions for {frames_key[:12]} are not in the cache {self.cache.root} (removed or damaged); rerun")
         return cached["predictions"]
@@ -924,7 +918,7 @@ class Runner:
             if met is None or "error" in c:
                 continue
             keys = [c["output"]] + ([c["reference"]] if met.needs_reference(item.annotations) else [])
-            if any(self.cache.get_json(digest("prediction", met.predictor_identity(), k)) is None for k in keys):
+            if any(self.cache.get_json(prediction_key(met, k)) is None for k in keys):
                 return False
         return True
 
@@ -992,6 +986,26 @@ class Runner:
     def close(self) -> None:
         if self._tmp_cache is not None:
             self._tmp_cache.cleanup()
+
+
+def degraded_key(spec: DatasetSpec, ref_key: str) -> str:
+    """Cache key of an item's degraded input (its reference when the chain is empty)."""
+    return digest("degraded", ref_key, [d.describe() for d in spec.chain]) if spec.chain else ref_key
+
+
+def output_key(method: Method, spec: DatasetSpec, deg_key: str, seed: int) -> str:
+    """Cache key of a method's output on a degraded input (the input's own for a pass-through)."""
+    if passes_through(method, spec):
+        return deg_key
+    return digest("output", method.identity(), deg_key, spec.scale, spec.degradation, seed)
+
+
+def score_key(metric: Metric, out_key: str, ref_key: str, crop_border: int) -> str:
+    return digest("score", metric.identity(), out_key, ref_key, crop_border)
+
+
+def prediction_key(metric: CorpusMetric, frames_key: str) -> str:
+    return digest("prediction", metric.predictor_identity(), frames_key)
 
 
 def passes_through(method: Method, spec: DatasetSpec) -> bool:
