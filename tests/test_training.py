@@ -26,10 +26,8 @@ def cosine(steps, **params):
     return cfg
 
 
-def test_resume_continues_bit_for_bit(image_folder, tmp_path, monkeypatch):
-    data = [f"{image_folder}@qf20"]
-    p = {"ch": 4, "depth": 3, "qf": "5-60"}  # on-the-fly JPEG pairs and a cosine schedule must resume exactly too
-    whole = tr.train(tr.recipe_class("ssim"), tmp_path / "a", data, cosine(4, **p), progress=False)
+def train_killed_at_step_3(monkeypatch, out, data, cfg) -> None:
+    """An ssim training that dies (KeyboardInterrupt) at step 3, after its step-2 checkpoint."""
     recipe = tr.recipe_class("ssim")
     calls = {"n": 0}
     real_step = recipe.step
@@ -37,13 +35,20 @@ def test_resume_continues_bit_for_bit(image_folder, tmp_path, monkeypatch):
     def killed_at_step_3(self, x, y):
         calls["n"] += 1
         if calls["n"] == 3:
-            raise KeyboardInterrupt  # the run dies after its step-2 checkpoint
+            raise KeyboardInterrupt
         return real_step(self, x, y)
 
     monkeypatch.setattr(recipe, "step", killed_at_step_3)
     with pytest.raises(KeyboardInterrupt):
-        tr.train(recipe, tmp_path / "b", data, cosine(4, **p), progress=False)
+        tr.train(recipe, out, data, cfg, progress=False)
     monkeypatch.undo()
+
+
+def test_resume_continues_bit_for_bit(image_folder, tmp_path, monkeypatch):
+    data = [f"{image_folder}@qf20"]
+    p = {"ch": 4, "depth": 3, "qf": "5-60"}  # on-the-fly JPEG pairs and a cosine schedule must resume exactly too
+    whole = tr.train(tr.recipe_class("ssim"), tmp_path / "a", data, cosine(4, **p), progress=False)
+    train_killed_at_step_3(monkeypatch, tmp_path / "b", data, cosine(4, **p))
     resumed = tr.train(tr.recipe_class("ssim"), tmp_path / "b", data, cosine(4, **p), resume=True, progress=False)
     assert resumed["sha256"] == whole["sha256"]  # same weights, byte for byte
     curves = (tmp_path / "b" / "curves.csv").read_text().splitlines()
@@ -397,20 +402,7 @@ def test_a_grown_fine_tune_resumes_without_its_init_file_and_its_card_names_it(i
     with pytest.raises(BenchError, match="shapes differ"):
         tr.load_init(HalfResGenerator(8, 3), str(init))
     cfg = dataclasses.replace(cosine(4, ch=4, depth=3, blocks=2, qf="10"), init=str(init))
-    recipe = tr.recipe_class("ssim")
-    calls = {"n": 0}
-    real_step = recipe.step
-
-    def killed_at_step_3(self, x, y):
-        calls["n"] += 1
-        if calls["n"] == 3:
-            raise KeyboardInterrupt
-        return real_step(self, x, y)
-
-    monkeypatch.setattr(recipe, "step", killed_at_step_3)
-    with pytest.raises(KeyboardInterrupt):
-        tr.train(recipe, tmp_path / "g", data, cfg, progress=False)
-    monkeypatch.undo()
+    train_killed_at_step_3(monkeypatch, tmp_path / "g", data, cfg)
     init.unlink()
     card = tr.train(tr.recipe_class("ssim"), tmp_path / "g", data, dataclasses.replace(cfg, init=None), resume=True, progress=False)
     assert card["init"] == "small.safetensors" and card["architecture"] == {"class": "HalfResGenerator", "ch": 4, "depth": 3, "blocks": 2}
