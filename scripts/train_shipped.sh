@@ -7,10 +7,15 @@ W=methods/weights
 T=${BENCH_TRAIN_DIR:-runs/train}
 C=methods/configs
 export_weights() { cp "$T/$1/$1.safetensors" "$T/$1/$1.json" "$W/"; cp "$T/$1/curves.svg" "$W/$1.curves.svg"; cp "$T/$1/curves.csv" "$W/$1.curves.csv"; }
+stage() {  # name, init (a stage name, a path or ""), then bench train arguments: one stage of a chain, resumed if interrupted
+  local name=$1 init=$2; shift 2
+  case $init in "") ;; */*) set -- "$@" --init "$init";; *) set -- "$@" --init "$T/$init/$init.safetensors";; esac
+  bench train "$@" --name "$name" --out "$T/$name" $( [ -f "$T/$name/checkpoint.pt" ] && echo --resume ) -q
+}
 train() {  # name, then bench train arguments
   local name=$1; shift
   if [ ! -f "$W/$name.safetensors" ] || [ "${FORCE:-0}" = 1 ]; then
-    bench train "$@" --name "$name" --out "$T/$name" $( [ -f "$T/$name/checkpoint.pt" ] && echo --resume ) -q
+    stage "$name" "" "$@"
     export_weights "$name"
   fi
 }
@@ -51,12 +56,13 @@ if [ "$only" = all ] || [ "$only" = others ]; then
   train srresnet srresnet --dataset bsd200-x4 --config $C/srresnet.toml
   train srgan srgan --dataset bsd200-x4 --config $C/srgan.toml --init $W/srresnet.safetensors
   train fast-srgan fast-srgan --dataset bsd200-x2 --config $C/fast-srgan.toml
-  # videoboost: four stages, each from the one before (the shipped weights are the fourth)
+  # videoboost: five stages, each from the one before (the shipped weights are the fifth)
   if [ ! -f "$W/videoboost.safetensors" ] || [ "${FORCE:-0}" = 1 ]; then
-    bench train videoboost --dataset bsd200-x5 --config $C/videoboost.toml --name videoboost-s1 --out "$T/videoboost-s1" $( [ -f "$T/videoboost-s1/checkpoint.pt" ] && echo --resume ) -q
-    bench train videoboost --dataset bsd200-x5 --config $C/videoboost-ft.toml --init "$T/videoboost-s1/videoboost-s1.safetensors" --name videoboost-s2 --out "$T/videoboost-s2" $( [ -f "$T/videoboost-s2/checkpoint.pt" ] && echo --resume ) -q
-    bench train videoboost --dataset bsd200-x5 --config $C/videoboost-ft2.toml --init "$T/videoboost-s2/videoboost-s2.safetensors" --name videoboost-s3 --out "$T/videoboost-s3" $( [ -f "$T/videoboost-s3/checkpoint.pt" ] && echo --resume ) -q
-    bench train videoboost --dataset bsd200-x5 --config $C/videoboost-ft3.toml --init "$T/videoboost-s3/videoboost-s3.safetensors" --name videoboost --out "$T/videoboost" $( [ -f "$T/videoboost/checkpoint.pt" ] && echo --resume ) -q
+    stage videoboost-s1 "" videoboost --dataset bsd200-x5 --config $C/videoboost.toml
+    stage videoboost-s2 videoboost-s1 videoboost --dataset bsd200-x5 --config $C/videoboost-ft.toml
+    stage videoboost-s3 videoboost-s2 videoboost --dataset bsd200-x5 --config $C/videoboost-ft2.toml
+    stage videoboost-s4 videoboost-s3 videoboost --dataset bsd200-x5 --config $C/videoboost-ft3.toml
+    stage videoboost videoboost-s4 videoboost --dataset bsd200-x5 --config $C/videoboost-ft4.toml
     export_weights videoboost
   fi
 fi
