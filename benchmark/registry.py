@@ -182,6 +182,7 @@ _BUILTIN_DATASETS = {
     "set14": "benchmark.datasets.folders:Set14",
     "cbsd68": "benchmark.datasets.folders:CBSD68",
     "bsd200": "benchmark.datasets.folders:BSD200",
+    "bsd200-pan": "benchmark.datasets.pan:BSD200Pan",
     "kodak": "benchmark.datasets.folders:Kodak",
     "bsd100": "benchmark.datasets.folders:BSD100",
     "urban100": "benchmark.datasets.folders:Urban100",

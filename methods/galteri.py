@@ -11,6 +11,12 @@
 * An ensemble of generators, one per JPEG quality factor (5, 10, 20, 30, 40, 60). A QF
   predictor (a CNN regressor of the quality factor on 64x64 luma crops, median over the
   image's crops) picks, per image, the generator whose QF is closest. ``qf=N`` forces one.
+* Geometric self-ensemble (``self_ensemble=1|2|4|8``; Lim et al., EDSR+): the generator also
+  runs on the image turned by 180 degrees (2), flipped (4) or every flip/transpose (8), each
+  view undone and the outputs averaged. The image is first padded (edge pixels repeated) to a
+  multiple of 8, so every view keeps the JPEG 8x8 grid where the generator learnt it. ``ssim``
+  uses 2 by default (LIVE1 QF10 +0.06 dB at twice the time, still under 1 s per 768x512 image),
+  ``gan`` 1 (averaging views would soften the texture it synthesises).
 """
 
 from __future__ import annotations
@@ -282,10 +288,17 @@ class QFEnsemble(Method):
 
     family_name: ClassVar[str] = ""
     version = "1"
+    default_self_ensemble: ClassVar[int] = 1
 
-    def __init__(self, qf: int | str = "auto", **params: Any):
-        super().__init__(**({"qf": qf} if qf != "auto" else {}), **params)
+    def __init__(self, qf: int | str = "auto", self_ensemble: int | None = None, **params: Any):
+        n = self.default_self_ensemble if self_ensemble is None else int(self_ensemble)
+        if n not in VIEWS:
+            raise BenchError(f"{self.name}: self_ensemble={self_ensemble} is not one of {', '.join(map(str, VIEWS))} "
+                             "(1: the image alone; 2: + turned 180 degrees; 4: + flips; 8: every flip and transpose)")
+        given = {"self_ensemble": n} if self_ensemble is not None and n != self.default_self_ensemble else {}
+        super().__init__(**({"qf": qf} if qf != "auto" else {}), **given, **params)
         self.qf = qf
+        self.self_ensemble = n
         self.cards = {q: weights_file(f"{self.family_name}-qf{q}")[1] for q in ENSEMBLE_QFS}
         pred = weights_file("qf-predictor")[1]
         from benchmark.api import digest
@@ -316,13 +329,45 @@ class QFEnsemble(Method):
         with torch.inference_mode():
             for f in frames:
                 g = self.models[self.choose(f)]
-                out += tensor_to_frames(g(frames_to_tensor([f], self.device)), [f])
+                out += tensor_to_frames(self_ensemble(g, frames_to_tensor([f], self.device), self.self_ensemble), [f])
         return out
+
+
+# (transpose, flip rows, flip columns) of each view, in the order the views are added
+VIEWS = {1: [(False, False, False)],
+         2: [(False, False, False), (False, True, True)],
+         4: [(False, False, False), (False, True, True), (False, False, True), (False, True, False)]}
+VIEWS[8] = VIEWS[4] + [(True, r, c) for r, c in ((False, False), (True, True), (False, True), (True, False))]
+
+
+def self_ensemble(g, x, n: int = 1):
+    """The mean of ``g`` over ``n`` views of ``x`` (N x C x H x W), each view undone. For n > 1
+    the image is padded to a multiple of 8 first (edge pixels repeated at the right and bottom),
+    so that every view keeps the 8x8 coding grid where it was; the pad is cropped off again."""
+    import torch
+    import torch.nn.functional as F
+
+    if n == 1:
+        return g(x)
+    h, w = x.shape[-2:]
+    xp = F.pad(x, (0, -w % 8, 0, -h % 8), mode="replicate")
+    acc = None
+    for transpose, rows, cols in VIEWS[n]:
+        dims = [d for d, on in ((2, rows), (3, cols)) if on]
+        v = xp.transpose(2, 3) if transpose else xp
+        v = torch.flip(v, dims) if dims else v
+        o = g(v)
+        o = torch.flip(o, dims) if dims else o
+        o = o.transpose(2, 3) if transpose else o
+        acc = o if acc is None else acc + o
+    return (acc / n)[..., :h, :w]
 
 
 class SSIMMethod(QFEnsemble):
     name = "ssim"
     family_name = "ssim"
+    version = "2"  # 2: geometric self-ensemble of 2 views by default
+    default_self_ensemble = 2
     description = "Galteri et al.'s residual generator trained with an SSIM loss; per-image QF-predicted ensemble (QF 5-60)."
 
 

@@ -315,6 +315,43 @@ def test_ensemble_picks_the_generator_of_the_predicted_qf():
     assert not np.array_equal(out[0], img)
 
 
+@pytest.mark.parametrize("n", [2, 4, 8])
+@pytest.mark.parametrize("h,w", [(16, 24), (13, 21)])
+def test_self_ensemble_undoes_each_view_and_keeps_the_8x8_grid(n, h, w):
+    from benchmark.methods.galteri import self_ensemble
+
+    x = torch.rand(1, 3, h, w)
+    # a generator that commutes with flips and transposes: every view undone gives the input back
+    assert torch.allclose(self_ensemble(lambda v: v * 2, x, n), x * 2, atol=1e-6)
+
+    def marks_first_pixel(v):  # not equivariant: adds 1 at the top-left pixel of whatever it sees
+        v = v.clone()
+        v[..., 0, 0] += 1
+        return v
+
+    d = self_ensemble(marks_first_pixel, x, n) - x
+    corners = {(0, 0): 0, (0, -1): 0, (-1, 0): 0, (-1, -1): 0}
+    views = {2: [(0, 0), (-1, -1)], 4: [(0, 0), (-1, -1), (0, -1), (-1, 0)]}
+    views[8] = views[4] * 2  # each corner twice: a transpose keeps the top-left and bottom-right corners
+    for c in views[n]:
+        corners[c] += 1
+    padded = h % 8 or w % 8  # the views saw the image padded to 16x24: their other corners lie in the pad
+    for (i, j), k in corners.items():
+        expected = k / n if (i, j) == (0, 0) or not padded else 0.0
+        assert float(d[0, 0, i, j]) == pytest.approx(expected, abs=1e-6), ((i, j), n)
+    assert float(d.abs().sum()) == pytest.approx(3 * sum(k / n for c, k in corners.items() if c == (0, 0) or not padded), abs=1e-4)
+
+
+def test_self_ensemble_setting_is_checked_and_enters_the_identity():
+    if not {f"ssim-qf{q}" for q in (5, 10, 20, 30, 40, 60)} <= set(SHIPPED):
+        pytest.skip("the ssim ensemble is not shipped")
+    m = registry.methods.get("ssim")
+    assert m().self_ensemble == 2 and m(self_ensemble=2).identity() == m().identity()
+    assert m(self_ensemble=1).identity() != m().identity()
+    with pytest.raises(BenchError, match="self_ensemble=3 is not one of 1, 2, 4, 8"):
+        m(self_ensemble=3)
+
+
 def test_method_version_records_the_perceptual_backbone(image_folder, tmp_path):
     card = tr.train(tr.recipe_class("srgan"), tmp_path, [f"{image_folder}@x2"], tiny(2, ch=4, blocks=1, scale=2, d_ch=4), progress=False)
     assert card["params"]["perceptual_backbone"] in ("vgg19", "mobilenetv2")
