@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .galteri import SSIMRecipe
 from .nets import PatchDiscriminator, UNetGenerator
 from .trainable import TrainableMethod
 from .training import Recipe
@@ -16,7 +17,7 @@ from .training import Recipe
 class Pix2PixRecipe(Recipe):
     name = "pix2pix"
     default_data = ["bsd200-qp46"]
-    defaults = {"ch": 16, "depth": 4, "lambda": 100.0, "d_ch": 32, "adv_from": 0}
+    defaults = {"ch": 16, "depth": 4, "lambda": 100.0, "d_ch": 32, "adv_from": 0, "ssim_weight": 0.0}
     paper_config = {"ch": 64, "depth": 8, "lambda": 100, "patch": 256, "batch": 1, "steps": 200000, "optimiser": "Adam 2e-4, betas 0.5/0.999"}
 
     def architecture(self):
@@ -37,22 +38,28 @@ class Pix2PixRecipe(Recipe):
         g, d = self.models["generator"], self.models["discriminator"]
         out = g(x)
         l1 = (out - y).abs().mean()  # on the [-1, 1] scale of the tensors, as pix2pix's lambda assumes
+        w = float(self.p["ssim_weight"])
+        # the pixel term lambda multiplies: L1 alone in pix2pix; with ssim_weight > 0, L1 + w * (1 - SSIM)
+        # (Zhao et al.'s mixed loss), which keeps the contrast of texture that L1 alone averages away
+        ssim = SSIMRecipe.ssim_loss(out, y) if w > 0 else None
+        pixel = l1 + w * ssim if ssim is not None else l1
+        parts = {"l1": l1.item(), **({"ssim_loss": ssim.item()} if ssim is not None else {})}
         if self.step_number <= int(self.p["adv_from"]):  # L1-only warm-up: the generator learns to restore first
             self.optims["generator"].zero_grad()
-            l1.backward()
+            pixel.backward()
             self.optims["generator"].step()
-            return {"g_adv": float("nan"), "l1": l1.item(), "d_loss": float("nan")}
+            return {"g_adv": float("nan"), **parts, "d_loss": float("nan")}
         real, fake = d(y, x), d(out.detach(), x)
         d_loss = 0.5 * (F.binary_cross_entropy_with_logits(real, torch.ones_like(real)) + F.binary_cross_entropy_with_logits(fake, torch.zeros_like(fake)))
         self.optims["discriminator"].zero_grad()
         d_loss.backward()
         self.optims["discriminator"].step()
         adv = F.binary_cross_entropy_with_logits(d(out, x), torch.ones_like(fake))
-        loss = adv + float(self.p["lambda"]) * l1
+        loss = adv + float(self.p["lambda"]) * pixel
         self.optims["generator"].zero_grad()
         loss.backward()
         self.optims["generator"].step()
-        return {"g_adv": adv.item(), "l1": l1.item(), "d_loss": d_loss.item()}
+        return {"g_adv": adv.item(), **parts, "d_loss": d_loss.item()}
 
 
 class Pix2Pix(TrainableMethod):

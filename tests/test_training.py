@@ -67,6 +67,7 @@ def test_resume_continues_bit_for_bit(image_folder, tmp_path, monkeypatch):
     ("gan", "@qf20", {"ch": 4, "depth": 3, "qf": 20}),
     ("ssim", "@qf20", {"arch": "ArtifactGenerator", "ch": 4, "blocks": 1}),
     ("pix2pix", "@qp37", {"ch": 4, "depth": 2, "d_ch": 4}),
+    ("pix2pix", "@qp37", {"ch": 4, "depth": 2, "d_ch": 4, "ssim_weight": 0.5, "adv_from": 1}),
     ("srresnet", "@x2", {"ch": 4, "blocks": 1, "scale": 2}),
     ("srgan", "@x2", {"ch": 4, "blocks": 1, "scale": 2, "d_ch": 4}),
     ("fast-srgan", "@x2", {"ch": 4, "blocks": 1, "scale": 2, "d_ch": 4}),
@@ -76,6 +77,7 @@ def test_every_recipe_trains_and_exports(recipe, data, params, image_folder, tmp
     card = tr.train(tr.recipe_class(recipe), tmp_path, [f"{image_folder}{data}"], tiny(2, **params), progress=False)
     rows = (tmp_path / "curves.csv").read_text().splitlines()
     assert len(rows) == 3 and "nan" not in rows[-1].lower()
+    assert ("ssim_loss" in rows[0]) == (recipe in ("ssim", "gan") or "ssim_weight" in params)
     assert np.isfinite(card["final_validation"]["val_psnr"]) and (tmp_path / f"{recipe}.safetensors").exists()
 
 
