@@ -45,12 +45,16 @@ if [ "$only" = all ] || [ "$only" = galteri ]; then
   for q in 5 10 20 30 40 60; do train gan-qf$q gan --dataset bsd200-qf$q --config $C/gan-qf.toml --param qf=$q --init $W/ssim-qf$q.safetensors; done
 fi
 if [ "$only" = all ] || [ "$only" = others ]; then
-  # pix2pix: an L1 stage (not shipped), then lambda=100 and lambda=1000 GAN stages from it
+  # pix2pix: three pixel-loss stages (not shipped): L1 on intra-coded photos, L1 on inter-coded pan
+  # clips, L1 + 0.5 (1 - SSIM) on them; then the lambda=100 and lambda=1000 GAN stages from the third
   if [ ! -f "$W/pix2pix-l1000.safetensors" ] || [ ! -f "$W/pix2pix-l100.safetensors" ] || [ "${FORCE:-0}" = 1 ]; then
-    bench train pix2pix --dataset bsd200-qp46 --config $C/pix2pix-l1.toml --name pix2pix-l1 --out "$T/pix2pix-l1" \
-      $( [ -f "$T/pix2pix-l1/checkpoint.pt" ] && echo --resume ) -q
+    stage pix2pix-l1 "" pix2pix --dataset bsd200-qp46 --config $C/pix2pix-l1.toml
+    stage pix2pix-pan-l1 pix2pix-l1 pix2pix --dataset bsd200-pan-qp46 --config $C/pix2pix-pan-l1.toml
+    stage pix2pix-ssim-l1 pix2pix-pan-l1 pix2pix --dataset bsd200-pan-qp46 --config $C/pix2pix-ssim-l1.toml
   fi
-  for lam in 100 1000; do train pix2pix-l$lam pix2pix --dataset bsd200-qp46 --config $C/pix2pix.toml --param lambda=$lam --init "$T/pix2pix-l1/pix2pix-l1.safetensors"; done
+  for lam in 100 1000; do
+    train pix2pix-l$lam pix2pix --dataset bsd200-pan-qp46 --config $C/pix2pix-ssim.toml --param lambda=$lam --init "$T/pix2pix-ssim-l1/pix2pix-ssim-l1.safetensors"
+  done
   train srresnet srresnet --dataset bsd200-x4 --config $C/srresnet.toml
   train srgan srgan --dataset bsd200-x4 --config $C/srgan.toml --init $W/srresnet.safetensors
   train fast-srgan fast-srgan --dataset bsd200-x2 --config $C/fast-srgan.toml

@@ -81,6 +81,20 @@ def test_every_recipe_trains_and_exports(recipe, data, params, image_folder, tmp
     assert np.isfinite(card["final_validation"]["val_psnr"]) and (tmp_path / f"{recipe}.safetensors").exists()
 
 
+def test_pix2pix_discriminator_learns_at_its_own_rate(image_folder, tmp_path, monkeypatch):
+    recipe = tr.recipe_class("pix2pix")
+    seen = []
+    real_step = recipe.step
+
+    def record(self, x, y):
+        seen.append({k: o.param_groups[0]["lr"] for k, o in self.optims.items()})
+        return real_step(self, x, y)
+
+    monkeypatch.setattr(recipe, "step", record)
+    tr.train(recipe, tmp_path, [f"{image_folder}@qp37"], tiny(2, ch=4, depth=2, d_ch=4, d_lr_scale=5.0), progress=False)
+    assert len(seen) == 2 and all(r["discriminator"] == pytest.approx(5 * r["generator"]) for r in seen)
+
+
 def test_untrained_generators_are_their_skip():
     """Residual generators start as the identity (artifact removal) or bicubic (SR), so
     training can only add to them."""
