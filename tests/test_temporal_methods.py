@@ -156,5 +156,43 @@ def test_tsmooth_upscales_with_an_sr_base_and_checks_its_settings():
     assert m.identity()["base"]["name"] == "bicubic"
     with pytest.raises(Exception, match="radius"):
         make_method("tsmooth:radius=0")
+    with pytest.raises(Exception, match="guide must be auto, input or output"):
+        make_method("tsmooth:guide=flow")
     with pytest.raises(Exception, match="unknown method|no method|not-a-method"):
         make_method("tsmooth:base=not-a-method")
+
+
+def test_tsmooth_on_a_flickering_upscaler_is_guided_by_its_outputs(tmp_path):
+    """x2: the flow comes from the base outputs (guide=auto), and the smoothed twin flickers less."""
+
+    @registry.methods.register("flickery-x2")
+    class FlickeryX2(Method):
+        name = "flickery-x2"
+        scale = 2
+
+        def process(self, frames, ctx):
+            import cv2
+
+            out = []
+            for f in frames:
+                rng = np.random.default_rng(int(f.astype(np.int64).sum()) % 2**32)
+                up = cv2.resize(f, (f.shape[1] * 2, f.shape[0] * 2), interpolation=cv2.INTER_CUBIC).astype(np.float64)
+                out.append(np.clip(up + rng.normal(0, 6, up.shape), 0, 255))
+            return out
+
+    try:
+        d = tmp_path / "pan"
+        d.mkdir()
+        for i, f in enumerate(clip(8)):
+            write_png(d / f"{i:08d}.png", f)
+        methods = ["flickery-x2", "tsmooth:base=flickery-x2", "tsmooth:base=flickery-x2:guide=output"]
+        res = run(RunConfig(datasets=[f"{d}@x2"], methods=methods, metrics=["psnr", "tof", "flicker"], batch_size=3,
+                            out=str(tmp_path / "o")), progress=False)
+        assert not res.failures
+        rows = res.rows[res.rows.scope == "clip"].pivot_table(index="method", columns="metric", values="value")
+        twin, auto, output = rows.loc[methods[0]], rows.loc[methods[1]], rows.loc[methods[2]]
+        assert auto.to_dict() == output.to_dict()  # auto is output-guided when the size changes
+        assert auto["flicker"] < 0.75 * twin["flicker"] and auto["tof"] < twin["tof"] and auto["psnr"] > twin["psnr"]
+        assert make_method("tsmooth:base=flickery-x2:guide=output").identity() != make_method("tsmooth:base=flickery-x2").identity()
+    finally:
+        registry.methods.unregister("flickery-x2")
