@@ -34,12 +34,13 @@ if [ "$only" = all ] || [ "$only" = galteri ]; then
     train ssim-qf$q ssim --dataset bsd200-qf$q --config "$cfg" --param qf=$q --init $W/ssim-base.safetensors
   done
   # QF10: the long fine-tune (not shipped), then grown by 4 zero-initialised residual blocks and
-  # fine-tuned 3000 more steps (ssim-qf10-grown.toml), 4000 more (-grown2) and 6000 more (-grown3): the shipped ssim-qf10
+  # fine-tuned 3000 more steps (ssim-qf10-grown.toml), 4000 more (-grown2), 6000 more (-grown3) and 6000 more (-grown4): the shipped ssim-qf10
   if [ ! -f "$W/ssim-qf10.safetensors" ] || [ "${FORCE:-0}" = 1 ]; then
     stage ssim-qf10-long $W/ssim-base.safetensors ssim --dataset bsd200-qf10 --config $C/ssim-qf-long.toml --param qf=10
     stage ssim-qf10-grown ssim-qf10-long ssim --dataset bsd200-qf10 --config $C/ssim-qf10-grown.toml --param qf=10
     stage ssim-qf10-grown2 ssim-qf10-grown ssim --dataset bsd200-qf10 --config $C/ssim-qf10-grown2.toml --param qf=10
-    stage ssim-qf10 ssim-qf10-grown2 ssim --dataset bsd200-qf10 --config $C/ssim-qf10-grown3.toml --param qf=10
+    stage ssim-qf10-grown3 ssim-qf10-grown2 ssim --dataset bsd200-qf10 --config $C/ssim-qf10-grown3.toml --param qf=10
+    stage ssim-qf10 ssim-qf10-grown3 ssim --dataset bsd200-qf10 --config $C/ssim-qf10-grown4.toml --param qf=10
     export_weights ssim-qf10
   fi
   for q in 5 10 20 30 40 60; do train gan-qf$q gan --dataset bsd200-qf$q --config $C/gan-qf.toml --param qf=$q --init $W/ssim-qf$q.safetensors; done
