@@ -368,7 +368,7 @@ class SSIMMethod(QFEnsemble):
     family_name = "ssim"
     version = "2"  # 2: geometric self-ensemble of 2 views by default
     default_self_ensemble = 2
-    description = "Galteri et al.'s residual generator trained with an SSIM loss; per-image QF-predicted ensemble (QF 5-60)."
+    description = "Galteri et al.'s residual generator trained with an SSIM loss; per-image QF-predicted ensemble (QF 5-60); 2-view geometric self-ensemble (self_ensemble=1|2|4|8)."
 
 
 class GANMethod(QFEnsemble):
