@@ -344,6 +344,10 @@ class CorpusMetric(Metric):
     def predict(self, frame: np.ndarray) -> Any:  # pragma: no cover
         raise NotImplementedError
 
+    def predict_many(self, frames: list[np.ndarray]) -> list[Any]:
+        """``predict`` on several frames of a clip; a metric whose model batches overrides it."""
+        return [self.predict(f) for f in frames]
+
     def compute(self, records: Iterator[CorpusRecord]) -> dict[str, float]:  # pragma: no cover
         raise NotImplementedError
 

@@ -873,18 +873,10 @@ class Runner:
         if f"metric:{met.name}" not in self._setup_done:
             met.setup(self.device)
             self._setup_done.add(f"metric:{met.name}")
-        if hasattr(met, "predict_many"):  # the model takes the clip's frames in batches
-            preds = []
-            batch: list[np.ndarray] = []
-            for f in frames():
-                batch.append(f)
-                if len(batch) == self.cfg.batch_size:
-                    preds += met.predict_many(batch)
-                    batch = []
-            if batch:
-                preds += met.predict_many(batch)
-        else:
-            preds = [met.predict(f) for f in frames()]
+        preds: list[Any] = []
+        stream = frames()
+        while batch := list(itertools.islice(stream, self.cfg.batch_size)):  # the clip's frames, batch_size at a time
+            preds += met.predict_many(batch)
         self.cache.put_json(key, {"predictions": preds, "predictor": met.predictor_identity()})
         return preds
 
