@@ -24,10 +24,10 @@ RUN = ["-m", "identity", "-d", "live1-qf20", "-d", "cbsd68-qf20", "--metrics", "
 COCO = ["-m", "identity,ssim,gan", "-d", "coco-qf10", "--metrics", "psnr,ssim,niqe,brisque,map50,map"]
 
 
-def once(tmp: Path, tag: str, extra: list[str]) -> tuple[float, float]:
+def once(tmp: Path, tag: str, run: list[str], extra: list[str]) -> tuple[float, float]:
     out, cache = tmp / f"o-{tag}", tmp / f"c-{tag}"
     t0 = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "benchmark.cli", "run", "-q", *RUN, "-o", str(out), "--cache-dir", str(cache), *extra],
+    subprocess.run([sys.executable, "-m", "benchmark.cli", "run", "-q", *run, "-o", str(out), "--cache-dir", str(cache), *extra],
                    check=True, capture_output=True)
     wall = time.perf_counter() - t0
     m = json.loads((out / "manifest.json").read_text())
@@ -40,9 +40,7 @@ def main() -> None:
     ap.add_argument("--no-ray", action="store_true")
     ap.add_argument("--detector", help="run the COCO subset with this detector instead (e.g. ../shared/weights/yolov8n_int8_openvino_model)")
     args = ap.parse_args()
-    global RUN
-    if args.detector:
-        RUN = COCO + ["--detector", args.detector]
+    run = COCO + ["--detector", args.detector] if args.detector else RUN
     configs = {"serial": [], "workers 2": ["--workers", "2"]}
     if not args.no_ray:
         configs["ray (local)"] = ["--executor", "ray"]
@@ -50,8 +48,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for r in range(args.repeat):
             for name, extra in configs.items():
-                times[name].append(once(Path(tmp), f"{name.split()[0]}{r}", extra))
-    print(f"bench run {' '.join(RUN)}  (cold cache, median of {args.repeat})")
+                times[name].append(once(Path(tmp), f"{name.split()[0]}{r}", run, extra))
+    print(f"bench run {' '.join(run)}  (cold cache, median of {args.repeat})")
     print(f"{'executor':<12} {'process s':>10} {'execute s':>10}")
     med = {k: (statistics.median(w for w, _ in v), statistics.median(e for _, e in v)) for k, v in times.items()}
     for k, (w, e) in med.items():

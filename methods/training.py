@@ -25,7 +25,7 @@ import random
 import sys
 import time
 import tomllib
-from dataclasses import replace, asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, ClassVar
 
