@@ -158,6 +158,13 @@ def test_tsmooth_upscales_with_an_sr_base_and_checks_its_settings():
         make_method("tsmooth:radius=0")
     with pytest.raises(Exception, match="guide must be auto, input or output"):
         make_method("tsmooth:guide=flow")
+    with pytest.raises(Exception, match="flow must be dis or farneback, got 'raft'"):
+        make_method("tsmooth:flow=raft")
+    with pytest.raises(Exception, match="layer must be auto, all or detail"):
+        make_method("tsmooth:layer=edges")
+    labels = {m: make_method(m).identity()["params"] for m in ("tsmooth", "tsmooth:flow=farneback", "tsmooth:layer=detail")}
+    assert "flow" not in labels["tsmooth"] and "layer" not in labels["tsmooth"]  # defaults stay out of the identity
+    assert labels["tsmooth:flow=farneback"]["flow"] == "farneback" and labels["tsmooth:layer=detail"]["layer"] == "detail"
     with pytest.raises(Exception, match="unknown method|no method|not-a-method"):
         make_method("tsmooth:base=not-a-method")
 
@@ -196,3 +203,40 @@ def test_tsmooth_on_a_flickering_upscaler_is_guided_by_its_outputs(tmp_path):
         assert make_method("tsmooth:base=flickery-x2:guide=output").identity() != make_method("tsmooth:base=flickery-x2").identity()
     finally:
         registry.methods.unregister("flickery-x2")
+
+
+@pytest.fixture
+def cubic_x2():
+    """An x2 upscaler that is exactly OpenCV's bicubic: it has no detail over the bicubic layer."""
+
+    @registry.methods.register("cubic-x2")
+    class CubicX2(Method):
+        name = "cubic-x2"
+        scale = 2
+
+        def process(self, frames, ctx):
+            import cv2
+
+            return [cv2.resize(f.astype(np.float32), (f.shape[1] * 2, f.shape[0] * 2), interpolation=cv2.INTER_CUBIC) for f in frames]
+
+    yield
+    registry.methods.unregister("cubic-x2")
+
+
+def test_tsmooth_averages_only_the_detail_when_the_size_changes(cubic_x2):
+    """layer=auto is detail at x2: a base with no detail over bicubic comes out as it went in, whatever
+    the flow does; averaging whole frames (layer=all) moves it, and at x1 auto averages whole frames."""
+    frames = [f[::2, ::2] for f in clip(6)]
+    ctx = Context(kind="video", scale=2)
+    base = [o.astype(np.float64) for o in restore_stream(make_method("cubic-x2"), frames, ctx, 3)]
+    smoothed = {layer: [o.astype(np.float64) for o in restore_stream(make_method(f"tsmooth:base=cubic-x2:layer={layer}"), frames, ctx, 3)]
+                for layer in ("auto", "detail", "all")}
+    for a, b in zip(smoothed["auto"], smoothed["detail"]):
+        np.testing.assert_array_equal(a, b)
+    err = {layer: [np.abs(o - b) for o, b in zip(smoothed[layer], base)] for layer in ("detail", "all")}
+    assert max(e.max() for e in err["detail"]) <= 1.0  # the base's rounding to 8 bits is all there is to average
+    assert np.mean([e.mean() for e in err["all"]]) > 5 * np.mean([e.mean() for e in err["detail"]])  # the flow's errors reach whole frames
+    same = clip(5)
+    x1 = {layer: list(restore_stream(make_method(f"tsmooth:layer={layer}"), same, Context(kind="video"), 3)) for layer in ("auto", "all")}
+    for a, b in zip(x1["auto"], x1["all"]):
+        np.testing.assert_array_equal(a, b)
