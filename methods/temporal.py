@@ -105,7 +105,8 @@ class TemporalSmooth(Method):
         lumas = [luma(f) for f in (frames if on_inputs else outs)]
         detail = self.layer == "detail" or (self.layer == "auto" and s != 1)
         # the layer under the detail: each input upscaled (bicubic) to the output size
-        under = [np.clip(cv2.resize(f.astype(np.float32), (w, h), interpolation=cv2.INTER_CUBIC), 0, 255).reshape(outs[0].shape) for f in frames] if detail else None
+        under = [np.clip(cv2.resize(f.astype(np.float32), (w, h), interpolation=cv2.INTER_CUBIC), 0, 255).reshape(outs[0].shape)
+                 for f in frames] if detail else None
 
         def neighbour(j: int, k: int) -> tuple[np.ndarray, np.ndarray]:
             """Output k warped onto frame j (its detail onto j's bicubic layer), and its distance d to j."""
