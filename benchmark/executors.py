@@ -20,122 +20,26 @@ each node loses nothing.
 from __future__ import annotations
 
 import os
-import sys
 import time
 import traceback
 from collections import deque
-from dataclasses import asdict, dataclass, replace
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
 from .errors import BenchError
+from .plugins import portable_plugins
+from .unit import Unit
+from .work import THREAD_VARS, run_unit_remote
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .runner import RunConfig, Runner
+    from .config import RunConfig
 
 EXECUTORS = ("serial", "processes", "ray")
 DEFAULT_RETRIES = 2
-THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
-
-
-@dataclass(frozen=True)
-class Unit:
-    """One work unit of a plan: a data set's item x method, with the run's metrics.
-    ``key`` is its content address (data set and degradation, item content, method
-    identity, metrics, crop border, seed): the same work has the same key in any run."""
-
-    key: str
-    dataset: str
-    item_id: str
-    method: str
-    fingerprint: str
-    frames: int | None = None  # frames and pixels per frame when known cheaply (cost estimate)
-    pixels: int | None = None
-
-    def label(self) -> str:
-        return f"{self.dataset} / {self.item_id} / {self.method} (unit {self.key[:12]})"
 
 
 def worker_threads(workers: int) -> int:
     """torch/BLAS threads per worker: the cores shared out, at least one."""
     return max(1, (os.cpu_count() or 1) // max(1, workers))
-
-
-def portable_plugins(used: set[str] | None = None) -> list[tuple[str, str, str]]:
-    """(kind, name, "module:attr") of plug-ins registered in this process by code
-    (``Registry.register``), so that worker processes register the same ones. Entry-point
-    and built-in plug-ins are found by the workers themselves."""
-    from . import registry
-
-    out = []
-    for kind in registry.KINDS:
-        for e in getattr(registry, kind).registered():
-            name, obj = e.name, e.target
-            if isinstance(obj, str):
-                out.append((kind, name, obj))
-                continue
-            qual = getattr(obj, "__qualname__", "")
-            mod = getattr(obj, "__module__", "")
-            if "<locals>" in qual or not mod or mod == "__main__":
-                if used is not None and name not in used:
-                    continue  # not in this run: the workers do not need it
-                raise BenchError(f"{kind[:-1]} '{name}' was registered in this process only ({mod}.{qual}): worker processes cannot "
-                                 "import it. Define it at module level of an importable module, or register it through an entry "
-                                 "point, or run with the serial executor")
-            out.append((kind, name, f"{mod}:{qual}"))
-    return out
-
-
-def register_plugins(plugins: list[tuple[str, str, str]]) -> None:
-    from . import registry
-
-    for kind, name, target in plugins:
-        getattr(registry, kind).add(name, target, origin=f"registered in the driver ({target})")
-
-
-# ----------------------------------------------------------------------------- worker side
-_WORKER: dict[str, Any] = {}
-
-
-def _worker_runner(cfg: "RunConfig", plugins: list[tuple[str, str, str]], threads: int | None) -> "Runner":
-    """The worker process's Runner for this run configuration (built once per process)."""
-    from .api import digest
-
-    tag = digest(asdict(cfg), plugins)
-    if _WORKER.get("tag") != tag:
-        if threads:
-            for v in THREAD_VARS:
-                os.environ[v] = str(threads)
-            try:
-                import cv2
-
-                cv2.setNumThreads(threads)  # OpenCV's own pool (filters, codecs) ignores the variables above
-            except ImportError:  # pragma: no cover - opencv is a dependency
-                pass
-            if "torch" in sys.modules:  # else torch reads OMP_NUM_THREADS when a method imports it
-                sys.modules["torch"].set_num_threads(threads)
-            os.environ["BENCH_WORKER_THREADS"] = str(threads)
-        register_plugins(plugins)
-        from .runner import Runner
-
-        runner = Runner(cfg)
-        runner.prepare_worker()
-        _WORKER.clear()
-        _WORKER.update(tag=tag, runner=runner)
-    return _WORKER["runner"]
-
-
-def run_unit_remote(cfg: "RunConfig", plugins, threads: int | None, unit: Unit, run_id: str, cwd: str | None = None) -> dict[str, Any]:
-    """Entry point of a unit in a worker (process or Ray task): its result, with the
-    predictions the driver needs for corpus metrics. ``cwd``: the driver's working folder,
-    entered where it exists, so that relative data-set paths mean the same (a Ray worker
-    starts elsewhere)."""
-    if cwd and os.getcwd() != cwd and os.path.isdir(cwd):
-        os.chdir(cwd)
-    runner = _worker_runner(cfg, plugins, threads)
-    result = runner.execute(unit, run_id, bar=None)
-    result["predictions"] = runner.unit_predictions(result)
-    result["pid"] = os.getpid()
-    return result
 
 
 def _process_main(conn, cfg, plugins, threads) -> None:
@@ -181,8 +85,8 @@ class SerialExecutor(Executor):
 
     name = "serial"
 
-    def __init__(self, runner: "Runner", bar=None, prefetch: bool = True):
-        self.runner, self.bar, self.prefetch = runner, bar, prefetch
+    def __init__(self, worker, bar=None, prefetch: bool = True):
+        self.worker, self.bar, self.prefetch = worker, bar, prefetch  # worker: execute(unit, run_id, bar), prefetch(unit)
 
     def run(self, units, run_id):
         from concurrent.futures import ThreadPoolExecutor
@@ -194,11 +98,11 @@ class SerialExecutor(Executor):
                 if pool is not None:
                     nxt = next((v for v in units[i + 1:] if (v.dataset, v.item_id) != (u.dataset, u.item_id)), None)
                     if nxt is not None and (nxt.dataset, nxt.item_id) not in ahead:
-                        ahead[(nxt.dataset, nxt.item_id)] = pool.submit(self.runner.prefetch, nxt)
+                        ahead[(nxt.dataset, nxt.item_id)] = pool.submit(self.worker.prefetch, nxt)
                     fut = ahead.pop((u.dataset, u.item_id), None)
                     if fut is not None:
                         fut.result()  # never raises: a failure shows when the unit runs
-                yield u, self.runner.execute(u, run_id, bar=self.bar)
+                yield u, self.worker.execute(u, run_id, bar=self.bar)
         finally:
             if pool is not None:
                 pool.shutdown(wait=True, cancel_futures=True)
@@ -402,11 +306,14 @@ class RayExecutor(Executor):
             self.ray.shutdown()
 
 
-def make_executor(name: str, runner: "Runner", workers: int | None, ray_address: str | None, retries: int, bar=None) -> Executor:
+def make_executor(name: str, worker, worker_cfg: "RunConfig", used: set[str], workers: int | None, ray_address: str | None,
+                  retries: int, bar=None) -> Executor:
+    """The executor ``name``: serial runs ``worker`` in this process; processes and Ray build
+    their own workers from ``worker_cfg`` (and the plug-ins ``used`` that were registered by code)."""
     if name not in EXECUTORS:
         raise BenchError(f"--executor {name!r}: use one of {', '.join(EXECUTORS)}")
     if name == "ray":
-        return RayExecutor(runner.worker_config(), ray_address, retries, used=runner.plugin_names())
+        return RayExecutor(worker_cfg, ray_address, retries, used=used)
     if name == "processes" or (workers and workers > 1):
-        return ProcessExecutor(runner.worker_config(), workers or 2, retries, used=runner.plugin_names())
-    return SerialExecutor(runner, bar)
+        return ProcessExecutor(worker_cfg, workers or 2, retries, used=used)
+    return SerialExecutor(worker, bar)

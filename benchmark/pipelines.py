@@ -104,12 +104,13 @@ def comparison_video(cfg, res, dataset: str, item_id: str, panels: list[str], pa
     from .enhance import _Writer, tile
     from .names import resolve
     from .runner import Runner
+    from .stages import reference
 
     art = _artifacts(res, dataset, item_id)
     runner = Runner(cfg)
     spec = resolve(dataset, runner.root, runner.specs, **({"max_frames": cfg.max_frames} if cfg.max_frames else {}))
     item = next(i for i in spec.dataset.items() if i.item_id == item_id)
-    _, ref_frames = runner.reference(spec, item)
+    _, ref_frames = reference(runner.cache, spec, item)
     sources = {"reference": ref_frames(), "degraded": runner.cache.read_frames(art["degraded"]) if art["degraded"] != art["reference"] else ref_frames()}
     sources.update({m: runner.cache.read_frames(k) for m, k in art["outputs"].items()})
     missing = [p for p in panels if p not in sources]

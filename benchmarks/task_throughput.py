@@ -9,7 +9,7 @@ Images: COCO val2017 subset at JPEG QF20 (the first --limit images). Baselines, 
 * detection: ``ultralytics.YOLO.predict`` on ready BGR arrays, same settings.
 
 The bench paths take uint8 RGB frames as the runner hands them (conversion, checks and JSON
-predictions included); detection is also timed through ``Runner.predictions`` (reading the
+predictions included); detection is also timed through ``stages.corpus.predictions`` (reading the
 degraded frames from the cache and writing predictions to it). Prints images per second and
 the suite's overhead (bench time / direct time - 1), best of --repeat interleaved passes.
 """
@@ -54,6 +54,7 @@ def main() -> None:
     from benchmark.metrics.nr import brisque_model, niqe_params
     from benchmark.names import resolve
     from benchmark.runner import RunConfig, Runner
+    from benchmark.stages.corpus import predictions
 
     spec = resolve("coco", Path(a.data_root))
     jpeg = JPEG(20)
@@ -97,11 +98,18 @@ def main() -> None:
         files = [runner.cache.frames_path(k) / "000000.png" for k in keys]
         pred_paths = {k: runner.cache.json_path(digest("prediction", det_metric.predictor_identity(), k)) for k in keys}
 
+        ready: set[str] = set()
+
+        def setup_once(m):  # as the run does: the metric's model is loaded once
+            if m.name not in ready:
+                m.setup("cpu")
+                ready.add(m.name)
+
         def through_runner(k):
             pred_paths[k].unlink(missing_ok=True)  # recompute on every pass
-            runner.predictions(det_metric, k, lambda: runner.cache.read_frames(k))
+            predictions(runner.cache, det_metric, k, lambda: runner.cache.read_frames(k), 8, setup_once)
 
-        rows.append(("detection (Runner.predictions)", "ultralytics predict(file)",
+        rows.append(("detection (stages.corpus.predictions)", "ultralytics predict(file)",
                      *compare(lambda p: yolo.predict(str(p), **predict)[0].boxes.xyxy.tolist(), files, through_runner, keys, a.repeat)))
 
     print(f"{'path':34s} {'baseline':22s} {'baseline img/s':>15s} {'bench img/s':>12s} {'overhead':>9s}")

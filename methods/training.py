@@ -75,6 +75,7 @@ class PairSource:
 
     def __init__(self, names: list[str], data_root: str | None, val_items: int, max_items: int | None = None):
         from benchmark.runner import RunConfig, Runner
+        from benchmark.stages import degrade, degraded_frames, reference
 
         runner = Runner(RunConfig(data_root=data_root))
         self.train: list[tuple[np.ndarray, np.ndarray, str]] = []
@@ -91,9 +92,9 @@ class PairSource:
             if len(items) <= val_items:
                 raise BenchError(f"{name}: {len(items)} items, need more than the {val_items} held out for validation")
             for k, item in enumerate(items):
-                ref_key, ref_frames = runner.reference(spec, item)
-                deg_key, _ = runner.degrade(spec, item, ref_key, ref_frames, lambda: None)
-                for deg, ref in zip(runner.degraded_frames(deg_key, ref_key, ref_frames), ref_frames()):
+                ref_key, ref_frames = reference(runner.cache, spec, item)
+                deg_key, _ = degrade(runner.cache, spec, item, ref_key, ref_frames)
+                for deg, ref in zip(degraded_frames(runner.cache, deg_key, ref_key, ref_frames), ref_frames()):
                     if deg.shape[2] == 1:
                         deg, ref = np.repeat(deg, 3, 2), np.repeat(ref, 3, 2)
                     (self.val if k >= len(items) - val_items else self.train).append((deg, ref, f"{name}/{item.item_id}"))
@@ -273,84 +274,102 @@ def validate(recipe: Recipe, source: PairSource) -> dict[str, float]:
     return {"val_psnr": float(np.mean(ours)), "val_psnr_input": float(np.mean(base))}
 
 
-def train(recipe_cls: type[Recipe], out_dir: Path, datasets: list[str], cfg: TrainConfig, data_root: str | None = None,
-          resume: bool = False, export_name: str | None = None, progress: bool = True, command: list[str] | None = None) -> dict[str, Any]:
-    import torch
-    from safetensors.torch import save_file
+def _keep_init(cfg: TrainConfig, out_dir: Path) -> TrainConfig:
+    """A resumed training without ``--init``: the init file its first run named (the card
+    keeps naming what the training started from)."""
+    try:
+        old = json.loads((out_dir / "train_config.json").read_text()).get("config", {}).get("init")
+    except (OSError, ValueError):
+        old = None
+    if old:
+        cfg = replace(cfg, init=old)
+    return cfg
 
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    ckpt = out_dir / "checkpoint.pt"
-    if ckpt.exists() and not resume:
-        raise BenchError(f"{ckpt} exists: pass --resume to continue it, or choose another --out")
-    device = _device(cfg.device)
-    torch.manual_seed(cfg.seed)
-    random.seed(cfg.seed)
-    rng = np.random.default_rng(cfg.seed)
-    t_load = time.perf_counter()
-    source = PairSource(datasets, data_root, cfg.val_items)
-    resuming = resume and ckpt.exists()
-    if resuming and not cfg.init:  # the card keeps naming what the training started from
-        try:
-            old = json.loads((out_dir / "train_config.json").read_text()).get("config", {}).get("init")
-        except (OSError, ValueError):
-            old = None
-        if old:
-            cfg = replace(cfg, init=old)
+
+def _build_recipe(recipe_cls: type[Recipe], cfg: TrainConfig, device: str, resuming: bool) -> Recipe:
+    """The recipe with its models built on ``device``; a new training's generator starts from
+    ``cfg.init`` (a resumed one's weights come from its checkpoint: the init file need not exist now)."""
     recipe = recipe_cls(cfg, device)
     recipe.build()
-    if cfg.init and not resuming:  # a resumed training's weights come from its checkpoint (the init file need not exist now)
+    if cfg.init and not resuming:
         load_init(recipe.models["generator"], cfg.init)
     for m in recipe.models.values():
         m.to(device)
-    start, seconds, rows = 0, 0.0, []
-    if resume and ckpt.exists():
-        try:  # tensors, numbers, strings and containers only: never unpickle code
-            state = torch.load(ckpt, map_location=device, weights_only=True)
-        except Exception as exc:
-            raise BenchError(f"{ckpt}: not a checkpoint bench can resume safely ({type(exc).__name__}: {str(exc).splitlines()[0]}); start a new --out") from None
-        for k, m in recipe.models.items():
-            m.load_state_dict(state["models"][k])
-        for k, o in recipe.optims.items():
-            o.load_state_dict(state["optims"][k])
-        start, seconds, rows = state["step"], state["seconds"], state["curves"]
-        rng.bit_generator.state = state["numpy_rng"]
-        torch.set_rng_state(state["torch_rng"])
-    meta = {"method": recipe.name, "datasets": datasets, "config": asdict(cfg), "device": device, "threads": torch.get_num_threads()}
-    (out_dir / "train_config.json").write_text(json.dumps(meta, indent=1, default=str))
+    return recipe
 
-    def save(step: int) -> None:
-        state = {"models": {k: m.state_dict() for k, m in recipe.models.items()}, "optims": {k: o.state_dict() for k, o in recipe.optims.items()},
-                 "step": step, "seconds": seconds, "curves": rows, "numpy_rng": rng.bit_generator.state, "torch_rng": torch.get_rng_state()}
-        tmp = ckpt.with_suffix(".tmp")
-        torch.save(state, tmp)
-        os.replace(tmp, ckpt)
-        write_curves(out_dir, rows)
 
+def _load_checkpoint(ckpt: Path, recipe: Recipe, rng: np.random.Generator, device: str) -> tuple[int, float, list[dict[str, Any]]]:
+    """Restore models, optimisers and RNG states from ``ckpt``: (step, training seconds, curve rows)."""
+    import torch
+
+    try:  # tensors, numbers, strings and containers only: never unpickle code
+        state = torch.load(ckpt, map_location=device, weights_only=True)
+    except Exception as exc:
+        raise BenchError(f"{ckpt}: not a checkpoint bench can resume safely ({type(exc).__name__}: {str(exc).splitlines()[0]}); start a new --out") from None
+    for k, m in recipe.models.items():
+        m.load_state_dict(state["models"][k])
+    for k, o in recipe.optims.items():
+        o.load_state_dict(state["optims"][k])
+    rng.bit_generator.state = state["numpy_rng"]
+    torch.set_rng_state(state["torch_rng"])
+    return state["step"], state["seconds"], state["curves"]
+
+
+def _save_checkpoint(ckpt: Path, recipe: Recipe, rng: np.random.Generator, step: int, seconds: float, rows: list[dict[str, Any]]) -> None:
+    """Write ``ckpt`` (models, optimisers, step, RNG states; atomically) and the curves beside it."""
+    import torch
+
+    state = {"models": {k: m.state_dict() for k, m in recipe.models.items()}, "optims": {k: o.state_dict() for k, o in recipe.optims.items()},
+             "step": step, "seconds": seconds, "curves": rows, "numpy_rng": rng.bit_generator.state, "torch_rng": torch.get_rng_state()}
+    tmp = ckpt.with_suffix(".tmp")
+    torch.save(state, tmp)
+    os.replace(tmp, ckpt)
+    write_curves(ckpt.parent, rows)
+
+
+def _train_step(recipe: Recipe, source: PairSource, cfg: TrainConfig, rng: np.random.Generator, device: str, step: int) -> tuple[float, dict[str, Any], float]:
+    """One optimisation step at the schedule's learning rate: (lr, losses, seconds it took)."""
+    x, y = recipe.sample(source, rng, cfg.batch, cfg.patch) if hasattr(recipe, "sample") else source.sample(rng, cfg.batch, cfg.patch)
+    lr = learning_rate(cfg, step)
+    for o in recipe.optims.values():
+        for g in o.param_groups:
+            g["lr"] = lr * g.setdefault("lr_scale", 1.0)
+    t0 = time.perf_counter()
+    recipe.step_number = step
+    losses = recipe.step(x.to(device), y.to(device))
+    return lr, losses, time.perf_counter() - t0
+
+
+def _train_loop(recipe: Recipe, source: PairSource, cfg: TrainConfig, rng: np.random.Generator, device: str, ckpt: Path,
+                start: int, seconds: float, rows: list[dict[str, Any]], progress: bool) -> float:
+    """Steps ``start + 1`` to ``cfg.steps``: a curve row each (losses; validation every
+    ``val_every``), a checkpoint every ``checkpoint_every`` and at the end. Returns the
+    training seconds so far (``rows`` grows in place)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
     with Progress(TextColumn(f"[bold]train {recipe.name}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[info]}"),
                   TimeElapsedColumn(), TimeRemainingColumn(), disable=not progress) as bar:
         task = bar.add_task("train", total=cfg.steps, completed=start, info="")
         for step in range(start + 1, cfg.steps + 1):
-            x, y = recipe.sample(source, rng, cfg.batch, cfg.patch) if hasattr(recipe, "sample") else source.sample(rng, cfg.batch, cfg.patch)
-            lr = learning_rate(cfg, step)
-            for o in recipe.optims.values():
-                for g in o.param_groups:
-                    g["lr"] = lr * g.setdefault("lr_scale", 1.0)
-            t0 = time.perf_counter()
-            recipe.step_number = step
-            losses = recipe.step(x.to(device), y.to(device))
-            seconds += time.perf_counter() - t0
+            lr, losses, took = _train_step(recipe, source, cfg, rng, device, step)
+            seconds += took
             row = {"step": step, "seconds": round(seconds, 2), "lr": lr, **{k: round(float(v), 6) for k, v in losses.items()}}
             if step % cfg.val_every == 0 or step == cfg.steps:
                 row.update({k: round(v, 4) for k, v in run_validation(recipe, source).items()})
             rows.append(row)
             bar.update(task, advance=1, info=" ".join(f"{k} {v:.4g}" for k, v in row.items() if k not in ("step", "seconds")))
             if step % cfg.checkpoint_every == 0 or step == cfg.steps:
-                save(step)
-    if start >= cfg.steps and not rows:
-        raise BenchError(f"{ckpt}: already trained for {start} steps")
+                _save_checkpoint(ckpt, recipe, rng, step, seconds, rows)
+    return seconds
+
+
+def _export(recipe: Recipe, source: PairSource, cfg: TrainConfig, out_dir: Path, datasets: list[str], device: str,
+            export_name: str | None, command: list[str] | None, seconds: float, t_load: float) -> dict[str, Any]:
+    """Validate once more, write ``<name>.safetensors`` (the generator) and its card
+    ``<name>.json``; returns the card."""
+    import torch
+    from safetensors.torch import save_file
+
     final = run_validation(recipe, source)
     name = export_name or recipe.name
     weights = out_dir / f"{name}.safetensors"
@@ -370,6 +389,36 @@ def train(recipe_cls: type[Recipe], out_dir: Path, datasets: list[str], cfg: Tra
     }
     (out_dir / f"{name}.json").write_text(json.dumps(card, indent=1))
     return card
+
+
+def train(recipe_cls: type[Recipe], out_dir: Path, datasets: list[str], cfg: TrainConfig, data_root: str | None = None,
+          resume: bool = False, export_name: str | None = None, progress: bool = True, command: list[str] | None = None) -> dict[str, Any]:
+    """Train ``recipe_cls`` on ``datasets`` into ``out_dir`` (seeded; ``resume`` continues its
+    checkpoint bit for bit), then export the generator and its card; returns the card."""
+    import torch
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    ckpt = out_dir / "checkpoint.pt"
+    if ckpt.exists() and not resume:
+        raise BenchError(f"{ckpt} exists: pass --resume to continue it, or choose another --out")
+    device = _device(cfg.device)
+    torch.manual_seed(cfg.seed)
+    random.seed(cfg.seed)
+    rng = np.random.default_rng(cfg.seed)
+    t_load = time.perf_counter()
+    source = PairSource(datasets, data_root, cfg.val_items)
+    resuming = resume and ckpt.exists()
+    if resuming and not cfg.init:
+        cfg = _keep_init(cfg, out_dir)
+    recipe = _build_recipe(recipe_cls, cfg, device, resuming)
+    start, seconds, rows = _load_checkpoint(ckpt, recipe, rng, device) if resuming else (0, 0.0, [])
+    meta = {"method": recipe.name, "datasets": datasets, "config": asdict(cfg), "device": device, "threads": torch.get_num_threads()}
+    (out_dir / "train_config.json").write_text(json.dumps(meta, indent=1, default=str))
+    seconds = _train_loop(recipe, source, cfg, rng, device, ckpt, start, seconds, rows, progress)
+    if start >= cfg.steps and not rows:
+        raise BenchError(f"{ckpt}: already trained for {start} steps")
+    return _export(recipe, source, cfg, out_dir, datasets, device, export_name, command, seconds, t_load)
 
 
 def write_curves(out_dir: Path, rows: list[dict[str, Any]]) -> None:

@@ -314,12 +314,12 @@ def test_output_that_becomes_unwritable_keeps_the_rows(six_images, tmp_path, mon
     def full_disk(out, df):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr("benchmark.runner.write_scores", full_disk)
+    monkeypatch.setattr("benchmark.rundir.write_scores", full_disk)
     r = runner.invoke(app, ["run", "-q", "-d", f"{six_images}@qf20", "--metrics", "psnr,ssim", "-o", str(tmp_path / "o")], env={"COLUMNS": "400"})
     errors = [line for line in r.output.splitlines() if line.startswith("error:")]
     assert r.exit_code == 1 and len(errors) == 1 and "No space left" in errors[0] and "rows.jsonl" in errors[0] and "Traceback" not in r.output
     assert sum(len(x["rows"]) for x in read_records(tmp_path / "o" / ROWS_FILE)[0]) == 12
-    monkeypatch.setattr("benchmark.runner.write_scores", real)
+    monkeypatch.setattr("benchmark.rundir.write_scores", real)
     r = runner.invoke(app, ["run", "-q", "-d", f"{six_images}@qf20", "--metrics", "psnr,ssim", "-o", str(tmp_path / "o")])
     assert r.exit_code == 0 and len(pd.read_parquet(tmp_path / "o" / "scores.parquet")) == 12
 

@@ -235,20 +235,20 @@ def test_luma_is_the_float64_formula_and_pyiqa_differs_only_at_rounding_ties():
 
 
 def test_shape_grid_is_matlabs_and_the_tables_are_monotonic():
-    from benchmark.metrics import nr
+    from benchmark.metrics import nss
 
-    g, r_ggd, r_aggd = nr._gamma_tables()
-    assert len(g) == nr.GAMMA_STEPS and g[0] == 0.2 and abs(g[-1] - 10) < 1e-12 and g.dtype == np.float64
-    np.testing.assert_allclose(g, 0.2 + 0.001 * np.arange(nr.GAMMA_STEPS), rtol=0, atol=1e-13)
+    g, r_ggd, r_aggd = nss._gamma_tables()
+    assert len(g) == nss.GAMMA_STEPS and g[0] == 0.2 and abs(g[-1] - 10) < 1e-12 and g.dtype == np.float64
+    np.testing.assert_allclose(g, 0.2 + 0.001 * np.arange(nss.GAMMA_STEPS), rtol=0, atol=1e-13)
     assert np.all(np.diff(r_aggd) > 0) and np.all(np.diff(r_ggd) < 0)
 
 
 def test_binary_search_fit_equals_argmin():
-    from benchmark.metrics import nr
+    from benchmark.metrics import nss
 
-    _, r_ggd, r_aggd = nr._gamma_tables()
+    _, r_ggd, r_aggd = nss._gamma_tables()
     rng = np.random.default_rng(0)
-    for table, find in ((r_aggd, nr.nearest), (r_ggd, nr._nearest_decreasing)):
+    for table, find in ((r_aggd, nss.nearest), (r_ggd, nss._nearest_decreasing)):
         mids = (table[1:] + table[:-1]) / 2
         x = np.concatenate([table, mids, np.nextafter(mids, np.inf), np.nextafter(mids, -np.inf), rng.uniform(table.min() - 1, table.max() + 1, 5000),
                             [np.nan, np.inf, -np.inf, 0.0, 1e9]])

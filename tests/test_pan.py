@@ -7,6 +7,7 @@ from benchmark.datasets.pan import HEIGHT, MAX_SPEED, WIDTH, BSD200Pan, pan_fram
 from benchmark.imaging import write_png
 from benchmark.names import resolve
 from benchmark.runner import RunConfig, Runner
+from benchmark.stages import degrade, degraded_frames, reference
 from conftest import smooth_image
 
 
@@ -51,9 +52,9 @@ def test_bsd200_pan_is_a_video_set_that_codecs_degrade(tmp_path):
     runner = Runner(RunConfig(data_root=str(tmp_path)))
     spec = resolve("bsd200-pan-qp46", runner.root, runner.specs)
     assert spec.dataset.name == "bsd200-pan" and [d.name for d in spec.chain] == ["h264"]
-    ref_key, ref_frames = runner.reference(spec, items[0])
-    deg_key, _ = runner.degrade(spec, items[0], ref_key, ref_frames, lambda: None)
-    pairs = list(zip(runner.degraded_frames(deg_key, ref_key, ref_frames), ref_frames()))
+    ref_key, ref_frames = reference(runner.cache, spec, items[0])
+    deg_key, _ = degrade(runner.cache, spec, items[0], ref_key, ref_frames)
+    pairs = list(zip(degraded_frames(runner.cache, deg_key, ref_key, ref_frames), ref_frames()))
     assert len(pairs) == 4
     psnr = [10 * np.log10(255 ** 2 / np.mean((d.astype(float) - r) ** 2)) for d, r in pairs]
     assert all(18 < p < 40 for p in psnr), psnr  # QP 46 is lossy

@@ -14,6 +14,18 @@ from ..errors import BenchError
 
 
 def register(app: typer.Typer, console, err, fail) -> None:
+    """Add ``bench serve`` and the ``bench study`` group (create, results) to the main Typer app."""
+    _register_serve(app, console, fail)
+    study_app = typer.Typer(help="Subjective studies (DSIS, pairwise): create one from a run, compute its MOS.", add_completion=False,
+                            no_args_is_help=True)
+    app.add_typer(study_app, name="study")
+    _register_study_create(study_app, console, fail)
+    _register_study_results(study_app, console, fail)
+
+
+def _register_serve(app: typer.Typer, console, fail) -> None:
+    """``bench serve``."""
+
     @app.command()
     def serve(
         runs_dir: Path = typer.Argument(Path("runs"), help="Folder of run directories: shown as leaderboards; studies and uploads live beside them."),
@@ -51,8 +63,9 @@ def register(app: typer.Typer, console, err, fail) -> None:
         except BenchError as exc:
             fail(exc)
 
-    study_app = typer.Typer(help="Subjective studies (DSIS, pairwise): create one from a run, compute its MOS.", add_completion=False, no_args_is_help=True)
-    app.add_typer(study_app, name="study")
+
+def _register_study_create(study_app: typer.Typer, console, fail) -> None:
+    """``bench study create``."""
 
     @study_app.command("create")
     def create(
@@ -68,7 +81,7 @@ def register(app: typer.Typer, console, err, fail) -> None:
     ) -> None:
         """Build a study from a run; raters then open /study/NAME in `bench serve RUNS_DIR` (RUNS_DIR: the run's parent)."""
         from . import study
-        from ..runner import split_list
+        from ..config import split_list
 
         try:
             info = study.create(run, protocol=protocol, methods=split_list(methods) or None, items=items, name=name, scale=scale,
@@ -79,6 +92,10 @@ def register(app: typer.Typer, console, err, fail) -> None:
         console.print(f"study {escape(info['name'])}: {info['protocol']} on {escape(info['dataset'])}, methods {escape(', '.join(info['methods']))}, "
                       f"{len(info['items'])} items, {info['trials_per_rater']} trials per rater; db {escape(info['db'])}\n"
                       f"raters: `bench serve {escape(str(Path(run).parent))}` and open /study/{escape(info['name'])}", soft_wrap=True)
+
+
+def _register_study_results(study_app: typer.Typer, console, fail) -> None:
+    """``bench study results``."""
 
     @study_app.command("results")
     def results(
@@ -100,42 +117,52 @@ def register(app: typer.Typer, console, err, fail) -> None:
             return
         finally:
             con.close()
-        s = res.study
-        t = Table(title=f"raters of {escape(name)}", title_justify="left")
-        for c in ("rater", "name", "answers", "hidden ref", "repeats", "kept", "why"):
-            t.add_column(c)
-        for rid, d in res.raters.items():
-            t.add_row(rid, escape(d["name"]), str(d["answers"]), "-" if d.get("hidden") is None else f"{d['hidden']:.2f}",
-                      "-" if d.get("repeat") is None else f"{d['repeat']:.2f}", "yes" if d["kept"] else "[red]dropped[/]", escape(d["reason"]))
-        console.print(t)
-        dropped = [f"{rid} ({d['name']}): {d['reason']}" for rid, d in res.raters.items() if not d["kept"]]
-        console.print("dropped: " + ("; ".join(escape(x) for x in dropped) if dropped else "nobody"), soft_wrap=True)
-        t = Table(title=f"{escape(name)}: {s['protocol']} on {escape(str(s['dataset']))}, {len(res.kept)} rater(s)", title_justify="left")
-        if s["protocol"] == "dsis":
-            for c in ("method", "MOS", "95% CI", "DMOS", "95% CI", "grades", "raters"):
-                t.add_column(c, justify="right" if c not in ("method",) else "left")
-            for m in res.methods:
-                t.add_row(escape(m["method"]), f"{m['mos']:.2f}", _ci(m["mos_lo"], m["mos_hi"]), f"{m['dmos']:.2f}", _ci(m["dmos_lo"], m["dmos_hi"]),
-                          str(m["n"]), str(m["raters"]))
-        else:
-            for c in ("method", "BT score", "95% CI", "wins", "comparisons"):
-                t.add_column(c, justify="right" if c != "method" else "left")
-            for m in res.methods:
-                t.add_row(escape(m["method"]), f"{m['bt']:+.2f}", _ci(m["bt_lo"], m["bt_hi"]), str(m["wins"]), str(m["n"]))
-        console.print(t)
-        if res.items and s["protocol"] == "dsis":
-            t = Table(title="per item", title_justify="left")
-            for c in ("item", "method", "MOS", "95% CI", "raters"):
-                t.add_column(c)
-            for it in res.items:
-                t.add_row(escape(it["item_id"]), escape(it["method"]), f"{it['mos']:.2f}", _ci(it["mos_lo"], it["mos_hi"]), str(it["raters"]))
-            console.print(t)
+        _print_raters(console, res, name)
+        _print_scores(console, res, name)
         for n in res.notes:
             console.print(f"- {escape(n)}", soft_wrap=True)
         if write:
             out = study.write_rows(res, runs_dir)
-            console.print(f"rows: {escape(str(out))}/scores.parquet (`bench report {escape(str(s['run_dir']))} {escape(str(out))}`)",
+            console.print(f"rows: {escape(str(out))}/scores.parquet (`bench report {escape(str(res.study['run_dir']))} {escape(str(out))}`)",
                           soft_wrap=True)
+
+
+def _print_raters(console, res, name: str) -> None:
+    """The raters' table (answers, checks, kept or dropped) and who was dropped."""
+    t = Table(title=f"raters of {escape(name)}", title_justify="left")
+    for c in ("rater", "name", "answers", "hidden ref", "repeats", "kept", "why"):
+        t.add_column(c)
+    for rid, d in res.raters.items():
+        t.add_row(rid, escape(d["name"]), str(d["answers"]), "-" if d.get("hidden") is None else f"{d['hidden']:.2f}",
+                  "-" if d.get("repeat") is None else f"{d['repeat']:.2f}", "yes" if d["kept"] else "[red]dropped[/]", escape(d["reason"]))
+    console.print(t)
+    dropped = [f"{rid} ({d['name']}): {d['reason']}" for rid, d in res.raters.items() if not d["kept"]]
+    console.print("dropped: " + ("; ".join(escape(x) for x in dropped) if dropped else "nobody"), soft_wrap=True)
+
+
+def _print_scores(console, res, name: str) -> None:
+    """The methods' table (MOS/DMOS or Bradley-Terry scores) and, for DSIS, the per-item table."""
+    s = res.study
+    t = Table(title=f"{escape(name)}: {s['protocol']} on {escape(str(s['dataset']))}, {len(res.kept)} rater(s)", title_justify="left")
+    if s["protocol"] == "dsis":
+        for c in ("method", "MOS", "95% CI", "DMOS", "95% CI", "grades", "raters"):
+            t.add_column(c, justify="right" if c not in ("method",) else "left")
+        for m in res.methods:
+            t.add_row(escape(m["method"]), f"{m['mos']:.2f}", _ci(m["mos_lo"], m["mos_hi"]), f"{m['dmos']:.2f}", _ci(m["dmos_lo"], m["dmos_hi"]),
+                      str(m["n"]), str(m["raters"]))
+    else:
+        for c in ("method", "BT score", "95% CI", "wins", "comparisons"):
+            t.add_column(c, justify="right" if c != "method" else "left")
+        for m in res.methods:
+            t.add_row(escape(m["method"]), f"{m['bt']:+.2f}", _ci(m["bt_lo"], m["bt_hi"]), str(m["wins"]), str(m["n"]))
+    console.print(t)
+    if res.items and s["protocol"] == "dsis":
+        t = Table(title="per item", title_justify="left")
+        for c in ("item", "method", "MOS", "95% CI", "raters"):
+            t.add_column(c)
+        for it in res.items:
+            t.add_row(escape(it["item_id"]), escape(it["method"]), f"{it['mos']:.2f}", _ci(it["mos_lo"], it["mos_hi"]), str(it["raters"]))
+        console.print(t)
 
 
 def _ci(lo: float, hi: float) -> str:

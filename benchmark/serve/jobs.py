@@ -195,8 +195,8 @@ class JobStore:
         self._save(job)
 
     def _run(self, job: Job) -> None:
+        from ..config import resolve_device
         from ..enhance import enhance
-        from ..runner import resolve_device
 
         d = self.root / job.id
         self._update(job, status="running", progress=0.0)

@@ -1,0 +1,123 @@
+"""``bench enhance`` (a video, image, folder or live source through one method) and ``bench recipe`` (a seed system end to end)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+from rich.markup import escape
+
+from ..errors import BenchError
+from . import _fail, app, console
+
+
+@app.command()
+def enhance(
+    input: Path = typer.Argument(..., help="A video file (anything PyAV reads), an image, or a folder of images; with --realtime also camera:N or /dev/videoN."),
+    method: str = typer.Option(..., "--method", "-m", help="Method name, with settings as name:key=value (e.g. pix2pix:lam=1000), a weights file (.pth, .pt, .safetensors, .ckpt) or a zoo model (`bench models`)."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Output file or folder (default: INPUT stem + '.METHOD' + .mp4/.png)."),
+    scale: Optional[int] = typer.Option(None, "--scale", min=1, help="Only for methods that follow any scale (bicubic, lanczos, identity; default 1): the others, weights files included, use their own."),
+    codec: str = typer.Option("h264", "--codec", help="h264, hevc or av1."),
+    crf: int = typer.Option(18, "--crf", min=0, max=63, help="Encoder quality (lower is better)."),
+    side_by_side: bool = typer.Option(False, "--side-by-side", help="Write input | output (reference | input | output with --reference)."),
+    reference: Optional[Path] = typer.Option(None, "--reference", help="With --side-by-side: the undegraded video/image (folder) shown as the first panel."),
+    batch_size: int = typer.Option(8, "--batch-size", min=1),
+    realtime: bool = typer.Option(False, "--realtime", help="Play the input live (a file at its native rate, or a camera), one frame at a time, dropping frames rather than falling behind; report achieved fps, drops and latency."),
+    duration: Optional[float] = typer.Option(None, "--duration", min=0.1, help="With --realtime: stop after this many seconds (a camera runs until Ctrl-C otherwise)."),
+    report: Optional[Path] = typer.Option(None, "--report", help="With --realtime: write the report as JSON here (default: OUTPUT + .realtime.json)."),
+    device: str = typer.Option("auto", "--device"),
+    spec: List[Path] = typer.Option([], "--spec", help="TOML spec file naming weights files as methods ([methods.NAME] path = ...); repeatable (also $BENCH_SPECS)."),
+    force: bool = typer.Option(False, "--force", "-f", help="Overwrite an existing output (never the input)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+) -> None:
+    """Enhance a real video (audio copied through, input frame rate kept), an image or a folder of images, or a live source."""
+    from benchmark.enhance import enhance as run_enhance
+    from benchmark.enhance import enhance_realtime, is_camera
+    from benchmark.imaging import IMAGE_EXTS
+    from benchmark.config import resolve_device
+    from benchmark.resolve import make_method
+
+    if realtime and reference is not None:
+        _fail(BenchError("--reference is for offline side-by-side output; --realtime shows input | output only"))
+    if not realtime and (duration is not None or report is not None):
+        _fail(BenchError("--duration and --report go with --realtime"))
+    if reference is not None and not side_by_side:
+        _fail(BenchError("--reference adds a panel to --side-by-side output; pass --side-by-side too"))
+    try:
+        from benchmark.names import Specs
+
+        m = make_method(method, Specs.load([str(p) for p in spec]))
+        if output is None:
+            stem = str(input).replace(":", "_").replace("/", "_") if is_camera(input) else input.stem  # camera: in the working folder
+            suffix = "" if input.is_dir() else (".png" if input.suffix.lower() in IMAGE_EXTS else ".mp4")
+            kind = ".sbs" if side_by_side else ""  # clip.fast-srgan.mp4 and clip.fast-srgan.sbs.mp4 side by side
+            output = (Path.cwd() / stem if is_camera(input) else input).with_name(f"{stem}.{m.name.replace(':', '_').replace('/', '_')}{kind}{suffix}")
+        _check_output(input, output, force, [report or output.with_name(output.name + ".realtime.json")] if realtime else [])
+        if realtime:
+            info = enhance_realtime(input, m, output, scale=scale, codec=codec, crf=crf, side_by_side=side_by_side,
+                                    device=resolve_device(device), progress=not quiet, duration=duration)
+        else:
+            info = run_enhance(input, m, output, scale=scale, codec=codec, crf=crf, side_by_side=side_by_side, batch=batch_size,
+                               device=resolve_device(device), progress=not quiet, reference=reference)
+    except BenchError as exc:
+        _fail(exc)
+        return
+    if realtime:
+        path = report or output.with_name(output.name + ".realtime.json")
+        path.write_text(json.dumps(info, indent=2) + "\n")
+        lat = info["latency_ms"]
+        console.print(f"wrote {escape(str(info['output']))} and {escape(str(path))}\n"
+                      f"real time: {info['achieved_fps']:.1f} fps achieved against {info['source_fps']:.2f} fps at the source; "
+                      f"{info['frames_processed']} of {info['frames_arrived']} frames processed, {info['frames_dropped']} dropped; "
+                      f"latency p50 {lat['p50']:.1f} ms, p95 {lat['p95']:.1f} ms, max {lat['max']:.1f} ms")
+        return
+    console.print(f"wrote {escape(str(info['output']))}: {info['frames']} frame(s)" + (f", {info['fps']:.1f} fps" if "fps" in info else ""))
+
+
+def _check_output(src: Path, dst: Path, force: bool, extra: list[Path]) -> None:
+    """Refuse to write over the input, or over an existing output without --force."""
+    from benchmark.imaging import IMAGE_EXTS
+
+    if not str(src).startswith(("camera:", "/dev/video")) and src.exists() and dst.exists() and dst.resolve() == src.resolve():
+        raise BenchError(f"output {dst} is the input; choose another with -o")
+    if src.is_dir():  # a folder of images: the files that would be written
+        names = [p.stem + ".png" for p in src.iterdir() if p.suffix.lower() in IMAGE_EXTS]
+        taken = [dst / n for n in names if (dst / n).exists()]
+    else:
+        taken = [p for p in [dst, *extra] if p.exists()]
+    if taken and not force:
+        more = f" (and {len(taken) - 1} more)" if len(taken) > 1 else ""
+        raise BenchError(f"{taken[0]}{more} exists; pass --force to overwrite, or -o to write elsewhere")
+
+
+@app.command()
+def recipe(
+    name: Optional[str] = typer.Argument(None, help="Recipe name; omit to list them."),
+    out: Path = typer.Option(Path("recipes"), "--out", "-o", help="Folder for the recipe's results (OUT/NAME/)."),
+    max_frames: Optional[int] = typer.Option(None, "--max-frames", min=1, help="Frames per clip (default: the recipe's, listed by `bench recipe`)."),
+    data_root: Optional[Path] = typer.Option(None, "--data-root"),
+    cache_dir: Optional[Path] = typer.Option(None, "--cache-dir"),
+    device: str = typer.Option("auto", "--device"),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+) -> None:
+    """Run a seed system end to end with one command: inputs, scores, a comparison video, summary.md."""
+    from benchmark.pipelines import RECIPES, run_recipe
+
+    from ..reports.leaderboard import print_tables
+
+    if name is None:
+        for r in RECIPES.values():
+            console.print(f"[bold]{r.name}[/]  {escape(r.title)} ({r.default_frames} frames)\n    {escape(r.description)}")
+        return
+    try:
+        info = run_recipe(name, out, max_frames=max_frames, data_root=str(data_root) if data_root else None,
+                          cache_dir=str(cache_dir) if cache_dir else None, device=device, progress=not quiet)
+    except BenchError as exc:
+        _fail(exc)
+        return
+    print_tables(info["summary"], console)
+    for n in info["notes"]:
+        console.print(f"- {escape(n)}")
+    console.print(f"wrote {escape(str(info['out']))}/summary.md, " + ", ".join(escape(f) for f in info["files"]))

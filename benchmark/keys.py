@@ -1,0 +1,84 @@
+"""Cache keys: the content address of every stage's result. A key is the digest of what
+changes the result (kind, identities, parameters, input keys), never of paths or batch
+sizes, so the same work has the same key in any run. Changing one of these changes every
+cache entry of its kind: bump on purpose and say so."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .api import CorpusMetric, Method, Metric, digest
+from .names import DatasetSpec
+
+
+def reference_preps(spec: DatasetSpec) -> list:
+    """The degradations of ``spec`` that change the reference itself (e.g. a noise protocol's crop)."""
+    return [d for d in spec.chain if hasattr(d, "prepare_reference")]
+
+
+def reference_key(spec: DatasetSpec, fingerprint: str) -> str:
+    """An item's reference as scored: its own frames at scale 1, else cropped to the scale's grid."""
+    preps = reference_preps(spec)
+    if spec.scale == 1 and not preps:
+        return digest("reference", fingerprint)
+    return digest("reference", fingerprint, spec.scale, [d.describe() for d in preps])
+
+
+def degraded_key(spec: DatasetSpec, ref_key: str) -> str:
+    """Cache key of an item's degraded input (its reference when the chain is empty)."""
+    return digest("degraded", ref_key, [d.describe() for d in spec.chain]) if spec.chain else ref_key
+
+
+def passes_through(method: Method, spec: DatasetSpec) -> bool:
+    """Whether ``method``'s output on ``spec`` is its degraded input itself (``identity`` at
+    scale 1): the cached degraded frames are then scored as the output, not copied."""
+    return bool(getattr(method, "passthrough", False)) and spec.scale == 1 and bool(spec.chain)
+
+
+def output_key(method: Method, spec: DatasetSpec, deg_key: str, seed: int) -> str:
+    """Cache key of a method's output on a degraded input (the input's own for a pass-through)."""
+    if passes_through(method, spec):
+        return deg_key
+    return digest("output", method.identity(), deg_key, spec.scale, spec.degradation, seed)
+
+
+def keys(spec: DatasetSpec, fingerprint: str, method: Method | None = None, seed: int = 0) -> tuple[str, str, str | None]:
+    """Cache keys of an item's reference, degraded input and (with ``method``) output."""
+    ref = reference_key(spec, fingerprint)
+    deg = degraded_key(spec, ref)
+    return ref, deg, output_key(method, spec, deg, seed) if method is not None else None
+
+
+def score_key(metric: Metric, out_key: str, ref_key: str, crop_border: int) -> str:
+    return digest("score", metric.identity(), out_key, ref_key, crop_border)
+
+
+def prediction_key(metric: CorpusMetric, frames_key: str) -> str:
+    return digest("prediction", metric.predictor_identity(), frames_key)
+
+
+def unit_key(spec: DatasetSpec, item_id: str, fingerprint: str, method: Method, metrics: list[Metric], crop_border: int | None,
+             seed: int) -> str:
+    """A work unit's content address (``crop_border`` as the user gave it: None for the default)."""
+    return digest("unit", spec.describe(), item_id, fingerprint, method.identity(), [m.identity() for m in metrics], crop_border, seed)
+
+
+def corpus_unit_key(spec: DatasetSpec, methods: list[Method], metrics: list[Metric], unit_keys: list[str]) -> str:
+    """The content address of a data set's corpus rows (mAP, CIDEr ...): its units and parts."""
+    return digest("corpus", spec.describe(), [m.identity() for m in methods], [m.identity() for m in metrics], unit_keys)
+
+
+def corpus_values_key(metric: CorpusMetric, items: list[tuple[str, Any, str, str]]) -> str:
+    """The key of a corpus metric's values over (item_id, annotations, output key, reference key)."""
+    return digest("corpus-values", metric.identity(), metric.predictor_identity(),
+                  [(i, digest(a), o, r if metric.needs_reference(a) else None) for i, a, o, r in items])
+
+
+def cost_key(method: Method, metrics: list[Metric]) -> str:
+    """What a unit's measured time is filed under: the method and the metrics computed."""
+    return digest(method.identity(), sorted(f"{m.name}@{m.version}" for m in metrics))
+
+
+def crop_border(option: int | None, spec: DatasetSpec) -> int:
+    """The crop border a data set is scored with: the option, else the scale (0 at scale 1)."""
+    return option if option is not None else (spec.scale if spec.scale > 1 else 0)

@@ -1,0 +1,51 @@
+"""The HTML pages of ``bench serve``: Enhance, Live, the studies, and the leaderboard site of RUNS_DIR."""
+
+from __future__ import annotations
+
+import asyncio
+
+from fastapi import APIRouter, Request
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
+
+from . import study as study_mod
+from .state import State
+
+router = APIRouter()
+
+
+@router.get("/", include_in_schema=False)
+async def home():
+    return RedirectResponse("/enhance")
+
+
+@router.get("/enhance", response_class=HTMLResponse)
+async def enhance_page(st: State, request: Request):
+    return st.page(request, "enhance.html", methods=st.methods(), limits=st.cfg.limits)
+
+
+@router.get("/live", response_class=HTMLResponse)
+async def live_page(st: State, request: Request):
+    return st.page(request, "live.html", methods=st.methods(), default=st.cfg.live_method)
+
+
+@router.get("/study", response_class=HTMLResponse)
+async def study_list(st: State, request: Request):
+    return st.page(request, "studies.html", studies=st.db(study_mod.list_studies))
+
+
+@router.get("/study/{name}", response_class=HTMLResponse)
+async def study_page(st: State, request: Request, name: str):
+    s = st.study(name)
+    return st.page(request, "study.html", study=s, labels=study_mod.DSIS_LABELS)
+
+
+@router.get("/leaderboards", include_in_schema=False)
+async def leaderboards_redirect():
+    return RedirectResponse("/leaderboards/")
+
+
+@router.get("/leaderboards/", response_class=HTMLResponse)
+async def leaderboards(st: State, request: Request):
+    if not await asyncio.to_thread(st.ensure_site):
+        return st.page(request, "no_runs.html", runs_dir=str(st.runs_dir))
+    return FileResponse(st.site_dir / "index.html")

@@ -1,0 +1,34 @@
+"""Stage 1: an item's reference frames as scored (cropped to the scale's grid and prepared
+by the chain's reference steps, cached; at scale 1 with no such step, the item's own frames)."""
+
+from __future__ import annotations
+
+from typing import Callable, Iterator
+
+import numpy as np
+
+from ..api import Item
+from ..cache import Cache
+from ..keys import reference_key, reference_preps
+from ..names import DatasetSpec
+
+Frames = Callable[[], Iterator[np.ndarray]]
+
+
+def reference(cache: Cache, spec: DatasetSpec, item: Item, fingerprint: str | None = None) -> tuple[str, Frames]:
+    """(cache key, a function that yields the frames) of ``item``'s reference on ``spec``."""
+    fingerprint = item.fingerprint() if fingerprint is None else fingerprint
+    preps = reference_preps(spec)
+    s = spec.scale
+    key = reference_key(spec, fingerprint)
+    if s == 1 and not preps:
+        return key, item.frames
+    if not cache.has_frames(key):
+        with cache.writer(key) as w:
+            for f in item.frames():
+                h, w_ = f.shape[:2]
+                f = f[: h - h % s, : w_ - w_ % s]
+                for d in preps:
+                    f = d.prepare_reference(f)
+                w.add(np.ascontiguousarray(f))
+    return key, lambda: cache.read_frames(key)

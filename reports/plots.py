@@ -1,0 +1,158 @@
+"""The site's figures (:mod:`.site`), matplotlib SVGs under ``SITE/plots``: perception against
+distortion (PSNR vs NIQE), rate against quality for codec sweeps, per-class AP gain over
+identity, the QF predictor's confusion matrix, and speed against quality. Each figure
+function returns the entries (title, ``src``) the index page lists; none when the runs lack
+its metrics."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pandas as pd
+
+from .sitedata import ITEM_SCOPES
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    plt.rcParams.update({"svg.hashsalt": "bench", "figure.dpi": 100, "font.size": 9})
+    return plt
+
+
+def _save(fig, path: Path) -> str:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, format="svg", bbox_inches="tight", metadata={"Date": None})
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+    return f"plots/{path.name}"
+
+
+def _means(df: pd.DataFrame, metric: str) -> pd.DataFrame:
+    r = df[(df["metric"] == metric) & (df["status"] == "ok") & df["scope"].isin(ITEM_SCOPES + ("dataset",))]
+    return r.groupby(["dataset", "base", "degradation", "method"], sort=False)["value"].mean().reset_index()
+
+
+def _slug(s: str) -> str:
+    """A file-name part for a data set or codec name (a path-named set: its folder name)."""
+    return re.sub(r"[^\w.-]", "_", Path(s).name or s)[:40]
+
+
+def perception_distortion(plt, df: pd.DataFrame, site: Path) -> list[dict[str, str]]:
+    """PSNR (x) against NIQE (y, lower is better) per method."""
+    p, n = _means(df, "psnr"), _means(df, "niqe")
+    pd_ = p.merge(n, on=["dataset", "base", "degradation", "method"], suffixes=("_psnr", "_niqe"))
+    pd_ = pd_[pd_["value_psnr"] < 99]  # the undegraded reference scores 100 dB by definition
+    if pd_.empty:
+        return []
+    fig, ax = plt.subplots(figsize=(5, 3.6))
+    for method, g in pd_.groupby("method", sort=False):
+        ax.scatter(g["value_psnr"], g["value_niqe"], label=method)
+        for _, r in g.iterrows():
+            ax.annotate(r["dataset"], (r["value_psnr"], r["value_niqe"]), fontsize=6, alpha=0.7)
+    ax.set_xlabel("PSNR (dB) → better")
+    ax.set_ylabel("NIQE (lower is more natural)")
+    ax.invert_yaxis()
+    ax.legend(fontsize=7)
+    ax.set_title("Perception-distortion")
+    return [{"title": "Perception–distortion (PSNR vs NIQE), per method and data set", "src": _save(fig, site / "plots" / "perception-distortion.svg")}]
+
+
+def rate_quality(plt, df: pd.DataFrame, site: Path) -> list[dict[str, str]]:
+    """Per base and codec family with 2+ levels; x = bitrate or bpp when recorded, else the level."""
+    out: list[dict[str, str]] = []
+    rows = df[(df["status"] == "ok") & df["scope"].isin(ITEM_SCOPES)]
+    for metric in [m for m in ("psnr", "psnr-y", "ssim", "vmaf") if m in set(rows["metric"])][:2]:
+        r = rows[rows["metric"] == metric].copy()
+        # the sweep is over the chain's last number: qf{10,20} -> qf; x4-crf{20,30} -> x4-crf
+        parts = r["degradation"].astype(str).str.extract(r"^(.*?[a-z]+?)(\d+(?:\.\d+)?)$")
+        r["codec"], r["level"] = parts[0], pd.to_numeric(parts[1], errors="coerce")
+        r = r.dropna(subset=["codec", "level"])
+        for (base, codec), g in r.groupby(["base", "codec"], sort=False):
+            if g["level"].nunique() < 2:
+                continue
+            rate_col = "bitrate_kbps" if g["bitrate_kbps"].notna().all() else ("bpp" if g["bpp"].notna().all() else None)
+            agg = g.groupby(["method", "level"]).agg(value=("value", "mean"), rate=(rate_col or "level", "mean")).reset_index()
+            fig, ax = plt.subplots(figsize=(5, 3.4))
+            for method, mg in agg.groupby("method", sort=False):
+                mg = mg.sort_values("rate")
+                ax.plot(mg["rate"], mg["value"], marker="o", label=method)
+            ax.set_xlabel({"bitrate_kbps": "bitrate (kbit/s)", "bpp": "bits per pixel"}.get(rate_col, f"{codec} level"))
+            ax.set_ylabel(metric)
+            ax.set_title(f"{base}: {metric} against rate ({codec} sweep)")
+            ax.legend(fontsize=7)
+            out.append({"title": f"Rate–quality: {base}, {codec} sweep, {metric}", "src": _save(fig, site / "plots" / f"rate-{_slug(base)}-{_slug(codec)}-{metric}.svg")})
+    return out
+
+
+def ap_gains(plt, df: pd.DataFrame, site: Path) -> list[dict[str, str]]:
+    """Per-class AP gain bars against identity."""
+    out: list[dict[str, str]] = []
+    gains = df[(df["status"] == "ok") & df["metric"].astype(str).str.match(r"^(voc-ap50|ap50)-gain/")]
+    for (ds, fam), g in gains.assign(fam=gains["metric"].str.split("/").str[0]).groupby(["dataset", "fam"], sort=False):
+        t = g.assign(cls=g["metric"].str.split("/", n=1).str[1]).pivot_table(index="cls", columns="method", values="value", sort=False)
+        fig, ax = plt.subplots(figsize=(max(4, 0.35 * len(t) + 1), 3.2))
+        t.plot.bar(ax=ax, width=0.8)
+        ax.axhline(0, color="k", lw=0.6)
+        ax.set_ylabel("AP gain over identity")
+        ax.set_title(f"{ds}: {fam.removesuffix('-gain')} per class, gain over identity")
+        out.append({"title": f"Per-class AP gain over identity: {ds} ({fam})", "src": _save(fig, site / "plots" / f"gain-{_slug(ds)}-{fam}.svg")})
+    return out
+
+
+def qf_confusion(plt, df: pd.DataFrame, site: Path) -> list[dict[str, str]]:
+    """QF-predictor confusion matrix (rows qf-confusion/<true>/<pred> written by a QF predictor)."""
+    conf = df[df["metric"].astype(str).str.startswith("qf-confusion/")]
+    if conf.empty:
+        return []
+    parts = conf["metric"].str.split("/", expand=True)
+    m = conf.assign(true=parts[1].astype(int), pred=parts[2].astype(int)).pivot_table(index="true", columns="pred", values="value", aggfunc="sum", fill_value=0)
+    fig, ax = plt.subplots(figsize=(4, 3.6))
+    ax.imshow(m.to_numpy(), cmap="Blues")
+    ax.set_xticks(range(len(m.columns)), m.columns)
+    ax.set_yticks(range(len(m.index)), m.index)
+    for i in range(len(m.index)):
+        for j in range(len(m.columns)):
+            ax.text(j, i, f"{m.iat[i, j]:.0f}", ha="center", va="center", fontsize=7)
+    ax.set_xlabel("predicted QF")
+    ax.set_ylabel("true QF")
+    return [{"title": "QF predictor confusion matrix", "src": _save(fig, site / "plots" / "qf-confusion.svg")}]
+
+
+def speed_quality(plt, df: pd.DataFrame, site: Path) -> list[dict[str, str]]:
+    """Frames per second (log) against the primary quality metric, per method."""
+    f, q = _means(df, "fps"), _means(df, primary_quality(df))
+    sq = f.merge(q, on=["dataset", "base", "degradation", "method"], suffixes=("_fps", "_q"))
+    if sq.empty or not primary_quality(df):
+        return []
+    fig, ax = plt.subplots(figsize=(5, 3.4))
+    for method, g in sq.groupby("method", sort=False):
+        ax.scatter(g["value_fps"], g["value_q"], label=method)
+    ax.set_xscale("log")
+    ax.set_xlabel("frames per second (log)")
+    ax.set_ylabel(primary_quality(df))
+    ax.set_title("Speed against quality")
+    ax.legend(fontsize=7)
+    return [{"title": f"Speed against quality ({primary_quality(df)})", "src": _save(fig, site / "plots" / "speed-quality.svg")}]
+
+
+FIGURES = (perception_distortion, rate_quality, ap_gains, qf_confusion, speed_quality)
+
+
+def plots(df: pd.DataFrame, site: Path) -> list[dict[str, str]]:
+    """All figures the rows allow, in the index page's order (:data:`FIGURES`)."""
+    plt = _plt()
+    out: list[dict[str, str]] = []
+    for figure in FIGURES:
+        out += figure(plt, df, site)
+    return out
+
+
+def primary_quality(df: pd.DataFrame) -> str:
+    have = set(df["metric"])
+    return next((m for m in ("psnr", "psnr-y", "ssim", "vmaf") if m in have), "")
