@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -27,8 +28,9 @@ COCO = ["-m", "identity,ssim,gan", "-d", "coco-qf10", "--metrics", "psnr,ssim,ni
 def once(tmp: Path, tag: str, run: list[str], extra: list[str]) -> tuple[float, float]:
     out, cache = tmp / f"o-{tag}", tmp / f"c-{tag}"
     t0 = time.perf_counter()
+    env = {**os.environ, "RAY_TMPDIR": str(tmp)}  # a Ray of its own: never joins (or leaves files beside) the user's
     subprocess.run([sys.executable, "-m", "benchmark.cli", "run", "-q", *run, "-o", str(out), "--cache-dir", str(cache), *extra],
-                   check=True, capture_output=True)
+                   check=True, capture_output=True, env=env)
     wall = time.perf_counter() - t0
     m = json.loads((out / "manifest.json").read_text())
     return wall, m["timings"]["execute_s"]

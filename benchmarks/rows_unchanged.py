@@ -45,7 +45,7 @@ def jobs(detector: str | None) -> dict[str, list[str]]:
 
 
 def run_job(src: Path, args: list[str], out: Path, cache: Path) -> float:
-    env = {**os.environ, "PYTHONPATH": str(src.resolve())}
+    env = {**os.environ, "PYTHONPATH": str(src.resolve()), "RAY_TMPDIR": str(cache.parent)}  # a Ray of its own, not the user's
     cmd = [sys.executable, "-m", "benchmark.cli", "run", "-q", *args, "-o", str(out), "--cache-dir", str(cache)]
     t0 = time.perf_counter()
     r = subprocess.run(cmd, env=env, cwd=out.parent, capture_output=True, text=True)

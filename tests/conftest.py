@@ -10,6 +10,16 @@ import pytest
 from benchmark.imaging import write_png
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _isolated_settings(tmp_path_factory):
+    """Libraries' own settings files go to this session's folder, not the user's home
+    (ultralytics writes ~/.config/Ultralytics/settings.json on first import)."""
+    mp = pytest.MonkeyPatch()
+    mp.setenv("YOLO_CONFIG_DIR", str(tmp_path_factory.mktemp("ultralytics")))
+    yield
+    mp.undo()
+
+
 @pytest.fixture(autouse=True)
 def _isolated_cache(tmp_path_factory, monkeypatch):
     """Never touch the user's ~/.cache/bench from tests."""

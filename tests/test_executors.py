@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
 from pathlib import Path
@@ -129,7 +130,7 @@ def test_a_killed_driver_with_workers_resumes_to_the_same_rows(eight, tmp_path):
     marks = tmp_path / "marks"
     marks.mkdir()
     out, cache = tmp_path / "o", tmp_path / "cache"
-    args = [sys.executable, str(script), "run", "-q", "-m", f"identity,mortal:marks={marks}:slow=0.4", "-d", f"{eight}@qf20",
+    args = [sys.executable, str(script), "run", "-q", "-m", f"identity,mortal:marks={marks}:slow=0.25", "-d", f"{eight}@qf20",
             "--metrics", "psnr,ssim", "-o", str(out), "--cache-dir", str(cache), "--workers", "2"]
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 120
@@ -174,14 +175,79 @@ def test_dry_run_says_done_cached_and_todo_with_estimates_and_writes_nothing(eig
 
 
 # ----------------------------------------------------------------------------- Ray
+# Every Ray the tests start lives in a temporary folder of its own (RAY_TMPDIR: its sockets,
+# logs and "current cluster" file), and the tests stop exactly what they started: never
+# `ray stop`, which ends every Ray of the user on the machine.
 ray = pytest.importorskip("ray", reason="the [ray] extra is not installed")
 
 
-def test_ray_on_this_machine_gives_the_same_rows(eight, tmp_path, mortal):
+def _ray_dir(tag: str) -> str:
+    return tempfile.mkdtemp(prefix=f"bench-{tag}-", dir="/tmp")  # short: Ray's socket paths must stay under 107 bytes
+
+
+@pytest.fixture(scope="module")
+def private_ray():
+    """Ray confined to this module's own temporary folder; workers import worker_plugins."""
+    folder = _ray_dir("ray")
+    mp = pytest.MonkeyPatch()
+    mp.setenv("RAY_TMPDIR", folder)
+    mp.delenv("RAY_ADDRESS", raising=False)
+    mp.setenv("RAY_AUTH_MODE", "disabled")
+    mp.setenv("PYTHONPATH", os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")]))
+    yield folder
+    mp.undo()
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def _processes_under(folder: str) -> list[int]:
+    """PIDs of the processes whose command line names ``folder`` (a Ray started there)."""
+    pids = []
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            try:
+                if folder.encode() in (d / "cmdline").read_bytes():
+                    pids.append(int(d.name))
+            except OSError:
+                pass
+    return pids
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.fixture(scope="module")
+def unrelated_ray(private_ray):
+    """Somebody else's Ray on this machine (started with `ray start` in a folder of its own,
+    as a user's would be): the Ray tests run while it is up and must leave it alone."""
+    folder = _ray_dir("other")
+    ray_bin = shutil.which("ray", path=os.path.dirname(sys.executable)) or shutil.which("ray")
+    env = {**os.environ, "RAY_TMPDIR": folder}
+    subprocess.run([ray_bin, "start", "--head", "--port", str(_free_port()), "--temp-dir", folder, "--num-cpus", "1", "--include-dashboard", "false",
+                    "--disable-usage-stats"], env=env, check=True, capture_output=True, timeout=180)
+    pids = _processes_under(folder)
+    assert pids, "the unrelated Ray did not start"
+    yield pids
+    for sig in (signal.SIGTERM, signal.SIGKILL):  # exactly its processes
+        for pid in _processes_under(folder):
+            try:
+                os.kill(pid, sig)
+            except ProcessLookupError:
+                pass
+        time.sleep(0.5)
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_ray_on_this_machine_gives_the_same_rows(eight, tmp_path, mortal, private_ray, unrelated_ray):
     serial = run(_cfg(eight, tmp_path, "serial"), progress=False)
     res = run(_cfg(eight, tmp_path, "ray", executor="ray"), progress=False)
     assert res.manifest["executor"]["executor"] == "ray" and not ray.is_initialized()
+    assert res.manifest["executor"]["nodes"] == 1  # its own instance, not the unrelated one
     pd.testing.assert_frame_equal(comparable(serial.rows), comparable(res.rows))
+    assert not _processes_under(private_ray)  # the instance it started is gone
 
 
 def _free_port() -> int:
@@ -190,56 +256,77 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture
-def two_nodes(tmp_path):
-    """A head and a second node, both on 127.0.0.1, one CPU each."""
-    ray_bin = shutil.which("ray", path=os.path.dirname(sys.executable)) or shutil.which("ray")
-    port = _free_port()
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")]), "RAY_AUTH_MODE": "disabled"}
-    common = ["--num-cpus", "1", "--disable-usage-stats", "--include-dashboard", "false"]
-    subprocess.run([ray_bin, "start", "--head", "--node-ip-address", "127.0.0.1", "--port", str(port), *common], env=env, check=True,
-                   capture_output=True, timeout=180)
-    nm_port = _free_port()
-    subprocess.run([ray_bin, "start", "--address", f"127.0.0.1:{port}", "--node-ip-address", "127.0.0.1", "--node-manager-port", str(nm_port),
-                    *[c for c in common if c not in ("--include-dashboard", "false")]], env=env, check=True, capture_output=True, timeout=180)
-    try:
-        yield f"127.0.0.1:{port}", env
-    finally:
-        subprocess.run([ray_bin, "stop", "--force"], env=env, capture_output=True, timeout=120)
+@pytest.fixture(scope="module")
+def cluster(private_ray, unrelated_ray):
+    """Ray's own test cluster (ray.cluster_utils) on this machine: a head that runs no units and two nodes of one CPU."""
+    from ray.cluster_utils import Cluster
+
+    c = Cluster(initialize_head=True, head_node_args={"num_cpus": 0, "include_dashboard": False})
+    for _ in range(2):
+        c.add_node(num_cpus=1)
+    c.wait_for_nodes()
+    yield c
+    c.shutdown()
 
 
-def test_two_node_ray_cluster_on_loopback_survives_a_killed_worker(eight, tmp_path, mortal, two_nodes):
-    address, env = two_nodes
-    monkey = {k: os.environ.get(k) for k in ("RAY_AUTH_MODE",)}
-    os.environ["RAY_AUTH_MODE"] = "disabled"
+def _watch(marks: Path, act, seconds: float = 240):
+    """Call ``act(pid)`` once with the pid of the first worker seen running a unit (in a thread)."""
+    import threading
+
+    done = []
+
+    def loop():
+        deadline = time.time() + seconds
+        while time.time() < deadline and not done:
+            for f in marks.glob("running-*"):
+                pid = int(f.read_text() or 0)
+                if pid:
+                    act(pid)
+                    done.append(pid)
+                    return
+            time.sleep(0.02)
+
+    t = threading.Thread(target=loop, daemon=True)
+    t.start()
+    return t, done
+
+
+def test_a_two_node_ray_cluster_survives_a_killed_worker(eight, tmp_path, mortal, cluster):
     marks = tmp_path / "marks"
     marks.mkdir()
-    try:
-        import threading
-
-        killed = []
-
-        def kill_one():  # kill the worker process that runs the first unit to start, mid-unit
-            deadline = time.time() + 240
-            while time.time() < deadline and not killed:
-                for f in marks.glob("running-*"):
-                    pid = int(f.read_text() or 0)
-                    if pid:
-                        os.kill(pid, signal.SIGKILL)
-                        killed.append((f.name, pid))
-                        return
-                time.sleep(0.02)
-
-        t = threading.Thread(target=kill_one, daemon=True)
-        t.start()
-        res = run(_cfg(eight, tmp_path, "ray2", methods=[f"mortal:marks={marks}:slow=0.5"], metrics=["psnr"], executor="ray", ray_address=address),
-                  progress=False)
-        t.join(5)
-    finally:
-        for k, v in monkey.items():
-            os.environ.pop(k, None) if v is None else os.environ.__setitem__(k, v)
+    t, killed = _watch(marks, lambda pid: os.kill(pid, signal.SIGKILL))  # the worker of the first unit to start, mid-unit
+    res = run(_cfg(eight, tmp_path, "ray2", methods=[f"mortal:marks={marks}:slow=0.3"], metrics=["psnr"], executor="ray",
+                   ray_address=cluster.address), progress=False)
+    t.join(5)
     assert killed, "no unit was seen running"
-    assert res.manifest["executor"]["nodes"] == 2
+    assert res.manifest["executor"]["nodes"] == 3  # the head and the two nodes
     assert (res.rows.status == "ok").all() and sorted(res.rows.item_id) == [f"img{i}" for i in range(8)]  # the full rows
     pids = {line.split()[1] for line in (marks / "calls").read_text().splitlines()}
-    assert str(killed[0][1]) not in pids and len(pids) >= 2  # the killed worker finished nothing; units ran in more than one worker
+    assert str(killed[0]) not in pids and len(pids) >= 2  # the killed worker finished nothing; units ran in more than one worker
+
+
+def _node_of(cluster, pid: int):
+    """The cluster node whose raylet started worker ``pid``."""
+    ppid = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    for node in cluster.worker_nodes:
+        if any(p.process.pid == ppid for p in node.all_processes.get("raylet", [])):
+            return node
+    raise AssertionError(f"worker {pid} (parent {ppid}) is on no worker node")
+
+
+def test_a_whole_ray_node_lost_mid_run_still_gives_every_row_once(eight, tmp_path, mortal, cluster):
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    lost = []
+    t, _ = _watch(marks, lambda pid: (lost.append(_node_of(cluster, pid)), cluster.remove_node(lost[-1], allow_graceful=False)))
+    res = run(_cfg(eight, tmp_path, "node", methods=[f"mortal:marks={marks}:slow=0.3"], metrics=["psnr"], executor="ray",
+                   ray_address=cluster.address), progress=False)
+    t.join(5)
+    assert lost and lost[0] not in cluster.worker_nodes  # a node with a unit on it went away mid-run
+    assert (res.rows.status == "ok").all() and sorted(res.rows.item_id) == [f"img{i}" for i in range(8)]
+    records, _ = read_records(tmp_path / "o-node" / ROWS_FILE)
+    assert len({r["unit"] for r in records}) == len(records) == 8  # each unit once
+
+
+def test_the_ray_tests_left_the_unrelated_ray_alone(unrelated_ray):
+    assert all(_alive(pid) for pid in unrelated_ray), "a test stopped a Ray it did not start"

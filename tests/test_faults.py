@@ -25,7 +25,7 @@ from benchmark.results import COLUMNS
 from benchmark.runner import RunConfig, RunInterrupted, run
 from benchmark.writer import ROWS_FILE, read_records
 from conftest import smooth_image
-from test_runner import SLOW_CLI  # a CLI with a method that sleeps 0.4 s per frame batch
+from test_runner import SLOW_CLI  # a CLI with a method that sleeps 0.25 s per frame batch
 
 runner = CliRunner()
 SAME = [c for c in COLUMNS if c not in ("run_id", "elapsed_s")]  # speed is measured, not computed

@@ -119,7 +119,7 @@ SLOW_CLI = textwrap.dedent(
     class Slow(Method):
         name = "slow"
         def process(self, frames, ctx):
-            time.sleep(0.4)
+            time.sleep(0.25)
             return frames
 
     from benchmark.cli import app
@@ -164,7 +164,9 @@ def test_killed_run_resumes_to_the_same_rows(tmp_path, image_folder):
 
 def test_external_plugin_package_is_listed_and_runs(tmp_path, image_folder):
     target = tmp_path / "site"
-    pkg = Path(__file__).parent / "plugin_pkg"
+    import shutil
+
+    pkg = shutil.copytree(Path(__file__).parent / "plugin_pkg", tmp_path / "plugin_pkg")  # pip builds in place: not in the source tree
     build = subprocess.run(
         [sys.executable, "-m", "pip", "install", "--quiet", "--no-build-isolation", "--no-deps", "--no-index", "--target", str(target), str(pkg)],
         capture_output=True, text=True,

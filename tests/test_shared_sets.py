@@ -126,7 +126,7 @@ def test_vid4_video_benchmark_sets_sweep_and_rate_quality_curves(data_root, tmp_
     from benchmark.reports.site import build
 
     sets = ["vid4-qp37", "vid4-x4", "vid4-x4-crf25", "vid4-x4-crf40", "vid4-crf20", "vid4-crf40"]
-    res = run(RunConfig(datasets=sets, methods=["identity", "bicubic"], metrics=["psnr", "tof", "flicker"], max_frames=3,
+    res = run(RunConfig(datasets=sets, methods=["identity", "bicubic"], metrics=["psnr", "tof", "flicker"], max_frames=2,
                         data_root=str(data_root), out=str(tmp_path / "o")), progress=False)
     df = res.rows
     assert not res.failures and set(df.dataset) == set(sets)

@@ -121,7 +121,7 @@ def test_captioning_end_to_end_with_a_tiny_random_model(mini_coco, tmp_path):
     pytest.importorskip("transformers")
     needs_java()
     model = tiny_captioner(tmp_path / "tiny-blip")
-    metrics = ["bleu4", "meteor", "rouge-l", "cider"]
+    metrics = ["bleu4", "rouge-l", "cider"]  # METEOR's scorer (a JVM, 9 s) is checked by hand above; the rows are made the same way
     res = run(RunConfig(methods=["identity"], datasets=["coco-qf20"], metrics=metrics, data_root=str(mini_coco), captioner=str(model),
                         out=str(tmp_path / "o")), progress=False)
     assert not res.failures, res.failures
