@@ -356,6 +356,13 @@ class CorpusMetric(Metric):
 
 
 def crop(img: np.ndarray, border: int) -> np.ndarray:
+    """``img`` without ``border`` pixels on each side. Raises ValueError when nothing is left
+    (a score over zero pixels is no score: PSNR would read 100 dB)."""
+    h, w = img.shape[:2]
+    b = max(border, 0)
+    if h - 2 * b <= 0 or w - 2 * b <= 0:
+        raise ValueError(f"nothing left to score after a crop border of {b} on a {w}x{h} frame "
+                         f"(it needs a frame larger than {2 * b}x{2 * b}; lower --crop-border or use larger images)")
     if border <= 0:
         return img
     return img[border:-border, border:-border]

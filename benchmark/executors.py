@@ -65,6 +65,10 @@ def _process_main(conn, cfg, plugins, threads) -> None:
 # ----------------------------------------------------------------------------- driver side
 class Executor:
     name = "?"
+    retried: dict[str, int]  # unit label -> how many times its worker died under it (and it was run again)
+
+    def __init__(self):
+        self.retried = {}
 
     def run(self, units: list[Unit], run_id: str) -> Iterator[tuple[Unit, dict[str, Any] | str]]:
         """Yields (unit, result) as units finish, or (unit, error message) for a unit that
@@ -86,6 +90,7 @@ class SerialExecutor(Executor):
     name = "serial"
 
     def __init__(self, worker, bar=None, prefetch: bool = True):
+        super().__init__()
         self.worker, self.bar, self.prefetch = worker, bar, prefetch  # worker: execute(unit, run_id, bar), prefetch(unit)
 
     def run(self, units, run_id):
@@ -115,6 +120,7 @@ class ProcessExecutor(Executor):
     name = "processes"
 
     def __init__(self, cfg: "RunConfig", workers: int, retries: int = DEFAULT_RETRIES, threads: int | None = None, used: set[str] | None = None):
+        super().__init__()
         if workers < 1:
             raise BenchError(f"--workers {workers}: use 1 or more")
         self.cfg, self.n, self.retries = cfg, workers, retries
@@ -212,6 +218,7 @@ class ProcessExecutor(Executor):
                     attempts[u.key] = attempts.get(u.key, 0) + 1
                     if not w["served"] and code and code > 0:
                         self.startup_failures += 1
+                    self.retried[u.label()] = attempts[u.key]
                     if attempts[u.key] <= self.retries:  # first in line again
                         pending.setdefault((u.dataset, u.item_id), deque()).appendleft(u)
                         pending.move_to_end((u.dataset, u.item_id), last=False)
@@ -252,6 +259,7 @@ class RayExecutor(Executor):
             import ray
         except ImportError:
             raise BenchError("--executor ray needs Ray: pip install 'bench-enhance[ray]' (or pip install ray)") from None
+        super().__init__()  # Ray retries a task itself: its retries are not seen (nor counted) here
         self.ray, self.cfg, self.address, self.retries, self.cpus = ray, cfg, address, retries, cpus_per_unit
         self.plugins = portable_plugins(used)
         self._started = False

@@ -56,26 +56,15 @@ class Specs:
         return specs
 
     def add_file(self, path: Path) -> None:
-        if not path.exists():
-            raise BenchError(f"spec file {path} does not exist")
-        try:
-            data = tomllib.loads(path.read_text())
-        except tomllib.TOMLDecodeError as exc:
-            raise BenchError(f"spec file {path} is not valid TOML: {exc}") from exc
-        for name, d in (data.get("datasets") or {}).items():
-            if "path" not in d:
-                raise BenchError(f"spec file {path}: [datasets.{name}] needs a 'path'")
+        data = _read_spec(path)
+        for name, d in data.get("datasets", {}).items():
             p = Path(d["path"]).expanduser()
             if not p.is_absolute():
                 p = (path.parent / p).resolve()
             self._add("datasets", name, {**d, "path": str(p), "origin": f"spec file {path}"})
-        for name, d in (data.get("degradations") or {}).items():
-            if "chain" not in d and "type" not in d:
-                raise BenchError(f"spec file {path}: [degradations.{name}] needs 'chain' or 'type'")
+        for name, d in data.get("degradations", {}).items():
             self._add("degradations", name, {**d, "origin": f"spec file {path}"})
-        for name, d in (data.get("methods") or {}).items():
-            if "path" not in d:
-                raise BenchError(f"spec file {path}: [methods.{name}] needs 'path' (a weights file)")
+        for name, d in data.get("methods", {}).items():
             p = Path(d["path"]).expanduser()
             self._add("methods", name, {**d, "path": str(p if p.is_absolute() else (path.parent / p).resolve()), "origin": f"spec file {path}"})
         self.files.append(str(path))
@@ -88,6 +77,77 @@ class Specs:
         if kind in ("datasets", "methods") and name in reg:
             raise RegistryError(f"{kind[:-1]} {name!r} in {d['origin']} collides with {reg.entry(name).origin} {name!r}")
         table[name] = d
+
+
+#: the keys of a spec file's entries (a degradation with ``type`` also takes its class's settings)
+SPEC_KEYS = {"datasets": ("path", "type", "description"), "degradations": ("chain", "type", "description"),
+             "methods": ("path", "name", "tile", "overlap", "precision")}
+_NEEDS = {"datasets": ("path",), "degradations": ("chain", "type"), "methods": ("path",)}
+
+
+def _nearest(key: str, known: list[str] | tuple[str, ...]) -> str:
+    close = difflib.get_close_matches(key, list(known), n=1, cutoff=0.5)
+    return f"did you mean {close[0]!r}? " if close else ""
+
+
+def _read_spec(path: Path) -> dict[str, Any]:
+    """A spec file's tables, checked: readable UTF-8 TOML, known sections and keys, values of the right type."""
+    if not path.exists():
+        raise BenchError(f"spec file {path} does not exist")
+    if path.is_dir():
+        raise BenchError(f"spec file {path} is a folder; pass the TOML file itself (--spec FILE)")
+    try:
+        data = tomllib.loads(path.read_bytes().decode("utf-8"))
+    except OSError as exc:
+        raise BenchError(f"spec file {path} cannot be read ({exc.strerror or exc})") from None
+    except UnicodeDecodeError as exc:
+        raise BenchError(f"spec file {path} is not UTF-8 text (byte {exc.start}); save it as UTF-8 TOML") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise BenchError(f"spec file {path} is not valid TOML: {exc}") from None
+    for section, entries in data.items():
+        if section not in SPEC_KEYS:
+            raise BenchError(f"spec file {path}: unknown section [{section}]; {_nearest(section, tuple(SPEC_KEYS))}"
+                             f"known: {', '.join(f'[{k}.NAME]' for k in SPEC_KEYS)}")
+        if not isinstance(entries, dict) or not all(isinstance(d, dict) for d in entries.values()):
+            raise BenchError(f"spec file {path}: [{section}] holds tables, one per name ([{section}.NAME] with key = value lines)")
+        for name, d in entries.items():
+            _check_entry(path, section, name, d)
+    return data
+
+
+def _check_entry(path: Path, kind: str, name: str, d: dict[str, Any]) -> None:
+    where = f"spec file {path}: [{kind}.{name}]"
+    needs = _NEEDS[kind]
+    if not any(k in d for k in needs):
+        raise BenchError(f"{where} needs {' or '.join(repr(k) for k in needs)}" + (" (a weights file)" if kind == "methods" else ""))
+    known: list[str] | None = list(SPEC_KEYS[kind])
+    if kind == "degradations" and "type" in d and "chain" not in d:
+        settings = _degradation_settings(where, d["type"])
+        known = None if settings is None else known + settings
+    for key in d:
+        if known is not None and key not in known:
+            raise BenchError(f"{where}: unknown key {key!r}; {_nearest(key, known)}known: {', '.join(known)}")
+    for key in ("path", "chain", "type", "name", "precision", "description"):
+        if key in d and not isinstance(d[key], str):
+            raise BenchError(f"{where}: {key} = {d[key]!r} should be a string (in quotes)")
+    if kind == "datasets" and d.get("type", "auto") not in FOLDER_TYPES:
+        raise BenchError(f"{where}: type = {d['type']!r}; use one of {', '.join(FOLDER_TYPES)}")
+    for key in ("tile", "overlap"):
+        if key in d and (isinstance(d[key], bool) or not isinstance(d[key], (int, str))):
+            raise BenchError(f"{where}: {key} = {d[key]!r} should be a whole number")
+
+
+def _degradation_settings(where: str, type_name: Any) -> list[str] | None:
+    """The settings a ``type = "..."`` degradation takes (its class's constructor arguments)."""
+    import inspect
+
+    if not isinstance(type_name, str) or type_name not in registry.degradations:
+        known = registry.degradations.names()
+        raise BenchError(f"{where}: unknown degradation type {type_name!r}; {_nearest(str(type_name), known)}known: {', '.join(known)}")
+    params = list(inspect.signature(registry.degradations.get(type_name).__init__).parameters.values())[1:]
+    if any(p.kind is p.VAR_KEYWORD for p in params):
+        return None  # takes any setting: the class checks them
+    return [p.name for p in params]
 
 
 @dataclass
@@ -144,7 +204,10 @@ def parse_token(token: str, specs: Specs) -> list[Degradation]:
             return [x for t in str(d["chain"]).split("-") for x in parse_token(t, specs)]
         params = {k: v for k, v in d.items() if k not in ("type", "origin", "description")}
         cls = registry.degradations.get(d["type"])
-        return [cls(**params)]
+        try:
+            return [cls(**params)]
+        except (TypeError, ValueError) as exc:
+            raise BenchError(f"degradation {token!r} ({d['origin']}): {exc}") from None
     matches = []
     for entry in registry.degradations.entries():
         try:

@@ -43,6 +43,10 @@ def make_plan(resolved: Resolved, cfg: RunConfig, pixel_limit: int) -> Plan:
             except Exception as exc:  # an unreadable file: identified by name, and it fails below with the reason
                 fingerprint = f"unreadable: {item.source or item.item_id}: {type(exc).__name__}"
             item = limit_pixels(item, pixel_limit)
+            if (spec.name, item.item_id) in items:  # one id twice: one item scored, reported twice
+                other = items[(spec.name, item.item_id)]
+                raise BenchError(f"{spec.name}: two items have the id {item.item_id!r} ({other.source or '?'} and {item.source or '?'}); "
+                                 "a data set's item ids must be unique")
             items[(spec.name, item.item_id)] = item
             size = header_size(item.source) if item.kind == "image" and item.source else None
             for method in resolved.methods_for[spec.name]:

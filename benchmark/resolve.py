@@ -46,13 +46,13 @@ def make_method(spec: str, specs: Specs | None = None) -> Method:
     if specs is not None and name in specs.methods:
         entry = specs.methods[name]
         defaults = {k: v for k, v in entry.items() if k not in ("path", "origin")}
-        return _published(entry["path"], {"name": name, **defaults, **params, "origin": entry["origin"]}, spec)
+        return _published(entry["path"], {"name": _label(name, settings), **defaults, **params, "origin": entry["origin"]}, spec)
     if name not in registry.methods:
         from . import zoo
         from .methods.published import is_weights_ref
 
         if name in zoo.ZOO or is_weights_ref(name):
-            return _published(name, params, spec)
+            return _published(name, params, spec, settings)
     cls = registry.methods.get(name)
     try:
         m = cls(**params)
@@ -64,15 +64,24 @@ def make_method(spec: str, specs: Specs | None = None) -> Method:
     return m
 
 
-def _published(name: str, params: dict[str, Any], spec: str) -> Method:
+def _label(base: str, settings: list[str]) -> str:
+    """A model's label in the results: ``base`` (a file's stem, a zoo or spec-file name) with
+    the settings given after it, ``name=`` aside (``esrgan:tile=64``), so that two settings of
+    one model are two rows, in a run and when runs are merged, never one averaged row."""
+    return ":".join([base, *(kv for kv in settings if not kv.startswith("name="))])
+
+
+def _published(name: str, params: dict[str, Any], spec: str, settings: tuple[str, ...] | list[str] = ()) -> Method:
     from . import zoo
     from .methods.published import PublishedModel
 
     if name in zoo.ZOO:
-        params = {"name": name, **params, "origin": f"zoo model {name} ({zoo.ZOO[name].url})"}
+        params = {"name": _label(name, list(settings)), **params, "origin": f"zoo model {name} ({zoo.ZOO[name].url})"}
         path = zoo.resolve(name)
     else:
         path = Path(name).expanduser()
+        if "name" not in params and any(not kv.startswith("name=") for kv in settings):
+            params = {"name": _label(path.stem, list(settings)), **params}
     try:
         return PublishedModel(path, **params)
     except (TypeError, ValueError) as exc:
@@ -134,8 +143,7 @@ def resolve_run(cfg: RunConfig, root: Path | None, specs: Specs) -> Resolved:
         raise BenchError("the same data set is named twice")
     method_names = list(dict.fromkeys(n for ms in plan.values() for n in ms)) if plan else split_list(cfg.methods) or ["identity"]
     methods = [make_method(n, specs) for n in method_names]
-    if len({m.name for m in methods}) != len(methods):
-        raise BenchError("the same method is named twice")
+    _unique_labels(methods, method_names)
     by_name = {m.name: m for m in methods}
     methods_for = {s.name: [by_name[n] for n in plan[s.name]] if plan else methods for s in sets}
     for spec in sets:
@@ -143,6 +151,17 @@ def resolve_run(cfg: RunConfig, root: Path | None, specs: Specs) -> Resolved:
             check_scale(m, spec.name, spec.scale)
     metrics = make_metrics(split_list(cfg.metrics) or list(DEFAULT_METRICS), {"detector": cfg.detector, "captioner": cfg.captioner})
     return Resolved(sets, methods, metrics, methods_for)
+
+
+def _unique_labels(methods: list[Method], specs: list[str]) -> None:
+    """Refuse two methods with one label (their rows would be one method's, averaged)."""
+    seen: dict[str, str] = {}
+    for m, spec in zip(methods, specs):
+        if m.name in seen:
+            same = f"'{spec}' is given twice" if seen[m.name] == spec else f"'{seen[m.name]}' and '{spec}' are both labelled '{m.name}'"
+            raise BenchError(f"the same method is named twice: {same} in the results; "
+                             f"drop one, or tell them apart with :name= (e.g. '{spec}:name={m.name}-2')")
+        seen[m.name] = spec
 
 
 def make_metrics(names: list[str], options: dict[str, Any]) -> list[Metric]:

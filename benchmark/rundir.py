@@ -70,6 +70,7 @@ class RunFolder:
         self.out, self.previous, self.resume = out, previous, resume
         self.run_id = previous["run_id"] if resume else f"{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}-{config_digest[:6]}"
         self.manifest: dict[str, Any] = {}
+        self.made: list[Path] = []  # the folders this run made (removed again if it fails before its first unit)
         self._lock = None
 
     @classmethod
@@ -77,17 +78,13 @@ class RunFolder:
         """The run folder: ``--out``, else the newest ``runs/*-<digest>`` whose process is gone
         (resumed), else a new one; with the manifest of the unfinished run it resumes."""
         found, previous = resumable(cfg, config_digest)
-        if cfg.out:
-            out = Path(cfg.out)
-            check_writable(out, "--out")
-        elif found is not None:
-            out = found
-            check_writable(found, "the run directory")
-        else:
-            out = _new_folder(config_digest)
-            check_writable(out, "--out")
+        if not cfg.out and found is None:
             previous = None
+        out = Path(cfg.out) if cfg.out else found if found is not None else _new_folder(config_digest)
+        made = [p for p in (out, out.parent) if not p.exists()]  # what this run creates (and removes if it fails at once)
+        check_writable(out, "the run directory" if not cfg.out and found is not None else "--out")
         folder = cls(out, previous, previous is not None and not cfg.no_cache, config_digest)
+        folder.made = made
         folder.lock()
         return folder
 
@@ -110,6 +107,14 @@ class RunFolder:
         f.write(f"pid {os.getpid()} on {platform.node()}")
         f.flush()
         self._lock = f
+
+    def discard(self) -> None:
+        """Remove the folder this run made (it failed before any unit finished)."""
+        import shutil
+
+        self.unlock()
+        for p in self.made:
+            shutil.rmtree(p, ignore_errors=True) if p == self.out else _rmdir_if_empty(p)
 
     def unlock(self) -> None:
         if self._lock is not None:
@@ -188,6 +193,13 @@ def _artifacts(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
             if a.get("output"):
                 slot["outputs"][rec["method"]] = a["output"]
     return list(artifacts.values())
+
+
+def _rmdir_if_empty(path: Path) -> None:
+    try:
+        path.rmdir()
+    except OSError:
+        pass
 
 
 def _new_folder(config_digest: str) -> Path:

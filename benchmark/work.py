@@ -130,9 +130,9 @@ class UnitWorker:
             deg_key, info = degrade(self.cache, spec, item, ref_key, ref_frames, bar.stage(f"degrade {item.item_id}", None))
         except CacheDamaged:
             raise
-        except Exception as exc:
+        except (Exception, SystemExit) as exc:
             debug(exc)
-            return {"error": exc}
+            return {"error": _as_error(exc)}
         art = {"dataset": spec.name, "item_id": item.item_id, "kind": item.kind, "reference": ref_key, "source": item.source,
                "degraded": deg_key, "scale": spec.scale}
         return {"ref_key": ref_key, "ref_frames": ref_frames, "deg_key": deg_key, "info": info, "art": art}
@@ -162,9 +162,9 @@ class UnitWorker:
             self._computed |= computed
         except CacheDamaged:
             raise
-        except Exception as exc:
+        except (Exception, SystemExit) as exc:  # a plug-in's sys.exit() ends its unit, not the run
             debug(exc)
-            rows, failures = error_rows(base, spec, item, method, metrics, stage, exc)
+            rows, failures = error_rows(base, spec, item, method, metrics, stage, _as_error(exc))
             return rows, failures, art, {}
         rows, failures = score_rows(base, spec, item, method, metrics, scores, meta["frames"], meta.get("seconds", float("nan")))
         corpus: dict[str, dict[str, str]] = {}
@@ -174,6 +174,13 @@ class UnitWorker:
             if "error" in corpus[met.name]:
                 failures.append(f"{spec.name} / {method.name} / {met.name}: {corpus[met.name]['error']}")
         return rows, failures, art, corpus
+
+
+def _as_error(exc: BaseException) -> Exception:
+    """The exception to report: a plug-in's ``sys.exit()`` as a RuntimeError that says so."""
+    if isinstance(exc, SystemExit):
+        return RuntimeError(f"the plug-in called sys.exit({exc.code!r})")
+    return exc  # type: ignore[return-value]
 
 
 # ----------------------------------------------------------------------------- worker processes

@@ -124,7 +124,7 @@ class RowLog:
                 self._synced = time.monotonic()
         except OSError as exc:
             raise OutputUnwritable(
-                f"cannot append to {self.path} ({exc.strerror or exc}); the {len(self.done) + self.appended} unit(s) before "
+                f"cannot append to {self.path} ({exc.strerror or exc}); the {len(self.done)} unit(s) before "
                 "this one are kept there: make the folder writable and rerun the same command to resume"
             ) from None
         self.done[unit] = rec

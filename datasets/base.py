@@ -26,6 +26,25 @@ def list_videos(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in VIDEO_EXTS)
 
 
+def item_ids(paths: list[Path]) -> dict[Path, str]:
+    """Each file's item id: its stem (``baby.png`` -> ``baby``), or its whole name where two
+    files of the folder share a stem (``a.png`` and ``a.jpg`` -> ``a.png``, ``a.jpg``).
+
+    Keeping both (rather than refusing the folder) scores every file, and the ids of every
+    other file, hence their cache keys and rows, stay what they were; refusing would stop a
+    whole data set over a naming clash between two files that may well both be wanted (one
+    photo as PNG and as JPEG). File names are unique in a folder, so the ids are too."""
+    ids = {p: p.stem for p in paths}
+    while True:
+        seen: dict[str, list[Path]] = {}
+        for p, i in ids.items():
+            seen.setdefault(i, []).append(p)
+        clash = [p for group in seen.values() if len(group) > 1 for p in group if ids[p] != p.name]
+        if not clash:
+            return ids
+        ids.update({p: p.name for p in clash})
+
+
 def image_item(path: Path, item_id: str | None = None, annotations: dict | None = None) -> Item:
     return Item(
         item_id=item_id or path.stem,
@@ -232,11 +251,14 @@ class FolderDataset(Dataset):
             files = list_images(p)
             if not files:
                 raise DataNotFound(f"data set {self.name!r}: no images ({', '.join(IMAGE_EXTS)}) in {p}")
+            ids = item_ids(files)
             for f in files:
-                yield image_item(f)
+                yield image_item(f, ids[f])
         elif t == "videos":
-            for f in list_videos(p):
-                yield video_file_item(f, max_frames=self.max_frames)
+            videos = list_videos(p)
+            ids = item_ids(videos)
+            for f in videos:
+                yield video_file_item(f, ids[f], max_frames=self.max_frames)
         elif t == "frames":
             subdirs = [d for d in sorted(p.iterdir()) if d.is_dir() and list_images(d)]
             if subdirs:

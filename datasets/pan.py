@@ -21,7 +21,7 @@ import numpy as np
 
 from ..api import Dataset, Item, digest
 from ..imaging import read_image, sha256_file
-from .base import list_images
+from .base import item_ids, list_images
 from .folders import BSD200
 
 WIDTH, HEIGHT = 384, 256
@@ -78,16 +78,18 @@ class BSD200Pan(Dataset):
         self.photos = BSD200(root)
 
     def items(self) -> Iterator[Item]:
-        for path in list_images(self.photos.location()):
-            yield self._item(path)
+        files = list_images(self.photos.location())
+        ids = item_ids(files)  # the stem, or the whole name where two photos share one
+        for path in files:
+            yield self._item(path, ids[path])
 
-    def _item(self, path: Path) -> Item:
+    def _item(self, path: Path, item_id: str) -> Item:
         def frames() -> Iterator[np.ndarray]:
             rng = np.random.default_rng([self.seed, zlib.crc32(path.stem.encode())])
             yield from pan_frames(read_image(path), self.frames, rng)
 
         return Item(
-            item_id=path.stem,
+            item_id=item_id,
             kind="video",
             frames=frames,
             fingerprint=lambda: digest("pan-clip", self.version, sha256_file(path), self.frames, self.seed),

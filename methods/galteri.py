@@ -291,6 +291,9 @@ class QFEnsemble(Method):
     default_self_ensemble: ClassVar[int] = 1
 
     def __init__(self, qf: int | str = "auto", self_ensemble: int | None = None, **params: Any):
+        if "weights" in params:  # silently ignored before: the rows named a file that was never read
+            raise ValueError(f"{self.name} is an ensemble of per-QF weights and takes no weights=; put your "
+                             f"'{self.family_name}-qf*.safetensors' files in $BENCH_WEIGHTS_DIR instead")
         n = self.default_self_ensemble if self_ensemble is None else int(self_ensemble)
         if n not in VIEWS:
             raise BenchError(f"{self.name}: self_ensemble={self_ensemble} is not one of {', '.join(map(str, VIEWS))} "

@@ -24,8 +24,7 @@ import platform
 import random
 import sys
 import time
-import tomllib
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -34,39 +33,7 @@ import numpy as np
 from benchmark.errors import BenchError
 from benchmark.imaging import sha256_file
 
-
-@dataclass
-class TrainConfig:
-    steps: int = 1000
-    batch: int = 8
-    patch: int = 96  # target (reference) patch size; the input patch is patch / scale
-    lr: float = 2e-4
-    schedule: str = "constant"  # or "cosine": lr decays from `lr` to `lr_min` over `steps` (stateless, so resume-exact)
-    lr_min: float = 0.0
-    seed: int = 0
-    val_every: int = 100
-    checkpoint_every: int = 100
-    val_items: int = 8  # the last items of the training set are held out for validation
-    device: str = "auto"
-    init: str | None = None  # safetensors file to start the generator from (fine-tuning)
-    params: dict[str, Any] = field(default_factory=dict)  # recipe-specific (lambda, qf, widths ...)
-
-    @classmethod
-    def load(cls, path: str | None, **overrides: Any) -> "TrainConfig":
-        data: dict[str, Any] = {}
-        if path:
-            data = tomllib.loads(Path(path).read_text())
-        known = {f for f in cls.__dataclass_fields__}
-        params = {**data.pop("params", {}), **{k: v for k, v in data.items() if k not in known}}
-        cfg = cls(**{k: v for k, v in data.items() if k in known}, params=params)
-        for k, v in overrides.items():
-            if v is None:
-                continue
-            if k in known:
-                setattr(cfg, k, v)
-            else:
-                cfg.params[k] = v
-        return cfg
+from .train_config import TrainConfig  # noqa: F401  (bench train's settings; callers use training.TrainConfig)
 
 
 class PairSource:

@@ -81,6 +81,8 @@ def test_a_dead_worker_is_replaced_its_unit_retried_and_a_unit_that_always_kills
     bad = res.rows[res.rows.status == "error"]
     assert list(bad.item_id) == ["img5"] and "died" in bad.error.iloc[0] and "3 times" in bad.error.iloc[0]
     assert len(res.failures) == 1 and "img5" in res.failures[0] and "unit" in res.failures[0]
+    retried = {k.split(" / ")[1]: n for k, n in res.manifest["retried"].items()}
+    assert retried == {"img2": 1, "img5": 3}  # said in the manifest (and by the CLI), not only in the error row
     calls = [line.split()[0] for line in (marks / "calls").read_text().splitlines()]
     assert sorted(calls) == sorted(f"img{i}" for i in range(8) if i != 5)  # img2 finished once, on its second attempt
     records, _ = read_records(tmp_path / "o-kill" / ROWS_FILE)

@@ -337,3 +337,49 @@ def test_markdown_leaderboard_escapes_names(tmp_path, six_images):
     for raw in ("<script>", "*b*", "_a_", "[x](", "`c`", " #1"):
         assert raw not in heading
     assert md_escape("a|b\nc<i>") == "a\\|b c&lt;i&gt;"
+
+
+def test_a_second_run_on_a_busy_folder_is_refused_and_a_killed_runs_lock_blocks_nothing(six_images, tmp_path):
+    script = tmp_path / "slow.py"
+    script.write_text(SLOW_CLI)
+    out, cache = tmp_path / "o", tmp_path / "cache"
+    proc = _start(script, out, six_images, cache)
+    _wait_units(out, 1)
+    args = ["run", "-q", "-d", f"{six_images}@qf20", "--metrics", "psnr", "-o", str(out), "--cache-dir", str(cache)]
+    r = runner.invoke(app, args, env={"COLUMNS": "300"})  # any run on that folder, while the first lives
+    assert r.exit_code == 2 and f"in use by another bench run (pid {proc.pid}" in r.output and "Traceback" not in r.output
+    proc.kill()  # kill -9: its lock goes with it
+    proc.communicate(timeout=60)
+    r = runner.invoke(app, ["run", "-q", "-d", f"{six_images}@qf20", "--metrics", "psnr", "-o", str(out), "--cache-dir", str(cache)])
+    assert r.exit_code == 0, r.output
+
+
+def test_a_run_that_fails_before_its_first_unit_leaves_no_folder(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    r = runner.invoke(app, ["run", "-q", "-d", f"{tmp_path / 'missing'}@qf20", "--metrics", "psnr"])
+    assert r.exit_code == 2 and "missing" in r.output
+    r = runner.invoke(app, ["run", "-q", "-d", "live1-qf20", "--metrics", "psnr", "--data-root", str(tmp_path / "nodata")])
+    assert r.exit_code == 2 and "LIVE1" in r.output  # found missing when the items are listed: before any folder is made
+    r = runner.invoke(app, ["run", "-q", "-d", "live1-qf20", "--metrics", "psnr", "--data-root", str(tmp_path / "nodata"), "-o", str(tmp_path / "o")])
+    assert r.exit_code == 2
+    assert not (tmp_path / "runs").exists() and not (tmp_path / "o").exists()
+
+
+class _Exits(Method):
+    name = "exits"
+
+    def process(self, frames, ctx):
+        if ctx.item_id == "img1":
+            sys.exit(3)
+        return frames
+
+
+def test_a_method_that_calls_sys_exit_is_that_units_error_row(six_images, tmp_path):
+    registry.methods.register("exits")(_Exits)
+    try:
+        res = run(RunConfig(methods=["exits"], datasets=[f"{six_images}@qf20"], metrics=["psnr"], out=str(tmp_path / "o")), progress=False)
+    finally:
+        registry.methods.unregister("exits")
+    bad = res.rows[res.rows.status == "error"]
+    assert list(bad.item_id) == ["img1"] and "sys.exit(3)" in bad.error.iloc[0]
+    assert sorted(res.rows[res.rows.status == "ok"].item_id) == [f"img{i}" for i in range(6) if i != 1]  # later units ran

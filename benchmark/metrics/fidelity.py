@@ -33,7 +33,10 @@ _PSNR_CAP = 100.0  # identical images: report 100 dB instead of inf (stated in c
 
 
 def _db(mse: float) -> float:
-    """10*log10(255^2 / mse), capped at 100 dB (identical images)."""
+    """10*log10(255^2 / mse), capped at 100 dB (identical images); NaN for a NaN mse (e.g.
+    over zero pixels), which the score stage turns into an error, never into 100 dB."""
+    if math.isnan(mse):
+        return math.nan
     if mse == 0:
         return _PSNR_CAP
     return min(_PSNR_CAP, 10.0 * math.log10(255.0**2 / mse))

@@ -43,7 +43,7 @@ def predict_unit(cache: Cache, met: CorpusMetric, item: Item, out_key: str, ref_
             _, b = predictions(cache, met, ref_key, ref_frames, batch_size, setup)
     except CacheDamaged:
         raise
-    except Exception as exc:
+    except (Exception, SystemExit) as exc:  # a model's sys.exit() ends this item's predictions, not the run
         debug(exc)
         return {"error": f"{item.item_id}: {type(exc).__name__}: {exc}"}, True
     return {"output": out_key, "reference": ref_key}, a or b
