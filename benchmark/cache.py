@@ -165,8 +165,8 @@ class Cache:
         try:
             return self._meta(key)
         except (OSError, ValueError) as exc:
-            self._damaged(key, f"meta.json: {exc}", self.frames_path(key))
-            raise CacheDamaged(f"cache entry {key[:12]} ({self.frames_path(key)}) is damaged: meta.json: {exc}") from None
+            self._damaged(key, f"meta.json: {exc}", self.frames_path(key), say=False)  # the exception says it, once
+            raise CacheDamaged(f"cache entry {key[:12]} ({self.frames_path(key)}) is damaged (meta.json: {exc}): discarded") from None
 
     def read_frames(self, key: str) -> Iterator[np.ndarray]:
         d = self.frames_path(key)
@@ -179,8 +179,8 @@ class Cache:
                 data = None
             if data is None or hashlib.sha256(data).hexdigest() != sha:
                 what = "is missing" if data is None else "does not match its checksum"
-                self._damaged(key, f"frame {p.name} {what}", d)
-                raise CacheDamaged(f"cache entry {key[:12]} ({d}) is damaged: frame {p.name} {what}")
+                self._damaged(key, f"frame {p.name} {what}", d, say=False)
+                raise CacheDamaged(f"cache entry {key[:12]} ({d}) is damaged (frame {p.name} {what}): discarded")
             yield decode_image(data, p)
 
     def discard_frames(self, key: str) -> None:
@@ -194,8 +194,9 @@ class Cache:
             return
         shutil.rmtree(trash, ignore_errors=True)
 
-    def _damaged(self, key: str, problem: str, path: Path) -> None:
-        warn(f"cache entry {key[:12]} ({path}) is damaged ({problem}): discarded")
+    def _damaged(self, key: str, problem: str, path: Path, say: bool = True) -> None:
+        if say:
+            warn(f"cache entry {key[:12]} ({path}) is damaged ({problem}): discarded")
         if path.is_dir():
             self.discard_frames(key)
         else:

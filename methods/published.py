@@ -73,18 +73,30 @@ def read_state_dict(path: Path) -> dict[str, Any]:
 
             sd = load_file(str(path), device="cpu")
         else:
-            sd = torch.load(str(path), map_location="cpu", weights_only=True)
+            import warnings
+
+            with warnings.catch_warnings():  # torch's note on the pickle protocol says nothing the error below does not
+                warnings.simplefilter("ignore", UserWarning)
+                sd = torch.load(str(path), map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - any failure to read is the user's file, named
-        found = re.search(r"GLOBAL (.+?) was not an allowed global", str(exc))
-        if found:
-            raise BenchError(f"{path}: not readable as model weights: it is a pickle of Python objects ({found.group(1)}), "
-                             "not only tensors, and bench reads pickles with weights_only=True only; if it is a whole pickled "
-                             "model, save its state_dict() or convert it to .safetensors") from None
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-        raise BenchError(f"{path}: not readable as model weights ({type(exc).__name__}: {first[:200]})") from None
+        raise BenchError(_unreadable(path, exc)) from None
     if not isinstance(sd, dict) or not sd:
         raise BenchError(f"{path}: holds {type(sd).__name__}, not a state dict of tensors")
     return sd
+
+
+def _unreadable(path: Path, exc: Exception) -> str:
+    """Why a weights file could not be read, in one sentence: torch's reason, not its advice."""
+    msg = str(exc)
+    found = re.search(r"GLOBAL (\S+?)(?: was not an allowed global| whose module)", msg)  # torch's two wordings
+    if found:
+        return (f"{path}: not readable as model weights: it is a pickle of Python objects ({found.group(1)}), not only tensors, "
+                "and bench reads pickles with weights_only=True only (never code); if it is a whole pickled model, save its "
+                "state_dict() or convert it to .safetensors")
+    boiler = ("Weights only load failed", "Please file an issue", "Check the documentation", "In PyTorch 2.6")
+    lines = [x.strip() for x in msg.splitlines() if x.strip()]
+    why = next((x for x in lines if not x.startswith(boiler) and not x.endswith("error:")), lines[0] if lines else "")
+    return f"{path}: not readable as model weights ({type(exc).__name__}: {why[:200]})"
 
 
 def load_model(path: Path):

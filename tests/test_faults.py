@@ -205,8 +205,9 @@ def test_a_damaged_cache_entry_is_discarded_and_recomputed(damage, six_images, t
     clean = run(RunConfig(**cfg, out=str(tmp_path / "clean")), progress=False)
     damage(cache)
     assert runner.invoke(app, ["cache", "verify", "--cache-dir", str(cache)]).exit_code == 1
-    with pytest.warns(BenchWarning, match="damaged"):
+    with pytest.warns(BenchWarning, match="damaged") as said:
         again = run(RunConfig(**cfg, out=str(tmp_path / "again")), progress=False)
+    assert len([w for w in said if "damaged" in str(w.message)]) == 1  # one damaged entry, said once
     pd.testing.assert_frame_equal(comparable(again.rows), comparable(clean.rows))
     with warnings.catch_warnings():
         warnings.simplefilter("error", BenchWarning)  # repaired: quiet from now on

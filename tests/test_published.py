@@ -4,6 +4,7 @@ Every model here is a tiny, randomly initialised instance of a spandrel architec
 in the test (no downloads)."""
 
 import json
+import os
 
 import numpy as np
 import pandas as pd
@@ -176,6 +177,19 @@ def test_bad_files_are_clear_errors_naming_the_file(tmp_path):
     torch.save(torch.nn.Conv2d(3, 3, 3), tmp_path / "whole.pth")  # a pickled module, not a state dict
     with pytest.raises(BenchError, match=r"whole.pth: .*Conv2d.*weights_only=True"):
         make_method(str(tmp_path / "whole.pth"))
+    import pickle
+
+    class Evil:  # a pickle that would run a command: refused, and the sentence says why (not torch's advice to load it anyway)
+        def __reduce__(self):
+            return (os.system, ("echo pwned",))
+
+    torch.save({"w": torch.zeros(1), "x": Evil()}, tmp_path / "evil.pth")
+    with pytest.raises(BenchError, match=r"evil.pth: .*pickle of Python objects \(posix.system\).*never code") as e:
+        make_method(str(tmp_path / "evil.pth"))
+    assert "weights_only` set to `False`" not in str(e.value)
+    (tmp_path / "odd.pth").write_bytes(pickle.dumps(Evil(), protocol=4))
+    with pytest.raises(BenchError, match=r"odd.pth: not readable as model weights \(UnpicklingError: Unsupported operand"):
+        make_method(str(tmp_path / "odd.pth"))
     torch.jit.save(torch.jit.script(torch.nn.Conv2d(3, 3, 3)), tmp_path / "scripted.pt")
     with pytest.raises(BenchError, match="scripted.pt: a TorchScript archive"):
         make_method(str(tmp_path / "scripted.pt"))
