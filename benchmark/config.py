@@ -79,6 +79,32 @@ def resolve_device(device: str) -> str:
         return "cpu"
 
 
+def check_device(device: str) -> None:
+    """Raise :class:`BenchError` when ``device`` (the ``--device`` option) names a device this
+    machine lacks: the run would otherwise start and turn every unit that needs it into an
+    error row (or record a device nothing ran on). ``auto`` and ``cpu`` always pass."""
+    kind, _, index = device.partition(":")
+    if device == "auto" or kind == "cpu":
+        return
+    try:
+        import torch
+    except ImportError:  # pragma: no cover
+        raise BenchError(f"--device {device}: needs PyTorch, which is not installed here; use --device cpu") from None
+    try:
+        torch.device(device)
+    except RuntimeError:
+        raise BenchError(f"--device {device!r} is not a device: use auto, cpu, cuda, cuda:N or mps") from None
+    if kind == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0:
+            built = "" if torch.version.cuda else f", and this PyTorch ({torch.__version__}) is built without CUDA"
+            raise BenchError(f"--device {device}: no CUDA GPU is visible here{built}; use --device auto (cuda when there is one) or cpu")
+        if index and int(index) >= count:
+            raise BenchError(f"--device {device}: this machine has {count} CUDA GPU(s), cuda:0 to cuda:{count - 1}")
+    elif kind == "mps" and not torch.backends.mps.is_available():
+        raise BenchError(f"--device {device}: Apple's MPS is not available here; use --device auto or cpu")
+
+
 
 
 def max_pixels(value: int | None) -> int:

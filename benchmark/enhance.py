@@ -19,6 +19,7 @@ smaller panels are nearest-upscaled to the output size.
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 import time
@@ -66,12 +67,44 @@ def output_scale(method, scale: int | None) -> int:
     return int(method.scale)
 
 
-def _raise_scale_hint(exc: ValueError, method) -> None:
-    if "x scale" not in str(exc):
-        raise BenchError(str(exc)) from None
-    hint = ("pass --scale to match the method" if method.scale is None
-            else f"{method.name} declares scale {method.scale} (Method.scale) but returned another size")
-    raise BenchError(f"{exc}: {hint}") from None
+def _raise_method_error(exc: Exception, method, src: Path) -> None:
+    """A method that failed on ``src`` as a one-line BenchError (a size mismatch says what to pass)."""
+    if isinstance(exc, BenchError):
+        raise exc
+    if isinstance(exc, ValueError) and "x scale" in str(exc):
+        hint = ("pass --scale to match the method" if method.scale is None
+                else f"{method.name} declares scale {method.scale} (Method.scale) but returned another size")
+        raise BenchError(f"{exc}: {hint}") from None
+    detail = " ".join(str(exc).split())[:300]
+    from .debug import debug
+
+    debug(exc)
+    raise BenchError(f"method {method.name} failed on {src} ({type(exc).__name__}: {detail}); "
+                     "BENCH_DEBUG=1 shows the traceback") from None
+
+
+def _partial_name(dst: Path) -> Path:
+    """Where an output is written before it is complete: beside it, hidden, same suffix (the format)."""
+    return dst.with_name(f".{dst.stem}.partial{dst.suffix}")
+
+
+def _write_atomically(dst: Path, write) -> Any:
+    """``write(tmp)`` then rename ``tmp`` to ``dst``: a failure (or Ctrl-C) leaves nothing at ``dst``."""
+    try:
+        dst.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise BenchError(f"output {dst}: cannot create its folder {dst.parent} ({exc.strerror or exc}); choose another -o") from None
+    tmp = _partial_name(dst)
+    try:
+        result = write(tmp)
+        os.replace(tmp, dst)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise BenchError(f"output {dst}: cannot write it ({exc.strerror or exc}); choose another -o") from None
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return result
 
 
 class _Writer:
@@ -121,7 +154,8 @@ def _open_video(src: Path):
     try:
         c = av.open(str(src))
     except (av.FFmpegError, OSError) as exc:
-        raise BenchError(f"{src}: PyAV cannot read it as a video ({exc})") from None
+        raise BenchError(f"{src}: not a video PyAV can read ({exc}); bench enhance takes a video file, an image "
+                         f"({', '.join(sorted(IMAGE_EXTS))}) or a folder of images") from None
     if not c.streams.video:
         c.close()
         raise BenchError(f"{src}: no video stream")
@@ -149,30 +183,42 @@ def enhance(src: Path, method, dst: Path, scale: int | None = None, codec: str =
         raise BenchError(f"--codec {codec!r}: choose one of {', '.join(CODECS)}")
     scale = output_scale(method, scale)
     method.setup(device)
-    if src.is_dir() or src.suffix.lower() in IMAGE_EXTS:
+    if src.is_dir():
         return _enhance_images(src, method, dst, scale, side_by_side, device, reference)
-    return _enhance_video(src, method, dst, scale, codec, crf, side_by_side, batch, device, progress, reference)
+    if src.suffix.lower() in IMAGE_EXTS:
+        info = _write_atomically(dst, lambda tmp: _enhance_images(src, method, tmp, scale, side_by_side, device, reference))
+    else:
+        info = _write_atomically(dst, lambda tmp: _enhance_video(src, method, tmp, scale, codec, crf, side_by_side, batch, device,
+                                                                 progress, reference))
+    return {**info, "output": str(dst)}
 
 
 def _enhance_images(src: Path, method, dst: Path, scale: int, sbs: bool, device: str, reference: Path | None) -> dict[str, Any]:
     files = sorted(p for p in src.iterdir() if p.suffix.lower() in IMAGE_EXTS) if src.is_dir() else [src]
     if not files:
         raise BenchError(f"{src}: no images")
-    if src.is_dir():
-        dst.mkdir(parents=True, exist_ok=True)
     for f in files:
-        img = read_image(f)
+        img = _read(f)
         ctx = Context(scale=scale, item_id=f.stem, device=device)
         try:
             out = next(restore_stream(method, [img], ctx, 1))
-        except ValueError as exc:
-            _raise_scale_hint(exc, method)
-        target = dst / f"{f.stem}.png" if src.is_dir() else dst
+        except Exception as exc:
+            _raise_method_error(exc, method, f)
         if sbs:
-            ref = None if reference is None else read_image(Path(reference) / f.name if Path(reference).is_dir() else Path(reference))
+            ref = None if reference is None else _read(Path(reference) / f.name if Path(reference).is_dir() else Path(reference))
             out = _panels(([] if ref is None else [ref]) + [img, out], *out.shape[:2])
-        write_png(target, out)
+        if src.is_dir():
+            _write_atomically(dst / f"{f.stem}.png", lambda tmp, out=out: write_png(tmp, out))
+        else:
+            write_png(dst, out)
     return {"frames": len(files), "output": str(dst)}
+
+
+def _read(path: Path) -> np.ndarray:
+    try:
+        return read_image(path)
+    except (ValueError, OSError) as exc:
+        raise BenchError(str(exc) if str(path) in str(exc) else f"{path}: not a readable image ({exc})") from None
 
 
 def _progress(label: str, enabled: bool):
@@ -180,6 +226,30 @@ def _progress(label: str, enabled: bool):
 
     return Progress(TextColumn(f"[bold]{label}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[info]}"),
                     TimeElapsedColumn(), TimeRemainingColumn(), disable=not enabled)
+
+
+def _read_packets(src: Path, inp, streams, done) -> Iterator[Any]:
+    """``inp``'s packets; a damaged or truncated file is a BenchError naming it (``done()``: frames read so far)."""
+    import av
+
+    packets = inp.demux(*streams)
+    while True:
+        try:
+            packet = next(packets)
+        except StopIteration:
+            return
+        except av.FFmpegError as exc:
+            raise BenchError(f"{src}: cannot read it after {done()} frame(s) ({exc}); is it truncated or damaged?") from None
+        yield packet
+
+
+def _decode(src: Path, packet, done: int) -> list[Any]:
+    import av
+
+    try:
+        return packet.decode()
+    except av.FFmpegError as exc:
+        raise BenchError(f"{src}: cannot decode it after {done} frame(s) ({exc}); is it truncated or damaged?") from None
 
 
 def _enhance_video(src: Path, method, dst: Path, scale: int, codec: str, crf: int, sbs: bool, batch: int, device: str,
@@ -194,7 +264,6 @@ def _enhance_video(src: Path, method, dst: Path, scale: int, codec: str, crf: in
         ow, oh = vin.codec_context.width * scale, vin.codec_context.height * scale
         panels = (1 + (reference is not None)) if sbs else 0
         w = ow * (panels + 1) if sbs else ow
-        dst.parent.mkdir(parents=True, exist_ok=True)
         refs = _reference_frames(Path(reference) if sbs and reference is not None else None)
         with av.open(str(dst), "w") as out:
             writer = _Writer(out, codec, rate, w, oh, crf)
@@ -205,13 +274,13 @@ def _enhance_video(src: Path, method, dst: Path, scale: int, codec: str, crf: in
 
             def decoded() -> Iterator[np.ndarray]:
                 streams = [vin] + ([ain] if ain is not None else [])
-                for packet in inp.demux(*streams):
+                for packet in _read_packets(src, inp, streams, lambda: stats["frames"] + len(waiting)):
                     if packet.stream is ain:
                         if packet.dts is not None:
                             packet.stream = aout
                             out.mux(packet)
                         continue
-                    for vf in packet.decode():
+                    for vf in _decode(src, packet, stats["frames"] + len(waiting)):
                         arr = vf.to_ndarray(format="rgb24")
                         waiting.append(arr)
                         yield arr
@@ -227,8 +296,10 @@ def _enhance_video(src: Path, method, dst: Path, scale: int, codec: str, crf: in
                     for o in restore_stream(method, decoded(), ctx, batch, timed):
                         f = waiting.popleft()
                         writer.write(_panels([r for r in [next(refs)] if r is not None] + [f, o], oh, ow) if sbs else o)
-                except ValueError as exc:
-                    _raise_scale_hint(exc, method)
+                except OSError:
+                    raise  # the output cannot be written: _write_atomically says so
+                except Exception as exc:
+                    _raise_method_error(exc, method, src)
             writer.close()
     frames, seconds = stats["frames"], stats["seconds"]
     return {"frames": frames, "fps": frames / seconds if seconds else float("inf"), "output": str(dst),
@@ -301,8 +372,6 @@ class LiveSource:
 def enhance_realtime(src: Path, method, dst: Path, scale: int | None = None, codec: str = "h264", crf: int = 18, side_by_side: bool = False,
                      device: str = "cpu", progress: bool = True, duration: float | None = None) -> dict[str, Any]:
     """Play ``src`` live through ``method`` one frame at a time (see the module docstring)."""
-    import av
-
     camera = is_camera(src)
     if not camera and not Path(src).exists():
         raise BenchError(f"{src}: no such file or camera (use camera:N or /dev/videoN for a camera)")
@@ -312,6 +381,15 @@ def enhance_realtime(src: Path, method, dst: Path, scale: int | None = None, cod
         raise BenchError(f"--codec {codec!r}: choose one of {', '.join(CODECS)}")
     scale = output_scale(method, scale)
     method.setup(device)
+    info = _write_atomically(Path(dst), lambda tmp: _realtime(src, method, tmp, scale, codec, crf, side_by_side, progress, duration, device))
+    return {**info, "output": str(dst)}
+
+
+def _realtime(src: Path, method, dst: Path, scale: int, codec: str, crf: int, side_by_side: bool, progress: bool,
+              duration: float | None, device: str) -> dict[str, Any]:
+    import av
+
+    camera = is_camera(src)
     with _open_video(src) as inp:
         vin = inp.streams.video[0]
         rate = vin.average_rate or vin.guessed_rate or Fraction(25)
@@ -319,12 +397,11 @@ def enhance_realtime(src: Path, method, dst: Path, scale: int | None = None, cod
         ctx = Context(scale=scale, item_id=Path(str(src)).stem, kind="video", fps=float(rate), device=device)
         try:  # warm-up on one blank frame (lazy initialisation is not the source's latency)
             next(restore_stream(method, [np.zeros((vin.codec_context.height, vin.codec_context.width, 3), np.uint8)], ctx, 1))
-        except ValueError as exc:
-            _raise_scale_hint(exc, method)
+        except Exception as exc:
+            _raise_method_error(exc, method, src)
         source = LiveSource(inp, paced=not camera)
         taken: deque = deque()
         latencies: list[float] = []
-        dst.parent.mkdir(parents=True, exist_ok=True)
         w = ow * 2 if side_by_side else ow
         t_start = None
         interrupted = False
@@ -348,8 +425,10 @@ def enhance_realtime(src: Path, method, dst: Path, scale: int | None = None, cod
                         break
             except KeyboardInterrupt:
                 interrupted = True
-            except ValueError as exc:
-                _raise_scale_hint(exc, method)
+            except OSError:
+                raise  # the output cannot be written: _write_atomically says so
+            except Exception as exc:
+                _raise_method_error(exc, method, src)
             finally:
                 source.stop()
             t_end = time.perf_counter()

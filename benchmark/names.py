@@ -85,28 +85,36 @@ SPEC_KEYS = {"datasets": ("path", "type", "description"), "degradations": ("chai
 _NEEDS = {"datasets": ("path",), "degradations": ("chain", "type"), "methods": ("path",)}
 
 
-def _nearest(key: str, known: list[str] | tuple[str, ...]) -> str:
+def nearest(key: str, known: list[str] | tuple[str, ...]) -> str:
+    """``"did you mean 'x'? "`` for the known name closest to ``key`` (difflib), or ``""``."""
     close = difflib.get_close_matches(key, list(known), n=1, cutoff=0.5)
     return f"did you mean {close[0]!r}? " if close else ""
 
 
+
+def read_toml(path: Path, what: str, missing: str = "does not exist") -> dict[str, Any]:
+    """The tables of the TOML file ``path``, or a BenchError that names it (as ``what``: "spec
+    file", "--config") and says why it cannot be read: missing, a folder, not UTF-8, not TOML."""
+    if not path.exists():
+        raise BenchError(f"{what} {path} {missing}")
+    if path.is_dir():
+        raise BenchError(f"{what} {path} is a folder; pass the TOML file itself")
+    try:
+        return tomllib.loads(path.read_bytes().decode("utf-8"))
+    except OSError as exc:
+        raise BenchError(f"{what} {path} cannot be read ({exc.strerror or exc})") from None
+    except UnicodeDecodeError as exc:
+        raise BenchError(f"{what} {path} is not UTF-8 text (byte {exc.start}); save it as UTF-8 TOML") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise BenchError(f"{what} {path} is not valid TOML: {exc}") from None
+
+
 def _read_spec(path: Path) -> dict[str, Any]:
     """A spec file's tables, checked: readable UTF-8 TOML, known sections and keys, values of the right type."""
-    if not path.exists():
-        raise BenchError(f"spec file {path} does not exist")
-    if path.is_dir():
-        raise BenchError(f"spec file {path} is a folder; pass the TOML file itself (--spec FILE)")
-    try:
-        data = tomllib.loads(path.read_bytes().decode("utf-8"))
-    except OSError as exc:
-        raise BenchError(f"spec file {path} cannot be read ({exc.strerror or exc})") from None
-    except UnicodeDecodeError as exc:
-        raise BenchError(f"spec file {path} is not UTF-8 text (byte {exc.start}); save it as UTF-8 TOML") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise BenchError(f"spec file {path} is not valid TOML: {exc}") from None
+    data = read_toml(path, "spec file")
     for section, entries in data.items():
         if section not in SPEC_KEYS:
-            raise BenchError(f"spec file {path}: unknown section [{section}]; {_nearest(section, tuple(SPEC_KEYS))}"
+            raise BenchError(f"spec file {path}: unknown section [{section}]; {nearest(section, tuple(SPEC_KEYS))}"
                              f"known: {', '.join(f'[{k}.NAME]' for k in SPEC_KEYS)}")
         if not isinstance(entries, dict) or not all(isinstance(d, dict) for d in entries.values()):
             raise BenchError(f"spec file {path}: [{section}] holds tables, one per name ([{section}.NAME] with key = value lines)")
@@ -119,14 +127,15 @@ def _check_entry(path: Path, kind: str, name: str, d: dict[str, Any]) -> None:
     where = f"spec file {path}: [{kind}.{name}]"
     needs = _NEEDS[kind]
     if not any(k in d for k in needs):
-        raise BenchError(f"{where} needs {' or '.join(repr(k) for k in needs)}" + (" (a weights file)" if kind == "methods" else ""))
+        raise BenchError(f"{where} needs {'a ' if kind == 'datasets' else ''}{' or '.join(repr(k) for k in needs)}"
+                         + (" (a weights file)" if kind == "methods" else ""))
     known: list[str] | None = list(SPEC_KEYS[kind])
     if kind == "degradations" and "type" in d and "chain" not in d:
         settings = _degradation_settings(where, d["type"])
         known = None if settings is None else known + settings
     for key in d:
         if known is not None and key not in known:
-            raise BenchError(f"{where}: unknown key {key!r}; {_nearest(key, known)}known: {', '.join(known)}")
+            raise BenchError(f"{where}: unknown key {key!r}; {nearest(key, known)}known: {', '.join(known)}")
     for key in ("path", "chain", "type", "name", "precision", "description"):
         if key in d and not isinstance(d[key], str):
             raise BenchError(f"{where}: {key} = {d[key]!r} should be a string (in quotes)")
@@ -143,7 +152,7 @@ def _degradation_settings(where: str, type_name: Any) -> list[str] | None:
 
     if not isinstance(type_name, str) or type_name not in registry.degradations:
         known = registry.degradations.names()
-        raise BenchError(f"{where}: unknown degradation type {type_name!r}; {_nearest(str(type_name), known)}known: {', '.join(known)}")
+        raise BenchError(f"{where}: unknown degradation type {type_name!r}; {nearest(str(type_name), known)}known: {', '.join(known)}")
     params = list(inspect.signature(registry.degradations.get(type_name).__init__).parameters.values())[1:]
     if any(p.kind is p.VAR_KEYWORD for p in params):
         return None  # takes any setting: the class checks them

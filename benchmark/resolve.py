@@ -10,7 +10,7 @@ from typing import Any
 
 from . import registry
 from .api import Method, Metric, check_scale
-from .config import DEFAULT_DATASETS, DEFAULT_MAX_FRAMES, DEFAULT_METRICS, DEFAULT_PLAN, RunConfig, split_list
+from .config import DEFAULT_DATASETS, DEFAULT_MAX_FRAMES, DEFAULT_METRICS, DEFAULT_PLAN, RunConfig, check_device, split_list
 from .errors import BenchError
 from .names import DatasetSpec, Specs, expand, resolve
 
@@ -134,6 +134,8 @@ def resolve_run(cfg: RunConfig, root: Path | None, specs: Specs) -> Resolved:
     """The data sets, methods and metrics ``cfg`` names (with neither methods nor data sets:
     :data:`DEFAULT_PLAN`). Every name is checked, and every metric's availability, before
     any work: one error, not one per item."""
+    if not (cfg.executor == "ray" and cfg.ray_address):  # a Ray cluster's nodes, not this machine, have its devices
+        check_device(cfg.device)
     plan = DEFAULT_PLAN if not cfg.datasets and not split_list(cfg.methods) else None
     names = list(plan) if plan else [n for d in (cfg.datasets or DEFAULT_DATASETS) for n in expand(d)]
     max_frames = cfg.max_frames if cfg.max_frames is not None else (DEFAULT_MAX_FRAMES if not cfg.datasets else None)
@@ -154,13 +156,14 @@ def resolve_run(cfg: RunConfig, root: Path | None, specs: Specs) -> Resolved:
 
 
 def _unique_labels(methods: list[Method], specs: list[str]) -> None:
-    """Refuse two methods with one label (their rows would be one method's, averaged)."""
+    """Refuse two methods with one label: their rows would read as one method's, averaged."""
     seen: dict[str, str] = {}
     for m, spec in zip(methods, specs):
         if m.name in seen:
-            same = f"'{spec}' is given twice" if seen[m.name] == spec else f"'{seen[m.name]}' and '{spec}' are both labelled '{m.name}'"
-            raise BenchError(f"the same method is named twice: {same} in the results; "
-                             f"drop one, or tell them apart with :name= (e.g. '{spec}:name={m.name}-2')")
+            same = (f"'{spec}' is given twice" if seen[m.name] == spec
+                    else f"'{seen[m.name]}' and '{spec}' are both labelled '{m.name}' in the results")
+            renamed = ":".join(p for p in spec.split(":") if not p.startswith("name=")) + f":name={m.name}-2"
+            raise BenchError(f"the same method is named twice: {same}; drop one, or tell them apart with :name= (e.g. '{renamed}')")
         seen[m.name] = spec
 
 

@@ -54,6 +54,61 @@ print(json.dumps({"seconds": seconds, "before_mb": before, "tile": m.choose_tile
 """
 
 
+BUILTIN = r"""
+import json, sys, time
+import numpy as np, torch
+torch.set_num_threads(int(sys.argv[5]))
+import benchmark.methods.published as pub
+from benchmark.api import Context
+from benchmark.runner import make_method
+if sys.argv[4] != "none":  # automatic tiles under this budget instead of the free memory
+    pub.memory_budget = lambda device: float(sys.argv[4]) * 2**20
+side = int(sys.argv[2])
+m = make_method(sys.argv[1])
+m.setup("cpu")
+x, y = np.arange(side, dtype=np.float32)[None], np.arange(side, dtype=np.float32)[:, None]
+frame = np.empty((side, side, 3), np.uint8)
+for c, f in enumerate((np.sin(x / 37) * np.cos(y / 23), np.cos((x + y) / 51), np.sin(x / 11 + y / 17))):
+    frame[:, :, c] = np.clip(128 + 100 * f, 0, 255)
+import resource
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+t0 = time.perf_counter()
+out = m.process([frame], Context(scale=m.scale))[0]
+seconds = time.perf_counter() - t0
+np.save(sys.argv[3], out)
+cost = lambda: m.tiling.bytes_per_pixel(m.model, m.model, "cpu")
+print(json.dumps({"seconds": seconds, "before_mb": before, "tile": m.tiling.choose(1, side, side, cost, "cpu"), "shape": list(out.shape)}))
+"""
+
+
+def measure_builtin(spec: str, side: int, out: Path, budget_mb: float | None, threads: int, limit_gb: float) -> dict:
+    """One built-in network on one ``side`` x ``side`` frame in a fresh process (as :func:`measure`)."""
+    return measure(spec, out, budget_mb, threads, limit_gb, [BUILTIN, spec, str(side)])
+
+
+def builtin_table(a) -> None:
+    """``srgan`` (a built-in network, tiled through its own restore path) at 1024 and 4096."""
+    import numpy as np
+
+    print(f"srgan x4, synthetic frames, CPU, {a.threads} torch thread(s); auto = tiles chosen under a {a.budget_mb:.0f} MB budget")
+    print(f"{'input':<10} {'setting':<24} {'tile':>6} {'seconds':>8} {'RSS before MB':>14} {'peak RSS MB':>12} {'max diff vs whole':>18}")
+    with tempfile.TemporaryDirectory() as tmp:
+        for side in a.sides:
+            ref = None
+            settings = ([("whole frame (tile=0)", "srgan:tile=0", None)] if side <= a.whole_up_to else []) + \
+                       [("auto (budget)", "srgan", a.budget_mb)]
+            for i, (label, spec, budget) in enumerate(settings):
+                path = Path(tmp) / f"b{side}_{i}.npy"
+                r = measure_builtin(spec, side, path, budget, a.threads, a.limit_gb)
+                if "error" in r:
+                    print(f"{side:<10} {label:<24} {'':>6} {'':>8} {'':>14} {r['rss_mb']:>12.0f}  failed: {r['error']}")
+                    continue
+                out = np.load(path, mmap_mode="r")
+                diff = "baseline" if spec.endswith("tile=0") else ("-" if ref is None else f"{int(np.abs(out.astype(np.int16) - ref).max())} grey level(s)")
+                ref = np.array(out) if spec.endswith("tile=0") else ref
+                print(f"{side:<10} {label:<24} {r['tile'] or 'none'!s:>6} {r['seconds']:>8.1f} {r['before_mb']:>14.0f} {r['rss_mb']:>12.0f} {diff:>18}", flush=True)
+
+
 def make_model(path: Path) -> None:
     import torch
     from safetensors.torch import save_file
@@ -66,11 +121,11 @@ def make_model(path: Path) -> None:
     save_file({k: v.contiguous() for k, v in net.state_dict().items()}, str(path))
 
 
-def measure(spec: str, out: Path, budget_mb: float | None, threads: int, limit_gb: float) -> dict:
+def measure(spec: str, out: Path, budget_mb: float | None, threads: int, limit_gb: float, child: list[str] | None = None) -> dict:
     def limit() -> None:
         resource.setrlimit(resource.RLIMIT_AS, (int(limit_gb * 2**30), int(limit_gb * 2**30)))
 
-    cmd = [sys.executable, "-c", CHILD, spec, str(out), "none" if budget_mb is None else str(budget_mb), str(threads)]
+    cmd = [sys.executable, "-c", *(child or [CHILD, spec]), str(out), "none" if budget_mb is None else str(budget_mb), str(threads)]
     t0 = time.perf_counter()
     p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, preexec_fn=limit)
     _, status, usage = os.wait4(p.pid, 0)
@@ -89,7 +144,21 @@ def main() -> None:
     ap.add_argument("--budget-mb", type=float, default=1024, help="memory budget for the automatic setting")
     ap.add_argument("--threads", type=int, default=1, help="torch threads in each child")
     ap.add_argument("--limit-gb", type=float, default=14, help="address-space limit of each child")
+    ap.add_argument("--builtin", action="store_true", help="srgan (a built-in network) at --sides instead of the published model")
+    ap.add_argument("--sides", type=int, nargs="+", default=[1024, 4096], help="input sides for --builtin")
+    ap.add_argument("--whole-up-to", type=int, default=1024, help="--builtin: also run untiled (tile=0) up to this side")
+    ap.add_argument("--psnr", action="store_true", help="PSNR of tiled vs untiled built-in networks on Set5 x4 and LIVE1 QF10")
     a = ap.parse_args()
+    if a.builtin or a.psnr:
+        if a.builtin:
+            builtin_table(a)
+        if a.psnr:
+            import torch
+            from tiled_psnr import psnr_table
+
+            torch.set_num_threads(a.threads)
+            psnr_table()
+        return
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         model = tmp / "compact_x2.safetensors"

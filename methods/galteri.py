@@ -29,6 +29,7 @@ from benchmark.api import Context, Method
 from benchmark.errors import BenchError
 
 from .nets import ArtifactGenerator, HalfResGenerator, QFPredictor, SubPatchDiscriminator
+from .tiled import LIVE_TENSORS, Tiling, crop_batches, tiling_settings
 from .trainable import frames_to_tensor, load_generator, tensor_to_frames, versioned, weights_file
 from .training import Recipe
 
@@ -267,13 +268,17 @@ class QFRecipe(Recipe):
         return {"val_qf_mae": float(np.mean(errs)), "val_bin_accuracy": float(np.mean(hits))}
 
 
-def predict_qf(model, frame: np.ndarray, device: str = "cpu") -> float:
+def predict_qf(model, frame: np.ndarray, device: str = "cpu", per_call: int | None = None) -> float:
+    """The median predicted QF over every crop of the whole frame, ``per_call`` crops at a time
+    (all at once by default, and whenever they fit the memory budget: see methods/tiled.py)."""
     import torch
 
-    crops = torch.from_numpy(luma_crops(frame)).float().to(device)
+    crops = luma_crops(frame)
+    step = per_call or len(crops)
     model.eval()
     with torch.inference_mode():
-        pred = model(crops).cpu().numpy() * 100
+        pred = np.concatenate([model(torch.from_numpy(crops[i:i + step]).float().to(device)).cpu().numpy() * 100
+                               for i in range(0, len(crops), step)])
     model.train()
     return float(np.median(pred))
 
@@ -290,7 +295,7 @@ class QFEnsemble(Method):
     version = "1"
     default_self_ensemble: ClassVar[int] = 1
 
-    def __init__(self, qf: int | str = "auto", self_ensemble: int | None = None, **params: Any):
+    def __init__(self, qf: int | str = "auto", self_ensemble: int | None = None, tile: Any = None, overlap: Any = None, **params: Any):
         if "weights" in params:  # silently ignored before: the rows named a file that was never read
             raise ValueError(f"{self.name} is an ensemble of per-QF weights and takes no weights=; put your "
                              f"'{self.family_name}-qf*.safetensors' files in $BENCH_WEIGHTS_DIR instead")
@@ -299,7 +304,8 @@ class QFEnsemble(Method):
             raise BenchError(f"{self.name}: self_ensemble={self_ensemble} is not one of {', '.join(map(str, VIEWS))} "
                              "(1: the image alone; 2: + turned 180 degrees; 4: + flips; 8: every flip and transpose)")
         given = {"self_ensemble": n} if self_ensemble is not None and n != self.default_self_ensemble else {}
-        super().__init__(**({"qf": qf} if qf != "auto" else {}), **given, **params)
+        super().__init__(**({"qf": qf} if qf != "auto" else {}), **given, **params, **tiling_settings(tile, overlap))
+        self.tiling = Tiling(tile, overlap, multiple=8)  # tiles on the JPEG 8x8 grid
         self.qf = qf
         self.self_ensemble = n
         self.cards = {q: weights_file(f"{self.family_name}-qf{q}")[1] for q in ENSEMBLE_QFS}
@@ -321,7 +327,9 @@ class QFEnsemble(Method):
     def choose(self, frame: np.ndarray) -> int:
         if self.qf != "auto":
             return nearest_qf(float(self.qf))
-        return nearest_qf(predict_qf(self.predictor, frame, self.device))
+        crops = (frame.shape[0] // CROP) * (frame.shape[1] // CROP)  # the decision is on the whole frame, in chunks
+        per_crop = LIVE_TENSORS * 4 * self.predictor.net[0].out_channels * (CROP // 8) ** 2
+        return nearest_qf(predict_qf(self.predictor, frame, self.device, crop_batches(crops, per_crop, self.device)))
 
     def process(self, frames: list[np.ndarray], ctx: Context) -> list[np.ndarray]:
         import torch
@@ -331,8 +339,12 @@ class QFEnsemble(Method):
         out = []
         with torch.inference_mode():
             for f in frames:
-                g = self.models[self.choose(f)]
-                out += tensor_to_frames(self_ensemble(g, frames_to_tensor([f], self.device), self.self_ensemble), [f])
+                g = self.models[self.choose(f)]  # one generator for every tile of the frame
+
+                def fn(x, g=g):
+                    return self_ensemble(g, x, self.self_ensemble)
+
+                out += self.tiling.restore(g, fn, [f], self.device, 1, lambda: tensor_to_frames(fn(frames_to_tensor([f], self.device)), [f]))
         return out
 
 

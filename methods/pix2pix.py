@@ -73,6 +73,8 @@ class Pix2Pix(TrainableMethod):
     version = "1"
     description = "pix2pix U-Net + PatchGAN (GAN + lambda*L1), trained on H.264 (QP 46) frames; lam=100 or 1000."
     build = staticmethod(UNetGenerator)
+    tile_multiple = 16  # H.264 macroblocks and the shipped U-Net's 2^4 strides
+    tile_overlap = 64  # its receptive field is wide
 
     def __init__(self, lam: int = 1000, weights: str | None = None, **params: Any):
         if int(lam) not in (100, 1000) and weights is None:

@@ -5,13 +5,12 @@ nearest known one is named), a value of the wrong type or a size that is not pos
 
 from __future__ import annotations
 
-import difflib
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from benchmark.errors import BenchError
+from benchmark.names import nearest as _nearest, read_toml
 
 #: settings a built-in recipe reads beyond its ``defaults`` (its ``[params]`` are checked against both)
 RECIPE_SETTINGS = {"ssim": ("blocks", "fold", "qf"), "gan": ("blocks", "fold", "qf")}
@@ -40,7 +39,7 @@ class TrainConfig:
         """The settings of ``path`` (TOML) with ``overrides`` (the command line's; None: not given)
         on top; with ``recipe`` (a built-in recipe class) its ``[params]`` keys are checked too."""
         data = read_config(path) if path else {}
-        where = f"config {path}" if path else "the settings"
+        where = f"--config {path}" if path else "--param"
         known = [f for f in cls.__dataclass_fields__ if f != "params"]
         for k in data:
             if k not in known and k != "params":
@@ -61,7 +60,7 @@ class TrainConfig:
             check_params(recipe, cfg.params, where)
         return cfg
 
-    def check(self, where: str = "the settings", from_cli: set[str] = frozenset()) -> None:  # type: ignore[assignment]
+    def check(self, where: str = "the training settings", from_cli: set[str] = frozenset()) -> None:  # type: ignore[assignment]
         """Types and ranges of the settings (``from_cli``: given as ``--key``, named so)."""
         def name(k: str) -> str:
             return f"--{k.replace('_', '-')} {getattr(self, k)!r}" if k in from_cli else f"{where}: {k} = {getattr(self, k)!r}"
@@ -84,26 +83,9 @@ class TrainConfig:
                 raise BenchError(f"{name(k)} should be a string (in quotes)")
 
 
-def _nearest(key: str, known: list[str]) -> str:
-    close = difflib.get_close_matches(key, known, n=1, cutoff=0.5)
-    return f"did you mean {close[0]!r}? " if close else ""
-
-
 def read_config(path: str) -> dict[str, Any]:
     """The tables of a TOML config file, or a BenchError that says why it cannot be read."""
-    p = Path(path)
-    if not p.exists():
-        raise BenchError(f"--config {p}: no such file (the configs shipped are in methods/configs/)")
-    if p.is_dir():
-        raise BenchError(f"--config {p} is a folder; pass a TOML file")
-    try:
-        return tomllib.loads(p.read_bytes().decode("utf-8"))
-    except OSError as exc:
-        raise BenchError(f"--config {p} cannot be read ({exc.strerror or exc})") from None
-    except UnicodeDecodeError as exc:
-        raise BenchError(f"--config {p} is not UTF-8 text (byte {exc.start}); save it as UTF-8 TOML") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise BenchError(f"--config {p} is not valid TOML: {exc}") from None
+    return read_toml(Path(path), "--config", missing="does not exist (the configs shipped are in methods/configs/)")
 
 
 def check_params(recipe: type, params: dict[str, Any], where: str) -> None:

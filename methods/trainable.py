@@ -19,6 +19,8 @@ from benchmark.api import Context, Method
 from benchmark.errors import warn
 from benchmark.weights import ENV_WEIGHTS_DIR, WeightsMissing, file_sha256
 
+from .tiled import DEFAULT_OVERLAP, Tiling, tiling_settings
+
 WEIGHTS_DIR = Path(__file__).parent / "weights"
 
 
@@ -90,9 +92,12 @@ class TrainableMethod(Method):
 
     weights_name: ClassVar[str] = ""
     weights_dir: ClassVar[Path] = WEIGHTS_DIR  # a plug-in package points this at its own folder
+    tile_multiple: ClassVar[int] = 1  # the grid tiles keep (methods/tiled.py)
+    tile_overlap: ClassVar[int] = DEFAULT_OVERLAP
 
-    def __init__(self, weights: str | None = None, **params: Any):
-        super().__init__(**({"weights": weights} if weights else {}), **params)
+    def __init__(self, weights: str | None = None, tile: Any = None, overlap: Any = None, **params: Any):
+        super().__init__(**({"weights": weights} if weights else {}), **params, **tiling_settings(tile, overlap))
+        self.tiling = Tiling(tile, overlap, self.tile_multiple, self.tile_overlap)
         self.explicit = weights
         self.model = None
         path, card = weights_file(self.weights_name, weights, self.weights_dir)  # fail early, and identify the weights
@@ -118,7 +123,12 @@ class TrainableMethod(Method):
         outs: list[np.ndarray] = []
         with torch.inference_mode():
             if len(shapes) == 1:
-                return tensor_to_frames(self.model(frames_to_tensor(frames, self.device)), frames)
+                return self.restore(frames)
             for f in frames:
-                outs += tensor_to_frames(self.model(frames_to_tensor([f], self.device)), [f])
+                outs += self.restore([f])
         return outs
+
+    def restore(self, frames: list[np.ndarray]) -> list[np.ndarray]:
+        """Frames of one shape: whole when they fit the memory budget, else in tiles."""
+        return self.tiling.restore(self.model, self.model, frames, self.device, self.scale,
+                                   lambda: tensor_to_frames(self.model(frames_to_tensor(frames, self.device)), frames))

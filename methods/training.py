@@ -42,7 +42,6 @@ class PairSource:
 
     def __init__(self, names: list[str], data_root: str | None, val_items: int, max_items: int | None = None):
         from benchmark.runner import RunConfig, Runner
-        from benchmark.stages import degrade, degraded_frames, reference
 
         runner = Runner(RunConfig(data_root=data_root))
         self.train: list[tuple[np.ndarray, np.ndarray, str]] = []
@@ -59,13 +58,27 @@ class PairSource:
             if len(items) <= val_items:
                 raise BenchError(f"{name}: {len(items)} items, need more than the {val_items} held out for validation")
             for k, item in enumerate(items):
-                ref_key, ref_frames = reference(runner.cache, spec, item)
-                deg_key, _ = degrade(runner.cache, spec, item, ref_key, ref_frames)
-                for deg, ref in zip(degraded_frames(runner.cache, deg_key, ref_key, ref_frames), ref_frames()):
-                    if deg.shape[2] == 1:
-                        deg, ref = np.repeat(deg, 3, 2), np.repeat(ref, 3, 2)
+                try:
+                    pairs = self._pairs(runner.cache, spec, item)
+                except (ValueError, OSError) as exc:
+                    raise BenchError(f"{name}: item {item.item_id} cannot be read ({exc}); remove or replace it") from None
+                for deg, ref in pairs:
                     (self.val if k >= len(items) - val_items else self.train).append((deg, ref, f"{name}/{item.item_id}"))
         self.names = names
+
+    @staticmethod
+    def _pairs(cache, spec, item) -> list[tuple[np.ndarray, np.ndarray]]:
+        """An item's (degraded, reference) frames, gray repeated to three channels."""
+        from benchmark.stages import degrade, degraded_frames, reference
+
+        ref_key, ref_frames = reference(cache, spec, item)
+        deg_key, _ = degrade(cache, spec, item, ref_key, ref_frames)
+        out = []
+        for deg, ref in zip(degraded_frames(cache, deg_key, ref_key, ref_frames), ref_frames()):
+            if deg.shape[2] == 1:
+                deg, ref = np.repeat(deg, 3, 2), np.repeat(ref, 3, 2)
+            out.append((deg, ref))
+        return out
 
     def sample(self, rng: np.random.Generator, batch: int, patch: int):
 
@@ -73,10 +86,11 @@ class PairSource:
         p_in = patch // s
         xs, ys = [], []
         for _ in range(batch):
-            deg, ref, _ = self.train[rng.integers(len(self.train))]
+            deg, ref, key = self.train[rng.integers(len(self.train))]
             h, w = deg.shape[:2]
             if h < p_in or w < p_in:
-                raise BenchError(f"a training frame ({w}x{h}) is smaller than the input patch {p_in}")
+                raise BenchError(f"{key}: a training frame ({w}x{h}) is smaller than the input patch {p_in} (--patch {patch}"
+                                 f"{f' at x{s}' if s != 1 else ''}); use a smaller --patch or larger images")
             # JPEG/H.264 blocks: keep patches on the 8x8 grid of the input
             i = int(rng.integers(0, (h - p_in) // 8 + 1)) * 8
             j = int(rng.integers(0, (w - p_in) // 8 + 1)) * 8
@@ -257,7 +271,11 @@ def _build_recipe(recipe_cls: type[Recipe], cfg: TrainConfig, device: str, resum
     """The recipe with its models built on ``device``; a new training's generator starts from
     ``cfg.init`` (a resumed one's weights come from its checkpoint: the init file need not exist now)."""
     recipe = recipe_cls(cfg, device)
-    recipe.build()
+    try:
+        recipe.build()
+    except (TypeError, ValueError, KeyError) as exc:  # e.g. ch = "wide": the settings build no model
+        raise BenchError(f"{recipe.name}: its settings {recipe.p} build no model ({type(exc).__name__}: {exc}); "
+                         "check the [params] of --config and each --param") from None
     if cfg.init and not resuming:
         load_init(recipe.models["generator"], cfg.init)
     for m in recipe.models.values():
@@ -273,13 +291,18 @@ def _load_checkpoint(ckpt: Path, recipe: Recipe, rng: np.random.Generator, devic
         state = torch.load(ckpt, map_location=device, weights_only=True)
     except Exception as exc:
         raise BenchError(f"{ckpt}: not a checkpoint bench can resume safely ({type(exc).__name__}: {str(exc).splitlines()[0]}); start a new --out") from None
-    for k, m in recipe.models.items():
-        m.load_state_dict(state["models"][k])
-    for k, o in recipe.optims.items():
-        o.load_state_dict(state["optims"][k])
-    rng.bit_generator.state = state["numpy_rng"]
-    torch.set_rng_state(state["torch_rng"])
-    return state["step"], state["seconds"], state["curves"]
+    try:  # a foreign or damaged checkpoint: other models, missing entries, wrong shapes
+        for k, m in recipe.models.items():
+            m.load_state_dict(state["models"][k])
+        for k, o in recipe.optims.items():
+            o.load_state_dict(state["optims"][k])
+        rng.bit_generator.state = state["numpy_rng"]
+        torch.set_rng_state(state["torch_rng"])
+        return int(state["step"]), float(state["seconds"]), list(state["curves"])
+    except (KeyError, IndexError, TypeError, ValueError, RuntimeError, AttributeError) as exc:
+        first = " ".join(str(exc).split())[:200]
+        raise BenchError(f"{ckpt}: not a checkpoint of this {recipe.name} training ({type(exc).__name__}: {first}); resume with the "
+                         "method and settings it was started with, or start a new --out") from None
 
 
 def _save_checkpoint(ckpt: Path, recipe: Recipe, rng: np.random.Generator, step: int, seconds: float, rows: list[dict[str, Any]]) -> None:

@@ -60,5 +60,6 @@ class VideoBoost(TrainableMethod):
     version = "1"
     scale = 5
     weights_name = "videoboost"
+    tile_multiple = 2  # its stride-2 encoder
     description = "VideoBoost x5: encoder-decoder generator trained against a frozen, pre-trained discriminator."
     build = staticmethod(VideoBoostGenerator)

@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from ..results import read_scores
@@ -30,9 +31,27 @@ def run_notes(run_dirs: list[Path]) -> list[str]:
     return notes
 
 
+#: rows equal on these are one value: counted once where runs repeat it
+VALUE_KEY = ["dataset", "method", "metric", "item_id", "frame", "scope"]
+
+
+def newest_rows(runs: list[tuple[pd.DataFrame, str]]) -> pd.DataFrame:
+    """The rows of several runs, each (``VALUE_KEY``) value once: where runs repeat one, the
+    row of the newest run (``runs``: (rows, the manifest's ``started``); equal or unknown
+    times: the later one listed). The site and ``bench report`` merge runs alike."""
+    if not runs:
+        return pd.DataFrame()
+    df = pd.concat([rows.assign(_started=started or "") for rows, started in runs], ignore_index=True)
+    df = df.sort_values("_started", kind="stable")
+    return df.drop_duplicates(VALUE_KEY, keep="last").drop(columns="_started").reset_index(drop=True)
+
+
 def load_runs(run_dirs: list[Path]) -> pd.DataFrame:
-    frames = [read_scores(Path(d)) for d in run_dirs]
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    """The rows of the runs in ``run_dirs``, a value repeated by two runs (or one run named
+    twice) counted once: the newest run's (:func:`newest_rows`)."""
+    from ..results import read_manifest
+
+    return newest_rows([(read_scores(Path(d)), str((read_manifest(Path(d)) or {}).get("started") or "")) for d in run_dirs])
 
 
 def summarize(df: pd.DataFrame) -> pd.DataFrame:
@@ -50,6 +69,7 @@ def summarize(df: pd.DataFrame) -> pd.DataFrame:
     out["best"] = False
     for (_, _), g in out.groupby(["dataset", "metric"], sort=False):
         vals = g["mean"].dropna()
+        vals = vals[np.isfinite(vals)]  # inf fps: no time measured (identity does nothing), so it wins nothing
         if vals.empty or len(g) < 2:
             continue
         target = vals.max() if bool(g["higher_is_better"].iloc[0]) else vals.min()
@@ -140,7 +160,7 @@ def to_markdown(summary: pd.DataFrame) -> str:
             lines.append(f"| {md_escape(r['method'])} | {r['n']} | " + " | ".join(cells) + " |")
         lines.append("")
     bold = "; **bold** = best in column" if summary["best"].any() else ""
-    lines.append(f"Mean over items (images, or clips for video; corpus metrics such as mAP are one value per data set){bold}; ↑/↓ = higher/lower is better; n = items scored.")
+    lines.append(f"Mean over items (images, or clips for video; corpus metrics such as mAP are one value per data set){bold}; ↑/↓ = higher/lower is better; n = items scored{infinite_note(summary)}.")
     return "\n".join(lines) + "\n"
 
 
@@ -174,7 +194,15 @@ def print_tables(summary: pd.DataFrame, console) -> None:
         if verdict:
             console.print(escape(verdict))
     star = "; * best in column" if any_best else ""
-    console.print(f"mean over items (clips for video){star}; ↑/↓ higher/lower is better")
+    console.print(f"mean over items (clips for video){star}; ↑/↓ higher/lower is better{infinite_note(summary)}")
+
+
+def infinite_note(summary: pd.DataFrame) -> str:
+    """The legend's word on infinite means ('' when there are none): an ``inf`` is no time
+    measured, a method that does no work (``identity``), not the fastest; never marked best."""
+    if summary.empty or not np.isinf(summary["mean"].astype(float)).any():
+        return ""
+    return "; inf = no time measured (a method that does no work, e.g. identity): never marked best"
 
 
 def best_line(summary: pd.DataFrame) -> str:

@@ -30,7 +30,7 @@ import pandas as pd
 
 from .pages import comparison_pages
 from .plots import plots
-from .sitedata import FAMILIES, bootstrap_ci, copy_runs, leaderboards, load_site_runs
+from .sitedata import FAMILIES, bootstrap_ci, copy_runs, leaderboards, load_site_runs, usable_runs
 from .tables import paper_tables, to_latex_table, to_markdown_table, write_tables
 
 # what callers and tests use from here (the site's public face)
@@ -41,13 +41,14 @@ def _prepare(site: Path, run_dirs: list[Path] | None, fresh: bool) -> tuple[pd.D
     """Clear what the build rewrites (with ``fresh``, the runs kept too), copy ``run_dirs``
     in, and write all runs' rows merged (``SITE/data/scores.csv``, ``.parquet``). Returns
     :func:`.sitedata.load_site_runs`'s rows, manifests and artifacts."""
+    run_dirs = usable_runs(list(run_dirs or []))  # before anything is cleared: a build that cannot start leaves the site as it was
     if fresh and (site / "data" / "runs").exists():
         shutil.rmtree(site / "data" / "runs")
     for sub in ("compare", "plots", "tables", "img"):
         if (site / sub).exists():
             shutil.rmtree(site / sub)
     site.mkdir(parents=True, exist_ok=True)
-    copy_runs(site, list(run_dirs or []))
+    copy_runs(site, run_dirs)
     df, manifests, artifacts = load_site_runs(site)
     (site / "data").mkdir(exist_ok=True)
     df.to_csv(site / "data" / "scores.csv", index=False)

@@ -13,9 +13,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..errors import BenchError
+from ..errors import BenchError, warn
 from ..results import read_scores
-from .leaderboard import fmt
+from .leaderboard import fmt, newest_rows
 
 FAMILIES = ("fidelity", "perceptual", "no-reference", "task", "temporal", "subjective", "speed")
 #: rows written by `bench study results` (benchmark.serve.study), not computed by `bench run`
@@ -41,14 +41,56 @@ def metric_family(name: str) -> str:
         return "other"
 
 
+def _json_problem(path: Path) -> str | None:
+    """Why the JSON file ``path`` (if there is one) cannot be read as an object; None if it can."""
+    if not path.exists():
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+        return f"its {path.name} is not readable JSON ({exc})"
+    return None if isinstance(data, dict) else f"its {path.name} is not a JSON object"
+
+
+def run_problem(d: Path, site: bool = True) -> str | None:
+    """Why ``d`` cannot be shown (None: it can). For a ``site``, the run's tables must be
+    finished and its manifest and artifacts readable; the terminal report reads ``rows.jsonl`` too."""
+    d = Path(d)
+    if not d.is_dir():
+        return f"not a run directory ({'a file, not a folder' if d.exists() else 'no such folder'})"
+    if not (d / "scores.parquet").exists() and not (d / "scores.csv").exists():
+        if (d / "rows.jsonl").exists():
+            return None if not site else "an unfinished run (rows.jsonl, no scores.parquet or scores.csv); `bench run --resume` finishes it"
+        return "not a run directory (no scores.parquet or scores.csv); run `bench run` first"
+    return (_json_problem(d / "manifest.json") or _json_problem(d / "artifacts.json")) if site else None
+
+
+def usable_runs(run_dirs: list[Path], site: bool = True) -> list[Path]:
+    """The folders of ``run_dirs`` that can be shown; each other one is skipped with a warning
+    that says why. None at all is a BenchError naming each folder and its problem."""
+    keep, skipped = [], []
+    for d in map(Path, run_dirs):
+        why = run_problem(d, site)
+        if why is None:
+            keep.append(d)
+        else:
+            skipped.append(f"{d}: {why}")
+    if run_dirs and not keep:
+        raise BenchError("no run to show: " + "; ".join(skipped))
+    for s in skipped:
+        warn(f"skipped {s}")
+    return keep
+
+
 def copy_runs(site: Path, run_dirs: list[Path]) -> list[str]:
     runs = site / "data" / "runs"
     runs.mkdir(parents=True, exist_ok=True)
     ids = []
     for d in run_dirs:
         d = Path(d)
-        if not (d / "scores.parquet").exists() and not (d / "scores.csv").exists():
-            raise BenchError(f"{d}: not a run directory (no scores.parquet or scores.csv); run `bench run` first")
+        why = run_problem(d)
+        if why:
+            raise BenchError(f"{d}: {why}")
         manifest = json.loads((d / "manifest.json").read_text()) if (d / "manifest.json").exists() else {}
         run_id = str(manifest.get("run_id") or d.name)
         if not re.fullmatch(r"[\w.-]+", run_id):
@@ -68,19 +110,23 @@ def load_site_runs(site: Path) -> tuple[pd.DataFrame, dict[str, dict], dict[str,
     for d in sorted((site / "data" / "runs").iterdir()):
         if not d.is_dir():
             continue
+        why = run_problem(d)
+        if why:  # a run the site kept from before (bench publish) that has since been damaged
+            warn(f"skipped {d}: {why}")
+            continue
+        try:
+            scores = read_scores(d)
+        except (OSError, ValueError) as exc:  # a damaged scores file (pyarrow's errors are ValueErrors)
+            warn(f"skipped {d}: its scores cannot be read ({type(exc).__name__}: {' '.join(str(exc).split())[:200]})")
+            continue
         m = json.loads((d / "manifest.json").read_text()) if (d / "manifest.json").exists() else {}
         manifests[d.name] = m
         if (d / "artifacts.json").exists():
             artifacts[d.name] = json.loads((d / "artifacts.json").read_text())
-        df = read_scores(d)
-        df["_started"] = m.get("started", "")
-        frames.append(df)
+        frames.append((scores, str(m.get("started") or "")))
     if not frames:
         raise BenchError(f"{site}: no runs to show")
-    df = pd.concat(frames, ignore_index=True).sort_values("_started", kind="stable")
-    keys = ["dataset", "method", "metric", "item_id", "frame", "scope"]
-    df = df.drop_duplicates(keys, keep="last").drop(columns="_started").reset_index(drop=True)
-    return df, manifests, artifacts
+    return newest_rows(frames), manifests, artifacts
 
 
 def bootstrap_ci(values: np.ndarray, seed: int = 0) -> tuple[float, float]:
@@ -119,7 +165,8 @@ def leaderboards(df: pd.DataFrame) -> list[dict[str, Any]]:
             vals = {m: cells[(m, metric)]["mean"] for m in methods if (m, metric) in cells}
             if not vals:
                 continue
-            best = max(vals.values()) if hib else min(vals.values())
+            finite = [v for v in vals.values() if np.isfinite(v)]  # inf fps (identity does no work) wins nothing
+            best = (max(finite) if hib else min(finite)) if finite else None
             order = sorted(vals, key=lambda m: -vals[m] if hib else vals[m])
             for m in vals:
                 cells[(m, metric)]["best"] = len(vals) > 1 and vals[m] == best and metric not in NOT_RANKED

@@ -66,7 +66,10 @@ def enhance(
         return
     if realtime:
         path = report or output.with_name(output.name + ".realtime.json")
-        path.write_text(json.dumps(info, indent=2) + "\n")
+        try:
+            path.write_text(json.dumps(info, indent=2) + "\n")
+        except OSError as exc:
+            _fail(BenchError(f"--report {path}: cannot write it ({exc.strerror or exc}); the video is at {info['output']}"))
         lat = info["latency_ms"]
         console.print(f"wrote {escape(str(info['output']))} and {escape(str(path))}\n"
                       f"real time: {info['achieved_fps']:.1f} fps achieved against {info['source_fps']:.2f} fps at the source; "

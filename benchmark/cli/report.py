@@ -21,6 +21,7 @@ def report(
 ) -> None:
     """Print a leaderboard per data set and write it as Markdown and CSV next to the scores (and, with --html, a site)."""
     from ..reports import leaderboard
+    from ..reports.sitedata import usable_runs
 
     dirs = list(run_dirs or [])
     if not dirs:
@@ -28,10 +29,14 @@ def report(
         if not runs:
             _fail(BenchError("no run directory given and none found under ./runs; run `bench run` first or name RUN_DIR"))
         dirs = [runs[-1]]
-    try:
+    try:  # a folder that is not a run (runs/* names every folder) is skipped with a warning; with --html, also a damaged run
+        dirs = usable_runs(dirs, site=html is not None)
         df = leaderboard.load_runs(dirs)
-    except FileNotFoundError as exc:
-        _fail(BenchError(str(exc)))
+    except BenchError as exc:
+        _fail(exc)
+        return
+    except (OSError, ValueError) as exc:  # a damaged scores file
+        _fail(BenchError(f"cannot read the scores of {', '.join(map(str, dirs))} ({type(exc).__name__}: {' '.join(str(exc).split())[:200]})"))
         return
     notes = leaderboard.run_notes(dirs)
     summary = leaderboard.summarize(df)

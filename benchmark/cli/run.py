@@ -77,6 +77,11 @@ def run(
 
         leaderboard.print_tables(leaderboard.summarize(result.rows), console)
     console.print(f"results: {escape(str(result.out_dir))}/scores.parquet, scores.csv, manifest.json  ({len(result.rows)} rows)")
+    retried = result.manifest.get("retried") or {}
+    if retried:  # a worker died under these units (out of memory?): they were run again, said here and in the manifest
+        err.print(f"{len(retried)} unit(s) run again after their worker died: "
+                  + "; ".join(f"{escape(k)} ({n}x)" for k, n in list(retried.items())[:10]) + (" ..." if len(retried) > 10 else ""),
+                  soft_wrap=True)
     if result.failures:
         err.print(f"[bold red]{len(result.failures)} failure(s):[/]")
         for f in result.failures[:50]:
@@ -105,15 +110,19 @@ def print_plan(plan: dict) -> None:
     for (ds, m), c in groups.items():
         e = est.get((ds, m), [])
         known = [x for x in e if x is not None]
-        when = "-" if not e else (_seconds(sum(known)) + ("" if len(known) == len(e) else f" (+{len(e) - len(known)} unmeasured)") if known else "unmeasured")
+        when = "0 s" if not e else (_seconds(sum(known)) + ("" if len(known) == len(e) else f" (+{len(e) - len(known)} unmeasured)") if known else "unmeasured")
         t.add_row(escape(ds), escape(m), str(sum(c.values())), str(c["done"]), str(c["cached"]), str(c["todo"]), when)
     console.print(t)
     n = plan["counts"]
     total = plan["estimated_s"]
+    head = f"{n['todo']} to do, {n['cached']} cached (only read), {n['done']} done in {escape(plan['run_dir'] or '-')}; "
+    if not n["todo"]:  # nothing to compute: the time is known, it is none
+        all_of = "all cached" if not n["done"] else ("all done" if not n["cached"] else "all cached or done")
+        console.print(f"{head}estimated 0 s, {all_of}: nothing to compute", soft_wrap=True, highlight=False)
+        return
     when = _seconds(total) if total is not None else "unknown (no earlier units of these methods measured)"
     part = "" if total is None or plan["estimated_units"] == n["todo"] else f" for {plan['estimated_units']} of them"
-    console.print(f"{n['todo']} to do, {n['cached']} cached (only read), {n['done']} done in {escape(plan['run_dir'] or '-')}; "
-                  f"estimated {when}{part} on one worker (from the unit times measured in earlier runs: costs.json in the cache)",
+    console.print(f"{head}estimated {when}{part} on one worker (from the unit times measured in earlier runs: costs.json in the cache)",
                   soft_wrap=True, highlight=False)
 
 

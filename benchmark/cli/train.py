@@ -44,7 +44,7 @@ def train(
         from benchmark.resolve import parse_settings
 
         params = parse_settings(param, "--param: expected KEY=VALUE")
-        cfg = tr.TrainConfig.load(str(config) if config else None, steps=steps, seed=seed, batch=batch, patch=patch, lr=lr,
+        cfg = tr.TrainConfig.load(str(config) if config else None, recipe=recipe, steps=steps, seed=seed, batch=batch, patch=patch, lr=lr,
                                   init=str(init) if init else None, device=device, val_items=val_items, **params)
         card = tr.train(recipe, out or Path("runs") / "train" / (name or method), dataset or list(recipe.default_data), cfg,
                         data_root=str(data_root) if data_root else None, resume=resume, export_name=name, progress=not quiet,
