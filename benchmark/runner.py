@@ -55,25 +55,14 @@ class Runner:
         resolved = self.resolve()
         device = resolve_device(cfg.device)
         config, config_digest = run_config(cfg, resolved)
-        t_plan = time.perf_counter()
+        folder = RunFolder.open(cfg, config_digest)  # first: an unwritable --out fails at once
         try:
-            with interrupt_on_signals():  # lists items before any folder is made: a missing set leaves none
-                plan = make_plan(resolved, cfg, max_pixels(cfg.max_pixels))
-        except KeyboardInterrupt as exc:
-            self.close()
-            raise RunInterrupted(getattr(exc, "signal_name", "SIGINT")) from None
-        except BaseException:
-            self.close()
-            raise
-        folder = RunFolder.open(cfg, config_digest)
-        try:
-            return self._run(resolved, plan, device, folder, config, config_digest, progress, t_plan)
+            return self._run(resolved, device, folder, config, config_digest, progress)
         finally:
             folder.unlock()
             self.close()
 
-    def _run(self, resolved: Resolved, plan: Plan, device: str, folder: RunFolder, config, config_digest: str, progress: bool | None,
-             t_plan: float) -> RunResult:
+    def _run(self, resolved: Resolved, device: str, folder: RunFolder, config, config_digest: str, progress: bool | None) -> RunResult:
         cfg, out = self.cfg, folder.out
         manifest = folder.start(cfg, config, config_digest, resolved, {
             "data_root": str(self.root) if self.root else None, "cache_dir": str(self.cache.root), "spec_files": self.specs.files,
@@ -84,6 +73,8 @@ class Runner:
         executor = None
         try:
             with interrupt_on_signals(), Progress(show) as bar:
+                t_plan = time.perf_counter()
+                plan = make_plan(resolved, cfg, max_pixels(cfg.max_pixels))  # lists items up front: a missing set fails before any work
                 todo = [u for u in plan.units if self._todo(log, u, plan, resolved)]
                 manifest["units"] = len(plan.units)
                 write_or_fail(out, lambda: write_plan(out, plan.units, {u.key for u in todo}))

@@ -1,3 +1,5 @@
+import re
+
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
@@ -21,7 +23,7 @@ def test_list_shows_direction_and_conventions():
     line = next(l for l in r.output.splitlines() if l.strip("│ ").startswith("psnr-y"))
     assert "higher" in line and "built-in" in line and "ok" in line
     r = runner.invoke(app, ["list", "metrics", "--long"], env={"COLUMNS": "250"})
-    block = r.output[r.output.index("\npsnr-y "):].split("\n\S")[0]
+    block = re.split(r"\n(?=\S)", r.output[r.output.index("\npsnr-y ") + 1:])[0]  # up to the next entry
     assert "higher" in block and "built-in" in block and "rgb2ycbcr" in block
     r = runner.invoke(app, ["list", "nonsense"])
     assert r.exit_code == 2 and "methods, datasets" in r.output
