@@ -67,6 +67,15 @@ def output_scale(method, scale: int | None) -> int:
     return int(method.scale)
 
 
+class MethodFailed(BenchError):
+    """A method raised on an input: the one-line message, with the method's own exception kept
+    (``bench serve`` reports that alone: its message must not show the server's paths)."""
+
+    def __init__(self, message: str, method: str, cause: Exception):
+        super().__init__(message)
+        self.method, self.cause = method, cause
+
+
 def _raise_method_error(exc: Exception, method, src: Path) -> None:
     """A method that failed on ``src`` as a one-line BenchError (a size mismatch says what to pass)."""
     if isinstance(exc, BenchError):
@@ -79,8 +88,8 @@ def _raise_method_error(exc: Exception, method, src: Path) -> None:
     from .debug import debug
 
     debug(exc)
-    raise BenchError(f"method {method.name} failed on {src} ({type(exc).__name__}: {detail}); "
-                     "BENCH_DEBUG=1 shows the traceback") from None
+    raise MethodFailed(f"method {method.name} failed on {src} ({type(exc).__name__}: {detail}); "
+                       "BENCH_DEBUG=1 shows the traceback", method.name, exc) from None
 
 
 def _partial_name(dst: Path) -> Path:

@@ -80,7 +80,7 @@ class Specs:
 
 
 #: the keys of a spec file's entries (a degradation with ``type`` also takes its class's settings)
-SPEC_KEYS = {"datasets": ("path", "type", "description"), "degradations": ("chain", "type", "description"),
+SPEC_KEYS = {"datasets": ("path", "type", "fps", "description"), "degradations": ("chain", "type", "description"),
              "methods": ("path", "name", "tile", "overlap", "precision")}
 _NEEDS = {"datasets": ("path",), "degradations": ("chain", "type"), "methods": ("path",)}
 
@@ -141,6 +141,8 @@ def _check_entry(path: Path, kind: str, name: str, d: dict[str, Any]) -> None:
             raise BenchError(f"{where}: {key} = {d[key]!r} should be a string (in quotes)")
     if kind == "datasets" and d.get("type", "auto") not in FOLDER_TYPES:
         raise BenchError(f"{where}: type = {d['type']!r}; use one of {', '.join(FOLDER_TYPES)}")
+    if kind == "datasets" and "fps" in d and (isinstance(d["fps"], bool) or not isinstance(d["fps"], (int, float)) or d["fps"] <= 0):
+        raise BenchError(f"{where}: fps = {d['fps']!r} should be a positive number of frames per second")
     for key in ("tile", "overlap"):
         if key in d and (isinstance(d[key], bool) or not isinstance(d[key], (int, str))):
             raise BenchError(f"{where}: {key} = {d[key]!r} should be a whole number")
@@ -305,7 +307,7 @@ def resolve(name: str, root: Path | None, specs: Specs | None = None, **dataset_
             from .datasets.base import FolderDataset
 
             d = specs.datasets[base]
-            dataset = FolderDataset(root, path=d["path"], type=d.get("type", "auto"), name=base, **dataset_params)
+            dataset = FolderDataset(root, path=d["path"], type=d.get("type", "auto"), fps=d.get("fps"), name=base, **dataset_params)
         else:
             dataset = registry.datasets.get(base)(root, **dataset_params)
     chain = [d for t in tokens for d in parse_token(t, specs)]

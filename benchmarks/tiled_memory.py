@@ -13,6 +13,15 @@ largest difference from it (grey levels) shows the blending is seamless.
     python benchmarks/tiled_memory.py                 # the three settings
     python benchmarks/tiled_memory.py --budget-mb 512 --threads 2
 
+``--builtin`` measures a built-in network instead, tiled through its own restore path
+(methods/tiled.py): ``srgan`` (x4) on a 1024x1024 input whole (``tile=0``) and under the
+budget, and on a 4096x4096 input under the budget (whole it would need ~70 GB). ``--psnr``
+prints the PSNR of tiled (a small forced ``tile=``) against untiled outputs of ``srgan`` and
+``srresnet`` on Set5 x4 and ``ssim`` and ``gan`` on LIVE1 QF10 (benchmarks/tiled_psnr.py).
+
+    python benchmarks/tiled_memory.py --builtin --budget-mb 1024 --threads 2
+    BENCH_DATA_ROOT=../shared/data python benchmarks/tiled_memory.py --psnr
+
 Each child runs under an address-space limit (``--limit-gb``) so a setting that needs more
 memory than the machine can spare fails alone instead of starving other processes.
 """

@@ -279,4 +279,6 @@ class FolderDataset(Dataset):
             d["layout"] = self.layout
         if self.max_frames:
             d["max_frames"] = self.max_frames
+        if self.fps:  # a frame folder's rate (a spec file's fps): codecs and rates depend on it
+            d["fps"] = self.fps
         return d

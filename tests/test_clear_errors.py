@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 from benchmark import registry
 from benchmark.api import Method
 from benchmark.cli import app
+from benchmark.errors import BenchError
 from benchmark.imaging import write_png
 from conftest import smooth_image
 
@@ -249,3 +250,16 @@ def test_a_garbled_manifest_is_skipped_by_name_and_alone_is_one_line(tmp_path, a
     assert not (tmp_path / "site2").exists()  # nothing half-built
     one_error(runner.invoke(app, ["publish", str(site), str(bad)]), str(bad), "manifest.json")
     assert (site / "index.html").exists()  # the site it refused to add to is kept as it was
+
+
+def test_a_spec_files_fps_reaches_its_frame_folder_and_is_checked(tmp_path, frame_folder):
+    """`fps` was read by nobody before (a recipe's clip was encoded at the default rate silently)."""
+    from benchmark.names import Specs, resolve
+
+    spec = tmp_path / "fps.toml"
+    spec.write_text(f'[datasets.clip]\npath = "{frame_folder}"\ntype = "frames"\nfps = 12.5\n')
+    ds = resolve("clip-crf30", None, Specs.load([str(spec)]))
+    assert ds.dataset.describe()["fps"] == 12.5 and next(ds.dataset.items()).fps == 12.5
+    spec.write_text(f'[datasets.clip]\npath = "{frame_folder}"\nfps = "fast"\n')
+    with pytest.raises(BenchError, match="fps = 'fast' should be a positive number"):
+        Specs.load([str(spec)])

@@ -196,7 +196,7 @@ class JobStore:
 
     def _run(self, job: Job) -> None:
         from ..config import resolve_device
-        from ..enhance import enhance
+        from ..enhance import MethodFailed, enhance
 
         d = self.root / job.id
         self._update(job, status="running", progress=0.0)
@@ -211,8 +211,10 @@ class JobStore:
                 enhance(src, self.make_method("identity"), d / "before.mp4", scale=1, progress=False)
             self._update(job, status="done", progress=1.0, finished=time.time(), frames=int(info.get("frames", 1)),
                          output_size=info.get("size") or _image_size(dst))
+        except MethodFailed as exc:  # the method's own words, without the server's paths
+            self._update(job, status="error", error=f"{job.method} failed: {type(exc.cause).__name__}: {exc.cause}", finished=time.time())
         except BenchError as exc:
-            self._update(job, status="error", error=str(exc), finished=time.time())
+            self._update(job, status="error", error=str(exc).replace(f"{d}{os.sep}", ""), finished=time.time())
         except Exception as exc:  # a method's own failure: its message, never a traceback
             self._update(job, status="error", error=f"{job.method} failed: {type(exc).__name__}: {exc}", finished=time.time())
 
