@@ -1,7 +1,11 @@
 """bench serve through FastAPI's test client: jobs, uploads, limits, token, errors, the live WebSocket."""
 
 import contextlib
+import resource
+import struct
+import threading
 import time
+import zlib
 
 import cv2
 import numpy as np
@@ -34,6 +38,28 @@ def tiny_video(path, frames=6, w=32, h=24):
         for p in s.encode():
             c.mux(p)
     return path
+
+
+def png_bomb(w, h, bit_depth=1, color_type=0) -> bytes:
+    """A valid PNG of w x h black pixels: about 100 KB that decode to gigabytes."""
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    row = b"\0" * (1 + (w * {0: 1, 2: 3, 3: 1}[color_type] * bit_depth + 7) // 8)
+    z = zlib.compressobj(9)
+    idat = b"".join(z.compress(row * 256) for _ in range(h // 256)) + z.compress(row * (h % 256)) + z.flush()
+    palette = chunk(b"PLTE", b"\0\0\0\xff\xff\xff") if color_type == 3 else b""
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, bit_depth, color_type, 0, 0, 0)) + palette
+            + chunk(b"IDAT", idat) + chunk(b"IEND", b""))
+
+
+@contextlib.contextmanager
+def bounded(seconds=5.0, mb=500):
+    """The block must finish within ``seconds`` and raise the process's peak RSS by under ``mb`` MB."""
+    peak, t0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, time.perf_counter()
+    yield
+    took, grew = time.perf_counter() - t0, (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - peak) / 1024
+    assert took < seconds and grew < mb, f"took {took:.1f} s, peak RSS +{grew:.0f} MB"
 
 
 @contextlib.contextmanager
@@ -128,6 +154,47 @@ def test_bad_uploads_are_clear_4xx(client):
     assert r.status_code == 413 and "limit of 524,288 bytes" in r.json()["error"]
 
 
+def test_decompression_bombs_are_refused_from_the_header(client):
+    """A PNG's header is read before any pixel is decoded: 30000x30000 (1-bit and paletted) or a 16-bit
+    8000x8000 picture in about 100 KB is a 413 at once, not gigabytes of pixels."""
+    for bomb, size in ((png_bomb(30000, 30000), "900,000,000 pixels"), (png_bomb(30000, 30000, 1, 3), "900,000,000 pixels"),
+                       (png_bomb(8000, 8000, 16, 0), "8000x8000 pixels")):
+        with bounded():
+            r = client.post("/api/enhance", files={"file": ("bomb.png", bomb, "image/png")}, data={"method": "identity"})
+        assert r.status_code == 413 and size in r.json()["error"] and "limit of 16,777,216 pixels" in r.json()["error"], r.text
+    with client.websocket_connect("/api/live?method=identity") as ws:
+        assert ws.receive_json()["type"] == "ready"
+        with bounded():
+            ws.send_bytes((1).to_bytes(4, "big") + png_bomb(30000, 30000))
+            err = ws.receive_json()
+        assert err["type"] == "error" and "larger than the limit of 921,600 pixels" in err["error"]
+        ws.send_bytes((2).to_bytes(4, "big") + png_bomb(1281, 720))
+        assert "a frame of 1281x720 pixels is larger" in ws.receive_json()["error"]
+
+
+def test_video_over_the_pixel_limit_is_refused_from_its_stream_header(tmp_path, monkeypatch):
+    import av
+
+    c = TestClient(create_app(ServeConfig(runs_dir=tmp_path / "runs", limits=Limits(max_pixels=500))))
+    decoded = []
+    real = av.container.InputContainer.decode
+    monkeypatch.setattr(av.container.InputContainer, "decode", lambda self, *a, **k: decoded.append(1) or real(self, *a, **k))
+    r = c.post("/api/enhance", files={"file": ("v.mp4", tiny_video(tmp_path / "v.mp4").read_bytes(), "video/mp4")}, data={"method": "identity"})
+    assert r.status_code == 413 and "video of 32x24 pixels" in r.json()["error"] and not decoded, r.text
+
+
+def test_sixteen_bit_pictures_are_rounded_like_the_cli_without_a_float_copy(client):
+    from benchmark.serve.decode import to_uint8
+
+    every = np.arange(65536, dtype=np.uint16).reshape(128, 128, 4)
+    assert np.array_equal(to_uint8(every), (every / 257.0).round().astype(np.uint8))  # what normalize_decoded computes
+    _, buf = cv2.imencode(".png", np.clip(smooth_image(24, 32).astype(np.int32) * 257 + 100, 0, 65535).astype(np.uint16))
+    r = client.post("/api/enhance", files={"file": ("deep.png", buf.tobytes(), "image/png")}, data={"method": "identity"})
+    j = wait(client, r.json()["job"])
+    out = cv2.imdecode(np.frombuffer(client.get(j["result"]).content, np.uint8), cv2.IMREAD_UNCHANGED)
+    assert j["status"] == "done" and out.dtype == np.uint8 and np.array_equal(out, smooth_image(24, 32)), j
+
+
 def test_client_paths_never_reach_the_filesystem(client, tmp_path):
     r = client.post("/api/enhance", files={"file": ("../../../../tmp/evil.png", png(), "image/png")}, data={"method": "identity"})
     j = wait(client, r.json()["job"])
@@ -150,6 +217,14 @@ def test_errors_are_json_never_a_traceback(client, tmp_path):
     r = client.get("/no/such/page")
     assert r.status_code == 404 and r.json() == {"error": "no such page or endpoint: /no/such/page"}
     assert "Traceback" not in r.text
+    # the server's folders never reach a client: RUNS_DIR by its name
+    where = tmp_path / "r3" / "weights" / "w.pth"
+    with temp_method("lost-test", lambda frames: _raise(FileNotFoundError(f"no such file: {where}"))):
+        c3 = TestClient(create_app(ServeConfig(runs_dir=tmp_path / "r3")), raise_server_exceptions=False)
+        j = wait(c3, c3.post("/api/enhance", files={"file": ("a.png", png(), "image/png")}, data={"method": "lost-test"}).json()["job"])
+        assert j["error"] == "lost-test failed: FileNotFoundError: no such file: r3/weights/w.pth", j
+        page = c3.get("/leaderboards/").text
+        assert "No runs in <code>r3</code>" in page and str(tmp_path) not in page
 
 
 def test_queue_cap_and_cleanup(tmp_path):
@@ -165,6 +240,41 @@ def test_queue_cap_and_cleanup(tmp_path):
     assert store.clean(now=j["finished"] + 61) == [j["id"]]
     assert not (tmp_path / ".serve" / "jobs" / j["id"]).exists()
     assert c.get(f"/api/jobs/{j['id']}").status_code == 404
+
+
+def test_parallel_uploads_never_overshoot_the_job_cap(tmp_path, monkeypatch):
+    """The slot is reserved before the (slow) check of the upload, and given back when the upload is refused."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from benchmark.serve import jobs as jobs_mod
+    from benchmark.serve.jobs import UploadError
+
+    app = create_app(ServeConfig(runs_dir=tmp_path, limits=Limits(workers=1, max_pending=4)))
+    store, hold = app.fastapi.state.jobs, threading.Event()
+    store.pool.submit(hold.wait, 30)  # the only worker is busy: every accepted job stays queued
+    slow = jobs_mod.sniff
+    monkeypatch.setattr(jobs_mod, "sniff", lambda path, limits: (time.sleep(0.05), slow(path, limits))[1])
+    files = [tmp_path / f"u{i}.png" for i in range(30)]
+    for f in files:
+        f.write_bytes(png())
+    (tmp_path / "bad.png").write_bytes(b"not a picture")
+
+    def upload(f):
+        try:
+            return store.submit(f, f.name, "identity", None).status
+        except UploadError as exc:
+            return exc.status
+
+    try:
+        with ThreadPoolExecutor(30) as ex:
+            got = list(ex.map(upload, files))
+        assert got.count("queued") == 4 and got.count(429) == 26 and len(store.list()) == 4, got
+        store.jobs.clear()
+        assert [upload(tmp_path / "bad.png") for _ in range(5)] == [415] * 5  # refused: each gave its slot back
+        assert [upload(f) for f in files[:5]] == ["queued"] * 4 + [429]
+    finally:
+        hold.set()
+        store.close()
 
 
 def test_token_gate(tmp_path):
@@ -183,6 +293,37 @@ def test_token_gate(tmp_path):
         with anon.websocket_connect("/api/live?method=identity") as ws:
             ws.receive_json()
     assert e.value.code == 1008
+
+
+def test_token_stays_out_of_the_logs_and_short_ones_are_refused(tmp_path, monkeypatch):
+    import logging
+
+    import uvicorn
+    from typer.testing import CliRunner
+    from uvicorn.logging import AccessFormatter
+
+    from benchmark.cli import app as cli
+    from benchmark.serve.gate import RedactToken
+
+    token = "k" * 24
+    seen = {}
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: seen.update(kw))
+    serve(ServeConfig(runs_dir=tmp_path, token=token), host="127.0.0.1", port=0)
+    cfg = seen["log_config"]
+    assert all("redact_token" in h["filters"] for h in cfg["handlers"].values())
+    assert cfg["filters"]["redact_token"]["()"] == "benchmark.serve.gate.RedactToken"
+    f = RedactToken()
+    access = logging.LogRecord("uvicorn.access", logging.INFO, "", 0, '%s - "%s %s HTTP/%s" %d',
+                               ("127.0.0.1:5", "GET", f"/enhance?x=1&token={token}", "1.1", 200), None)
+    ws = logging.LogRecord("uvicorn.error", logging.INFO, "", 0, '%s - "WebSocket %s" [accepted]', ("1.2.3.4:9", f"/api/live?token={token}"), None)
+    assert f.filter(access) and f.filter(ws)
+    line = AccessFormatter(cfg["formatters"]["access"]["fmt"], use_colors=False).format(access) + ws.getMessage()
+    assert token not in line and "/enhance?x=1&token=*** HTTP/1.1" in line and "/api/live?token=***" in line
+    for short in ("s3cret", "k" * 15):
+        with pytest.raises(BenchError, match="too short"):
+            serve(ServeConfig(runs_dir=tmp_path, token=short), host="127.0.0.1", port=0)
+    r = CliRunner().invoke(cli, ["serve", str(tmp_path), "--token", "hunter2"])
+    assert r.exit_code == 2 and "at least 16" in r.output and "--token random" in r.output
 
 
 def test_foreign_hosts_and_origins_are_refused(tmp_path):

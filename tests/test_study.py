@@ -25,7 +25,8 @@ def test_mean_ci_is_the_student_t_interval():
     v = np.array([3.0, 4.0, 5.0, 4.0])
     m, lo, hi = study.mean_ci(v)
     assert m == 4.0 and hi - m == pytest.approx(3.182446 * v.std(ddof=1) / 2, rel=1e-5)  # t(0.975, 3)
-    assert np.isnan(study.mean_ci(np.array([4.0]))[1])
+    assert study.mean_ci(np.array([4.0])) == (4.0, None, None)  # no interval from one grade
+    assert study.mean_ci(np.array([1.0, 5.0]), (1, 5)) == (3.0, 1.0, 5.0)  # t(0.975, 1) = 12.7: clipped to the scale
 
 
 def test_bt500_screening_rejects_an_erratic_rater():
@@ -109,6 +110,34 @@ def test_dsis_study_end_to_end(study_run, tmp_path):
     board = site.leaderboards(pd.concat([study_run.rows, rows]))[0]
     assert [m["name"] for m in board["metrics"]][:2] == ["psnr", "mos"] and board["rows"][0]["method"] == "bicubic"
     con.close()
+
+
+def test_results_api_from_the_first_answer_on(study_run, tmp_path):
+    """One grade, then two raters far apart: the results are JSON (null where no interval can be estimated),
+    every interval inside the 1-5 scale."""
+    runs = tmp_path / "runs"
+    study.create(study_run.out_dir, protocol="dsis", name="f1", repeats=1)
+    c = TestClient(create_app(ServeConfig(runs_dir=runs)), raise_server_exceptions=False)
+    listed = c.get("/api/studies").json()["studies"][0]
+    assert listed["dataset"] == "imgs@x2" and study_run.rows["dataset"].iloc[0].endswith("/imgs@x2")  # the name, not the server's path
+    assert "imgs@x2" in c.get("/study").text and str(tmp_path) not in c.get("/study").text + c.get("/api/studies").text
+    rid = c.post("/api/study/f1/raters", json={"name": "first"}).json()["rater"]
+    t = c.get("/api/study/f1/next", params={"rater": rid}).json()
+    c.post("/api/study/f1/answer", json={"rater": rid, "trial": t["trial"], "value": 4})
+    r = c.get("/api/study/f1/results")
+    assert r.status_code == 200, r.text
+    m = r.json()["methods"][0]
+    assert m["mos"] == 4.0 and m["mos_lo"] is None and m["mos_hi"] is None and m["n"] == 1
+    _rate(c, "f1", "low", lambda t: 1)
+    _rate(c, "f1", "high", lambda t: 5)
+    r = c.get("/api/study/f1/results", params={"screen": "false"})
+    assert r.status_code == 200 and "NaN" not in r.text, r.text
+    rows = r.json()["methods"] + r.json()["items"]
+    spread = [x for x in rows if x["mos_lo"] is not None and x["mos_hi"] - x["mos_lo"] > 0]
+    assert spread and all(1 <= x["mos_lo"] <= x["mos"] <= x["mos_hi"] <= 5 for x in rows if x["mos_lo"] is not None)
+    assert all(-4 <= x["dmos_lo"] <= x["dmos_hi"] <= 4 for x in rows if x["dmos_lo"] is not None)
+    r = CliRunner().invoke(cli, ["study", "results", "f1", "--runs", str(runs), "--no-write"])
+    assert r.exit_code == 0, r.output
 
 
 def test_pairwise_study_bradley_terry(study_run, tmp_path):

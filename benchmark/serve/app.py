@@ -23,7 +23,7 @@ from fastapi.staticfiles import StaticFiles
 
 from ..errors import BenchError
 from . import routes_enhance, routes_live, routes_pages, routes_study
-from .gate import UPLOAD_OVERHEAD, Gate
+from .gate import UPLOAD_OVERHEAD, Gate, check_token, log_config
 from .handlers import add_error_handlers
 from .state import LIVE_DEFAULT, TEMPLATES, AppState, ServeConfig, available_methods  # noqa: F401  (imported from here too)
 
@@ -73,9 +73,10 @@ def is_loopback(host: str) -> bool:
 def serve(cfg: ServeConfig, host: str = "127.0.0.1", port: int = 8000, log_level: str = "info") -> None:
     import uvicorn
 
+    check_token(cfg.token)
     if not is_loopback(host) and not cfg.token:
         raise BenchError(f"--host {host} is reachable from other machines: pass --token T (every request then needs it), "
                          "or bind 127.0.0.1")
     if not cfg.token and cfg.allowed_hosts is None:
         cfg = dataclasses.replace(cfg, allowed_hosts=LOOPBACK_NAMES + ([host] if host not in LOOPBACK_NAMES else []))
-    uvicorn.run(create_app(cfg), host=host, port=port, log_level=log_level, ws_max_size=8 * 1024 * 1024)
+    uvicorn.run(create_app(cfg), host=host, port=port, log_level=log_level, ws_max_size=8 * 1024 * 1024, log_config=log_config())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import secrets
 from pathlib import Path
 from typing import List, Optional
@@ -42,7 +43,7 @@ def _register_serve(app: typer.Typer, console, fail) -> None:
     ) -> None:
         """A local web app: enhance uploads, a live webcam, the leaderboards of RUNS_DIR, subjective studies."""
         try:
-            from .app import ServeConfig, is_loopback, serve as run_server
+            from .app import ServeConfig, check_token, is_loopback, serve as run_server
         except ImportError as exc:
             fail(BenchError(f"bench serve needs FastAPI and uvicorn ({exc.name} is missing): pip install 'bench-enhance[serve]'"))
             return
@@ -50,6 +51,11 @@ def _register_serve(app: typer.Typer, console, fail) -> None:
 
         if token == "random":
             token = secrets.token_urlsafe(18)
+        try:
+            check_token(token)
+        except BenchError as exc:
+            fail(exc)
+            return
         limits = Limits(max_upload_mb=max_upload_mb, workers=workers, max_pending=max_jobs, live_sessions=live_sessions, keep_minutes=keep_minutes)
         cfg = ServeConfig(runs_dir=runs_dir, token=token, limits=limits, specs=[str(s) for s in spec], live_method=live_method)
         if not is_loopback(host) and not token:
@@ -165,5 +171,5 @@ def _print_scores(console, res, name: str) -> None:
         console.print(t)
 
 
-def _ci(lo: float, hi: float) -> str:
-    return "-" if lo != lo else f"{lo:.2f}–{hi:.2f}"
+def _ci(lo: float | None, hi: float | None) -> str:
+    return "-" if lo is None or math.isnan(lo) else f"{lo:.2f}–{hi:.2f}"

@@ -2,12 +2,54 @@
 
 from __future__ import annotations
 
+import copy
 import hmac
 import json
+import logging
+import re
 from http.cookies import SimpleCookie
 from urllib.parse import parse_qs, urlsplit
 
 UPLOAD_OVERHEAD = 64 * 1024  # multipart framing and the form fields, beyond the file itself
+MIN_TOKEN = 16  # characters; `bench serve --token random` makes 24
+_TOKEN_IN_URL = re.compile(r"((?:^|[?&;])token=)[^&;\s\"']*", re.IGNORECASE)
+
+
+def check_token(token: str | None) -> None:
+    """Refuse a token too short to keep anyone out (``--token random`` makes a long one)."""
+    from ..errors import BenchError
+
+    if token is not None and len(token) < MIN_TOKEN:
+        raise BenchError(f"--token: {len(token)} characters is too short to keep anyone out; use at least {MIN_TOKEN} "
+                         "(--token random makes one)")
+
+
+def redact(text: str) -> str:
+    """``text`` with the value of every ``token=`` query parameter replaced by ``***``."""
+    return _TOKEN_IN_URL.sub(r"\1***", text)
+
+
+class RedactToken(logging.Filter):
+    """A logging filter that keeps the token out of uvicorn's access and error lines (the request line and
+    a WebSocket's path carry ``?token=T`` as the client sent it)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(redact(a) if isinstance(a, str) else a for a in record.args)
+        if isinstance(record.msg, str):
+            record.msg = redact(record.msg)
+        return True
+
+
+def log_config() -> dict:
+    """uvicorn's logging configuration with :class:`RedactToken` on its handlers."""
+    from uvicorn.config import LOGGING_CONFIG
+
+    cfg = copy.deepcopy(LOGGING_CONFIG)
+    cfg.setdefault("filters", {})["redact_token"] = {"()": f"{__name__}.RedactToken"}
+    for h in cfg["handlers"].values():
+        h["filters"] = [*h.get("filters", []), "redact_token"]
+    return cfg
 
 
 async def _refuse(scope, send, status: int, message: str, ws_code: int = 1008) -> None:

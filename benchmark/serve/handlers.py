@@ -21,7 +21,7 @@ async def _http_error(request: Request, exc: HTTPException):
         msg = f"no such page or endpoint: {request.url.path}"
     elif exc.status_code == 413 and msg == "Content Too Large":
         msg = f"upload is over the limit of {get_state(request).cfg.limits.max_upload_bytes:,} bytes (bench serve --max-upload-mb)"
-    return JSONResponse({"error": msg}, status_code=exc.status_code)
+    return JSONResponse({"error": get_state(request).public(msg)}, status_code=exc.status_code)
 
 
 async def _bad_request(request: Request, exc: RequestValidationError):
@@ -30,7 +30,7 @@ async def _bad_request(request: Request, exc: RequestValidationError):
 
 
 async def _bench_error(request: Request, exc: BenchError):
-    return JSONResponse({"error": str(exc)}, status_code=getattr(exc, "status", 400))
+    return JSONResponse({"error": get_state(request).public(str(exc))}, status_code=getattr(exc, "status", 400))
 
 
 async def _crash(request: Request, exc: Exception):

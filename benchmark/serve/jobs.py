@@ -78,37 +78,33 @@ def display_name(name: str | None) -> str:
 
 def sniff(path: Path, limits: Limits) -> tuple[str, Any, str]:
     """Decode the upload to learn what it is: ("image", frame, WxH) or ("video", None, WxH).
-    The file's name and the client's content type are never trusted."""
-    import cv2
-    import numpy as np
-
-    from ..imaging import normalize_decoded
-
-    data = np.fromfile(str(path), dtype=np.uint8)
-    if data.size == 0:
-        raise UploadError("the uploaded file is empty")
-    img = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size < 512 * 1024 * 1024 else None
-    if img is not None:
-        img = normalize_decoded(img)
-        h, w = img.shape[:2]
-        if h * w > limits.max_pixels:
-            raise UploadError(f"image of {w}x{h} pixels is larger than the limit of {limits.max_pixels:,} pixels", 413)
-        return "image", img, f"{w}x{h}"
+    The file's name and the client's content type are never trusted; the size is read from
+    the header and checked before anything is decoded (see :mod:`.decode`)."""
     import av
 
+    from ..imaging import normalize_decoded
+    from .decode import Busy, TooLarge, decode, video_size
+
+    if path.stat().st_size == 0:
+        raise UploadError("the uploaded file is empty")
     try:
-        with av.open(str(path)) as c:
-            if not c.streams.video:
-                raise UploadError("the upload has no video stream (and is no image OpenCV can decode)", 415)
-            vs = c.streams.video[0]
-            frame = next(c.decode(vs), None)
-            if frame is None:
-                raise UploadError("the video has no decodable frame", 415)
-            if frame.width * frame.height > limits.max_pixels:
-                raise UploadError(f"video of {frame.width}x{frame.height} pixels is larger than the limit of {limits.max_pixels:,} pixels", 413)
-            return "video", None, f"{frame.width}x{frame.height}"
-    except (av.FFmpegError, OSError, StopIteration, ValueError):
-        raise UploadError("the upload is neither an image nor a video that can be decoded (PNG, JPEG, WebP, ... or MP4, MKV, WebM, ...)", 415) from None
+        img = decode(path, limits.max_pixels)
+        if img is not None:
+            img = normalize_decoded(img)  # 8 bits already: channels only
+            return "image", img, f"{img.shape[1]}x{img.shape[0]}"
+        w, h = video_size(path, limits.max_pixels)
+        return "video", None, f"{w}x{h}"
+    except TooLarge as exc:
+        raise UploadError(str(exc), 413) from None
+    except Busy as exc:
+        raise UploadError(str(exc), 503) from None
+    except LookupError:
+        raise UploadError("the upload has no video stream (and is no image that can be decoded)", 415) from None
+    except EOFError:
+        raise UploadError("the video has no decodable frame", 415) from None
+    except (av.FFmpegError, OSError, ValueError):
+        raise UploadError("the upload is neither an image nor a video that can be decoded (PNG, JPEG, WebP, ... or MP4, MKV, WebM, ...)",
+                          415) from None
 
 
 class JobStore:
@@ -119,6 +115,7 @@ class JobStore:
         self.make_method = method_factory  # name -> Method (names already checked against the list)
         self.jobs: dict[str, Job] = {}
         self.lock = threading.Lock()
+        self._reserved = 0  # uploads being checked, each holding a slot of max_pending
         self.pool = ThreadPoolExecutor(max_workers=limits.workers, thread_name_prefix="bench-job")
         self._load()
         self._stop = threading.Event()
@@ -168,24 +165,40 @@ class JobStore:
     def submit(self, upload: Path, filename: str | None, method: str, scale: int | None) -> Job:
         """Take an upload already copied to ``upload`` (a temporary file): check it, move it
         into a new job folder and queue the job."""
-        with self.lock:
-            pending = sum(j.status in ("queued", "running") for j in self.jobs.values())
-        if pending >= self.limits.max_pending:
-            raise UploadError(f"{pending} jobs are waiting or running (the limit is {self.limits.max_pending}); try again when one has finished", 429)
+        with self.lock:  # the slot is taken before the slow check, so parallel uploads cannot overshoot the cap
+            pending = sum(j.status in ("queued", "running") for j in self.jobs.values()) + self._reserved
+            if pending >= self.limits.max_pending:
+                raise UploadError(f"{pending} jobs are waiting or running (the limit is {self.limits.max_pending}); "
+                                  "try again when one has finished", 429)
+            self._reserved += 1
+        job = None
+        try:
+            job = self._accept(upload, filename, method, scale)
+        finally:
+            with self.lock:  # the job is listed as the reserved slot is given back, in one step
+                self._reserved -= 1
+                if job is not None:
+                    self.jobs[job.id] = job
+        self.pool.submit(self._run, job)
+        return job
+
+    def _accept(self, upload: Path, filename: str | None, method: str, scale: int | None) -> Job:
+        """Check the upload and store it in a new job folder (the caller lists the job)."""
         kind, img, size = sniff(upload, self.limits)
         job = Job(id=uuid.uuid4().hex, method=method, kind=kind, filename=display_name(filename), scale=scale, input_size=size)
         d = self.root / job.id
         d.mkdir()
-        if kind == "image":
-            from ..imaging import write_png
+        try:
+            if kind == "image":
+                from ..imaging import write_png
 
-            write_png(d / "input.png", img)  # the decoded pixels, re-encoded: nothing of the client's file is served back
-        else:
-            shutil.move(str(upload), d / "input.video")
-        self._save(job)
-        with self.lock:
-            self.jobs[job.id] = job
-        self.pool.submit(self._run, job)
+                write_png(d / "input.png", img)  # the decoded pixels, re-encoded: nothing of the client's file is served back
+            else:
+                shutil.move(str(upload), d / "input.video")
+            self._save(job)
+        except BaseException:
+            shutil.rmtree(d, ignore_errors=True)
+            raise
         return job
 
     def _update(self, job: Job, **kw: Any) -> None:
@@ -212,11 +225,18 @@ class JobStore:
             self._update(job, status="done", progress=1.0, finished=time.time(), frames=int(info.get("frames", 1)),
                          output_size=info.get("size") or _image_size(dst))
         except MethodFailed as exc:  # the method's own words, without the server's paths
-            self._update(job, status="error", error=f"{job.method} failed: {type(exc.cause).__name__}: {exc.cause}", finished=time.time())
+            self._fail(job, f"{job.method} failed: {type(exc.cause).__name__}: {exc.cause}")
         except BenchError as exc:
-            self._update(job, status="error", error=str(exc).replace(f"{d}{os.sep}", ""), finished=time.time())
+            self._fail(job, str(exc))
         except Exception as exc:  # a method's own failure: its message, never a traceback
-            self._update(job, status="error", error=f"{job.method} failed: {type(exc).__name__}: {exc}", finished=time.time())
+            self._fail(job, f"{job.method} failed: {type(exc).__name__}: {exc}")
+
+    def _fail(self, job: Job, message: str) -> None:
+        """Mark ``job`` as failed with ``message``, the server's folders taken out of it (the job's own files by name,
+        RUNS_DIR by its name)."""
+        runs_dir = self.root.parent.parent  # RUNS_DIR/.serve/jobs
+        message = message.replace(f"{self.root / job.id}{os.sep}", "").replace(str(runs_dir), runs_dir.name)
+        self._update(job, status="error", error=message, finished=time.time())
 
     # ------------------------------------------------------------------ cleanup
     def clean(self, now: float | None = None) -> list[str]:

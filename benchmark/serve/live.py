@@ -25,9 +25,13 @@ MAX_FRAME_PIXELS = 1280 * 720
 
 
 def _decode(data: bytes) -> np.ndarray | None:
+    """The frame as RGB, or None when it is no image; over :data:`MAX_FRAME_PIXELS` (read from the
+    header, before decoding): :class:`.decode.TooLarge`."""
     import cv2
 
-    img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    from .decode import decode
+
+    img = decode(data, MAX_FRAME_PIXELS, cv2.IMREAD_COLOR, what="a frame")
     return None if img is None else cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
 
 
@@ -54,12 +58,14 @@ class LiveSession:
 
     def _restore(self, data: bytes) -> tuple[bytes | None, float, str]:
         from ..api import restore_stream
+        from .decode import Busy, TooLarge
 
-        img = _decode(data)
+        try:
+            img = _decode(data)
+        except (TooLarge, Busy) as exc:
+            return None, 0.0, str(exc)
         if img is None:
             return None, 0.0, "a frame is not a decodable JPEG/PNG"
-        if img.shape[0] * img.shape[1] > MAX_FRAME_PIXELS:
-            return None, 0.0, f"a frame of {img.shape[1]}x{img.shape[0]} is larger than {MAX_FRAME_PIXELS:,} pixels"
         t0 = time.perf_counter()
         out = next(restore_stream(self.method, [img], self.ctx, 1))
         return _encode(out), (time.perf_counter() - t0) * 1000, ""

@@ -38,7 +38,7 @@ async def api_live(st: State, ws: WebSocket, method: str | None = None):
             m = await asyncio.to_thread(st.make_method, name)
             await asyncio.to_thread(m.setup, device)
         except BenchError as exc:
-            await ws.send_json({"type": "error", "error": str(exc)})
+            await ws.send_json({"type": "error", "error": st.public(str(exc))})
             await ws.close(1011)
             return
         scale = m.scale or 1

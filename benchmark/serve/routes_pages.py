@@ -47,5 +47,5 @@ async def leaderboards_redirect():
 @router.get("/leaderboards/", response_class=HTMLResponse)
 async def leaderboards(st: State, request: Request):
     if not await asyncio.to_thread(st.ensure_site):
-        return st.page(request, "no_runs.html", runs_dir=str(st.runs_dir))
+        return st.page(request, "no_runs.html", runs_dir=st.runs_dir.name)  # the folder's name, not the server's path
     return FileResponse(st.site_dir / "index.html")

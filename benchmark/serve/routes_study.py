@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any
 
@@ -61,7 +62,18 @@ async def api_answer(st: State, name: str, request: Request):
 async def api_results(st: State, name: str, screen: bool = True):
     st.study(name)
     res = st.db(lambda con: study_mod.results(con, name, screen=screen, boot=200))
-    return {"raters": res.raters, "methods": res.methods, "items": res.items, "notes": res.notes}
+    return _finite({"raters": res.raters, "methods": res.methods, "items": res.items, "notes": res.notes})
+
+
+def _finite(x: Any) -> Any:
+    """``x`` with every NaN or infinite number as None: JSON has no NaN (a value that cannot be estimated is null)."""
+    if isinstance(x, dict):
+        return {k: _finite(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_finite(v) for v in x]
+    if isinstance(x, float) and not math.isfinite(x):
+        return None
+    return x
 
 
 @router.get("/api/study/{name}/media/{file}")

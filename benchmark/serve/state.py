@@ -95,6 +95,10 @@ class AppState:
 
         return make_method(name, Specs.load(self.cfg.specs))
 
+    def public(self, text: str) -> str:
+        """``text`` for a client: the server's folders by name only (``/srv/data/runs/r1`` -> ``runs/r1``)."""
+        return text.replace(str(self.runs_dir), self.runs_dir.name)
+
     # ---- pages
     def page(self, request, name: str, **ctx):
         """The page template ``name`` with ``ctx`` (the menu marks the page as active)."""

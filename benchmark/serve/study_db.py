@@ -64,10 +64,20 @@ def get_study(con: sqlite3.Connection, name: str) -> dict[str, Any]:
     return out
 
 
+def dataset_name(dataset: str | None) -> str | None:
+    """A data set's name as shown to clients: a folder's name, never the server's path (``/data/photos@x2`` -> ``photos@x2``)."""
+    if not dataset:
+        return dataset
+    path, at, after = dataset.rpartition("@") if "@" in dataset else (dataset, "", "")
+    return (re.split(r"[\\/]", path.rstrip("/\\"))[-1] or path) + at + after
+
+
 def list_studies(con: sqlite3.Connection) -> list[dict[str, Any]]:
+    """Every study, for the study list (the data set by name only), with its rater and answer counts."""
     out = []
     for r in con.execute("SELECT name, protocol, scale, dataset, created, config FROM studies ORDER BY created"):
         d = dict(r)
+        d["dataset"] = dataset_name(d["dataset"])
         d["config"] = json.loads(d["config"] or "{}")
         d["raters"] = con.execute("SELECT COUNT(*) FROM raters WHERE study=?", (d["name"],)).fetchone()[0]
         d["answers"] = con.execute("SELECT COUNT(*) FROM answers WHERE study=?", (d["name"],)).fetchone()[0]

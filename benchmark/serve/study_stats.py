@@ -14,15 +14,19 @@ from ..errors import BenchError
 from .study_db import HIDDEN, get_study, now
 
 
-def mean_ci(values: np.ndarray) -> tuple[float, float, float]:
-    """Mean and 95% interval (Student t; BT.500's 1.96 S/sqrt(N) for large N)."""
+def mean_ci(values: np.ndarray, bounds: tuple[float, float] | None = None) -> tuple[float, float | None, float | None]:
+    """Mean and 95% interval (Student t; BT.500's 1.96 S/sqrt(N) for large N), clipped to ``bounds`` (the scale);
+    no interval (None, None) under two values, where none can be estimated."""
     from scipy import stats
 
     v = np.asarray(values, dtype=np.float64)
     if len(v) < 2:
-        return (float(v.mean()) if len(v) else float("nan"), float("nan"), float("nan"))
+        return (float(v.mean()) if len(v) else float("nan"), None, None)
     half = float(stats.t.ppf(0.975, len(v) - 1) * v.std(ddof=1) / np.sqrt(len(v)))
-    return float(v.mean()), float(v.mean() - half), float(v.mean() + half)
+    lo, hi = float(v.mean() - half), float(v.mean() + half)
+    if bounds is not None:
+        lo, hi = max(lo, bounds[0]), min(hi, bounds[1])
+    return float(v.mean()), lo, hi
 
 
 def bt500_screen(scores: dict[tuple[str, int], float]) -> dict[str, str]:
@@ -163,23 +167,25 @@ def _dsis_scores(res: Results, rows: list[sqlite3.Row], kept: set[str]) -> None:
     main = [r for r in rows if r["role"] != "repeat" and r["rater"] in kept]
     hidden = {(r["rater"], r["item_id"]): r["value"] for r in main if r["method"] == HIDDEN}
     top = float(s["scale"])
+    scale = (1.0 if s["scale"] == 5 else 0.0, top)  # intervals are clipped to the grades' range
+    span = (scale[0] - top, top - scale[0])  # DMOS: reference grade minus grade
     for m in s["config"]["methods"] + [HIDDEN]:
         mr = [r for r in main if r["method"] == m]
         if not mr:
             continue
-        mos = mean_ci(np.array([r["value"] for r in mr]))
+        mos = mean_ci(np.array([r["value"] for r in mr]), scale)
         d = np.array([hidden.get((r["rater"], r["item_id"]), top) - r["value"] for r in mr])
-        dmos = mean_ci(d)
+        dmos = mean_ci(d, span)
         res.methods.append({"method": m, "mos": mos[0], "mos_lo": mos[1], "mos_hi": mos[2], "dmos": dmos[0], "dmos_lo": dmos[1],
                             "dmos_hi": dmos[2], "n": len(mr), "raters": len({r["rater"] for r in mr})})
         for item in dict.fromkeys(r["item_id"] for r in mr):
             ir = [r for r in mr if r["item_id"] == item]
-            a, lo, hi = mean_ci(np.array([r["value"] for r in ir]))
-            dd = mean_ci(np.array([hidden.get((r["rater"], item), top) - r["value"] for r in ir]))
+            a, lo, hi = mean_ci(np.array([r["value"] for r in ir]), scale)
+            dd = mean_ci(np.array([hidden.get((r["rater"], item), top) - r["value"] for r in ir]), span)
             res.items.append({"method": m, "item_id": item, "mos": a, "mos_lo": lo, "mos_hi": hi, "dmos": dd[0], "dmos_lo": dd[1],
                               "dmos_hi": dd[2], "raters": len(ir)})
     res.notes.append("MOS: mean grade of the kept raters; DMOS: hidden-reference grade minus grade, per rater and item (lower is better); "
-                     "95% Student-t intervals over all grades")
+                     "95% Student-t intervals over all grades, clipped to the scale; none (null) under two grades")
 
 
 def _pairwise_scores(res: Results, study: str, rows: list[sqlite3.Row], kept: set[str], boot: int, seed: int) -> None:

@@ -1,0 +1,106 @@
+"""Decoding what clients send, safely: the size is read from the header before any pixel is
+decoded (a small PNG can declare 30000x30000 pixels), 16-bit pictures are brought to 8 bits
+without a float copy, and at most :data:`MAX_DECODES` decodes run at once in the process."""
+
+from __future__ import annotations
+
+import io
+import re
+import threading
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+MAX_DECODES = 2
+#: every decode of an upload or a live frame holds one of these
+DECODES = threading.BoundedSemaphore(MAX_DECODES)
+DECODE_WAIT_S = 60.0
+
+
+class TooLarge(ValueError):
+    """A picture over the pixel limit; the message says how large it is and what the limit is."""
+
+
+class Busy(RuntimeError):
+    """No decode slot came free in time."""
+
+
+def header_size(src: bytes | str | Path) -> tuple[int, int] | None:
+    """(width, height) from the image's header (Pillow reads only the header), or None when
+    Pillow does not know it as an image. A header Pillow calls a decompression bomb is a
+    :class:`TooLarge` at once."""
+    from PIL import Image, UnidentifiedImageError
+
+    fp: Any = io.BytesIO(src) if isinstance(src, (bytes, bytearray, memoryview)) else str(src)
+    try:
+        with Image.open(fp) as im:
+            return im.size
+    except Image.DecompressionBombError as exc:
+        m = re.search(r"\((\d+) pixels\)", str(exc))
+        raise TooLarge(f"image of {int(m.group(1)):,} pixels" if m else "image of too many pixels") from None
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
+        return None
+
+
+def check_pixels(what: str, w: int, h: int, limit: int) -> None:
+    """Refuse ``what`` of ``w``x``h`` pixels over ``limit``."""
+    if w * h > limit:
+        raise TooLarge(f"{what} of {w}x{h} pixels is larger than the limit of {limit:,} pixels")
+
+
+def to_uint8(img: np.ndarray) -> np.ndarray:
+    """A 16-bit picture as 8 bits, ``round(x / 257)`` exactly (as :func:`benchmark.imaging.normalize_decoded`)
+    but without its float64 copy (OpenCV scales straight into the 8-bit array)."""
+    if img.dtype != np.uint16:
+        return img
+    import cv2
+
+    return cv2.convertScaleAbs(img, alpha=1 / 257)  # no tie is possible (257 is odd): the same rounding
+
+
+def decode(src: bytes | Path, limit: int, flags: int | None = None, what: str = "image") -> np.ndarray | None:
+    """The decoded picture of ``src`` (bytes, or a file) with OpenCV (``flags`` default IMREAD_UNCHANGED, 16 bits
+    brought to 8), or None when it is no image Pillow and OpenCV both know. Over ``limit`` pixels:
+    :class:`TooLarge`, before anything is decoded."""
+    import cv2
+
+    try:
+        size = header_size(src)
+    except TooLarge as exc:
+        raise TooLarge(f"{exc} is larger than the limit of {limit:,} pixels") from None
+    if size is None:
+        return None
+    check_pixels(what, *size, limit)
+    if not DECODES.acquire(timeout=DECODE_WAIT_S):
+        raise Busy("the server is busy decoding other pictures; try again in a moment")
+    try:
+        buf = np.frombuffer(src, np.uint8) if isinstance(src, bytes) else np.fromfile(str(src), dtype=np.uint8)
+        img = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED if flags is None else flags)
+        return None if img is None else to_uint8(img)
+    finally:
+        DECODES.release()
+
+
+def video_size(path: Path, limit: int) -> tuple[int, int]:
+    """(width, height) of the first video stream from the container and codec headers (PyAV; frames are
+    decoded only after the check). Over ``limit``: :class:`TooLarge`."""
+    import av
+
+    with av.open(str(path)) as c:
+        if not c.streams.video:
+            raise LookupError("no video stream")
+        vs = c.streams.video[0]
+        w, h = vs.codec_context.width, vs.codec_context.height
+        if w and h:
+            check_pixels("video", w, h, limit)
+        if not DECODES.acquire(timeout=DECODE_WAIT_S):
+            raise Busy("the server is busy decoding other pictures; try again in a moment")
+        try:
+            frame = next(c.decode(vs), None)
+        finally:
+            DECODES.release()
+        if frame is None:
+            raise EOFError("no decodable frame")
+        check_pixels("video", frame.width, frame.height, limit)
+        return frame.width, frame.height
