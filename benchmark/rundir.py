@@ -66,25 +66,22 @@ class RunFolder:
     same folder is refused while this one lives; the lock goes with the process (a killed run
     leaves none that blocks the next)."""
 
-    def __init__(self, out: Path, previous: dict[str, Any] | None, resume: bool, config_digest: str):
+    def __init__(self, out: Path, previous: dict[str, Any] | None, resume: bool, config_digest: str, made: list[Path] | None = None):
         self.out, self.previous, self.resume = out, previous, resume
         self.run_id = previous["run_id"] if resume else f"{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}-{config_digest[:6]}"
         self.manifest: dict[str, Any] = {}
-        self.made: list[Path] = []  # the folders this run made (removed again if it fails before its first unit)
+        self.made = made or []  # the folders this run made (removed again if it fails before its first unit)
         self._lock = None
 
     @classmethod
     def open(cls, cfg: RunConfig, config_digest: str) -> "RunFolder":
         """The run folder: ``--out``, else the newest ``runs/*-<digest>`` whose process is gone
         (resumed), else a new one; with the manifest of the unfinished run it resumes."""
-        found, previous = resumable(cfg, config_digest)
-        if not cfg.out and found is None:
-            previous = None
+        found, previous = resumable(cfg, config_digest)  # (None, None) when there is nothing to resume
         out = Path(cfg.out) if cfg.out else found if found is not None else _new_folder(config_digest)
         made = [p for p in (out, out.parent) if not p.exists()]  # what this run creates (and removes if it fails at once)
         check_writable(out, "the run directory" if not cfg.out and found is not None else "--out")
-        folder = cls(out, previous, previous is not None and not cfg.no_cache, config_digest)
-        folder.made = made
+        folder = cls(out, previous, previous is not None and not cfg.no_cache, config_digest, made)
         folder.lock()
         return folder
 

@@ -83,8 +83,7 @@ class Runner:
                                          cfg.workers, cfg.ray_address, cfg.retries, bar)
                 manifest["executor"] = executor.describe()
                 bar.start_dataset(f"units ({executor.name})", len(todo))
-                t_exec = time.perf_counter()
-                timings["plan_s"] = t_exec - t_plan
+                timings["plan_s"] = time.perf_counter() - t_plan
                 self._execute(executor, todo, plan, resolved, folder.run_id, log, bar, timings)
                 manifest["retried"] = dict(executor.retried)  # units whose worker died under them, and how often
                 units = [u.key for u in plan.units] + self._corpus_units(plan, resolved, folder.run_id, log)
