@@ -1,7 +1,9 @@
 """The plug-in contracts: Dataset/Item, Degradation, Method, Metric.
 
 Data flows one way: dataset item -> degradation chain -> method -> metrics -> rows.
-Frames are uint8 ``HxWxC`` arrays, RGB (C=3) or gray (C=1): see :mod:`benchmark.imaging`.
+Frames are uint8 ``HxWxC`` arrays, RGB (C=3) or gray (C=1): see :mod:`benchmark.imaging`. A
+degradation may yield float32 frames on the 0-255 scale (noise kept unrounded); they reach the
+steps and methods that declare ``takes_float``, and are rounded and clipped for the others.
 An image is a one-frame sequence, so every stage works on iterators of frames and a
 video is never held in memory as a whole.
 """
@@ -84,6 +86,9 @@ class Degradation:
     #: True for transforms that define the protocol's reference itself (e.g. ``gray``)
     transforms_reference: ClassVar[bool] = False
     description: ClassVar[str] = ""
+    #: True when ``apply_frames`` takes float frames (0-255 scale) as they are; a step that does
+    #: not gets float frames rounded and clipped to uint8 first (:mod:`benchmark.stages.degrade`)
+    takes_float: ClassVar[bool] = False
 
     def __init__(self, **params: Any):
         self.params = params
@@ -165,10 +170,16 @@ class Method:
     version: ClassVar[str] = "1"
     description: ClassVar[str] = ""
     weights_hash: str | None = None
+    #: a plug-in's source digest (set by ``make_method`` for every method that is not built in)
+    code_hash: str | None = None
     #: output size / input size; None: any (the data set's)
     scale: int | None = 1
     #: neighbouring frames consumed on each side of the batch: (past, future)
     window: ClassVar[tuple[int, int]] = (0, 0)
+    #: True when ``process`` takes float frames (0-255 scale, unrounded, e.g. Gaussian noise
+    #: added in float); a method that does not gets them rounded and clipped to uint8, and its
+    #: rows' ``method_version`` says so
+    takes_float: bool = False
 
     def __init__(self, **params: Any):
         self.params = params
@@ -183,7 +194,10 @@ class Method:
         raise NotImplementedError
 
     def identity(self) -> dict[str, Any]:
-        return {"name": self.name, "version": self.version, "weights": self.weights_hash, "params": self.params}
+        out = {"name": self.name, "version": self.version, "weights": self.weights_hash, "params": self.params}
+        if self.code_hash:  # plug-ins only: built-in identities (and their cache keys) are unchanged
+            out["code"] = self.code_hash
+        return out
 
 
 def check_scale(method: Method, dataset: str, scale: int) -> None:

@@ -6,6 +6,9 @@ a key. Every entry is written to a temporary name and renamed into place, so a r
 killed at any point leaves either a complete entry or none, and runs sharing a cache
 never see half an entry.
 
+Frames are stored as PNG (uint8, the usual case) or, for a float frame set (a noisy input kept
+unrounded, ``meta["dtype"] = "float32"``), as float32 ``.npy`` files.
+
 Every entry carries a checksum over its key and content: a frame set's ``meta.json``
 holds the SHA-256 of each frame file and a digest of itself with the key; a score file
 holds its key, its value and a digest of both. A damaged entry (a changed byte, a
@@ -65,16 +68,25 @@ class FrameWriter:
         self.hashes: list[str] = []
         self.shape: tuple[int, ...] | None = None
         self.meta: dict[str, Any] = {}
+        self.dtype: str | None = None  # None: uint8 PNG frames
 
     def add(self, frame: np.ndarray) -> None:
-        data = encode_png(frame)
-        (self.tmp / f"{self.n:06d}.png").write_bytes(data)
+        """Append a frame: uint8 as PNG; float (a noisy input kept unrounded) as float32 ``.npy``,
+        exact to 2^-24 relative (~1e-5 on the 0-255 scale, far below 0.001 dB)."""
+        if frame.dtype != np.uint8 and self.n == 0:
+            self.dtype = FLOAT_DTYPE
+        if (frame.dtype == np.uint8) != (self.dtype is None):
+            raise ValueError(f"frame {self.n} is {frame.dtype}; a frame set is all uint8 or all float")
+        data = encode_png(frame) if self.dtype is None else encode_npy(frame)
+        (self.tmp / frame_name(self.n, self.dtype)).write_bytes(data)
         self.hashes.append(hashlib.sha256(data).hexdigest())
         self.shape = tuple(frame.shape)
         self.n += 1
 
     def commit(self) -> dict[str, Any]:
         meta = {**self.meta, "frames": self.n, "shape": self.shape, "files": self.hashes}
+        if self.dtype is not None:  # uint8 sets keep the meta they always had
+            meta["dtype"] = self.dtype
         meta = seal(self.key, meta)
         (self.tmp / "meta.json").write_text(json.dumps(meta))
         final = self.cache.frames_path(self.key)
@@ -146,11 +158,12 @@ class Cache:
         except (OSError, ValueError) as exc:
             return "legacy" if _legacy_meta(d) else f"meta.json: {exc}"
         for i, sha in enumerate(meta["files"] if files else []):
+            name = frame_name(i, meta.get("dtype"))
             try:
-                if hashlib.sha256((d / f"{i:06d}.png").read_bytes()).hexdigest() != sha:
-                    return f"frame {i:06d}.png does not match its checksum"
+                if hashlib.sha256((d / name).read_bytes()).hexdigest() != sha:
+                    return f"frame {name} does not match its checksum"
             except OSError:
-                return f"frame {i:06d}.png is missing"
+                return f"frame {name} is missing"
         return None
 
     def has_frames(self, key: str) -> bool:
@@ -171,8 +184,9 @@ class Cache:
     def read_frames(self, key: str) -> Iterator[np.ndarray]:
         d = self.frames_path(key)
         meta = self.frames_meta(key)
+        dtype = meta.get("dtype")
         for i, sha in enumerate(meta["files"]):
-            p = d / f"{i:06d}.png"
+            p = d / frame_name(i, dtype)
             try:
                 data = p.read_bytes()
             except OSError:
@@ -181,7 +195,7 @@ class Cache:
                 what = "is missing" if data is None else "does not match its checksum"
                 self._damaged(key, f"frame {p.name} {what}", d, say=False)
                 raise CacheDamaged(f"cache entry {key[:12]} ({d}) is damaged (frame {p.name} {what}): discarded")
-            yield decode_image(data, p)
+            yield decode_image(data, p) if dtype is None else decode_npy(data, p)
 
     def discard_frames(self, key: str) -> None:
         """Move an entry out of the way atomically, then delete it (a concurrent reader
@@ -314,6 +328,31 @@ class Cache:
                 else:
                     path.unlink(missing_ok=True)
         return {"root": str(self.root), "ok": ok, "legacy": legacy, "damaged": damaged, "fixed": fix}
+
+
+FLOAT_DTYPE = "float32"
+
+
+def frame_name(index: int, dtype: str | None) -> str:
+    """A frame's file name in its set: PNG for uint8 frames, ``.npy`` for float ones."""
+    return f"{index:06d}.png" if dtype is None else f"{index:06d}.npy"
+
+
+def encode_npy(frame: np.ndarray) -> bytes:
+    import io
+
+    buf = io.BytesIO()
+    np.save(buf, np.ascontiguousarray(frame, dtype=np.float32), allow_pickle=False)
+    return buf.getvalue()
+
+
+def decode_npy(data: bytes, path: Path) -> np.ndarray:
+    import io
+
+    arr = np.load(io.BytesIO(data), allow_pickle=False)
+    if arr.ndim != 3 or arr.dtype != np.float32:
+        raise ValueError(f"{path}: not an HxWxC float32 frame")
+    return arr
 
 
 def seal(key: str, entry: dict[str, Any]) -> dict[str, Any]:

@@ -3,7 +3,8 @@
 * Frames are ``numpy.uint8`` arrays of shape ``(H, W, C)`` with ``C`` = 3 (RGB order)
   or ``C`` = 1 (grayscale / luma). Never BGR, never 0-1 floats at plug-in boundaries.
 * Y is ITU-R BT.601 luma in MATLAB's ``rgb2ycbcr`` convention (16-235 for 8-bit),
-  the convention of the JPEG-artifact-removal and SR literature.
+  the convention of the JPEG-artifact-removal and SR literature. The denoising literature's
+  gray is full-range BT.601 luma (0-255, OpenCV's ``COLOR_RGB2GRAY``): :func:`rgb_to_gray_uint8`.
 """
 
 from __future__ import annotations
@@ -90,6 +91,18 @@ def rgb_to_y(img: np.ndarray) -> np.ndarray:
 def rgb_to_y_uint8(img: np.ndarray) -> np.ndarray:
     """MATLAB ``rgb2ycbcr`` on uint8 input: luma rounded to uint8, shape HxWx1."""
     return np.clip(np.round(rgb_to_y(img)), 0, 255).astype(np.uint8)[:, :, None]
+
+
+def rgb_to_gray_uint8(img: np.ndarray) -> np.ndarray:
+    """Full-range BT.601 luma ``0.299 R + 0.587 G + 0.114 B`` on 0..255, rounded, shape HxWx1:
+    exactly OpenCV's ``cvtColor(.., COLOR_RGB2GRAY)`` (its fixed-point rounding included), the
+    gray of the denoising literature (KAIR/DnCNN). Not MATLAB ``rgb2ycbcr`` Y (16-235, see
+    :func:`rgb_to_y_uint8`). A single-channel input is returned unchanged."""
+    if img.shape[2] == 1:
+        return img
+    import cv2
+
+    return cv2.cvtColor(np.ascontiguousarray(img, dtype=np.uint8), cv2.COLOR_RGB2GRAY)[:, :, None]
 
 
 def to_uint8_frame(out: np.ndarray) -> np.ndarray:

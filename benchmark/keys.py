@@ -24,15 +24,37 @@ def reference_key(spec: DatasetSpec, fingerprint: str) -> str:
     return digest("reference", fingerprint, spec.scale, [d.describe() for d in preps])
 
 
-def degraded_key(spec: DatasetSpec, ref_key: str) -> str:
-    """Cache key of an item's degraded input (its reference when the chain is empty)."""
-    return digest("degraded", ref_key, [d.describe() for d in spec.chain]) if spec.chain else ref_key
+def seeded(spec: DatasetSpec) -> bool:
+    """Whether a step of ``spec``'s chain is random (noise, a random degradation chain): its
+    degraded input then depends on the item and the run's seed."""
+    return any(getattr(d, "seeded", False) for d in spec.chain)
+
+
+def degraded_key(spec: DatasetSpec, ref_key: str, seed: int = 0, item_id: str = "") -> str:
+    """Cache key of an item's degraded input (its reference when the chain is empty). A seeded
+    chain's key also holds the item id and the run's seed its noise is drawn from (only then:
+    the keys of deterministic chains are those of earlier versions)."""
+    if not spec.chain:
+        return ref_key
+    if seeded(spec):
+        return digest("degraded", ref_key, [d.describe() for d in spec.chain], {"seed": seed, "item": item_id})
+    return digest("degraded", ref_key, [d.describe() for d in spec.chain])
+
+
+def float_input(spec: DatasetSpec) -> bool:
+    """Whether ``spec``'s degraded frames are float (a step that ``makes_float``, e.g. Gaussian
+    noise, not followed by one that rounds to uint8)."""
+    out = False
+    for d in spec.chain:
+        out = bool(getattr(d, "makes_float", False)) or (out and bool(getattr(d, "takes_float", False)))
+    return out
 
 
 def passes_through(method: Method, spec: DatasetSpec) -> bool:
     """Whether ``method``'s output on ``spec`` is its degraded input itself (``identity`` at
-    scale 1): the cached degraded frames are then scored as the output, not copied."""
-    return bool(getattr(method, "passthrough", False)) and spec.scale == 1 and bool(spec.chain)
+    scale 1): the cached degraded frames are then scored as the output, not copied. Float
+    inputs are not: an output is scored as uint8, so identity's is the input rounded."""
+    return bool(getattr(method, "passthrough", False)) and spec.scale == 1 and bool(spec.chain) and not float_input(spec)
 
 
 def output_key(method: Method, spec: DatasetSpec, deg_key: str, seed: int) -> str:
@@ -42,10 +64,11 @@ def output_key(method: Method, spec: DatasetSpec, deg_key: str, seed: int) -> st
     return digest("output", method.identity(), deg_key, spec.scale, spec.degradation, seed)
 
 
-def keys(spec: DatasetSpec, fingerprint: str, method: Method | None = None, seed: int = 0) -> tuple[str, str, str | None]:
+def keys(spec: DatasetSpec, fingerprint: str, method: Method | None = None, seed: int = 0,
+         item_id: str = "") -> tuple[str, str, str | None]:
     """Cache keys of an item's reference, degraded input and (with ``method``) output."""
     ref = reference_key(spec, fingerprint)
-    deg = degraded_key(spec, ref)
+    deg = degraded_key(spec, ref, seed, item_id)
     return ref, deg, output_key(method, spec, deg, seed) if method is not None else None
 
 

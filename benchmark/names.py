@@ -81,7 +81,7 @@ class Specs:
 
 #: the keys of a spec file's entries (a degradation with ``type`` also takes its class's settings)
 SPEC_KEYS = {"datasets": ("path", "type", "fps", "description"), "degradations": ("chain", "type", "description"),
-             "methods": ("path", "name", "tile", "overlap", "precision")}
+             "methods": ("path", "name", "tile", "overlap", "precision", "input")}
 _NEEDS = {"datasets": ("path",), "degradations": ("chain", "type"), "methods": ("path",)}
 
 
@@ -136,7 +136,7 @@ def _check_entry(path: Path, kind: str, name: str, d: dict[str, Any]) -> None:
     for key in d:
         if known is not None and key not in known:
             raise BenchError(f"{where}: unknown key {key!r}; {nearest(key, known)}known: {', '.join(known)}")
-    for key in ("path", "chain", "type", "name", "precision", "description"):
+    for key in ("path", "chain", "type", "name", "precision", "description", "input"):
         if key in d and not isinstance(d[key], str):
             raise BenchError(f"{where}: {key} = {d[key]!r} should be a string (in quotes)")
     if kind == "datasets" and d.get("type", "auto") not in FOLDER_TYPES:
@@ -177,6 +177,19 @@ class DatasetSpec:
     @property
     def scale(self) -> int:
         return math.prod(d.scale for d in self.chain)
+
+    def check_size(self, item_id: str, w: int, h: int) -> None:
+        """BenchError (before any work) when a step's kernel is larger than the image it meets:
+        ``w`` x ``h`` cropped to the scale grid, reduced by the steps before it."""
+        s = self.scale
+        w, h = w - w % s, h - h % s
+        for d in self.chain:
+            side = d.kernel_side() if hasattr(d, "kernel_side") else 0
+            if side > min(w, h):
+                raise BenchError(f"data set {self.name!r}: the {side}x{side} kernel of {d.label()!r} is larger than item "
+                                 f"{item_id!r} ({w}x{h} where it applies); allowed here: a kernel of at most {min(w, h)} px "
+                                 "(a smaller sigma, length or kN)")
+            w, h = w // d.scale, h // d.scale
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -239,7 +252,8 @@ def parse_token(token: str, specs: Specs) -> list[Degradation]:
         hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
         raise BenchError(
             f"unknown degradation {token!r}.{hint} Known forms: {', '.join(known)} "
-            "(qfN JPEG, gray, xN bicubic downscale, crfN/qpN/kbpsN H.264, hevccrfN ...; `bench list degradations`)."
+            "(qfN JPEG, gray (JPEG Y 16-235) or grayfull (0-255), xN bicubic downscale, crfN/qpN/kbpsN H.264, hevccrfN ...; "
+            "`bench list degradations`)."
         )
     return [matches[0][1]]
 

@@ -13,6 +13,7 @@ artifacts.json), ``comparison.mp4``, ``summary.md`` (and ``realtime.json``).
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -32,8 +33,11 @@ class RecipeRun:
     device: str = "auto"
     progress: bool = True
     console: Any = None
+    limit: int | None = None  # items per data set (the recipes on standard sets)
+    detector: str | None = None  # for detection metrics (else $BENCH_DETECTOR)
     notes: list[str] = field(default_factory=list)
     files: list[str] = field(default_factory=list)
+    sections: list[str] = field(default_factory=list)  # Markdown added to summary.md after the table
 
 
 @dataclass
@@ -75,11 +79,12 @@ def _metrics(r: RecipeRun, *wanted: str) -> list[str]:
     return usable
 
 
-def _score(r: RecipeRun, methods: list[str], datasets: list[str], metrics: list[str], items: list[str] | None = None, specs: list[str] | None = None):
+def _score(r: RecipeRun, methods: list[str], datasets: list[str], metrics: list[str], items: list[str] | None = None, specs: list[str] | None = None,
+           sub: str = "run", **options: Any):
     from .runner import RunConfig, run
 
     cfg = RunConfig(methods=methods, datasets=datasets, metrics=metrics, items=items, max_frames=r.max_frames, data_root=r.data_root, specs=specs or [],
-                    cache_dir=r.cache_dir, device=r.device, out=str(r.out / "run"), command=["bench", "recipe", r.out.name])
+                    cache_dir=r.cache_dir, device=r.device, out=str(r.out / sub), command=["bench", "recipe", r.out.name], **options)
     res = run(cfg, progress=r.progress)
     if res.failures:
         raise BenchError(f"recipe {r.out.name}: {len(res.failures)} failures: {'; '.join(res.failures[:3])}")
@@ -230,6 +235,28 @@ def _gan(r: RecipeRun):
     return res
 
 
+def _rate_savings(r: RecipeRun):
+    from types import SimpleNamespace
+
+    import pandas as pd
+
+    from .ratesavings import RATE_SETS, rate_summary
+
+    frames = []
+    for part in RATE_SETS:
+        metrics = _metrics(r, *part.metrics)
+        if part.needs_detector and not (r.detector or os.environ.get("BENCH_DETECTOR")):
+            r.notes.append(f"{part.title}: not run (no detector: pass --detector or set $BENCH_DETECTOR)")
+            continue
+        _, res = _score(r, part.methods, [part.dataset], metrics, sub=f"run-{part.key}", limit=part.limit if r.limit is None else r.limit,
+                        detector=r.detector if part.needs_detector else None)
+        frames.append(res.rows)
+        r.files.append(str(res.out_dir))
+    rows = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    rate_summary(r, rows)
+    return SimpleNamespace(rows=rows)
+
+
 RECIPES: dict[str, Recipe] = {r.name: r for r in [
     Recipe("pix2pix-h264", "pix2pix on low-quality H.264 (QP 46, about 28 dB)",
            "Encode 720p at constant QP 46, decode, restore with pix2pix (lambda 100 and 1000); PSNR/SSIM before and after.", 30, _pix2pix),
@@ -240,6 +267,9 @@ RECIPES: dict[str, Recipe] = {r.name: r for r in [
            "Quality against bicubic, then the clip played live at 25 fps: achieved fps, drops and latency.", 100, _fast_srgan),
     Recipe("gan-clips", "JPEG and H.264 artifact removal with the QF-aware GAN ensemble",
            "The embedded clips at JPEG QF20 and H.264 CRF35: identity, ssim, gan and gan's temporal twin.", 20, _gan),
+    Recipe("rate-savings", "How many bits does enhancement save? BD-rate against the plain codec",
+           "LIVE1 JPEG QF 10-50 (PSNR, SSIM), Vid4 H.264 CRF 20-40 (PSNR, SSIM, VMAF), COCO JPEG QF 10-50 (mAP50): BD-rate of "
+           "each shipped restorer against identity (--limit: items per set; --detector for COCO).", 10, _rate_savings),
 ]}
 
 
@@ -256,8 +286,10 @@ def run_recipe(name: str, out: Path, max_frames: int | None = None, **kw: Any) -
     r.out.mkdir(parents=True, exist_ok=True)
     res = rec.body(r)
     summary = summarize(res.rows)
-    text = (f"# {rec.title}\n\n`bench recipe {name}" + (f" --max-frames {max_frames}" if max_frames else "") + "`\n\n"
-            + "".join(f"- {n}\n" for n in r.notes) + "\n" + to_markdown(summary).replace("## ", "### ")
-            + "\nFiles: " + ", ".join(f"`{Path(f).relative_to(r.out)}`" for f in r.files) + f", `run/` ({len(res.rows)} rows).\n")
+    flags = "".join(f" --{k.replace('_', '-')} {v}" for k, v in (("max_frames", max_frames), ("limit", kw.get("limit")), ("detector", kw.get("detector"))) if v)
+    text = (f"# {rec.title}\n\n`bench recipe {name}{flags}`\n\n"
+            + "".join(f"- {n}\n" for n in r.notes) + "\n" + to_markdown(summary).replace("## ", "### ") + "".join("\n" + x for x in r.sections)
+            + "\nFiles: " + ", ".join(f"`{Path(f).relative_to(r.out)}`" for f in r.files)
+            + (f", `run/` ({len(res.rows)} rows).\n" if (r.out / "run").is_dir() else f" ({len(res.rows)} rows).\n"))
     (r.out / "summary.md").write_text(text)
     return {"summary": summary, "notes": r.notes, "files": r.files, "out": r.out, "rows": len(res.rows)}

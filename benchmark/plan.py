@@ -49,6 +49,8 @@ def make_plan(resolved: Resolved, cfg: RunConfig, pixel_limit: int) -> Plan:
                                  "a data set's item ids must be unique")
             items[(spec.name, item.item_id)] = item
             size = header_size(item.source) if item.kind == "image" and item.source else None
+            if size:
+                spec.check_size(item.item_id, *size)  # a blur kernel larger than the image: refused before any work
             for method in resolved.methods_for[spec.name]:
                 key = unit_key(spec, item.item_id, fingerprint, method, resolved.metrics, cfg.crop_border, cfg.seed)
                 units.append(Unit(key, spec.name, item.item_id, method.name, fingerprint,
@@ -111,7 +113,7 @@ def header_size(path: str) -> tuple[int, int] | None:
 def unit_cached(cache: Cache, resolved: Resolved, cfg: RunConfig, unit: Unit) -> bool:
     """Whether a unit's output and every score and prediction it needs are in the cache."""
     spec = resolved.spec(unit.dataset)
-    ref, _, out = keys(spec, unit.fingerprint, resolved.method(unit.dataset, unit.method), cfg.seed)
+    ref, _, out = keys(spec, unit.fingerprint, resolved.method(unit.dataset, unit.method), cfg.seed, unit.item_id)
     if not cache.has_frames(out):
         return False
     crop = crop_border(cfg.crop_border, spec)

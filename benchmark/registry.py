@@ -180,6 +180,7 @@ _BUILTIN_DATASETS = {
     "classic5": "benchmark.datasets.folders:Classic5",
     "set5": "benchmark.datasets.folders:Set5",
     "set14": "benchmark.datasets.folders:Set14",
+    "set12": "benchmark.datasets.folders:Set12",
     "cbsd68": "benchmark.datasets.folders:CBSD68",
     "bsd200": "benchmark.datasets.folders:BSD200",
     "bsd200-pan": "benchmark.datasets.pan:BSD200Pan",
@@ -197,9 +198,18 @@ _BUILTIN_DATASETS = {
 _BUILTIN_DEGRADATIONS = {
     "jpeg": "benchmark.degradations.jpeg:JPEG",
     "gray": "benchmark.degradations.jpeg:Gray",
+    "grayfull": "benchmark.degradations.jpeg:GrayFull",
     "h264": "benchmark.degradations.codec:H264",
     "hevc": "benchmark.degradations.codec:HEVC",
     "downscale": "benchmark.degradations.resize:Downscale",
+    "noise": "benchmark.degradations.noise:GaussianNoise",
+    "poisson": "benchmark.degradations.noise:PoissonNoise",
+    "blur": "benchmark.degradations.blur:GaussianBlur",
+    "ablur": "benchmark.degradations.blur:AnisotropicBlur",
+    "motion": "benchmark.degradations.blur:MotionBlur",
+    "bd": "benchmark.degradations.protocols:BlurDownscale",
+    "dn": "benchmark.degradations.protocols:DownscaleNoise",
+    "realesrgan": "benchmark.degradations.realworld:RealESRGAN",
 }
 
 _BUILTIN_METRICS = {

@@ -59,9 +59,24 @@ def make_method(spec: str, specs: Specs | None = None) -> Method:
     except (TypeError, ValueError) as exc:
         raise BenchError(f"method '{spec}': {exc}") from None
     m.registry_name = name
+    if registry.methods.entry(name).origin != "built-in":
+        m.code_hash = source_hash(cls)
     if settings:
         m.name = spec
     return m
+
+
+def source_hash(cls: type) -> str | None:
+    """The digest of the source file that defines a plug-in's class: in its identity, so that
+    editing the plug-in's code never reuses outputs cached from the old code (built-ins are
+    versioned by hand instead). None when the source cannot be read (e.g. a class made at run time)."""
+    import hashlib
+    import inspect
+
+    try:
+        return hashlib.sha256(open(inspect.getsourcefile(cls) or "", "rb").read()).hexdigest()[:16]
+    except (OSError, TypeError):
+        return None
 
 
 def _label(base: str, settings: list[str]) -> str:
@@ -85,7 +100,7 @@ def _published(name: str, params: dict[str, Any], spec: str, settings: tuple[str
     try:
         return PublishedModel(path, **params)
     except (TypeError, ValueError) as exc:
-        raise BenchError(f"method '{spec}': {exc} (a weights file takes name=, tile=, overlap=, precision=)") from None
+        raise BenchError(f"method '{spec}': {exc} (a weights file takes name=, tile=, overlap=, precision=, input=)") from None
 
 
 @dataclass

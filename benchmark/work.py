@@ -29,6 +29,7 @@ from .progress import NO_BAR
 from .resolve import Resolved, resolve_run
 from .stages import degrade, degraded_frames, reference, restore, score
 from .stages.corpus import predict_unit, unit_predictions
+from .stages.restore import input_note
 from .stages.rows import base_row, error_rows, score_rows
 from .unit import Unit
 
@@ -94,7 +95,7 @@ class UnitWorker:
             spec = self.resolved.spec(unit.dataset)
             item = self.item_of(unit)
             ref_key, ref_frames = reference(self.cache, spec, item, unit.fingerprint)
-            degrade(self.cache, spec, item, ref_key, ref_frames)
+            degrade(self.cache, spec, item, ref_key, ref_frames, seed=self.cfg.seed)
         except Exception:
             pass
 
@@ -127,7 +128,7 @@ class UnitWorker:
         """Reference and degraded input of an item (cached), or the exception that stopped them."""
         try:
             ref_key, ref_frames = reference(self.cache, spec, item, fingerprint)
-            deg_key, info = degrade(self.cache, spec, item, ref_key, ref_frames, bar.stage(f"degrade {item.item_id}", None))
+            deg_key, info = degrade(self.cache, spec, item, ref_key, ref_frames, bar.stage(f"degrade {item.item_id}", None), self.cfg.seed)
         except CacheDamaged:
             raise
         except (Exception, SystemExit) as exc:
@@ -167,6 +168,8 @@ class UnitWorker:
             rows, failures = error_rows(base, spec, item, method, metrics, stage, _as_error(exc))
             return rows, failures, art, {}
         rows, failures = score_rows(base, spec, item, method, metrics, scores, meta["frames"], meta.get("seconds", float("nan")))
+        if input_note(meta):  # float input rounded to uint8 for an 8-bit-only method: the rows say so
+            rows = [{**r, "method_version": r["method_version"] + input_note(meta)} for r in rows]
         corpus: dict[str, dict[str, str]] = {}
         for met in (m for m in metrics if isinstance(m, CorpusMetric)):
             corpus[met.name], computed = predict_unit(self.cache, met, item, out_key, ref_key, ref_frames, self.cfg.batch_size, self.setup)

@@ -20,6 +20,7 @@ prints the PSNR of tiled (a small forced ``tile=``) against untiled outputs of `
 ``srresnet`` on Set5 x4 and ``ssim`` and ``gan`` on LIVE1 QF10 (benchmarks/tiled_psnr.py).
 
     python benchmarks/tiled_memory.py --builtin --budget-mb 1024 --threads 2
+    python benchmarks/tiled_memory.py --builtin --default-budget --threads 2   # as `bench run` does
     BENCH_DATA_ROOT=../shared/data python benchmarks/tiled_memory.py --psnr
 
 Each child runs under an address-space limit (``--limit-gb``) so a setting that needs more
@@ -99,13 +100,15 @@ def builtin_table(a) -> None:
     """``srgan`` (a built-in network, tiled through its own restore path) at 1024 and 4096."""
     import numpy as np
 
-    print(f"srgan x4, synthetic frames, CPU, {a.threads} torch thread(s); auto = tiles chosen under a {a.budget_mb:.0f} MB budget")
+    budget_mb = None if a.default_budget else a.budget_mb
+    under = "the default budget (methods/published.py: memory_budget)" if budget_mb is None else f"a {budget_mb:.0f} MB budget"
+    print(f"srgan x4, synthetic frames, CPU, {a.threads} torch thread(s); auto = tiles chosen under {under}")
     print(f"{'input':<10} {'setting':<24} {'tile':>6} {'seconds':>8} {'RSS before MB':>14} {'peak RSS MB':>12} {'max diff vs whole':>18}")
     with tempfile.TemporaryDirectory() as tmp:
         for side in a.sides:
             ref = None
             settings = ([("whole frame (tile=0)", "srgan:tile=0", None)] if side <= a.whole_up_to else []) + \
-                       [("auto (budget)", "srgan", a.budget_mb)]
+                       [("auto (budget)", "srgan", budget_mb)]
             for i, (label, spec, budget) in enumerate(settings):
                 path = Path(tmp) / f"b{side}_{i}.npy"
                 r = measure_builtin(spec, side, path, budget, a.threads, a.limit_gb)
@@ -151,6 +154,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--tile", type=int, default=512, help="the fixed tile setting")
     ap.add_argument("--budget-mb", type=float, default=1024, help="memory budget for the automatic setting")
+    ap.add_argument("--default-budget", action="store_true", help="--builtin: auto tiles under the default budget, not --budget-mb")
     ap.add_argument("--threads", type=int, default=1, help="torch threads in each child")
     ap.add_argument("--limit-gb", type=float, default=14, help="address-space limit of each child")
     ap.add_argument("--builtin", action="store_true", help="srgan (a built-in network) at --sides instead of the published model")

@@ -29,10 +29,18 @@ class Set14(FolderDataset):
     description = "Set14 HR images (one is grayscale): super-resolution test set."
 
 
+class Set12(FolderDataset):
+    name = "set12"
+    layout = "images/Set12"
+    description = ("Set12 (12 grayscale, 256x256 and 512x512, as KAIR ships them): Gaussian denoising at sigma 15/25/50 "
+                   "(set12-noise25).")
+
+
 class CBSD68(FolderDataset):
     name = "cbsd68"
     layout = "images/CBSD68"
-    description = "Colour BSD68 test split (481x321)."
+    description = ("Colour BSD68 test split (481x321); cbsd68-gray is the gray BSD68 denoising protocol "
+                   "(MATLAB rgb2ycbcr Y), e.g. cbsd68-gray-noise25.")
 
 
 class BSD200(FolderDataset):

@@ -19,6 +19,8 @@ class Identity(Method):
     #: at scale 1 the output is the input, frame for frame: the runner scores the cached
     #: degraded frames directly instead of storing a copy of them
     passthrough = True
+    #: float input (unrounded noise) is returned as is and scored rounded to uint8, like every output
+    takes_float = True
 
     def process(self, frames: list[np.ndarray], ctx: Context) -> list[np.ndarray]:
         if ctx.scale == 1:
@@ -32,6 +34,7 @@ class Bicubic(Method):
     version = "1"
     scale = None
     description = "MATLAB-compatible bicubic imresize upscale by the degradation's scale (resize-right); identity at scale 1."
+    takes_float = True  # imresize works in float64 and rounds its result to uint8
 
     def process(self, frames: list[np.ndarray], ctx: Context) -> list[np.ndarray]:
         if ctx.scale == 1:

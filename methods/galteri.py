@@ -344,7 +344,7 @@ class QFEnsemble(Method):
                 def fn(x, g=g):
                     return self_ensemble(g, x, self.self_ensemble)
 
-                out += self.tiling.restore(g, fn, [f], self.device, 1, lambda: tensor_to_frames(fn(frames_to_tensor([f], self.device)), [f]))
+                out += self.tiling.restore(g, fn, [f], self.device, 1, lambda fs: tensor_to_frames(fn(frames_to_tensor(fs, self.device)), fs))
         return out
 
 

@@ -23,7 +23,12 @@ this adapter turns such a file into a :class:`~benchmark.api.Method`:
   fp32 (``precision=fp32|fp16|bf16`` forces one), and batches frames of one size when the
   architecture takes batches.
 
-Settings that change the output (``tile``, ``overlap``, ``precision``) enter the cache key
+* float input (a noisy image kept unrounded, e.g. ``set12-noise25``) goes to the model as it
+  is, divided by 255 like uint8 input, as the papers' test code does (KAIR ``uint2single`` then
+  ``+= noise``); ``input=uint8`` rounds and clips it to uint8 first, the 8-bit frame interface,
+  and the row's method label says so (``dncnn_25:input=uint8``).
+
+Settings that change the output (``tile``, ``overlap``, ``precision``, ``input``) enter the cache key
 when given; the automatic choices, like the device, do not.
 """
 
@@ -42,7 +47,9 @@ from ..errors import BenchError
 WEIGHT_SUFFIXES = (".pth", ".pt", ".safetensors", ".ckpt")
 DEFAULT_OVERLAP = 32
 PRECISIONS = ("fp32", "fp16", "bf16")
+INPUTS = ("float", "uint8")
 CPU_MEMORY_FRACTION = 0.5  # of MemAvailable, for activations
+CPU_MEMORY_CAP = 2.0**30  # at most this on the CPU by default (BENCH_MEMORY_BUDGET overrides)
 GPU_MEMORY_FRACTION = 0.7  # of the free device memory
 
 
@@ -130,10 +137,14 @@ class PublishedModel(Method):
                    "architecture, scale and channels detected by spandrel; tiled, fp16/bf16 on a GPU.")
 
     def __init__(self, path: str | os.PathLike, name: str | None = None, tile: Any = None, overlap: Any = None,
-                 precision: str | None = None, origin: str = "weights file"):
+                 precision: str | None = None, origin: str = "weights file", input: str | None = None):
         import spandrel
 
-        settings = {"tile": tile, "overlap": overlap, "precision": precision}
+        if input not in (None, *INPUTS):
+            raise ValueError(f"input must be one of {', '.join(INPUTS)} (float: as the degradation gives it; uint8: rounded "
+                             f"and clipped to 8 bits first); got {input!r}")
+        self.takes_float = input != "uint8"
+        settings = {"tile": tile, "overlap": overlap, "precision": precision, "input": input}
         super().__init__(**{k: v for k, v in settings.items() if v is not None})
         self.path = Path(path).expanduser()
         self.tile = _parse_tile(tile)
@@ -187,8 +198,10 @@ class PublishedModel(Method):
         self._batches = device.startswith("cuda") and self._takes_batches()
 
     def _call(self, t):
-        """One model call on a uint8 (N, C, h, w) tensor -> float (N, C, h*s, w*s) on the 0-1 scale."""
-        return self.model(t.to(self.device).to(self.dtype).div_(255.0))
+        """One model call on a uint8 or float (N, C, h, w) tensor on the 0-255 scale -> float (N, C, h*s, w*s)
+        on the 0-1 scale (a float input, a view of the frame under tiling, is never changed in place)."""
+        x = t.to(self.device).to(self.dtype)
+        return self.model(x.div_(255.0) if x is not t else x / 255.0)
 
     def _probe_side(self) -> int:
         req = self.model.size_requirements
@@ -279,7 +292,7 @@ class PublishedModel(Method):
         return outs
 
     def restore(self, frames: list[np.ndarray]) -> list[np.ndarray]:
-        """Frames of one shape (uint8 HxWxC) -> outputs, ``scale`` times larger, same channels."""
+        """Frames of one shape (uint8, or float on the 0-255 scale, HxWxC) -> uint8 outputs, ``scale`` times larger, same channels."""
         import torch
 
         from ..tiling import run_tiled
@@ -331,14 +344,32 @@ def resolve_precision(precision: str, device: str, model) -> Any:
 
 
 def memory_budget(device: str | None) -> float:
-    """Bytes the activations of one forward pass may take: a share of the free GPU memory, or of
-    the system's available memory for the CPU."""
+    """Bytes the activations of one forward pass may take: ``BENCH_MEMORY_BUDGET`` when set
+    (``1.5G``, ``800M``), else a share of the free GPU memory, or on the CPU a share of the
+    system's available memory capped at :data:`CPU_MEMORY_CAP` (so that a large frame is tiled
+    on a big machine too, and one method never holds gigabytes beside everything else)."""
     import torch
 
+    given = os.environ.get("BENCH_MEMORY_BUDGET")
+    if given:
+        return parse_bytes(given, "BENCH_MEMORY_BUDGET")
     if str(device).startswith("cuda"):
         free, _ = torch.cuda.mem_get_info(torch.device(device))
         return GPU_MEMORY_FRACTION * free
-    return CPU_MEMORY_FRACTION * available_memory()
+    return min(CPU_MEMORY_FRACTION * available_memory(), CPU_MEMORY_CAP)
+
+
+def parse_bytes(text: str, what: str) -> float:
+    """``1.5G``, ``800M``, ``64K`` or a plain number of bytes (binary units)."""
+    units = {"K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
+    t = text.strip().upper().removesuffix("B").removesuffix("I")
+    try:
+        value = float(t[:-1]) * units[t[-1]] if t and t[-1] in units else float(t)
+    except ValueError:
+        value = -1.0
+    if not value > 0:
+        raise BenchError(f"{what}={text!r} is not a memory size: give e.g. 1.5G, 800M or a number of bytes")
+    return value
 
 
 def available_memory() -> float:

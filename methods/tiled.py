@@ -10,7 +10,9 @@ shape through :meth:`Tiling.restore`:
   middle half of each overlap, at most two rows of tiles held in float).
 
 The budget is :func:`benchmark.methods.published.memory_budget` (50% of the available memory
-on the CPU, 70% of the free GPU memory), the same as for published models; a network's cost
+on the CPU, at most 1 GiB; 70% of the free GPU memory; ``BENCH_MEMORY_BUDGET`` overrides), the
+same as for published models. A batch that does not fit runs in runs of as many whole frames as
+fit, and only a frame that does not fit alone is tiled; a network's cost
 per input pixel is estimated once from its largest activation on a probe tile (x4 for the
 tensors alive beside it). ``tile=N`` forces tiles of N input pixels (rounded down to the
 network's grid), ``tile=0`` turns tiling off, ``overlap=N`` sets the overlap (32 input pixels,
@@ -102,14 +104,27 @@ class Tiling:
 
     # -- inference -----------------------------------------------------------------
     def restore(self, net, fn: Callable, frames: list[np.ndarray], device: str, scale: int,
-                whole: Callable[[], list[np.ndarray]]) -> list[np.ndarray]:
+                whole: Callable[[list[np.ndarray]], list[np.ndarray]]) -> list[np.ndarray]:
         """Frames of one shape through ``fn`` (an NCHW tensor in [-1, 1] -> its output, ``scale``
-        times larger, in [-1, 1]; it runs ``net``): ``whole()`` (the method's untiled path) when
-        they fit, else tile by tile."""
+        times larger, in [-1, 1]; it runs ``net``): ``whole(frames)`` (the method's untiled path)
+        when they fit; else, when one frame fits, in runs of as many whole frames as fit (the
+        same outputs: each frame's result does not depend on its batch), a frame that does not
+        fit alone tile by tile."""
         n, h, w = len(frames), *frames[0].shape[:2]
-        tile = self.choose(n, h, w, lambda: self.bytes_per_pixel(net, fn, device), device)
+
+        def cost() -> float:
+            return self.bytes_per_pixel(net, fn, device)
+
+        if n > 1 and self.tile is None:
+            from . import published
+
+            budget = published.memory_budget(device)
+            if n * h * w * cost() > budget:
+                k = max(1, int(budget // (h * w * cost())))
+                return [o for i in range(0, n, k) for o in self.restore(net, fn, frames[i:i + k], device, scale, whole)]
+        tile = self.choose(n, h, w, cost, device)
         if tile is None:
-            return whole()
+            return whole(frames)
         return self.run(fn, frames, device, scale, tile)
 
     def run(self, fn: Callable, frames: list[np.ndarray], device: str, scale: int, tile: int) -> list[np.ndarray]:

@@ -131,4 +131,4 @@ class TrainableMethod(Method):
     def restore(self, frames: list[np.ndarray]) -> list[np.ndarray]:
         """Frames of one shape: whole when they fit the memory budget, else in tiles."""
         return self.tiling.restore(self.model, self.model, frames, self.device, self.scale,
-                                   lambda: tensor_to_frames(self.model(frames_to_tensor(frames, self.device)), frames))
+                                   lambda fs: tensor_to_frames(self.model(frames_to_tensor(fs, self.device)), fs))

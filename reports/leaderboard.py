@@ -216,11 +216,64 @@ def best_line(summary: pd.DataFrame) -> str:
     return ("best: " + "; ".join(f"{m} on {', '.join(ms)}" for m, ms in winners.items())) if winners else ""
 
 
-def write(summary: pd.DataFrame, out_dir: Path, rows: pd.DataFrame | None = None, notes: list[str] = ()) -> tuple[Path, Path]:
+def write(summary: pd.DataFrame, out_dir: Path, rows: pd.DataFrame | None = None, notes: list[str] = (), bd=None) -> tuple[Path, Path]:
+    """``leaderboard.md`` and ``leaderboard.csv``; with ``bd`` (:class:`.bdrate.BDResult`) and a
+    sweep in it, its section in the Markdown and ``bdrate.csv`` beside them."""
     out_dir.mkdir(parents=True, exist_ok=True)
     md, csv = out_dir / "leaderboard.md", out_dir / "leaderboard.csv"
     extra = breakdowns_markdown(rows) if rows is not None else ""
+    bd_text = bd_markdown(bd) if bd is not None else ""
     head = "".join(f"> **Incomplete**: {md_escape(n)}\n\n" for n in notes)
-    md.write_text(head + to_markdown(summary) + ("\n" + extra if extra else ""))
+    md.write_text(head + to_markdown(summary) + ("\n" + extra if extra else "") + ("\n" + bd_text if bd_text else ""))
     summary.to_csv(csv, index=False)
+    if bd_text:
+        bd.write_csv(out_dir / "bdrate.csv")
     return md, csv
+
+
+# ----------------------------------------------------------------------------- BD-rate (reports.bdrate)
+def bd_markdown(res) -> str:
+    """The BD section of ``leaderboard.md`` and of a recipe's summary ('' with no sweep)."""
+    sweeps = res.views()
+    if not sweeps:
+        return ""
+    lines = [f"## Bits saved at equal quality: BD-rate against {md_escape(res.baseline)}\n", f"{md_escape(res.convention)}.\n"]
+    for s in sweeps:
+        lines += [f"### {md_escape(s['title'])}\n", "| method | metric | BD-rate | BD-quality | points | overlap | note |", "|---|---|---:|---:|---:|---|---|"]
+        lines += [f"| {md_escape(r['method'])} | {md_escape(r['metric'])} | {r['bd_rate']} | {r['bd_quality']} | {r['points']} | {md_escape(r['overlap'])} | {md_escape(r['note'])} |"
+                  for r in s["rows"]]
+        if s["equal"]:
+            lines += ["", f"Equal quality: the {md_escape(s['family'])} level alone that gives each method's quality at each level "
+                          f"(pchip on the baseline's curve) and the bits the method's input takes against it (negative: saved), "
+                          f"e.g. {md_escape(s['example'] or 'none inside the measured range')}.\n",
+                      "| method | metric | " + " | ".join(s["levels"]) + " |", "|---|---|" + "---|" * len(s["levels"])]
+            lines += [f"| {md_escape(g['method'])} | {md_escape(g['metric'])} | " + " | ".join(map(md_escape, g["cells"])) + " |" for g in s["equal"]]
+        lines.append("")
+    return "\n".join(lines) + "\n"
+
+
+def print_bd(res, console) -> None:
+    """The BD tables in the terminal (nothing with no sweep)."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    sweeps = res.views()
+    for s in sweeps:
+        table = Table(title=escape(f"BD-rate against {res.baseline}: {s['title']}"), title_justify="left")
+        for c, j in (("method", "left"), ("metric", "left"), ("BD-rate", "right"), ("BD-quality", "right"), ("points", "right"), ("overlap", "left"), ("note", "left")):
+            table.add_column(c, justify=j, overflow="fold")
+        for r in s["rows"]:
+            table.add_row(*(escape(str(r[k])) for k in ("method", "metric", "bd_rate", "bd_quality", "points", "overlap", "note")))
+        console.print(table)
+        if s["equal"]:
+            eq = Table(title=escape(f"equal quality: the {s['family']} level alone of the same quality; the method's bits against it (negative: saved)"),
+                   title_justify="left")
+            for c in ["method", "metric", *s["levels"]]:
+                eq.add_column(escape(c))
+            for g in s["equal"]:
+                eq.add_row(escape(g["method"]), escape(g["metric"]), *map(escape, g["cells"]))
+            console.print(eq)
+            if s["example"]:
+                console.print(escape(f"e.g. {s['example']}"))
+    if sweeps:
+        console.print(escape(res.convention))

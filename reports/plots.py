@@ -63,18 +63,62 @@ def perception_distortion(plt, df: pd.DataFrame, site: Path) -> list[dict[str, s
     return [{"title": "Perception–distortion (PSNR vs NIQE), per method and data set", "src": _save(fig, site / "plots" / "perception-distortion.svg")}]
 
 
-def rate_quality(plt, df: pd.DataFrame, site: Path) -> list[dict[str, str]]:
-    """Per base and codec family with 2+ levels; x = bitrate or bpp when recorded, else the level."""
+def _bd_label(method: str, row) -> str:
+    """A legend entry: the method and its BD figure against the baseline, or why there is none."""
+    if row is None:
+        return method
+    if pd.isna(row.bd_rate_pct) and pd.isna(row.bd_quality):
+        note = str(row.note)
+        why = ("too few levels" if note[:1].isdigit() else "not monotonic" if "not monotonic" in note else
+               "rates not distinct" if "rates of" in note else "no baseline" if "baseline" in note else "see the table")
+        return f"{method}: no BD figure ({why})"
+    rate = "no BD-rate (no overlap)" if pd.isna(row.bd_rate_pct) else f"BD-rate {row.bd_rate_pct:+.1f}%"
+    return f"{method}: {rate}, BD-{row.metric} {row.bd_quality:+.3g}"
+
+
+def rate_quality(plt, df: pd.DataFrame, site: Path, bd=None) -> list[dict[str, str]]:
+    """Per base, codec family with 2+ levels and metric of the BD analysis (:mod:`.bdrate`):
+    the baseline's and each method's mean quality against the degraded input's rate (bpp or
+    kbit/s), each method's BD figure against the baseline in the legend."""
+    from .bdrate import analyse, codec_label
+
+    bd = analyse(df) if bd is None else bd
+    pts = bd.points
+    if pts.empty:
+        return []
+    out: list[dict[str, str]] = []
+    table = bd.table.set_index(["dataset_base", "codec", "metric", "method"])
+    for (base, codec, metric), g in pts[~pts["missing_baseline"]].groupby(["dataset_base", "codec", "metric"], sort=False):
+        fig, ax = plt.subplots(figsize=(5.6, 3.8))
+        first = g[g["method"] == g["method"].iloc[0]].sort_values("rate")
+        ax.plot(first["rate"], first["anchor"], marker="s", color="k", ls="--", zorder=5, label=f"{bd.baseline} (baseline)")
+        for method, mg in g.groupby("method", sort=False):
+            mg = mg.sort_values("rate")
+            key = (base, codec, metric, method)
+            row = next(table.loc[[key]].reset_index().itertuples()) if key in table.index else None
+            ax.plot(mg["rate"], mg["test"], marker="o", label=_bd_label(str(method), row))
+        ax.set_xlabel({"bpp": "bits per pixel", "kbit/s": "bitrate (kbit/s)"}.get(g["rate_unit"].iloc[0], "rate") + " of the degraded input")
+        unit = str(g["unit"].iloc[0] or "")
+        ax.set_ylabel(f"{metric} ({unit})" if unit else metric)
+        ax.set_title(f"{base}: {metric} against rate ({codec_label(codec)[0]} sweep)")
+        ax.legend(fontsize=6.5, title=f"BD against {bd.baseline}, {bd.interpolation}", title_fontsize=6.5)
+        out.append({"title": f"Rate–quality: {base}, {codec} sweep, {metric} (BD-rate against {bd.baseline} in the legend)",
+                    "src": _save(fig, site / "plots" / f"rate-{_slug(base)}-{_slug(codec)}-{metric}.svg"), "sweep": f"{base}/{codec}"})
+    return out + plain_rate_quality(plt, df, site, {o["sweep"] for o in out}, {o["src"] for o in out})
+
+
+def plain_rate_quality(plt, df: pd.DataFrame, site: Path, done: set[str], drawn: set[str]) -> list[dict[str, str]]:
+    """The sweeps (2+ levels) without a BD plot (the baseline was not run on them): each method's
+    mean quality against the rate (bpp or bitrate when recorded, else the level), no BD figure."""
     out: list[dict[str, str]] = []
     rows = df[(df["status"] == "ok") & df["scope"].isin(ITEM_SCOPES)]
     for metric in [m for m in ("psnr", "psnr-y", "ssim", "vmaf") if m in set(rows["metric"])][:2]:
         r = rows[rows["metric"] == metric].copy()
-        # the sweep is over the chain's last number: qf{10,20} -> qf; x4-crf{20,30} -> x4-crf
-        parts = r["degradation"].astype(str).str.extract(r"^(.*?[a-z]+?)(\d+(?:\.\d+)?)$")
+        parts = r["degradation"].astype(str).str.extract(r"^(.*?[a-z]+?)(\d+(?:\.\d+)?)$")  # qf{10,20} -> qf; x4-crf{20,30} -> x4-crf
         r["codec"], r["level"] = parts[0], pd.to_numeric(parts[1], errors="coerce")
-        r = r.dropna(subset=["codec", "level"])
-        for (base, codec), g in r.groupby(["base", "codec"], sort=False):
-            if g["level"].nunique() < 2:
+        for (base, codec), g in r.dropna(subset=["codec", "level"]).groupby(["base", "codec"], sort=False):
+            path = site / "plots" / f"rate-{_slug(base)}-{_slug(codec)}-{metric}.svg"
+            if g["level"].nunique() < 2 or f"{base}/{codec}" in done or any(d.endswith(path.name) for d in drawn):
                 continue
             rate_col = "bitrate_kbps" if g["bitrate_kbps"].notna().all() else ("bpp" if g["bpp"].notna().all() else None)
             agg = g.groupby(["method", "level"]).agg(value=("value", "mean"), rate=(rate_col or "level", "mean")).reset_index()
@@ -84,9 +128,10 @@ def rate_quality(plt, df: pd.DataFrame, site: Path) -> list[dict[str, str]]:
                 ax.plot(mg["rate"], mg["value"], marker="o", label=method)
             ax.set_xlabel({"bitrate_kbps": "bitrate (kbit/s)", "bpp": "bits per pixel"}.get(rate_col, f"{codec} level"))
             ax.set_ylabel(metric)
-            ax.set_title(f"{base}: {metric} against rate ({codec} sweep)")
+            ax.set_title(f"{base}: {metric} against rate ({codec} sweep; no baseline run, no BD figure)")
             ax.legend(fontsize=7)
-            out.append({"title": f"Rate–quality: {base}, {codec} sweep, {metric}", "src": _save(fig, site / "plots" / f"rate-{_slug(base)}-{_slug(codec)}-{metric}.svg")})
+            out.append({"title": f"Rate–quality: {base}, {codec} sweep, {metric}",
+                        "src": _save(fig, path)})
     return out
 
 
@@ -144,12 +189,13 @@ def speed_quality(plt, df: pd.DataFrame, site: Path) -> list[dict[str, str]]:
 FIGURES = (perception_distortion, rate_quality, ap_gains, qf_confusion, speed_quality)
 
 
-def plots(df: pd.DataFrame, site: Path) -> list[dict[str, str]]:
-    """All figures the rows allow, in the index page's order (:data:`FIGURES`)."""
+def plots(df: pd.DataFrame, site: Path, bd=None) -> list[dict[str, str]]:
+    """All figures the rows allow, in the index page's order (:data:`FIGURES`); ``bd``: the
+    BD analysis (:func:`.bdrate.analyse`) the rate-quality legends give (default: against identity)."""
     plt = _plt()
     out: list[dict[str, str]] = []
     for figure in FIGURES:
-        out += figure(plt, df, site)
+        out += figure(plt, df, site, bd) if figure is rate_quality else figure(plt, df, site)
     return out
 
 

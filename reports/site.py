@@ -28,6 +28,8 @@ from typing import Any
 
 import pandas as pd
 
+from .bdrate import BDResult, analyse
+from .bdrate import check_interpolation as bd_check
 from .pages import comparison_pages
 from .plots import plots
 from .sitedata import FAMILIES, bootstrap_ci, copy_runs, leaderboards, load_site_runs, usable_runs
@@ -64,7 +66,7 @@ def _families(boards: list[dict[str, Any]]) -> list[str]:
 
 
 def _write_html(site: Path, env, boards: list[dict[str, Any]], figs: list[dict[str, str]], tables: list[dict[str, Any]],
-                pages: list[dict[str, Any]], manifests: dict[str, dict]) -> None:
+                pages: list[dict[str, Any]], manifests: dict[str, dict], bd: BDResult) -> None:
     """Render the comparison pages and ``index.html``."""
     (site / "compare").mkdir(exist_ok=True)
     page_tpl = env.get_template("compare.html")
@@ -74,20 +76,25 @@ def _write_html(site: Path, env, boards: list[dict[str, Any]], figs: list[dict[s
             for r, m in sorted(manifests.items(), key=lambda kv: kv[1].get("started", ""))]
     (site / "index.html").write_text(env.get_template("index.html").render(
         boards=boards, figures=figs, tables=tables, runs=runs, families=_families(boards),
+        bd={"sweeps": bd.views(), "convention": bd.convention, "baseline": bd.baseline},
     ))
 
 
-def build(site: Path, run_dirs: list[Path] | None = None, fresh: bool = True, max_items: int = 8) -> Path:
+def build(site: Path, run_dirs: list[Path] | None = None, fresh: bool = True, max_items: int = 8,
+          baseline: str = "identity", interpolation: str = "pchip") -> Path:
     """Write the site. ``fresh``: the site shows exactly ``run_dirs``; otherwise they are
-    added to the runs it already has (``bench publish``)."""
+    added to the runs it already has (``bench publish``). ``baseline``, ``interpolation``: the
+    BD-rate tables' (:mod:`.bdrate`)."""
     from jinja2 import Environment, PackageLoader, select_autoescape
 
     site = Path(site)
+    bd_check(interpolation)  # before anything is cleared
     df, manifests, artifacts = _prepare(site, run_dirs, fresh)
     env = Environment(loader=PackageLoader("benchmark.reports", "templates"), autoescape=select_autoescape(["html"]))
     boards = leaderboards(df)
-    figs = plots(df, site)
-    tables = write_tables(site, df)
+    bd = analyse(df, baseline, interpolation)
+    figs = plots(df, site, bd)
+    tables = write_tables(site, df, bd)
     pages = comparison_pages(site, df, boards, manifests, artifacts, max_items)
-    _write_html(site, env, boards, figs, tables, pages, manifests)
+    _write_html(site, env, boards, figs, tables, pages, manifests, bd)
     return site / "index.html"

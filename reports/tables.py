@@ -66,14 +66,18 @@ def to_latex_table(t: pd.DataFrame, caption: str) -> str:
 
 
 
-def write_tables(site: Path, df: pd.DataFrame) -> list[dict[str, Any]]:
-    """Write ``SITE/tables``: the leaderboard summary (Markdown) and each paper table as
-    Markdown and LaTeX. Returns the tables as the index page shows them."""
+def write_tables(site: Path, df: pd.DataFrame, bd=None) -> list[dict[str, Any]]:
+    """Write ``SITE/tables``: the leaderboard summary (Markdown), the BD-rate tables of ``bd``
+    (:class:`.bdrate.BDResult`; ``bdrate.csv`` and ``.md``, where there is a sweep) and each
+    paper table as Markdown and LaTeX. Returns the paper tables as the index page shows them."""
     tables = []
     (site / "tables").mkdir(exist_ok=True)
-    from .leaderboard import summarize, to_markdown
+    from .leaderboard import bd_markdown, summarize, to_markdown
 
     (site / "tables" / "leaderboard.md").write_text(to_markdown(summarize(df)))
+    if bd is not None and len(bd.table):
+        bd.write_csv(site / "tables" / "bdrate.csv")
+        (site / "tables" / "bdrate.md").write_text(bd_markdown(bd))
     for name, t in paper_tables(df).items():
         cols = ["row"] + [c for c in t.columns if c != "row"]
         t = t[cols]

@@ -163,7 +163,7 @@ class RangeHandler(http.server.BaseHTTPRequestHandler):
 def server():
     """A local HTTP server (127.0.0.1, a free port) for download tests; nothing leaves the machine."""
     srv = RangeServer()
-    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    thread = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)  # shutdown() waits one poll
     thread.start()
     yield srv
     srv.shutdown()

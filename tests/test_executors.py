@@ -202,16 +202,36 @@ def private_ray():
 
 
 def _processes_under(folder: str) -> list[int]:
-    """PIDs of the processes whose command line names ``folder`` (a Ray started there)."""
+    """PIDs of the processes whose command line or RAY_TMPDIR names ``folder`` (a Ray started there;
+    `ray start`'s client server has it only in its environment)."""
     pids = []
     for d in Path("/proc").iterdir():
         if d.name.isdigit():
             try:
-                if folder.encode() in (d / "cmdline").read_bytes():
+                if folder.encode() in (d / "cmdline").read_bytes() or f"RAY_TMPDIR={folder}\0".encode() in (d / "environ").read_bytes() + b"\0":
                     pids.append(int(d.name))
             except OSError:
                 pass
     return pids
+
+
+def _with_descendants(pids: list[int]) -> list[int]:
+    """``pids`` and every process below them."""
+    parent = {}
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            try:
+                parent[int(d.name)] = int((d / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                pass
+    found, todo = set(pids), list(pids)
+    while todo:
+        p = todo.pop()
+        for child, ppid in parent.items():
+            if ppid == p and child not in found:
+                found.add(child)
+                todo.append(child)
+    return sorted(found)
 
 
 def _alive(pid: int) -> bool:
@@ -233,13 +253,16 @@ def unrelated_ray(private_ray):
     pids = _processes_under(folder)
     assert pids, "the unrelated Ray did not start"
     yield pids
+    family = _with_descendants(_processes_under(folder))  # its agents renamed themselves: found by parent
     for sig in (signal.SIGTERM, signal.SIGKILL):  # exactly its processes
-        for pid in _processes_under(folder):
+        for pid in family:
             try:
                 os.kill(pid, sig)
             except ProcessLookupError:
                 pass
-        time.sleep(0.5)
+        deadline = time.time() + 1.0
+        while time.time() < deadline and any(_alive(p) for p in family):
+            time.sleep(0.05)
     shutil.rmtree(folder, ignore_errors=True)
 
 
@@ -263,7 +286,9 @@ def cluster(private_ray, unrelated_ray):
     """Ray's own test cluster (ray.cluster_utils) on this machine: a head that runs no units and two nodes of one CPU."""
     from ray.cluster_utils import Cluster
 
-    c = Cluster(initialize_head=True, head_node_args={"num_cpus": 0, "include_dashboard": False})
+    fast_death = {"health_check_initial_delay_ms": 0, "health_check_period_ms": 200, "health_check_timeout_ms": 200,
+                  "health_check_failure_threshold": 3}  # a lost node is known in ~1 s, not Ray's default ~15 s
+    c = Cluster(initialize_head=True, head_node_args={"num_cpus": 0, "include_dashboard": False, "_system_config": fast_death})
     for _ in range(2):
         c.add_node(num_cpus=1)
     c.wait_for_nodes()

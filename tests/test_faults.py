@@ -260,9 +260,10 @@ def test_unwritable_outputs_fail_at_once_in_one_line(six_images, tmp_path):
     assert not (tmp_path / "o").exists() or not list((tmp_path / "o").glob("*.parquet"))
 
 
-def _start(script, out, six, cache, *extra):
+def _start(script, out, six, cache, *extra, delay: float = 0.25):
     args = [sys.executable, str(script), "run", "-q", "-m", "slow", "-d", f"{six}@qf20", "--metrics", "psnr", "-o", str(out), "--cache-dir", str(cache)]
-    return subprocess.Popen([*args, *extra], env={**os.environ, "PYTHONUNBUFFERED": "1"}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen([*args, *extra], env={**os.environ, "PYTHONUNBUFFERED": "1", "SLOW_DELAY": str(delay)}, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
 
 
 def _wait_units(out: Path, n: int) -> None:
@@ -297,7 +298,7 @@ def test_signals_leave_a_resumable_run_that_report_calls_incomplete(sig, code, s
     assert "incomplete" in r.output and ("gone" in r.output if sig == signal.SIGKILL else sig.name in r.output)
     assert "Incomplete" in (out / "leaderboard.md").read_text()
     assert len(pd.read_csv(out / "leaderboard.csv")) == 1  # the finished units' rows
-    proc = _start(script, out, six_images, cache)
+    proc = _start(script, out, six_images, cache, delay=0)
     _, stderr = proc.communicate(timeout=120)
     assert proc.returncode == 0, stderr
     df = pd.read_parquet(out / "scores.parquet")

@@ -52,3 +52,30 @@ def test_broken_plugin_breaks_only_itself(tmp_path, monkeypatch):
         reg.get("broken")
     assert reg.entry("broken").version == "?"
     assert "no_such_module_xyz" not in sys.modules
+
+
+def test_a_plugins_source_is_in_its_identity_so_edited_code_is_restored_again(tmp_path, monkeypatch):
+    """Editing a plug-in's source file changes its identity (and so its output cache key);
+    built-in identities carry no code digest (their cache keys are unchanged)."""
+    from benchmark.keys import output_key
+    from benchmark.names import resolve
+    from benchmark.resolve import make_method
+
+    spec = resolve("photos-qf20", None)
+    keys = []
+    for i, body in enumerate(["return [255 - f for f in frames]", "return [254 - f for f in frames]"]):
+        mod = f"edited_plugin_{i}"
+        (tmp_path / f"{mod}.py").write_text(
+            "from benchmark import registry\nfrom benchmark.api import Method\n\n"
+            f"@registry.methods.register('edited-{i}')\nclass Edited(Method):\n    name = 'edited'\n\n"
+            f"    def process(self, frames, ctx):\n        {body}\n")
+        monkeypatch.syspath_prepend(str(tmp_path))
+        __import__(mod)
+        try:
+            m = make_method(f"edited-{i}")
+            assert m.identity()["code"] and m.identity()["name"] == "edited"
+            keys.append(output_key(m, spec, "deg", 0))
+        finally:
+            registry.methods.unregister(f"edited-{i}")
+    assert keys[0] != keys[1]  # same name and version, other code: another cache entry
+    assert "code" not in make_method("bicubic").identity()

@@ -111,7 +111,7 @@ def test_failures_are_rows_and_the_run_goes_on(tmp_path, image_folder):
 
 SLOW_CLI = textwrap.dedent(
     """
-    import sys, time
+    import os, sys, time
     from benchmark import registry
     from benchmark.api import Method
 
@@ -119,7 +119,7 @@ SLOW_CLI = textwrap.dedent(
     class Slow(Method):
         name = "slow"
         def process(self, frames, ctx):
-            time.sleep(0.25)
+            time.sleep(float(os.environ.get("SLOW_DELAY", "0.25")))  # 0: the runs that are not to be stopped
             return frames
 
     from benchmark.cli import app
@@ -149,6 +149,7 @@ def test_killed_run_resumes_to_the_same_rows(tmp_path, image_folder):
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert not (tmp_path / "killed" / "scores.parquet").exists()
+    env["SLOW_DELAY"] = "0"  # the same outputs, without the wait that gave the kill its time
     resumed = subprocess.run([sys.executable, str(script), *args, "--cache-dir", str(cache), "-o", str(tmp_path / "resumed")], env=env, capture_output=True, text=True)
     assert resumed.returncode == 0, resumed.stderr
     fresh = subprocess.run([sys.executable, str(script), *args, "--cache-dir", str(tmp_path / "cache2"), "-o", str(tmp_path / "fresh")], env=env, capture_output=True, text=True)

@@ -1,5 +1,7 @@
 """The HTML site: content, escaping, merging, paper tables, and a real headless browser."""
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -8,7 +10,9 @@ from benchmark import registry
 from benchmark.api import Method
 from benchmark.runner import RunConfig, run
 from benchmark.reports import site as site_mod
+from conftest import BROWSER_ARGS
 from conftest import chromium as _chromium
+from test_bdrate import ANCHOR, BETTER, rows  # synthetic sweep rows (issue 27)
 
 EVIL = "<script>alert(1)</script>"
 
@@ -188,3 +192,43 @@ def test_captioning_and_ap_gain_tables_and_confusion_plot(tmp_path):
     assert gain.loc[0, "dog"] == pytest.approx(18.6) and gain.loc[0, "row"] == "voc-qf20 / gan"  # in AP points, as the study prints
     figs = site_mod.plots(df, tmp_path)
     assert any(f["src"] == "plots/qf-confusion.svg" for f in figs) and any("gain" in f["src"] for f in figs)
+
+
+def test_bdrate_plot_and_table_in_a_real_browser(tmp_path):
+    """Issue 27: the BD-rate section renders, with its table (a figure, a refusal and its note),
+    the equal-quality line and a rate-quality plot per metric whose legend gives the BD figure."""
+    exe = _chromium()
+    from playwright.sync_api import sync_playwright
+
+    bumpy = [24.0, 26.5, 26.1, 28.7, 29.4]
+    df = pd.concat([rows({"identity": ANCHOR, "ssim": BETTER, EVIL: bumpy}),
+                    rows({"identity": [0.70, 0.80, 0.85, 0.88, 0.90], "ssim": [0.75, 0.84, 0.88, 0.90, 0.915], EVIL: [0.7, 0.8, 0.85, 0.88, 0.9]},
+                         metric="ssim", unit="")], ignore_index=True)
+    run = tmp_path / "run"
+    run.mkdir()
+    df.astype({"frame": "int64", "crop_border": "int64"}).to_parquet(run / "scores.parquet", index=False)
+    (run / "manifest.json").write_text(json.dumps({"run_id": "r", "status": "complete", "started": "2026"}))
+    index = site_mod.build(tmp_path / "site", [run])
+    assert EVIL not in index.read_text()
+    svg = (tmp_path / "site" / "plots" / "rate-live1-qf-psnr.svg").read_text()
+    assert "ssim: BD-rate -" in svg and "no BD figure (not monotonic)" in svg and "identity (baseline)" in svg
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=exe, args=BROWSER_ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        problems = []
+        page.on("pageerror", lambda e: problems.append(str(e)))
+        page.on("dialog", lambda d: (problems.append(f"dialog: {d.message}"), d.dismiss()))
+        page.goto(index.as_uri())
+        table = page.locator("table.bdrate").first
+        assert table.is_visible()
+        assert table.locator("td.method").all_inner_texts() == ["ssim", EVIL, "ssim", EVIL]
+        figures = table.locator("td.bd-rate").all_inner_texts()
+        assert figures[0].startswith("-") and figures[0].endswith("%") and figures[1] == "—"
+        assert "curve is not monotonic" in table.locator("td.note").nth(1).inner_text()
+        assert "matches JPEG at QF" in page.locator(".equal-example").first.inner_text()
+        plots = page.locator("#bdrate figure.bd-plot img")
+        assert plots.count() == 2  # psnr and ssim
+        assert page.evaluate("Array.from(document.querySelectorAll('#bdrate img')).every(i => i.complete && i.naturalWidth > 0)")
+        assert "bdrate.csv" in page.locator("#bdrate").inner_text()
+        browser.close()
+    assert problems == []

@@ -88,6 +88,36 @@ def test_the_budget_tiles_automatically_and_stays_close(monkeypatch):
     assert psnr(out, whole) > 40
 
 
+def test_a_batch_that_does_not_fit_runs_in_whole_frames_when_one_frame_fits(monkeypatch):
+    f = [frame(40, 52, seed=s) for s in range(3)]
+    m = method("srgan")
+    before = untiled(m, f)
+    bpp = m.tiling.bytes_per_pixel(m.model, m.model, "cpu")
+    monkeypatch.setattr(pub, "memory_budget", lambda device: bpp * 40 * 52 * 2.5)  # two frames fit, not three
+    sizes, tiled = [], []
+    real = m.model.forward
+    monkeypatch.setattr(m.model, "forward", lambda x: sizes.append(x.shape[0]) or real(x))
+    monkeypatch.setattr(tiling, "run_tiled", lambda *a: tiled.append(a) or None)
+    assert all(np.array_equal(x, y) for x, y in zip(m.process(f, Context(scale=4)), before))  # the same outputs
+    assert sizes == [2, 1] and not tiled
+
+
+def test_the_default_cpu_budget_is_capped_and_can_be_set(monkeypatch):
+    monkeypatch.delenv("BENCH_MEMORY_BUDGET", raising=False)
+    monkeypatch.setattr(pub, "available_memory", lambda: 64 * 2.0**30)  # a big machine
+    assert pub.memory_budget("cpu") == pub.CPU_MEMORY_CAP == 2.0**30
+    monkeypatch.setattr(pub, "available_memory", lambda: 1 * 2.0**30)  # a small one: half its free memory
+    assert pub.memory_budget("cpu") == 2.0**29
+    monkeypatch.setenv("BENCH_MEMORY_BUDGET", "1.5G")
+    assert pub.memory_budget("cpu") == 1.5 * 2**30
+    monkeypatch.setenv("BENCH_MEMORY_BUDGET", "800m")
+    assert pub.memory_budget("cpu") == 800 * 2**20
+    for bad in ("lots", "-1G", "0"):
+        monkeypatch.setenv("BENCH_MEMORY_BUDGET", bad)
+        with pytest.raises(BenchError, match="BENCH_MEMORY_BUDGET.*not a memory size"):
+            pub.memory_budget("cpu")
+
+
 def test_jpeg_methods_keep_the_8x8_grid(monkeypatch):
     seen = []
     real = tiling.run_tiled

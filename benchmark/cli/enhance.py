@@ -104,6 +104,8 @@ def recipe(
     cache_dir: Optional[Path] = typer.Option(None, "--cache-dir"),
     device: str = typer.Option("auto", "--device"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+    limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Recipes on standard sets (rate-savings): at most N items per data set (default: the recipe's)."),
+    detector: Optional[str] = typer.Option(None, "--detector", help="Recipes with detection metrics (rate-savings' COCO part): the detector, as for `bench run` (else $BENCH_DETECTOR)."),
 ) -> None:
     """Run a seed system end to end with one command: inputs, scores, a comparison video, summary.md."""
     from benchmark.pipelines import RECIPES, run_recipe
@@ -116,7 +118,7 @@ def recipe(
         return
     try:
         info = run_recipe(name, out, max_frames=max_frames, data_root=str(data_root) if data_root else None,
-                          cache_dir=str(cache_dir) if cache_dir else None, device=device, progress=not quiet)
+                          cache_dir=str(cache_dir) if cache_dir else None, device=device, progress=not quiet, limit=limit, detector=detector)
     except BenchError as exc:
         _fail(exc)
         return

@@ -192,6 +192,8 @@ def _list_kind(k: str, entries, long: bool) -> None:
             desc = _describe_entry(k, obj)
             if desc:
                 console.print(f"  {escape(desc)}", soft_wrap=True, highlight=False)
+            if k == "degradations" and getattr(obj, "description", ""):  # the protocol and its source
+                console.print(f"  {escape(obj.description)}", soft_wrap=True, highlight=False)
             if k == "metrics":
                 why = obj.availability() if hasattr(obj, "availability") else ""
                 if why:

@@ -1,4 +1,5 @@
-"""JPEG at a quality factor, and the grayscale (Y) protocol of the JPEG literature."""
+"""JPEG at a quality factor, the grayscale (Y) protocol of the JPEG literature (``gray``) and the
+full-range gray of the denoising literature (``grayfull``)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import Any, Iterable, Iterator
 import numpy as np
 
 from ..api import Degradation
-from ..imaging import normalize_decoded, rgb_to_y_uint8
+from ..imaging import normalize_decoded, rgb_to_gray_uint8, rgb_to_y_uint8
 
 _SUBSAMPLING = ("420", "422", "444")
 _ENCODERS = {"cv": "opencv", "opencv": "opencv", "pil": "pillow", "pillow": "pillow"}
@@ -119,6 +120,36 @@ class Gray(Degradation):
 
     def prepare_reference(self, frame: np.ndarray) -> np.ndarray:
         return frame if frame.shape[2] == 1 else rgb_to_y_uint8(frame)
+
+    def apply(self, frame: np.ndarray) -> np.ndarray:
+        return self.prepare_reference(frame)
+
+
+class GrayFull(Degradation):
+    """The denoising protocol's gray: the reference *becomes* its full-range luma.
+
+    DnCNN/KAIR's gray test sets (BSD68, Set12) are full-range gray images, read with OpenCV
+    (``cv2.imread(path, 0)``); a colour set (CBSD68) becomes one with OpenCV's
+    ``cvtColor(.., COLOR_RGB2GRAY)``: ``0.299 R + 0.587 G + 0.114 B`` on 0..255, rounded (OpenCV's
+    fixed point). Unlike ``gray`` (MATLAB ``rgb2ycbcr`` Y, 16-235, the JPEG protocol), black stays
+    0 and white 255. Everything after it sees one channel."""
+
+    name = "grayfull"
+    version = "1"
+    examples = ("grayfull",)
+    token = r"grayfull"
+    description = ("Reference converted to full-range gray, OpenCV COLOR_RGB2GRAY (BT.601 0.299R+0.587G+0.114B, "
+                   "0-255, uint8): the DnCNN/KAIR gray denoising protocol (cbsd68-grayfull-noise25); later stages see 1 channel.")
+
+    def __init__(self) -> None:
+        super().__init__(space="BT.601 luma full range, OpenCV cvtColor COLOR_RGB2GRAY", range="0-255",
+                         rounding="OpenCV fixed point, rounded to uint8")
+
+    def label(self) -> str:
+        return "grayfull"
+
+    def prepare_reference(self, frame: np.ndarray) -> np.ndarray:
+        return rgb_to_gray_uint8(frame)
 
     def apply(self, frame: np.ndarray) -> np.ndarray:
         return self.prepare_reference(frame)

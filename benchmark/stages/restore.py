@@ -1,4 +1,8 @@
-"""Stage 3: a method's output on a degraded input (batched, streamed, timed, cached)."""
+"""Stage 3: a method's output on a degraded input (batched, streamed, timed, cached).
+
+Float degraded frames (e.g. Gaussian noise kept unrounded) reach a method that ``takes_float``
+as they are; any other method gets them rounded and clipped to uint8, and its output's meta
+says so (``input``), which the rows carry in ``method_version``. Outputs are uint8 either way."""
 
 from __future__ import annotations
 
@@ -10,6 +14,10 @@ from ..api import Context, Method, restore_stream
 from ..cache import Cache
 from ..keys import output_key, passes_through
 from ..names import DatasetSpec
+from .degrade import as_uint8
+
+#: what an 8-bit-only method's rows say when its float input was rounded for it
+ROUNDED_INPUT = "uint8-input"
 
 
 def restore(cache: Cache, method: Method, spec: DatasetSpec, ctx: Context, deg_key: str, deg_iter: Iterable[np.ndarray],
@@ -27,14 +35,29 @@ def restore(cache: Cache, method: Method, spec: DatasetSpec, ctx: Context, deg_k
         return key, cache.frames_meta(key), False
     setup(method)
     seconds = 0.0
+    rounded = [False]
+
+    def eight_bit(frames: Iterable[np.ndarray]):
+        for f in frames:
+            rounded[0] |= f.dtype != np.uint8
+            yield from as_uint8([f])
+
+    frames = deg_iter if getattr(method, "takes_float", False) else eight_bit(deg_iter)
 
     def timed(dt: float, n: int) -> None:
         nonlocal seconds
         seconds += dt
 
     with cache.writer(key) as w:
-        for arr in restore_stream(method, deg_iter, ctx, batch_size, timed):
+        for arr in restore_stream(method, frames, ctx, batch_size, timed):
             w.add(arr)
             tick()
         w.meta.update(seconds=seconds, method=method.identity())
+        if rounded[0]:
+            w.meta["input"] = ROUNDED_INPUT
     return key, cache.frames_meta(key), True
+
+
+def input_note(meta: dict[str, Any]) -> str:
+    """``"+uint8-input"`` for an output computed from float input rounded to uint8, else ``""``."""
+    return f"+{meta['input']}" if meta.get("input") else ""
