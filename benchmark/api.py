@@ -142,6 +142,9 @@ class Context:
     context: tuple[int, int] = (0, 0)
     #: index in the clip of the first frame it returns outputs for in this call
     first_frame: int = 0
+    #: for a method over a base method (``tsmooth``): the base's cached output of clip frame
+    #: ``i``, read in order, or None (not cached, or already passed): compute it then
+    base_frames: Callable[[int], np.ndarray | None] | None = None
 
 
 class Method:

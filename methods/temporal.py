@@ -93,6 +93,12 @@ class TemporalSmooth(Method):
         before, after = ctx.context
         first = ctx.first_frame - before  # clip index of frames[0]
         todo = [i for i in range(len(frames)) if first + i not in self._outs]
+        for i in list(todo) if ctx.base_frames is not None else []:  # the base's cached output, when the run has it
+            cached = ctx.base_frames(first + i)
+            if cached is None:
+                break  # from here on the base runs (in order, as a frame-recurrent base needs)
+            self._outs[first + i] = cached.astype(np.float32)
+            todo.remove(i)
         if todo:
             bctx = dataclasses.replace(ctx, context=(0, 0), first_frame=first + todo[0])
             batch = [frames[i] for i in todo]

@@ -2,6 +2,7 @@
 twin on the temporal metrics where the twin flickers."""
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from benchmark import registry
@@ -146,6 +147,38 @@ def test_tsmooth_ranks_above_its_per_frame_twin_on_temporal_metrics(tmp_path, fl
     outs = list(restore_stream(m, frames, Context(kind="video"), 4))
     err = [np.abs(o.astype(float) - f)[8:-8, 8:-8].mean() for o, f in zip(outs, frames)]
     assert max(err) < 1.5
+
+
+def test_tsmooth_reads_its_bases_cached_output_instead_of_running_it_again(tmp_path, flickering_method):
+    """``flickery`` then ``tsmooth:base=flickery`` in one run: tsmooth takes the base's frames
+    from the cache (the base runs once), with the same rows as a run of tsmooth alone, and its
+    time includes the base's measured time for those frames."""
+    d = tmp_path / "pan"
+    d.mkdir()
+    for i, f in enumerate(clip(7)):
+        write_png(d / f"{i:08d}.png", f)
+    calls = []
+    cls = registry.methods.get("flickery")
+    real = cls.process
+    cls.process = lambda self, frames, ctx: calls.append(len(frames)) or real(self, frames, ctx)
+    try:
+        both = run(RunConfig(datasets=[str(d)], methods=["flickery", "tsmooth:base=flickery"], metrics=["psnr", "tof", "fps"], batch_size=3,
+                             out=str(tmp_path / "a"), cache_dir=str(tmp_path / "ca")), progress=False)
+        assert sum(calls) == 7  # the base ran once, in its own unit
+        calls.clear()
+        alone = run(RunConfig(datasets=[str(d)], methods=["tsmooth:base=flickery"], metrics=["psnr", "tof", "fps"], batch_size=3,
+                              out=str(tmp_path / "b"), cache_dir=str(tmp_path / "cb")), progress=False)
+        assert sum(calls) == 7  # here tsmooth ran it
+    finally:
+        cls.process = real
+    pick = ["item_id", "frame", "scope", "metric", "value"]
+
+    def rows(r):
+        return r.rows[(r.rows.method == "tsmooth:base=flickery") & (r.rows.metric != "fps")][pick].reset_index(drop=True)
+
+    pd.testing.assert_frame_equal(rows(both), rows(alone))
+    fps = both.rows[(both.rows.metric == "fps") & (both.rows.scope == "clip")].set_index("method").value
+    assert fps["tsmooth:base=flickery"] < fps["flickery"]  # its time holds the base's
 
 
 def test_tsmooth_upscales_with_an_sr_base_and_checks_its_settings():

@@ -6,6 +6,7 @@ says so (``input``), which the rows carry in ``method_version``. Outputs are uin
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, Callable, Iterable
 
 import numpy as np
@@ -43,6 +44,9 @@ def restore(cache: Cache, method: Method, spec: DatasetSpec, ctx: Context, deg_k
             yield from as_uint8([f])
 
     frames = deg_iter if getattr(method, "takes_float", False) else eight_bit(deg_iter)
+    base = base_output(cache, method, spec, deg_key, ctx.seed)
+    if base is not None:
+        ctx = dataclasses.replace(ctx, base_frames=base)
 
     def timed(dt: float, n: int) -> None:
         nonlocal seconds
@@ -52,10 +56,47 @@ def restore(cache: Cache, method: Method, spec: DatasetSpec, ctx: Context, deg_k
         for arr in restore_stream(method, frames, ctx, batch_size, timed):
             w.add(arr)
             tick()
+        if base is not None and base.hits:  # the base's measured time for the frames taken from its cached output
+            seconds += base.seconds_per_frame * base.hits
+            w.meta["base_frames_reused"] = base.hits
         w.meta.update(seconds=seconds, method=method.identity())
         if rounded[0]:
             w.meta["input"] = ROUNDED_INPUT
     return key, cache.frames_meta(key), True
+
+
+class CachedOutput:
+    """A cached output read in clip order, frame by frame: ``self(i)`` is frame ``i``, or None
+    for a frame already passed or beyond the clip (the caller computes it then)."""
+
+    def __init__(self, cache: Cache, key: str):
+        meta = cache.frames_meta(key)
+        self.frames = int(meta["frames"])
+        self.seconds_per_frame = float(meta.get("seconds") or 0.0) / max(self.frames, 1)
+        self._it = cache.read_frames(key)
+        self._index, self.hits = -1, 0
+
+    def __call__(self, i: int) -> np.ndarray | None:
+        if i <= self._index or i >= self.frames:
+            return None
+        while self._index < i:
+            frame, self._index = next(self._it), self._index + 1
+        self.hits += 1
+        return frame
+
+
+def base_output(cache: Cache, method: Method, spec: DatasetSpec, deg_key: str, seed: int) -> CachedOutput | None:
+    """The cached output of ``method``'s base method on the same input (``tsmooth:base=gan``
+    after ``gan`` in one run), for the method to read instead of running its base again: the
+    same frames (a frame method's output does not depend on its batch). None when there is no
+    base, it is not cached, or the input is float (the base's own unit saw it unrounded)."""
+    from ..keys import float_input
+
+    base = getattr(method, "base", None)
+    if not isinstance(base, Method) or float_input(spec) or passes_through(base, spec):
+        return None
+    key = output_key(base, spec, deg_key, seed)
+    return CachedOutput(cache, key) if cache.has_frames(key) else None
 
 
 def input_note(meta: dict[str, Any]) -> str:
