@@ -400,3 +400,93 @@ def test_live_method_failure_is_reported(client, tmp_path):
 def test_unknown_live_method(client):
     with client.websocket_connect("/api/live?method=nope") as ws:
         assert "unknown method 'nope'" in ws.receive_json()["error"]
+
+
+def test_jobs_belong_to_the_browser_session_that_made_them(tmp_path):
+    """Another session's job is a 404 to list, poll, download or delete; --share-jobs shows every job to every session."""
+    app = create_app(ServeConfig(runs_dir=tmp_path, limits=Limits(workers=1)))
+    mine, theirs = TestClient(app), TestClient(app)
+    r = mine.post("/api/enhance", files={"file": ("a.png", png(), "image/png")}, data={"method": "identity"})
+    cookie = r.headers["set-cookie"].lower()
+    assert cookie.startswith("bench_session=") and "httponly" in cookie and "samesite=strict" in cookie
+    j = wait(mine, r.json()["job"])
+    assert [x["id"] for x in mine.get("/api/jobs").json()["jobs"]] == [j["id"]] and "owner" not in j
+    assert theirs.get("/api/jobs").json() == {"jobs": []}
+    for path in (f"/api/jobs/{j['id']}", j["result"], j["input"]):
+        r = theirs.get(path)
+        assert r.status_code == 404 and "this browser session" in r.json()["error"], path
+    assert theirs.delete(f"/api/jobs/{j['id']}").status_code == 404
+    stored = (tmp_path / ".serve" / "jobs" / j["id"] / "job.json").read_text()
+    assert mine.cookies["bench_session"] not in stored  # the job keeps the session's hash, never the id
+    shared = TestClient(create_app(ServeConfig(runs_dir=tmp_path, share_jobs=True)))  # a restart with --share-jobs
+    assert [x["id"] for x in shared.get("/api/jobs").json()["jobs"]] == [j["id"]] and shared.get(j["result"]).status_code == 200
+    assert mine.delete(f"/api/jobs/{j['id']}").json() == {"deleted": j["id"]}
+    assert mine.get(f"/api/jobs/{j['id']}").status_code == 404 and not (tmp_path / ".serve" / "jobs" / j["id"]).exists()
+
+
+def test_enhance_page_says_what_each_method_is_for_and_takes(client):
+    page = client.get("/enhance").text
+    for name, task in (("ssim", "JPEG artifact removal"), ("gan", "JPEG artifact removal"), ("pix2pix", "H.264 artifact removal"),
+                       ("fast-srgan", "x2 super-resolution (real time)"), ("srgan", "x4 super-resolution"), ("videoboost", "x5 super-resolution"),
+                       ("tsmooth", "video: temporal smoothing of a frame method"), ("bicubic", "baseline: resize by any scale")):
+        assert f"{name} · {task}</option>" in page, name
+    assert "Galteri et al.&#39;s residual generator trained with an SSIM loss" in page  # Method.description
+    assert 'data-sizes="input up to 4096x4096 per image or frame; output x4, up to 16384x16384"' in page
+    assert 'data-sizes="input up to 4096x4096 per image or frame; output the same size"' in page
+    assert "activations stay within a memory budget of" in page and "16,777,216 pixels per image or frame" in page
+    m = {x["name"]: x for x in client.get("/api/methods").json()["methods"]}
+    assert m["pix2pix"]["task"] == "H.264 artifact removal" and "x5, up to 20480x20480" in m["videoboost"]["sizes"]
+
+
+def test_leaderboard_pages_carry_the_apps_navigation(client, tmp_path):
+    site = tmp_path / "runs" / ".serve" / "site"
+    (site / "compare").mkdir(parents=True)
+    (site / "compare" / "live1.html").write_text("<!doctype html><html><head></head><BODY class='x'><h1>compare</h1></body></html>")
+    (site / "data.csv").write_text("a,b\n")
+    page = client.get("/leaderboards/compare/live1.html").text
+    assert page.index("<BODY class='x'>") < page.index('<header class="bench-nav">') < page.index("<h1>compare</h1>")
+    assert '<a href="/leaderboards/" class="on">Leaderboards</a>' in page and '<a href="/enhance" class="">Enhance</a>' in page
+    assert client.get("/leaderboards/data.csv").text == "a,b\n"  # other files as they are
+    assert client.get("/leaderboards/../studies.sqlite").status_code == 404
+    assert 'class="bench-nav"' in client.get("/leaderboards/").text  # no runs: the app's own page
+
+
+def test_first_request_after_start_is_fast(tmp_path, capsys):
+    """The methods are listed before uvicorn listens: the first page does not wait for them (a generous bound here:
+    benchmarks/serve_first_request.py measures it in a fresh process)."""
+    import socket
+    import urllib.request
+
+    import uvicorn
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    app = create_app(ServeConfig(runs_dir=tmp_path))
+    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    t = threading.Thread(target=srv.run, daemon=True)
+    t.start()
+    try:
+        deadline = time.monotonic() + 60  # alone, the start imports torch
+        while not srv.started and t.is_alive() and time.monotonic() < deadline:
+            time.sleep(0.025)
+        assert srv.started and app.fastapi.state.serve._methods, "the methods are listed before the server listens"
+        t0 = time.perf_counter()
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/enhance", timeout=30) as r:
+            assert r.status == 200 and b"JPEG artifact removal" in r.read()
+        took = time.perf_counter() - t0
+    finally:
+        srv.should_exit = True
+        t.join(timeout=10)
+    with capsys.disabled():
+        print(f"\nfirst GET /enhance after start: {took * 1000:.0f} ms")
+    assert took < 3.0
+
+
+def test_scale_free_output_is_capped_like_an_upload(tmp_path):
+    """bicubic works on the whole picture (measured: +15.8 GB for x2 of 4096x4096): its output is held to the pixel limit too."""
+    c = TestClient(create_app(ServeConfig(runs_dir=tmp_path, limits=Limits(max_pixels=64 * 48))))
+    ok = c.post("/api/enhance", files={"file": ("a.png", png(), "image/png")}, data={"method": "bicubic", "scale": "2"})
+    r = c.post("/api/enhance", files={"file": ("a.png", png(), "image/png")}, data={"method": "bicubic", "scale": "3"})
+    assert ok.status_code == 202 and r.status_code == 413, r.text
+    assert r.json()["error"].startswith("bicubic x3 of a 32x24 picture would make 96x72 pixels, over the limit of 3,072 output pixels")

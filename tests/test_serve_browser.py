@@ -64,9 +64,8 @@ def server(tmp_path):
     srv = uvicorn.Server(uvicorn.Config(create_app(ServeConfig(runs_dir=runs, allowed_hosts=LOOPBACK_NAMES)), host="127.0.0.1", port=port, log_level="warning"))
     t = threading.Thread(target=srv.run, daemon=True)
     t.start()
-    for _ in range(200):
-        if srv.started:
-            break
+    deadline = time.monotonic() + 60  # the first start lists the methods (imports torch) before it listens
+    while not srv.started and t.is_alive() and time.monotonic() < deadline:
         time.sleep(0.05)
     assert srv.started, "uvicorn did not start"
     yield f"http://127.0.0.1:{port}", runs
@@ -127,6 +126,9 @@ def test_upload_an_image_and_download_the_result(server, tmp_path, shots):
         assert "photo.png" in page.locator("#jobs tbody").inner_text()
         page.select_option("#method", "fast-srgan")
         assert not page.locator("#scale-box").is_visible()
+        page.select_option("#method", "srgan")  # what the method is for, and what it takes
+        info = page.locator("#method-info").inner_text()
+        assert info.startswith("x4 super-resolution: SRGAN x4") and "up to 16384x16384" in info and "memory budget" in info, info
         b.close()
     assert problems == []
 
@@ -185,6 +187,11 @@ def test_live_page_with_a_fake_camera(server, tmp_path, shots):
         page.screenshot(path=str(shots / "live.png"), full_page=True)
         assert float(figures["fps"]) > 0 and figures["p50"].endswith(" ms") and figures["p95"].endswith(" ms")
         page.click("#stop")
+        # Start again: the last session's figures and frame are gone at once (read in the same task as the click)
+        after = page.evaluate("""() => { document.querySelector('#start').click();
+            return ['fps', 'p50', 'p95', 'dropped', 'counts', 'server'].map(k => document.querySelector('#' + k).textContent)
+                   .concat([document.querySelector('#out').hasAttribute('src') ? 'frame' : '']); }""")
+        assert after == ["–"] * 6 + [""], after
         b.close()
     (shots / "live-figures.json").write_text(json.dumps({"method": "fast-srgan", "send": "160x120", **figures}, indent=1))
     assert problems == []
@@ -208,13 +215,18 @@ def test_two_raters_complete_a_dsis_study(server, tmp_path, shots, photos):
         page.goto(url + "/study")
         assert "dsis-test" in page.locator("#studies").inner_text()
         page.screenshot(path=str(shots / "studies.png"), full_page=True)
+        links = {}
         for rater, grades in (("alice", {"hidden": 5, "bicubic": 4, "identity": 2}), ("bob", {"hidden": 5, "bicubic": 5, "identity": 3})):
             ctx = b.new_context(viewport={"width": 1000, "height": 800})  # a browser of their own
             page = ctx.new_page()
             problems = _watch(page)
             page.goto(url + "/study/dsis-test?hold=0.05")
+            assert page.locator("#hold-note").inner_text().startswith("Each picture is shown for 0.05 s")  # the study's 3 s, overridden
             page.fill("#rater-name", rater)
             page.click("#begin")
+            page.wait_for_selector("#resume-box:not([hidden])")
+            links[rater] = page.locator("#resume-link").inner_text()
+            assert re.fullmatch(re.escape(url) + r"/study/dsis-test#resume=[0-9a-f]{16}\.[\w-]{32}", links[rater])
             for k in range(info["trials_per_rater"]):
                 page.wait_for_selector("#vote:not([hidden])")
                 assert page.locator("#progress").inner_text() == f"Trial {k + 1} of {info['trials_per_rater']}"
@@ -231,6 +243,14 @@ def test_two_raters_complete_a_dsis_study(server, tmp_path, shots, photos):
             page.wait_for_selector("#done:not([hidden])")
             assert problems == []
             ctx.close()
+        ctx = b.new_context()  # alice's private link in another browser: her list, done
+        page = ctx.new_page()
+        page.goto(links["alice"])
+        page.wait_for_function("document.querySelector('#resume-note').textContent.includes('rater-1')")
+        assert "#" not in page.url  # the secret leaves the address bar
+        page.click("#begin")
+        page.wait_for_selector("#done:not([hidden])")
+        ctx.close()
         # the leaderboards page serves the site of the runs, with the study's rows once they exist
         res = CliRunner().invoke(cli, ["study", "results", "dsis-test", "--runs", str(runs)])
         assert res.exit_code == 0, res.output
@@ -238,7 +258,10 @@ def test_two_raters_complete_a_dsis_study(server, tmp_path, shots, photos):
         page.goto(url + "/leaderboards/")
         board = page.locator("table.board").first
         assert "mos" in board.locator("thead").inner_text()
+        assert page.locator("header.bench-nav a.on").inner_text() == "Leaderboards"  # the app's menu on the site's pages
         page.screenshot(path=str(shots / "leaderboards.png"), full_page=True)
+        page.click("header.bench-nav >> text=Study")
+        page.wait_for_url(url + "/study")
         b.close()
     (shots / "study-results.txt").write_text(res.output)
     out = re.sub(r"\s+", " ", res.output)

@@ -122,6 +122,26 @@ def test_score_caches_values_and_makes_a_nan_an_error(tmp_path):
         score(cache, [_Fails()], "out", "ref", lambda: iter([frame, frame]), 0)
 
 
+def test_a_cached_100_db_from_before_the_empty_crop_check_is_scored_again(tmp_path):
+    cache = Cache(tmp_path / "c")
+    tiny = smooth_image(5, 7)
+    with cache.writer("out") as w:
+        w.add(tiny)
+    psnr = registry.metrics.get("psnr")()
+    key = score_key(psnr, "out", "ref", 4)
+    cache.put_json(key, {"values": [100.0], "metric": psnr.identity()})  # as the old code cached a score over zero pixels
+    scores, computed = score(cache, [psnr], "out", "ref", lambda: iter([tiny]), 4)
+    assert computed and scores["psnr"][0] is None and "nothing left to score" in scores["psnr"][1]
+    lossless = smooth_image(16, 16)  # an honest 100 dB (output = reference) is computed again once, then kept
+    with cache.writer("same") as w:
+        w.add(lossless)
+    cache.put_json(score_key(psnr, "same", "ref", 0), {"values": [100.0], "metric": psnr.identity()})
+    scores, computed = score(cache, [psnr], "same", "ref", lambda: iter([lossless]), 0)
+    assert computed and scores["psnr"] == ([100.0], None)
+    _, computed = score(cache, [psnr], "same", "ref", lambda: pytest.fail("scored again"), 0)
+    assert not computed
+
+
 def test_rows_of_a_clip_per_frame_and_per_clip_and_error_rows(tmp_path):
     spec = resolve(f"{tmp_path}@crf30", None, Specs.load([]))
     clip = _item([smooth_image(8, 8)] * 3, "clip", kind="video")

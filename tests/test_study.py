@@ -50,14 +50,16 @@ def test_bradley_terry_orders_by_wins():
 
 
 def _rate(c, name, rater_name, grade):
-    """A simulated rater through the HTTP API: ``grade(trial)`` -> value."""
-    rid = c.post(f"/api/study/{name}/raters", json={"name": rater_name}).json()["rater"]
-    t = c.get(f"/api/study/{name}/next", params={"rater": rid}).json()
+    """A simulated rater through the HTTP API, in a browser of their own (``c``'s cookies cleared first):
+    ``grade(trial)`` -> value. The start's answer (pseudonym, resume link) and the number of answers."""
+    c.cookies.clear()
+    start = c.post(f"/api/study/{name}/raters", json={"name": rater_name}).json()
+    t = c.get(f"/api/study/{name}/next").json()
     n = 0
     while not t["done"]:
-        t = c.post(f"/api/study/{name}/answer", json={"rater": rid, "trial": t["trial"], "value": grade(t)}).json()
+        t = c.post(f"/api/study/{name}/answer", json={"trial": t["trial"], "value": grade(t)}).json()
         n += 1
-    return rid, n
+    return start, n
 
 
 def test_dsis_study_end_to_end(study_run, tmp_path):
@@ -76,15 +78,16 @@ def test_dsis_study_end_to_end(study_run, tmp_path):
             return 5 if hidden else {"bicubic": 4, "identity": 2}[method] - bias
         return grade
 
-    _, n = _rate(c, "d1", "alice", honest(0))
-    assert n == 11
+    alice, n = _rate(c, "d1", "alice", honest(0))
+    assert n == 11 and alice["rater"] == "rater-1"
     _rate(c, "d1", "bob", honest(1))
     _rate(c, "d1", "", lambda t: 1)  # grades even the hidden reference "very annoying"
-    # stop and resume: a named rater who comes back gets the same id and no new trials
-    rid = c.post("/api/study/d1/raters", json={"name": "alice"}).json()["rater"]
-    assert c.get("/api/study/d1/next", params={"rater": rid}).json()["done"] is True
-    assert c.post("/api/study/d1/answer", json={"rater": rid, "trial": 0, "value": 7}).status_code == 400
-    r = c.post("/api/study/d1/answer", json={"rater": rid, "trial": 0, "value": 3})
+    # stop and resume: with her own secret (the resume link), alice gets her list back, and no new trials
+    c.cookies.clear()
+    assert c.post("/api/study/d1/resume", json={"key": alice["resume"].split("#resume=")[1]}).json()["rater"] == "rater-1"
+    assert c.get("/api/study/d1/next").json()["done"] is True
+    assert c.post("/api/study/d1/answer", json={"trial": 0, "value": 7}).status_code == 400
+    r = c.post("/api/study/d1/answer", json={"trial": 0, "value": 3})
     assert r.status_code == 400 and "answered already" in r.json()["error"]
 
     res = study.results(con, "d1")
@@ -121,9 +124,9 @@ def test_results_api_from_the_first_answer_on(study_run, tmp_path):
     listed = c.get("/api/studies").json()["studies"][0]
     assert listed["dataset"] == "imgs@x2" and study_run.rows["dataset"].iloc[0].endswith("/imgs@x2")  # the name, not the server's path
     assert "imgs@x2" in c.get("/study").text and str(tmp_path) not in c.get("/study").text + c.get("/api/studies").text
-    rid = c.post("/api/study/f1/raters", json={"name": "first"}).json()["rater"]
-    t = c.get("/api/study/f1/next", params={"rater": rid}).json()
-    c.post("/api/study/f1/answer", json={"rater": rid, "trial": t["trial"], "value": 4})
+    c.post("/api/study/f1/raters", json={"name": "first"})
+    t = c.get("/api/study/f1/next").json()
+    c.post("/api/study/f1/answer", json={"trial": t["trial"], "value": 4})
     r = c.get("/api/study/f1/results")
     assert r.status_code == 200, r.text
     m = r.json()["methods"][0]
@@ -162,13 +165,14 @@ def test_pairwise_study_bradley_terry(study_run, tmp_path):
 
 def test_cli_study_create_and_results(study_run, tmp_path):
     runs = tmp_path / "runs"
-    r = CliRunner().invoke(cli, ["study", "create", str(study_run.out_dir), "--name", "c1", "--items", "2", "--scale", "100"])
+    r = CliRunner().invoke(cli, ["study", "create", str(study_run.out_dir), "--name", "c1", "--items", "2", "--scale", "100", "--hold", "4.5"])
     assert r.exit_code == 0, r.output
     assert "2 items" in r.output and "/study/c1" in r.output
     r = CliRunner().invoke(cli, ["study", "results", "c1", "--runs", str(runs)])
     assert r.exit_code == 2 and "no answers yet" in r.output
     c = TestClient(create_app(ServeConfig(runs_dir=runs)))
-    assert c.post("/api/study/c1/answer", json={"rater": "x", "trial": 0, "value": 50}).status_code == 400
+    r = c.post("/api/study/c1/answer", json={"trial": 0, "value": 50})  # no rater's cookie
+    assert r.status_code == 403 and "press Start on /study/c1" in r.json()["error"]
     for name, v in (("a", 80), ("b", 70)):
         _rate(c, "c1", name, lambda t, v=v: 100 if t["impaired"].endswith(t["reference"].rsplit("/", 1)[1]) else v)
     r = CliRunner().invoke(cli, ["study", "results", "c1", "--runs", str(runs)])
@@ -178,5 +182,90 @@ def test_cli_study_create_and_results(study_run, tmp_path):
     assert r.exit_code == 2 and "nope" in r.output and "identity" in r.output
     r = CliRunner().invoke(cli, ["study", "create", str(study_run.out_dir), "--name", "../x"])
     assert r.exit_code == 2 and "study name" in r.output
-    assert c.get("/study/c1").status_code == 200 and "c1" in c.get("/study").text
+    page = c.get("/study/c1")
+    assert page.status_code == 200 and "c1" in c.get("/study").text
+    assert 'Each picture is shown for <b id="hold">4.5</b> s' in page.text  # the study's setting, on the rater's page
     assert c.get("/study/nope").status_code == 404
+
+
+def test_going_on_as_a_rater_needs_their_secret(study_run, tmp_path):
+    """A typed name is no way in: going on as a rater needs their own secret, the HttpOnly cookie set when
+    they started or their private resume link; a missing or forged one is refused."""
+    from benchmark.serve.raters import cookie_name
+
+    runs = tmp_path / "runs"
+    study.create(study_run.out_dir, protocol="dsis", name="s1", repeats=1)
+    app = create_app(ServeConfig(runs_dir=runs))
+    alice, mallory = TestClient(app), TestClient(app)
+    r = alice.post("/api/study/s1/raters", json={"name": "Alice Example"})
+    assert r.status_code == 200 and r.json()["rater"] == "rater-1" and r.json()["resumed"] is False
+    cookie = r.headers["set-cookie"].lower()
+    assert cookie.startswith(cookie_name("s1").lower() + "=") and "httponly" in cookie and "samesite=strict" in cookie
+    key = r.json()["resume"].split("#resume=")[1]  # /study/s1#resume=ID.SECRET: a fragment, never sent to a server log
+    first = alice.get("/api/study/s1/next").json()
+    assert alice.post("/api/study/s1/answer", json={"trial": first["trial"], "value": 4}).status_code == 200
+    r = mallory.post("/api/study/s1/raters", json={"name": "Alice Example"})  # her name, from another browser
+    assert r.status_code == 409 and "resume link" in r.json()["error"] and "choose another name" in r.json()["error"]
+    assert mallory.get("/api/study/s1/next").status_code == 403
+    forged = key.split(".")[0] + "." + "x" * 32  # her public-looking id with a guessed secret
+    mallory.cookies.set(cookie_name("s1"), forged)
+    assert mallory.get("/api/study/s1/next").status_code == 403
+    assert mallory.post("/api/study/s1/answer", json={"trial": 1, "value": 1}).status_code == 403
+    assert mallory.post("/api/study/s1/resume", json={"key": forged}).status_code == 403
+    # her own browser, no name typed: she goes on; her link in a new browser: the same list
+    r = alice.post("/api/study/s1/raters", json={"name": ""})
+    assert r.json() == {"rater": "rater-1", "resumed": True} and "set-cookie" not in r.headers
+    later = TestClient(app)
+    assert later.post("/api/study/s1/resume", json={"key": key}).json()["rater"] == "rater-1"
+    assert later.get("/api/study/s1/next").json()["answered"] == 1
+    assert "(as rater-1)" in later.get("/study/s1").text and "(as rater-" not in mallory.get("/study/s1").text
+    con = study.connect(runs)
+    assert key.split(".")[1] not in str(con.execute("SELECT * FROM raters").fetchall()[0][:])  # only its SHA-256 is stored
+    con.close()
+
+
+def test_public_results_name_raters_by_pseudonym(study_run, tmp_path):
+    """The results API and the exported rows and manifest (what the leaderboards copy) say rater-N, never a typed
+    name, a rater id or a secret."""
+    runs = tmp_path / "runs"
+    study.create(study_run.out_dir, protocol="dsis", name="n1", repeats=1)
+    c = TestClient(create_app(ServeConfig(runs_dir=runs)))
+    keys = [_rate(c, "n1", who, lambda t: 4)[0]["resume"].split("#resume=")[1] for who in ("Zelda Typedname", "Yorick Typedname")]
+    api = c.get("/api/study/n1/results")
+    assert set(api.json()["raters"]) == {"rater-1", "rater-2"}
+    con = study.connect(runs)
+    out = study.write_rows(study.results(con, "n1"), runs)
+    con.close()
+    public = api.text + c.get("/api/studies").text + (out / "manifest.json").read_text() + (out / "scores.csv").read_text()
+    assert "Typedname" not in public and not any(part in public for k in keys for part in k.split("."))
+
+
+def test_rater_cap_holds_under_parallel_starts_and_only_raters_who_answered_count(study_run, tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    runs = tmp_path / "runs"
+    study.create(study_run.out_dir, protocol="dsis", name="cap", repeats=1)
+    app = create_app(ServeConfig(runs_dir=runs, max_raters=4))
+    browsers = [TestClient(app) for _ in range(12)]
+    with ThreadPoolExecutor(12) as ex:
+        got = list(ex.map(lambda b: b.post("/api/study/cap/raters", json={"name": ""}), browsers))
+    assert sorted(r.status_code for r in got) == [200] * 4 + [429] * 8
+    refused = next(r for r in got if r.status_code == 429).json()["error"]
+    assert "its 4 raters" in refused and "--max-raters" in refused
+    con = study.connect(runs)
+    assert con.execute("SELECT COUNT(*) FROM raters").fetchone()[0] == 4
+
+    def listed():
+        return TestClient(app).get("/api/studies").json()["studies"][0]["raters"]
+
+    assert listed() == 0  # started, never answered: not a rater yet
+    one = browsers[[r.status_code for r in got].index(200)]
+    t = one.get("/api/study/cap/next").json()
+    one.post("/api/study/cap/answer", json={"trial": t["trial"], "value": 5})
+    assert listed() == 1 and len(one.get("/api/study/cap/results").json()["raters"]) == 1
+    # starts that never rated keep no one out for long: idle ones are dropped when the cap is reached
+    con.execute("UPDATE raters SET created='2000-01-01T00:00:00Z'")
+    r = TestClient(app).post("/api/study/cap/raters", json={"name": "late"})
+    assert r.status_code == 200 and r.json()["rater"] == "rater-5", r.text
+    assert con.execute("SELECT COUNT(*) FROM raters").fetchone()[0] == 2 and one.get("/api/study/cap/next").status_code == 200
+    con.close()

@@ -9,13 +9,19 @@ Every error is JSON (``{"error": "..."}``), never a traceback. With a token, eve
 request needs it: ``Authorization: Bearer T``, the ``bench_token`` cookie (set when a
 page is opened once with ``?token=T``) or ``?token=T``.
 
-Here the app is put together; the routes are in ``routes_*`` (one router each), the state they
-share in :mod:`.state`, the token gate in :mod:`.gate`, the error handlers in :mod:`.handlers`."""
+Here the app is put together, and what made the first request slow is done before it listens
+(:func:`warm`); the routes are in ``routes_*`` (one router each), the state they share in
+:mod:`.state`, the token gate in :mod:`.gate`, the browser sessions that own jobs in
+:mod:`.sessions`, the error handlers in :mod:`.handlers`."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import dataclasses
+import logging
+import threading
+import time
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -25,6 +31,8 @@ from ..errors import BenchError
 from . import routes_enhance, routes_live, routes_pages, routes_study
 from .gate import UPLOAD_OVERHEAD, Gate, check_token, log_config
 from .handlers import add_error_handlers
+from .leaderboards import SiteFiles, nav_html
+from .sessions import Sessions
 from .state import LIVE_DEFAULT, TEMPLATES, AppState, ServeConfig, available_methods  # noqa: F401  (imported from here too)
 
 STATIC = Path(__file__).parent / "static"
@@ -33,8 +41,34 @@ LOOPBACK_NAMES = ["localhost", "127.0.0.1", "[::1]"]
 ROUTERS = (routes_pages.router, routes_enhance.router, routes_live.router, routes_study.router)
 
 
+log = logging.getLogger("uvicorn.error")  # beside uvicorn's own lines
+
+
+def warm(st: AppState) -> float:
+    """Do what made the first request slow before the server listens: list the methods (loading every method's
+    class imports torch and the networks' code; the first GET /enhance took 1.1-5.2 s after ready without this,
+    0.02-0.05 s with it: benchmarks/serve_first_request.py). The leaderboard site and the jobs' imports follow in
+    the background. Seconds taken."""
+    t0 = time.perf_counter()
+    n = len(st.methods())
+    took = time.perf_counter() - t0
+    log.info("bench serve: %d methods listed in %.1f s", n, took)
+    threading.Thread(target=_warm_more, args=(st,), name="bench-warm", daemon=True).start()
+    return took
+
+
+def _warm_more(st: AppState) -> None:
+    """In the background, once the server listens: the leaderboard site (built when runs changed) and the jobs' imports."""
+    try:
+        st.ensure_site()
+        from .. import enhance  # noqa: F401  (the first job's imports: PyAV, the writers)
+    except Exception:  # a broken run folder is reported when the page is opened
+        logging.getLogger("bench.serve").debug("warm-up", exc_info=True)
+
+
 @contextlib.asynccontextmanager
 async def _lifespan(app: FastAPI):
+    await asyncio.to_thread(warm, app.state.serve)
     yield
     app.state.serve.jobs.close()
 
@@ -53,8 +87,8 @@ def create_app(cfg: ServeConfig):
     for router in ROUTERS:
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
-    app.mount("/leaderboards", StaticFiles(directory=str(st.site_dir), html=True), name="site")
-    wrapped = Gate(app, cfg.token, cfg.allowed_hosts, cfg.limits.max_upload_bytes)
+    app.mount("/leaderboards", SiteFiles(st.site_dir, nav_html(st.templates)), name="site")
+    wrapped = Gate(Sessions(app), cfg.token, cfg.allowed_hosts, cfg.limits.max_upload_bytes)
     wrapped.fastapi = app  # for tests (TestClient takes any ASGI app)
     return wrapped
 

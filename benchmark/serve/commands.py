@@ -40,6 +40,8 @@ def _register_serve(app: typer.Typer, console, fail) -> None:
         keep_minutes: float = typer.Option(60.0, "--keep-minutes", min=0.01, help="Remove a job and its upload this long after it finished."),
         live_method: str = typer.Option("fast-srgan", "--live-method", help="Default method of the Live page."),
         spec: List[Path] = typer.Option([], "--spec", help="TOML spec file naming weights files as methods; repeatable (also $BENCH_SPECS)."),
+        share_jobs: bool = typer.Option(False, "--share-jobs", help="Every browser sees every job (default: a job is its uploading browser's only)."),
+        max_raters: int = typer.Option(100, "--max-raters", min=1, help="Raters who may start per study; the next start is refused (429)."),
     ) -> None:
         """A local web app: enhance uploads, a live webcam, the leaderboards of RUNS_DIR, subjective studies."""
         try:
@@ -57,7 +59,8 @@ def _register_serve(app: typer.Typer, console, fail) -> None:
             fail(exc)
             return
         limits = Limits(max_upload_mb=max_upload_mb, workers=workers, max_pending=max_jobs, live_sessions=live_sessions, keep_minutes=keep_minutes)
-        cfg = ServeConfig(runs_dir=runs_dir, token=token, limits=limits, specs=[str(s) for s in spec], live_method=live_method)
+        cfg = ServeConfig(runs_dir=runs_dir, token=token, limits=limits, specs=[str(s) for s in spec], live_method=live_method,
+                          share_jobs=share_jobs, max_raters=max_raters)
         if not is_loopback(host) and not token:
             fail(BenchError(f"--host {host} is reachable from other machines: pass --token T (or --token random); every request then needs it. "
                             "Or bind 127.0.0.1."))
@@ -84,6 +87,7 @@ def _register_study_create(study_app: typer.Typer, console, fail) -> None:
         dataset: Optional[str] = typer.Option(None, "--dataset", "-d", help="Which data set of the run (default: the first with image outputs)."),
         repeats: Optional[int] = typer.Option(None, "--repeats", min=0, help="Trials each rater sees twice (default: 10% of them, at least 1)."),
         seed: int = typer.Option(0, "--seed", help="Seed for choosing items."),
+        hold: float = typer.Option(3.0, "--hold", help="DSIS: seconds each picture (reference, then impaired) is shown; the rater's page says so."),
     ) -> None:
         """Build a study from a run; raters then open /study/NAME in `bench serve RUNS_DIR` (RUNS_DIR: the run's parent)."""
         from . import study
@@ -91,7 +95,7 @@ def _register_study_create(study_app: typer.Typer, console, fail) -> None:
 
         try:
             info = study.create(run, protocol=protocol, methods=split_list(methods) or None, items=items, name=name, scale=scale,
-                                dataset=dataset, repeats=repeats, seed=seed)
+                                dataset=dataset, repeats=repeats, seed=seed, hold=hold)
         except BenchError as exc:
             fail(exc)
             return
@@ -135,7 +139,7 @@ def _register_study_results(study_app: typer.Typer, console, fail) -> None:
 
 def _print_raters(console, res, name: str) -> None:
     """The raters' table (answers, checks, kept or dropped) and who was dropped."""
-    t = Table(title=f"raters of {escape(name)}", title_justify="left")
+    t = Table(title=f"raters of {escape(name)} (the typed names are for you only: the rows and the API show rater-N)", title_justify="left")
     for c in ("rater", "name", "answers", "hidden ref", "repeats", "kept", "why"):
         t.add_column(c)
     for rid, d in res.raters.items():

@@ -62,9 +62,11 @@ class Job:
     input_size: str = ""
     output_size: str = ""
     frames: int = 0
+    owner: str = ""  # the SHA-256 of the uploading session's id (:mod:`.sessions`); never shown
 
     def public(self) -> dict[str, Any]:
         d = asdict(self)
+        del d["owner"]
         d["result"] = f"/api/jobs/{self.id}/result" if self.status == "done" else None
         d["input"] = f"/api/jobs/{self.id}/input"
         return d
@@ -157,14 +159,27 @@ class JobStore:
             raise KeyError(job_id)
         return job
 
-    def list(self) -> list[Job]:
+    def list(self, owner: str | None = None) -> list[Job]:
+        """The jobs, newest first: every one (``owner`` None), or those of one session."""
         with self.lock:
-            return sorted(self.jobs.values(), key=lambda j: -j.created)
+            return sorted((j for j in self.jobs.values() if owner is None or j.owner == owner), key=lambda j: -j.created)
+
+    def delete(self, job_id: str) -> bool:
+        """Remove a finished job and its files; False (nothing removed) while it is queued or running."""
+        with self.lock:
+            job = self.jobs.get(job_id)
+            if job is None:
+                raise KeyError(job_id)
+            if job.status in ("queued", "running"):
+                return False
+            del self.jobs[job_id]
+        shutil.rmtree(self.root / job_id, ignore_errors=True)
+        return True
 
     # ------------------------------------------------------------------ submit / run
-    def submit(self, upload: Path, filename: str | None, method: str, scale: int | None) -> Job:
+    def submit(self, upload: Path, filename: str | None, method: str, scale: int | None, owner: str = "") -> Job:
         """Take an upload already copied to ``upload`` (a temporary file): check it, move it
-        into a new job folder and queue the job."""
+        into a new job folder and queue the job (``owner``: the uploading session, :mod:`.sessions`)."""
         with self.lock:  # the slot is taken before the slow check, so parallel uploads cannot overshoot the cap
             pending = sum(j.status in ("queued", "running") for j in self.jobs.values()) + self._reserved
             if pending >= self.limits.max_pending:
@@ -173,7 +188,7 @@ class JobStore:
             self._reserved += 1
         job = None
         try:
-            job = self._accept(upload, filename, method, scale)
+            job = self._accept(upload, filename, method, scale, owner)
         finally:
             with self.lock:  # the job is listed as the reserved slot is given back, in one step
                 self._reserved -= 1
@@ -182,10 +197,15 @@ class JobStore:
         self.pool.submit(self._run, job)
         return job
 
-    def _accept(self, upload: Path, filename: str | None, method: str, scale: int | None) -> Job:
+    def _accept(self, upload: Path, filename: str | None, method: str, scale: int | None, owner: str) -> Job:
         """Check the upload and store it in a new job folder (the caller lists the job)."""
         kind, img, size = sniff(upload, self.limits)
-        job = Job(id=uuid.uuid4().hex, method=method, kind=kind, filename=display_name(filename), scale=scale, input_size=size)
+        w, h = (int(x) for x in size.split("x"))
+        if scale and w * h * scale * scale > self.limits.max_pixels:  # a method that follows any scale: its output is capped too
+            raise UploadError(f"{method} x{scale} of a {size} picture would make {w * scale}x{h * scale} pixels, over the limit of "
+                              f"{self.limits.max_pixels:,} output pixels for a method that follows any scale (the resizers work on the whole "
+                              "picture at once); choose a smaller scale or picture", 413)
+        job = Job(id=uuid.uuid4().hex, method=method, kind=kind, filename=display_name(filename), scale=scale, input_size=size, owner=owner)
         d = self.root / job.id
         d.mkdir()
         try:

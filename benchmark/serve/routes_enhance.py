@@ -7,11 +7,12 @@ import re
 import tempfile
 from pathlib import Path
 
-from fastapi import APIRouter, File, Form, UploadFile
+from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import FileResponse, JSONResponse
 from starlette.exceptions import HTTPException
 
 from .jobs import UploadError
+from .sessions import owner
 from .state import State
 
 router = APIRouter()
@@ -23,7 +24,7 @@ async def api_methods(st: State):
 
 
 @router.post("/api/enhance")
-async def api_enhance(st: State, file: UploadFile = File(...), method: str = Form(...), scale: int | None = Form(None)):
+async def api_enhance(st: State, request: Request, file: UploadFile = File(...), method: str = Form(...), scale: int | None = Form(None)):
     info = st.method_info(method)
     if scale is not None and not 1 <= scale <= 8:
         raise HTTPException(400, f"scale {scale}: use 1 to 8")
@@ -41,7 +42,8 @@ async def api_enhance(st: State, file: UploadFile = File(...), method: str = For
                 raise HTTPException(413, f"upload is over the limit of {limit:,} bytes (bench serve --max-upload-mb)")
             tmp.write(chunk)
     try:
-        job = await asyncio.to_thread(st.jobs.submit, Path(tmp.name), file.filename, method, scale if info["scale"] is None else None)
+        job = await asyncio.to_thread(st.jobs.submit, Path(tmp.name), file.filename, method, scale if info["scale"] is None else None,
+                                      owner(request))
     except UploadError as exc:
         raise HTTPException(exc.status, str(exc)) from None
     finally:
@@ -49,27 +51,40 @@ async def api_enhance(st: State, file: UploadFile = File(...), method: str = For
     return JSONResponse({"job": job.id, "status": job.status, "kind": job.kind}, status_code=202)
 
 
-def _job(st: State, job_id: str):
-    """The job ``job_id``; an unknown (or expired) one is a 404."""
+def _job(st: State, request: Request, job_id: str):
+    """The job ``job_id`` of this browser session (any session's with ``--share-jobs``); an unknown, expired
+    or other session's job is a 404."""
     try:
-        return st.jobs.get(job_id)
+        job = st.jobs.get(job_id)
+        if not st.cfg.share_jobs and job.owner != owner(request):
+            raise KeyError(job_id)
+        return job
     except KeyError:
-        raise HTTPException(404, f"no job {job_id!r} (finished jobs are removed after {st.cfg.limits.keep_minutes:g} minutes)") from None
+        raise HTTPException(404, f"no job {job_id!r} in this browser session (jobs belong to the browser that uploaded them; "
+                                 f"finished ones are removed after {st.cfg.limits.keep_minutes:g} minutes)") from None
 
 
 @router.get("/api/jobs")
-async def api_jobs(st: State):
-    return {"jobs": [j.public() for j in st.jobs.list()]}
+async def api_jobs(st: State, request: Request):
+    return {"jobs": [j.public() for j in st.jobs.list(None if st.cfg.share_jobs else owner(request))]}
 
 
 @router.get("/api/jobs/{job_id}")
-async def api_job(st: State, job_id: str):
-    return _job(st, job_id).public()
+async def api_job(st: State, request: Request, job_id: str):
+    return _job(st, request, job_id).public()
+
+
+@router.delete("/api/jobs/{job_id}")
+async def api_delete(st: State, request: Request, job_id: str):
+    job = _job(st, request, job_id)
+    if not st.jobs.delete(job.id):
+        raise HTTPException(409, f"job {job_id} is {job.status}: delete it when it has finished")
+    return {"deleted": job_id}
 
 
 @router.get("/api/jobs/{job_id}/result")
-async def api_result(st: State, job_id: str):
-    job = _job(st, job_id)
+async def api_result(st: State, request: Request, job_id: str):
+    job = _job(st, request, job_id)
     if job.status != "done":
         raise HTTPException(409, f"job {job_id} is {job.status}" + (f": {job.error}" if job.error else "; poll GET /api/jobs/{id} until done"))
     ext = "png" if job.kind == "image" else "mp4"
@@ -79,8 +94,8 @@ async def api_result(st: State, job_id: str):
 
 
 @router.get("/api/jobs/{job_id}/input")
-async def api_input(st: State, job_id: str):
-    job = _job(st, job_id)
+async def api_input(st: State, request: Request, job_id: str):
+    job = _job(st, request, job_id)
     d = st.jobs.dir(job_id)
     if job.kind == "image":
         return FileResponse(d / "input.png", media_type="image/png")

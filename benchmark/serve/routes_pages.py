@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 
 from fastapi import APIRouter, Request
-from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, RedirectResponse
 
+from . import raters
 from . import study as study_mod
+from .leaderboards import nav_html, with_nav
 from .state import State
 
 router = APIRouter()
@@ -20,7 +22,7 @@ async def home():
 
 @router.get("/enhance", response_class=HTMLResponse)
 async def enhance_page(st: State, request: Request):
-    return st.page(request, "enhance.html", methods=st.methods(), limits=st.cfg.limits)
+    return st.page(request, "enhance.html", methods=st.methods(), limits=st.cfg.limits, share_jobs=st.cfg.share_jobs)
 
 
 @router.get("/live", response_class=HTMLResponse)
@@ -36,7 +38,9 @@ async def study_list(st: State, request: Request):
 @router.get("/study/{name}", response_class=HTMLResponse)
 async def study_page(st: State, request: Request, name: str):
     s = st.study(name)
-    return st.page(request, "study.html", study=s, labels=study_mod.DSIS_LABELS)
+    rid = st.db(raters.authenticate, name, request.cookies.get(raters.cookie_name(name)))
+    me = st.db(raters.pseudonyms, name).get(rid) if rid else None
+    return st.page(request, "study.html", study=s, labels=study_mod.DSIS_LABELS, me=me, hold=s["config"].get("hold", study_mod.DEFAULT_HOLD))
 
 
 @router.get("/leaderboards", include_in_schema=False)
@@ -48,4 +52,4 @@ async def leaderboards_redirect():
 async def leaderboards(st: State, request: Request):
     if not await asyncio.to_thread(st.ensure_site):
         return st.page(request, "no_runs.html", runs_dir=st.runs_dir.name)  # the folder's name, not the server's path
-    return FileResponse(st.site_dir / "index.html")
+    return with_nav(st.site_dir / "index.html", nav_html(st.templates))

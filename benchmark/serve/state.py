@@ -16,6 +16,7 @@ from starlette.requests import HTTPConnection
 
 from ..errors import BenchError
 from . import study as study_mod
+from .catalog import available_methods
 from .jobs import JobStore, Limits
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -31,31 +32,10 @@ class ServeConfig:
     live_method: str = LIVE_DEFAULT
     #: Host header values accepted (None: any); `serve` on loopback without a token sets the loopback names
     allowed_hosts: list[str] | None = None
-
-
-def available_methods(specs: list[str]) -> list[dict[str, Any]]:
-    """Every method the app offers: registry methods that load, zoo models whose files are
-    on disk, and weights files named in spec files ([methods.NAME])."""
-    from .. import registry, zoo
-    from ..names import Specs
-
-    out = []
-    for e in registry.methods.entries():
-        try:
-            cls = e.load()
-        except BenchError:
-            continue
-        out.append({"name": e.name, "kind": "method", "scale": getattr(cls, "scale", 1), "description": getattr(cls, "description", ""),
-                    "window": list(getattr(cls, "window", (0, 0))), "origin": e.origin})
-    for m in zoo.MODELS:
-        if zoo.local_path(m).is_file():
-            out.append({"name": m.name, "kind": "zoo", "scale": m.scale, "description": f"{m.architecture} ({m.task}, {m.license})",
-                        "window": [0, 0], "origin": "zoo"})
-    for name, entry in Specs.load(specs).methods.items():
-        if not any(o["name"] == name for o in out):
-            out.append({"name": name, "kind": "weights file", "scale": entry.get("scale"), "description": Path(entry["path"]).name,
-                        "window": [0, 0], "origin": entry.get("origin", "spec file")})
-    return out
+    #: every browser session sees every job (else a job is its uploading session's only: :mod:`.sessions`)
+    share_jobs: bool = False
+    #: raters who may start per study (:mod:`.raters`)
+    max_raters: int = 100
 
 
 class AppState:
@@ -73,14 +53,17 @@ class AppState:
         self.templates = Jinja2Templates(directory=str(TEMPLATES))
         self.lock = threading.Lock()
         self._methods: list[dict[str, Any]] | None = None
+        self._methods_lock = threading.Lock()
         self._site_sig: list[tuple[str, int]] | None = None
         self._live = 0
         self.jobs = JobStore(self.store_root, cfg.limits, self.make_method)
 
     # ---- methods
     def methods(self) -> list[dict[str, Any]]:
-        if self._methods is None:
-            self._methods = available_methods(self.cfg.specs)
+        """The methods on offer (:mod:`.catalog`), listed once: the server lists them before it listens."""
+        with self._methods_lock:
+            if self._methods is None:
+                self._methods = available_methods(self.cfg.specs, self.cfg.limits.max_pixels)
         return self._methods
 
     def method_info(self, name: str) -> dict[str, Any]:

@@ -23,8 +23,9 @@ the hidden-reference and repeat checks; Bradley-Terry scores (maximum likelihood
 result rows (metric ``mos``, higher is better; ``dmos``, lower is better; ``bt-score``;
 ``mos-raters``: how many raters stand behind the values) in ``RUNS_DIR/study-NAME/``.
 
-Here: creating a study and rating it. The database is :mod:`.study_db`, the statistics are
-:mod:`.study_stats`; their names are importable from here too.
+Here: creating a study and rating it. The database is :mod:`.study_db`, the raters (their
+secrets, pseudonyms and cap) :mod:`.raters`, the statistics :mod:`.study_stats`; the names of
+the database and the statistics are importable from here too.
 """
 
 from __future__ import annotations
@@ -41,10 +42,11 @@ import numpy as np
 
 from ..errors import BenchError
 from .study_db import DB_NAME, HIDDEN, MEDIA_DIR, NAME_RE, SCHEMA, check_name, connect, get_study, list_studies, now  # noqa: F401
-from .study_stats import Results, bradley_terry, bt500_screen, mean_ci, results, write_rows  # noqa: F401  (the statistics)
+from .study_stats import Results, bradley_terry, bt500_screen, mean_ci, public_raters, results, write_rows  # noqa: F401  (the statistics)
 
 PROTOCOLS = ("dsis", "pairwise")
 REFERENCE = "reference"
+DEFAULT_HOLD = 3.0  # seconds each DSIS picture is shown
 DSIS_LABELS = {5: "imperceptible", 4: "perceptible, but not annoying", 3: "slightly annoying", 2: "annoying", 1: "very annoying"}
 
 
@@ -132,8 +134,9 @@ def _stimuli(art: dict[str, Any], chosen: list[dict[str, Any]], methods: list[st
 
 
 def create(run_dir: Path, protocol: str = "dsis", methods: list[str] | None = None, items: int | None = None, name: str | None = None,
-           scale: int = 5, dataset: str | None = None, repeats: int | None = None, seed: int = 0) -> dict[str, Any]:
-    """Build a study from the image items of one data set of ``run_dir`` (its ``artifacts.json``)."""
+           scale: int = 5, dataset: str | None = None, repeats: int | None = None, seed: int = 0, hold: float = DEFAULT_HOLD) -> dict[str, Any]:
+    """Build a study from the image items of one data set of ``run_dir`` (its ``artifacts.json``); DSIS shows
+    each picture for ``hold`` seconds."""
     from ..results import read_scores
 
     run_dir = Path(run_dir)
@@ -141,6 +144,8 @@ def create(run_dir: Path, protocol: str = "dsis", methods: list[str] | None = No
         raise BenchError(f"--protocol {protocol!r}: choose one of {', '.join(PROTOCOLS)}")
     if scale not in (5, 100):
         raise BenchError(f"--scale {scale}: use 5 (the 5-level impairment scale) or 100 (the continuous 0-100 variant)")
+    if not 0.5 <= hold <= 30:
+        raise BenchError(f"--hold {hold:g}: show each picture for 0.5 to 30 seconds (default 3)")
     art, manifest, images = _image_items(run_dir)
     ds, methods, chosen = _choose(run_dir, images, dataset, methods, protocol)
     rng = np.random.default_rng(seed)
@@ -161,7 +166,7 @@ def create(run_dir: Path, protocol: str = "dsis", methods: list[str] | None = No
         raise
     n_test = sum(1 for s in stimuli if s[1] != HIDDEN)
     repeats = max(1, round(0.1 * n_test)) if repeats is None else repeats
-    cfg = {"methods": methods, "items": [a["item_id"] for a in chosen], "repeats": min(repeats, n_test), "seed": seed}
+    cfg = {"methods": methods, "items": [a["item_id"] for a in chosen], "repeats": min(repeats, n_test), "seed": seed, "hold": hold}
     with con:
         con.execute("BEGIN")
         con.execute("INSERT INTO studies VALUES (?,?,?,?,?,?,?,?,?,?)",
@@ -173,42 +178,12 @@ def create(run_dir: Path, protocol: str = "dsis", methods: list[str] | None = No
             "stimuli": len(stimuli), "trials_per_rater": len(stimuli) + cfg["repeats"], "db": str(run_dir.parent / DB_NAME), "media": str(media)}
 
 
-# ----------------------------------------------------------------------------- rating
-def add_rater(con: sqlite3.Connection, study: str, name: str | None = None) -> str:
-    """A new rater with a randomised trial list (or the existing rater of that name: resume).
-    Repeats are placed in the second half, never right after their first showing."""
-    get_study(con, study)
-    name = (name or "").strip()[:64] or None
-    if name:
-        r = con.execute("SELECT id FROM raters WHERE study=? AND name=?", (study, name)).fetchone()
-        if r:
-            return r[0]
-    rid = secrets.token_hex(8)
-    cfg = get_study(con, study)["config"]
-    ids = [r[0] for r in con.execute("SELECT id FROM stimuli WHERE study=? ORDER BY id", (study,))]
-    hidden = {r[0] for r in con.execute("SELECT id FROM stimuli WHERE study=? AND method=?", (study, HIDDEN))}
-    rng = np.random.default_rng(int(rid, 16))
-    order = [int(i) for i in rng.permutation(ids)]
-    tests = [i for i in order if i not in hidden]
-    reps = [int(i) for i in rng.choice(tests, min(cfg.get("repeats", 0), len(tests)), replace=False)] if tests else []
-    trials = [(i, "hidden-reference" if i in hidden else "test") for i in order]
-    for s in reps:
-        first = next(k for k, (i, _) in enumerate(trials) if i == s)
-        lo = max(first + 2, len(trials) // 2)
-        trials.insert(int(rng.integers(lo, len(trials) + 1)) if lo <= len(trials) else len(trials), (s, "repeat"))
-    with con:
-        con.execute("BEGIN")
-        con.execute("INSERT INTO raters VALUES (?,?,?,?)", (study, rid, name, now()))
-        con.executemany("INSERT INTO trials VALUES (?,?,?,?,?,?)",
-                        [(study, rid, k, s, role, int(rng.integers(2))) for k, (s, role) in enumerate(trials)])
-    return rid
-
-
+# ----------------------------------------------------------------------------- rating (a rater starts in :mod:`.raters`)
 def next_trial(con: sqlite3.Connection, study: str, rater: str) -> dict[str, Any]:
     """The rater's first unanswered trial (what the page shows), or ``{"done": True}``."""
     s = get_study(con, study)
     if not con.execute("SELECT 1 FROM raters WHERE study=? AND id=?", (study, rater)).fetchone():
-        raise BenchError(f"study {study!r}: unknown rater {rater!r}; start again from /study/{study}")
+        raise BenchError(f"study {study!r}: this rater is no longer in the study; start again from /study/{study}")
     total = con.execute("SELECT COUNT(*) FROM trials WHERE study=? AND rater=?", (study, rater)).fetchone()[0]
     r = con.execute("""SELECT t.idx, t.swap, st.ref, st.a, st.b FROM trials t JOIN stimuli st ON st.study=t.study AND st.id=t.stimulus
                        WHERE t.study=? AND t.rater=? AND t.idx NOT IN (SELECT idx FROM answers WHERE study=? AND rater=?)
@@ -230,7 +205,7 @@ def answer(con: sqlite3.Connection, study: str, rater: str, trial: int, value: f
     s = get_study(con, study)
     t = con.execute("SELECT swap FROM trials WHERE study=? AND rater=? AND idx=?", (study, rater, trial)).fetchone()
     if t is None:
-        raise BenchError(f"study {study!r}: rater {rater!r} has no trial {trial}")
+        raise BenchError(f"study {study!r}: you have no trial {trial}")
     if s["protocol"] == "dsis":
         ok = value in (1, 2, 3, 4, 5) if s["scale"] == 5 else 0 <= value <= 100
         if not ok:
@@ -245,4 +220,4 @@ def answer(con: sqlite3.Connection, study: str, rater: str, trial: int, value: f
         with con:
             con.execute("INSERT INTO answers VALUES (?,?,?,?,?)", (study, rater, trial, stored, now()))
     except sqlite3.IntegrityError:
-        raise BenchError(f"study {study!r}: trial {trial} of rater {rater!r} is answered already (answers are final)") from None
+        raise BenchError(f"study {study!r}: trial {trial} is answered already (answers are final)") from None

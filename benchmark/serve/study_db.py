@@ -21,7 +21,8 @@ CREATE TABLE IF NOT EXISTS studies(name TEXT PRIMARY KEY, protocol TEXT NOT NULL
     run_id TEXT, dataset TEXT, base TEXT, degradation TEXT, created TEXT, config TEXT);
 CREATE TABLE IF NOT EXISTS stimuli(study TEXT NOT NULL, id INTEGER NOT NULL, item_id TEXT NOT NULL, method TEXT NOT NULL,
     method_b TEXT, ref TEXT, a TEXT NOT NULL, b TEXT, PRIMARY KEY(study, id));
-CREATE TABLE IF NOT EXISTS raters(study TEXT NOT NULL, id TEXT NOT NULL, name TEXT, created TEXT, PRIMARY KEY(study, id));
+CREATE TABLE IF NOT EXISTS raters(study TEXT NOT NULL, id TEXT NOT NULL, name TEXT, created TEXT, key_hash TEXT, seq INTEGER,
+    PRIMARY KEY(study, id));
 CREATE TABLE IF NOT EXISTS trials(study TEXT NOT NULL, rater TEXT NOT NULL, idx INTEGER NOT NULL, stimulus INTEGER NOT NULL,
     role TEXT NOT NULL, swap INTEGER NOT NULL, PRIMARY KEY(study, rater, idx));
 CREATE TABLE IF NOT EXISTS answers(study TEXT NOT NULL, rater TEXT NOT NULL, idx INTEGER NOT NULL, value REAL NOT NULL,
@@ -38,7 +39,25 @@ def connect(runs_dir: Path) -> sqlite3.Connection:
     con.execute("PRAGMA journal_mode=WAL")
     con.execute("PRAGMA synchronous=NORMAL")
     con.executescript(SCHEMA)
+    _migrate(con)
     return con
+
+
+def _migrate(con: sqlite3.Connection) -> None:
+    """Add what a database made before raters had secrets and pseudonyms lacks: ``key_hash`` (such raters
+    cannot be resumed) and ``seq`` (numbered in the order they started)."""
+    cols = {r[1] for r in con.execute("PRAGMA table_info(raters)")}
+    if {"key_hash", "seq"} <= cols:
+        return
+    with con:
+        con.execute("BEGIN IMMEDIATE")  # one connection migrates; another one waiting sees the columns
+        cols = {r[1] for r in con.execute("PRAGMA table_info(raters)")}
+        if "key_hash" not in cols:
+            con.execute("ALTER TABLE raters ADD COLUMN key_hash TEXT")
+        if "seq" not in cols:
+            con.execute("ALTER TABLE raters ADD COLUMN seq INTEGER")
+            con.execute("""UPDATE raters SET seq = (SELECT COUNT(*) FROM raters r WHERE r.study = raters.study
+                       AND (r.created < raters.created OR (r.created = raters.created AND r.id <= raters.id)))""")
 
 
 def check_name(name: str) -> str:
@@ -73,13 +92,13 @@ def dataset_name(dataset: str | None) -> str | None:
 
 
 def list_studies(con: sqlite3.Connection) -> list[dict[str, Any]]:
-    """Every study, for the study list (the data set by name only), with its rater and answer counts."""
+    """Every study, for the study list (the data set by name only), with its rater (those who answered) and answer counts."""
     out = []
     for r in con.execute("SELECT name, protocol, scale, dataset, created, config FROM studies ORDER BY created"):
         d = dict(r)
         d["dataset"] = dataset_name(d["dataset"])
         d["config"] = json.loads(d["config"] or "{}")
-        d["raters"] = con.execute("SELECT COUNT(*) FROM raters WHERE study=?", (d["name"],)).fetchone()[0]
+        d["raters"] = con.execute("SELECT COUNT(DISTINCT rater) FROM answers WHERE study=?", (d["name"],)).fetchone()[0]
         d["answers"] = con.execute("SELECT COUNT(*) FROM answers WHERE study=?", (d["name"],)).fetchone()[0]
         out.append(d)
     return out

@@ -86,7 +86,7 @@ def bradley_terry(wins: list[tuple[str, str]], names: list[str], ridge: float = 
 @dataclass
 class Results:
     study: dict[str, Any]
-    raters: dict[str, dict[str, Any]]  # id -> {name, answers, kept, reason}
+    raters: dict[str, dict[str, Any]]  # pseudonym (rater-N) -> {name (typed, for the operator only), answers, kept, reason, hidden, repeat}
     methods: list[dict[str, Any]]  # method rows (mos/dmos or bt) with intervals
     items: list[dict[str, Any]] = field(default_factory=list)  # per (method, item)
     notes: list[str] = field(default_factory=list)
@@ -103,12 +103,18 @@ def _answers(con: sqlite3.Connection, study: str) -> list[sqlite3.Row]:
 
 
 def _raters(con: sqlite3.Connection, study: str, rows: list[sqlite3.Row]) -> dict[str, dict[str, Any]]:
-    """Every rater who answered: name, answer count, kept (so far) and no reason."""
-    names = {r["id"]: r["name"] or "anonymous" for r in con.execute("SELECT id, name FROM raters WHERE study=?", (study,))}
+    """Every rater who answered (by id): pseudonym, typed name, answer count, kept (so far) and no reason."""
+    known = {r["id"]: (f"rater-{r['seq']}", r["name"] or "anonymous") for r in con.execute("SELECT id, name, seq FROM raters WHERE study=?", (study,))}
     raters = {}
     for rid in dict.fromkeys(r["rater"] for r in rows):
-        raters[rid] = {"name": names.get(rid, "?"), "answers": sum(1 for r in rows if r["rater"] == rid), "kept": True, "reason": ""}
+        alias, name = known.get(rid, (f"rater-?{len(raters) + 1}", "?"))
+        raters[rid] = {"pseudonym": alias, "name": name, "answers": sum(1 for r in rows if r["rater"] == rid), "kept": True, "reason": ""}
     return raters
+
+
+def public_raters(res: Results) -> dict[str, dict[str, Any]]:
+    """The raters as anyone may see them (the results API, the rows' manifest): by pseudonym, without the typed name."""
+    return {alias: {k: v for k, v in d.items() if k != "name"} for alias, d in res.raters.items()}
 
 
 def _check_repeats(s: dict[str, Any], raters: dict[str, dict[str, Any]], rows: list[sqlite3.Row], first: dict[tuple[str, int], float],
@@ -224,7 +230,7 @@ def results(con: sqlite3.Connection, study: str, screen: bool = True, boot: int 
             reasons.setdefault(rid, []).append(why)
     _screen(raters, reasons, screen)
     kept = {r for r, d in raters.items() if d["kept"]}
-    res = Results(study=s, raters=raters, methods=[])
+    res = Results(study=s, raters={d.pop("pseudonym"): d for d in raters.values()}, methods=[])
     if s["protocol"] == "dsis":
         _dsis_scores(res, rows, kept)
     else:
@@ -262,5 +268,5 @@ def write_rows(res: Results, runs_dir: Path) -> Path:
     write_scores(out, to_frame(rows))
     write_manifest(out, {"run_id": run_id, "started": now(), "command": ["bench", "study", "results", s["name"]], "rows": len(rows),
                          "bench": bench_version(), "study": {k: s[k] for k in ("name", "protocol", "scale", "run_id", "dataset")},
-                         "raters": {r: {k: v for k, v in d.items()} for r, d in res.raters.items()}, "kept": n})
+                         "raters": public_raters(res), "kept": n})
     return out

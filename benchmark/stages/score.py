@@ -27,7 +27,7 @@ def score(cache: Cache, metrics: list[Metric], out_key: str, ref_key: str, ref_f
             continue
         key = score_key(m, out_key, ref_key, crop_border)
         cached = cache.get_json(key)
-        if cached is not None:
+        if cached is not None and not stale(m, cached):
             results[m.name] = (cached["values"], None)
         else:
             todo.append((m, key))
@@ -38,9 +38,16 @@ def score(cache: Cache, metrics: list[Metric], out_key: str, ref_key: str, ref_f
         if m.name in errors:
             results[m.name] = (None, errors[m.name])
         else:
-            cache.put_json(key, {"values": values[m.name], "metric": m.identity()})
+            cache.put_json(key, {"values": values[m.name], "metric": m.identity(), "crop_checked": True})
             results[m.name] = (values[m.name], None)
     return results, True
+
+
+def stale(m: Metric, cached: dict[str, Any]) -> bool:
+    """Whether a cached full-reference score may be the 100 dB that versions before the empty-crop
+    check gave for a score over zero pixels: it holds 100.0 and was written without that check.
+    It is computed again then (an honest 100 dB, a lossless output, is cached again as checked)."""
+    return m.kind == "fr" and not cached.get("crop_checked") and any(v == 100.0 for v in cached.get("values") or [])
 
 
 def _compute(todo: list[Metric], cache: Cache, out_key: str, ref_frames: Frames, crop_border: int, tick) -> tuple[dict, dict[str, str]]:
