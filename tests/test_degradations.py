@@ -107,3 +107,19 @@ def test_y_conversion_range():
     white = np.full((2, 2, 3), 255, np.uint8)
     black = np.zeros((2, 2, 3), np.uint8)
     assert np.allclose(rgb_to_y(white), 235.0) and np.allclose(rgb_to_y(black), 16.0)
+
+
+def test_matlab_resize_per_channel_and_in_bands_is_the_whole_frames_result(monkeypatch):
+    """The bicubic resize runs one channel at a time and a large upscale in bands of rows
+    (bounded memory): the same bytes as resize-right over the whole frame at once."""
+    from resize_right import interp_methods, resize
+
+    import benchmark.degradations.resize as R
+
+    rng = np.random.default_rng(0)
+    frame = rng.integers(0, 256, (61, 47, 3), dtype=np.uint8)
+    monkeypatch.setattr(R, "BAND_PIXELS", 2000)  # bands of a few rows
+    for scale in (2, 3, 4, 0.5, 1 / 3):
+        whole = resize(frame.astype(np.float64), scale_factors=[scale, scale, 1], interp_method=interp_methods.cubic, antialiasing=True,
+                       pad_mode="symmetric")
+        assert np.array_equal(R.matlab_resize(frame, scale), np.clip(np.round(whole), 0, 255).astype(np.uint8)), scale
