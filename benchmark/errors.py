@@ -21,3 +21,17 @@ def warn(message: str) -> None:
     import warnings
 
     warnings.warn(message, BenchWarning, stacklevel=2)
+
+
+def error_text(exc: BaseException) -> str:
+    """``Type: message`` of an exception, on one line, for an error row or a failure line.
+    OpenCV's own texts (``OpenCV(4.x) /path/file.cpp:123: error: (-215:Assertion failed) !ssize.empty()
+    in function 'resize'``) are cut to what they say: ``OpenCV resize: assertion failed: !ssize.empty()``."""
+    import re
+
+    text = " ".join(str(exc).split())
+    m = re.search(r"error: \((-?\d+):([^)]*)\) (.*?)(?: in function '([^']*)')?$", text)
+    if type(exc).__name__ == "error" and type(exc).__module__.startswith("cv2") and m:
+        where = f"OpenCV {m.group(4)}" if m.group(4) else "OpenCV"
+        return f"{where}: {m.group(2).strip().lower()}: {m.group(3).strip()} (an empty, too small or malformed frame?)"
+    return f"{type(exc).__name__}: {text}"

@@ -25,7 +25,7 @@ import traceback
 from collections import deque
 from typing import TYPE_CHECKING, Any, Iterator
 
-from .errors import BenchError
+from .errors import BenchError, error_text
 from .plugins import portable_plugins
 from .unit import Unit
 from .work import THREAD_VARS, run_unit_remote
@@ -59,7 +59,7 @@ def _process_main(conn, cfg, plugins, threads) -> None:
             result = run_unit_remote(cfg, plugins, threads, unit, run_id)
             conn.send(("done", unit.key, result))
         except BaseException as exc:  # noqa: BLE001 - reported to the driver as the unit's error
-            conn.send(("error", unit.key, f"{type(exc).__name__}: {exc}", traceback.format_exc()))
+            conn.send(("error", unit.key, error_text(exc), traceback.format_exc()))
 
 
 # ----------------------------------------------------------------------------- driver side

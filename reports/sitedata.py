@@ -130,8 +130,10 @@ def load_site_runs(site: Path) -> tuple[pd.DataFrame, dict[str, dict], dict[str,
 
 
 def bootstrap_ci(values: np.ndarray, seed: int = 0) -> tuple[float, float]:
-    """95% percentile bootstrap interval of the mean (1000 resamples, fixed seed)."""
-    if len(values) < 2:
+    """95% percentile bootstrap interval of the mean (1000 resamples, fixed seed); none when a
+    value is not finite (``identity``'s inf fps: no time measured) or there are fewer than two."""
+    values = np.asarray(values, dtype=float)
+    if len(values) < 2 or not np.isfinite(values).all():
         return (float("nan"), float("nan"))
     rng = np.random.default_rng(seed)
     means = values[rng.integers(0, len(values), (BOOTSTRAP, len(values)))].mean(axis=1)

@@ -263,3 +263,29 @@ def test_a_spec_files_fps_reaches_its_frame_folder_and_is_checked(tmp_path, fram
     spec.write_text(f'[datasets.clip]\npath = "{frame_folder}"\nfps = "fast"\n')
     with pytest.raises(BenchError, match="fps = 'fast' should be a positive number"):
         Specs.load([str(spec)])
+
+
+def test_opencv_assertions_become_one_readable_line_in_error_rows():
+    import cv2
+
+    from benchmark.errors import error_text
+
+    try:
+        cv2.resize(np.zeros((0, 0), np.uint8), (3, 3))
+    except cv2.error as exc:
+        text = error_text(exc)
+    assert text.startswith("OpenCV resize: assertion failed: !ssize.empty()") and "\n" not in text and ".cpp" not in text
+    assert error_text(ValueError("two\nlines")) == "ValueError: two lines"
+
+
+def test_the_site_computes_no_interval_over_inf_without_a_numpy_warning():
+    import warnings
+
+    from benchmark.reports.sitedata import bootstrap_ci
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        lo, hi = bootstrap_ci(np.array([np.inf, np.inf, 3.0]))
+    assert np.isnan(lo) and np.isnan(hi)
+    lo, hi = bootstrap_ci(np.array([1.0, 2.0, 3.0]))
+    assert 1.0 <= lo <= hi <= 3.0

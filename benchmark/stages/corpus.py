@@ -12,6 +12,7 @@ from ..cache import Cache, CacheDamaged
 from ..debug import debug
 from ..keys import corpus_values_key, prediction_key
 from ..names import DatasetSpec
+from ..errors import error_text
 from .reference import Frames
 
 GAIN_BASELINE = "identity"
@@ -45,7 +46,7 @@ def predict_unit(cache: Cache, met: CorpusMetric, item: Item, out_key: str, ref_
         raise
     except (Exception, SystemExit) as exc:  # a model's sys.exit() ends this item's predictions, not the run
         debug(exc)
-        return {"error": f"{item.item_id}: {type(exc).__name__}: {exc}"}, True
+        return {"error": f"{item.item_id}: {error_text(exc)}"}, True
     return {"output": out_key, "reference": ref_key}, a or b
 
 
@@ -123,7 +124,7 @@ def corpus_rows(cache: Cache, spec: DatasetSpec, methods: list[Method], metrics:
                 values = corpus_values(cache, met, slot["items"])
             except Exception as exc:
                 debug(exc)
-                msg = f"compute: {type(exc).__name__}: {exc}"
+                msg = f"compute: {error_text(exc)}"
                 failures.append(f"{spec.name} / {method.name} / {met.name}: {msg}")
                 rows.append({**row, "metric": met.name, "value": float("nan"), "status": "error", "error": msg})
                 continue

@@ -9,6 +9,7 @@ import numpy as np
 
 from ..api import CorpusMetric, Item, Method, Metric
 from ..names import DatasetSpec
+from ..errors import error_text
 from .score import Scores
 
 
@@ -28,7 +29,7 @@ def whole(item: Item) -> dict[str, Any]:
 def error_rows(base: dict[str, Any], spec: DatasetSpec, item: Item, method: Method, metrics: list[Metric], stage: str,
                exc: BaseException | str) -> tuple[list[dict[str, Any]], list[str]]:
     """An error row per metric, and the failure line, for a unit stopped at ``stage``."""
-    msg = f"{stage}: {type(exc).__name__}: {exc}" if isinstance(exc, Exception) else f"{stage}: {exc}"
+    msg = f"{stage}: {error_text(exc)}" if isinstance(exc, Exception) else f"{stage}: {exc}"
     rows = [{**base, **whole(item), "method": method.name, "method_version": method.version, "metric": met.name,
              "metric_version": met.version, "value": float("nan"), "higher_is_better": met.higher_is_better, "unit": met.unit,
              "status": "error", "error": msg} for met in metrics]

@@ -11,6 +11,7 @@ from ..api import ClipMetric, CorpusMetric, Metric
 from ..cache import Cache
 from ..debug import debug
 from ..keys import score_key
+from ..errors import error_text
 from .reference import Frames
 
 Scores = dict[str, tuple[list[float | None] | None, str | None]]  # metric -> (values per frame, error)
@@ -87,4 +88,4 @@ def _guard(errors: dict[str, str], m: Metric, where: str, fn: Callable[[], Any])
         fn()
     except Exception as exc:
         debug(exc)
-        errors[m.name] = f"{where}: {type(exc).__name__}: {exc}"
+        errors[m.name] = f"{where}: {error_text(exc)}"
