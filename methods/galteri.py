@@ -299,6 +299,14 @@ class QFEnsemble(Method):
         if "weights" in params:  # silently ignored before: the rows named a file that was never read
             raise ValueError(f"{self.name} is an ensemble of per-QF weights and takes no weights=; put your "
                              f"'{self.family_name}-qf*.safetensors' files in $BENCH_WEIGHTS_DIR instead")
+        if qf != "auto":
+            try:
+                ok = 1 <= float(qf) <= 100
+            except (TypeError, ValueError):
+                ok = False
+            if not ok:
+                raise BenchError(f"{self.name}: qf={qf} is not a JPEG quality: give qf=auto (the QF predictor picks the "
+                                 f"generator per frame) or a number 1..100 (the nearest of {', '.join(map(str, ENSEMBLE_QFS))} is used)")
         n = self.default_self_ensemble if self_ensemble is None else int(self_ensemble)
         if n not in VIEWS:
             raise BenchError(f"{self.name}: self_ensemble={self_ensemble} is not one of {', '.join(map(str, VIEWS))} "

@@ -289,3 +289,13 @@ def test_the_site_computes_no_interval_over_inf_without_a_numpy_warning():
     assert np.isnan(lo) and np.isnan(hi)
     lo, hi = bootstrap_ci(np.array([1.0, 2.0, 3.0]))
     assert 1.0 <= lo <= hi <= 3.0
+
+
+def test_a_bad_qf_setting_is_refused_before_any_work():
+    from benchmark.errors import BenchError
+    from benchmark.resolve import make_method
+
+    for spec in ("gan:qf=abc", "ssim:qf=0", "gan:qf=101"):
+        with pytest.raises(BenchError, match="is not a JPEG quality"):
+            make_method(spec)
+    assert make_method("gan:qf=20").qf == 20
