@@ -43,7 +43,36 @@ def newest_rows(runs: list[tuple[pd.DataFrame, str]]) -> pd.DataFrame:
         return pd.DataFrame()
     df = pd.concat([rows.assign(_started=started or "") for rows, started in runs], ignore_index=True)
     df = df.sort_values("_started", kind="stable")
+    _say_replaced_protocols(df)
     return df.drop_duplicates(VALUE_KEY, keep="last").drop(columns="_started").reset_index(drop=True)
+
+
+PROTOCOL = ["crop_border", "method_version", "metric_version"]  # a value repeated under another of these is another number
+
+
+def _say_replaced_protocols(df: pd.DataFrame) -> None:
+    """Warn where runs repeat a value under another protocol (crop border, method or metric
+    version): only the newest run's is shown, and the table must not pass for the other's."""
+    from ..errors import warn
+
+    cols = [c for c in PROTOCOL if c in df.columns]
+    dup = df[df.duplicated(VALUE_KEY, keep=False)]
+    if dup.empty or not cols:
+        return
+    seen = dup[cols].astype(str).agg("/".join, axis=1)
+    differs = dup.assign(_p=seen).groupby(VALUE_KEY, dropna=False)["_p"].nunique() > 1
+    if not differs.any():
+        return
+    where = differs[differs].reset_index()[["dataset", "method", "metric"]].drop_duplicates()
+    for _, w in where.head(5).iterrows():
+        g = dup[(dup.dataset == w.dataset) & (dup.method == w.method) & (dup.metric == w.metric)]
+        kept = g.iloc[-1]
+        other = g[(g[cols].astype(str) != kept[cols].astype(str)).any(axis=1)].iloc[0]
+        what = ", ".join(f"{c} {other[c]} -> {kept[c]}" for c in cols if str(other[c]) != str(kept[c]))
+        warn(f"{w.dataset} / {w.method} / {w.metric}: the runs scored it under different settings ({what}); "
+             "only the newest run's values are shown (report the runs apart to compare them)")
+    if len(where) > 5:
+        warn(f"... and {len(where) - 5} more (data set, method, metric) scored under different settings in these runs")
 
 
 def load_runs(run_dirs: list[Path]) -> pd.DataFrame:

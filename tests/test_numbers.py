@@ -201,6 +201,25 @@ def test_the_newest_run_wins_a_repeated_value():
     assert newest_rows([older, newer]).value.tolist() == [2.0]
 
 
+def test_a_value_repeated_under_another_crop_border_or_version_is_said():
+    from benchmark.errors import BenchWarning
+    from benchmark.reports.leaderboard import newest_rows
+
+    def rows(value, crop, version="1"):
+        return pd.DataFrame([{"dataset": "d", "method": "m", "metric": "psnr", "item_id": "a", "frame": 0, "scope": "image",
+                              "value": value, "crop_border": crop, "method_version": version, "metric_version": "1"}])
+
+    with pytest.warns(BenchWarning, match=r"d / m / psnr: .*crop_border 0 -> 8.*newest run's values"):
+        assert newest_rows([(rows(1.0, 0), "2026-12-01"), (rows(2.0, 8), "2026-12-02")]).value.tolist() == [2.0]
+    with pytest.warns(BenchWarning, match="method_version 1 -> 2"):
+        newest_rows([(rows(1.0, 0), "2026-12-01"), (rows(2.0, 0, "2"), "2026-12-02")])
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the same protocol twice: nothing to say
+        newest_rows([(rows(1.0, 0), "2026-12-01"), (rows(1.0, 0), "2026-12-02")])
+
+
 # -------------------------------------------------------------------------- 6. smaller ones
 def test_an_absent_gpu_stops_the_run_before_any_work(tmp_path, image_folder, monkeypatch):
     import torch
