@@ -190,8 +190,8 @@ def damages():
     def deleted_meta(cache):
         next((cache / "frames").rglob("meta.json")).unlink()
 
-    def changed_frame(cache):
-        f = next((cache / "frames").rglob("000000.png"))
+    def changed_frame(cache):  # a method's output (scored again below), not whichever entry the folder lists first
+        f = next(m.parent / "000000.png" for m in sorted((cache / "frames").rglob("meta.json")) if '"method"' in m.read_text())
         write_png(f, smooth_image(40, 48, seed=99))
         shutil.rmtree(cache / "scores")  # so that the frames are read again (a run reads, and checks, only what it needs)
 
