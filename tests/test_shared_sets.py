@@ -62,6 +62,23 @@ def test_vid4_h264_streams_both_clips(data_root, tmp_path):
     assert (df.bitrate_kbps > 0).all()
 
 
+def test_h264_gives_the_same_bits_every_time_in_one_process(data_root):
+    """x264's AVX-512 code gave another stream on a later encode in the same process (Vid4 city,
+    CRF 35: 447.0, 448.6, 445.2 kbit/s ...); bench keeps x264 to AVX2 where the CPU has AVX-512."""
+    import hashlib
+
+    from benchmark.degradations.codec import H264
+    from benchmark.imaging import read_image
+
+    frames = [read_image(p) for p in sorted((data_root / "video" / "Vid4" / "GT" / "city").glob("*.png"))[:10]]
+    seen = set()
+    for _ in range(4):
+        info: dict = {}
+        out = list(H264(crf=35).apply_frames(iter(frames), 25.0, info))
+        seen.add((info["bitrate_kbps"], hashlib.sha256(b"".join(o.tobytes() for o in out)).hexdigest()))
+    assert len(seen) == 1, seen
+
+
 def test_coco_items_carry_boxes_and_captions(data_root, tmp_path):
     from benchmark.names import resolve
 

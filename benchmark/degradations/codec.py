@@ -26,6 +26,27 @@ def _av_versions() -> dict[str, str]:
     return {"pyav": av.__version__, **libs}
 
 
+# x264's CPU flags by the names of its --asm option, and the /proc/cpuinfo flag that shows each
+X264_ASM = [("MMX2", "sse"), ("SSE", "sse"), ("SSE2", "sse2"), ("SSE3", "pni"), ("SSSE3", "ssse3"), ("SSE4", "sse4_1"),
+            ("SSE4.2", "sse4_2"), ("LZCNT", "abm"), ("AVX", "avx"), ("FMA3", "fma"), ("BMI1", "bmi1"), ("BMI2", "bmi2"), ("AVX2", "avx2")]
+
+
+@functools.lru_cache(maxsize=None)
+def x264_asm() -> str | None:
+    """x264's ``asm`` setting without AVX-512, where the CPU has it: x264's AVX-512 code gave a
+    different stream from one encode to the next in one process (Vid4 city at CRF 35: 447.0,
+    448.6, 445.2 kbit/s ...; with AVX2 at most, the same bits every time, as on CPUs without
+    AVX-512). None (x264's own detection) where the CPU has no AVX-512 or its flags are unknown."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = set(next((line for line in f if line.startswith("flags")), "").split(":", 1)[-1].split())
+    except OSError:
+        return None
+    if "avx512f" not in flags:
+        return None
+    return ",".join(name for name, flag in X264_ASM if flag in flags or (flag == "abm" and "lzcnt" in flags))
+
+
 def _to_yuv420p(frame: np.ndarray, gray: bool) -> "Any":
     import av
 
@@ -58,6 +79,8 @@ class _VideoCodec(Degradation):
         params.update(_av_versions())
         params["odd_sizes"] = "edge-padded to even, cropped after decoding"
         params["rgb_to_yuv"] = "swscale default (BT.601, limited range)"
+        if self.codec == "libx264":  # a new cache key: entries made with the AVX-512 code may hold another draw
+            params["x264_asm"] = "AVX-512 off (its code is not deterministic)"
         super().__init__(**params)
 
     @classmethod
@@ -75,6 +98,8 @@ class _VideoCodec(Degradation):
         opts = {"preset": p["preset"]}
         if self.codec == "libx264":
             opts["threads"] = str(p["threads"])
+            if x264_asm():
+                opts["x264-params"] = f"asm={x264_asm()}"
             if p["rate_control"] == "crf":
                 opts["crf"] = str(p["crf"])
             elif p["rate_control"] == "qp":
@@ -152,7 +177,7 @@ class H264(_VideoCodec):
     examples = ("crf35", "qp30", "kbps2000")
     token = r"(?:h264)?(?P<rc>crf|qp|kbps)(?P<value>\d+)"
     description = (
-        "H.264 (libx264 via PyAV), yuv420p, preset medium, 1 encoder thread (reproducible). "
+        "H.264 (libx264 via PyAV), yuv420p, preset medium, 1 encoder thread, x264's AVX-512 code off (reproducible). "
         "Tokens crfN, qpN, kbpsN (target bitrate), optionally prefixed h264."
     )
 
