@@ -22,7 +22,7 @@ from __future__ import annotations
 import os
 import time
 import traceback
-from collections import deque
+from collections import OrderedDict, deque
 from typing import TYPE_CHECKING, Any, Iterator
 
 from .errors import BenchError, error_text
@@ -167,8 +167,6 @@ class ProcessExecutor(Executor):
 
     def run(self, units, run_id):
         from multiprocessing.connection import wait
-
-        from collections import OrderedDict
 
         pending: OrderedDict[tuple[str, str], deque] = OrderedDict()  # item -> its units, in plan order
         for u in units:

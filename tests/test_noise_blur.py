@@ -5,7 +5,7 @@ import pytest
 
 from benchmark.api import Context, Item, Method, digest
 from benchmark.cache import Cache
-from benchmark.degradations.blur import GaussianBlur, MotionBlur, fspecial_gaussian, fspecial_motion, imfilter
+from benchmark.degradations.blur import GaussianBlur, fspecial_gaussian, fspecial_motion, imfilter
 from benchmark.degradations.noise import GaussianNoise, PoissonNoise, matlab_uint8
 from benchmark.degradations.protocols import BlurDownscale, DownscaleNoise, bd_kernel_size, decimate
 from benchmark.degradations.realworld import RealESRGAN
