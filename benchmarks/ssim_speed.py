@@ -13,7 +13,6 @@ import argparse
 import os
 import time
 
-import numpy as np
 
 
 def main() -> None:
