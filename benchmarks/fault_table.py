@@ -10,6 +10,7 @@ Prints a Markdown table at the end.
 import json, os, shutil, signal, subprocess, sys, time
 from pathlib import Path
 import numpy as np
+import pandas as pd
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 from conftest import smooth_image
