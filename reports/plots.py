@@ -104,10 +104,10 @@ def rate_quality(plt, df: pd.DataFrame, site: Path, bd=None) -> list[dict[str, s
         ax.legend(fontsize=6.5, title=f"BD against {bd.baseline}, {bd.interpolation}", title_fontsize=6.5)
         out.append({"title": f"Rate–quality: {base}, {codec} sweep, {metric} (BD-rate against {bd.baseline} in the legend)",
                     "src": _save(fig, site / "plots" / f"rate-{_slug(base)}-{_slug(codec)}-{metric}.svg"), "sweep": f"{base}/{codec}"})
-    return out + plain_rate_quality(plt, df, site, {o["sweep"] for o in out}, {o["src"] for o in out})
+    return out + plain_rate_quality(plt, df, site, {o["sweep"] for o in out})
 
 
-def plain_rate_quality(plt, df: pd.DataFrame, site: Path, done: set[str], drawn: set[str]) -> list[dict[str, str]]:
+def plain_rate_quality(plt, df: pd.DataFrame, site: Path, done: set[str]) -> list[dict[str, str]]:
     """The sweeps (2+ levels) without a BD plot (the baseline was not run on them): each method's
     mean quality against the rate (bpp or bitrate when recorded, else the level), no BD figure."""
     out: list[dict[str, str]] = []
@@ -117,8 +117,7 @@ def plain_rate_quality(plt, df: pd.DataFrame, site: Path, done: set[str], drawn:
         parts = r["degradation"].astype(str).str.extract(r"^(.*?[a-z]+?)(\d+(?:\.\d+)?)$")  # qf{10,20} -> qf; x4-crf{20,30} -> x4-crf
         r["codec"], r["level"] = parts[0], pd.to_numeric(parts[1], errors="coerce")
         for (base, codec), g in r.dropna(subset=["codec", "level"]).groupby(["base", "codec"], sort=False):
-            path = site / "plots" / f"rate-{_slug(base)}-{_slug(codec)}-{metric}.svg"
-            if g["level"].nunique() < 2 or f"{base}/{codec}" in done or any(d.endswith(path.name) for d in drawn):
+            if g["level"].nunique() < 2 or f"{base}/{codec}" in done:
                 continue
             rate_col = "bitrate_kbps" if g["bitrate_kbps"].notna().all() else ("bpp" if g["bpp"].notna().all() else None)
             agg = g.groupby(["method", "level"]).agg(value=("value", "mean"), rate=(rate_col or "level", "mean")).reset_index()
@@ -131,7 +130,7 @@ def plain_rate_quality(plt, df: pd.DataFrame, site: Path, done: set[str], drawn:
             ax.set_title(f"{base}: {metric} against rate ({codec} sweep; no baseline run, no BD figure)")
             ax.legend(fontsize=7)
             out.append({"title": f"Rate–quality: {base}, {codec} sweep, {metric}",
-                        "src": _save(fig, path)})
+                        "src": _save(fig, site / "plots" / f"rate-{_slug(base)}-{_slug(codec)}-{metric}.svg")})
     return out
 
 
