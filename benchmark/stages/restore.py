@@ -13,7 +13,7 @@ import numpy as np
 
 from ..api import Context, Method, restore_stream
 from ..cache import Cache
-from ..keys import output_key, passes_through
+from ..keys import float_input, output_key, passes_through
 from ..names import DatasetSpec
 from .degrade import as_uint8
 
@@ -38,12 +38,12 @@ def restore(cache: Cache, method: Method, spec: DatasetSpec, ctx: Context, deg_k
     seconds = 0.0
     rounded = [False]
 
-    def eight_bit(frames: Iterable[np.ndarray]):
+    def noted(frames: Iterable[np.ndarray]):
         for f in frames:
             rounded[0] |= f.dtype != np.uint8
-            yield from as_uint8([f])
+            yield f
 
-    frames = deg_iter if getattr(method, "takes_float", False) else eight_bit(deg_iter)
+    frames = deg_iter if getattr(method, "takes_float", False) else as_uint8(noted(deg_iter))
     base = base_output(cache, method, spec, deg_key, ctx.seed)
     if base is not None:
         ctx = dataclasses.replace(ctx, base_frames=base)
@@ -90,8 +90,6 @@ def base_output(cache: Cache, method: Method, spec: DatasetSpec, deg_key: str, s
     after ``gan`` in one run), for the method to read instead of running its base again: the
     same frames (a frame method's output does not depend on its batch). None when there is no
     base, it is not cached, or the input is float (the base's own unit saw it unrounded)."""
-    from ..keys import float_input
-
     base = getattr(method, "base", None)
     if not isinstance(base, Method) or float_input(spec) or passes_through(base, spec):
         return None
