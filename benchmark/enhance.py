@@ -31,7 +31,7 @@ from typing import Any, Iterator
 import numpy as np
 
 from .api import Context, restore_stream
-from .errors import BenchError
+from .errors import BenchError, error_text
 from .imaging import IMAGE_EXTS, read_image, write_png
 
 CODECS = {"h264": "libx264", "hevc": "libx265", "av1": "libsvtav1"}
@@ -84,11 +84,10 @@ def _raise_method_error(exc: Exception, method, src: Path) -> None:
         hint = ("pass --scale to match the method" if method.scale is None
                 else f"{method.name} declares scale {method.scale} (Method.scale) but returned another size")
         raise BenchError(f"{exc}: {hint}") from None
-    detail = " ".join(str(exc).split())[:300]
     from .debug import debug
 
     debug(exc)
-    raise MethodFailed(f"method {method.name} failed on {src} ({type(exc).__name__}: {detail}); "
+    raise MethodFailed(f"method {method.name} failed on {src} ({error_text(exc)[:300]}); "
                        "BENCH_DEBUG=1 shows the traceback", method.name, exc) from None
 
 

@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import BenchError
+from ..errors import BenchError, error_text
 
 JOB_ID = re.compile(r"[0-9a-f]{32}")
 
@@ -245,11 +245,11 @@ class JobStore:
             self._update(job, status="done", progress=1.0, finished=time.time(), frames=int(info.get("frames", 1)),
                          output_size=info.get("size") or _image_size(dst))
         except MethodFailed as exc:  # the method's own words, without the server's paths
-            self._fail(job, f"{job.method} failed: {type(exc.cause).__name__}: {exc.cause}")
+            self._fail(job, f"{job.method} failed: {error_text(exc.cause)}")
         except BenchError as exc:
             self._fail(job, str(exc))
         except Exception as exc:  # a method's own failure: its message, never a traceback
-            self._fail(job, f"{job.method} failed: {type(exc).__name__}: {exc}")
+            self._fail(job, f"{job.method} failed: {error_text(exc)}")
 
     def _fail(self, job: Job, message: str) -> None:
         """Mark ``job`` as failed with ``message``, the server's folders taken out of it (the job's own files by name,

@@ -20,6 +20,8 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import error_text
+
 MAX_FRAME_BYTES = 4 * 1024 * 1024
 MAX_FRAME_PIXELS = 1280 * 720
 
@@ -102,7 +104,7 @@ class LiveSession:
             try:
                 out, ms, problem = await asyncio.to_thread(self._restore, data)
             except Exception as exc:  # the method's own failure: say so and end the session
-                await self.ws.send_json({"type": "error", "error": f"{self.method.name} failed: {type(exc).__name__}: {exc}"})
+                await self.ws.send_json({"type": "error", "error": f"{self.method.name} failed: {error_text(exc)}"})
                 await self.ws.close(1011)
                 self.closed = True
                 return
