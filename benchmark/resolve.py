@@ -74,7 +74,7 @@ def source_hash(cls: type) -> str | None:
     import inspect
 
     try:
-        return hashlib.sha256(open(inspect.getsourcefile(cls) or "", "rb").read()).hexdigest()[:16]
+        return hashlib.sha256(Path(inspect.getsourcefile(cls) or "").read_bytes()).hexdigest()[:16]
     except (OSError, TypeError):
         return None
 
