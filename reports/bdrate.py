@@ -327,7 +327,8 @@ def _cells(r: Any) -> tuple[str, str]:
 
 def views(res: "BDResult") -> list[dict[str, Any]]:
     """Per sweep: its title, BD rows (method, metric, figures, points, overlap, note) and the
-    equal-quality table (method, metric, one cell per level) with an example sentence."""
+    equal-quality table (method, metric, one cell per level) with an example sentence. A sweep
+    with too few levels for any figure has no rows but one ``summary`` sentence instead."""
     units = res.points.drop_duplicates("metric").set_index("metric")["unit"].to_dict() if not res.points.empty else {}
     out = []
     for base, codec in res.sweeps():
@@ -344,8 +345,12 @@ def views(res: "BDResult") -> list[dict[str, Any]]:
         example = next((s for s in eq["text"] if "matches" in s), "")
         swept = res.points[(res.points["dataset_base"] == base) & (res.points["codec"] == codec)]["level"].dropna()
         span = f"{level_text(codec, swept.min())}–{level_text(codec, swept.max()).split(' ')[-1]}" if len(swept) else "(no baseline)"
+        notes = {r["note"] for r in rows}
+        few = len(notes) == 1 and f"a BD figure needs at least {MIN_POINTS}" in next(iter(notes)) and all(r["bd_rate"] == "—" for r in rows)
+        summary = f"no BD figure for its {len(rows)} method/metric pair(s): {next(iter(notes))}" if few else ""
         out.append({"base": base, "codec": codec, "key": f"{base}/{codec}", "title": f"{base}, {codec_label(codec)[0]} {span}",
-                    "family": codec_label(codec)[0], "rows": rows, "levels": [level_text(codec, v) for v in levels], "equal": grid, "example": example})
+                    "family": codec_label(codec)[0], "rows": [] if few else rows, "summary": summary,
+                    "levels": [level_text(codec, v) for v in levels], "equal": grid, "example": example})
     return out
 
 

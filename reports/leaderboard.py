@@ -83,9 +83,15 @@ def load_runs(run_dirs: list[Path]) -> pd.DataFrame:
     return newest_rows([(read_scores(Path(d)), str((read_manifest(Path(d)) or {}).get("started") or "")) for d in run_dirs])
 
 
-def summarize(df: pd.DataFrame) -> pd.DataFrame:
-    """One row per (dataset, method, metric): mean over items, item count, failures, best flag.
-    Per-class breakdowns (metric names with a ``/``) are left to :func:`breakdowns`."""
+def summarize(df: pd.DataFrame, baseline: str | None = None, sig=None) -> pd.DataFrame:
+    """One row per (dataset, method, metric): mean over items, item count, failures, the
+    bootstrap interval of the mean, P(best) and the column's mark (:mod:`.significance`:
+    ``*`` a leader significantly better than every other method, ``=`` tied for first; ``best``
+    is either; ``leader``: the highest mean, tested or not). Per-class breakdowns (metric names
+    with a ``/``) are left to :func:`breakdowns`. ``sig``: an :func:`.significance.analyse`
+    result of ``df`` already at hand (else computed against ``baseline``)."""
+    from .significance import analyse
+
     top = df[df["scope"].isin(SUMMARY_SCOPES) & ~df["metric"].astype(str).str.contains("/", regex=False)]
     ok = top[top["status"] == "ok"]
     keys = ["dataset", "method", "metric"]
@@ -95,14 +101,22 @@ def summarize(df: pd.DataFrame) -> pd.DataFrame:
     out = agg.merge(failed, on=keys, how="outer").merge(meta, on="metric", how="left")
     out["n"] = out["n"].fillna(0).astype(int)
     out["failed"] = out["failed"].fillna(0).astype(int)
-    out["best"] = False
+    out["leader"] = False
     for (_, _), g in out.groupby(["dataset", "metric"], sort=False):
         vals = g["mean"].dropna()
-        vals = vals[np.isfinite(vals)]  # inf fps: no time measured (identity does nothing), so it wins nothing
+        vals = vals[np.isfinite(vals)]  # inf fps: no time measured (identity does no work), so it wins nothing
         if vals.empty or len(g) < 2:
             continue
         target = vals.max() if bool(g["higher_is_better"].iloc[0]) else vals.min()
-        out.loc[g.index[g["mean"] == target], "best"] = True
+        out.loc[g.index[g["mean"] == target], "leader"] = True
+    sig = sig if sig is not None else analyse(df, baseline)
+    out = out.merge(sig.cells, on=keys, how="left")
+    out["mark"] = out["mark"].fillna("")
+    out["best"] = out["mark"] != ""
+    untested = "not tested: a corpus metric is one value per data set, with no items to compare"
+    corpus = set(map(tuple, ok.loc[ok["scope"] == "dataset", ["dataset", "metric"]].drop_duplicates().to_numpy()))
+    out["significance_note"] = [sig.notes.get((d, m)) or (untested if (d, m) in corpus and lead else "")
+                                for d, m, lead in zip(out["dataset"], out["metric"], out.groupby(["dataset", "metric"])["leader"].transform("any"))]
     order = {k: i for i, k in enumerate(dict.fromkeys(df["dataset"]))}
     morder = {k: i for i, k in enumerate(dict.fromkeys(df["method"]))}
     xorder = {k: i for i, k in enumerate(dict.fromkeys(df["metric"]))}
@@ -126,8 +140,14 @@ def arrow(higher_is_better: Any) -> str:
     return "↑" if bool(higher_is_better) else "↓"
 
 
-def tables(summary: pd.DataFrame) -> dict[str, dict[str, Any]]:
-    """{dataset: {"metrics": [...], "rows": [{"method", cells: [(text, best)]}]}}."""
+def ci_text(lo: float, hi: float, unit: str | None) -> str:
+    """'[30.10, 30.62]' ('' without an interval)."""
+    return "" if pd.isna(lo) or pd.isna(hi) else f"[{fmt(lo, unit)}, {fmt(hi, unit)}]"
+
+
+def tables(summary: pd.DataFrame, ci: bool = False) -> dict[str, dict[str, Any]]:
+    """{dataset: {"metrics": [...], "rows": [{"method", cells: [(text, mark)]}]}}; ``mark``: '*'
+    (significantly best), '=' (tied for best) or ''; ``ci``: the 95% interval after the mean."""
     out: dict[str, dict[str, Any]] = {}
     for ds, g in summary.groupby("dataset", sort=False):
         metrics = list(dict.fromkeys(g["metric"]))
@@ -140,11 +160,13 @@ def tables(summary: pd.DataFrame) -> dict[str, dict[str, Any]]:
                 if m in by.index:
                     r = by.loc[m]
                     text = fmt(r["mean"], info.loc[m, "unit"])
+                    interval = ci_text(r.get("ci_low"), r.get("ci_high"), info.loc[m, "unit"]) if ci else ""
+                    text += f" {interval}" if interval else ""
                     if r["failed"]:
                         text += f" ({int(r['failed'])} failed)"
-                    cells.append((text, bool(r["best"])))
+                    cells.append((text, str(r.get("mark") or "")))
                 else:
-                    cells.append(("", False))
+                    cells.append(("", ""))
             n = int(mg["n"].max())
             rows.append({"method": method, "n": n, "cells": cells})
         out[ds] = {"metrics": [(m, arrow(info.loc[m, "higher_is_better"]), info.loc[m, "unit"]) for m in metrics], "rows": rows}
@@ -180,17 +202,30 @@ def breakdowns_markdown(df: pd.DataFrame, families: tuple[str, ...] = ("voc-ap50
 
 def to_markdown(summary: pd.DataFrame) -> str:
     lines = []
-    for ds, t in tables(summary).items():
+    for ds, t in tables(summary, ci=True).items():
         lines.append(f"## {md_escape(ds)}\n")
         lines.append("| method | n | " + " | ".join(f"{md_escape(m)} {a}" for m, a, _ in t["metrics"]) + " |")
         lines.append("|---|---:|" + "---:|" * len(t["metrics"]))
         for r in t["rows"]:
-            cells = [f"**{c}**" if best else c for c, best in r["cells"]]
+            cells = [f"**{c}** {md_escape(mark)}" if mark else c for c, mark in r["cells"]]
             lines.append(f"| {md_escape(r['method'])} | {r['n']} | " + " | ".join(cells) + " |")
-        lines.append("")
-    bold = "; **bold** = best in column" if summary["best"].any() else ""
-    lines.append(f"Mean over items (images, or clips for video; corpus metrics such as mAP are one value per data set){bold}; ↑/↓ = higher/lower is better; n = items scored{infinite_note(summary)}.")
+        verdict = best_line(summary[summary["dataset"] == ds])
+        lines += ["", md_escape(verdict), ""] if verdict else [""]
+    lines.append(f"Mean over items (images, or clips for video; corpus metrics such as mAP are one value per data set) with its 95% "
+                 f"bootstrap interval{legend(summary, markdown=True)}; ↑/↓ = higher/lower is better; n = items scored{infinite_note(summary)}.")
     return "\n".join(lines) + "\n"
+
+
+def legend(summary: pd.DataFrame, markdown: bool = False) -> str:
+    """The marks' part of a table's legend ('' when no cell is marked)."""
+    marks = set(summary["mark"]) if "mark" in summary.columns else set()
+    star = "\\*" if markdown else "*"
+    parts = []
+    if "*" in marks:
+        parts.append(f"{star} = best, significantly better than every other method (paired Wilcoxon, Holm-corrected, p ≤ 0.05)")
+    if "=" in marks:
+        parts.append("= tied for best (not separable from the leader: a tie, or too few items to test)")
+    return ("; " + ("**bold** = best or tied for best; " if markdown else "") + "; ".join(parts)) if parts else ""
 
 
 _MD_SPECIAL = "\\`*_[]#|~"
@@ -204,26 +239,25 @@ def md_escape(s: str) -> str:
     return "".join("\\" + c if c in _MD_SPECIAL else c for c in text)
 
 
-def print_tables(summary: pd.DataFrame, console) -> None:
+def print_tables(summary: pd.DataFrame, console, ci: bool = False) -> None:
     from rich.markup import escape
     from rich.table import Table
 
-    any_best = False
-    for ds, t in tables(summary).items():
-        any_best |= any(best for r in t["rows"] for _, best in r["cells"])
+    style = {"*": "[bold green]{}*[/]", "=": "[bold]{}=[/]"}
+    for ds, t in tables(summary, ci=ci).items():
         table = Table(title=escape(ds), title_justify="left")
         table.add_column("method")
         table.add_column("n", justify="right")
         for m, a, _ in t["metrics"]:
             table.add_column(f"{escape(m)} {a}", justify="right")
         for r in t["rows"]:
-            table.add_row(escape(r["method"]), str(r["n"]), *[f"[bold green]{escape(c)}*[/]" if best else escape(c) for c, best in r["cells"]])
+            table.add_row(escape(r["method"]), str(r["n"]), *[style[mark].format(escape(c)) if mark else escape(c) for c, mark in r["cells"]])
         console.print(table)
         verdict = best_line(summary[summary["dataset"] == ds])
         if verdict:
-            console.print(escape(verdict))
-    star = "; * best in column" if any_best else ""
-    console.print(f"mean over items (clips for video){star}; ↑/↓ higher/lower is better{infinite_note(summary)}")
+            console.print(escape(verdict), soft_wrap=True)
+    interval = " with its 95% bootstrap interval" if ci else ""
+    console.print(f"mean over items (clips for video){interval}{legend(summary)}; ↑/↓ higher/lower is better{infinite_note(summary)}")
 
 
 def infinite_note(summary: pd.DataFrame) -> str:
@@ -235,25 +269,48 @@ def infinite_note(summary: pd.DataFrame) -> str:
 
 
 def best_line(summary: pd.DataFrame) -> str:
-    """'best: ssim on psnr, ssim; gan on niqe; identity on fps' for one data set's summary
-    (empty with fewer than two methods). Ties name every method that shares the best value."""
+    """One data set's verdicts, e.g. 'best: ssim on psnr, ssim; tie on niqe: gan = ssim (Holm p
+    0.31; about 85 items ...); too few items on fps: gan = ssim (n=5: ...)' (empty with fewer
+    than two methods). Columns with the same verdict, methods and reason share a segment."""
     if summary["method"].nunique() < 2:
         return ""
-    winners: dict[str, list[str]] = {}
-    for metric, g in summary[summary["best"]].groupby("metric", sort=False):
-        winners.setdefault(" = ".join(dict.fromkeys(g["method"])), []).append(str(metric))
-    return ("best: " + "; ".join(f"{m} on {', '.join(ms)}" for m, ms in winners.items())) if winners else ""
+    segments: dict[tuple[str, str, str], list[str]] = {}
+    for metric, g in summary.groupby("metric", sort=False):
+        star, tied = g[g["mark"] == "*"], g[g["mark"] == "="]
+        note = next((n for n in g.get("significance_note", pd.Series(dtype=str)) if isinstance(n, str) and n), "")
+        if len(star):
+            segments.setdefault(("best", str(star["method"].iloc[0]), ""), []).append(str(metric))
+        elif len(tied):
+            kind, _, why = note.partition(": ")
+            segments.setdefault((kind if kind in ("tie", "too few items") else "tie", " = ".join(map(str, tied["method"])), why), []).append(str(metric))
+        elif note.startswith("not tested"):
+            leader = g[g["leader"]]["method"] if "leader" in g.columns else []
+            segments.setdefault(("not tested", ", ".join(map(str, leader)), note.removeprefix("not tested: ")), []).append(str(metric))
+    if not segments:
+        return ""
+    out = []
+    for (kind, methods, why), metrics in segments.items():
+        if kind == "best":
+            out.append(f"{methods} on {', '.join(metrics)}")
+        elif kind == "not tested":
+            out.append(f"not tested on {', '.join(metrics)} ({why}; highest mean: {methods})")
+        else:
+            out.append(f"{kind} on {', '.join(metrics)}: {methods}" + (f" ({why})" if why else ""))
+    return "best: " + "; ".join(out)
 
 
-def write(summary: pd.DataFrame, out_dir: Path, rows: pd.DataFrame | None = None, notes: list[str] = (), bd=None) -> tuple[Path, Path]:
+def write(summary: pd.DataFrame, out_dir: Path, rows: pd.DataFrame | None = None, notes: list[str] = (), bd=None,
+          sections: list[str] = ()) -> tuple[Path, Path]:
     """``leaderboard.md`` and ``leaderboard.csv``; with ``bd`` (:class:`.bdrate.BDResult`) and a
-    sweep in it, its section in the Markdown and ``bdrate.csv`` beside them."""
+    sweep in it, its section in the Markdown and ``bdrate.csv`` beside them; ``sections``: more
+    Markdown sections (the paired comparisons, the agreement with people) after the tables."""
     out_dir.mkdir(parents=True, exist_ok=True)
     md, csv = out_dir / "leaderboard.md", out_dir / "leaderboard.csv"
     extra = breakdowns_markdown(rows) if rows is not None else ""
     bd_text = bd_markdown(bd) if bd is not None else ""
     head = "".join(f"> **Incomplete**: {md_escape(n)}\n\n" for n in notes)
-    md.write_text(head + to_markdown(summary) + ("\n" + extra if extra else "") + ("\n" + bd_text if bd_text else ""))
+    more = "".join("\n" + x for x in sections if x)
+    md.write_text(head + to_markdown(summary) + more + ("\n" + extra if extra else "") + ("\n" + bd_text if bd_text else ""))
     summary.to_csv(csv, index=False)
     if bd_text:
         bd.write_csv(out_dir / "bdrate.csv")
@@ -268,6 +325,9 @@ def bd_markdown(res) -> str:
         return ""
     lines = [f"## Bits saved at equal quality: BD-rate against {md_escape(res.baseline)}\n", f"{md_escape(res.convention)}.\n"]
     for s in sweeps:
+        if s["summary"]:
+            lines += [f"### {md_escape(s['title'])}\n", md_escape(s["summary"]) + "\n"]
+            continue
         lines += [f"### {md_escape(s['title'])}\n", "| method | metric | BD-rate | BD-quality | points | overlap | note |", "|---|---|---:|---:|---:|---|---|"]
         lines += [f"| {md_escape(r['method'])} | {md_escape(r['metric'])} | {r['bd_rate']} | {r['bd_quality']} | {r['points']} | {md_escape(r['overlap'])} | {md_escape(r['note'])} |"
                   for r in s["rows"]]
@@ -288,6 +348,9 @@ def print_bd(res, console) -> None:
 
     sweeps = res.views()
     for s in sweeps:
+        if s["summary"]:
+            console.print(escape(f"BD-rate against {res.baseline}: {s['title']}: {s['summary']}"), soft_wrap=True)
+            continue
         table = Table(title=escape(f"BD-rate against {res.baseline}: {s['title']}"), title_justify="left")
         for c, j in (("method", "left"), ("metric", "left"), ("BD-rate", "right"), ("BD-quality", "right"), ("points", "right"), ("overlap", "left"), ("note", "left")):
             table.add_column(c, justify=j, overflow="fold")

@@ -76,6 +76,12 @@ def _bd_label(method: str, row) -> str:
     return f"{method}: {rate}, BD-{row.metric} {row.bd_quality:+.3g}"
 
 
+def baseline_curve(g: pd.DataFrame) -> pd.DataFrame:
+    """The baseline's points of one sweep's BD points ``g`` (a row per method and level): every
+    level any method has (the first method's figures where several have it), by rate."""
+    return g.drop_duplicates("level", keep="first").sort_values("rate")
+
+
 def rate_quality(plt, df: pd.DataFrame, site: Path, bd=None) -> list[dict[str, str]]:
     """Per base, codec family with 2+ levels and metric of the BD analysis (:mod:`.bdrate`):
     the baseline's and each method's mean quality against the degraded input's rate (bpp or
@@ -90,7 +96,7 @@ def rate_quality(plt, df: pd.DataFrame, site: Path, bd=None) -> list[dict[str, s
     table = bd.table.set_index(["dataset_base", "codec", "metric", "method"])
     for (base, codec, metric), g in pts[~pts["missing_baseline"]].groupby(["dataset_base", "codec", "metric"], sort=False):
         fig, ax = plt.subplots(figsize=(5.6, 3.8))
-        first = g[g["method"] == g["method"].iloc[0]].sort_values("rate")
+        first = baseline_curve(g)
         ax.plot(first["rate"], first["anchor"], marker="s", color="k", ls="--", zorder=5, label=f"{bd.baseline} (baseline)")
         for method, mg in g.groupby("method", sort=False):
             mg = mg.sort_values("rate")
@@ -188,14 +194,47 @@ def speed_quality(plt, df: pd.DataFrame, site: Path) -> list[dict[str, str]]:
 FIGURES = (perception_distortion, rate_quality, ap_gains, qf_confusion, speed_quality)
 
 
-def plots(df: pd.DataFrame, site: Path, bd=None) -> list[dict[str, str]]:
+def differences(plt, sig, site: Path) -> list[dict[str, str]]:
+    """Per data set: each method's mean paired difference from the baseline with its 95%
+    bootstrap interval, one panel per metric (speed left out), the verdict beside each bar."""
+    from .significance_view import diff_frame
+
+    d = diff_frame(sig)
+    out = []
+    for ds, g in d.groupby("dataset", sort=False):
+        g = g[~g["metric"].isin(["fps"])]
+        metrics = list(dict.fromkeys(g["metric"]))[:6]
+        if not metrics:
+            continue
+        methods = list(dict.fromkeys(g["method_a"]))
+        fig, axes = plt.subplots(1, len(metrics), figsize=(2.6 * len(metrics) + 1, 0.45 * len(methods) + 1.4), squeeze=False, sharey=True)
+        for ax, metric in zip(axes[0], metrics):
+            mg = g[g["metric"] == metric].set_index("method_a").reindex(methods)
+            y = range(len(methods))
+            lo, hi = (mg["mean_diff"] - mg["ci_low"]).clip(lower=0), (mg["ci_high"] - mg["mean_diff"]).clip(lower=0)
+            ax.errorbar(mg["mean_diff"], y, xerr=[lo.fillna(0), hi.fillna(0)], fmt="o", capsize=3)
+            ax.axvline(0, color="grey", lw=0.8)
+            for yi, (v, verdict) in enumerate(zip(mg["mean_diff"], mg["verdict"])):
+                if isinstance(verdict, str):
+                    ax.annotate(verdict, (v, yi), xytext=(0, 6), textcoords="offset points", fontsize=6, ha="center")
+            ax.set_title(f"{metric} {'↑' if bool(mg['higher_is_better'].dropna().iloc[0]) else '↓'}", fontsize=8)
+            ax.set_yticks(list(y), methods)
+            ax.set_ylim(len(methods) - 0.5, -0.5)
+        base = sig.baselines.get(str(ds), "the baseline")
+        fig.suptitle(f"{ds}: difference from {base} (mean over items, 95% paired bootstrap CI)", fontsize=8, y=1.06)
+        out.append({"title": f"{ds}: each method against {base}", "src": _save(fig, site / "plots" / f"diff-{_slug(str(ds))}.svg"),
+                    "dataset": str(ds), "kind": "significance"})
+    return out
+
+
+def plots(df: pd.DataFrame, site: Path, bd=None, sig=None) -> list[dict[str, str]]:
     """All figures the rows allow, in the index page's order (:data:`FIGURES`); ``bd``: the
     BD analysis (:func:`.bdrate.analyse`) the rate-quality legends give (default: against identity)."""
     plt = _plt()
     out: list[dict[str, str]] = []
     for figure in FIGURES:
         out += figure(plt, df, site, bd) if figure is rate_quality else figure(plt, df, site)
-    return out
+    return out + (differences(plt, sig, site) if sig is not None else [])
 
 
 def primary_quality(df: pd.DataFrame) -> str:

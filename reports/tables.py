@@ -66,15 +66,21 @@ def to_latex_table(t: pd.DataFrame, caption: str) -> str:
 
 
 
-def write_tables(site: Path, df: pd.DataFrame, bd=None) -> list[dict[str, Any]]:
-    """Write ``SITE/tables``: the leaderboard summary (Markdown), the BD-rate tables of ``bd``
-    (:class:`.bdrate.BDResult`; ``bdrate.csv`` and ``.md``, where there is a sweep) and each
-    paper table as Markdown and LaTeX. Returns the paper tables as the index page shows them."""
+def write_tables(site: Path, df: pd.DataFrame, bd=None, sig=None) -> list[dict[str, Any]]:
+    """Write ``SITE/tables``: the leaderboard summary (Markdown), the paired comparisons of
+    ``sig`` (:func:`.significance.analyse`; ``significance.csv`` and ``.md``), the BD-rate tables
+    of ``bd`` (:class:`.bdrate.BDResult`; ``bdrate.csv`` and ``.md``, where there is a sweep) and
+    each paper table as Markdown and LaTeX. Returns the paper tables as the index page shows them."""
     tables = []
     (site / "tables").mkdir(exist_ok=True)
     from .leaderboard import bd_markdown, summarize, to_markdown
+    from .significance import analyse
+    from .significance_view import markdown as significance_markdown
 
-    (site / "tables" / "leaderboard.md").write_text(to_markdown(summarize(df)))
+    sig = sig if sig is not None else analyse(df)
+    (site / "tables" / "leaderboard.md").write_text(to_markdown(summarize(df, sig=sig)))
+    sig.write_csv(site / "tables" / "significance.csv")
+    (site / "tables" / "significance.md").write_text(significance_markdown(sig))
     if bd is not None and len(bd.table):
         bd.write_csv(site / "tables" / "bdrate.csv")
         (site / "tables" / "bdrate.md").write_text(bd_markdown(bd))

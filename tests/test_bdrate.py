@@ -144,6 +144,9 @@ def test_bench_report_prints_writes_and_refuses(tmp_path):
     assert bd.set_index(["dataset_base", "method"])["note"].loc[("classic5", "ssim")].startswith("3 rate point(s)")
     md = (run / "leaderboard.md").read_text()
     assert "## Bits saved at equal quality: BD-rate against identity" in md and "| QF 10 | QF 20 |" in md
+    # a sweep with too few levels for any figure: one line, not a table of refusals (issue 39)
+    line = "classic5, JPEG QF 10–30: no BD figure for its 1 method/metric pair(s): 3 rate point(s) (QF 10, QF 20, QF 30); a BD figure needs at least 4"
+    assert line in " ".join(r.output.split()) and "| ssim | psnr | — |" not in md.split("### classic5")[1]
     bad = CliRunner().invoke(app, ["report", str(run), "--bd-interpolation", "linear"])
     assert bad.exit_code != 0 and "choose one of" in bad.output and "Traceback" not in bad.output
 
@@ -175,3 +178,15 @@ def test_a_sweep_without_the_baseline_still_gets_its_plain_rate_curve(tmp_path):
     plain = [f for f in figs if "kodak" in f["title"]]
     assert len(plain) == 1 and "BD" not in plain[0]["title"] and (tmp_path / plain[0]["src"]).is_file()
     assert len({f["src"] for f in figs}) == len(figs)  # no plot drawn over another
+
+
+def test_the_baseline_curve_keeps_the_levels_the_first_method_lacks():
+    """The rate-quality plot drew the baseline from the first method's levels only (issue 39)."""
+    from benchmark.reports.plots import baseline_curve
+
+    df = pd.concat([rows({"identity": ANCHOR[:4], "a": BETTER[:4]}), rows({"identity": ANCHOR, "b": BETTER})], ignore_index=True)
+    res = bdrate.analyse(df.drop_duplicates(["method", "item_id", "degradation", "metric"]))
+    g = res.points[res.points["metric"] == "psnr"]
+    assert g["method"].iloc[0] == "a" and g[g["method"] == "a"]["level"].nunique() == 4
+    curve = baseline_curve(g)
+    assert sorted(curve["level"]) == [10, 20, 30, 40, 50] and curve["rate"].is_monotonic_increasing

@@ -56,8 +56,14 @@ def test_report_marks_best_and_escapes_names(tmp_path, image_folder):
     identity_line = next(l for l in md.splitlines() if l.startswith("| identity"))
     assert identity_line.count("**") == 4  # best psnr and best ssim
     lb = pd.read_csv(tmp_path / "run" / "leaderboard.csv")
-    assert set(lb.columns) >= {"dataset", "method", "metric", "mean", "n", "higher_is_better", "best"}
-    assert lb[lb.best]["method"].unique().tolist() == ["identity"]
+    assert set(lb.columns) >= {"dataset", "method", "metric", "mean", "n", "higher_is_better", "best", "leader", "mark", "ci_low", "ci_high", "p_best"}
+    assert lb[lb.leader]["method"].unique().tolist() == ["identity"]
+    n = int(lb.n.max())  # a few images: every column is a tie for first ('='), said with its reason, never a '*'
+    assert set(lb["mark"].fillna("")) == {"="} and f"too few items on psnr, ssim: identity = &lt;script&gt;alert(1)&lt;/script&gt; (n={n}" in md
+    sig = pd.read_csv(tmp_path / "run" / "significance.csv")
+    assert list(sig.columns[:12]) == ["dataset", "metric", "method_a", "method_b", "n", "mean_diff", "ci_low", "ci_high", "p_wilcoxon", "p_holm",
+                                      "verdict", "higher_is_better"]
+    assert set(sig.verdict) == {"too few items"} and (sig.mean_diff < 0).all()
     assert "psnr ↑" in r.output
 
 

@@ -36,10 +36,11 @@ def test_default_run_is_a_comparison_and_says_what_ran(tmp_path):
     out = r.output
     assert "No --methods or --dataset: the embedded comparison" in out and "identity (the baseline) vs ssim, gan" in out
     best = [l for l in out.splitlines() if l.startswith("best:")]
-    assert len(best) == 2  # one per data set, naming the winner of each metric
+    assert len(best) == 2  # one per data set: with one item no paired test can separate the methods, and it says so
     psnr = df[(df.metric == "psnr") & (df.scope == "image")].set_index("method").value
-    assert f"{psnr.idxmax()} on psnr" in best[0]
-    assert "* best in column" in out
+    assert best[0].startswith("best: too few items on psnr") and "n=1: the smallest two-sided Wilcoxon p is 2/2^1" in best[0]
+    assert "*" not in out.replace("* best", "") and "= tied for best" in out
+    assert psnr.idxmax() in best[0]
 
 
 def test_methods_or_datasets_alone_keep_their_defaults(tmp_path):
@@ -56,7 +57,7 @@ def test_fps_format_and_legend():
     assert leaderboard.fmt(24.46, "frames/s") == "24.5"
     rows = []
     for method, v in (("identity", 30.0), ("ssim", 31.0)):
-        rows.append({"dataset": "d", "method": method, "metric": "psnr", "value": v, "scope": "image", "status": "ok",
+        rows.append({"dataset": "d", "method": method, "metric": "psnr", "item_id": "a", "value": v, "scope": "image", "status": "ok",
                      "higher_is_better": True, "unit": "dB"})
     from rich.console import Console
 
@@ -69,8 +70,12 @@ def test_fps_format_and_legend():
     assert "*" not in one and "best:" not in one  # nothing is best of one: no promise of a *
     assert "bold" not in leaderboard.to_markdown(leaderboard.summarize(pd.DataFrame(rows[:1])))
     assert "**bold** = best" in leaderboard.to_markdown(leaderboard.summarize(pd.DataFrame(rows)))
-    two = printed(pd.DataFrame(rows))
-    assert "31.00*" in two and "* best in column" in two and "best: ssim on psnr" in two
+    two = printed(pd.DataFrame(rows))  # one item each: no test can separate them, so no '*' but a tie for first, and why
+    assert "31.00=" in two and "30.00=" in two and "*" not in two and "= tied for best" in two
+    assert "best: too few items on psnr: identity = ssim (n=1" in two
+    many = pd.DataFrame([{**r, "item_id": f"i{i}", "value": r["value"] + 0.01 * i} for i in range(12) for r in rows])
+    starred = printed(many)  # better on each of 12 items: significantly best
+    assert "31.06*" in starred and "* = best, significantly better" in starred and "best: ssim on psnr" in starred
 
 
 # ---------------------------------------------------------------------------- help and typos

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
@@ -203,7 +204,7 @@ def test_two_raters_complete_a_dsis_study(server, tmp_path, shots, photos):
     from benchmark.cli import app as cli
 
     url, runs = server
-    r = run(RunConfig(methods=["identity", "bicubic"], datasets=[f"{photos}@x2"], metrics=["psnr"], out=str(runs / "r1")), progress=False)
+    r = run(RunConfig(methods=["identity", "bicubic"], datasets=[f"{photos}@x2"], metrics=["psnr", "ssim", "niqe"], out=str(runs / "r1")), progress=False)
     assert not r.failures
     info = study.create(r.out_dir, protocol="dsis", name="dsis-test", repeats=1)
     con = study.connect(runs)
@@ -259,6 +260,7 @@ def test_two_raters_complete_a_dsis_study(server, tmp_path, shots, photos):
         board = page.locator("table.board").first
         assert "mos" in board.locator("thead").inner_text()
         assert page.locator("header.bench-nav a.on").inner_text() == "Leaderboards"  # the app's menu on the site's pages
+        assert "Agreement with people" in page.locator("#agreement").inner_text()  # the study's MOS against each metric
         page.screenshot(path=str(shots / "leaderboards.png"), full_page=True)
         page.click("header.bench-nav >> text=Study")
         page.wait_for_url(url + "/study")
@@ -269,3 +271,12 @@ def test_two_raters_complete_a_dsis_study(server, tmp_path, shots, photos):
     # MOS with intervals: bicubic (4 + 5) / 2, identity (2 + 3) / 2, 6 grades each (3 items x 2 raters)
     assert re.search(r"│ identity │ 2\.50 │ 1\.93–3\.07 │ 2\.50 │ 1\.93–3\.07 │ 6 │ 2 │", out), out
     assert re.search(r"│ bicubic │ 4\.50 │ 3\.93–5\.00 │ 0\.50 │", out), out  # the interval is clipped to the 1..5 scale
+    # the raters against PSNR, SSIM and NIQE (issue 34): `bench report RUN study-NAME`
+    rep = CliRunner().invoke(cli, ["report", str(runs / "r1"), str(runs / "study-dsis-test"), "-o", str(tmp_path / "rep")], env={"COLUMNS": "200"})
+    assert rep.exit_code == 0, rep.output
+    assert "status '?'" not in rep.output  # a study's results are a complete run
+    (shots / "agreement.txt").write_text(rep.output)
+    agr = pd.read_csv(tmp_path / "rep" / "agreement.csv").set_index("metric")
+    assert set(agr.index) == {"psnr", "ssim", "niqe"} and (agr.n_items == 3).all() and (agr.n_points == 6).all()
+    # the raters prefer bicubic on every item, as PSNR and SSIM do: both rank the methods as the people do
+    assert agr.loc["psnr", "rank_tau"] == 1 and agr.loc["ssim", "rank_tau"] == 1 and not agr.loc[["psnr", "ssim"], "flagged"].any()

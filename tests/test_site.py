@@ -67,6 +67,13 @@ def test_site_content_escaping_and_downloads(runs, tmp_path):
     # the hostile method is worst on PSNR on the qf10 set, so it is ranked last there
     board = next(b for b in site_mod.leaderboards(a.rows) if b["dataset"].endswith("@qf10"))
     assert board["rows"][-1]["method"] == EVIL
+    # the paired comparisons (issue 34): a section, its CSV, a difference plot per data set, and the verdicts under
+    # each board; three images can never be separated by a paired test, so no cell carries a '*'
+    assert '<section id="significance">' in html and html.count('<table class="significance"') == 5
+    sig = pd.read_csv(tmp_path / "site" / "tables" / "significance.csv")
+    assert set(sig.verdict) <= {"too few items", "not tested"} and len(sig)
+    assert len(list((tmp_path / "site" / "plots").glob("diff-*.svg"))) == 5
+    assert '<span class="mark">*</span>' not in html and '<span class="mark">=</span>' in html and "best: too few items on psnr" in html
 
 
 def test_publish_merges_runs_and_newer_values_win(runs, tmp_path):

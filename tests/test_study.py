@@ -114,6 +114,21 @@ def test_dsis_study_end_to_end(study_run, tmp_path):
     assert [m["name"] for m in board["metrics"]][:2] == ["psnr", "mos"] and board["rows"][0]["method"] == "bicubic"
     con.close()
 
+    # `bench report RUN study-NAME`: each metric of the run against the people (issue 34), in the terminal, the
+    # Markdown, agreement.csv and the site
+    from typer.testing import CliRunner
+
+    from benchmark.cli import app
+
+    r = CliRunner().invoke(app, ["report", str(study_run.out_dir), str(out), "-o", str(tmp_path / "rep"), "--html", str(tmp_path / "site")],
+                           env={"COLUMNS": "220"})
+    assert r.exit_code == 0, r.output
+    agr = pd.read_csv(tmp_path / "rep" / "agreement.csv")
+    assert set(agr.metric) >= {"psnr"} and "mos" not in set(agr.metric) and (agr.n_items == 3).all()
+    assert "## Agreement with people" in (tmp_path / "rep" / "leaderboard.md").read_text() and "agreement.csv" in r.output
+    html = (tmp_path / "site" / "index.html").read_text()
+    assert '<section id="agreement">' in html and list((tmp_path / "site" / "plots").glob("agreement-*.svg"))
+
 
 def test_results_api_from_the_first_answer_on(study_run, tmp_path):
     """One grade, then two raters far apart: the results are JSON (null where no interval can be estimated),

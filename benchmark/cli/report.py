@@ -15,16 +15,21 @@ from . import _fail, app, console, err
 @app.command()
 def report(
     run_dirs: List[Path] = typer.Argument(None, help="Run directories (default: the newest under ./runs)."),
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Where leaderboard.md/.csv go (default: next to the scores of the first run)."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Where leaderboard.md/.csv go (default: the run's folder for one run; a new folder report-<time> beside the runs for several, never an input run's)."),
     html: Optional[Path] = typer.Option(None, "--html", help="Also write a static HTML site (leaderboards, plots, comparisons, paper tables) to this folder, showing exactly these runs."),
     max_items: int = typer.Option(8, "--max-items", min=0, help="Comparison pages per data set in the HTML site (worst and best items first)."),
-    baseline: str = typer.Option("identity", "--baseline", help="The method every other one is compared with in the BD-rate tables of codec sweeps (4+ levels)."),
+    baseline: Optional[str] = typer.Option(None, "--baseline", help="The method every other one is compared with: in the paired comparisons (default: identity where a data set has it, else bicubic) and in the BD-rate tables of codec sweeps (4+ levels; default identity)."),
+    ci: bool = typer.Option(False, "--ci", help="Show each mean's 95% bootstrap interval and the paired comparisons in the terminal (always in leaderboard.md)."),
     bd_interpolation: str = typer.Option("pchip", "--bd-interpolation", help="BD-rate interpolation: pchip (JVET, default), cubic (the original VCEG-M33 fit) or akima."),
 ) -> None:
     """Print a leaderboard per data set and write it as Markdown and CSV next to the scores (and, with --html, a site).
 
+    Every method is compared item by item with the baseline and with each column's leader (paired bootstrap
+    interval, Wilcoxon signed-rank, Holm; significance.csv): a * marks only a significant lead.
+    With a study's results among the runs (`bench report RUN runs/study-NAME`), each metric is held against
+    the people's MOS: SRCC, KRCC, PLCC after a logistic fit, and whether it ranks the methods as they do (agreement.csv).
     Codec sweeps (live1-qf{10,20,30,40,50} ...) also get the Bjøntegaard-delta rate of each method against --baseline (bdrate.csv)."""
-    from ..reports import bdrate, leaderboard
+    from ..reports import agreement, bdrate, leaderboard, significance, significance_view
     from ..reports.sitedata import usable_runs
 
     dirs = list(run_dirs or [])
@@ -44,19 +49,46 @@ def report(
         return
     notes = leaderboard.run_notes(dirs)
     try:
-        bd = bdrate.analyse(df, baseline, bd_interpolation)
+        bd = bdrate.analyse(df, baseline or "identity", bd_interpolation)
     except BenchError as exc:
         _fail(exc)
         return
-    summary = leaderboard.summarize(df)
-    leaderboard.print_tables(summary, console)
+    sig = significance.analyse(df, baseline)
+    summary = leaderboard.summarize(df, sig=sig)
+    leaderboard.print_tables(summary, console, ci=ci)
+    if ci:
+        significance_view.print_pairs(sig, console)
     leaderboard.print_bd(bd, console)
+    agr = agreement.agreement(df)
+    if len(agr.table):  # a study's run among the runs: each metric against the people
+        agr.print(console)
     for n in notes:
         err.print(f"[bold yellow]{escape(n)}[/]", soft_wrap=True)
-    md, csv = leaderboard.write(summary, out or dirs[0], df, notes=notes, bd=bd)
-    console.print(f"wrote {escape(str(md))} and {escape(str(csv))}" + (" (and bdrate.csv)" if len(bd.table) else ""))
+    out = out or _report_dir(dirs)
+    md, csv = leaderboard.write(summary, out, df, notes=notes, bd=bd,
+                                sections=[significance_view.markdown(sig), agr.markdown() if len(agr.table) else ""])
+    sig.write_csv(md.parent / "significance.csv")
+    if len(agr.table):
+        agr.write_csv(md.parent / "agreement.csv")
+    more = [f for f, there in (("bdrate.csv", len(bd.table)), ("agreement.csv", len(agr.table))) if there]
+    console.print(f"wrote {escape(str(md))}, {escape(str(csv))} and significance.csv" + (f" (and {', '.join(more)})" if more else ""))
     if html is not None:
         _site(html, dirs, fresh=True, max_items=max_items, bd_options={"baseline": baseline, "interpolation": bd_interpolation})
+
+
+def _report_dir(dirs: list[Path]) -> Path:
+    """Where a report without --out goes: the run's own folder for one run; for several, a new
+    folder beside the first (``report-<time>``), so that no input run's leaderboard is overwritten."""
+    import time
+
+    if len(set(map(Path.resolve, dirs))) == 1:
+        return dirs[0]
+    base = dirs[0].resolve().parent / f"report-{time.strftime('%Y%m%d-%H%M%S')}"
+    out, k = base, 1
+    while out.exists():
+        out, k = base.with_name(f"{base.name}-{k}"), k + 1
+    err.print(f"{len(dirs)} runs merged: the report goes to a new folder, {escape(str(out))} (--out to choose)", soft_wrap=True)
+    return out
 
 
 def _site(site: Path, dirs: list[Path], fresh: bool, max_items: int, bd_options: dict | None = None) -> None:

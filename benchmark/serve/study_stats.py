@@ -266,7 +266,7 @@ def write_rows(res: Results, runs_dir: Path) -> Path:
                          "value": float(m["raters"]), "higher_is_better": True, "unit": "raters"})
     out = Path(runs_dir) / run_id
     write_scores(out, to_frame(rows))
-    write_manifest(out, {"run_id": run_id, "started": now(), "command": ["bench", "study", "results", s["name"]], "rows": len(rows),
+    write_manifest(out, {"run_id": run_id, "started": now(), "status": "complete", "command": ["bench", "study", "results", s["name"]], "rows": len(rows),
                          "bench": bench_version(), "study": {k: s[k] for k in ("name", "protocol", "scale", "run_id", "dataset")},
                          "raters": public_raters(res), "kept": n})
     return out
