@@ -41,6 +41,7 @@ def run(
     retries: int = typer.Option(2, "--retries", min=0, help="Times a unit whose worker process (or node) died is run again before it becomes error rows."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the plan (units done / cached / to do, estimated time) and stop; nothing runs or is written."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars and no table."),
+    ci: bool = typer.Option(False, "--ci", help="Show each mean's 95% bootstrap interval in the table (`bench report` adds the paired comparisons)."),
 ) -> None:
     """Degrade (cached), restore (cached, batched, streamed), score (cached) and tabulate.
 
@@ -75,7 +76,7 @@ def run(
     if not quiet:
         from ..reports import leaderboard
 
-        leaderboard.print_tables(leaderboard.summarize(result.rows), console)
+        leaderboard.print_tables(leaderboard.summarize(result.rows), console, ci=ci)
     console.print(f"results: {escape(str(result.out_dir))}/scores.parquet, scores.csv, manifest.json  ({len(result.rows)} rows)")
     retried = result.manifest.get("retried") or {}
     if retried:  # a worker died under these units (out of memory?): they were run again, said here and in the manifest
