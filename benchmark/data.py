@@ -116,6 +116,16 @@ def catalogue() -> dict[str, StandardSet]:
     return {s.name: s for s in SETS}
 
 
+def fetch_hint(name: str) -> str:
+    """How to get the standard set ``name`` (a sentence), or '' when it is not one."""
+    s = catalogue().get(name)
+    if s is None:
+        return ""
+    if s.manual:
+        return f"To get it: {s.manual.rstrip('.')}."
+    return f"To get it: `bench data fetch {name} --data-root DIR` downloads it there ({s.title})."
+
+
 def get(name: str) -> StandardSet:
     sets = catalogue()
     if name not in sets:

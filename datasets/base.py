@@ -205,17 +205,20 @@ class FolderDataset(Dataset):
             if not p.exists():
                 raise DataNotFound(f"data set {self.name!r}: {p} does not exist")
             return p
+        from ..data import fetch_hint
+
+        hint = fetch_hint(self.name)
         if self.root is None:
             raise DataNotFound(
                 f"data set {self.name!r} is read from <data root>/{self.layout}, and no data root is set: "
-                f"pass --data-root DIR or set {ENV_DATA_ROOT}=DIR (the folder that holds {self.layout.split('/')[0]}/)."
+                f"pass --data-root DIR or set {ENV_DATA_ROOT}=DIR (the folder that holds {self.layout.split('/')[0]}/)." + (f" {hint}" if hint else "")
             )
         p = self.root / self.layout
         if not p.is_dir():
             raise DataNotFound(
                 f"data set {self.name!r}: looked for {self.layout} under the data root {self.root} and found no folder {p}. "
                 "Put the set there in its usual layout, or point --data-root / "
-                f"{ENV_DATA_ROOT} at the folder that holds it."
+                f"{ENV_DATA_ROOT} at the folder that holds it." + (f" {hint.replace('DIR', str(self.root))}" if hint else "")
             )
         return p
 

@@ -299,3 +299,13 @@ def test_a_bad_qf_setting_is_refused_before_any_work():
         with pytest.raises(BenchError, match="is not a JPEG quality"):
             make_method(spec)
     assert make_method("gan:qf=20").qf == 20
+
+
+def test_a_missing_standard_set_says_how_to_fetch_it(tmp_path, monkeypatch):
+    """`bench run -m gan,ssim -d voc-qf20` without the data named the data root but not the fetch (issue 39)."""
+    monkeypatch.delenv("BENCH_DATA_ROOT", raising=False)
+    line = one_error(runner.invoke(app, ["run", "-m", "gan,ssim", "-d", "voc-qf20", "-o", str(tmp_path / "o")], env={"COLUMNS": "400"}), "voc")
+    assert "`bench data fetch voc --data-root DIR`" in line
+    line = one_error(runner.invoke(app, ["run", "-m", "identity", "-d", "live1-qf20", "--data-root", str(tmp_path), "-o", str(tmp_path / "o")],
+                                   env={"COLUMNS": "400"}), "live1")
+    assert f"`bench data fetch live1 --data-root {tmp_path}`" in line
