@@ -14,6 +14,8 @@ from ..api import Dataset, Item, digest
 from ..errors import DataNotFound
 from ..imaging import IMAGE_EXTS, read_image, sha256_file
 
+_GUESSES_SAID: set[tuple[str, str, str]] = set()  # (folder, type, reason) already said in this process
+
 VIDEO_EXTS = (".mp4", ".mkv", ".avi", ".mov", ".webm", ".y4m", ".m4v", ".mpg", ".mpeg", ".ts", ".flv", ".264", ".h264", ".hevc")
 ENV_DATA_ROOT = "BENCH_DATA_ROOT"
 
@@ -228,9 +230,10 @@ class FolderDataset(Dataset):
         if p.is_file():
             return "video-file" if p.suffix.lower() in VIDEO_EXTS else "image-file"
         t, why = guess_folder_type(p)
-        if getattr(self, "_guessed", None) != (t, why):
-            self._guessed = (t, why)
-            # one line, once per data set: the guess changes what the rows mean (clip vs images)
+        said = (str(p.resolve()), t, why)
+        if said not in _GUESSES_SAID:
+            _GUESSES_SAID.add(said)
+            # one line, once per folder (not per sweep level): the guess changes what the rows mean (clip vs images)
             print(f"{self.name}: read as {t} ({why}); `{self.name}@...:type={'images' if t == 'frames' else 'frames'}` "
                   "says otherwise", file=sys.stderr)
         return t

@@ -228,6 +228,14 @@ def test_numbered_photos_are_not_frames(tmp_path, capsys):
     assert "2 sizes" in capsys.readouterr().err
 
 
+def test_the_folder_guess_is_said_once_for_a_sweep(tmp_path, capsys):
+    """One line per folder, not one per sweep level (issue 39)."""
+    bsds = _folder(tmp_path, "sweep", ["101085", "101087", "102061"])
+    for q in (10, 20, 30, 40):
+        assert resolve(f"{bsds}@qf{q}", None).dataset.kind == "image"
+    assert capsys.readouterr().err.count("read as images") == 1
+
+
 def test_folder_type_override(tmp_path, image_folder):
     bsds = _folder(tmp_path, "bsds", ["101085", "101087", "102061"])
     spec = resolve(f"{bsds}@qf20:type=frames", None)
