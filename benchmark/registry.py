@@ -172,6 +172,7 @@ _BUILTIN_METHODS = {
     "srresnet": "benchmark.methods.srgan:SRResNetMethod",
     "fast-srgan": "benchmark.methods.srgan:FastSRGAN",
     "videoboost": "benchmark.methods.videoboost:VideoBoost",
+    "h264": "benchmark.methods.h264:H264Method",
     "tsmooth": "benchmark.methods.temporal:TemporalSmooth",
 }
 

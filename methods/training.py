@@ -177,6 +177,7 @@ RECIPES = {
     "srresnet": "benchmark.methods.srgan:SRResNetRecipe",
     "fast-srgan": "benchmark.methods.srgan:FastSRGANRecipe",
     "videoboost": "benchmark.methods.videoboost:VideoBoostRecipe",
+    "h264": "benchmark.methods.h264:H264Recipe",
 }
 
 
