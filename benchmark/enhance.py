@@ -32,7 +32,8 @@ import numpy as np
 
 from .api import Context, restore_stream
 from .errors import BenchError, error_text
-from .imaging import IMAGE_EXTS, read_image, write_png
+from .config import ENV_MAX_PIXELS, max_pixels
+from .imaging import IMAGE_EXTS, TooLarge, check_regular, read_image, write_png
 
 CODECS = {"h264": "libx264", "hevc": "libx265", "av1": "libsvtav1"}
 CAMERA_FORMATS = {"linux": "v4l2", "darwin": "avfoundation", "win32": "dshow"}
@@ -159,15 +160,45 @@ def _open_video(src: Path):
         except (av.FFmpegError, OSError) as exc:
             raise BenchError(f"camera {dev!r} ({fmt}): cannot open it ({exc}); list devices with `ls /dev/video*` "
                              "(Linux) and pass camera:N or the device path") from None
+    takes = f"bench enhance takes a video file, an image ({', '.join(sorted(IMAGE_EXTS))}) or a folder of images"
+    _check_input(src)
     try:
         c = av.open(str(src))
     except (av.FFmpegError, OSError) as exc:
-        raise BenchError(f"{src}: not a video PyAV can read ({exc}); bench enhance takes a video file, an image "
-                         f"({', '.join(sorted(IMAGE_EXTS))}) or a folder of images") from None
+        raise BenchError(f"{src}: not a video PyAV can read ({exc}); {takes}") from None
     if not c.streams.video:
         c.close()
         raise BenchError(f"{src}: no video stream")
+    if c.streams.video[0].codec_context is None:  # a stream FFmpeg finds but cannot decode (an SVG's svg_pipe)
+        fmt = c.format.name
+        c.close()
+        what = "an SVG drawing (vectors, no pixels): rasterise it to PNG first" if "svg" in fmt else f"no decoder for its {fmt} stream"
+        raise BenchError(f"{src}: {what}; {takes}")
     return c
+
+
+def _check_input(src: Path, what: str = "") -> None:
+    """A BenchError unless ``src`` is a folder, a regular file or a camera (a FIFO would block, /dev/zero never ends)."""
+    if is_camera(src) or Path(src).is_dir():
+        return
+    try:
+        check_regular(src)
+    except ValueError as exc:
+        raise BenchError(f"{what}{exc}") from None
+
+
+def _check_video_output(dst: Path) -> None:
+    """A BenchError, before any work, when FFmpeg knows no container by ``dst``'s suffix (opening
+    it for writing creates nothing until the first frame)."""
+    import av
+
+    try:
+        av.open(str(dst), "w").close()
+    except ValueError:
+        raise BenchError(f"output {dst}: FFmpeg knows no video format by the suffix {dst.suffix!r}; "
+                         "name it .mp4, .mkv, .mov or .webm") from None
+    except (av.FFmpegError, OSError):
+        pass  # a folder that cannot be written: said when the output is written
 
 
 def _reference_frames(ref: Path | None) -> Iterator[np.ndarray | None]:
@@ -189,11 +220,17 @@ def enhance(src: Path, method, dst: Path, scale: int | None = None, codec: str =
         raise BenchError(f"--reference {reference}: no such file or folder")
     if codec not in CODECS:
         raise BenchError(f"--codec {codec!r}: choose one of {', '.join(CODECS)}")
+    _check_input(src)
+    if reference is not None:
+        _check_input(Path(reference), "--reference ")
+    video = not src.is_dir() and src.suffix.lower() not in IMAGE_EXTS
+    if video:
+        _check_video_output(dst)
     scale = output_scale(method, scale)
     method.setup(device)
     if src.is_dir():
         return _enhance_images(src, method, dst, scale, side_by_side, device, reference)
-    if src.suffix.lower() in IMAGE_EXTS:
+    if not video:
         info = _write_atomically(dst, lambda tmp: _enhance_images(src, method, tmp, scale, side_by_side, device, reference))
     else:
         info = _write_atomically(dst, lambda tmp: _enhance_video(src, method, tmp, scale, codec, crf, side_by_side, batch, device,
@@ -223,8 +260,12 @@ def _enhance_images(src: Path, method, dst: Path, scale: int, sbs: bool, device:
 
 
 def _read(path: Path) -> np.ndarray:
+    """An input image, sized from its header first: over the pixel limit ($BENCH_MAX_PIXELS) it is refused unread."""
+    limit = max_pixels(None)
     try:
-        return read_image(path)
+        return read_image(path, limit)
+    except TooLarge as exc:
+        raise BenchError(f"{exc}; raise it with {ENV_MAX_PIXELS}=N (0: no limit), memory grows with the picture") from None
     except (ValueError, OSError) as exc:
         raise BenchError(str(exc) if str(path) in str(exc) else f"{path}: not a readable image ({exc})") from None
 
@@ -387,6 +428,8 @@ def enhance_realtime(src: Path, method, dst: Path, scale: int | None = None, cod
         raise BenchError(f"{src}: --realtime needs a video file or a camera")
     if codec not in CODECS:
         raise BenchError(f"--codec {codec!r}: choose one of {', '.join(CODECS)}")
+    _check_input(Path(src))
+    _check_video_output(Path(dst))
     scale = output_scale(method, scale)
     method.setup(device)
     info = _write_atomically(Path(dst), lambda tmp: _realtime(src, method, tmp, scale, codec, crf, side_by_side, progress, duration, device))

@@ -5,25 +5,154 @@
 * Y is ITU-R BT.601 luma in MATLAB's ``rgb2ycbcr`` convention (16-235 for 8-bit),
   the convention of the JPEG-artifact-removal and SR literature. The denoising literature's
   gray is full-range BT.601 luma (0-255, OpenCV's ``COLOR_RGB2GRAY``): :func:`rgb_to_gray_uint8`.
+* A file is untrusted: :func:`read_image` sizes it from its header (:func:`header_size`, the one header
+  reader, shared with ``bench serve``) before reading it, and opens regular files only (a FIFO would
+  block, /dev/zero never ends).
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import os
+import re
+import stat
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 
 IMAGE_EXTS = (".png", ".bmp", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
 
+#: the most bytes an image file may take per pixel its header declares (16-bit RGBA, stored raw) ...
+BYTES_PER_PIXEL = 8
+#: ... plus this much for its metadata (EXIF, ICC profile, thumbnails)
+METADATA_BYTES = 64 << 20
+#: the most bytes of a file whose size Pillow cannot read from its header (OpenCV may still decode it)
+UNSIZED_MAX_BYTES = 512 << 20
 
-def read_image(path: str | os.PathLike) -> np.ndarray:
+
+class TooLarge(ValueError):
+    """A picture over the pixel limit, or a file larger than its picture can be; the message says how
+    large it is and what the limit is. ``pixels``: the count its header declares, when known."""
+
+    def __init__(self, message: str, pixels: int | None = None):
+        super().__init__(message)
+        self.pixels = pixels
+
+
+def header_size(src: bytes | str | os.PathLike | IO[bytes]) -> tuple[int, int] | None:
+    """(width, height) from the image's header (Pillow reads only the header) of ``src``: bytes, a
+    path or an open binary file; None when Pillow does not know it as an image. A header Pillow
+    calls a decompression bomb is a :class:`TooLarge` at once (its ``pixels`` the count declared)."""
+    from PIL import Image, UnidentifiedImageError
+
+    fp: Any = io.BytesIO(src) if isinstance(src, (bytes, bytearray, memoryview)) else (
+        str(src) if isinstance(src, (str, os.PathLike)) else src)
+    try:
+        with Image.open(fp) as im:
+            return im.size
+    except Image.DecompressionBombError as exc:
+        m = re.search(r"\((\d+) pixels\)", str(exc))
+        n = int(m.group(1)) if m else None
+        raise TooLarge(f"image of {n:,} pixels" if n else "image of too many pixels", n) from None
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
+        return None
+
+
+def check_pixels(what: str, w: int, h: int, limit: int) -> None:
+    """Refuse ``what`` of ``w``x``h`` pixels over ``limit``."""
+    if w * h > limit:
+        raise TooLarge(f"{what} of {w}x{h} pixels is larger than the limit of {limit:,} pixels", w * h)
+
+
+_KINDS = ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISCHR, "a character device"),
+          (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
+
+
+def _refuse_irregular(path: str | os.PathLike, mode: int) -> None:
+    if not stat.S_ISREG(mode):
+        kind = next((k for test, k in _KINDS if test(mode)), "not a regular file")
+        raise ValueError(f"{path} is {kind}, not a regular file: bench reads image and video files only "
+                         "(a pipe or device would block or never end)")
+
+
+def check_regular(path: str | os.PathLike) -> os.stat_result:
+    """``path``'s status, or a ValueError naming it when it is no regular file (a FIFO, a device such as
+    /dev/zero, a socket, a folder): found with ``stat``, without opening it (opening a FIFO blocks)."""
+    st = os.stat(path)
+    _refuse_irregular(path, st.st_mode)
+    return st
+
+
+def open_regular(path: str | os.PathLike) -> IO[bytes]:
+    """``path`` open for reading in binary, refused (ValueError) unless it is a regular file. It is
+    opened without blocking and checked again on the open file, so a FIFO swapped in after the
+    check is not waited on either."""
+    check_regular(path)
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    try:
+        _refuse_irregular(path, os.fstat(fd).st_mode)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def _probe(path: str | os.PathLike, f: IO[bytes], max_pixels: int | None) -> tuple[tuple[int, int] | None, int, str]:
+    """(size from the header or None, the most bytes ``f`` may hold as that image, the image in words),
+    the header checked against ``max_pixels`` (None or 0: not checked) and the file's size against the cap."""
+    try:
+        size = header_size(f)
+    except TooLarge as exc:
+        if max_pixels:
+            raise TooLarge(f"{path}: {exc} is larger than the limit of {max_pixels:,} pixels", exc.pixels) from None
+        n = exc.pixels
+        size, what = None, f"an image of {n:,} pixels" if n else "an image of too many pixels"
+        cap = n * BYTES_PER_PIXEL + METADATA_BYTES if n else UNSIZED_MAX_BYTES
+    else:
+        if size is None:
+            cap, what = UNSIZED_MAX_BYTES, "a file whose size Pillow cannot read from its header"
+        else:
+            if max_pixels:
+                check_pixels(f"{path}: image", *size, max_pixels)
+            cap, what = size[0] * size[1] * BYTES_PER_PIXEL + METADATA_BYTES, f"an image of {size[0]}x{size[1]} pixels"
+    n = os.fstat(f.fileno()).st_size
+    if n > cap:
+        raise ValueError(f"{path}: {n:,} bytes, more than {what} can take ({cap:,} bytes at most); damaged, "
+                         "or not the image its name says")
+    return size, cap, what
+
+
+def image_file_size(path: str | os.PathLike, max_pixels: int | None = None) -> tuple[int, int] | None:
+    """(width, height) of the image file ``path`` from its header, None when Pillow cannot size it; checked
+    as :func:`read_image_bytes` checks it, and nothing past the header is read."""
+    with open_regular(path) as f:
+        return _probe(path, f, max_pixels)[0]
+
+
+def read_image_bytes(path: str | os.PathLike, max_pixels: int | None = None) -> bytes:
+    """The bytes of the image file ``path``, read only after its header and size are checked: a regular
+    file (:func:`open_regular`), within ``max_pixels`` (None or 0: not checked here) by its header
+    (:class:`TooLarge`), and no larger than the pixels it declares can take (:data:`BYTES_PER_PIXEL`
+    each, plus :data:`METADATA_BYTES`; :data:`UNSIZED_MAX_BYTES` when Pillow cannot size it).
+    Refusals are ValueErrors naming the file, raised before the body is read."""
+    with open_regular(path) as f:
+        _, cap, what = _probe(path, f, max_pixels)
+        f.seek(0)
+        data = f.read(cap + 1)
+    if len(data) > cap:  # it grew since
+        raise ValueError(f"{path}: more than {cap:,} bytes, more than {what} can take; damaged, or not the image its name says")
+    return data
+
+
+def read_image(path: str | os.PathLike, max_pixels: int | None = None) -> np.ndarray:
     """Read an image file as uint8 HxWxC RGB (C=3) or gray (C=1).
 
-    16-bit files are scaled to 8 bits; alpha is dropped."""
-    return decode_image(np.fromfile(str(path), dtype=np.uint8), path)
+    16-bit files are scaled to 8 bits; alpha is dropped. The file is sized from its header before
+    it is read (:func:`read_image_bytes`): a FIFO, a device, a file larger than its picture can be
+    or a picture over ``max_pixels`` is a ValueError naming it."""
+    return decode_image(read_image_bytes(path, max_pixels), path)
 
 
 def decode_image(data: bytes | np.ndarray, path: str | os.PathLike = "image") -> np.ndarray:

@@ -35,6 +35,30 @@ from .api import Dataset, Degradation
 from .errors import BenchError, RegistryError
 
 ENV_SPECS = "BENCH_SPECS"
+#: the most data sets the brace groups of one name may expand to (counted before expanding)
+MAX_EXPANDED = 1000
+#: the deepest a spec file's tables and arrays, a JSON setting, or spec degradations naming spec
+#: degradations may nest (a reader recursing on what a file says would end in a RecursionError)
+MAX_SPEC_DEPTH = 32
+
+
+def nesting_depth(value: Any) -> int:
+    """How deep dicts and lists nest in ``value`` (a scalar: 0), found without recursion."""
+    depth, level = 0, [value]
+    while level:
+        level = [v for x in level if isinstance(x, (dict, list)) for v in (x.values() if isinstance(x, dict) else x)]
+        depth += 1
+        if depth > MAX_SPEC_DEPTH + 1:
+            break
+    return depth - 1
+
+
+def check_depth(value: Any, what: str) -> Any:
+    """``value``, or a BenchError naming ``what`` when it nests deeper than :data:`MAX_SPEC_DEPTH`."""
+    if nesting_depth(value) > MAX_SPEC_DEPTH:
+        raise BenchError(f"{what} is nested deeper than {MAX_SPEC_DEPTH} levels (tables and arrays within each other); "
+                         "nothing bench reads needs more")
+    return value
 
 
 @dataclass
@@ -100,7 +124,10 @@ def read_toml(path: Path, what: str, missing: str = "does not exist") -> dict[st
     if path.is_dir():
         raise BenchError(f"{what} {path} is a folder; pass the TOML file itself")
     try:
-        return tomllib.loads(path.read_bytes().decode("utf-8"))
+        return check_depth(tomllib.loads(path.read_bytes().decode("utf-8")), f"{what} {path}")
+    except RecursionError:
+        raise BenchError(f"{what} {path} is nested deeper than {MAX_SPEC_DEPTH} levels (tables and arrays within each "
+                         "other); nothing bench reads needs more") from None
     except OSError as exc:
         raise BenchError(f"{what} {path} cannot be read ({exc.strerror or exc})") from None
     except UnicodeDecodeError as exc:
@@ -201,9 +228,16 @@ class DatasetSpec:
 
 
 def expand(name: str) -> list[str]:
-    """Brace expansion for sweeps: ``vid4-crf{20,25}`` -> ``vid4-crf20``, ``vid4-crf25``."""
+    """Brace expansion for sweeps: ``vid4-crf{20,25}`` -> ``vid4-crf20``, ``vid4-crf25``. The data sets
+    are counted before they are expanded: more than :data:`MAX_EXPANDED` is a BenchError."""
     parts = re.split(r"(\{[^{}]*\})", name)
     options = [p[1:-1].split(",") if p.startswith("{") and p.endswith("}") else [p] for p in parts]
+    count = math.prod(len(o) for o in options)
+    if count > MAX_EXPANDED:
+        groups = "x".join(str(len(o)) for o in options if len(o) > 1)
+        shown = name if len(name) <= 120 else name[:117] + "..."
+        raise BenchError(f"data set name {shown!r}: its brace groups expand to {groups} = {count:,} data sets, "
+                         f"at most {MAX_EXPANDED:,} are allowed per name; sweep fewer values, or over several -d")
     return ["".join(c) for c in itertools.product(*options)]
 
 
@@ -221,11 +255,20 @@ def degradation_examples() -> list[str]:
     return out
 
 
-def parse_token(token: str, specs: Specs) -> list[Degradation]:
+def parse_token(token: str, specs: Specs, within: tuple[str, ...] = ()) -> list[Degradation]:
+    """The degradations of one token; ``within``: the spec degradations whose chains led here (a
+    cycle among them, or more than :data:`MAX_SPEC_DEPTH`, is a BenchError naming them)."""
     if token in specs.degradations:
         d = specs.degradations[token]
+        path = " -> ".join((*within, token))
+        if token in within:
+            raise BenchError(f"degradation {token!r} ({d['origin']}): the chains of spec degradations make a cycle, {path}; "
+                             "a degradation cannot contain itself")
+        if len(within) >= MAX_SPEC_DEPTH:
+            raise BenchError(f"degradation {within[0]!r}: spec degradations nested deeper than {MAX_SPEC_DEPTH} levels "
+                             f"({' -> '.join(within[:3])} -> ... -> {token})")
         if "chain" in d:
-            return [x for t in str(d["chain"]).split("-") for x in parse_token(t, specs)]
+            return [x for t in str(d["chain"]).split("-") for x in parse_token(t, specs, (*within, token))]
         params = {k: v for k, v in d.items() if k not in ("type", "origin", "description")}
         cls = registry.degradations.get(d["type"])
         try:

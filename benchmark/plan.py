@@ -5,6 +5,8 @@ image sizes read from their headers)."""
 from __future__ import annotations
 
 import itertools
+import os
+import stat
 from dataclasses import dataclass, replace
 from typing import Any, Iterator
 
@@ -14,6 +16,7 @@ from .api import CorpusMetric, Item, Method, Metric
 from .cache import Cache
 from .config import ENV_MAX_PIXELS, RunConfig
 from .errors import BenchError
+from .imaging import TooLarge, image_file_size
 from .keys import cost_key, crop_border, keys, prediction_key, score_key, unit_key
 from .names import DatasetSpec
 from .resolve import Resolved
@@ -39,16 +42,16 @@ def make_plan(resolved: Resolved, cfg: RunConfig, pixel_limit: int) -> Plan:
     for spec in resolved.specs:
         for item in itertools.islice(select(spec, cfg.items), cfg.limit):
             try:
+                size = source_size(item)  # a FIFO, a device or a 20 GB "image" is refused here, unread and unhashed
                 fingerprint = item.fingerprint()
             except Exception as exc:  # an unreadable file: identified by name, and it fails below with the reason
-                fingerprint = f"unreadable: {item.source or item.item_id}: {type(exc).__name__}"
+                size, fingerprint = None, f"unreadable: {item.source or item.item_id}: {type(exc).__name__}"
             item = limit_pixels(item, pixel_limit)
             if (spec.name, item.item_id) in items:  # one id twice: one item scored, reported twice
                 other = items[(spec.name, item.item_id)]
                 raise BenchError(f"{spec.name}: two items have the id {item.item_id!r} ({other.source or '?'} and {item.source or '?'}); "
                                  "a data set's item ids must be unique")
             items[(spec.name, item.item_id)] = item
-            size = header_size(item.source) if item.kind == "image" and item.source else None
             if size:
                 spec.check_size(item.item_id, *size)  # a blur kernel larger than the image: refused before any work
             for method in resolved.methods_for[spec.name]:
@@ -75,20 +78,20 @@ def select(spec: DatasetSpec, wanted_ids: list[str] | None) -> Iterator[Item]:
 
 def limit_pixels(item: Item, limit: int) -> Item:
     """``item`` whose frames raise, naming the way out, when one is above ``limit`` pixels
-    (an image file is measured from its header, before it is decoded)."""
-    if not limit:
-        return item
+    (an image file is measured from its header, before it is read: :func:`source_size`)."""
+    hint = f"raise it with --max-pixels N or {ENV_MAX_PIXELS}=N (0: no limit), memory grows with the frame size"
 
     def refuse(w: int, h: int) -> None:
-        if w * h > limit:
-            raise ValueError(f"{w}x{h} = {w * h / 1e6:.1f} MP is above the limit of {limit / 1e6:g} MP per frame; "
-                             f"raise it with --max-pixels N or {ENV_MAX_PIXELS}=N (0: no limit), memory grows with the frame size")
+        if limit and w * h > limit:
+            raise ValueError(f"{w}x{h} = {w * h / 1e6:.1f} MP is above the limit of {limit / 1e6:g} MP per frame; {hint}")
 
     def frames() -> Iterator[np.ndarray]:
-        if item.kind == "image" and item.source:
-            size = header_size(item.source)
-            if size:
-                refuse(*size)
+        try:
+            size = source_size(item, limit)
+        except TooLarge as exc:  # a header Pillow calls a decompression bomb
+            raise ValueError(f"{exc}; {hint}") from None
+        if size:
+            refuse(*size)
         for f in item.frames():
             refuse(f.shape[1], f.shape[0])
             yield f
@@ -96,17 +99,19 @@ def limit_pixels(item: Item, limit: int) -> Item:
     return replace(item, frames=frames)
 
 
-def header_size(path: str) -> tuple[int, int] | None:
-    """(width, height) of an image file from its header, None when PIL cannot read it."""
-    from PIL import Image
-
+def source_size(item: Item, limit: int = 0) -> tuple[int, int] | None:
+    """(width, height) of an image item's file from its header, None when it has none (no file, or a
+    header Pillow cannot size). The file is checked before anything reads it: a FIFO, a device or a
+    file larger than its picture can be is a ValueError naming it (:func:`benchmark.imaging.image_file_size`);
+    over ``limit`` (0: none) by a header Pillow calls a decompression bomb, :class:`TooLarge`."""
+    if item.kind != "image" or not item.source:
+        return None
     try:
-        with Image.open(path) as im:  # reads the header only
-            return im.size
-    except Image.DecompressionBombError:
-        return 1 << 20, 1 << 20  # far above any limit
-    except Exception:
-        return None  # not for PIL: the decoder says what is wrong
+        if stat.S_ISDIR(os.stat(item.source).st_mode):
+            return None
+    except OSError:  # not a path (a plug-in's label): its loader reads it
+        return None
+    return image_file_size(item.source, limit)
 
 
 # ----------------------------------------------------------------------------- the dry run

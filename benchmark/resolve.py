@@ -12,7 +12,7 @@ from . import registry
 from .api import Method, Metric, check_scale
 from .config import DEFAULT_DATASETS, DEFAULT_MAX_FRAMES, DEFAULT_METRICS, DEFAULT_PLAN, RunConfig, check_device, split_list
 from .errors import BenchError
-from .names import DatasetSpec, Specs, expand, resolve
+from .names import MAX_SPEC_DEPTH, DatasetSpec, Specs, check_depth, expand, resolve
 
 
 def parse_settings(items: list[str], usage: str) -> dict[str, Any]:
@@ -26,9 +26,13 @@ def parse_settings(items: list[str], usage: str) -> dict[str, Any]:
         if not sep or not k:
             raise BenchError(f"{usage}, got {kv!r}")
         try:
-            params[k] = json.loads(v)
+            value = json.loads(v)
         except ValueError:
-            params[k] = v
+            value = v
+        except RecursionError:  # the JSON decoder's own limit
+            raise BenchError(f"setting {k!r} is nested deeper than {MAX_SPEC_DEPTH} levels (arrays and objects within "
+                             "each other); nothing bench reads needs more") from None
+        params[k] = check_depth(value, f"setting {k!r}")
     return params
 
 

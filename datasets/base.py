@@ -12,7 +12,7 @@ import numpy as np
 
 from ..api import Dataset, Item, digest
 from ..errors import DataNotFound
-from ..imaging import IMAGE_EXTS, read_image, sha256_file
+from ..imaging import IMAGE_EXTS, check_regular, header_size, read_image, sha256_file
 
 _GUESSES_SAID: set[tuple[str, str, str]] = set()  # (folder, type, reason) already said in this process
 
@@ -136,13 +136,10 @@ def is_frame_name(p: Path) -> bool:
     return re.fullmatch(r"\d+", p.stem) is not None
 
 
-def _image_size(path: Path) -> tuple[int, int] | None:
-    from PIL import Image
-
+def _header_or_none(path: Path) -> tuple[int, int] | None:
     try:
-        with Image.open(path) as im:  # reads the header only
-            return im.size
-    except OSError:
+        return header_size(path)
+    except ValueError:  # a header Pillow calls a bomb: the run refuses it by the pixel limit
         return None
 
 
@@ -157,7 +154,7 @@ def looks_like_frames(files: list[Path]) -> tuple[bool, str]:
     nums = sorted(int(f.stem) for f in files)
     if nums != list(range(nums[0], nums[0] + len(nums))):
         return False, f"{len(files)} images named by number, not consecutively ({nums[0]}, {nums[1]} ...)"
-    sizes = {_image_size(f) for f in files}
+    sizes = {_header_or_none(f) for f in files}
     if len(sizes) != 1:
         return False, f"{len(files)} images numbered consecutively but of {len(sizes)} sizes"
     (w, h), = sizes
@@ -206,6 +203,11 @@ class FolderDataset(Dataset):
                 p = self.root / self.path
             if not p.exists():
                 raise DataNotFound(f"data set {self.name!r}: {p} does not exist")
+            if not p.is_dir():
+                try:
+                    check_regular(p)  # a FIFO would block, /dev/zero never ends
+                except ValueError as exc:
+                    raise DataNotFound(f"data set {self.name!r}: {exc}") from None
             return p
         from ..data import fetch_hint
 

@@ -27,6 +27,8 @@ def reference(cache: Cache, spec: DatasetSpec, item: Item, fingerprint: str | No
         with cache.writer(key) as w:
             for f in item.frames():
                 h, w_ = f.shape[:2]
+                if h < s or w_ < s:  # nothing is left on the scale's grid
+                    raise ValueError(f"a {w_}x{h} frame is smaller than the scale x{s}: at least {s}x{s} pixels are needed")
                 f = f[: h - h % s, : w_ - w_ % s]
                 for d in preps:
                     f = d.prepare_reference(f)
