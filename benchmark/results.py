@@ -132,10 +132,17 @@ def write_artifacts(out: Path, cache_root: Path, items: list[dict[str, Any]]) ->
 
 
 def read_manifest(run_dir: Path) -> dict[str, Any] | None:
-    """A run directory's manifest, or None when there is none (or it cannot be read)."""
+    """A run directory's manifest, or None when there is none (or it cannot be read: not a
+    regular file, over 64 MiB, not JSON)."""
+    import stat
+
+    path = Path(run_dir) / "manifest.json"
     try:
-        m = json.loads((Path(run_dir) / "manifest.json").read_text())
-    except (OSError, ValueError):
+        st = os.stat(path)
+        if not stat.S_ISREG(st.st_mode) or st.st_size > 64 << 20:  # a FIFO would block, a huge file fill the memory
+            return None
+        m = json.loads(path.read_bytes())
+    except (OSError, ValueError, RecursionError):
         return None
     return m if isinstance(m, dict) else None
 

@@ -4,7 +4,8 @@ A *unit* is one (data set x degradation x method x item) cell of a run, or the c
 rows (mAP, CIDEr) of one data set. When a unit finishes, its rows go to the run
 directory as one JSON line, flushed and fsync'd before the next unit starts, so a crash
 (OOM kill, ``kill -9``, a full disk) loses at most the unit in flight. A line cut short
-by a crash is dropped when the log is opened again.
+by a crash is dropped when the log is opened again; any other damaged line (junk written
+into the file) is skipped and counted (:func:`scan`), and the good records after it are kept.
 
 Rerunning the same command opens the same log and *resumes*: a unit whose record is
 there and has no failure is not computed again (a unit that failed is retried, and its
@@ -20,11 +21,11 @@ import json
 import os
 import time
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, NamedTuple
 
 import numpy as np
 
-from .errors import BenchError
+from .errors import BenchError, warn
 
 ROWS_FILE = "rows.jsonl"
 SYNC_EVERY_S = 1.0
@@ -43,40 +44,79 @@ def _plain(v: Any) -> Any:
     raise TypeError(f"{type(v).__name__} is not JSON serialisable")
 
 
-def read_records(path: Path) -> tuple[list[dict[str, Any]], int]:
-    """The complete records of a log, and the byte length they span (a torn last line is
-    not counted, so the caller can cut it off before appending)."""
+def _record(line: bytes) -> dict[str, Any] | None:
+    """The record a log line holds, or None when it is damaged (not JSON, not a record)."""
+    try:
+        rec = json.loads(line)
+    except (UnicodeDecodeError, ValueError, RecursionError):  # JSONDecodeError is a ValueError
+        return None
+    if not isinstance(rec, dict) or rec.get("format") != FORMAT or not isinstance(rec.get("unit"), str):
+        return None
+    if not isinstance(rec.get("rows", []), list) or not all(isinstance(r, dict) for r in rec.get("rows", [])):
+        return None
+    if not isinstance(rec.get("failures", []), list):
+        return None
+    return {**rec, "rows": rec.get("rows", []), "failures": rec.get("failures", [])}
+
+
+class LogScan(NamedTuple):
+    records: list[dict[str, Any]]
+    good: int  # the byte length the complete lines span
+    damaged: int  # lines that are not records (junk, a record cut short), a torn last line included
+    torn: bool  # the last line has no newline (a write cut off by a crash)
+
+
+def scan(path: Path) -> LogScan:
+    """The good records of a log, the byte length its complete lines span and how many lines
+    are damaged. A damaged line (junk, a record cut short) is skipped and counted, never the end of
+    the log: the good records after it are kept. A last line without its newline (a write cut
+    off by a crash) is counted too, and left out of the length, so the caller can cut it off
+    before appending."""
     records: list[dict[str, Any]] = []
-    good = 0
-    if not path.exists():
-        return records, good
+    good = damaged = 0
+    torn = False
+    if not path.is_file():  # none, or not a regular file (a FIFO would block the read)
+        return LogScan(records, good, damaged, torn)
     with open(path, "rb") as f:
         data = f.read()
     pos = 0
     while pos < len(data):
         end = data.find(b"\n", pos)
         if end < 0:  # no newline: the write was cut off
+            torn = bool(data[pos:].strip())
+            damaged += torn
             break
         line = data[pos:end]
-        pos = end + 1
+        pos = good = end + 1
         if not line.strip():
-            good = pos
             continue
-        try:
-            rec = json.loads(line)
-        except (UnicodeDecodeError, json.JSONDecodeError):
-            break  # a damaged line: stop here, later lines are not trusted either
-        if not isinstance(rec, dict) or rec.get("format") != FORMAT or "unit" not in rec:
-            break
-        records.append(rec)
-        good = pos
-    return records, good
+        rec = _record(line)
+        if rec is None:
+            damaged += 1
+        else:
+            records.append(rec)
+    return LogScan(records, good, damaged, torn)
+
+
+def read_records(path: Path) -> tuple[list[dict[str, Any]], int]:
+    """The good records of a log, and the byte length of its complete lines (:func:`scan`)."""
+    log = scan(path)
+    return log.records, log.good
+
+
+def damaged_lines(path: Path) -> int:
+    """How many lines of the log ``path`` are damaged (0 when there is none or no log)."""
+    return scan(Path(path))[2]
 
 
 def rows_of(path: Path) -> list[dict[str, Any]]:
-    """Every row of a (possibly unfinished) log, one record per unit (the last one)."""
+    """Every row of a (possibly unfinished) log, one record per unit (the last one); damaged
+    lines are said in one warning naming the file and the count."""
+    records, _, damaged, _ = scan(path)
+    if damaged:
+        warn(f"{path}: {damaged} damaged line{'s' if damaged > 1 else ''} skipped (not a record of bench run); the rows read are incomplete")
     last: dict[str, dict[str, Any]] = {}
-    for rec in read_records(path)[0]:
+    for rec in records:
         last.pop(rec["unit"], None)
         last[rec["unit"]] = rec
     return [r for rec in last.values() for r in rec["rows"]]
@@ -90,7 +130,10 @@ class RowLog:
         self.done: dict[str, dict[str, Any]] = {}
         self.resumed = 0
         if resume:
-            records, good = read_records(self.path)
+            records, good, damaged, torn = scan(self.path)
+            if damaged - torn:  # a torn last line is what a crash leaves: cut off quietly
+                n = damaged - torn
+                warn(f"{self.path}: {n} damaged line{'s' if n > 1 else ''} skipped; their units, if any, run again")
             for rec in records:
                 self.done[rec["unit"]] = rec
             if self.path.exists() and good < self.path.stat().st_size:

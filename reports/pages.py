@@ -5,14 +5,14 @@ methods, with the item's scores."""
 
 from __future__ import annotations
 
-import json
-import shutil
+import os
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from ..cache import frames_dir
+from ..errors import warn
+from ..runfiles import frame_meta, frame_png, public_name, trusted_source
 from .leaderboard import fmt
 from .sitedata import ITEM_SCOPES
 
@@ -43,98 +43,139 @@ def extremes(df: pd.DataFrame, dataset: str, metric: str, k: int = 3) -> dict[st
     return out
 
 
-def copy_frames(site: Path, cache_dir: str, key: str, frames: list[int]) -> list[str] | None:
-    """Copy the chosen frames of a cached frame set into SITE/img; relative paths, or None."""
-    src = frames_dir(cache_dir, key)
-    if not (src / "meta.json").exists():
+def _put(site: Path, name: str, data: bytes) -> Path:
+    """Write ``SITE/img/name`` (a fresh file: a symlink in the way is replaced, never followed)."""
+    folder = site / "img"
+    if folder.is_symlink():
+        folder.unlink()
+    folder.mkdir(parents=True, exist_ok=True)
+    dst = folder / name
+    tmp = folder / f".{name}.{os.getpid()}.tmp"
+    tmp.unlink(missing_ok=True)
+    with open(tmp, "xb") as f:  # O_EXCL: never through a planted link
+        f.write(data)
+    os.replace(tmp, dst)
+    return dst
+
+
+def copy_frames(site: Path, cache_dir: str | None, key: str | None, frames: list[int]) -> list[str] | None:
+    """Copy the chosen frames of a cached frame set into SITE/img (PNG; a float frame set's
+    ``.npy`` frames rounded to uint8); relative paths, or None when the set is not there
+    intact (a key that is not a content key, a symlink, a file that fails its checksum)."""
+    meta = frame_meta(cache_dir, key)
+    if meta is None:
         return None
-    n = json.loads((src / "meta.json").read_text())["frames"]
     out = []
     for f in frames:
-        f = min(f, n - 1)
-        dst = site / "img" / f"{key[:20]}-{f}.png"
-        if not dst.exists():
-            dst.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(src / f"{f:06d}.png", dst)
-        out.append(f"../img/{dst.name}")
+        f = min(max(int(f), 0), meta["frames"] - 1)
+        name = f"{key[:20]}-{f}.png"
+        if not (site / "img" / name).is_file():
+            data = frame_png(meta, key, f)
+            if data is None:
+                return None
+            _put(site, name, data)
+        out.append(f"../img/{name}")
     return out
 
 
-def copy_source_frames(site: Path, source: str | None, frames: list[int]) -> list[str] | None:
+def copy_source_frames(site: Path, source: Path | None, frames: list[int]) -> list[str] | None:
     """The reference frames read from the item's source (an image file, a frame folder or a
-    video file) when the cache does not hold them (an undegraded, unscaled reference)."""
+    video file, checked by :func:`benchmark.runfiles.trusted_source`) when the cache does not
+    hold them (an undegraded, unscaled reference); None when it cannot be read."""
     import hashlib
 
-    from ..datasets.base import list_images
-    from ..imaging import IMAGE_EXTS, read_image, write_png
+    from ..imaging import encode_png
 
-    if not source or not Path(source).exists():
+    if source is None:
         return None
-    src = Path(source)
-    tag = hashlib.sha1(str(src.resolve()).encode()).hexdigest()[:16]
-    out, missing = [], []
-    for f in frames:
-        dst = site / "img" / f"src-{tag}-{f}.png"
-        out.append(f"../img/{dst.name}")
-        if not dst.exists():
-            missing.append((f, dst))
-    if not missing:
-        return out
-    (site / "img").mkdir(parents=True, exist_ok=True)
-    want = dict(missing)
+    tag = hashlib.sha1(str(source).encode()).hexdigest()[:16]
+    want = {f: f"src-{tag}-{f}.png" for f in frames}
+    try:
+        for f, frame in _source_frames(source, [f for f, n in want.items() if not (site / "img" / n).is_file()]):
+            _put(site, want[f], encode_png(frame))
+    except (OSError, ValueError, RuntimeError) as exc:  # not an image or a video after all (PyAV's errors are OSErrors or ValueErrors)
+        warn(f"the reference {public_name(str(source))!r} cannot be read ({type(exc).__name__}); its page shows the others")
+        return None
+    out = [f"../img/{n}" for n in want.values()]
+    return out if all((site / "img" / n).is_file() for n in want.values()) else None
+
+
+def _source_frames(src: Path, frames: list[int]):
+    """(index, frame) of the wanted ``frames`` of a source file or folder."""
+    from ..datasets.base import list_images
+    from ..imaging import IMAGE_EXTS, read_image
+
+    if not frames:
+        return
     if src.is_file() and src.suffix.lower() in IMAGE_EXTS:
-        for dst in want.values():
-            write_png(dst, read_image(src))
+        img = read_image(src)
+        yield from ((f, img) for f in frames)
     elif src.is_dir():
-        files = list_images(src)
-        for f, dst in want.items():
-            write_png(dst, read_image(files[min(f, len(files) - 1)]))
+        files = [p for p in list_images(src) if not p.is_symlink()]
+        for f in frames:
+            if files:
+                yield f, read_image(files[min(f, len(files) - 1)])
     else:
         import av
 
         with av.open(str(src)) as c:
             for i, vf in enumerate(c.decode(video=0)):
-                if i in want:
-                    write_png(want[i], vf.to_ndarray(format="rgb24"))
-                if i >= max(want):
+                if i in frames:
+                    yield i, vf.to_ndarray(format="rgb24")
+                if i >= max(frames):
                     break
-    return out if all((site / "img" / Path(o).name).exists() for o in out) else None
 
 
-def strip_frames(kind: str, cache_dir: str, key: str) -> list[int]:
+def strip_frames(kind: str, cache_dir: str | None, key: str | None) -> list[int]:
     if kind != "video":
         return [0]
-    meta = frames_dir(cache_dir, key) / "meta.json"
-    n = json.loads(meta.read_text())["frames"] if meta.exists() else 1
+    meta = frame_meta(cache_dir, key)
+    n = meta["frames"] if meta else 1
     return sorted({0, n // 2, n - 1})
-
 
 
 # ----------------------------------------------------------------------------- pages
 def latest_artifacts(manifests: dict[str, dict], artifacts: dict[str, dict]) -> dict[tuple[str, str], dict[str, Any]]:
     """Per (data set, item): its artifacts, runs merged in start order (a later run's
-    outputs added to, or replacing, an earlier one's)."""
+    outputs added to, or replacing, an earlier one's), with the caches to look in (latest first)."""
     latest_art: dict[tuple[str, str], dict[str, Any]] = {}
-    for run_id in sorted(artifacts, key=lambda r: manifests.get(r, {}).get("started", "")):
+    for run_id in sorted(artifacts, key=lambda r: str((manifests.get(r) or {}).get("started") or "")):
         a = artifacts[run_id]
         for it in a["items"]:
             key = (it["dataset"], it["item_id"])
-            merged = latest_art.get(key, {**it, "outputs": {}, "cache_dir": a["cache_dir"]})
+            merged = latest_art.get(key, {**it, "outputs": {}, "caches": []})
             merged["outputs"] = {**merged["outputs"], **it["outputs"]}
+            merged["caches"] = list(dict.fromkeys([a["cache_dir"], *merged["caches"]]))
+            for field in ("reference", "degraded", "source"):
+                merged[field] = it.get(field) or merged.get(field)
             latest_art[key] = merged
     return latest_art
 
 
-def panels(site: Path, df: pd.DataFrame, board: dict[str, Any], item_id: str, art: dict[str, Any], frames: list[int]) -> list[dict[str, Any]]:
+def _cached(site: Path, art: dict[str, Any], key: str | None, frames: list[int]) -> list[str] | None:
+    """:func:`copy_frames` from the first of the item's caches that holds ``key``."""
+    for cache_dir in art["caches"]:
+        srcs = copy_frames(site, cache_dir, key, frames)
+        if srcs is not None:
+            return srcs
+    return None
+
+
+def panels(site: Path, df: pd.DataFrame, board: dict[str, Any], item_id: str, art: dict[str, Any], frames: list[int],
+           refused: list[str] | None = None) -> list[dict[str, Any]]:
     """The panels of one item's page (reference, degraded, each method's output): frames
-    copied into the site and the item's first scores; an image the site cannot get is left out."""
+    copied into the site and the item's first scores; an image the site cannot get is left out
+    (a source it may not read is named in ``refused``)."""
     ds = board["dataset"]
     out = []
-    for label, key in [("reference", art["reference"]), (f"degraded ({board['degradation']})", art["degraded"])] + \
+    for label, key in [("reference", art.get("reference")), (f"degraded ({board['degradation']})", art.get("degraded"))] + \
             [(m, k) for m, k in art["outputs"].items()]:
-        srcs = copy_frames(site, art["cache_dir"], key, frames)
+        srcs = _cached(site, art, key, frames)
         if srcs is None and label == "reference":
-            srcs = copy_source_frames(site, art.get("source"), frames)
+            source, why = trusted_source(art.get("source"), key)
+            if why and refused is not None:
+                refused.append(f"{public_name(str(art.get('source')))!r} ({why})")
+            srcs = copy_source_frames(site, source, frames)
         if srcs is None:
             continue
         vals = df[(df["dataset"] == ds) & (df["item_id"] == item_id) & (df["method"] == label) & df["scope"].isin(ITEM_SCOPES)]
@@ -143,7 +184,7 @@ def panels(site: Path, df: pd.DataFrame, board: dict[str, Any], item_id: str, ar
 
 
 def board_pages(site: Path, df: pd.DataFrame, board: dict[str, Any], latest_art: dict[tuple[str, str], dict[str, Any]],
-                pages: list[dict[str, Any]], page_of: dict[tuple[str, str], str], max_items: int) -> None:
+                pages: list[dict[str, Any]], page_of: dict[tuple[str, str], str], max_items: int, refused: list[str] | None = None) -> None:
     """The comparison pages of one leaderboard (at most ``max_items``), appended to ``pages``;
     the board gets its extremes, primary metric and links to its pages."""
     ds = board["dataset"]
@@ -157,8 +198,9 @@ def board_pages(site: Path, df: pd.DataFrame, board: dict[str, Any], latest_art:
     board["pages"] = []
     for item_id in chosen[:max_items]:
         art = latest_art[(ds, item_id)]
-        frames = strip_frames(art["kind"], art["cache_dir"], next(iter(art["outputs"].values()), art["degraded"]))
-        item_panels = panels(site, df, board, item_id, art, frames)
+        key = next(iter(art["outputs"].values()), art.get("degraded"))
+        frames = next((strip_frames(art["kind"], c, key) for c in art["caches"] if frame_meta(c, key)), [0])
+        item_panels = panels(site, df, board, item_id, art, frames, refused)
         if len(item_panels) < 2:
             continue
         n = len(pages)
@@ -174,6 +216,9 @@ def comparison_pages(site: Path, df: pd.DataFrame, boards: list[dict[str, Any]],
     pages: list[dict[str, Any]] = []
     page_of: dict[tuple[str, str], str] = {}
     latest_art = latest_artifacts(manifests, artifacts)
+    refused: list[str] = []
     for board in boards:
-        board_pages(site, df, board, latest_art, pages, page_of, max_items)
+        board_pages(site, df, board, latest_art, pages, page_of, max_items, refused)
+    if refused:
+        warn(f"the reference of {len(refused)} item(s) is not shown: its source was not read (first: {refused[0]})")
     return pages

@@ -50,8 +50,8 @@ def _prepare(site: Path, run_dirs: list[Path] | None, fresh: bool) -> tuple[pd.D
         if (site / sub).exists():
             shutil.rmtree(site / sub)
     site.mkdir(parents=True, exist_ok=True)
-    copy_runs(site, run_dirs)
-    df, manifests, artifacts = load_site_runs(site)
+    names = copy_runs(site, run_dirs)
+    df, manifests, artifacts = load_site_runs(site, dict(zip(names, run_dirs)))  # this build's runs: their caches and sources as they are
     (site / "data").mkdir(exist_ok=True)
     df.to_csv(site / "data" / "scores.csv", index=False)
     df.to_parquet(site / "data" / "scores.parquet", index=False)

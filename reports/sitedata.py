@@ -5,8 +5,7 @@ confidence intervals and ranks."""
 from __future__ import annotations
 
 import json
-import re
-import shutil
+import os
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +13,9 @@ import numpy as np
 import pandas as pd
 
 from ..errors import BenchError, warn
-from ..results import read_scores
+from ..results import write_scores
+from ..runfiles import (manifest_problem, public_artifacts, public_items, public_rows, read_artifacts, read_json, read_run_scores, redact,
+                        run_roots, safe_run_name)
 from .leaderboard import fmt, newest_rows
 
 FAMILIES = ("fidelity", "perceptual", "no-reference", "task", "temporal", "subjective", "speed")
@@ -46,23 +47,49 @@ def _json_problem(path: Path) -> str | None:
     if not path.exists():
         return None
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
-        return f"its {path.name} is not readable JSON ({exc})"
-    return None if isinstance(data, dict) else f"its {path.name} is not a JSON object"
+        data = read_json(path)  # a regular file of a bounded size (a FIFO would hang, a huge file exhaust memory)
+    except (OSError, ValueError, RecursionError) as exc:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+        return f"its {path.name} is not readable JSON ({' '.join(str(exc).split())[:160]})"
+    if not isinstance(data, dict):
+        return f"its {path.name} is not a JSON object"
+    return manifest_problem(data) if path.name == "manifest.json" else None
+
+
+def _rows_problem(d: Path) -> str | None:
+    """Why the ``rows.jsonl`` of an unfinished run cannot be shown: no record in it at all, only damaged lines."""
+    from ..writer import ROWS_FILE, scan
+
+    log = scan(d / ROWS_FILE)
+    if not log.records and log.damaged:
+        return f"its {ROWS_FILE} holds no record of bench run ({log.damaged} damaged line{'s' if log.damaged > 1 else ''})"
+    return None
 
 
 def run_problem(d: Path, site: bool = True) -> str | None:
     """Why ``d`` cannot be shown (None: it can). For a ``site``, the run's tables must be
-    finished and its manifest and artifacts readable; the terminal report reads ``rows.jsonl`` too."""
+    finished and its manifest and artifacts readable; the terminal report reads ``rows.jsonl`` too.
+    Either way the scores must be a table of the results format, and the manifest's fields of their types."""
+    from ..results import read_manifest
+
     d = Path(d)
     if not d.is_dir():
         return f"not a run directory ({'a file, not a folder' if d.exists() else 'no such folder'})"
+    if site:
+        problem = _json_problem(d / "manifest.json") or _json_problem(d / "artifacts.json")
+    else:  # the report notes an unreadable manifest itself (run_notes); one it reads must hold fields of their types
+        m = read_manifest(d)
+        problem = manifest_problem(m) if m is not None else None
     if not (d / "scores.parquet").exists() and not (d / "scores.csv").exists():
         if (d / "rows.jsonl").exists():
-            return None if not site else "an unfinished run (rows.jsonl, no scores.parquet or scores.csv); `bench run --resume` finishes it"
+            return (problem or _rows_problem(d)) if not site else "an unfinished run (rows.jsonl, no scores.parquet or scores.csv); `bench run --resume` finishes it"
         return "not a run directory (no scores.parquet or scores.csv); run `bench run` first"
-    return (_json_problem(d / "manifest.json") or _json_problem(d / "artifacts.json")) if site else None
+    if problem:
+        return problem
+    try:
+        read_run_scores(d)
+    except (OSError, ValueError) as exc:
+        return " ".join(str(exc).split())[:240]
+    return None
 
 
 def usable_runs(run_dirs: list[Path], site: bool = True) -> list[Path]:
@@ -82,47 +109,80 @@ def usable_runs(run_dirs: list[Path], site: bool = True) -> list[Path]:
     return keep
 
 
+def _write_json(path: Path, data: Any) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(data, indent=1, default=str))
+    os.replace(tmp, path)  # replaces a planted link, never writes through it
+
+
+def _site_name(d: Path, manifest: dict[str, Any], taken: dict[str, Path]) -> str:
+    """The folder a run is kept under in the site: its run id, or (said in one warning) the
+    folder's own name when the id is no safe folder name or another folder of this build has it."""
+    name, unsafe = safe_run_name(manifest.get("run_id") or d.name, d)
+    base, n = name, 1
+    while name in taken and taken[name] != d.resolve():
+        n += 1
+        name = f"{base}-{n}"
+    if unsafe or name != base:
+        why = unsafe or f"another run folder of this build has the run id {base!r}"
+        warn(f"{d}: {why}; kept in the site as {name!r}")
+    taken[name] = d.resolve()
+    return name
+
+
 def copy_runs(site: Path, run_dirs: list[Path]) -> list[str]:
+    """Copy each run into ``SITE/data/runs/<name>/`` as a site shows it: its rows with local
+    paths cut to their last component, its manifest and ``artifacts.json`` redacted (the cache,
+    data root, run folder and home as ``<cache>``, ``<data>``, ``<run>``, ``~``: :mod:`benchmark.runfiles`).
+    ``<name>``: :func:`_site_name`. Returns the names, one per run folder, in order."""
     runs = site / "data" / "runs"
     runs.mkdir(parents=True, exist_ok=True)
-    ids = []
-    for d in run_dirs:
-        d = Path(d)
+    ids: list[str] = []
+    taken: dict[str, Path] = {}
+    for d in map(Path, run_dirs):
         why = run_problem(d)
         if why:
             raise BenchError(f"{d}: {why}")
-        manifest = json.loads((d / "manifest.json").read_text()) if (d / "manifest.json").exists() else {}
-        run_id = str(manifest.get("run_id") or d.name)
-        if not re.fullmatch(r"[\w.-]+", run_id):
-            run_id = re.sub(r"[^\w.-]", "_", run_id)
+        manifest = read_json(d / "manifest.json") if (d / "manifest.json").exists() else {}
+        run_id = _site_name(d, manifest, taken)
         dst = runs / run_id
+        if dst.is_symlink() or (dst.exists() and not dst.is_dir()):
+            dst.unlink()
         dst.mkdir(exist_ok=True)
-        for f in RUN_FILES:
-            if (d / f).exists():
-                shutil.copy2(d / f, dst / f)
+        roots = run_roots(manifest, d)
+        write_scores(dst, public_rows(read_run_scores(d)))
+        _write_json(dst / "manifest.json", redact(manifest, roots))
+        if (d / "artifacts.json").exists():
+            _write_json(dst / "artifacts.json", public_artifacts(read_artifacts(d / "artifacts.json"), roots))
+        else:
+            (dst / "artifacts.json").unlink(missing_ok=True)
         ids.append(run_id)
     return ids
 
 
-def load_site_runs(site: Path) -> tuple[pd.DataFrame, dict[str, dict], dict[str, dict]]:
-    """All runs kept in the site: merged rows (latest run wins), manifests, artifacts."""
+def load_site_runs(site: Path, originals: dict[str, Path] | None = None) -> tuple[pd.DataFrame, dict[str, dict], dict[str, dict]]:
+    """All runs kept in the site: merged rows (latest run wins), manifests, artifacts. The
+    artifacts of the runs in ``originals`` ({name in the site: run folder}, the ones copied in
+    by this build) are read from the run folder (where its cache and sources are); the others'
+    from the site's redacted copy (``<cache>``: this machine's cache, ``<data>``: its data root)."""
+    from ..runfiles import local_cache
+
     frames, manifests, artifacts = [], {}, {}
+    originals = originals or {}
     for d in sorted((site / "data" / "runs").iterdir()):
-        if not d.is_dir():
+        if not d.is_dir() or d.is_symlink():
             continue
         why = run_problem(d)
         if why:  # a run the site kept from before (bench publish) that has since been damaged
             warn(f"skipped {d}: {why}")
             continue
-        try:
-            scores = read_scores(d)
-        except (OSError, ValueError) as exc:  # a damaged scores file (pyarrow's errors are ValueErrors)
-            warn(f"skipped {d}: its scores cannot be read ({type(exc).__name__}: {' '.join(str(exc).split())[:200]})")
-            continue
-        m = json.loads((d / "manifest.json").read_text()) if (d / "manifest.json").exists() else {}
-        manifests[d.name] = m
-        if (d / "artifacts.json").exists():
-            artifacts[d.name] = json.loads((d / "artifacts.json").read_text())
+        scores = public_rows(read_run_scores(d))
+        m = read_json(d / "manifest.json") if (d / "manifest.json").exists() else {}
+        manifests[d.name] = redact(m, run_roots(m, d))  # a site copy written before redaction, too
+        src = originals.get(d.name, d) / "artifacts.json"
+        if src.exists():
+            art = read_artifacts(src, say=src.parent == d)  # the run folder's own were said when copied
+            artifacts[d.name] = {"cache_dir": local_cache(art["cache_dir"]), "items": public_items(art["items"])}
         frames.append((scores, str(m.get("started") or "")))
     if not frames:
         raise BenchError(f"{site}: no runs to show")

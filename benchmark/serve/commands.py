@@ -99,7 +99,7 @@ def _register_study_create(study_app: typer.Typer, console, fail) -> None:
         except BenchError as exc:
             fail(exc)
             return
-        console.print(f"study {escape(info['name'])}: {info['protocol']} on {escape(info['dataset'])}, methods {escape(', '.join(info['methods']))}, "
+        console.print(f"study {escape(info['name'])}: {info['protocol']} on {_shown(info['dataset'])}, methods {_shown(', '.join(info['methods']))}, "
                       f"{len(info['items'])} items, {info['trials_per_rater']} trials per rater; db {escape(info['db'])}\n"
                       f"raters: `bench serve {escape(str(Path(run).parent))}` and open /study/{escape(info['name'])}", soft_wrap=True)
 
@@ -130,11 +130,19 @@ def _register_study_results(study_app: typer.Typer, console, fail) -> None:
         _print_raters(console, res, name)
         _print_scores(console, res, name)
         for n in res.notes:
-            console.print(f"- {escape(n)}", soft_wrap=True)
+            console.print(f"- {_shown(n)}", soft_wrap=True)
         if write:
             out = study.write_rows(res, runs_dir)
             console.print(f"rows: {escape(str(out))}/scores.parquet (`bench report {escape(str(res.study['run_dir']))} {escape(str(out))}`)",
                           soft_wrap=True)
+
+
+def _shown(text) -> str:
+    """Text from the database (typed names, and method, item and data-set names from a run) for
+    the terminal: control characters escaped (:func:`.raters.printable`), Rich markup too."""
+    from .raters import printable
+
+    return escape(printable(text))
 
 
 def _print_raters(console, res, name: str) -> None:
@@ -143,35 +151,35 @@ def _print_raters(console, res, name: str) -> None:
     for c in ("rater", "name", "answers", "hidden ref", "repeats", "kept", "why"):
         t.add_column(c)
     for rid, d in res.raters.items():
-        t.add_row(rid, escape(d["name"]), str(d["answers"]), "-" if d.get("hidden") is None else f"{d['hidden']:.2f}",
-                  "-" if d.get("repeat") is None else f"{d['repeat']:.2f}", "yes" if d["kept"] else "[red]dropped[/]", escape(d["reason"]))
+        t.add_row(_shown(rid), _shown(d["name"]), str(d["answers"]), "-" if d.get("hidden") is None else f"{d['hidden']:.2f}",
+                  "-" if d.get("repeat") is None else f"{d['repeat']:.2f}", "yes" if d["kept"] else "[red]dropped[/]", _shown(d["reason"]))
     console.print(t)
     dropped = [f"{rid} ({d['name']}): {d['reason']}" for rid, d in res.raters.items() if not d["kept"]]
-    console.print("dropped: " + ("; ".join(escape(x) for x in dropped) if dropped else "nobody"), soft_wrap=True)
+    console.print("dropped: " + ("; ".join(_shown(x) for x in dropped) if dropped else "nobody"), soft_wrap=True)
 
 
 def _print_scores(console, res, name: str) -> None:
     """The methods' table (MOS/DMOS or Bradley-Terry scores) and, for DSIS, the per-item table."""
     s = res.study
-    t = Table(title=f"{escape(name)}: {s['protocol']} on {escape(str(s['dataset']))}, {len(res.kept)} rater(s)", title_justify="left")
+    t = Table(title=f"{escape(name)}: {s['protocol']} on {_shown(s['dataset'])}, {len(res.kept)} rater(s)", title_justify="left")
     if s["protocol"] == "dsis":
         for c in ("method", "MOS", "95% CI", "DMOS", "95% CI", "grades", "raters"):
             t.add_column(c, justify="right" if c not in ("method",) else "left")
         for m in res.methods:
-            t.add_row(escape(m["method"]), f"{m['mos']:.2f}", _ci(m["mos_lo"], m["mos_hi"]), f"{m['dmos']:.2f}", _ci(m["dmos_lo"], m["dmos_hi"]),
+            t.add_row(_shown(m["method"]), f"{m['mos']:.2f}", _ci(m["mos_lo"], m["mos_hi"]), f"{m['dmos']:.2f}", _ci(m["dmos_lo"], m["dmos_hi"]),
                       str(m["n"]), str(m["raters"]))
     else:
         for c in ("method", "BT score", "95% CI", "wins", "comparisons"):
             t.add_column(c, justify="right" if c != "method" else "left")
         for m in res.methods:
-            t.add_row(escape(m["method"]), f"{m['bt']:+.2f}", _ci(m["bt_lo"], m["bt_hi"]), str(m["wins"]), str(m["n"]))
+            t.add_row(_shown(m["method"]), f"{m['bt']:+.2f}", _ci(m["bt_lo"], m["bt_hi"]), str(m["wins"]), str(m["n"]))
     console.print(t)
     if res.items and s["protocol"] == "dsis":
         t = Table(title="per item", title_justify="left")
         for c in ("item", "method", "MOS", "95% CI", "raters"):
             t.add_column(c)
         for it in res.items:
-            t.add_row(escape(it["item_id"]), escape(it["method"]), f"{it['mos']:.2f}", _ci(it["mos_lo"], it["mos_hi"]), str(it["raters"]))
+            t.add_row(_shown(it["item_id"]), _shown(it["method"]), f"{it['mos']:.2f}", _ci(it["mos_lo"], it["mos_hi"]), str(it["raters"]))
         console.print(t)
 
 

@@ -22,6 +22,7 @@ import hmac
 import re
 import secrets
 import sqlite3
+import unicodedata
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -33,6 +34,9 @@ COOKIE_PREFIX = "bench_rater_"
 COOKIE_DAYS = 30
 IDLE_MINUTES = 30
 _VALUE = re.compile(r"([0-9a-f]{16})\.([A-Za-z0-9_-]{20,64})")
+MAX_NAME = 64  # characters of a typed name, once control characters are removed
+# terminal escape sequences (CSI, OSC, DCS/PM/APC strings, two-character escapes; 7- and 8-bit), removed whole
+_ESCAPES = re.compile(r"(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]?|(?:\x1b[\]PX^_]|[\x90\x9d\x98\x9e\x9f])[^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)?|\x1b[ -~]?")
 
 
 class RaterRefused(BenchError):
@@ -41,6 +45,33 @@ class RaterRefused(BenchError):
     def __init__(self, message: str, status: int):
         super().__init__(message)
         self.status = status
+
+
+def _control(ch: str) -> bool:
+    """C0, DEL, C1, bidi overrides and other format characters, line and paragraph separators, surrogates."""
+    return unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp")
+
+
+def clean_name(raw: str | None) -> str | None:
+    """A typed rater name as stored: terminal escape sequences and control characters (C0, C1,
+    DEL, bidi overrides) removed, spaces collapsed; None for no name. A name over
+    :data:`MAX_NAME` characters, or one with nothing left once cleaned, is refused (422)."""
+    if raw is None or not raw.strip():
+        return None
+    if len(raw) > 8 * MAX_NAME:  # far over: refused before any work on it
+        raise RaterRefused(f"the name is {len(raw):,} characters long: use at most {MAX_NAME}", 422)
+    name = " ".join("".join(ch for ch in _ESCAPES.sub("", raw) if not _control(ch)).split())
+    if not name:
+        raise RaterRefused("the name holds only control characters: type a name of letters, or leave it empty", 422)
+    if len(name) > MAX_NAME:
+        raise RaterRefused(f"the name is {len(name):,} characters long: use at most {MAX_NAME}", 422)
+    return name
+
+
+def printable(text: object) -> str:
+    """``text`` for a terminal: each control or format character shown as an escape (``\\x1b``,
+    ``\\u202e``), so a stored name (of a database written before :func:`clean_name`) cannot drive it."""
+    return "".join(ch.encode("unicode_escape").decode() if _control(ch) else ch for ch in str(text))
 
 
 def cookie_name(study: str) -> str:
@@ -73,7 +104,7 @@ def start(con: sqlite3.Connection, study: str, name: str | None, cookie: str | N
     when no name is typed or it is their own; a new name makes a new rater; a name already in the
     study without its secret is refused (409), as is a new rater over ``max_raters`` (429)."""
     get_study(con, study)
-    name = (name or "").strip()[:64] or None
+    name = clean_name(name)
     me = authenticate(con, study, cookie)
     if me is not None:
         mine = con.execute("SELECT name FROM raters WHERE study=? AND id=?", (study, me)).fetchone()[0]

@@ -61,7 +61,14 @@ def _as_rater(st: State, name: str, rid: str, key: str | None, **extra: Any) -> 
 async def api_rater(st: State, name: str, request: Request):
     st.study(name)
     body = await _json(request)
-    rid, key = await asyncio.to_thread(st.db, raters.start, name, str(body.get("name") or ""), _key(request, name), st.cfg.max_raters)
+    typed = body.get("name")
+    if typed is not None and not isinstance(typed, str):
+        raise HTTPException(422, "the name must be a string (or left out)")
+    try:
+        typed = raters.clean_name(typed)  # control characters out, the length capped: before anything is stored
+    except raters.RaterRefused as exc:
+        raise HTTPException(exc.status, str(exc)) from None
+    rid, key = await asyncio.to_thread(st.db, raters.start, name, typed, _key(request, name), st.cfg.max_raters)
     if key is None:
         return _as_rater(st, name, rid, None, resumed=True)
     return _as_rater(st, name, rid, key, resumed=False, resume=f"/study/{name}#resume={key}")

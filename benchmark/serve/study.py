@@ -51,22 +51,29 @@ DSIS_LABELS = {5: "imperceptible", 4: "perceptible, but not annoying", 3: "sligh
 
 
 # ----------------------------------------------------------------------------- create
-def _first_frame(cache_dir: str, key: str | None) -> Path | None:
-    from ..cache import frames_dir
+def _first_frame(cache_dir: str | None, key: str | None) -> bytes | None:
+    """The first frame of a cached frame set as PNG bytes, checked (:mod:`benchmark.runfiles`: a
+    content key, no symlink, its checksum); None when the cache does not hold it intact."""
+    from ..runfiles import frame_meta, frame_png
 
-    if not key:
-        return None
-    p = frames_dir(cache_dir, key) / "000000.png"
-    return p if p.is_file() else None
+    meta = frame_meta(cache_dir, key)
+    return frame_png(meta, key, 0) if meta is not None else None
 
 
 def _image_items(run_dir: Path) -> tuple[dict[str, Any], dict[str, Any], list[dict[str, Any]]]:
-    """The run's ``artifacts.json``, its manifest (or {}) and its image items with method outputs."""
+    """The run's ``artifacts.json`` (checked: :func:`benchmark.runfiles.read_artifacts`), its manifest
+    (or {}) and its image items with method outputs."""
+    from ..results import read_manifest
+    from ..runfiles import read_artifacts
+
     art_path = run_dir / "artifacts.json"
     if not art_path.is_file():
         raise BenchError(f"{run_dir}: no artifacts.json (not a run directory of `bench run`?)")
-    art = json.loads(art_path.read_text())
-    manifest = json.loads((run_dir / "manifest.json").read_text()) if (run_dir / "manifest.json").exists() else {}
+    try:
+        art = read_artifacts(art_path)
+    except (OSError, ValueError, RecursionError) as exc:
+        raise BenchError(f"{art_path}: not readable ({' '.join(str(exc).split())[:160]})") from None
+    manifest = read_manifest(run_dir) or {}
     images = [a for a in art["items"] if a.get("kind") == "image" and a.get("outputs")]
     if not images:
         raise BenchError(f"{run_dir}: no image items with method outputs (studies show still images; video items are not supported)")
@@ -98,17 +105,20 @@ class _Media:
         self.folder, self.run_dir = folder, run_dir
         self.files: dict[tuple[str, str], str] = {}
 
-    def stash(self, item_id: str, label: str, src: Path | None, source: str | None = None) -> str:
-        """Copy ``src`` (a cached frame; else the ``source`` image file) in; the generated file name."""
+    def stash(self, item_id: str, label: str, png: bytes | None, source: str | None = None, reference_key: str | None = None) -> str:
+        """Write ``png`` (a cached frame; else the ``source`` image file, when it may be read:
+        :func:`benchmark.runfiles.trusted_source`) in; the generated file name."""
         from ..imaging import read_image, write_png
+        from ..runfiles import trusted_source
 
         if (item_id, label) in self.files:
             return self.files[(item_id, label)]
         fn = f"{secrets.token_hex(8)}.png"
-        if src is not None:
-            shutil.copyfile(src, self.folder / fn)
-        elif source and Path(source).is_file():
-            write_png(self.folder / fn, read_image(source))
+        src = trusted_source(source, reference_key)[0] if png is None else None
+        if png is not None:
+            (self.folder / fn).write_bytes(png)
+        elif src is not None and src.is_file():
+            write_png(self.folder / fn, read_image(src))
         else:
             raise BenchError(f"item {item_id}: the {label} image is not in the cache any more; rerun `bench run` for {self.run_dir}")
         self.files[(item_id, label)] = fn
@@ -121,7 +131,7 @@ def _stimuli(art: dict[str, Any], chosen: list[dict[str, Any]], methods: list[st
     pairwise each pair of methods and the reference against a random method."""
     stimuli: list[tuple] = []
     for a in chosen:
-        ref = media.stash(a["item_id"], REFERENCE, _first_frame(art["cache_dir"], a.get("reference")), a.get("source"))
+        ref = media.stash(a["item_id"], REFERENCE, _first_frame(art["cache_dir"], a.get("reference")), a.get("source"), a.get("reference"))
         outs = {m: media.stash(a["item_id"], m, _first_frame(art["cache_dir"], a["outputs"][m])) for m in methods}
         if protocol == "dsis":
             stimuli += [(a["item_id"], m, None, ref, outs[m], None) for m in methods]
