@@ -16,11 +16,16 @@ SUMMARY_SCOPES = ("image", "clip", "dataset")  # dataset: corpus metrics (mAP, C
 
 
 def run_notes(run_dirs: list[Path]) -> list[str]:
-    """One sentence per run that did not complete (interrupted, killed, failed, still running)."""
+    """One sentence per run that did not complete (interrupted, killed, failed, still running),
+    or whose ``rows.jsonl`` (read when it has no scores file) has damaged lines."""
     from ..results import read_manifest, run_state
+    from ..writer import ROWS_FILE, damaged_lines
 
     notes = []
     for d in run_dirs:
+        bad = 0 if any((Path(d) / f).exists() for f in ("scores.parquet", "scores.csv")) else damaged_lines(Path(d) / ROWS_FILE)
+        if bad:
+            notes.append(f"{Path(d) / ROWS_FILE} has {bad} damaged line{'s' if bad > 1 else ''}: their rows are missing from the table")
         m = read_manifest(Path(d))
         if m is None:
             notes.append(f"{d}: no readable manifest.json; the rows may be incomplete")

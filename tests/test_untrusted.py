@@ -178,9 +178,11 @@ def test_junk_lines_between_good_ones_are_counted_and_the_good_ones_kept(one_run
     assert len(log.records) == good and log.damaged == 3 and damaged_lines(d / ROWS_FILE) == 3
     r = CliRunner().invoke(cli, ["report", str(d), "--out", str(tmp_path / "rep")])
     assert r.exit_code == 0, r.output
-    said = [line for line in r.output.splitlines() if "damaged line" in line]
+    said = [line for line in r.output.splitlines() if line.startswith("warning:") and "damaged line" in line]
     assert len(said) == 1 and ROWS_FILE in said[0] and "3 damaged lines" in said[0], r.output
     assert "Traceback" not in r.output
+    md = (tmp_path / "rep" / "leaderboard.md").read_text()
+    assert "> **Incomplete**" in md and "3 damaged lines" in md  # the table says so too
 
 
 def test_rows_of_random_bytes_are_refused_in_one_line(one_run, tmp_path):
