@@ -196,6 +196,14 @@ class Method:
     def process(self, frames: list[np.ndarray], ctx: Context) -> list[np.ndarray]:  # pragma: no cover
         raise NotImplementedError
 
+    def network(self) -> Any:
+        """The torch network(s) ``process`` runs, for the run's cost rows (optional; called after
+        ``setup``): a ``torch.nn.Module``, a list or dict of them, or None (this default) for a
+        method without one. Its parameters are the ``params`` row, and with a network the run
+        counts the multiply-accumulates of a ``process`` call (``macs``); without one both rows
+        are ``n/a``. Peak memory and latency are measured either way (docs/metrics.md, "Cost")."""
+        return None
+
     def identity(self) -> dict[str, Any]:
         out = {"name": self.name, "version": self.version, "weights": self.weights_hash, "params": self.params}
         if self.code_hash:  # plug-ins only: built-in identities (and their cache keys) are unchanged

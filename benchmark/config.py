@@ -45,6 +45,7 @@ class RunConfig:
     workers: int | None = None  # local worker processes (executor "processes"; >1 implies it)
     ray_address: str | None = None
     retries: int = 2  # a unit whose worker dies is run again this many times, then becomes error rows
+    cost: bool | None = None  # measure each method's cost (params, MACs, peak memory, latency); None: $BENCH_COST, else on
 
 
 @dataclass

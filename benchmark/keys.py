@@ -97,6 +97,19 @@ def corpus_values_key(metric: CorpusMetric, items: list[tuple[str, Any, str, str
                   [(i, digest(a), o, r if metric.needs_reference(a) else None) for i, a, o, r in items])
 
 
+def probe_key(method: Method, shape: tuple[int, ...], dtype: str, scale: int, device: str, metrics: list[Metric]) -> str:
+    """A method's cost probe (parameters, MACs and peak memory of one call on one frame) at an input
+    size: the method, the frame's shape and type as it receives it, the output scale, the device
+    (its label, e.g. ``cuda:0 (NVIDIA H100 80GB HBM3)``) and the cost metrics' versions."""
+    return digest("cost-probe", method.identity(), list(shape), dtype, scale, device, [m.identity() for m in metrics])
+
+
+def cost_unit_key(spec: DatasetSpec, methods: list[Method], metrics: list[Metric], units: list[tuple[str, bool]]) -> str:
+    """The content address of a data set's cost rows (one per method and cost metric): its parts and
+    its units, each with whether it has a cost record (a unit that has one now renews the rows)."""
+    return digest("cost-unit", spec.describe(), [m.identity() for m in methods], [m.identity() for m in metrics], units)
+
+
 def cost_key(method: Method, metrics: list[Metric]) -> str:
     """What a unit's measured time is filed under: the method and the metrics computed."""
     return digest(method.identity(), sorted(f"{m.name}@{m.version}" for m in metrics))

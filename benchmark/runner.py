@@ -21,13 +21,16 @@ from .config import (DEFAULT_DATASETS, DEFAULT_MAX_FRAMES, DEFAULT_MAX_PIXELS, D
 from .datasets.base import data_root as resolve_data_root
 from .executors import make_executor
 from .interrupts import RunInterrupted, interrupt_on_signals
-from .keys import corpus_unit_key, cost_key, crop_border
+from .keys import corpus_unit_key, cost_key, cost_unit_key, crop_border
+from .measure import cost_enabled
+from .metrics.cost import COST_METRICS
 from .names import Specs
 from .plan import Plan, dry_run, make_plan
 from .progress import Progress
 from .resolve import Resolved, make_method, parse_settings, resolve_run
 from .rundir import RunFolder, resumable, run_config, write_or_fail
 from .stages.corpus import collect, corpus_cached, corpus_rows
+from .stages.cost import cost_rows
 from .stages.rows import base_row, error_rows
 from .work import UnitWorker, open_cache, worker_config
 from .writer import ROWS_FILE, RowLog, read_records, write_plan
@@ -87,6 +90,7 @@ class Runner:
                 self._execute(executor, todo, plan, resolved, folder.run_id, log, bar, timings)
                 manifest["retried"] = dict(executor.retried)  # units whose worker died under them, and how often
                 units = [u.key for u in plan.units] + self._corpus_units(plan, resolved, folder.run_id, log)
+                units += self._cost_units(plan, resolved, folder.run_id, log)
         except BaseException as exc:
             if executor is not None:
                 executor.close()
@@ -111,7 +115,8 @@ class Runner:
             if isinstance(result, dict) and not failures and result.get("computed"):  # a unit read from the cache says nothing of its cost
                 measured.append((cost_key(resolved.method(unit.dataset, unit.method), resolved.metrics), unit.method, unit.pixels, result["seconds"]))
             log.append(unit.key, rows, failures, dataset=unit.dataset, item_id=unit.item_id, method=unit.method,
-                       artifact=art, corpus=corpus, seconds=result.get("seconds") if isinstance(result, dict) else None)
+                       artifact=art, corpus=corpus, seconds=result.get("seconds") if isinstance(result, dict) else None,
+                       cost=result.get("cost") if isinstance(result, dict) else None)
             bar.item_done()
         executor.close()
         timings["execute_s"] = time.perf_counter() - t_exec
@@ -154,6 +159,22 @@ class Runner:
                 failures: list[str] = []
                 rows = corpus_rows(self.cache, spec, methods, resolved.metrics, run_id, slots, failures)
                 log.append(key, rows, failures, dataset=spec.name, item_id="*", method="*")
+            keys.append(key)
+        return keys
+
+    def _cost_units(self, plan: Plan, resolved: Resolved, run_id: str, log: RowLog) -> list[str]:
+        """Each data set's cost rows (params, MACs, peak memory, latency per method) as one unit
+        after its items, from the items' cost records (:mod:`.stages.cost`); none with cost off."""
+        if not cost_enabled(self.cfg.cost):
+            return []
+        keys = []
+        for spec in resolved.specs:
+            units = [u for u in plan.units if u.dataset == spec.name]
+            records = [(u.method, (log.done.get(u.key) or {}).get("cost")) for u in units]
+            methods = resolved.methods_for[spec.name]  # the key says which units had a record: one that has one now renews the rows
+            key = cost_unit_key(spec, methods, COST_METRICS, [(u.key, bool(r)) for u, (_, r) in zip(units, records)])
+            if log.finished(key) is None:
+                log.append(key, cost_rows(spec, methods, run_id, records), [], dataset=spec.name, item_id="*", method="*")
             keys.append(key)
         return keys
 

@@ -23,12 +23,14 @@ from .datasets.base import data_root as resolve_data_root
 from .debug import debug
 from .errors import BenchError, warn
 from .keys import crop_border
+from .measure import cost_enabled
 from .names import DatasetSpec, Specs
 from .plan import limit_pixels
 from .progress import NO_BAR
 from .resolve import Resolved, resolve_run
 from .stages import degrade, degraded_frames, reference, restore, score
 from .stages.corpus import predict_unit, unit_predictions
+from .stages.cost import CostProbe, unit_record
 from .stages.restore import input_note
 from .stages.rows import base_row, error_rows, score_rows
 from .unit import Unit
@@ -56,6 +58,7 @@ class UnitWorker:
         self.cfg, self.resolved, self.cache, self.device = cfg, resolved, cache, device
         self.items = items if items is not None else {}
         self.max_pixels = max_pixels(cfg.max_pixels)
+        self.cost = cost_enabled(cfg.cost)
         self._setup_done: set[str] = set()
         self._prepared: tuple[Any, dict[str, Any]] = (None, {})
         self._computed = False
@@ -111,15 +114,15 @@ class UnitWorker:
         self._computed = False
         for attempt in (1, 2):
             try:
-                rows, failures, art, corpus = self._unit(spec, item, method, run_id, prepared, unit.fingerprint, bar or NO_BAR)
+                rows, failures, art, corpus, cost = self._unit(spec, item, method, run_id, prepared, unit.fingerprint, bar or NO_BAR)
                 break
             except CacheDamaged as exc:  # the entry is gone now: compute it again, once
                 warn(f"{exc}; recomputing it")
                 prepared.clear()
                 if attempt == 2:
                     raise
-        return {"rows": rows, "failures": failures, "artifact": art, "corpus": corpus, "seconds": time.perf_counter() - t0,
-                "computed": self._computed}
+        return {"rows": rows, "failures": failures, "artifact": art, "corpus": corpus, "cost": cost,
+                "seconds": time.perf_counter() - t0, "computed": self._computed}
 
     def unit_predictions(self, result: dict[str, Any]) -> dict[str, Any]:
         return unit_predictions(self.cache, self.resolved.metrics, result.get("corpus") or {})
@@ -139,14 +142,14 @@ class UnitWorker:
         return {"ref_key": ref_key, "ref_frames": ref_frames, "deg_key": deg_key, "info": info, "art": art}
 
     def _unit(self, spec: DatasetSpec, item: Item, method: Method, run_id: str, prepared: dict[str, Any], fingerprint: str, bar):
-        """(rows, failures, artifact, corpus entries) of one (item, method) unit; a failure
-        becomes error rows naming its stage."""
+        """(rows, failures, artifact, corpus entries, cost record or None) of one (item, method)
+        unit; a failure becomes error rows naming its stage."""
         metrics, crop = self.resolved.metrics, crop_border(self.cfg.crop_border, spec)
         if not prepared:
             prepared.update(self._prepare(spec, item, fingerprint, bar))
         if "error" in prepared:
             rows, failures = error_rows(base_row(run_id, spec, item, crop), spec, item, method, metrics, "reference/degradation", prepared["error"])
-            return rows, failures, None, {}
+            return rows, failures, None, {}, None
         ref_key, ref_frames, deg_key = prepared["ref_key"], prepared["ref_frames"], prepared["deg_key"]
         base = base_row(run_id, spec, item, crop, prepared["info"])
         art = dict(prepared["art"])
@@ -155,8 +158,11 @@ class UnitWorker:
             ctx = Context(scale=spec.scale, degradation=spec.degradation, item_id=item.item_id, kind=item.kind, fps=item.fps,
                           device=self.device, seed=self.cfg.seed)
             deg = degraded_frames(self.cache, deg_key, ref_key, ref_frames)
+            probe = CostProbe(self.cache, method, spec, ctx, self.device) if self.cost else None
             out_key, meta, _ = restore(self.cache, method, spec, ctx, deg_key, deg, self.cfg.batch_size,
-                                       bar.stage(f"{method.name} {item.item_id}", None), self.setup)
+                                       bar.stage(f"{method.name} {item.item_id}", None), self.setup, probe)
+            if probe is not None:  # when the output came from the cache and the probe did not: one call apart
+                probe.ensure(lambda: degraded_frames(self.cache, deg_key, ref_key, ref_frames), self.setup)
             art["output"] = out_key
             stage = "scoring"
             scores, computed = score(self.cache, metrics, out_key, ref_key, ref_frames, crop, bar.stage(f"score {item.item_id}", meta["frames"]))
@@ -166,7 +172,7 @@ class UnitWorker:
         except (Exception, SystemExit) as exc:  # a plug-in's sys.exit() ends its unit, not the run
             debug(exc)
             rows, failures = error_rows(base, spec, item, method, metrics, stage, _as_error(exc))
-            return rows, failures, art, {}
+            return rows, failures, art, {}, None
         rows, failures = score_rows(base, spec, item, method, metrics, scores, meta["frames"], meta.get("seconds", float("nan")))
         if input_note(meta):  # float input rounded to uint8 for an 8-bit-only method: the rows say so
             rows = [{**r, "method_version": r["method_version"] + input_note(meta)} for r in rows]
@@ -176,7 +182,7 @@ class UnitWorker:
             self._computed |= computed
             if "error" in corpus[met.name]:
                 failures.append(f"{spec.name} / {method.name} / {met.name}: {corpus[met.name]['error']}")
-        return rows, failures, art, corpus
+        return rows, failures, art, corpus, unit_record(probe, method, spec, meta) if probe is not None else None
 
 
 def _as_error(exc: BaseException) -> Exception:
@@ -189,10 +195,10 @@ def _as_error(exc: BaseException) -> Exception:
 # ----------------------------------------------------------------------------- worker processes
 def worker_config(cfg: RunConfig, cache_root: Path, data_root: Path | None) -> RunConfig:
     """The configuration a worker builds its :class:`UnitWorker` from: the run's, with the
-    data root and cache folder made explicit (a worker has neither the driver's environment
-    nor its throw-away cache)."""
+    data root, cache folder and whether to measure costs made explicit (a worker has neither
+    the driver's environment nor its throw-away cache)."""
     return replace(cfg, cache_dir=str(cache_root), no_cache=False, data_root=str(data_root) if data_root else cfg.data_root,
-                   out=None, executor="serial", workers=None)
+                   out=None, executor="serial", workers=None, cost=cost_enabled(cfg.cost))
 
 
 _WORKER: dict[str, Any] = {}

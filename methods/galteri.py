@@ -332,6 +332,10 @@ class QFEnsemble(Method):
             self.models[q], _ = load_generator(f"{self.family_name}-qf{q}", cls, None, device)
         self.predictor, _ = load_generator("qf-predictor", QFPredictor, None, device)
 
+    def network(self):
+        """Every network the ensemble holds: the per-QF generators and the QF predictor (for the run's cost rows)."""
+        return [*self.models.values(), self.predictor] if self.predictor is not None else None
+
     def choose(self, frame: np.ndarray) -> int:
         if self.qf != "auto":
             return nearest_qf(float(self.qf))

@@ -184,6 +184,10 @@ class PublishedModel(Method):
                                       "square": m.size_requirements.square},
                 "loader": f"spandrel {self.spandrel_version}"}
 
+    def network(self):
+        """The network spandrel built from the file (for the run's cost rows)."""
+        return self.model.model
+
     # -- setup ---------------------------------------------------------------------
     def setup(self, device: str) -> None:
         import torch
@@ -225,6 +229,8 @@ class PublishedModel(Method):
         alive beside it: skips, concatenations, the input and output)."""
         import torch
 
+        from ..measure import uncounted
+
         if self._bytes_per_pixel is not None:
             return self._bytes_per_pixel
         p = self._probe_side()
@@ -233,7 +239,7 @@ class PublishedModel(Method):
             torch.cuda.synchronize(self.device)
             torch.cuda.reset_peak_memory_stats(self.device)
             base = torch.cuda.memory_allocated(self.device)
-            with torch.inference_mode():
+            with torch.inference_mode(), uncounted():  # one-time work, not a frame's: out of the run's MAC count
                 self._call(x)
             torch.cuda.synchronize(self.device)
             peak = torch.cuda.max_memory_allocated(self.device) - base
@@ -248,7 +254,7 @@ class PublishedModel(Method):
 
             handles = [m.register_forward_hook(hook) for m in self.model.model.modules()]
             try:
-                with torch.inference_mode():
+                with torch.inference_mode(), uncounted():
                     out = self._call(x)
             finally:
                 for h in handles:

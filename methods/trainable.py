@@ -114,6 +114,10 @@ class TrainableMethod(Method):
         self.device = device
         self.model, _ = load_generator(self.weights_name, self.build, self.explicit, device, self.weights_dir)
 
+    def network(self):
+        """The generator (for the run's cost rows)."""
+        return self.model
+
     def process(self, frames: list[np.ndarray], ctx: Context) -> list[np.ndarray]:
         import torch
 

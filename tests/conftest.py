@@ -26,6 +26,13 @@ def _isolated_cache(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("BENCH_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
 
 
+@pytest.fixture(autouse=True)
+def _no_cost_rows(monkeypatch):
+    """Runs in tests record no cost rows (params, MACs, peak memory, latency), so that each test's
+    rows are the ones it is about; tests/test_cost.py turns them on (RunConfig(cost=True))."""
+    monkeypatch.setenv("BENCH_COST", "0")
+
+
 @pytest.fixture(scope="session")
 def data_root() -> Path:
     """The standard sets (../shared/data in CI). Missing: a failure in CI, a skip elsewhere."""

@@ -39,6 +39,7 @@ def run(
     executor: str = typer.Option("serial", "--executor", help="serial (default), processes (= --workers) or ray (an existing Ray cluster: --ray-address; without one, Ray on this machine)."),
     ray_address: Optional[str] = typer.Option(None, "--ray-address", help="Ray cluster address for --executor ray (e.g. 10.0.0.5:6379 or auto). Default: start Ray on this machine."),
     retries: int = typer.Option(2, "--retries", min=0, help="Times a unit whose worker process (or node) died is run again before it becomes error rows."),
+    cost: Optional[bool] = typer.Option(None, "--cost/--no-cost", help="Measure each method's cost per data set: params, MACs, peak memory, latency p50/p95 (docs/metrics.md). Default: on, unless $BENCH_COST=0."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the plan (units done / cached / to do, estimated time) and stop; nothing runs or is written."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars and no table."),
     ci: bool = typer.Option(False, "--ci", help="Show each mean's 95% bootstrap interval in the table (`bench report` adds the paired comparisons)."),
@@ -57,7 +58,7 @@ def run(
         no_cache=no_cache, batch_size=batch_size, crop_border=crop_border, device=device, specs=[str(s) for s in spec],
         seed=seed, detector=detector, captioner=captioner, max_pixels=max_pixels, command=["bench", *sys.argv[1:]],
         executor="processes" if executor == "serial" and workers and workers > 1 else executor, workers=workers, ray_address=ray_address,
-        retries=retries,
+        retries=retries, cost=cost,
     )
     try:
         runner = Runner(cfg)

@@ -14,6 +14,7 @@ import numpy as np
 from ..api import Context, Method, restore_stream
 from ..cache import Cache
 from ..keys import float_input, output_key, passes_through
+from ..measure import device_label
 from ..names import DatasetSpec
 from .degrade import as_uint8
 
@@ -22,10 +23,12 @@ ROUNDED_INPUT = "uint8-input"
 
 
 def restore(cache: Cache, method: Method, spec: DatasetSpec, ctx: Context, deg_key: str, deg_iter: Iterable[np.ndarray],
-            batch_size: int, tick: Callable[[], None], setup: Callable[[Method], None]) -> tuple[str, dict[str, Any], bool]:
+            batch_size: int, tick: Callable[[], None], setup: Callable[[Method], None], probe=None) -> tuple[str, dict[str, Any], bool]:
     """(output key, its frames' meta, whether it was computed now). ``setup`` readies the
     method (once per process) before its first uncached output; a pass-through method's
-    output is its cached input itself."""
+    output is its cached input itself. The meta of a computed output keeps each frame's
+    latency (``latency_ms``: a call's seconds over its frames) and the ``device``. ``probe``
+    (a :class:`~benchmark.stages.cost.CostProbe`) measures the method's cost on the way."""
     if passes_through(method, spec) and cache.has_frames(deg_key):
         meta = cache.frames_meta(deg_key)  # the output is the input: score the degraded frames themselves
         for _ in range(meta["frames"]):
@@ -48,18 +51,25 @@ def restore(cache: Cache, method: Method, spec: DatasetSpec, ctx: Context, deg_k
     if base is not None:
         ctx = dataclasses.replace(ctx, base_frames=base)
 
+    latencies: list[float] = []
+    reused = [0]  # the base's cached frames handed out so far
+
     def timed(dt: float, n: int) -> None:
         nonlocal seconds
         seconds += dt
+        if base is not None:  # a frame taken from the base's cached output costs the base's measured time
+            dt, reused[0] = dt + (base.hits - reused[0]) * base.seconds_per_frame, base.hits
+        latencies.extend([round(1e3 * dt / max(n, 1), 4)] * n)
 
+    frames, runner = probe.attach(frames, batch_size) if probe is not None else (frames, method)
     with cache.writer(key) as w:
-        for arr in restore_stream(method, frames, ctx, batch_size, timed):
+        for arr in restore_stream(runner, frames, ctx, batch_size, timed):
             w.add(arr)
             tick()
         if base is not None and base.hits:  # the base's measured time for the frames taken from its cached output
             seconds += base.seconds_per_frame * base.hits
             w.meta["base_frames_reused"] = base.hits
-        w.meta.update(seconds=seconds, method=method.identity())
+        w.meta.update(seconds=seconds, method=method.identity(), latency_ms=latencies, device=device_label(ctx.device))
         if rounded[0]:
             w.meta["input"] = ROUNDED_INPUT
     return key, cache.frames_meta(key), True
