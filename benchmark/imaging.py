@@ -73,8 +73,7 @@ _KINDS = ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a FIFO (named pipe)"), (s
 def _refuse_irregular(path: str | os.PathLike, mode: int) -> None:
     if not stat.S_ISREG(mode):
         kind = next((k for test, k in _KINDS if test(mode)), "not a regular file")
-        raise ValueError(f"{path} is {kind}, not a regular file: bench reads image and video files only "
-                         "(a pipe or device would block or never end)")
+        raise ValueError(f"{path} is {kind}, not a regular file (reading a pipe or a device would block or never end)")
 
 
 def check_regular(path: str | os.PathLike) -> os.stat_result:

@@ -33,6 +33,7 @@ from typing import Any
 from . import registry
 from .api import Dataset, Degradation
 from .errors import BenchError, RegistryError
+from .imaging import check_regular
 
 ENV_SPECS = "BENCH_SPECS"
 #: the most data sets the brace groups of one name may expand to (counted before expanding)
@@ -123,6 +124,10 @@ def read_toml(path: Path, what: str, missing: str = "does not exist") -> dict[st
         raise BenchError(f"{what} {path} {missing}")
     if path.is_dir():
         raise BenchError(f"{what} {path} is a folder; pass the TOML file itself")
+    try:
+        check_regular(path)
+    except ValueError as exc:
+        raise BenchError(f"{what} {exc}") from None
     try:
         return check_depth(tomllib.loads(path.read_bytes().decode("utf-8")), f"{what} {path}")
     except RecursionError:

@@ -12,6 +12,7 @@ from . import registry
 from .api import Method, Metric, check_scale
 from .config import DEFAULT_DATASETS, DEFAULT_MAX_FRAMES, DEFAULT_METRICS, DEFAULT_PLAN, RunConfig, check_device, split_list
 from .errors import BenchError
+from .imaging import check_regular
 from .names import MAX_SPEC_DEPTH, DatasetSpec, Specs, check_depth, expand, resolve
 
 
@@ -99,6 +100,12 @@ def _published(name: str, params: dict[str, Any], spec: str, settings: tuple[str
         path = zoo.resolve(name)
     else:
         path = Path(name).expanduser()
+        try:
+            check_regular(path)  # a FIFO would block the loader
+        except ValueError as exc:
+            raise BenchError(f"method '{spec}': {exc}") from None
+        except OSError:
+            pass  # missing: the loader says so
         if "name" not in params and any(not kv.startswith("name=") for kv in settings):
             params = {"name": _label(path.stem, list(settings)), **params}
     try:

@@ -13,6 +13,7 @@ import socket
 import subprocess
 import sys
 import textwrap
+import threading
 from pathlib import Path
 
 import av
@@ -171,6 +172,29 @@ def test_enhance_fifo_and_device_are_one_line(tmp_path):
         lines = [x for x in p.stderr.splitlines() if x.strip()]
         assert p.returncode == 2 and "Traceback" not in p.stderr and len(lines) == 1, p.stderr
         assert src in lines[0] and ("FIFO" in lines[0] or "device" in lines[0]), lines
+
+
+def test_non_regular_spec_and_weights_files_are_one_line(tmp_path):
+    """A spec file (or a --config) and a weights file are input paths too: a FIFO is refused, not waited on."""
+    f = fifo(tmp_path, "spec.toml")
+    one_error(unhung(f, ["run", "-m", "bicubic", "-d", "set5-x2", "--spec", str(f), "--dry-run"]), str(f), "FIFO")
+    one_error(unhung(f, ["train", "ssim", "--config", str(f), "-d", "set5-qf20"]), str(f), "FIFO")
+    w = fifo(tmp_path, "model.pth")
+    one_error(unhung(w, ["run", "-m", str(w), "-d", "set5-x2", "--dry-run"]), str(w))
+
+
+def unhung(f: Path, args: list[str], seconds: float = 20):
+    """``bench ARGS`` in a thread; if it still waits on the FIFO ``f`` after ``seconds``, the FIFO is
+    opened and closed for writing (the reader gets an end of file) and the test fails."""
+    box: dict = {}
+    t = threading.Thread(target=lambda: box.setdefault("r", runner.invoke(app, args)), daemon=True)
+    t.start()
+    t.join(seconds)
+    if t.is_alive():
+        os.close(os.open(f, os.O_WRONLY | os.O_NONBLOCK))
+        t.join(30)
+        pytest.fail(f"bench {' '.join(args)} waits on the FIFO {f}")
+    return box["r"]
 
 
 def braces(n: int) -> str:
