@@ -406,3 +406,44 @@ def test_any_run_folder_gives_a_result_or_one_line_and_writes_only_its_targets(f
     assert after == before  # nothing written outside --out and the site
     if site.exists():
         assert SECRET not in site_bytes(site) and not any(p.is_symlink() for p in site.rglob("*"))
+
+
+# ----------------------------------------------------------------------------- one bad part (section 3)
+def test_a_damaged_run_among_good_ones_is_skipped_by_report_publish_and_serve(one_run, tmp_path):
+    runs = tmp_path / "runs"
+    bad_manifest, bad_scores = runs / "bad-manifest", runs / "bad-scores"
+    for d in (bad_manifest, bad_scores):
+        shutil.copytree(one_run.out_dir, d)
+    m = json.loads((bad_manifest / "manifest.json").read_text())
+    m["started"] = 5
+    (bad_manifest / "manifest.json").write_text(json.dumps(m))
+    (bad_scores / "scores.parquet").unlink()
+    pd.read_csv(bad_scores / "scores.csv").drop(columns="metric").to_csv(bad_scores / "scores.csv", index=False)
+    dirs = [str(one_run.out_dir), str(bad_manifest), str(bad_scores)]
+    r = CliRunner().invoke(cli, ["report", *dirs, "--out", str(tmp_path / "rep"), "--html", str(tmp_path / "site")])
+    assert r.exit_code == 0 and "Traceback" not in r.output, r.output
+    out = " ".join(r.output.split())
+    assert f"skipped {bad_manifest}: its manifest's 'started' is '5'" in out and f"skipped {bad_scores}: its scores.csv has no 'metric' column" in out
+    assert (tmp_path / "site" / "index.html").exists() and "psnr" in r.output
+    r = CliRunner().invoke(cli, ["publish", str(tmp_path / "site"), str(bad_scores), str(one_run.out_dir)])
+    assert r.exit_code == 0 and "has no 'metric' column" in r.output, r.output
+    c = TestClient(create_app(ServeConfig(runs_dir=runs)))
+    page = c.get("/leaderboards/")
+    assert page.status_code == 200 and "imgs@x2" in page.text
+    for d in (one_run.out_dir,):
+        shutil.rmtree(d)
+    page = TestClient(create_app(ServeConfig(runs_dir=runs))).get("/leaderboards/")
+    assert page.status_code == 200 and "cannot be shown" in page.text and "&#39;started&#39;" in page.text and str(tmp_path) not in page.text
+
+
+def test_a_float_input_run_builds_its_site(tmp_path, image_folder):
+    """A noisy input is kept unrounded (float32 ``.npy`` frames in the cache): the site shows it rounded."""
+    r = run(RunConfig(methods=["identity", "bicubic"], datasets=[f"{image_folder}@noise25"], metrics=["psnr"], out=str(tmp_path / "run")),
+            progress=False)
+    assert not r.failures
+    deg = _art(r.out_dir)["items"][0]["degraded"]
+    assert (frames_dir(os.environ["BENCH_CACHE_DIR"], deg) / "000000.npy").exists()  # a float frame set
+    rr = CliRunner().invoke(cli, ["report", str(r.out_dir), "--out", str(tmp_path / "rep"), "--html", str(tmp_path / "site")])
+    assert rr.exit_code == 0, rr.output
+    pages = "".join(p.read_text() for p in (tmp_path / "site" / "compare").glob("*.html"))
+    assert f"{deg[:20]}-0.png" in pages and (tmp_path / "site" / "img" / f"{deg[:20]}-0.png").stat().st_size > 100

@@ -7,6 +7,7 @@ import asyncio
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
+from ..errors import BenchError
 from . import raters
 from . import study as study_mod
 from .leaderboards import nav_html, with_nav
@@ -50,6 +51,10 @@ async def leaderboards_redirect():
 
 @router.get("/leaderboards/", response_class=HTMLResponse)
 async def leaderboards(st: State, request: Request):
-    if not await asyncio.to_thread(st.ensure_site):
+    try:
+        have = await asyncio.to_thread(st.ensure_site)
+    except BenchError as exc:  # no run there can be shown (each damaged): which and why, on the page (a damaged one among good ones is skipped)
+        return st.page(request, "no_runs.html", runs_dir=st.runs_dir.name, problem=st.public(str(exc)))
+    if not have:
         return st.page(request, "no_runs.html", runs_dir=st.runs_dir.name)  # the folder's name, not the server's path
     return with_nav(st.site_dir / "index.html", nav_html(st.templates))
