@@ -12,7 +12,7 @@ import numpy as np
 
 from ..api import Dataset, Item, digest
 from ..errors import DataNotFound
-from ..imaging import IMAGE_EXTS, check_regular, header_size, read_image, sha256_file
+from ..imaging import IMAGE_EXTS, check_regular, header_size, open_regular, read_image, sha256_file
 
 _GUESSES_SAID: set[tuple[str, str, str]] = set()  # (folder, type, reason) already said in this process
 
@@ -45,6 +45,28 @@ def item_ids(paths: list[Path]) -> dict[Path, str]:
         if not clash:
             return ids
         ids.update({p: p.name for p in clash})
+
+
+def read_data_file(path: Path, dataset: str) -> bytes:
+    """A data set's own file (annotations, a split list), read only when it is a regular file (a FIFO
+    would block, /dev/zero never ends): else a DataNotFound naming it."""
+    try:
+        with open_regular(path) as f:
+            return f.read()
+    except (ValueError, OSError) as exc:
+        raise DataNotFound(f"data set {dataset!r}: {exc}") from None
+
+
+def read_data_json(path: Path, dataset: str) -> Any:
+    """A data set's JSON file (:func:`read_data_file`), parsed; not JSON, or nested past the parser's
+    depth, a DataNotFound naming it."""
+    import json
+
+    try:
+        return json.loads(read_data_file(path, dataset))
+    except (ValueError, RecursionError) as exc:
+        why = "nested too deep" if isinstance(exc, RecursionError) else str(exc)[:200]
+        raise DataNotFound(f"data set {dataset!r}: {path} is not the JSON expected ({why})") from None
 
 
 def image_item(path: Path, item_id: str | None = None, annotations: dict | None = None) -> Item:

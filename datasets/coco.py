@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any, Iterator
 
 from ..api import Item
 from ..errors import DataNotFound
-from .base import FolderDataset, image_item
+from .base import FolderDataset, image_item, read_data_json
 
 
 class COCO(FolderDataset):
@@ -29,14 +28,14 @@ class COCO(FolderDataset):
         for p in (img_dir, inst):
             if not p.exists():
                 raise DataNotFound(f"data set 'coco': {p} is missing (expected the official COCO layout under {base})")
-        instances = json.loads(inst.read_text())
+        instances = read_data_json(inst, "coco")
         categories = {c["id"]: c["name"] for c in instances.get("categories", [])}
         boxes: dict[int, list] = {}
         for a in instances.get("annotations", []):
             boxes.setdefault(a["image_id"], []).append(a)
         captions: dict[int, list[str]] = {}
         if caps.exists():
-            for a in json.loads(caps.read_text()).get("annotations", []):
+            for a in read_data_json(caps, "coco").get("annotations", []):
                 captions.setdefault(a["image_id"], []).append(a["caption"])
         for img in sorted(instances["images"], key=lambda i: i["file_name"]):
             anns = boxes.get(img["id"], [])

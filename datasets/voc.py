@@ -8,7 +8,7 @@ from typing import Any, Iterator
 
 from ..api import Item
 from ..errors import DataNotFound
-from .base import FolderDataset, image_item
+from .base import FolderDataset, image_item, read_data_file
 
 VOC_CLASSES = (
     "aeroplane", "bicycle", "bird", "boat", "bottle", "bus", "car", "cat", "chair", "cow",
@@ -17,7 +17,10 @@ VOC_CLASSES = (
 
 
 def parse_voc_xml(path: Path) -> dict[str, Any]:
-    root = ET.parse(path).getroot()
+    try:
+        root = ET.fromstring(read_data_file(path, "voc"))
+    except ET.ParseError as exc:
+        raise DataNotFound(f"data set 'voc': {path} is not the XML expected ({exc})") from None
     boxes, labels, difficult = [], [], []
     for obj in root.iter("object"):
         bb = obj.find("bndbox")
@@ -46,7 +49,7 @@ class VOC(FolderDataset):
         ids_file = base / "ImageSets" / "Main" / f"{self.split}.txt"
         if not ids_file.exists():
             raise DataNotFound(f"data set 'voc': {ids_file} is missing (VOCdevkit layout expected under {base})")
-        for image_id in [line.split()[0] for line in ids_file.read_text().splitlines() if line.strip()]:
+        for image_id in [line.split()[0] for line in read_data_file(ids_file, "voc").decode("utf-8", "replace").splitlines() if line.strip()]:
             ann = base / "Annotations" / f"{image_id}.xml"
             yield image_item(
                 base / "JPEGImages" / f"{image_id}.jpg",

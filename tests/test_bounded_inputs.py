@@ -197,6 +197,24 @@ def unhung(f: Path, args: list[str], seconds: float = 20):
     return box["r"]
 
 
+def test_standard_sets_annotation_files_are_checked(tmp_path):
+    """COCO's and VOC's own files: a FIFO is refused (not waited on), JSON nested 5,000 deep is one line."""
+    ann = tmp_path / "coco" / "annotations"
+    ann.mkdir(parents=True)
+    (tmp_path / "coco" / "val2017").mkdir()
+    coco = ["run", "-m", "identity", "-d", "coco", "--data-root", str(tmp_path), "--metrics", "psnr", "--dry-run"]
+    f = fifo(ann, "instances_val2017.json")
+    one_error(unhung(f, coco), str(f), "FIFO")
+    f.unlink()
+    f.write_text("[" * 5000 + "]" * 5000)
+    one_error(runner.invoke(app, coco), str(f), "nested too deep")
+    main = tmp_path / "VOCdevkit" / "VOC2007" / "ImageSets" / "Main"
+    main.mkdir(parents=True)
+    f = fifo(main, "test.txt")
+    one_error(unhung(f, ["run", "-m", "identity", "-d", "voc", "--data-root", str(tmp_path), "--metrics", "psnr", "--dry-run"]),
+              str(f), "FIFO")
+
+
 def braces(n: int) -> str:
     return "set5" + "-x{0,1,2,3,4,5,6,7,8,9}" * n
 
