@@ -268,7 +268,7 @@ RECIPES: dict[str, Recipe] = {r.name: r for r in [
     Recipe("gan-clips", "JPEG and H.264 artifact removal with the QF-aware GAN ensemble",
            "The embedded clips at JPEG QF20 and H.264 CRF35: identity, ssim, gan and gan's temporal twin.", 20, _gan),
     Recipe("rate-savings", "How many bits does enhancement save? BD-rate against the plain codec",
-           "LIVE1 JPEG QF 10-50 (PSNR, SSIM), Vid4 H.264 CRF 20-40 (PSNR, SSIM, VMAF), COCO JPEG QF 10-50 (mAP50): BD-rate of "
+           "LIVE1 JPEG QF 10-50 (PSNR, SSIM), Vid4 H.264 CRF 20-40 (PSNR, SSIM, VMAF, VMAF NEG), COCO JPEG QF 10-50 (mAP50): BD-rate of "
            "each shipped restorer against identity (--limit: items per set; --detector for COCO).", 10, _rate_savings),
 ]}
 

@@ -1,7 +1,8 @@
 """The ``rate-savings`` recipe's sets and its summary (``bench recipe rate-savings``): how many
 bits each shipped restorer saves against the plain codec (``identity``) at equal quality, as
 Bjøntegaard-delta rate (:mod:`benchmark.reports.bdrate`), on LIVE1 JPEG QF 10..50, Vid4 H.264
-CRF 20..40 and COCO JPEG QF 10..50 (mAP50: bits saved at equal detection accuracy).
+CRF 20..40 (PSNR, SSIM, VMAF and VMAF NEG, with a warning where a method saves bits at equal VMAF but not at
+equal VMAF NEG) and COCO JPEG QF 10..50 (mAP50: bits saved at equal detection accuracy).
 
 The recipe body lives in :mod:`benchmark.pipelines` with the other recipes; this module holds
 what is particular to it: which sweep, methods, metrics and item limits, and the summary's
@@ -30,7 +31,7 @@ RESTORERS = ["identity", "ssim", "gan", "pix2pix:lam=1000"]
 RATE_SETS = (
     RateSet("live1", "LIVE1 JPEG QF 10-50", "live1-qf{10,20,30,40,50}", RESTORERS, ("psnr", "ssim")),
     RateSet("vid4", "Vid4 H.264 CRF 20-40", "vid4-crf{20,25,30,35,40}", RESTORERS[:3] + ["tsmooth:base=gan", RESTORERS[3]],
-            ("psnr", "ssim", "vmaf")),
+            ("psnr", "ssim", "vmaf", "vmaf-neg")),
     RateSet("coco", "COCO JPEG QF 10-50", "coco-qf{10,20,30,40,50}", RESTORERS[:3], ("psnr", "map50"), needs_detector=True),
 )
 
@@ -61,6 +62,9 @@ def rate_summary(r: Any, rows: pd.DataFrame) -> None:
     r.notes.append(f"Bits saved at equal quality (BD-rate against identity; negative = fewer bits): {res.convention}.")
     for base, codec in res.sweeps():
         r.notes.append(headline(res.table, base, codec))
+    from .reports.vmafneg import bd_warnings
+
+    r.notes += [f"Warning: {w}" for w in bd_warnings(res.table)]
     items = rows[rows["scope"].isin(("image", "clip"))].groupby("base")["item_id"].nunique()
     frames = rows[rows["scope"] == "frame"].groupby(["base", "item_id"])["frame"].nunique().groupby("base").max()
     said = [f"{b}: {n} items" + (f" (at most {int(frames[b])} frames each)" if b in frames else "") for b, n in items.items()]

@@ -59,12 +59,15 @@ class Entry:
 
 
 class Registry:
-    def __init__(self, kind: str, builtins: dict[str, str]):
+    def __init__(self, kind: str, builtins: dict[str, str], prefixes: dict[str, tuple[str, str]] | None = None):
         self.kind = kind
         self.group = f"bench.{kind}"
         self._builtins = dict(builtins)
         self._entries: dict[str, Entry] | None = None
         self._extra: dict[str, Entry] = {}
+        # "prefix:NAME" -> module attribute NAME (e.g. pyiqa:topiq_fr), with the origin said for it
+        self._prefixes = dict(prefixes or {})
+        self._prefixed: dict[str, Entry] = {}
 
     # -- discovery -------------------------------------------------------------------
     def _discover(self) -> dict[str, Entry]:
@@ -136,6 +139,10 @@ class Registry:
 
     def entry(self, name: str) -> Entry:
         entries = self._discover()
+        prefix, sep, rest = name.partition(":")
+        if name not in entries and sep and rest and prefix in self._prefixes:
+            module, origin = self._prefixes[prefix]
+            return self._prefixed.setdefault(name, Entry(name, f"{module}:{rest}", origin))
         if name not in entries:
             close = difflib.get_close_matches(name, list(entries), n=3)
             hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
@@ -149,7 +156,7 @@ class Registry:
         return self.entry(name).load()
 
     def __contains__(self, name: str) -> bool:
-        return name in self._discover()
+        return name in self._discover() or name.partition(":")[0] in self._prefixes
 
     def entries(self) -> list[Entry]:
         return [self._discover()[n] for n in self.names()]
@@ -223,9 +230,9 @@ _BUILTIN_METRICS = {
     "ms-ssim": "benchmark.metrics.learned:MSSSIM",
     "niqe": "benchmark.metrics.niqe:NIQE",
     "brisque": "benchmark.metrics.brisque:BRISQUE",
-    "lpips": "benchmark.metrics.learned:LPIPS",
-    "lpips-vgg": "benchmark.metrics.learned:LPIPS_VGG",
-    "dists": "benchmark.metrics.learned:DISTS",
+    "lpips": "benchmark.metrics.perceptual:LPIPS",
+    "lpips-vgg": "benchmark.metrics.perceptual:LPIPSVGG",
+    "dists": "benchmark.metrics.perceptual:DISTS",
     "musiq": "benchmark.metrics.learned:MUSIQ",
     "clipiqa": "benchmark.metrics.learned:CLIPIQA",
     "imagenet-agreement": "benchmark.metrics.semantic:ImageNetAgreement",
@@ -233,6 +240,10 @@ _BUILTIN_METRICS = {
     "tof": "benchmark.metrics.temporal:TOF",
     "flicker": "benchmark.metrics.temporal:Flicker",
     "vmaf": "benchmark.metrics.temporal:VMAF",
+    "vmaf-neg": "benchmark.metrics.temporal:VMAFNEG",
+    "tlp": "benchmark.metrics.perceptual:TLP",
+    "fid": "benchmark.metrics.distribution:FID",
+    "kid": "benchmark.metrics.distribution:KID",
     "map": "benchmark.metrics.detection:MAP",
     "map50": "benchmark.metrics.detection:MAP50",
     "voc-map50": "benchmark.metrics.detection:VOCMAP50",
@@ -250,6 +261,6 @@ _BUILTIN_METRICS = {
 methods = Registry("methods", _BUILTIN_METHODS)
 datasets = Registry("datasets", _BUILTIN_DATASETS)
 degradations = Registry("degradations", _BUILTIN_DEGRADATIONS)
-metrics = Registry("metrics", _BUILTIN_METRICS)
+metrics = Registry("metrics", _BUILTIN_METRICS, {"pyiqa": ("benchmark.metrics.pyiqa_any", "pyiqa (PolyForm Noncommercial 1.0.0)")})
 
 REGISTRIES = {"methods": methods, "datasets": datasets, "degradations": degradations, "metrics": metrics}

@@ -131,7 +131,8 @@ def test_list_flags_learned_metrics_without_weights(empty_torch_home):
         assert "unavailable" in rows[name], rows[name]
     assert "ok" in rows["psnr"] and "ok" in rows["niqe"]
     notes = " ".join(l.strip() for l in r.output.splitlines() if l.startswith("  "))
-    assert f"put LPIPS_v0.1_alex-df73285e.pth from https://huggingface.co/chaofengc/IQA-PyTorch-Weights/resolve/main/LPIPS_v0.1_alex-df73285e.pth at {empty_torch_home}/pyiqa/LPIPS_v0.1_alex-df73285e.pth" in notes
+    assert "run `bench metrics fetch lpips`" in notes and "run `bench metrics fetch dists`" in notes
+    assert f"https://download.pytorch.org/models/alexnet-owt-7be5be79.pth (sha256 7be5be79" in notes
     assert f"{empty_torch_home}/checkpoints/alexnet-owt-7be5be79.pth" in notes and f"{empty_torch_home}/clip/RN50.pt" in notes
 
 
@@ -150,14 +151,18 @@ def test_run_with_missing_weights_fails_once_before_starting(empty_torch_home, t
     assert r.exit_code == 2, r.output
     text = " ".join(r.output.split())
     assert text.count("error:") == 1 and "Traceback" not in text
-    assert f"{empty_torch_home}/pyiqa/LPIPS_v0.1_alex-df73285e.pth" in text and f"{empty_torch_home}/clip/RN50.pt" in text
+    assert f"{empty_torch_home}/checkpoints/alexnet-owt-7be5be79.pth" in text and f"{empty_torch_home}/clip/RN50.pt" in text
+    assert "bench metrics fetch lpips" in text
     assert not out.exists()  # nothing ran
-    # with the files in place the metric is usable (availability only; the weights here are dummies)
-    from benchmark.metrics.learned import LPIPS
+    # with the files in place the metric is usable (availability only: sizes; the weights here are dummies)
+    from benchmark import metricweights
+    from benchmark.metrics.perceptual import LPIPS
 
-    for _, path in LPIPS.missing_weights():
+    for f in metricweights.files_of(LPIPS.weights_files):
+        path = metricweights.local_path(f)
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(b"x")
+        with open(path, "wb") as h:
+            h.truncate(f.size)  # sparse: the declared size, no data
     assert LPIPS.availability() == ""
 
 
@@ -166,12 +171,14 @@ def test_declared_weights_are_the_files_pyiqa_loads():
     import torchvision.models as tvm
     from pyiqa.archs import clip_model, dists_arch, lpips_arch, musiq_arch
 
+    from benchmark import metricweights
     from benchmark.metrics import learned
 
-    urls = {m.name: {u for _, u in m.weights} for m in (learned.LPIPS, learned.LPIPS_VGG, learned.DISTS, learned.MUSIQ, learned.CLIPIQA)}
-    assert urls["lpips"] == {lpips_arch.default_model_urls["0.1_alex"], tvm.AlexNet_Weights.IMAGENET1K_V1.url}
-    assert urls["lpips-vgg"] == {lpips_arch.default_model_urls["0.1_vgg"], tvm.VGG16_Weights.IMAGENET1K_V1.url}
-    assert urls["dists"] == {dists_arch.default_model_urls["url"], tvm.VGG16_Weights.IMAGENET1K_V1.url}
+    urls = {m.name: {u for _, u in m.weights} for m in (learned.MUSIQ, learned.CLIPIQA)}
+    files = metricweights.FILES  # bench's own lpips/dists: torchvision's backbones, the DISTS authors' file (pyiqa's mirror first)
+    assert files["alexnet"].urls[0] == tvm.AlexNet_Weights.IMAGENET1K_V1.url and files["vgg16"].urls[0] == tvm.VGG16_Weights.IMAGENET1K_V1.url
+    assert files["dists-weights"].urls[0] == dists_arch.default_model_urls["url"]
+    assert lpips_arch.default_model_urls["0.1_alex"].endswith("-df73285e.pth")  # the lpips wheel's alex.pth (sha256 df73285e...)
     assert urls["musiq"] == {musiq_arch.default_model_urls["koniq10k"]}
     assert urls["clipiqa"] == {clip_model._MODELS["RN50"]}
 

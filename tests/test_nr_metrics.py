@@ -106,12 +106,12 @@ def test_learned_metric_without_weights_names_the_missing_file(tmp_path, monkeyp
 
     monkeypatch.setattr(torch.hub, "_hub_dir", None)
     monkeypatch.setattr("pyiqa.utils.download_util.DEFAULT_CACHE_DIR", str(tmp_path / "hub" / "pyiqa"))
-    from benchmark.metrics.learned import PyIQAMetric
+    from benchmark.metrics.pyiqa_any import PyIQAAny
 
-    PyIQAMetric._models.clear()
+    PyIQAAny._models.clear()
     img = smooth_image(64, 64)
-    with pytest.raises(WeightsMissing, match=r"\.pth.*place it at .*" + str(tmp_path)):
-        registry.metrics.get("lpips")().score(img, img)
+    with pytest.raises(WeightsMissing, match=r"bench metrics fetch pyiqa:lpips.*\.pth.*place it at .*" + str(tmp_path)):
+        registry.metrics.get("pyiqa:lpips")().score(img, img)
 
 
 def test_ms_ssim_is_one_for_identical_images_and_drops_with_jpeg():

@@ -58,7 +58,7 @@ def _main(version: bool = typer.Option(False, "--version", help="Print the versi
 
 
 # The command modules register on `app` as they are imported; the order is the order of `bench --help`.
-from . import run, report, train, enhance, store  # noqa: E402,F401
+from . import run, report, train, enhance, store, metrics  # noqa: E402,F401
 
 app.command("predict-qf")(train.predict_qf)  # listed after `recipe`, before `serve`
 

@@ -1,4 +1,7 @@
-"""MS-SSIM (piq) and learned metrics through pyiqa (LPIPS, DISTS, MUSIQ, ...).
+"""MS-SSIM (piq) and the learned no-reference metrics through pyiqa (MUSIQ, CLIP-IQA).
+
+LPIPS and DISTS live in :mod:`.perceptual` (open licenses, no pyiqa); pyiqa's own versions of
+them, and any other pyiqa metric, are ``pyiqa:NAME`` (:mod:`.pyiqa_any`).
 
 Learned metrics need their weights on disk: pyiqa keeps them in
 ``$TORCH_HOME/hub/pyiqa/`` and torchvision backbones in ``$TORCH_HOME/hub/checkpoints/``.
@@ -105,7 +108,7 @@ class PyIQAMetric(Metric):
         missing = cls.missing_weights()
         if not missing:
             return ""
-        return "weights not on disk (bench never downloads them): " + "; ".join(
+        return f"weights not on disk (runs never download): run `bench metrics fetch {cls.name}`, or " + "; ".join(
             f"put {path.name} from {url} at {path}" for url, path in missing) + " ($TORCH_HOME moves the folder)"
 
     def _model(self):
@@ -145,12 +148,6 @@ def _pyiqa_metric(pname: str, name: str, kind: str, higher: bool, desc: str, wei
     })
 
 
-LPIPS = _pyiqa_metric("lpips", "lpips", "fr", False, "LPIPS v0.1, AlexNet (Zhang et al. 2018): learned perceptual distance; lower is closer.",
-                      (("pyiqa", _PYIQA_HF + "LPIPS_v0.1_alex-df73285e.pth"), ("checkpoints", _TV + "alexnet-owt-7be5be79.pth")))
-LPIPS_VGG = _pyiqa_metric("lpips-vgg", "lpips-vgg", "fr", False, "LPIPS v0.1 with VGG16 features.",
-                          (("pyiqa", _PYIQA_HF + "LPIPS_v0.1_vgg-a78928a0.pth"), ("checkpoints", _TV + "vgg16-397923af.pth")))
-DISTS = _pyiqa_metric("dists", "dists", "fr", False, "DISTS (Ding et al. 2020): structure and texture similarity of VGG features; lower is closer.",
-                      (("pyiqa", _PYIQA_HF + "DISTS_weights-f5e65c96.pth"), ("checkpoints", _TV + "vgg16-397923af.pth")))
 MUSIQ = _pyiqa_metric("musiq", "musiq", "nr", True, "MUSIQ (Ke et al. 2021), KonIQ-trained: predicted MOS; higher is better.",
                       (("pyiqa", _PYIQA_HF + "musiq_koniq_ckpt-e95806b9.pth"),))
 CLIPIQA = _pyiqa_metric("clipiqa", "clipiqa", "nr", True, "CLIP-IQA (Wang et al. 2023): CLIP antonym-prompt quality in [0, 1]; higher is better.",

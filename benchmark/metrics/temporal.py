@@ -18,6 +18,9 @@ compare the *motion* and the *temporal change* of the output with the reference'
   build with ``--enable-libvmaf``: the one in the ``imageio-ffmpeg`` wheel, or
   ``$BENCH_FFMPEG``. Frames are streamed to temporary files on disk (not memory) and
   converted to yuv420p (BT.601 limited range), cropped to even sizes.
+* ``vmaf-neg``: the same with libvmaf's built-in ``vmaf_v0.6.1neg`` model (VMAF "no
+  enhancement gain": its detail and VIF terms do not credit gains over the reference), the
+  figure to set beside ``vmaf`` for methods that sharpen or change contrast (Netflix/vmaf#489, #1102).
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ import shutil
 import subprocess
 import tempfile
 from pathlib import Path
+from typing import ClassVar
 
 import cv2
 import numpy as np
@@ -134,6 +138,9 @@ class VMAF(ClipMetric):
     conventions = {"model": "vmaf_v0.6.1 (libvmaf built-in)", "pixels": "yuv420p BT.601 limited, even-cropped; gray repeated to RGB first",
                    "ffmpeg": "imageio-ffmpeg's build or $BENCH_FFMPEG", "crop_border": "run setting"}
     description = "Netflix VMAF 0-100 per frame (SVM fusion of VIF, DLM and motion), through ffmpeg's libvmaf."
+    model: ClassVar[str] = "vmaf_v0.6.1"  # libvmaf's built-in model (the filter's default)
+    license: ClassVar[str] = "BSD-2-Clause-Patent (libvmaf and its built-in models); ffmpeg LGPL/GPL, a separate program"
+    value_range: ClassVar[str] = "0-100 (the model clips its score to this range)"
 
     @staticmethod
     def availability() -> str:
@@ -169,7 +176,7 @@ class VMAF(ClipMetric):
             raw = ["-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{self.size[0]}x{self.size[1]}", "-r", "25"]
             log = tmp / "vmaf.json"
             cmd = [exe, "-hide_banner", "-nostdin", "-loglevel", "error", *raw, "-i", str(tmp / "dist.rgb"), *raw, "-i", str(tmp / "ref.rgb"),
-                   "-lavfi", f"[0:v]format=yuv420p[d];[1:v]format=yuv420p[r];[d][r]libvmaf=log_fmt=json:log_path={log}:n_threads=2",
+                   "-lavfi", f"[0:v]format=yuv420p[d];[1:v]format=yuv420p[r];[d][r]libvmaf=model=version={self.model}:log_fmt=json:log_path={log}:n_threads=2",
                    "-f", "null", "-"]
             proc = subprocess.run(cmd, capture_output=True, text=True)
             if proc.returncode != 0:
@@ -180,3 +187,12 @@ class VMAF(ClipMetric):
             return [float(fr["metrics"]["vmaf"]) for fr in frames]
         finally:
             self.tmp.cleanup()
+
+
+class VMAFNEG(VMAF):
+    name = "vmaf-neg"
+    version = "1"
+    model = "vmaf_v0.6.1neg"
+    conventions = {**VMAF.conventions, "model": "vmaf_v0.6.1neg (libvmaf built-in, 'no enhancement gain')"}
+    description = "VMAF NEG: VMAF with libvmaf's vmaf_v0.6.1neg model, which does not credit enhancement (sharpening, contrast) over the reference."
+    value_range = "0-100; at most about vmaf for the same frames"
