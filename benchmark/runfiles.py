@@ -348,7 +348,7 @@ def checked_rows(df, where: str):
     missing = [c for c in COLUMNS if c not in df.columns]
     if missing and len(df):
         raise ValueError(f"{where} has no {', '.join(map(repr, missing[:4]))} column{'s' if len(missing) > 1 else ''}")
-    df = df.reindex(columns=COLUMNS)
+    df = df.reindex(columns=[*COLUMNS, *(c for c in df.columns if c not in COLUMNS)])  # a newer bench's extra columns kept
     for col, dtype in DTYPES.items():
         try:
             df[col] = df[col].astype(dtype) if dtype != "int64" else pd.to_numeric(df[col], errors="raise")

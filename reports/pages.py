@@ -69,7 +69,7 @@ def copy_frames(site: Path, cache_dir: str | None, key: str | None, frames: list
     for f in frames:
         f = min(max(int(f), 0), meta["frames"] - 1)
         name = f"{key[:20]}-{f}.png"
-        if not (site / "img" / name).is_file():
+        if (site / "img" / name).is_symlink() or not (site / "img" / name).is_file():
             data = frame_png(meta, key, f)
             if data is None:
                 return None
@@ -91,9 +91,9 @@ def copy_source_frames(site: Path, source: Path | None, frames: list[int]) -> li
     tag = hashlib.sha1(str(source).encode()).hexdigest()[:16]
     want = {f: f"src-{tag}-{f}.png" for f in frames}
     try:
-        for f, frame in _source_frames(source, [f for f, n in want.items() if not (site / "img" / n).is_file()]):
+        for f, frame in _source_frames(source, [f for f, n in want.items() if (site / "img" / n).is_symlink() or not (site / "img" / n).is_file()]):
             _put(site, want[f], encode_png(frame))
-    except (OSError, ValueError, RuntimeError) as exc:  # not an image or a video after all (PyAV's errors are OSErrors or ValueErrors)
+    except Exception as exc:  # noqa: BLE001 - not an image or a video after all (OpenCV's, PIL's and PyAV's errors alike)
         warn(f"the reference {public_name(str(source))!r} cannot be read ({type(exc).__name__}); its page shows the others")
         return None
     out = [f"../img/{n}" for n in want.values()]
