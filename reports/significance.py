@@ -147,6 +147,21 @@ def _percentile(x: np.ndarray) -> tuple[float, float]:
     return float(lo), float(hi)
 
 
+def mean_ci(values: np.ndarray, idx: np.ndarray) -> tuple[float, float]:
+    """95% percentile bootstrap interval of the mean over the resamples ``idx`` (resamples x n);
+    none when a value is not finite (``identity``'s inf fps: no time measured) or there are fewer
+    than two."""
+    values = np.asarray(values, dtype=float)
+    if len(values) < 2 or not np.isfinite(values).all():
+        return (float("nan"), float("nan"))
+    return _percentile(values[idx].mean(axis=1))
+
+
+def bootstrap_ci(values: np.ndarray, seed: int = SEED) -> tuple[float, float]:
+    """:func:`mean_ci` of ``values`` alone (:data:`RESAMPLES` seeded resamples)."""
+    return mean_ci(values, _Resampler(seed, RESAMPLES, "")(len(values))) if len(values) else (float("nan"), float("nan"))
+
+
 def _baseline(methods: list[str], wanted: str | None) -> str | None:
     if wanted:
         return wanted if wanted in methods else None
@@ -246,7 +261,7 @@ def _family(ds: str, metric: str, g: pd.DataFrame, means: pd.Series, baseline: s
     cells = []
     for m in methods:
         v = wide[m].dropna().to_numpy(dtype=float)
-        lo, hi = _percentile(v[rs(len(v))].mean(axis=1)) if len(v) >= 2 and np.isfinite(v).all() else (np.nan, np.nan)
+        lo, hi = mean_ci(v, rs(len(v))) if len(v) else (np.nan, np.nan)
         cells.append({"dataset": ds, "metric": metric, "method": m, "ci_low": lo, "ci_high": hi, "p_best": pbest.get(m, np.nan),
                       "mark": marks.get(m, "")})
     for r in rows:

@@ -28,11 +28,16 @@ from typing import Any
 
 import pandas as pd
 
+from .agreement import agreement
+from .agreement_plots import scatter_plots
 from .bdrate import BDResult, analyse
 from .bdrate import check_interpolation as bd_check
+from .leaderboard import best_line, summarize
 from .pages import comparison_pages
 from .plots import plots
-from .sitedata import FAMILIES, bootstrap_ci, copy_runs, leaderboards, load_site_runs, usable_runs
+from .significance import analyse as significance
+from .significance import bootstrap_ci
+from .sitedata import FAMILIES, copy_runs, leaderboards, load_site_runs, usable_runs
 from .tables import paper_tables, to_latex_table, to_markdown_table, write_tables
 
 # what callers and tests use from here (the site's public face)
@@ -66,7 +71,7 @@ def _families(boards: list[dict[str, Any]]) -> list[str]:
 
 
 def _write_html(site: Path, env, boards: list[dict[str, Any]], figs: list[dict[str, str]], tables: list[dict[str, Any]],
-                pages: list[dict[str, Any]], manifests: dict[str, dict], bd: BDResult) -> None:
+                pages: list[dict[str, Any]], manifests: dict[str, dict], bd: BDResult, sig, agr) -> None:
     """Render the comparison pages and ``index.html``."""
     (site / "compare").mkdir(exist_ok=True)
     page_tpl = env.get_template("compare.html")
@@ -76,12 +81,33 @@ def _write_html(site: Path, env, boards: list[dict[str, Any]], figs: list[dict[s
             for r, m in sorted(manifests.items(), key=lambda kv: kv[1].get("started", ""))]
     (site / "index.html").write_text(env.get_template("index.html").render(
         boards=boards, figures=figs, tables=tables, runs=runs, families=_families(boards),
-        bd={"sweeps": bd.views(), "convention": bd.convention, "baseline": bd.baseline},
+        bd={"sweeps": bd.views(), "convention": bd.convention, "baseline": bd.baseline}, sig=_sig_view(sig),
+        agreement=_agreement_view(agr),
     ))
 
 
+def _agreement_view(agr) -> dict[str, Any]:
+    """The agreement with people as the page shows it ({} without a study among the runs)."""
+    from .agreement_plots import _cells
+
+    if not len(agr.table):
+        return {}
+    return {"rows": [[str(r.dataset), *_cells(r)] for r in agr.table.itertuples()], "flags": agr.flags, "convention": agr.convention}
+
+
+def _sig_view(sig) -> dict[str, Any]:
+    """The paired comparisons as the page shows them: per data set its rows, P(best) lines."""
+    from .significance import CONVENTION
+    from .significance_view import _cells, p_best_lines
+
+    sets = [{"dataset": str(ds), "baseline": sig.baselines.get(str(ds), ""), "rows": [_cells(r) for r in g.itertuples()],
+             "metrics": [str(r.metric) for r in g.itertuples()], "verdicts": [str(r.verdict) for r in g.itertuples()],
+             "p_best": p_best_lines(sig, str(ds))} for ds, g in sig.pairs.groupby("dataset", sort=False)]
+    return {"sets": sets, "convention": CONVENTION}
+
+
 def build(site: Path, run_dirs: list[Path] | None = None, fresh: bool = True, max_items: int = 8,
-          baseline: str = "identity", interpolation: str = "pchip") -> Path:
+          baseline: str | None = None, interpolation: str = "pchip") -> Path:
     """Write the site. ``fresh``: the site shows exactly ``run_dirs``; otherwise they are
     added to the runs it already has (``bench publish``). ``baseline``, ``interpolation``: the
     BD-rate tables' (:mod:`.bdrate`)."""
@@ -91,10 +117,17 @@ def build(site: Path, run_dirs: list[Path] | None = None, fresh: bool = True, ma
     bd_check(interpolation)  # before anything is cleared
     df, manifests, artifacts = _prepare(site, run_dirs, fresh)
     env = Environment(loader=PackageLoader("benchmark.reports", "templates"), autoescape=select_autoescape(["html"]))
-    boards = leaderboards(df)
-    bd = analyse(df, baseline, interpolation)
-    figs = plots(df, site, bd)
-    tables = write_tables(site, df, bd)
+    sig = significance(df, baseline)
+    boards = leaderboards(df, sig)
+    summary = summarize(df, sig=sig)
+    for b in boards:
+        b["verdict"] = best_line(summary[summary["dataset"] == b["dataset"]])
+    bd = analyse(df, baseline or "identity", interpolation)
+    agr = agreement(df)
+    figs = plots(df, site, bd, sig) + [{**f, "kind": "agreement"} for f in scatter_plots(agr, site)]
+    tables = write_tables(site, df, bd, sig)
+    if len(agr.table):
+        agr.write_csv(site / "tables" / "agreement.csv")
     pages = comparison_pages(site, df, boards, manifests, artifacts, max_items)
-    _write_html(site, env, boards, figs, tables, pages, manifests, bd)
+    _write_html(site, env, boards, figs, tables, pages, manifests, bd, sig, agr)
     return site / "index.html"

@@ -23,7 +23,6 @@ FAMILIES = ("fidelity", "perceptual", "no-reference", "task", "temporal", "subje
 SUBJECTIVE = ("mos", "dmos", "bt-score", "mos-raters")
 NOT_RANKED = ("mos-raters",)  # a count of raters, not a quality
 ITEM_SCOPES = ("image", "clip")
-BOOTSTRAP = 1000
 RUN_FILES = ("scores.parquet", "scores.csv", "manifest.json", "artifacts.json")
 
 
@@ -189,21 +188,14 @@ def load_site_runs(site: Path, originals: dict[str, Path] | None = None) -> tupl
     return newest_rows(frames), manifests, artifacts
 
 
-def bootstrap_ci(values: np.ndarray, seed: int = 0) -> tuple[float, float]:
-    """95% percentile bootstrap interval of the mean (1000 resamples, fixed seed); none when a
-    value is not finite (``identity``'s inf fps: no time measured) or there are fewer than two."""
-    values = np.asarray(values, dtype=float)
-    if len(values) < 2 or not np.isfinite(values).all():
-        return (float("nan"), float("nan"))
-    rng = np.random.default_rng(seed)
-    means = values[rng.integers(0, len(values), (BOOTSTRAP, len(values)))].mean(axis=1)
-    lo, hi = np.percentile(means, [2.5, 97.5])
-    return float(lo), float(hi)
+def leaderboards(df: pd.DataFrame, sig=None) -> list[dict[str, Any]]:
+    """Per data set: metrics (name, arrow, family, unit) and method rows with cells (mean, the
+    95% bootstrap interval and mark of :mod:`.significance`, best: marked '*' or '=') and a rank
+    (mean of per-metric ranks). ``sig``: :func:`.significance.analyse` of ``df`` if at hand."""
+    from .significance import analyse
 
-
-def leaderboards(df: pd.DataFrame) -> list[dict[str, Any]]:
-    """Per data set: metrics (name, arrow, family, unit) and method rows with cells
-    (mean, CI, best) and a rank (mean of per-metric ranks)."""
+    sig = sig if sig is not None else analyse(df)
+    marks = {(r.dataset, r.method, r.metric): r for r in sig.cells.itertuples()}
     ok = df[df["status"] == "ok"]
     main = ok[~ok["metric"].astype(str).str.contains("/", regex=False)]
     out = []
@@ -216,10 +208,11 @@ def leaderboards(df: pd.DataFrame) -> list[dict[str, Any]]:
         cells: dict[tuple[str, str], dict[str, Any]] = {}
         for (method, metric), mg in g_items.groupby(["method", "metric"], sort=False):
             v = mg["value"].to_numpy(dtype=np.float64)
-            lo, hi = bootstrap_ci(v)
-            cells[(method, metric)] = {"mean": float(v.mean()), "lo": lo, "hi": hi, "n": len(v)}
+            c = marks.get((ds, method, metric))
+            lo, hi = (c.ci_low, c.ci_high) if c is not None else (float("nan"), float("nan"))
+            cells[(method, metric)] = {"mean": float(v.mean()), "lo": lo, "hi": hi, "n": len(v), "mark": c.mark if c is not None else ""}
         for (method, metric), mg in g_corpus.groupby(["method", "metric"], sort=False):
-            cells[(method, metric)] = {"mean": float(mg["value"].iloc[0]), "lo": float("nan"), "hi": float("nan"), "n": 1}
+            cells[(method, metric)] = {"mean": float(mg["value"].iloc[0]), "lo": float("nan"), "hi": float("nan"), "n": 1, "mark": ""}
         failed = df[(df["dataset"] == ds) & (df["status"] != "ok")].groupby(["method", "metric"]).size().to_dict()
         ranks = {m: [] for m in methods}
         for metric in metrics:
@@ -227,16 +220,14 @@ def leaderboards(df: pd.DataFrame) -> list[dict[str, Any]]:
             vals = {m: cells[(m, metric)]["mean"] for m in methods if (m, metric) in cells}
             if not vals:
                 continue
-            finite = [v for v in vals.values() if np.isfinite(v)]  # inf fps (identity does no work) wins nothing
-            best = (max(finite) if hib else min(finite)) if finite else None
             order = sorted(vals, key=lambda m: -vals[m] if hib else vals[m])
             for m in vals:
-                cells[(m, metric)]["best"] = len(vals) > 1 and vals[m] == best and metric not in NOT_RANKED
+                cells[(m, metric)]["best"] = bool(cells[(m, metric)]["mark"]) and metric not in NOT_RANKED
                 if len(vals) > 1 and metric_family(metric) != "speed" and metric not in NOT_RANKED:
                     ranks[m].append(order.index(m) + 1)
         rows = []
         for m in methods:
-            r = [cells.get((m, x), {"mean": float("nan"), "lo": float("nan"), "hi": float("nan"), "n": 0, "best": False}) for x in metrics]
+            r = [cells.get((m, x), {"mean": float("nan"), "lo": float("nan"), "hi": float("nan"), "n": 0, "best": False, "mark": ""}) for x in metrics]
             for x, c in zip(metrics, r):
                 c["text"] = fmt(c["mean"], info.loc[x, "unit"])
                 c["ci"] = f"{fmt(c['lo'], info.loc[x, 'unit'])}–{fmt(c['hi'], info.loc[x, 'unit'])}" if not np.isnan(c["lo"]) else ""

@@ -281,7 +281,7 @@ def test_opencv_assertions_become_one_readable_line_in_error_rows():
 def test_the_site_computes_no_interval_over_inf_without_a_numpy_warning():
     import warnings
 
-    from benchmark.reports.sitedata import bootstrap_ci
+    from benchmark.reports.significance import bootstrap_ci
 
     with warnings.catch_warnings():
         warnings.simplefilter("error")
