@@ -35,3 +35,16 @@ def error_text(exc: BaseException) -> str:
         where = f"OpenCV {m.group(4)}" if m.group(4) else "OpenCV"
         return f"{where}: {m.group(2).strip().lower()}: {m.group(3).strip()} (an empty, too small or malformed frame?)"
     return f"{type(exc).__name__}: {text}"
+
+
+def control_char(ch: str) -> bool:
+    """C0, DEL, C1, bidi overrides and other format characters, line and paragraph separators, surrogates."""
+    import unicodedata
+
+    return unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp")
+
+
+def printable(text: object) -> str:
+    """``text`` for a terminal: each control or format character shown as an escape (``\\x1b``,
+    ``\\u202e``), so a name read from a file (a method, a data set, a rater) cannot drive it."""
+    return "".join(ch.encode("unicode_escape").decode() if control_char(ch) else ch for ch in str(text))

@@ -61,7 +61,7 @@ def markdown(res) -> str:
 
 def print_table(res, console) -> None:
     """The agreement tables in the terminal (every name escaped), the flags, the conventions."""
-    from rich.markup import escape
+    from .leaderboard import term as escape
     from rich.table import Table
 
     for ds, t in res.table.groupby("dataset", sort=False):

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..errors import printable
 from ..results import read_scores
 
 SUMMARY_SCOPES = ("image", "clip", "dataset")  # dataset: corpus metrics (mAP, CIDEr)
@@ -236,16 +237,24 @@ def legend(summary: pd.DataFrame, markdown: bool = False) -> str:
 _MD_SPECIAL = "\\`*_[]#|~"
 
 
+def term(s: object) -> str:
+    """A name from a run (a method, a data set, a metric) for the terminal: control characters
+    shown as escapes (:func:`.errors.printable`), rich markup escaped."""
+    from rich.markup import escape
+
+    return escape(printable(s))
+
+
 def md_escape(s: str) -> str:
     """A name as literal Markdown text, in a heading or a table cell: HTML is escaped as
     entities, Markdown syntax (emphasis, links, code, headings, table pipes) with
     backslashes, line breaks become spaces."""
-    text = " ".join(str(s).splitlines()).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    text = printable(" ".join(str(s).splitlines())).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     return "".join("\\" + c if c in _MD_SPECIAL else c for c in text)
 
 
 def print_tables(summary: pd.DataFrame, console, ci: bool = False) -> None:
-    from rich.markup import escape
+    escape = term
     from rich.table import Table
 
     style = {"*": "[bold green]{}*[/]", "=": "[bold]{}=[/]"}
@@ -348,7 +357,7 @@ def bd_markdown(res) -> str:
 
 def print_bd(res, console) -> None:
     """The BD tables in the terminal (nothing with no sweep)."""
-    from rich.markup import escape
+    escape = term
     from rich.table import Table
 
     sweeps = res.views()

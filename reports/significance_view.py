@@ -57,7 +57,7 @@ def markdown(sig: Significance) -> str:
 
 def print_pairs(sig: Significance, console) -> None:
     """The comparisons in the terminal, one table per data set, then the convention."""
-    from rich.markup import escape
+    from .leaderboard import term as escape
     from rich.table import Table
 
     if sig.pairs.empty:

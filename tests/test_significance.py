@@ -207,3 +207,22 @@ def test_a_report_over_several_runs_never_writes_into_an_input_run(tmp_path):
     made = [d for d in (tmp_path / "runs").iterdir() if d.name.startswith("report-")]
     assert len(made) == 1 and (made[0] / "leaderboard.md").exists() and (made[0] / "significance.csv").exists()
     assert "2 runs merged: the report goes to a new folder" in r.output
+
+
+def test_names_from_a_run_cannot_drive_the_terminal_or_the_markdown(tmp_path):
+    """A method named with an escape sequence (a shared run folder is someone else's input) is shown
+    escaped in the terminal tables and leaderboard.md (issue 39)."""
+    from rich.console import Console
+
+    from benchmark.reports import significance_view
+
+    evil = "\x1b[2J\x1b]0;pwned\x07gan\u202e"
+    df = rows({"identity": np.arange(8.0), evil: np.arange(8.0) + 1})
+    con = Console(width=300, record=True, file=open("/dev/null", "w"))
+    summary = leaderboard.summarize(df)
+    leaderboard.print_tables(summary, con, ci=True)
+    significance_view.print_pairs(analyse(df), con)
+    out = con.export_text()
+    assert "\x1b" not in out and "\u202e" not in out and "\\x1b[2J" in out
+    md = leaderboard.to_markdown(summary) + significance_view.markdown(analyse(df))
+    assert "\x1b" not in md and "\u202e" not in md and "\\\\x1b" in md

@@ -25,7 +25,8 @@ from benchmark.runfiles import public_name, redact, safe_run_name
 from benchmark.runner import RunConfig, run
 from benchmark.serve import study
 from benchmark.serve.app import ServeConfig, create_app
-from benchmark.serve.raters import clean_name, printable
+from benchmark.errors import printable
+from benchmark.serve.raters import clean_name
 from benchmark.writer import ROWS_FILE, damaged_lines, scan
 
 SECRET = b"TOP-SECRET-BYTES-0123456789"

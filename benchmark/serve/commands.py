@@ -140,7 +140,7 @@ def _register_study_results(study_app: typer.Typer, console, fail) -> None:
 def _shown(text) -> str:
     """Text from the database (typed names, and method, item and data-set names from a run) for
     the terminal: control characters escaped (:func:`.raters.printable`), Rich markup too."""
-    from .raters import printable
+    from ..errors import printable
 
     return escape(printable(text))
 

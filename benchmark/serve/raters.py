@@ -22,12 +22,12 @@ import hmac
 import re
 import secrets
 import sqlite3
-import unicodedata
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
 from ..errors import BenchError
+from ..errors import control_char as _control
 from .study_db import HIDDEN, get_study, now
 
 COOKIE_PREFIX = "bench_rater_"
@@ -47,11 +47,6 @@ class RaterRefused(BenchError):
         self.status = status
 
 
-def _control(ch: str) -> bool:
-    """C0, DEL, C1, bidi overrides and other format characters, line and paragraph separators, surrogates."""
-    return unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp")
-
-
 def clean_name(raw: str | None) -> str | None:
     """A typed rater name as stored: terminal escape sequences and control characters (C0, C1,
     DEL, bidi overrides) removed, spaces collapsed; None for no name. A name over
@@ -68,10 +63,6 @@ def clean_name(raw: str | None) -> str | None:
     return name
 
 
-def printable(text: object) -> str:
-    """``text`` for a terminal: each control or format character shown as an escape (``\\x1b``,
-    ``\\u202e``), so a stored name (of a database written before :func:`clean_name`) cannot drive it."""
-    return "".join(ch.encode("unicode_escape").decode() if _control(ch) else ch for ch in str(text))
 
 
 def cookie_name(study: str) -> str:
