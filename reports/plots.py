@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from .mpltext import NO_MATHTEXT, plain_log_ticks
 from .sitedata import ITEM_SCOPES
 
 
@@ -20,7 +21,8 @@ def _plt():
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    plt.rcParams.update({"svg.hashsalt": "bench", "figure.dpi": 100, "font.size": 9})
+    # text.parse_math off: a method named with '$' is drawn as typed, never as TeX (issue 39)
+    plt.rcParams.update({"svg.hashsalt": "bench", "figure.dpi": 100, "font.size": 9, **NO_MATHTEXT})
     return plt
 
 
@@ -184,6 +186,7 @@ def speed_quality(plt, df: pd.DataFrame, site: Path) -> list[dict[str, str]]:
     for method, g in sq.groupby("method", sort=False):
         ax.scatter(g["value_fps"], g["value_q"], label=method)
     ax.set_xscale("log")
+    plain_log_ticks(ax.xaxis)  # with mathtext off, the default log ticks would print their TeX
     ax.set_xlabel("frames per second (log)")
     ax.set_ylabel(primary_quality(df))
     ax.set_title("Speed against quality")

@@ -392,8 +392,6 @@ def test_a_dollar_name_stops_matplotlib_and_both_ways_out_work(tmp_path):
     assert matplotlib.rcParams["text.parse_math"] is True  # only inside the context
 
 
-@pytest.mark.xfail(strict=True, reason="issue 39 section 4: reports/plots.py must draw under NO_MATHTEXT (in _plt) with "
-                   "plain_log_ticks on speed_quality's log axis (owned by the report's session); remove this mark then")
 def test_report_figures_take_a_dollar_method_name(tmp_path, monkeypatch):
     import matplotlib
     import pandas as pd

@@ -4,13 +4,12 @@ without a float copy, and at most :data:`MAX_DECODES` decodes run at once in the
 
 from __future__ import annotations
 
-import io
-import re
 import threading
 from pathlib import Path
-from typing import Any
 
 import numpy as np
+
+from ..imaging import TooLarge, check_pixels, header_size  # noqa: F401  (the server's names for them)
 
 MAX_DECODES = 2
 #: every decode of an upload or a live frame holds one of these
@@ -18,35 +17,8 @@ DECODES = threading.BoundedSemaphore(MAX_DECODES)
 DECODE_WAIT_S = 60.0
 
 
-class TooLarge(ValueError):
-    """A picture over the pixel limit; the message says how large it is and what the limit is."""
-
-
 class Busy(RuntimeError):
     """No decode slot came free in time."""
-
-
-def header_size(src: bytes | str | Path) -> tuple[int, int] | None:
-    """(width, height) from the image's header (Pillow reads only the header), or None when
-    Pillow does not know it as an image. A header Pillow calls a decompression bomb is a
-    :class:`TooLarge` at once."""
-    from PIL import Image, UnidentifiedImageError
-
-    fp: Any = io.BytesIO(src) if isinstance(src, (bytes, bytearray, memoryview)) else str(src)
-    try:
-        with Image.open(fp) as im:
-            return im.size
-    except Image.DecompressionBombError as exc:
-        m = re.search(r"\((\d+) pixels\)", str(exc))
-        raise TooLarge(f"image of {int(m.group(1)):,} pixels" if m else "image of too many pixels") from None
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
-        return None
-
-
-def check_pixels(what: str, w: int, h: int, limit: int) -> None:
-    """Refuse ``what`` of ``w``x``h`` pixels over ``limit``."""
-    if w * h > limit:
-        raise TooLarge(f"{what} of {w}x{h} pixels is larger than the limit of {limit:,} pixels")
 
 
 def to_uint8(img: np.ndarray) -> np.ndarray:
