@@ -9,11 +9,20 @@ different) and one of 10N, runs ``bench run -m identity -d FOLDER@qf20 --metrics
 --no-cache -q`` on each in its own process, alternately, ``--repeats`` times, and prints
 each process's peak RSS (``os.wait4``'s rusage of that child), wall time and the ratio
 10N / N of the peak RSS (the target: within 1.2).
+
+    python benchmarks/run_memory.py --forward srgan --size 512x512
+
+One method's first forward pass instead, in a process of its own: the method is made and set
+up (weights loaded), the kernel's peak RSS mark is reset (``/proc/self/clear_refs``), one
+generated frame of that size goes through ``Method.process``, and the peak RSS above the level
+just before the call is printed (``peak RSS increase: N MiB``, and as JSON with ``--json``):
+what ``benchmarks/cost_memory.py`` compares a run's ``peak-mem`` row with.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import subprocess
@@ -47,6 +56,38 @@ def run(cmd: list[str]) -> tuple[float, float]:
     return time.perf_counter() - t, ru.ru_maxrss / 1024
 
 
+def _status_kb(field: str) -> int:
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith(field + ":"))
+
+
+def forward_peak(method_name: str, w: int, h: int, device: str) -> dict:
+    """In this process: the peak RSS increase of ``method_name``'s first ``process`` call on one
+    generated ``h`` x ``w`` RGB frame, after its setup (the ``--forward`` mode; Linux)."""
+    import numpy as np
+
+    from benchmark.api import Context
+    from benchmark.resolve import make_method
+
+    method = make_method(method_name)
+    method.setup(device)
+    rng = np.random.default_rng(0)
+    y, x = np.mgrid[0:h, 0:w].astype(np.float32)
+    frame = np.clip(np.stack([128 + 70 * np.sin(x / (9 + k) + k) * np.cos(y / (13 + k)) for k in range(3)], 2)
+                    + rng.normal(0, 8, (h, w, 3)), 0, 255).astype(np.uint8)
+    ctx = Context(scale=method.scale or 1, device=device)
+    method.start_clip(ctx)
+    with open("/proc/self/clear_refs", "w") as f:  # the high-water mark from here on: loading the weights is not the call
+        f.write("5")
+    before = _status_kb("VmRSS")
+    t = time.perf_counter()
+    method.process([frame], ctx)
+    seconds = time.perf_counter() - t
+    peak = _status_kb("VmHWM")
+    return {"method": method_name, "size": f"{w}x{h}", "device": device, "rss_before_mib": before / 1024,
+            "peak_rss_increase_mib": (peak - before) / 1024, "seconds": seconds}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--n", type=int, default=20)
@@ -54,8 +95,16 @@ def main() -> None:
     ap.add_argument("--metrics", default="psnr,ssim,niqe,brisque")
     ap.add_argument("--repeats", type=int, default=1)
     ap.add_argument("--bench", default=str(Path(sys.executable).with_name("bench")))
+    ap.add_argument("--forward", metavar="METHOD", help="measure one forward pass of METHOD on one frame of --size instead")
+    ap.add_argument("--device", default="cpu", help="with --forward")
+    ap.add_argument("--json", action="store_true", help="with --forward: print the result as one JSON line")
     a = ap.parse_args()
     w, h = (int(v) for v in a.size.split("x"))
+    if a.forward:
+        r = forward_peak(a.forward, w, h, a.device)
+        print(json.dumps(r) if a.json else f"{r['method']} on {r['size']} ({r['device']}): peak RSS increase {r['peak_rss_increase_mib']:.1f} MiB "
+              f"above {r['rss_before_mib']:.1f} MiB, {r['seconds']:.2f} s")
+        return
     tmp = Path(tempfile.mkdtemp(prefix="runmem-"))
     try:
         sizes = (a.n, 10 * a.n)

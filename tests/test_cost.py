@@ -246,3 +246,31 @@ def registry_card(name: str) -> int:
     from benchmark.methods.trainable import weights_file
 
     return weights_file(name)[1]["parameters"]
+
+
+def test_shipped_listing_counts_each_card_and_its_macs():
+    from benchmark.modelcost import network_macs, shipped
+
+    listed = {e["name"]: e for e in shipped()}
+    assert listed["srgan"]["params"] == listed["srgan"]["card_params"] == 247_139
+    assert all(e.get("params") == e["card_params"] for e in listed.values()), [e for e in listed.values() if e.get("params") != e["card_params"]]
+    net = nn.Sequential(nn.Conv2d(3, 5, 3, padding=1), nn.ReLU(), nn.Conv2d(5, 3, 1))
+    assert network_macs(net, 3, 16) == (3 * 5 * 9 + 5 * 3) * 16 * 16
+
+
+def test_bench_models_shows_params_and_gmacs_of_a_file_on_disk(data_root, tmp_path, monkeypatch):
+    import shutil
+
+    from typer.testing import CliRunner
+
+    from benchmark import zoo
+    from benchmark.cli import app
+
+    weights = Path(data_root).parent / "weights" / "published" / "dncnn_25.pth"
+    if not weights.is_file():
+        pytest.skip("the published DnCNN weights are not here")
+    monkeypatch.setenv("BENCH_MODELS_DIR", str(tmp_path))
+    shutil.copy(weights, tmp_path / zoo.get("drunet-color").filename)  # any model file under a zoo name is counted as it is
+    out = CliRunner().invoke(app, ["models"], env={"COLUMNS": "200"}).output
+    assert "555,137 params, 36.31 GMACs at 256x256" in out and "fetch the file to count" in out
+    assert "247,139 params, 31.01 GMACs at 256x256" in out  # the shipped srgan generator

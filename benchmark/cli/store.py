@@ -19,8 +19,11 @@ app.add_typer(models_app, name="models")
 
 @models_app.callback(invoke_without_command=True)
 def models(ctx: typer.Context) -> None:
-    """List the zoo: name, task, scale, license, paper, source URL, sha256, size, and whether the file is here."""
+    """List the zoo (name, task, scale, license, paper, source URL, sha256, size, whether the file is
+    here, and for a file on disk its parameters and GMACs at 256x256), then the shipped networks
+    (methods/weights) with their parameters and GMACs at 256x256."""
     from .. import zoo
+    from ..modelcost import published_cost
 
     if ctx.invoked_subcommand is not None:
         return
@@ -32,8 +35,30 @@ def models(ctx: typer.Context) -> None:
         console.print(f"\n[bold]{escape(m.name)}[/]  x{m.scale}  {escape(m.task)}  {escape(m.architecture)}  "
                       f"{escape(m.license)}  {size}  {here}", soft_wrap=True)
         sha = m.sha256 or "unknown: `fetch` cannot verify this file"
-        for label, value in (("paper", m.paper), ("source", m.url), ("sha256", sha)) + ((("note", m.notes),) if m.notes else ()):
+        cost = _cost_line(published_cost, zoo.local_path(m)) if zoo.local_path(m).is_file() else "fetch the file to count its parameters and MACs"
+        for label, value in (("paper", m.paper), ("source", m.url), ("sha256", sha), ("cost", cost)) + ((("note", m.notes),) if m.notes else ()):
             console.print(f"  {label:<7}{escape(value)}", soft_wrap=True, highlight=False)
+    _shipped_networks()
+
+
+def _cost_line(count, *args) -> str:
+    """``N params, G GMACs at 256x256`` (FLOPs = 2 x MACs), or why it could not be counted."""
+    try:
+        c = count(*args)
+    except Exception as exc:  # noqa: BLE001 - a listing: say it and go on
+        return f"not counted ({type(exc).__name__}: {exc})"
+    return f"{c['params']:,} params, {c['gmacs']:.2f} GMACs {c['size']} (FLOPs = 2 x MACs)"
+
+
+def _shipped_networks() -> None:
+    """The networks shipped with bench (methods/weights): card, class, parameters and GMACs at 256x256."""
+    from ..modelcost import shipped
+
+    console.print("\n[bold]shipped networks[/] (methods/weights; a run's params/macs rows count each method's own calls: "
+                  "the gan/ssim ensembles hold six generators and the QF predictor)", soft_wrap=True)
+    for e in shipped():
+        cost = f"not counted ({e['error']})" if "error" in e else f"{e['params']:,} params, {e['gmacs']:.2f} GMACs {e['size']}"
+        console.print(f"  {escape(e['name']):<15}{escape(e['class']):<22}{escape(cost)}", soft_wrap=True, highlight=False)
 
 
 @models_app.command("fetch")
