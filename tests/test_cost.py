@@ -274,3 +274,23 @@ def test_bench_models_shows_params_and_gmacs_of_a_file_on_disk(data_root, tmp_pa
     out = CliRunner().invoke(app, ["models"], env={"COLUMNS": "200"}).output
     assert "555,137 params, 36.31 GMACs at 256x256" in out and "fetch the file to count" in out
     assert "247,139 params, 31.01 GMACs at 256x256" in out  # the shipped srgan generator
+
+
+def test_cost_table_and_pareto_front_read_the_rows():
+    from benchmark.reports.costs import cost_table, is_cost, pareto_front, quality_vs_cost
+
+    def row(method, metric, value, scope="dataset", status="ok", unit="", error=None, hib=False):
+        return {"dataset": "d", "method": method, "metric": metric, "value": value, "scope": scope, "status": status, "unit": unit,
+                "error": error, "higher_is_better": hib, "item_id": "*" if scope == "dataset" else "i"}
+
+    na = dict(status=NOT_APPLICABLE, error="no network: x")
+    df = pd.DataFrame([row("a", "psnr", 30.0, "image", hib=True), row("b", "psnr", 31.0, "image", hib=True), row("c", "psnr", 29.0, "image", hib=True),
+                       row("a", "macs", 2e9, unit="MACs"), row("b", "macs", 8e9, unit="MACs"), row("c", "macs", 4e9, unit="MACs"),
+                       row("a", "peak-mem", 10.0, unit="MiB@cpu"), row("n", "params", np.nan, **na)])
+    assert is_cost(df).sum() == 5
+    t = cost_table(df).set_index("method")
+    assert t.loc["a", "GMACs/frame"] == 2.0 and t.loc["a", "peak MiB"] == 10.0 and t.loc["a", "device"] == "cpu"
+    assert np.isnan(t.loc["n", "params"]) and "params: no network: x" in t.loc["n", "notes"]
+    q = quality_vs_cost(df, "psnr", "macs").set_index("method")
+    assert q["pareto"].to_dict() == {"a": True, "b": True, "c": False}  # c: worse and dearer than a
+    assert pareto_front(pd.Series([1.0, 1.0]), pd.Series([1.0, np.nan])).tolist() == [True, False]
