@@ -40,6 +40,7 @@ class CostProbe:
         self.values: dict[str, Any] | None = None
         self.key: str | None = None
         self.shape: tuple[int, ...] = ()
+        self._pending: CallRecorder | None = None  # calls measured, MACs not yet counted
 
     def _cached(self, frame: np.ndarray) -> bool:
         """Whether the probe at ``frame``'s size is known (cached); its key is set either way."""
@@ -66,8 +67,10 @@ class CostProbe:
         return stream, self.method
 
     def ensure(self, frames: Callable[[], Iterable[np.ndarray]], setup: Callable[[Method], None]) -> None:
-        """After the restore stage: when it measured nothing (the output was cached) and the probe
-        is not cached, one extra call on the first frame of ``frames()`` (the degraded input)."""
+        """After the restore stage: the MACs of the call it measured counted (:meth:`settle`); when it
+        measured nothing (the output was cached) and the probe is not cached, one extra call on the
+        first frame of ``frames()`` (the degraded input)."""
+        self.settle()
         if self.values is not None or passes_through(self.method, self.spec):
             return
         source = frames()
@@ -89,10 +92,12 @@ class CostProbe:
         except Exception as exc:  # noqa: BLE001 - the unit's own call says whether the method works
             debug(exc)
             self.values = {"error": f"cost probe: {error_text(exc)}"}
+        self.settle()
         self.method.start_clip(self.ctx)
 
     def measure(self, call: Callable[[], Any]) -> Any:
-        """``call()`` (one process call on one frame), its MACs counted and peak memory measured; cached."""
+        """``call()`` (one process call on one frame), its peak memory measured and its network calls
+        noted; their MACs are counted by :meth:`settle`, out of the call's time."""
         try:
             nets = networks(self.method)
         except Exception as exc:  # noqa: BLE001 - a plug-in's hook: its cost rows say it, the run goes on
@@ -102,17 +107,23 @@ class CostProbe:
         recorder = CallRecorder(nets)
         with PeakMemory(self.device) as mem, recorder:
             result = call()
-        macs, why = None, ""
+        self.values = {"network": bool(nets), "params": count_params(nets) if nets else None, "macs": None, "macs_note": "",
+                       "peak_bytes": mem.peak_bytes, "memory": mem.how or mem.why, "device": self.label, "shape": list(self.shape)}
+        self._pending = recorder
+        return result
+
+    def settle(self) -> None:
+        """Count the MACs of the measured call's network calls (on ``meta`` tensors) and cache the probe."""
+        recorder, self._pending = self._pending, None
+        if recorder is None or self.values is None:
+            return
         try:
-            macs = recorder.macs() if recorder.calls else None
-            why = "" if recorder.calls or not nets else "the network's modules were not called"
+            self.values["macs"] = recorder.macs() if recorder.calls else None
+            self.values["macs_note"] = "" if recorder.calls or not self.values["network"] else "the network's modules were not called"
         except Exception as exc:  # noqa: BLE001 - the count fails, not the unit
             debug(exc)
-            why = f"counting failed: {error_text(exc)}"
-        self.values = {"network": bool(nets), "params": count_params(nets) if nets else None, "macs": macs, "macs_note": why,
-                       "peak_bytes": mem.peak_bytes, "memory": mem.how or mem.why, "device": self.label, "shape": list(self.shape)}
+            self.values["macs_note"] = f"counting failed: {error_text(exc)}"
         self.cache.put_json(self.key, self.values)
-        return result
 
 
 class _MeasuredFirstCall:
