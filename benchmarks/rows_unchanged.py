@@ -4,8 +4,9 @@ every row of their ``scores.csv`` compared (same keys, same order, values equal 
     BENCH_DATA_ROOT=../shared/data python benchmarks/rows_unchanged.py \\
         --before /path/to/old/checkout --after . --work /tmp/rows [--detector PATH] [--only NAME ...]
 
-Each side runs as ``python -m benchmark.cli`` with ``PYTHONPATH`` set to its checkout, each
-with a cold cache of its own. A third pass runs the *after* code on the *before* cache and
+Each side runs as ``python -S -m benchmark.cli`` with ``PYTHONPATH`` set to a folder that
+imports its checkout alone (:func:`import_root`; an editable install no longer leaks the current
+checkout's ``datasets``/``methods``/``reports`` into the before side), each with a cold cache of its own. A third pass runs the *after* code on the *before* cache and
 checks that it adds no cache entry (entries made before the change still hit) and gives the
 same rows. ``run_id`` and ``elapsed_s`` differ by nature and are not compared, nor the values
 of the ``fps`` metric (a measured speed); every other column is. Exit 1 on any difference.
@@ -44,9 +45,30 @@ def jobs(detector: str | None) -> dict[str, list[str]]:
     return out
 
 
+def import_root(src: Path, work: Path) -> Path:
+    """A folder from which ``import benchmark`` gives the code of the checkout ``src`` alone: the
+    installed package maps ``benchmark.datasets``/``methods``/``reports`` to the top-level folders
+    (pyproject's package-dir), and an editable install's finder would map them to *its* checkout
+    whatever PYTHONPATH says; here ``benchmark/`` is a folder of links to ``src/benchmark/*`` plus
+    those three, and the child runs with ``python -S`` (no .pth file, so no editable finder) and
+    the site-packages on PYTHONPATH."""
+    root = work / f"import-{abs(hash(str(src.resolve()))):x}"
+    pkg = root / "benchmark"
+    if not pkg.exists():
+        pkg.mkdir(parents=True)
+        for entry in (src / "benchmark").iterdir():
+            (pkg / entry.name).symlink_to(entry.resolve())
+        for sub in ("datasets", "methods", "reports"):
+            (pkg / sub).symlink_to((src / sub).resolve())
+    return root
+
+
 def run_job(src: Path, args: list[str], out: Path, cache: Path) -> float:
-    env = {**os.environ, "PYTHONPATH": str(src.resolve()), "RAY_TMPDIR": str(cache.parent)}  # a Ray of its own, not the user's
-    cmd = [sys.executable, "-m", "benchmark.cli", "run", "-q", *args, "-o", str(out), "--cache-dir", str(cache)]
+    import site
+
+    path = os.pathsep.join([str(import_root(src, out.parents[2])), *site.getsitepackages()])
+    env = {**os.environ, "PYTHONPATH": path, "RAY_TMPDIR": str(cache.parent)}  # a Ray of its own, not the user's
+    cmd = [sys.executable, "-S", "-m", "benchmark.cli", "run", "-q", *args, "-o", str(out), "--cache-dir", str(cache)]
     t0 = time.perf_counter()
     r = subprocess.run(cmd, env=env, cwd=out.parent, capture_output=True, text=True)
     if r.returncode not in (0, 1) or not (out / "scores.csv").exists():
