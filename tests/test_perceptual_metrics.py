@@ -380,3 +380,31 @@ def test_fid_grows_as_jpeg_quality_falls(tiny_features, tmp_path):
 def test_fid_without_its_weights_names_the_fetch(torch_home):
     why = registry.metrics.get("fid").availability()
     assert "bench metrics fetch fid" in why and "weights-inception-2015-12-05-6726825d.pth" in why
+
+
+@pytest.mark.shared
+@pytest.mark.slow
+def test_fid_grows_as_jpeg_quality_falls_on_live1(tiny_features, data_root, tmp_path):
+    """LIVE1 (29 images) at QF 50, 30, 10 with the tiny random network: FID against the originals
+    grows as the quality falls. (Between QF 30 and 20 every random network tried put QF 30 higher:
+    mean-pooled random features weigh ringing and blocking against lost texture, which the real
+    Inception's features need not; the five-level check needs those weights.)"""
+    res = run(RunConfig(methods=["identity"], datasets=["live1-qf{10,30,50}"], metrics=["fid"], data_root=str(data_root),
+                        out=str(tmp_path / "o")), progress=False)
+    assert not res.failures, res.failures
+    fid = res.rows[(res.rows.scope == "dataset") & (res.rows.metric == "fid")].set_index("dataset").value
+    values = [fid[f"live1-qf{q}"] for q in (50, 30, 10)]
+    assert values == sorted(values) and values[0] < values[-1], values
+
+
+@pytest.mark.shared
+@pytest.mark.slow
+def test_vmaf_neg_never_above_vmaf_on_vid4_crf35(data_root, tmp_path):
+    """The issue's check: vmaf-neg at most vmaf + 0.5 on every Vid4 CRF35 row of identity, gan and
+    pix2pix:lam=1000 (here the first 5 frames of each clip; all frames: see docs/metrics.md)."""
+    res = run(RunConfig(methods=["identity", "gan", "pix2pix:lam=1000"], datasets=["vid4-crf35"], metrics=["vmaf", "vmaf-neg"],
+                        data_root=str(data_root), max_frames=5, out=str(tmp_path / "o")), progress=False)
+    assert not res.failures, res.failures
+    r = res.rows[res.rows.metric.isin(["vmaf", "vmaf-neg"])]
+    piv = r.pivot_table(index=["item_id", "method", "scope", "frame"], columns="metric", values="value")
+    assert len(piv) > 0 and (piv["vmaf-neg"] <= piv["vmaf"] + 0.5).all(), piv

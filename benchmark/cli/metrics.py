@@ -55,6 +55,8 @@ def weights_line(name: str, obj: Any) -> str:
         gone = {p for _, p in obj.missing_weights()}
         parts = [f"{url.rsplit('/', 1)[-1]} {'missing' if any(p.name == url.rsplit('/', 1)[-1] for p in gone) else 'present'}"
                  for _, url in obj.weights]
+    if not parts and hasattr(obj, "pyiqa_name"):
+        return f"weights: pyiqa's own, if any (`bench metrics fetch {name}` gets them); license: {metric_license(name, obj)}"
     return (f"weights: {', '.join(parts)}" if parts else "weights: no files to fetch") + f"; license: {metric_license(name, obj)}"
 
 
