@@ -408,3 +408,38 @@ def test_vmaf_neg_never_above_vmaf_on_vid4_crf35(data_root, tmp_path):
     r = res.rows[res.rows.metric.isin(["vmaf", "vmaf-neg"])]
     piv = r.pivot_table(index=["item_id", "method", "scope", "frame"], columns="metric", values="value")
     assert len(piv) > 0 and (piv["vmaf-neg"] <= piv["vmaf"] + 0.5).all(), piv
+
+
+@pytest.mark.slow  # Inception's 24M parameters made and saved (95 MB), two 299x299 forwards
+def test_fid_runs_torch_fidelitys_inception_from_the_fetched_file(torch_home, monkeypatch):
+    """The real feature path (torch-fidelity's Inception, loaded from the verified file) with
+    seeded random weights of its architecture: 2048 features per frame, FID(set, set) = 0."""
+    import torch_fidelity.feature_extractor_inceptionv3 as tfi
+
+    from benchmark.metrics import distribution
+
+    torch.manual_seed(0)
+    monkeypatch.setattr(tfi, "load_state_dict_from_url", lambda *a, **k: None)
+    monkeypatch.setattr(tfi.FeatureExtractorInceptionV3, "load_state_dict", lambda self, sd: None)
+    state = tfi.FeatureExtractorInceptionV3("x", ["2048"]).state_dict()
+    monkeypatch.undo()
+    monkeypatch.setenv("TORCH_HOME", str(torch_home.parent))
+    monkeypatch.setattr(torch.hub, "_hub_dir", None)
+    f = metricweights.FILES["inception-fid"]
+    path = metricweights.local_path(f)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(state, path)
+    data = path.read_bytes()
+    declared = dataclasses.replace(f, sha256=hashlib.sha256(data).hexdigest(), size=len(data))
+    monkeypatch.setattr(metricweights, "FILES", {**metricweights.FILES, "inception-fid": declared})
+    distribution._Distribution._loaded.clear()
+    fid = registry.metrics.get("fid")()
+    assert fid.availability() == "" and fid.predictor_identity()["weights"] == f.sha256  # the identity names the declared file
+    frames = [smooth_image(40, 56, seed=1), smooth_image(40, 56, c=1, seed=9)]
+    feats = fid.predict_many(frames[:1]) + [fid.predict(frames[1])]
+    assert all(len(p) == 2048 for p in feats)
+    from benchmark.api import CorpusRecord
+
+    same = [CorpusRecord(str(k), {}, [p], [p]) for k, p in enumerate(feats)]
+    assert fid.compute(iter(same))["fid"] == pytest.approx(0.0, abs=1e-3)
+    distribution._Distribution._loaded.clear()
