@@ -3,8 +3,9 @@ offline or in real time.
 
 Offline, video is decoded with PyAV and restored through :func:`benchmark.api.restore_stream`
 (batches, a multi-frame method's window; memory stays flat whatever the length), then encoded
-at the input's frame rate with the chosen codec; the audio stream is copied through untouched
-(remuxed packets, no re-encoding).
+with the chosen codec, each frame at its input frame's timestamp (:mod:`benchmark.videoio`: a
+variable frame rate is kept); the audio stream is copied through untouched (remuxed packets, no
+re-encoding).
 
 In real time (:func:`enhance_realtime`), a thread plays the source at its native rate (a file
 is paced by its timestamps; a camera paces itself) into a one-frame slot; the method takes the
@@ -34,8 +35,8 @@ from .api import Context, restore_stream
 from .errors import BenchError, error_text
 from .config import ENV_MAX_PIXELS, max_pixels
 from .imaging import IMAGE_EXTS, TooLarge, check_regular, read_image, write_png
+from .videoio import CODECS, FrameTimes, Writer as _Writer  # noqa: F401  (_Writer: the recipes' name for it)
 
-CODECS = {"h264": "libx264", "hevc": "libx265", "av1": "libsvtav1"}
 CAMERA_FORMATS = {"linux": "v4l2", "darwin": "avfoundation", "win32": "dshow"}
 
 
@@ -114,38 +115,6 @@ def _write_atomically(dst: Path, write) -> Any:
         tmp.unlink(missing_ok=True)
         raise
     return result
-
-
-class _Writer:
-    """An encoded video stream of even size, fed uint8 RGB frames (optionally with pts)."""
-
-    def __init__(self, container, codec: str, rate: Fraction, w: int, h: int, crf: int, time_base: Fraction | None = None):
-        import av
-
-        self.av, self.container = av, container
-        self.stream = container.add_stream(CODECS[codec], rate=rate)
-        self.stream.width, self.stream.height = w + w % 2, h + h % 2
-        self.stream.pix_fmt = "yuv420p"
-        self.stream.options = {"crf": str(crf)}
-        self.time_base = time_base
-        if time_base is not None:
-            self.stream.time_base = time_base
-            self.stream.codec_context.time_base = time_base
-
-    def write(self, img: np.ndarray, pts: int | None = None) -> None:
-        if img.shape[2] == 1:
-            img = np.repeat(img, 3, 2)
-        if img.shape[0] % 2 or img.shape[1] % 2:
-            img = np.pad(img, ((0, img.shape[0] % 2), (0, img.shape[1] % 2), (0, 0)), mode="edge")
-        vf = self.av.VideoFrame.from_ndarray(np.ascontiguousarray(img), format="rgb24")
-        if pts is not None:
-            vf.pts, vf.time_base = pts, self.time_base
-        for pkt in self.stream.encode(vf):
-            self.container.mux(pkt)
-
-    def close(self) -> None:
-        for pkt in self.stream.encode():
-            self.container.mux(pkt)
 
 
 def _open_video(src: Path):
@@ -314,11 +283,12 @@ def _enhance_video(src: Path, method, dst: Path, scale: int, codec: str, crf: in
         panels = (1 + (reference is not None)) if sbs else 0
         w = ow * (panels + 1) if sbs else ow
         refs = _reference_frames(Path(reference) if sbs and reference is not None else None)
+        times = FrameTimes(vin, rate)  # each frame keeps its input's timestamp: a variable frame rate stays so
         with av.open(str(dst), "w") as out:
-            writer = _Writer(out, codec, rate, w, oh, crf)
+            writer = _Writer(out, codec, rate, w, oh, crf, time_base=times.time_base)
             aout = out.add_stream_from_template(ain) if ain is not None else None
             ctx = Context(scale=scale, item_id=src.stem, kind="video", fps=float(rate), device=device)
-            waiting: deque[np.ndarray] = deque()  # decoded inputs awaiting their output (bounded by the window)
+            waiting: deque[tuple[np.ndarray, int | None]] = deque()  # decoded inputs (and pts) awaiting their output (bounded by the window)
             stats = {"frames": 0, "seconds": 0.0}
 
             def decoded() -> Iterator[np.ndarray]:
@@ -331,7 +301,7 @@ def _enhance_video(src: Path, method, dst: Path, scale: int, codec: str, crf: in
                         continue
                     for vf in _decode(src, packet, stats["frames"] + len(waiting)):
                         arr = vf.to_ndarray(format="rgb24")
-                        waiting.append(arr)
+                        waiting.append((arr, times.of(vf)))
                         yield arr
 
             def timed(dt: float, n: int) -> None:
@@ -343,8 +313,8 @@ def _enhance_video(src: Path, method, dst: Path, scale: int, codec: str, crf: in
                 task = bar.add_task("frames", total=total, info="")
                 try:
                     for o in restore_stream(method, decoded(), ctx, batch, timed):
-                        f = waiting.popleft()
-                        writer.write(_panels([r for r in [next(refs)] if r is not None] + [f, o], oh, ow) if sbs else o)
+                        f, pts = waiting.popleft()
+                        writer.write(_panels([r for r in [next(refs)] if r is not None] + [f, o], oh, ow) if sbs else o, times.next(pts))
                 except OSError:
                     raise  # the output cannot be written: _write_atomically says so
                 except Exception as exc:

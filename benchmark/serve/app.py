@@ -33,10 +33,13 @@ from .gate import UPLOAD_OVERHEAD, Gate, check_token, log_config
 from .handlers import add_error_handlers
 from .leaderboards import SiteFiles, nav_html
 from .sessions import Sessions
+from .threads import CutAtStop, DaemonPool, end_if_busy
 from .state import LIVE_DEFAULT, TEMPLATES, AppState, ServeConfig, available_methods  # noqa: F401  (imported from here too)
 
 STATIC = Path(__file__).parent / "static"
 LOOPBACK_NAMES = ["localhost", "127.0.0.1", "[::1]"]
+#: seconds a stop (Ctrl-C) waits for requests in flight before it cancels them (uvicorn's timeout_graceful_shutdown)
+STOP_GRACE_S = 1.0
 #: the routers, in the order their routes are matched (the mounts come after them)
 ROUTERS = (routes_pages.router, routes_enhance.router, routes_live.router, routes_study.router)
 
@@ -68,14 +71,16 @@ def _warm_more(st: AppState) -> None:
 
 @contextlib.asynccontextmanager
 async def _lifespan(app: FastAPI):
+    # the routes' threads (asyncio.to_thread: a site build, an upload's check) are never waited for at a stop (:mod:`.threads`)
+    asyncio.get_running_loop().set_default_executor(DaemonPool(thread_name_prefix="bench-serve"))
     await asyncio.to_thread(warm, app.state.serve)
     yield
-    app.state.serve.jobs.close()
+    app.state.serve.jobs.close()  # queued and running jobs marked as stopped; none waited for
 
 
 def create_app(cfg: ServeConfig):
     """The ASGI app of ``bench serve``: the FastAPI app with every router and mount, behind the :class:`Gate`
-    (``.fastapi`` is the FastAPI app itself)."""
+    and :class:`.threads.CutAtStop` (``.fastapi`` is the FastAPI app itself)."""
     st = AppState(cfg)
     # max_body_size: FastAPI's own cap on any body, also one sent without a length (chunked)
     app = FastAPI(title="bench serve", docs_url=None, redoc_url=None, openapi_url=None, lifespan=_lifespan,
@@ -88,7 +93,7 @@ def create_app(cfg: ServeConfig):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
     app.mount("/leaderboards", SiteFiles(st.site_dir, nav_html(st.templates)), name="site")
-    wrapped = Gate(Sessions(app), cfg.token, cfg.allowed_hosts, cfg.limits.max_upload_bytes)
+    wrapped = CutAtStop(Gate(Sessions(app), cfg.token, cfg.allowed_hosts, cfg.limits.max_upload_bytes))
     wrapped.fastapi = app  # for tests (TestClient takes any ASGI app)
     return wrapped
 
@@ -113,4 +118,8 @@ def serve(cfg: ServeConfig, host: str = "127.0.0.1", port: int = 8000, log_level
                          "or bind 127.0.0.1")
     if not cfg.token and cfg.allowed_hosts is None:
         cfg = dataclasses.replace(cfg, allowed_hosts=LOOPBACK_NAMES + ([host] if host not in LOOPBACK_NAMES else []))
-    uvicorn.run(create_app(cfg), host=host, port=port, log_level=log_level, ws_max_size=8 * 1024 * 1024, log_config=log_config())
+    try:
+        uvicorn.run(create_app(cfg), host=host, port=port, log_level=log_level, ws_max_size=8 * 1024 * 1024, log_config=log_config(),
+                    timeout_graceful_shutdown=STOP_GRACE_S)
+    finally:
+        end_if_busy()  # a job cut off by the stop (marked so) is not waited for, and cannot abort the exit

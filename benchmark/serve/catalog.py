@@ -25,11 +25,26 @@ TASKS = {
     "videoboost": "x5 super-resolution",
     "tsmooth": "video: temporal smoothing of a frame method",
 }
+#: the measured peak memory of the resizers through the server's enhance path, over the server's own (benchmarks/serve_memory.py,
+#: docs/serve.md's table "Memory per method"): method -> (output pixels of the measured job, peak RSS - before, in MiB)
+MEASURED = {
+    "lanczos": (8192 * 8192, 841),  # x2 of 4096x4096
+    "bicubic": (4096 * 4096, 579),  # x2 of 2048x2048, per channel in bands of rows
+}
+
+
+def _measured(name: str) -> str:
+    """``about N bytes per output pixel (about G GB for 4096x4096 out)``, from :data:`MEASURED`."""
+    pixels, mib = MEASURED[name]
+    per_pixel = mib * 2**20 / pixels
+    return f"about {per_pixel:.0f} bytes per output pixel (about {per_pixel * 4096 * 4096 / 1e9:.1f} GB for 4096x4096 out)"
+
+
 #: built-in methods that are no network, and their memory (whole pictures: measured by benchmarks/serve_memory.py)
 PLAIN = {
     "identity": "no network: a few copies of the picture",
-    "lanczos": "no network (Pillow, 8 bits): about 13 bytes per output pixel",
-    "bicubic": "no network, the whole picture in float64: about 240 bytes per output pixel (about 4 GB for 4096x4096 out)",
+    "lanczos": f"no network (Pillow, 8 bits): {_measured('lanczos')}",
+    "bicubic": f"no network, per channel in bands of rows: {_measured('bicubic')}",
 }
 
 

@@ -119,14 +119,12 @@ def _register_study_results(study_app: typer.Typer, console, fail) -> None:
 
         if not (runs_dir / study.DB_NAME).exists():
             fail(BenchError(f"{runs_dir / study.DB_NAME}: no studies database; pass --runs (the folder beside the study's run)"))
-        con = study.connect(runs_dir)
         try:
-            res = study.results(con, study.check_name(name), screen=screen)
+            with study.opened(runs_dir) as con:  # a damaged database: one line naming it
+                res = study.results(con, study.check_name(name), screen=screen)
         except BenchError as exc:
             fail(exc)
             return
-        finally:
-            con.close()
         _print_raters(console, res, name)
         _print_scores(console, res, name)
         for n in res.notes:

@@ -21,6 +21,10 @@ class Busy(RuntimeError):
     """No decode slot came free in time."""
 
 
+class NoDecoder(LookupError):
+    """A stream FFmpeg finds but cannot decode; the message says what it is."""
+
+
 def to_uint8(img: np.ndarray) -> np.ndarray:
     """A 16-bit picture as 8 bits, ``round(x / 257)`` exactly (as :func:`benchmark.imaging.normalize_decoded`)
     but without its float64 copy (OpenCV scales straight into the 8-bit array)."""
@@ -63,6 +67,9 @@ def video_size(path: Path, limit: int) -> tuple[int, int]:
         if not c.streams.video:
             raise LookupError("no video stream")
         vs = c.streams.video[0]
+        if vs.codec_context is None:  # a stream FFmpeg finds but has no decoder for (an SVG's svg_pipe)
+            raise NoDecoder("an SVG drawing (vectors, no pixels): rasterise it to PNG first" if "svg" in c.format.name
+                            else f"no decoder for its {c.format.name} stream")
         w, h = vs.codec_context.width, vs.codec_context.height
         if w and h:
             check_pixels("video", w, h, limit)

@@ -30,7 +30,10 @@ async def _bad_request(request: Request, exc: RequestValidationError):
 
 
 async def _bench_error(request: Request, exc: BenchError):
-    return JSONResponse({"error": get_state(request).public(str(exc))}, status_code=getattr(exc, "status", 400))
+    status = getattr(exc, "status", 400)
+    if status >= 500:  # the server's own problem (a damaged studies database): one line in its log, no traceback
+        log.warning("%s: %s", request.url.path, exc)
+    return JSONResponse({"error": get_state(request).public(str(exc))}, status_code=status)
 
 
 async def _crash(request: Request, exc: Exception):

@@ -9,20 +9,25 @@ kept as display text only."""
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import shutil
 import threading
 import time
 import uuid
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 from ..errors import BenchError, error_text
+from .threads import DaemonPool
 
 JOB_ID = re.compile(r"[0-9a-f]{32}")
+STATUSES = ("queued", "running", "done", "error")
+#: the most bytes a job.json may take (a job's record is a few hundred bytes); a larger one is not read
+MAX_RECORD_BYTES = 64 * 1024
+STOPPED = "the server stopped before this job finished; upload it again"
 
 
 class UploadError(BenchError):
@@ -54,7 +59,7 @@ class Job:
     kind: str  # image | video
     filename: str  # display only
     scale: int | None = None
-    status: str = "queued"  # queued | running | done | error
+    status: str = "queued"  # queued (waiting for a worker) | running (a worker has it) | done | error
     progress: float = 0.0
     error: str | None = None
     created: float = field(default_factory=time.time)
@@ -64,12 +69,41 @@ class Job:
     frames: int = 0
     owner: str = ""  # the SHA-256 of the uploading session's id (:mod:`.sessions`); never shown
 
+    @classmethod
+    def from_record(cls, record: Any, folder: str) -> "Job":
+        """The job a ``job.json`` (untrusted: a planted or damaged file) describes, every field checked
+        against what this code writes; ValueError otherwise. Its id must be its folder's name."""
+        if not isinstance(record, dict) or set(record) - {f.name for f in fields(cls)}:
+            raise ValueError("not a job record")
+        job = cls(**record)  # TypeError: a field missing
+        if job.id != folder or not JOB_ID.fullmatch(job.id):
+            raise ValueError(f"id {job.id!r} is not its folder's name")
+        text = ("method", "filename", "input_size", "output_size", "owner")
+        if not all(isinstance(getattr(job, k), str) and len(getattr(job, k)) <= 1000 for k in text):
+            raise ValueError("a text field is not text")
+        if job.kind not in ("image", "video") or job.status not in STATUSES or not (job.error is None or isinstance(job.error, str)):
+            raise ValueError("kind, status or error of the wrong kind")
+        if not (job.scale is None or _integer(job.scale) and 1 <= job.scale <= 8) or not (_integer(job.frames) and job.frames >= 0):
+            raise ValueError("scale or frames not a count")
+        if not (_number(job.created) and (job.finished is None or _number(job.finished)) and _number(job.progress) and 0 <= job.progress <= 1):
+            raise ValueError("a time or the progress not a number")
+        job.filename = display_name(job.filename)
+        return job
+
     def public(self) -> dict[str, Any]:
         d = asdict(self)
         del d["owner"]
         d["result"] = f"/api/jobs/{self.id}/result" if self.status == "done" else None
         d["input"] = f"/api/jobs/{self.id}/input"
         return d
+
+
+def _integer(x: Any) -> bool:
+    return isinstance(x, int) and not isinstance(x, bool)
+
+
+def _number(x: Any) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
 
 
 def display_name(name: str | None) -> str:
@@ -85,7 +119,7 @@ def sniff(path: Path, limits: Limits) -> tuple[str, Any, str]:
     import av
 
     from ..imaging import normalize_decoded
-    from .decode import Busy, TooLarge, decode, video_size
+    from .decode import Busy, NoDecoder, TooLarge, decode, video_size
 
     if path.stat().st_size == 0:
         raise UploadError("the uploaded file is empty")
@@ -100,6 +134,8 @@ def sniff(path: Path, limits: Limits) -> tuple[str, Any, str]:
         raise UploadError(str(exc), 413) from None
     except Busy as exc:
         raise UploadError(str(exc), 503) from None
+    except NoDecoder as exc:
+        raise UploadError(f"the upload is no picture that can be decoded: {exc}", 415) from None
     except LookupError:
         raise UploadError("the upload has no video stream (and is no image that can be decoded)", 415) from None
     except EOFError:
@@ -118,9 +154,9 @@ class JobStore:
         self.jobs: dict[str, Job] = {}
         self.lock = threading.Lock()
         self._reserved = 0  # uploads being checked, each holding a slot of max_pending
-        self.pool = ThreadPoolExecutor(max_workers=limits.workers, thread_name_prefix="bench-job")
-        self._load()
+        self.pool = DaemonPool(max_workers=limits.workers, thread_name_prefix="bench-job")  # a stop never waits for a job
         self._stop = threading.Event()
+        self._load()
         self._cleaner = threading.Thread(target=self._clean_loop, name="bench-job-cleanup", daemon=True)
         self._cleaner.start()
 
@@ -132,23 +168,27 @@ class JobStore:
 
     def _save(self, job: Job) -> None:
         d = self.root / job.id
-        tmp = d / ".job.json.tmp"
+        tmp = d / f".job.json.{threading.get_ident()}.tmp"  # one per thread: a worker's save and a stop's never share it
         tmp.write_text(json.dumps(asdict(job)))
         os.replace(tmp, d / "job.json")
 
     def _load(self) -> None:
+        """The jobs of a previous server: each ``job.json`` read as untrusted (:meth:`Job.from_record`); a job
+        folder that is a link, or whose record is unreadable, too large, or has a field of the wrong kind, is removed."""
         for d in self.root.iterdir():
             p = d / "job.json"
-            if not JOB_ID.fullmatch(d.name) or not p.is_file():
-                shutil.rmtree(d, ignore_errors=True)
+            if d.is_symlink() or not d.is_dir():
+                d.unlink(missing_ok=True)
                 continue
             try:
-                job = Job(**json.loads(p.read_text()))
-            except (ValueError, TypeError):
+                if not JOB_ID.fullmatch(d.name) or p.is_symlink() or not p.is_file() or p.stat().st_size > MAX_RECORD_BYTES:
+                    raise ValueError("no job record")
+                job = Job.from_record(json.loads(p.read_text()), d.name)
+            except (ValueError, TypeError, RecursionError, OSError):
                 shutil.rmtree(d, ignore_errors=True)
                 continue
             if job.status in ("queued", "running"):
-                job.status, job.error, job.finished = "error", "the server stopped before this job finished; upload it again", time.time()
+                job.status, job.error, job.finished = "error", STOPPED, time.time()
                 self._save(job)
             self.jobs[job.id] = job
 
@@ -194,7 +234,7 @@ class JobStore:
                 self._reserved -= 1
                 if job is not None:
                     self.jobs[job.id] = job
-        self.pool.submit(self._run, job)
+        self.pool.submit(self._run, job)  # queued until a worker takes it: it is then running
         return job
 
     def _accept(self, upload: Path, filename: str | None, method: str, scale: int | None, owner: str) -> Job:
@@ -223,9 +263,16 @@ class JobStore:
 
     def _update(self, job: Job, **kw: Any) -> None:
         with self.lock:
+            if self._stop.is_set():  # the server stopped: the job was marked so (close), a worker cut off changes nothing
+                return
             for k, v in kw.items():
                 setattr(job, k, v)
         self._save(job)
+
+    def status(self, job: Job) -> str:
+        """``job``'s status now (read under the lock)."""
+        with self.lock:
+            return job.status
 
     def _run(self, job: Job) -> None:
         from ..config import resolve_device
@@ -277,8 +324,19 @@ class JobStore:
             self.clean()
 
     def close(self) -> None:
-        self._stop.set()
+        """Stop at once (the server is stopping): queued jobs are cancelled, running ones are not waited for
+        (their daemon threads end with the process); both are marked as stopped, as the next server would."""
+        with self.lock:
+            self._stop.set()
+            cut = [j for j in self.jobs.values() if j.status in ("queued", "running")]
+            for j in cut:
+                j.status, j.error, j.finished = "error", STOPPED, time.time()
         self.pool.shutdown(wait=False, cancel_futures=True)
+        for j in cut:
+            try:
+                self._save(j)
+            except OSError:
+                pass  # the next server marks it
 
 
 class _Counting:

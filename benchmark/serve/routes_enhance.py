@@ -48,7 +48,8 @@ async def api_enhance(st: State, request: Request, file: UploadFile = File(...),
         raise HTTPException(exc.status, str(exc)) from None
     finally:
         Path(tmp.name).unlink(missing_ok=True)
-    return JSONResponse({"job": job.id, "status": job.status, "kind": job.kind}, status_code=202)
+    # queued until one of the --workers takes it (then running): the status as it is now, as GET /api/jobs/{id} says it
+    return JSONResponse({"job": job.id, "status": st.jobs.status(job), "kind": job.kind}, status_code=202)
 
 
 def _job(st: State, request: Request, job_id: str):

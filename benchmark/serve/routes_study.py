@@ -20,11 +20,13 @@ router = APIRouter()
 
 
 async def _json(request: Request) -> dict[str, Any]:
-    """The request's JSON object body; anything else is a 422."""
+    """The request's JSON object body; anything else is a 422 (so is JSON nested too deep for the decoder)."""
     try:
         body = await request.json()
     except ValueError:
         raise HTTPException(422, "the request body must be JSON") from None
+    except RecursionError:
+        raise HTTPException(422, "the request body is JSON nested too deep: send a flat JSON object") from None
     if not isinstance(body, dict):
         raise HTTPException(422, "the request body must be a JSON object")
     return body

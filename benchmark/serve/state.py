@@ -124,22 +124,19 @@ class AppState:
 
     # ---- studies
     def study(self, name: str) -> dict[str, Any]:
-        """The study ``name``; a bad or unknown name is a 404."""
-        con = study_mod.connect(self.runs_dir)
-        try:
-            return study_mod.get_study(con, study_mod.check_name(name))
-        except BenchError as exc:
-            raise HTTPException(404, str(exc)) from None
-        finally:
-            con.close()
+        """The study ``name``; a bad or unknown name is a 404, a damaged database a 503 naming it."""
+        with study_mod.opened(self.runs_dir) as con:
+            try:
+                return study_mod.get_study(con, study_mod.check_name(name))
+            except study_mod.DamagedStudies:
+                raise
+            except BenchError as exc:
+                raise HTTPException(404, str(exc)) from None
 
     def db(self, fn, *a):
-        """``fn(con, *a)`` on a fresh connection to the studies database."""
-        con = study_mod.connect(self.runs_dir)
-        try:
+        """``fn(con, *a)`` on a fresh connection to the studies database (a damaged one: :class:`.study_db.DamagedStudies`)."""
+        with study_mod.opened(self.runs_dir) as con:
             return fn(con, *a)
-        finally:
-            con.close()
 
 
 def get_state(conn: HTTPConnection) -> AppState:

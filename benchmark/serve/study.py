@@ -41,7 +41,8 @@ from typing import Any
 import numpy as np
 
 from ..errors import BenchError
-from .study_db import DB_NAME, HIDDEN, MEDIA_DIR, NAME_RE, SCHEMA, check_name, connect, get_study, list_studies, now  # noqa: F401
+from .study_db import (DB_NAME, HIDDEN, MEDIA_DIR, NAME_RE, SCHEMA, DamagedStudies, check_name, connect, get_study, list_studies,  # noqa: F401
+                       now, opened)
 from .study_stats import Results, bradley_terry, bt500_screen, mean_ci, public_raters, results, write_rows  # noqa: F401  (the statistics)
 
 PROTOCOLS = ("dsis", "pairwise")
@@ -162,9 +163,9 @@ def create(run_dir: Path, protocol: str = "dsis", methods: list[str] | None = No
     if items is not None and items < len(chosen):
         chosen = [chosen[i] for i in sorted(rng.choice(len(chosen), items, replace=False))]
     name = check_name(name or f"{run_dir.name}-{protocol}")
-    con = connect(run_dir.parent)
-    if con.execute("SELECT 1 FROM studies WHERE name=?", (name,)).fetchone():
-        raise BenchError(f"study {name!r} exists already in {run_dir.parent / DB_NAME}; pick another --name")
+    with opened(run_dir.parent) as con:
+        if con.execute("SELECT 1 FROM studies WHERE name=?", (name,)).fetchone():
+            raise BenchError(f"study {name!r} exists already in {run_dir.parent / DB_NAME}; pick another --name")
     media = run_dir.parent / MEDIA_DIR / name
     media.mkdir(parents=True, exist_ok=True)
     rows = read_scores(run_dir)
@@ -177,13 +178,12 @@ def create(run_dir: Path, protocol: str = "dsis", methods: list[str] | None = No
     n_test = sum(1 for s in stimuli if s[1] != HIDDEN)
     repeats = max(1, round(0.1 * n_test)) if repeats is None else repeats
     cfg = {"methods": methods, "items": [a["item_id"] for a in chosen], "repeats": min(repeats, n_test), "seed": seed, "hold": hold}
-    with con:
+    with opened(run_dir.parent) as con, con:
         con.execute("BEGIN")
         con.execute("INSERT INTO studies VALUES (?,?,?,?,?,?,?,?,?,?)",
                     (name, protocol, scale if protocol == "dsis" else 0, str(run_dir.resolve()), str(manifest.get("run_id") or run_dir.name), ds,
                      None if meta is None else str(meta["base"]), None if meta is None else str(meta["degradation"]), now(), json.dumps(cfg)))
         con.executemany("INSERT INTO stimuli VALUES (?,?,?,?,?,?,?,?)", [(name, i, *s) for i, s in enumerate(stimuli)])
-    con.close()
     return {"name": name, "protocol": protocol, "scale": scale, "dataset": ds, "methods": methods, "items": cfg["items"],
             "stimuli": len(stimuli), "trials_per_rater": len(stimuli) + cfg["repeats"], "db": str(run_dir.parent / DB_NAME), "media": str(media)}
 
