@@ -98,7 +98,10 @@ def summarize(df: pd.DataFrame, baseline: str | None = None, sig=None) -> pd.Dat
     result of ``df`` already at hand (else computed against ``baseline``)."""
     from .significance import analyse
 
+    from .costs import is_cost
+
     top = df[df["scope"].isin(SUMMARY_SCOPES) & ~df["metric"].astype(str).str.contains("/", regex=False)]
+    top = top[~is_cost(top)]  # what a method costs has its own table (.costs_view)
     ok = top[top["status"] == "ok"]
     keys = ["dataset", "method", "metric"]
     agg = ok.groupby(keys, sort=False).agg(mean=("value", "mean"), n=("value", "size")).reset_index()

@@ -28,6 +28,7 @@ from typing import Any
 
 import pandas as pd
 
+from . import costs_view
 from .agreement import agreement
 from .agreement_plots import scatter_plots
 from .bdrate import BDResult, analyse
@@ -71,7 +72,7 @@ def _families(boards: list[dict[str, Any]]) -> list[str]:
 
 
 def _write_html(site: Path, env, boards: list[dict[str, Any]], figs: list[dict[str, str]], tables: list[dict[str, Any]],
-                pages: list[dict[str, Any]], manifests: dict[str, dict], bd: BDResult, sig, agr) -> None:
+                pages: list[dict[str, Any]], manifests: dict[str, dict], bd: BDResult, sig, agr, costs: dict[str, Any]) -> None:
     """Render the comparison pages and ``index.html``."""
     (site / "compare").mkdir(exist_ok=True)
     page_tpl = env.get_template("compare.html")
@@ -82,7 +83,7 @@ def _write_html(site: Path, env, boards: list[dict[str, Any]], figs: list[dict[s
     (site / "index.html").write_text(env.get_template("index.html").render(
         boards=boards, figures=figs, tables=tables, runs=runs, families=_families(boards),
         bd={"sweeps": bd.views(), "convention": bd.convention, "baseline": bd.baseline}, sig=_sig_view(sig),
-        agreement=_agreement_view(agr),
+        agreement=_agreement_view(agr), costs=costs,
     ))
 
 
@@ -126,8 +127,11 @@ def build(site: Path, run_dirs: list[Path] | None = None, fresh: bool = True, ma
     agr = agreement(df)
     figs = plots(df, site, bd, sig) + [{**f, "kind": "agreement"} for f in scatter_plots(agr, site)]
     tables = write_tables(site, df, bd, sig)
+    pages = comparison_pages(site, df, boards, manifests, artifacts, max_items)
+    first_page = {b["dataset"]: b["pages"][0]["href"] for b in boards if b.get("pages")}
+    figs += costs_view.plots(df, site, first_page)
     if len(agr.table):
         agr.write_csv(site / "tables" / "agreement.csv")
-    pages = comparison_pages(site, df, boards, manifests, artifacts, max_items)
-    _write_html(site, env, boards, figs, tables, pages, manifests, bd, sig, agr)
+    costs = {"sets": costs_view.views(df), "convention": costs_view.CONVENTION, "columns": costs_view.COLUMNS}
+    _write_html(site, env, boards, figs, tables, pages, manifests, bd, sig, agr, costs)
     return site / "index.html"

@@ -196,7 +196,9 @@ def leaderboards(df: pd.DataFrame, sig=None) -> list[dict[str, Any]]:
 
     sig = sig if sig is not None else analyse(df)
     marks = {(r.dataset, r.method, r.metric): r for r in sig.cells.itertuples()}
-    ok = df[df["status"] == "ok"]
+    from .costs import is_cost
+
+    ok = df[(df["status"] == "ok") & ~is_cost(df)]  # the costs have their own table
     main = ok[~ok["metric"].astype(str).str.contains("/", regex=False)]
     out = []
     for ds, g in main.groupby("dataset", sort=False):
@@ -213,7 +215,7 @@ def leaderboards(df: pd.DataFrame, sig=None) -> list[dict[str, Any]]:
             cells[(method, metric)] = {"mean": float(v.mean()), "lo": lo, "hi": hi, "n": len(v), "mark": c.mark if c is not None else ""}
         for (method, metric), mg in g_corpus.groupby(["method", "metric"], sort=False):
             cells[(method, metric)] = {"mean": float(mg["value"].iloc[0]), "lo": float("nan"), "hi": float("nan"), "n": 1, "mark": ""}
-        failed = df[(df["dataset"] == ds) & (df["status"] != "ok")].groupby(["method", "metric"]).size().to_dict()
+        failed = df[(df["dataset"] == ds) & (df["status"] != "ok") & ~is_cost(df)].groupby(["method", "metric"]).size().to_dict()
         ranks = {m: [] for m in methods}
         for metric in metrics:
             hib = bool(info.loc[metric, "higher_is_better"])

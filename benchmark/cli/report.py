@@ -29,7 +29,7 @@ def report(
     With a study's results among the runs (`bench report RUN runs/study-NAME`), each metric is held against
     the people's MOS: SRCC, KRCC, PLCC after a logistic fit, and whether it ranks the methods as they do (agreement.csv).
     Codec sweeps (live1-qf{10,20,30,40,50} ...) also get the Bjøntegaard-delta rate of each method against --baseline (bdrate.csv)."""
-    from ..reports import agreement, bdrate, leaderboard, significance, significance_view
+    from ..reports import agreement, bdrate, costs_view, leaderboard, significance, significance_view
     from ..reports.sitedata import usable_runs
 
     dirs = list(run_dirs or [])
@@ -56,6 +56,7 @@ def report(
     sig = significance.analyse(df, baseline)
     summary = leaderboard.summarize(df, sig=sig)
     leaderboard.print_tables(summary, console, ci=ci)
+    costs_view.print_costs(df, console)
     if ci:
         significance_view.print_pairs(sig, console)
     leaderboard.print_bd(bd, console)
@@ -66,7 +67,7 @@ def report(
         err.print(f"[bold yellow]{escape(n)}[/]", soft_wrap=True)
     out = out or _report_dir(dirs)
     md, csv = leaderboard.write(summary, out, df, notes=notes, bd=bd,
-                                sections=[significance_view.markdown(sig), agr.markdown() if len(agr.table) else ""])
+                                sections=[costs_view.markdown(df), significance_view.markdown(sig), agr.markdown() if len(agr.table) else ""])
     sig.write_csv(md.parent / "significance.csv")
     if len(agr.table):
         agr.write_csv(md.parent / "agreement.csv")

@@ -77,7 +77,10 @@ def run(
     if not quiet:
         from ..reports import leaderboard
 
+        from ..reports import costs_view
+
         leaderboard.print_tables(leaderboard.summarize(result.rows), console, ci=ci)
+        costs_view.print_costs(result.rows, console, notes=False)
     console.print(f"results: {escape(str(result.out_dir))}/scores.parquet, scores.csv, manifest.json  ({len(result.rows)} rows)")
     retried = result.manifest.get("retried") or {}
     if retried:  # a worker died under these units (out of memory?): they were run again, said here and in the manifest
