@@ -20,6 +20,8 @@ BASELINE = "identity"
 MIN_GAIN = 1.0
 #: warn when VMAF NEG keeps less than this share of the VMAF gain
 KEPT = 0.5
+#: a BD-rate saving at equal VMAF smaller than this (percent of bits) is not worth a warning
+MIN_SAVING = 2.0
 WHY = ("the VMAF gain is mostly enhancement (sharpening, contrast) that VMAF NEG does not credit (Netflix/vmaf#489, #1102); "
        "compare methods on vmaf-neg")
 
@@ -57,13 +59,14 @@ def vmaf_neg_warnings(rows: pd.DataFrame, baseline: str = BASELINE) -> list[str]
 
 def bd_warnings(bd: pd.DataFrame) -> list[str]:
     """From a BD table (columns dataset_base, codec, method, metric, bd_rate_pct): a sentence
-    per method that saves bits at equal VMAF but not at equal VMAF NEG."""
+    per method that saves at least :data:`MIN_SAVING` % of bits at equal VMAF while at equal
+    VMAF NEG it saves less than :data:`KEPT` of that, or costs bits."""
     if bd is None or bd.empty or not {"dataset_base", "codec", "method", "metric", "bd_rate_pct"} <= set(bd.columns):
         return []
     out = []
     for (base, codec, method), g in bd.groupby(["dataset_base", "codec", "method"], sort=False):
         v = g.set_index("metric")["bd_rate_pct"]
-        if "vmaf" not in v or "vmaf-neg" not in v or pd.isna(v["vmaf"]) or v["vmaf"] >= 0:
+        if "vmaf" not in v or "vmaf-neg" not in v or pd.isna(v["vmaf"]) or v["vmaf"] > -MIN_SAVING:
             continue
         if pd.isna(v["vmaf-neg"]) or v["vmaf-neg"] >= 0 or v["vmaf-neg"] > KEPT * v["vmaf"]:
             neg = "no figure" if pd.isna(v["vmaf-neg"]) else f"{v['vmaf-neg']:+.1f}%"

@@ -305,6 +305,18 @@ def test_vmaf_neg_warning_rules():
     assert vmaf_neg_warnings(pd.DataFrame(columns=["dataset", "method", "metric", "item_id", "scope", "status", "value"])) == []
 
 
+def test_bd_warnings_flag_bits_saved_at_equal_vmaf_only():
+    from benchmark.reports.vmafneg import bd_warnings
+
+    # the Vid4 H.264 CRF 20-40 BD-rates measured for docs/results.md
+    bd = pd.DataFrame([{"dataset_base": "vid4", "codec": "crf", "method": m, "metric": x, "bd_rate_pct": v}
+                       for m, vals in (("ssim", (-0.9, -0.3)), ("gan", (1.0, 1.1)), ("pix2pix:lam=1000", (-18.0, 8.3)))
+                       for x, v in zip(("vmaf", "vmaf-neg"), vals)])
+    (w,) = bd_warnings(bd)
+    assert w.startswith("pix2pix:lam=1000 on vid4 (crf): -18.0% bits at equal VMAF but +8.3% at equal VMAF NEG")
+    assert bd_warnings(bd[bd.metric == "vmaf"]) == []
+
+
 def test_rate_savings_scores_vmaf_neg_on_vid4():
     from benchmark.ratesavings import RATE_SETS
 

@@ -137,7 +137,8 @@ def _targets(names: list[str]) -> tuple[list, list]:
         elif hasattr(obj, "fetch") or hasattr(obj, "pyiqa_name"):
             pyiqa.append(obj)
         else:
-            raise BenchError(f"metric {name!r} needs no weights files (nothing to fetch); `bench metrics` lists those that do")
+            raise BenchError(f"metric {name!r} has no files `bench metrics fetch` knows (its card, `bench metrics card {name}`, "
+                             "says what it needs); `bench metrics` lists the metrics with files")
     return list(files.values()), pyiqa
 
 
