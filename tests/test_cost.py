@@ -125,7 +125,7 @@ def test_image_run_records_cost_rows_without_an_extra_call(image_folder, tmp_pat
     cfg = dict(methods=["identity", "tinynet"], datasets=[f"{image_folder}@qf20"], metrics=["psnr"], cost=True,
                cache_dir=str(tmp_path / "c"))
     df = run(RunConfig(**cfg, out=str(tmp_path / "a")), progress=False).rows
-    assert [c for c in tiny_method if c != "start"] == [1, 1, 1]  # each image once: measured in its own call
+    assert [c for c in tiny_method if c != "start"] == [1, 1, 1, 1]  # a warm-up on a corner, then each image once, measured in its own call
     tiny = cost_of(df, "tinynet")
     assert list(tiny.index) == COST and (tiny.status == "ok").all() and (tiny.scope == "dataset").all() and (tiny.item_id == "*").all()
     pixels = [48 * 64, 40 * 56, 64 * 64]
@@ -141,7 +141,7 @@ def test_image_run_records_cost_rows_without_an_extra_call(image_folder, tmp_pat
     assert (csv[csv.method == "identity"].query("metric in @COST").status == NOT_APPLICABLE).all()  # not read back as NaN
 
     again = run(RunConfig(**cfg, out=str(tmp_path / "b")), progress=False).rows  # all cached: nothing runs
-    assert [c for c in tiny_method if c != "start"] == [1, 1, 1]
+    assert [c for c in tiny_method if c != "start"] == [1, 1, 1, 1]
     cols = ["value", "unit", "status"]
     pd.testing.assert_frame_equal(cost_of(again, "tinynet")[cols], tiny[cols])
 
@@ -154,7 +154,8 @@ def test_clip_costs_one_extra_call_on_its_first_frame_and_outputs_are_unchanged(
     off = run(RunConfig(**cfg, cost=False, out=str(tmp_path / "off"), cache_dir=str(tmp_path / "c0")), progress=False).rows
     tiny_method.clear()
     df = run(RunConfig(**cfg, cost=True, out=str(tmp_path / "on"), cache_dir=str(tmp_path / "c1")), progress=False).rows
-    assert tiny_method == ["start", 1, "start", "start", 4, 2]  # the probe alone (clip state reset after it), then the stream
+    # a warm-up on a corner, the probe on the first frame alone (clip state reset around each), then the stream
+    assert tiny_method == ["start", 1, "start", "start", 1, "start", "start", 4, 2]
     psnr = ["item_id", "frame", "scope", "value"]
     pd.testing.assert_frame_equal(df[df.metric == "psnr"][psnr].reset_index(drop=True), off[off.metric == "psnr"][psnr].reset_index(drop=True))
     tiny = cost_of(df, "tinynet")
