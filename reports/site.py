@@ -121,8 +121,12 @@ def build(site: Path, run_dirs: list[Path] | None = None, fresh: bool = True, ma
     sig = significance(df, baseline)
     boards = leaderboards(df, sig)
     summary = summarize(df, sig=sig)
+    from .vmafneg import vmaf_neg_warnings
+
+    vmaf = vmaf_neg_warnings(df)
     for b in boards:
         b["verdict"] = best_line(summary[summary["dataset"] == b["dataset"]])
+        b["warnings"] = [w for w in vmaf if f" on {b['dataset']}: " in w]
     bd = analyse(df, baseline or "identity", interpolation)
     agr = agreement(df)
     figs = plots(df, site, bd, sig) + [{**f, "kind": "agreement"} for f in scatter_plots(agr, site)]

@@ -47,7 +47,10 @@ def report(
     except (OSError, ValueError) as exc:  # a damaged scores file
         _fail(BenchError(f"cannot read the scores of {', '.join(map(str, dirs))} ({type(exc).__name__}: {' '.join(str(exc).split())[:200]})"))
         return
+    from ..reports.vmafneg import vmaf_neg_warnings
+
     notes = leaderboard.run_notes(dirs)
+    vmaf_notes = vmaf_neg_warnings(df)  # VMAF raised by enhancement alone (sharpening): said by name
     try:
         bd = bdrate.analyse(df, baseline or "identity", bd_interpolation)
     except BenchError as exc:
@@ -65,9 +68,12 @@ def report(
         agr.print(console)
     for n in notes:
         err.print(f"[bold yellow]{escape(n)}[/]", soft_wrap=True)
+    for n in vmaf_notes:
+        err.print(f"[bold yellow]warning: {escape(n)}[/]", soft_wrap=True)
     out = out or _report_dir(dirs)
     md, csv = leaderboard.write(summary, out, df, notes=notes, bd=bd,
-                                sections=[costs_view.markdown(df), significance_view.markdown(sig), agr.markdown() if len(agr.table) else ""])
+                                sections=[costs_view.markdown(df), significance_view.markdown(sig), agr.markdown() if len(agr.table) else "",
+                                          "".join(f"> **VMAF**: {leaderboard.md_escape(n)}\n\n" for n in vmaf_notes)])
     sig.write_csv(md.parent / "significance.csv")
     if len(agr.table):
         agr.write_csv(md.parent / "agreement.csv")

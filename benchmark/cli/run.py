@@ -203,6 +203,11 @@ def _list_kind(k: str, entries, long: bool) -> None:
                 why = obj.availability() if hasattr(obj, "availability") else ""
                 if why:
                     console.print(f"  [yellow]unavailable here:[/] {escape(why)}", soft_wrap=True, highlight=False)
+                from .metrics import weights_line
+
+                files = weights_line(e.name, obj)  # the license, and the files present, missing or partial
+                if files:
+                    console.print(f"  {escape(files)}", soft_wrap=True, highlight=False)
                 for a, b in getattr(obj, "conventions", {}).items():
                     console.print(f"  {escape(str(a))}: {escape(str(b))}", soft_wrap=True, highlight=False)
         console.print()
