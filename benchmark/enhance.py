@@ -35,7 +35,7 @@ from .api import Context, restore_stream
 from .errors import BenchError, error_text
 from .config import ENV_MAX_PIXELS, max_pixels
 from .imaging import IMAGE_EXTS, TooLarge, check_regular, read_image, write_png
-from .videoio import CODECS, FrameTimes, Writer as _Writer  # noqa: F401  (_Writer: the recipes' name for it)
+from .videoio import CODECS, FrameTimes, Writer as _Writer  # _Writer: the recipes import it from here
 
 CAMERA_FORMATS = {"linux": "v4l2", "darwin": "avfoundation", "win32": "dshow"}
 
