@@ -69,7 +69,8 @@ class PeakMem(CostMetric):
                           "by a watcher thread plus the kernel's VmHWM; numpy/OpenCV buffers and tiling included, other "
                           "threads of the process too",
                    "per data set": "the largest over the set's frame sizes (one call on the first frame of each size)",
-                   "n/a": "a pass-through (identity at x1 runs nothing); on a GPU, a method without a network"}
+                   "without a network": "measured on the CPU, where such a method runs, in a GPU run too (MiB@cpu)",
+                   "n/a": "a pass-through (identity at x1 runs nothing)"}
 
 
 class LatencyP50(CostMetric):

@@ -139,10 +139,11 @@ class CostProbe:
             self.values = {"error": f"network(): {error_text(exc)}"}
             return call()
         recorder = CallRecorder(nets)
-        with PeakMemory(self.device) as mem, recorder:
+        where = self.device if nets or not is_cuda(self.device) else "cpu"  # a method without a network runs on the CPU
+        with PeakMemory(where) as mem, recorder:
             result = call()
         self.values = {"network": bool(nets), "params": count_params(nets) if nets else None, "macs": None, "macs_note": "",
-                       "peak_bytes": mem.peak_bytes, "memory": mem.how or mem.why, "device": self.label, "shape": list(self.shape)}
+                       "peak_bytes": mem.peak_bytes, "memory": mem.how or mem.why, "device": device_label(where), "shape": list(self.shape)}
         self._pending = recorder
         return result
 
@@ -253,8 +254,6 @@ def figure(metric: str, method: Method, recs: list[dict[str, Any]]) -> Figure:
         peaks = [r["probe"]["peak_bytes"] for r in probes if r["probe"].get("peak_bytes") is not None]
         if not peaks:
             return _na(f"not measured: {p0.get('memory') or 'no measurement'}", device)
-        if is_cuda(device) and not p0.get("network") and max(peaks) == 0:
-            return _na(f"no GPU memory: {name} runs no torch network (it runs on the CPU)", device)
         return _ok(max(peaks) / 2**20, device)
     if not p0.get("network"):
         return _na(NO_NETWORK.format(name=name))
