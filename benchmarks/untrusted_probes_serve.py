@@ -191,6 +191,7 @@ for line in p.stdout:
     if "Uvicorn running" in line:
         break
 url = f"http://127.0.0.1:{port}"
+seen = {}
 if mode == "job":
     png = cv2.imencode(".png", np.zeros((16, 16, 3), np.uint8))[1].tobytes()
     r = httpx.post(url + "/api/enhance", files={"file": ("a.png", png, "image/png")}, data={"method": "sleeper"}, timeout=30)
@@ -199,8 +200,13 @@ if mode == "job":
             break
         time.sleep(0.05)
 else:  # the Leaderboards page opened: its site is being built
-    threading.Thread(target=lambda: httpx.get(url + "/leaderboards/", timeout=120), daemon=True).start()
-    time.sleep(0.3)
+    def page():
+        try:
+            seen["page"] = httpx.get(url + "/leaderboards/", timeout=120).status_code
+        except httpx.HTTPError as exc:
+            seen["page"] = type(exc).__name__
+    threading.Thread(target=page, daemon=True).start()
+    time.sleep(1.0)  # the request in flight (read by the server), the site still building
 t0 = time.perf_counter()
 p.send_signal(signal.SIGINT)
 try:
@@ -209,7 +215,8 @@ try:
 except subprocess.TimeoutExpired:
     p.kill(); rest = p.communicate()[0]; took = None
 text = "".join(log) + rest
-print(json.dumps({"seconds": took, "rc": p.returncode, "traceback": "Traceback" in text, "abort": "terminate called" in text}))
+time.sleep(0.2)
+print(json.dumps({"seconds": took, "rc": p.returncode, "traceback": "Traceback" in text, "abort": "terminate called" in text, **seen}))
 """
 
 
@@ -235,7 +242,8 @@ def _c_serve_exit(w, procs):
     if "seconds" not in j:
         return str(j)[:80]
     took = "over 30 s, killed" if j["seconds"] is None else f"exit after {j['seconds']:.1f} s"
-    return f"{took} (rc {j['rc']})" + ("; traceback in the log" if j["traceback"] else "") + ("; aborted" if j["abort"] else "")
+    return (f"{took} (rc {j['rc']})" + (f"; the page got {j['page']}" if "page" in j else "") + ("; traceback in the log" if j["traceback"] else "")
+            + ("; aborted" if j["abort"] else ""))
 
 
 def _p_job_state(w, base):
