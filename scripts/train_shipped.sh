@@ -71,7 +71,7 @@ if [ "$only" = all ] || [ "$only" = others ]; then
 fi
 if [ "$only" = all ] || [ "$only" = h264 ]; then
   # h264: one model for libx264 CRF 25-45 (the CRF an input, hidden from half of the patches), from
-  # scratch on inter-coded pan clips at five CRFs; 50k steps (~8-9 h on one CPU thread at 0.5-0.7 s a step). The training
+  # scratch on inter-coded pan clips at five CRFs; 50k steps (8-14 h on one CPU thread at 0.5-1.0 s a step). The training
   # in progress lives in checkpoints/h264: BENCH_TRAIN_DIR=checkpoints scripts/train_shipped.sh h264
   # resumes it there
   train h264 h264 $(for c in 25 30 35 40 45; do echo --dataset bsd200-pan-crf$c; done) --config $C/h264.toml

@@ -19,6 +19,7 @@ TASKS = {
     "ssim": "JPEG artifact removal",
     "gan": "JPEG artifact removal",
     "pix2pix": "H.264 artifact removal",
+    "h264": "H.264/HEVC artifact removal",
     "fast-srgan": "x2 super-resolution (real time)",
     "srresnet": "x4 super-resolution",
     "srgan": "x4 super-resolution",
