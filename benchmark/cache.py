@@ -32,6 +32,7 @@ import numpy as np
 from .api import digest
 from .errors import warn
 from .imaging import decode_image, encode_png
+from .paths import expand as expand_path
 
 FORMAT = 2  # 2: checksummed entries
 
@@ -54,7 +55,7 @@ def frames_dir(root: str | os.PathLike, key: str) -> Path:
 def default_cache_dir() -> Path:
     env = os.environ.get(ENV_CACHE)
     if env:
-        return Path(env).expanduser()
+        return expand_path(env)
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "bench"
 

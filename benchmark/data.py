@@ -28,6 +28,7 @@ from typing import Any, Callable, Iterator
 from .download import download
 from .errors import BenchError
 from .imaging import IMAGE_EXTS
+from .paths import expand as expand_path
 
 CHECKSUMS = "checksums.json"
 
@@ -142,7 +143,7 @@ def require_root(root: Path | None) -> Path:
         from .datasets.base import ENV_DATA_ROOT
 
         raise BenchError(f"no data root: pass --data-root DIR or set {ENV_DATA_ROOT}=DIR (the folder `bench run` reads the sets from)")
-    return Path(root).expanduser()
+    return expand_path(root)
 
 
 def present(s: StandardSet, root: Path) -> tuple[int, bool]:

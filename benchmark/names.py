@@ -34,6 +34,7 @@ from . import registry
 from .api import Dataset, Degradation
 from .errors import BenchError, RegistryError
 from .imaging import check_regular
+from .paths import expand as expand_path
 
 ENV_SPECS = "BENCH_SPECS"
 #: the most data sets the brace groups of one name may expand to (counted before expanding)
@@ -83,14 +84,14 @@ class Specs:
     def add_file(self, path: Path) -> None:
         data = _read_spec(path)
         for name, d in data.get("datasets", {}).items():
-            p = Path(d["path"]).expanduser()
+            p = expand_path(d["path"])
             if not p.is_absolute():
                 p = (path.parent / p).resolve()
             self._add("datasets", name, {**d, "path": str(p), "origin": f"spec file {path}"})
         for name, d in data.get("degradations", {}).items():
             self._add("degradations", name, {**d, "origin": f"spec file {path}"})
         for name, d in data.get("methods", {}).items():
-            p = Path(d["path"]).expanduser()
+            p = expand_path(d["path"])
             self._add("methods", name, {**d, "path": str(p if p.is_absolute() else (path.parent / p).resolve()), "origin": f"spec file {path}"})
         self.files.append(str(path))
 
@@ -341,7 +342,7 @@ def resolve(name: str, root: Path | None, specs: Specs | None = None, **dataset_
         from .datasets.base import FolderDataset
 
         path, _, after = name.rpartition("@") if "@" in name else (name, "", "")
-        p = Path(path).expanduser()
+        p = expand_path(path)
         if not p.exists():
             raise BenchError(f"data set path {p} does not exist (a name with '@' or '/' is read as PATH@DEGRADATIONS[:type=...])")
         degs, folder_type = _path_settings(name, after)

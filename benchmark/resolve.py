@@ -14,6 +14,7 @@ from .config import DEFAULT_DATASETS, DEFAULT_MAX_FRAMES, DEFAULT_METRICS, DEFAU
 from .errors import BenchError
 from .imaging import check_regular
 from .names import MAX_SPEC_DEPTH, DatasetSpec, Specs, check_depth, expand, resolve
+from .paths import expand as expand_path
 
 
 def parse_settings(items: list[str], usage: str) -> dict[str, Any]:
@@ -99,7 +100,7 @@ def _published(name: str, params: dict[str, Any], spec: str, settings: tuple[str
         params = {"name": _label(name, list(settings)), **params, "origin": f"zoo model {name} ({zoo.ZOO[name].url})"}
         path = zoo.resolve(name)
     else:
-        path = Path(name).expanduser()
+        path = expand_path(name)
         try:
             check_regular(path)  # a FIFO would block the loader
         except ValueError as exc:

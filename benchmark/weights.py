@@ -25,6 +25,7 @@ from typing import Iterator
 
 from .errors import BenchError
 from .imaging import sha256_file
+from .paths import expand as expand_path
 
 ENV_WEIGHTS_DIR = "BENCH_WEIGHTS_DIR"
 ASSETS_DIR = Path(__file__).parent / "assets"
@@ -48,9 +49,9 @@ class Asset:
     def candidates(self, explicit: str | os.PathLike | None = None) -> list[Path]:
         out: list[Path] = []
         if explicit:
-            out.append(Path(explicit).expanduser())
+            out.append(expand_path(explicit))
         if os.environ.get(ENV_WEIGHTS_DIR):
-            out.append(Path(os.environ[ENV_WEIGHTS_DIR]).expanduser() / self.filename)
+            out.append(expand_path(os.environ[ENV_WEIGHTS_DIR]) / self.filename)
         out.append(ASSETS_DIR / self.filename)
         if self.torch_hub:
             import torch.hub

@@ -34,6 +34,7 @@ from .stages.cost import CostProbe, unit_record
 from .stages.restore import input_note
 from .stages.rows import base_row, error_rows, score_rows
 from .unit import Unit
+from .paths import expand as expand_path
 
 THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 
@@ -46,7 +47,7 @@ def open_cache(cfg: RunConfig) -> tuple[Cache, tempfile.TemporaryDirectory | Non
     if cfg.no_cache:
         tmp = tempfile.TemporaryDirectory(prefix="bench-nocache-")
         return Cache(Path(tmp.name)), tmp
-    root = Path(cfg.cache_dir).expanduser() if cfg.cache_dir else default_cache_dir()
+    root = expand_path(cfg.cache_dir) if cfg.cache_dir else default_cache_dir()
     check_writable(root, "the cache folder (--cache-dir / $BENCH_CACHE_DIR)")
     return Cache(root), None
 

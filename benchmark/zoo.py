@@ -22,6 +22,7 @@ from typing import Any, Callable
 from .download import download
 from .errors import BenchError
 from .weights import WeightsMissing, file_sha256
+from .paths import expand as expand_path
 
 ENV_MODELS_DIR = "BENCH_MODELS_DIR"
 
@@ -83,7 +84,7 @@ ZOO: dict[str, ZooModel] = {m.name: m for m in MODELS}
 def models_dir() -> Path:
     env = os.environ.get(ENV_MODELS_DIR)
     if env:
-        return Path(env).expanduser()
+        return expand_path(env)
     from .cache import default_cache_dir
 
     return default_cache_dir() / "models"

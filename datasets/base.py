@@ -13,6 +13,7 @@ import numpy as np
 from ..api import Dataset, Item, digest
 from ..errors import DataNotFound
 from ..imaging import IMAGE_EXTS, check_regular, header_size, open_regular, read_image, sha256_file
+from ..paths import expand as expand_path
 
 _GUESSES_SAID: set[tuple[str, str, str]] = set()  # (folder, type, reason) already said in this process
 
@@ -149,9 +150,9 @@ def probe_fps(path: Path) -> float | None:
 
 def data_root(root: str | os.PathLike | None) -> Path | None:
     if root:
-        return Path(root).expanduser()
+        return expand_path(root)
     env = os.environ.get(ENV_DATA_ROOT)
-    return Path(env).expanduser() if env else None
+    return expand_path(env) if env else None
 
 
 def is_frame_name(p: Path) -> bool:
@@ -211,7 +212,7 @@ class FolderDataset(Dataset):
 
     def __init__(self, root: Path | None = None, path: str | os.PathLike | None = None, type: str | None = None, max_frames: int | None = None, fps: float | None = None, name: str | None = None, **params: Any):
         super().__init__(root, **params)
-        self.path = Path(path).expanduser() if path else None
+        self.path = expand_path(path) if path else None
         self.type = type or self.folder_type
         self.max_frames = max_frames
         self.fps = fps

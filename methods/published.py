@@ -43,6 +43,7 @@ import numpy as np
 
 from ..api import Context, Method
 from ..errors import BenchError
+from ..paths import expand as expand_path
 
 WEIGHT_SUFFIXES = (".pth", ".pt", ".safetensors", ".ckpt")
 DEFAULT_OVERLAP = 32
@@ -146,7 +147,7 @@ class PublishedModel(Method):
         self.takes_float = input != "uint8"
         settings = {"tile": tile, "overlap": overlap, "precision": precision, "input": input}
         super().__init__(**{k: v for k, v in settings.items() if v is not None})
-        self.path = Path(path).expanduser()
+        self.path = expand_path(path)
         self.tile = _parse_tile(tile)
         self.overlap = DEFAULT_OVERLAP if overlap is None else int(overlap)
         if self.overlap < 0:

@@ -20,6 +20,7 @@ from benchmark.errors import warn
 from benchmark.weights import ENV_WEIGHTS_DIR, WeightsMissing, file_sha256
 
 from .tiled import DEFAULT_OVERLAP, Tiling, tiling_settings
+from ..paths import expand as expand_path
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
 
@@ -28,12 +29,12 @@ def weights_file(name: str, explicit: str | None = None, directory: Path = WEIGH
     """(path, card) of a weights file, checked against the card's SHA-256. Looked up in:
     the explicit path, ``$BENCH_WEIGHTS_DIR``, then ``directory`` (the package's own).
     A file without a card is used with a warning: nothing says what it is."""
-    if explicit and not Path(explicit).expanduser().is_file():
+    if explicit and not expand_path(explicit).is_file():
         # an explicit file is the user's choice: never fall back to other weights under its name
-        where = Path(explicit).expanduser()
+        where = expand_path(explicit)
         raise WeightsMissing(f"weights file {explicit} not found ({'a folder' if where.is_dir() else 'no file'} at {where.absolute()}); "
                              f"give the path of an existing .safetensors file, or leave weights= out for the shipped '{name}'")
-    candidates = [Path(explicit).expanduser()] if explicit else []
+    candidates = [expand_path(explicit)] if explicit else []
     if os.environ.get(ENV_WEIGHTS_DIR):
         candidates.append(Path(os.environ[ENV_WEIGHTS_DIR]) / f"{name}.safetensors")
     candidates.append(Path(directory) / f"{name}.safetensors")

@@ -120,3 +120,10 @@ def test_the_fuzzers_reach_both_outcomes(sandbox, tmp_path):
     with pytest.raises(BenchError, match=re.escape("cycle")):
         resolve("set5-a", None, Specs.load([path]))
     assert os.path.exists(path)
+
+
+def test_a_home_folder_of_no_such_user_is_one_error(sandbox):
+    """'~0' (found by the property above) raised pathlib's RuntimeError: now one line naming the path."""
+    for name in ("~0", "~nosuchuser/photos@qf20"):
+        with pytest.raises(BenchError, match="names no home folder here"):
+            resolve(name, None)

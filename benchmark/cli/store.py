@@ -11,6 +11,7 @@ from rich.markup import escape
 
 from ..errors import BenchError
 from . import _fail, app, console, err
+from ..paths import expand as expand_path
 
 
 models_app = typer.Typer(help="The zoo of published models: list them (no command), or fetch one.", add_completion=False)
@@ -95,7 +96,7 @@ def cache_verify(
     """Check every cache entry against its checksum (frame files hashed); exit 1 when damage is left."""
     from ..cache import Cache, default_cache_dir
 
-    root = cache_dir.expanduser() if cache_dir else default_cache_dir()
+    root = expand_path(cache_dir) if cache_dir else default_cache_dir()
     if not root.is_dir():
         _fail(BenchError(f"{root}: no cache folder there (--cache-dir / $BENCH_CACHE_DIR)"))
     try:

@@ -27,6 +27,7 @@ import numpy as np
 from ..api import CorpusMetric, CorpusRecord, digest
 from ..errors import BenchError
 from ..weights import WeightsMissing, path_hash, reachable
+from ..paths import expand as expand_path
 
 ENV_CAPTIONER = "BENCH_CAPTIONER"
 DEFAULT_CAPTIONER = "Salesforce/blip-image-captioning-base"
@@ -34,7 +35,7 @@ MAX_NEW_TOKENS = 30
 
 
 def captioner_identity(spec: str, weights: str | None) -> dict[str, Any]:
-    name = Path(spec).name if Path(spec).expanduser().is_dir() else spec
+    name = Path(spec).name if expand_path(spec).is_dir() else spec
     return {"task": "captioning", "model": name, "weights": weights, "decoding": "greedy", "max_new_tokens": MAX_NEW_TOKENS}
 
 
@@ -47,7 +48,7 @@ class Captioner:
         except ImportError:
             raise BenchError("captioning metrics need transformers: pip install 'bench-enhance[caption]'") from None
         self.spec = spec
-        path = Path(spec).expanduser()
+        path = expand_path(spec)
         local = path.is_dir()
         try:
             kwargs = {"local_files_only": True}
@@ -127,7 +128,7 @@ class _Caption(CorpusMetric):
         return {**super().identity(), "captioner": self.captioner_spec}
 
     def predictor_identity(self):
-        path = Path(self.captioner_spec).expanduser()
+        path = expand_path(self.captioner_spec)
         if path.is_dir() and self.captioner_spec not in self._captioners:  # identify a local model without loading it
             if self.captioner_spec not in _folder_ids:
                 _folder_ids[self.captioner_spec] = captioner_identity(self.captioner_spec, path_hash(path))

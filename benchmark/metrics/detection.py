@@ -38,6 +38,7 @@ from ..api import CorpusMetric, CorpusRecord
 from ..datasets.voc import VOC_CLASSES
 from ..errors import BenchError
 from ..weights import WeightsMissing, path_hash, reachable
+from ..paths import expand as expand_path
 
 ENV_DETECTOR = "BENCH_DETECTOR"
 DEFAULT_DETECTOR = "yolov8n.pt"
@@ -75,7 +76,7 @@ class UltralyticsDetector(Detector):
             from ultralytics import YOLO
         except ImportError:
             raise BenchError("detection metrics need ultralytics: pip install 'bench-enhance[detect]' (AGPL-3.0)") from None
-        path = Path(spec).expanduser()
+        path = expand_path(spec)
         if path.exists():
             self.weights = path_hash(path)
             self.imgsz = self._imgsz(path)
@@ -250,7 +251,7 @@ class _Detection(CorpusMetric):
         return {**super().identity(), "detector": self.detector_spec}
 
     def predictor_identity(self):
-        path = Path(self.detector_spec).expanduser()
+        path = expand_path(self.detector_spec)
         if path.exists() and self.detector_spec not in self._detectors:  # identify local weights without loading them
             if self.detector_spec not in _path_ids:
                 _path_ids[self.detector_spec] = UltralyticsDetector.describe(path)
