@@ -25,20 +25,10 @@ from benchmark.cli import app
 from benchmark.errors import BenchError
 from benchmark.imaging import write_png
 from conftest import smooth_image
+from test_clear_errors import one_error  # the one `error:` line of a refused command
 
 runner = CliRunner()
 REPO = Path(__file__).resolve().parents[1]
-
-
-def one_error(r, *names: str) -> str:
-    """The single ``error:`` line of a refused command (exit 2, no traceback), naming ``names``."""
-    assert r.exit_code == 2, r.output
-    assert "Traceback" not in r.output and (r.exception is None or isinstance(r.exception, SystemExit)), r.output
-    lines = [line for line in r.output.splitlines() if line.startswith("error:")]
-    assert len(lines) == 1, r.output
-    for n in names:
-        assert n in lines[0], (n, lines[0])
-    return lines[0]
 
 
 def child(code: str, timeout: float = 20, memory_gb: float = 3) -> dict:
