@@ -41,6 +41,18 @@ class TooLarge(ValueError):
         self.pixels = pixels
 
 
+def _pillow_open():
+    """Pillow's own ``Image.open``. Importing ultralytics (the detection metrics) replaces it with
+    a wrapper that, on a file Pillow does not know, runs ``check_requirements("pi-heif")`` (a pip
+    install over the network) and imports it: never from here."""
+    import sys
+
+    from PIL import Image
+
+    patched = sys.modules.get("ultralytics.utils.patches")
+    return getattr(patched, "_image_open", None) or Image.open
+
+
 def header_size(src: bytes | str | os.PathLike | IO[bytes]) -> tuple[int, int] | None:
     """(width, height) from the image's header (Pillow reads only the header) of ``src``: bytes, a
     path or an open binary file; None when Pillow does not know it as an image. A header Pillow
@@ -50,7 +62,7 @@ def header_size(src: bytes | str | os.PathLike | IO[bytes]) -> tuple[int, int] |
     fp: Any = io.BytesIO(src) if isinstance(src, (bytes, bytearray, memoryview)) else (
         str(src) if isinstance(src, (str, os.PathLike)) else src)
     try:
-        with Image.open(fp) as im:
+        with _pillow_open()(fp) as im:
             return im.size
     except Image.DecompressionBombError as exc:
         m = re.search(r"\((\d+) pixels\)", str(exc))

@@ -21,7 +21,8 @@ def _plt():
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    # text.parse_math off: a method named with '$' is drawn as typed, never as TeX (issue 39)
+    # text.parse_math off: a method named with '$' is drawn as typed, never as TeX (issue 39); like the other
+    # settings here it is set for the process (legends measure their texts when made, not only when saved)
     plt.rcParams.update({"svg.hashsalt": "bench", "figure.dpi": 100, "font.size": 9, **NO_MATHTEXT})
     return plt
 

@@ -35,7 +35,9 @@ def child(code: str, timeout: float = 20, memory_gb: float = 3) -> dict:
     """Run ``code`` (which prints one JSON line last) in a child process limited to ``memory_gb`` of
     address space and ``timeout`` seconds; its JSON, or a failure naming what went wrong."""
     prelude = (f"import resource; resource.setrlimit(resource.RLIMIT_AS, ({int(memory_gb * 2**30)}, {int(memory_gb * 2**30)}))\n"
-               "import json, time, sys\n")
+               "import json, time, sys\n"
+               # this process's own peak (VmHWM): ru_maxrss keeps the forking parent's peak across exec (1.2 GB in the full suite)
+               "def peak_mb():\n    return int(next(l for l in open('/proc/self/status') if l.startswith('VmHWM')).split()[1]) / 1024\n")
     try:
         p = subprocess.run([sys.executable, "-c", prelude + textwrap.dedent(code)], capture_output=True, text=True, timeout=timeout,
                            cwd=REPO, env={**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"})
@@ -67,7 +69,7 @@ READ = """
     except Exception as exc:
         out = {{"error": type(exc).__name__, "message": str(exc)}}
     out["ms"] = (time.perf_counter() - t) * 1000
-    out["maxrss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    out["maxrss_mb"] = peak_mb()
     print(json.dumps(out))
 """
 
@@ -226,7 +228,7 @@ def test_ten_million_data_sets_refused_at_once(tmp_path):
             print(json.dumps({{"ok": True}}))
         except Exception as exc:
             print(json.dumps({{"error": str(exc), "ms": (time.perf_counter() - t) * 1000,
-                              "maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
+                              "maxrss_mb": peak_mb()}}))
     """, timeout=30, memory_gb=2)
     assert "10,000,000" in out.get("error", "") and "1,000" in out["error"], out
     assert out["ms"] < 100, out
@@ -353,11 +355,13 @@ def test_a_dollar_name_stops_matplotlib_and_both_ways_out_work(tmp_path):
     from benchmark.reports.mpltext import NO_MATHTEXT, mpl_text, plain_log_ticks
 
     assert mpl_text("a$b$") == r"a\$b\$" and mpl_text("plain") == "plain" and mpl_text(3) == "3"
-    fig, ax = plt.subplots()
-    ax.set_title(BAD_TEX)
-    with pytest.raises(ValueError):  # what matplotlib makes of a name it reads as TeX: no figure, no site
-        fig.savefig(tmp_path / "a.svg", format="svg")
-    plt.close(fig)
+    before = matplotlib.rcParams["text.parse_math"]
+    with matplotlib.rc_context({"text.parse_math": True}):  # matplotlib's default (the site's figures turn it off)
+        fig, ax = plt.subplots()
+        ax.set_title(BAD_TEX)
+        with pytest.raises(ValueError):  # what matplotlib makes of a name it reads as TeX: no figure, no site
+            fig.savefig(tmp_path / "a.svg", format="svg")
+        plt.close(fig)
 
     fig, ax = plt.subplots()  # way 1: each text escaped, mathtext on
     ax.set_title(mpl_text(BAD_TEX))
@@ -379,7 +383,7 @@ def test_a_dollar_name_stops_matplotlib_and_both_ways_out_work(tmp_path):
         fig.savefig(tmp_path / "c.svg", format="svg")
         plt.close(fig)
     assert BAD_TEX in texts and "1" in texts and "1000" in texts and not [t for t in texts if "mathdefault" in t], texts
-    assert matplotlib.rcParams["text.parse_math"] is True  # only inside the context
+    assert matplotlib.rcParams["text.parse_math"] is before  # only inside the context
 
 
 def test_report_figures_take_a_dollar_method_name(tmp_path, monkeypatch):
@@ -394,10 +398,31 @@ def test_report_figures_take_a_dollar_method_name(tmp_path, monkeypatch):
     shown: list = []
     save = plots._save
     monkeypatch.setattr(plots, "_save", lambda fig, path: (shown.extend(draw_texts(fig)), save(fig, path))[1])
-    plt = plots._plt()
-    try:
+    with matplotlib.rc_context():  # _plt() sets its rcParams for the process: put them back for the other tests
+        plt = plots._plt()
         assert plots.perception_distortion(plt, pd.DataFrame(rows), tmp_path)
         assert plots.speed_quality(plt, pd.DataFrame(rows), tmp_path)
-    finally:
-        matplotlib.rcParams["text.parse_math"] = True
     assert not [t.get_text() for t in shown if "$" in t.get_text() and t.get_text() != BAD_TEX and not t.get_parse_math()]
+
+
+def test_header_sizing_never_goes_through_ultralytics_pillow_patch(tmp_path, monkeypatch):
+    """Importing ultralytics replaces PIL's Image.open with a wrapper that pip-installs and imports
+    pi-heif on an unknown file (the suite's SVG upload got a 500 after the detection tests): the
+    header sizing uses Pillow's own open."""
+    import sys
+    import types
+
+    from PIL import Image
+
+    from benchmark.imaging import header_size
+
+    def patched(*a, **k):
+        raise ModuleNotFoundError("No module named 'pi_heif'")
+
+    monkeypatch.setitem(sys.modules, "ultralytics.utils.patches", types.SimpleNamespace(_image_open=Image.open))
+    monkeypatch.setattr(Image, "open", patched)
+    svg = tmp_path / "x.svg"
+    svg.write_text('<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"/>')
+    assert header_size(svg) is None
+    write_png(tmp_path / "ok.png", smooth_image(12, 20, seed=1))
+    assert header_size(tmp_path / "ok.png") == (20, 12)
