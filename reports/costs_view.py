@@ -78,6 +78,16 @@ def print_costs(df: pd.DataFrame, console, notes: bool = True) -> None:
         console.print(term(CONVENTION), soft_wrap=True, highlight=False)
 
 
+def _log_axis(ax, x: pd.Series) -> None:
+    """A log x axis labelled in plain numbers at the methods' own figures (no crowded minor labels)."""
+    from matplotlib.ticker import NullFormatter
+
+    ax.set_xscale("log")
+    ticks = sorted(set(float(v) for v in x))
+    ax.set_xticks(ticks, [f"{v:.3g}" for v in ticks])
+    ax.xaxis.set_minor_formatter(NullFormatter())
+
+
 def quality_metrics(df: pd.DataFrame) -> list[str]:
     """PSNR (or the first fidelity metric there is) and a perceptual or no-reference one, if scored."""
     have = list(dict.fromkeys(df.loc[df["scope"].isin(("image", "clip")) & (df["status"] == "ok"), "metric"]))
@@ -117,11 +127,8 @@ def plots(df: pd.DataFrame, site: Path, pages: dict[str, str] | None = None) -> 
                         pts.set_urls([pages[str(ds)]])
                 front = qc[qc["pareto"]].assign(x=x[qc["pareto"]]).sort_values("x")
                 ax.plot(front["x"], front["quality"], color="grey", lw=0.8, ls="--", zorder=2, label="Pareto front")
-                if x.max() > 10 * x.min():  # a log axis where the costs span over a decade
-                    ax.set_xscale("log")
-                    from .mpltext import plain_log_ticks
-
-                    plain_log_ticks(ax.xaxis)
+                if cost == "macs" or x.max() > 10 * x.min():  # GMACs always on a log axis; the others where they span a decade
+                    _log_axis(ax, x)
                 ax.set_xlabel(label)
                 ax.set_ylabel(quality)
             if not drawn:
