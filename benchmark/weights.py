@@ -21,7 +21,7 @@ import os
 import socket
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Callable, Iterator
 
 from .errors import BenchError
 from .imaging import sha256_file
@@ -162,10 +162,28 @@ def path_hash(p: Path) -> str:
 
 
 @contextlib.contextmanager
+def downloads_through(fetch: Callable[..., Any]) -> Iterator[None]:
+    """Within the block, torch.hub's and pyiqa's ``download_url_to_file`` (the two roads by which
+    torchvision and pyiqa fetch weights) is ``fetch(url, dst, ...)``; restored after."""
+    import sys
+
+    patched = []
+    for mod_name in ("torch.hub", "pyiqa.utils.download_util"):
+        mod = sys.modules.get(mod_name)
+        if mod is not None and hasattr(mod, "download_url_to_file"):
+            patched.append((mod, mod.download_url_to_file))
+            mod.download_url_to_file = fetch
+    try:
+        yield
+    finally:
+        for mod, fn in patched:
+            mod.download_url_to_file = fn
+
+
+@contextlib.contextmanager
 def no_downloads(what: str) -> Iterator[None]:
     """Within the block, a download by torch.hub (torchvision weights) or pyiqa raises
     :class:`WeightsMissing` naming the URL and the local path that would satisfy it."""
-    import sys
 
     def refuse(url, dst, *args, **kwargs):
         raise WeightsMissing(
@@ -173,14 +191,5 @@ def no_downloads(what: str) -> Iterator[None]:
             f"fetch {url} on a machine with internet and place it at {dst}"
         )
 
-    patched = []
-    for mod_name in ("torch.hub", "pyiqa.utils.download_util"):
-        mod = sys.modules.get(mod_name)
-        if mod is not None and hasattr(mod, "download_url_to_file"):
-            patched.append((mod, mod.download_url_to_file))
-            mod.download_url_to_file = refuse
-    try:
+    with downloads_through(refuse):
         yield
-    finally:
-        for mod, fn in patched:
-            mod.download_url_to_file = fn

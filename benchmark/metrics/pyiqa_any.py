@@ -77,24 +77,14 @@ def no_network(what: str, fetch: str) -> Iterator[None]:
 def bench_downloads(timeout: float, progress: Callable[[str], Any] | None, log: list) -> Iterator[None]:
     """Within the block, torch.hub's and pyiqa's ``download_url_to_file`` go through bench's
     downloader (:func:`benchmark.metricweights.fetch_url`); each file is added to ``log``."""
-    import sys
-
     from ..metricweights import fetch_url
+    from ..weights import downloads_through
 
     def fetch(url, dst, hash_prefix=None, progress_=True, **_):
         log.append(fetch_url(url, dst, hash_prefix, timeout=timeout, on_progress=progress(str(dst).rsplit("/", 1)[-1]) if progress else None))
 
-    patched = []
-    for name in ("torch.hub", "pyiqa.utils.download_util"):
-        mod = sys.modules.get(name)
-        if mod is not None and hasattr(mod, "download_url_to_file"):
-            patched.append((mod, mod.download_url_to_file))
-            mod.download_url_to_file = fetch
-    try:
+    with downloads_through(fetch):
         yield
-    finally:
-        for mod, fn in patched:
-            mod.download_url_to_file = fn
 
 
 class PyIQAAny(Metric):
