@@ -75,11 +75,6 @@ def print_pairs(sig: Significance, console) -> None:
     console.print(escape(CONVENTION), soft_wrap=True)
 
 
-def verdict_counts(sig: Significance) -> dict[str, int]:
-    """How many comparisons got each verdict (for a one-line summary)."""
-    return {str(k): int(v) for k, v in sig.pairs["verdict"].value_counts().items()} if len(sig.pairs) else {}
-
-
 def diff_frame(sig: Significance) -> pd.DataFrame:
     """Each method's difference from its data set's baseline, with its interval (the site's plot)."""
     p = sig.pairs
