@@ -136,7 +136,7 @@ class Tiling:
         from benchmark.tiling import run_tiled
 
         m, (h, w) = self.multiple, frames[0].shape[:2]
-        arr = np.stack([f if f.shape[2] == 3 else np.repeat(f, 3, 2) for f in frames])
+        arr = np.stack([np.repeat(f, 3, 2) if f.shape[2] == 1 else f for f in frames])  # grey to RGB; RGB (or frames stacked on channels) as they are
         if h % m or w % m:  # onto the grid, so that the last tile starts on it too
             arr = np.pad(arr, ((0, 0), (0, -h % m), (0, -w % m), (0, 0)), mode="edge")
         x = torch.from_numpy(arr).permute(0, 3, 1, 2)  # uint8: each tile is converted alone
@@ -146,7 +146,7 @@ class Tiling:
 
         overlap = min(self.overlap, tile // 2 // m * m)  # the stride stays on the grid
         out = run_tiled(call, x, scale, tile, overlap)[:, :h * scale, :w * scale]
-        return [np.ascontiguousarray(o) if f.shape[2] == 3 else np.round(o.mean(axis=2, keepdims=True)).astype(np.uint8)
+        return [np.round(o.mean(axis=2, keepdims=True)).astype(np.uint8) if f.shape[2] == 1 else np.ascontiguousarray(o)
                 for o, f in zip(out, frames)]
 
 
