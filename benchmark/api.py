@@ -1,7 +1,7 @@
 """The plug-in contracts: Dataset/Item, Degradation, Method, Metric.
 
 Data flows one way: dataset item -> degradation chain -> method -> metrics -> rows.
-Frames are uint8 ``HxWxC`` arrays, RGB (C=3) or gray (C=1): see :mod:`benchmark.imaging`. A
+Frames are uint8 ``HxWxC`` arrays, RGB (C=3) or gray (C=1): see :mod:`benchmark.core.imaging`. A
 degradation may yield float32 frames on the 0-255 scale (noise kept unrounded); they reach the
 steps and methods that declare ``takes_float``, and are rounded and clipped for the others.
 An image is a one-frame sequence, so every stage works on iterators of frames and a
@@ -87,7 +87,7 @@ class Degradation:
     transforms_reference: ClassVar[bool] = False
     description: ClassVar[str] = ""
     #: True when ``apply_frames`` takes float frames (0-255 scale) as they are; a step that does
-    #: not gets float frames rounded and clipped to uint8 first (:mod:`benchmark.stages.degrade`)
+    #: not gets float frames rounded and clipped to uint8 first (:mod:`benchmark.run.stages.degrade`)
     takes_float: ClassVar[bool] = False
 
     def __init__(self, **params: Any):
@@ -235,7 +235,7 @@ def restore_stream(method: Method, frames: Iterable[np.ndarray], ctx: Context, b
     import dataclasses
     import time
 
-    from .imaging import check_outputs
+    from benchmark.core.imaging import check_outputs
 
     past, future = method.window
     method.start_clip(ctx)

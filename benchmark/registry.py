@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from importlib import metadata
 from typing import Any, Callable
 
-from .errors import RegistryError
+from benchmark.errors import RegistryError
 
 KINDS = ("methods", "datasets", "degradations", "metrics")
 
@@ -169,18 +169,18 @@ def _target_str(target: Any) -> str:
 
 
 _BUILTIN_METHODS = {
-    "identity": "benchmark.methods.classic:Identity",
-    "bicubic": "benchmark.methods.classic:Bicubic",
-    "lanczos": "benchmark.methods.classic:Lanczos",
-    "ssim": "benchmark.methods.galteri:SSIMMethod",
-    "gan": "benchmark.methods.galteri:GANMethod",
-    "pix2pix": "benchmark.methods.pix2pix:Pix2Pix",
-    "srgan": "benchmark.methods.srgan:SRGAN",
-    "srresnet": "benchmark.methods.srgan:SRResNetMethod",
-    "fast-srgan": "benchmark.methods.srgan:FastSRGAN",
-    "videoboost": "benchmark.methods.videoboost:VideoBoost",
+    "identity": "benchmark.methods.adapters.classic:Identity",
+    "bicubic": "benchmark.methods.adapters.classic:Bicubic",
+    "lanczos": "benchmark.methods.adapters.classic:Lanczos",
+    "ssim": "benchmark.methods.adapters.galteri:SSIMMethod",
+    "gan": "benchmark.methods.adapters.galteri:GANMethod",
+    "pix2pix": "benchmark.methods.adapters.pix2pix:Pix2Pix",
+    "srgan": "benchmark.methods.adapters.srgan:SRGAN",
+    "srresnet": "benchmark.methods.adapters.srgan:SRResNetMethod",
+    "fast-srgan": "benchmark.methods.adapters.srgan:FastSRGAN",
+    "videoboost": "benchmark.methods.adapters.videoboost:VideoBoost",
     "h264": "benchmark.methods.h264:H264Method",
-    "tsmooth": "benchmark.methods.temporal:TemporalSmooth",
+    "tsmooth": "benchmark.methods.adapters.temporal:TemporalSmooth",
 }
 
 _BUILTIN_DATASETS = {

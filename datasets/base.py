@@ -12,8 +12,8 @@ import numpy as np
 
 from ..api import Dataset, Item, digest
 from ..errors import DataNotFound
-from ..imaging import IMAGE_EXTS, check_regular, header_size, open_regular, read_image, sha256_file
-from ..paths import expand as expand_path
+from benchmark.core.imaging import IMAGE_EXTS, check_regular, header_size, open_regular, read_image, sha256_file
+from benchmark.core.paths import expand as expand_path
 
 _GUESSES_SAID: set[tuple[str, str, str]] = set()  # (folder, type, reason) already said in this process
 
@@ -232,7 +232,7 @@ class FolderDataset(Dataset):
                 except ValueError as exc:
                     raise DataNotFound(f"data set {self.name!r}: {exc}") from None
             return p
-        from ..data import fetch_hint
+        from benchmark.files.data import fetch_hint
 
         hint = fetch_hint(self.name)
         if self.root is None:

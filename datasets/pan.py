@@ -20,7 +20,7 @@ from typing import Any, ClassVar, Iterator
 import numpy as np
 
 from ..api import Dataset, Item, digest
-from ..imaging import read_image, sha256_file
+from benchmark.core.imaging import read_image, sha256_file
 from .base import item_ids, list_images
 from .folders import BSD200
 

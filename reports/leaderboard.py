@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import printable
-from ..results import read_scores
+from benchmark.run.results import read_scores
 
 SUMMARY_SCOPES = ("image", "clip", "dataset")  # dataset: corpus metrics (mAP, CIDEr)
 
@@ -19,8 +19,8 @@ SUMMARY_SCOPES = ("image", "clip", "dataset")  # dataset: corpus metrics (mAP, C
 def run_notes(run_dirs: list[Path]) -> list[str]:
     """One sentence per run that did not complete (interrupted, killed, failed, still running),
     or whose ``rows.jsonl`` (read when it has no scores file) has damaged lines."""
-    from ..results import read_manifest, run_state
-    from ..writer import ROWS_FILE, damaged_lines
+    from benchmark.run.results import read_manifest, run_state
+    from benchmark.run.writer import ROWS_FILE, damaged_lines
 
     notes = []
     for d in run_dirs:
@@ -84,7 +84,7 @@ def _say_replaced_protocols(df: pd.DataFrame) -> None:
 def load_runs(run_dirs: list[Path]) -> pd.DataFrame:
     """The rows of the runs in ``run_dirs``, a value repeated by two runs (or one run named
     twice) counted once: the newest run's (:func:`newest_rows`)."""
-    from ..results import read_manifest
+    from benchmark.run.results import read_manifest
 
     return newest_rows([(read_scores(Path(d)), str((read_manifest(Path(d)) or {}).get("started") or "")) for d in run_dirs])
 

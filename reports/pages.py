@@ -12,7 +12,7 @@ from typing import Any
 import pandas as pd
 
 from ..errors import warn
-from ..runfiles import frame_meta, frame_png, public_name, trusted_source
+from benchmark.run.runfiles import frame_meta, frame_png, public_name, trusted_source
 from .leaderboard import fmt
 from .sitedata import ITEM_SCOPES
 
@@ -80,11 +80,11 @@ def copy_frames(site: Path, cache_dir: str | None, key: str | None, frames: list
 
 def copy_source_frames(site: Path, source: Path | None, frames: list[int]) -> list[str] | None:
     """The reference frames read from the item's source (an image file, a frame folder or a
-    video file, checked by :func:`benchmark.runfiles.trusted_source`) when the cache does not
+    video file, checked by :func:`benchmark.run.runfiles.trusted_source`) when the cache does not
     hold them (an undegraded, unscaled reference); None when it cannot be read."""
     import hashlib
 
-    from ..imaging import encode_png
+    from benchmark.core.imaging import encode_png
 
     if source is None:
         return None
@@ -103,7 +103,7 @@ def copy_source_frames(site: Path, source: Path | None, frames: list[int]) -> li
 def _source_frames(src: Path, frames: list[int]):
     """(index, frame) of the wanted ``frames`` of a source file or folder."""
     from ..datasets.base import list_images
-    from ..imaging import IMAGE_EXTS, read_image
+    from benchmark.core.imaging import IMAGE_EXTS, read_image
 
     if not frames:
         return

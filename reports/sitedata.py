@@ -13,8 +13,8 @@ import numpy as np
 import pandas as pd
 
 from ..errors import BenchError, warn
-from ..results import write_scores
-from ..runfiles import (manifest_problem, public_artifacts, public_items, public_rows, read_artifacts, read_json, read_run_scores, redact,
+from benchmark.run.results import write_scores
+from benchmark.run.runfiles import (manifest_problem, public_artifacts, public_items, public_rows, read_artifacts, read_json, read_run_scores, redact,
                         run_roots, safe_run_name)
 from .leaderboard import fmt, newest_rows
 
@@ -27,7 +27,7 @@ RUN_FILES = ("scores.parquet", "scores.csv", "manifest.json", "artifacts.json")
 
 
 def metric_family(name: str) -> str:
-    from .. import registry
+    from benchmark import registry
 
     base = name.split("/", 1)[0]
     if base.endswith("-gain"):
@@ -56,7 +56,7 @@ def _json_problem(path: Path) -> str | None:
 
 def _rows_problem(d: Path) -> str | None:
     """Why the ``rows.jsonl`` of an unfinished run cannot be shown: no record in it at all, only damaged lines."""
-    from ..writer import ROWS_FILE, scan
+    from benchmark.run.writer import ROWS_FILE, scan
 
     log = scan(d / ROWS_FILE)
     if not log.records and log.damaged:
@@ -68,7 +68,7 @@ def run_problem(d: Path, site: bool = True) -> str | None:
     """Why ``d`` cannot be shown (None: it can). For a ``site``, the run's tables must be
     finished and its manifest and artifacts readable; the terminal report reads ``rows.jsonl`` too.
     Either way the scores must be a table of the results format, and the manifest's fields of their types."""
-    from ..results import read_manifest
+    from benchmark.run.results import read_manifest
 
     d = Path(d)
     if not d.is_dir():
@@ -132,7 +132,7 @@ def _site_name(d: Path, manifest: dict[str, Any], taken: dict[str, Path]) -> str
 def copy_runs(site: Path, run_dirs: list[Path]) -> list[str]:
     """Copy each run into ``SITE/data/runs/<name>/`` as a site shows it: its rows with local
     paths cut to their last component, its manifest and ``artifacts.json`` redacted (the cache,
-    data root, run folder and home as ``<cache>``, ``<data>``, ``<run>``, ``~``: :mod:`benchmark.runfiles`).
+    data root, run folder and home as ``<cache>``, ``<data>``, ``<run>``, ``~``: :mod:`benchmark.run.runfiles`).
     ``<name>``: :func:`_site_name`. Returns the names, one per run folder, in order."""
     runs = site / "data" / "runs"
     runs.mkdir(parents=True, exist_ok=True)
@@ -164,7 +164,7 @@ def load_site_runs(site: Path, originals: dict[str, Path] | None = None) -> tupl
     artifacts of the runs in ``originals`` ({name in the site: run folder}, the ones copied in
     by this build) are read from the run folder (where its cache and sources are); the others'
     from the site's redacted copy (``<cache>``: this machine's cache, ``<data>``: its data root)."""
-    from ..runfiles import local_cache
+    from benchmark.run.runfiles import local_cache
 
     frames, manifests, artifacts = [], {}, {}
     originals = originals or {}

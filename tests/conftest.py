@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from benchmark.imaging import write_png
+from benchmark.core.imaging import write_png
 
 
 @pytest.fixture(autouse=True, scope="session")

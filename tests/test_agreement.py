@@ -12,7 +12,7 @@ from benchmark.reports.leaderboard import load_runs
 from rich.console import Console
 from scipy import stats
 
-from benchmark.results import COLUMNS, to_frame, write_scores
+from benchmark.run.results import COLUMNS, to_frame, write_scores
 
 METHODS = ("identity", "bicubic", "ssim", "gan")
 

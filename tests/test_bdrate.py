@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from benchmark.cli import app
 from benchmark.reports import bdrate
-from benchmark.results import COLUMNS
+from benchmark.run.results import COLUMNS
 
 LEVELS = (10, 20, 30, 40, 50)
 
@@ -152,14 +152,14 @@ def test_bench_report_prints_writes_and_refuses(tmp_path):
 
 
 def test_rate_savings_summary_states_the_savings(tmp_path):
-    """The recipe's summary (benchmark.ratesavings) from synthetic rows: a sentence per sweep,
+    """The recipe's summary (benchmark.tools.ratesavings) from synthetic rows: a sentence per sweep,
     the BD and equal-quality tables, bdrate.csv; the runs themselves are in docs/results.md."""
     from types import SimpleNamespace
 
-    from benchmark.pipelines import RECIPES
-    from benchmark.ratesavings import RATE_SETS, rate_summary
+    from benchmark.tools.pipelines import PIPELINES
+    from benchmark.tools.ratesavings import RATE_SETS, rate_summary
 
-    assert "rate-savings" in RECIPES and [s.key for s in RATE_SETS] == ["live1", "vid4", "coco"]
+    assert "rate-savings" in PIPELINES and [s.key for s in RATE_SETS] == ["live1", "vid4", "coco"]
     r = SimpleNamespace(out=tmp_path, notes=[], files=[], sections=[])
     rate_summary(r, rows({"identity": ANCHOR, "ssim": BETTER}))
     assert r.notes[1].startswith("live1, JPEG: ssim -") and "% on psnr" in r.notes[1] and r.notes[2] == "Run on live1: 2 items."

@@ -23,7 +23,7 @@ from typer.testing import CliRunner
 
 from benchmark.cli import app
 from benchmark.errors import BenchError
-from benchmark.imaging import write_png
+from benchmark.core.imaging import write_png
 from conftest import smooth_image
 from test_clear_errors import one_error  # the one `error:` line of a refused command
 
@@ -61,7 +61,7 @@ def sparse_png(tmp_path) -> Path:
 # ------------------------------------------------------------------ 2. bounded work before any decode
 
 READ = """
-    from benchmark.imaging import read_image
+    from benchmark.core.imaging import read_image
     t = time.perf_counter()
     try:
         read_image({path!r}{args})
@@ -94,7 +94,7 @@ def test_huge_file_behind_a_small_header_is_refused_unread(tmp_path):
 
 
 def test_pixel_limit_is_checked_from_the_header(tmp_path):
-    from benchmark.imaging import TooLarge, read_image
+    from benchmark.core.imaging import TooLarge, read_image
 
     p = tmp_path / "a.png"
     write_png(p, smooth_image(40, 50, seed=0))
@@ -130,7 +130,7 @@ def test_data_folder_with_a_sparse_file_runs_the_rest(tmp_path, sparse_png):
     """``bench run`` over a folder holding the 20 GB file: an error row for it (not read, not
     hashed), the other image scored, in seconds."""
     out = child(f"""
-        from benchmark.runner import RunConfig, Runner
+        from benchmark.run.runner import RunConfig, Runner
         t = time.perf_counter()
         res = Runner(RunConfig(methods=["bicubic"], datasets=[{str(sparse_png.parent) + '@x2'!r}], metrics=["psnr"],
                                out={str(tmp_path / "run")!r}, cache_dir={str(tmp_path / "cache")!r})).run(progress=False)
@@ -212,7 +212,7 @@ def braces(n: int) -> str:
 
 
 def test_brace_sweeps_are_counted_before_they_are_expanded():
-    from benchmark.names import MAX_EXPANDED, expand
+    from benchmark.core.names import MAX_EXPANDED, expand
 
     assert len(expand(braces(3))) == 1000 == MAX_EXPANDED
     with pytest.raises(BenchError, match=r"10,000 data sets.* at most 1,000"):
@@ -221,7 +221,7 @@ def test_brace_sweeps_are_counted_before_they_are_expanded():
 
 def test_ten_million_data_sets_refused_at_once(tmp_path):
     out = child(f"""
-        from benchmark.names import expand
+        from benchmark.core.names import expand
         t = time.perf_counter()
         try:
             expand({braces(7)!r})
@@ -244,7 +244,7 @@ def spec(tmp_path, text: str) -> Path:
 
 @pytest.mark.parametrize("value", ["[" * 5000 + "1" + "]" * 5000, "{a=" * 5000 + "1" + "}" * 5000, "[" * 100 + "1" + "]" * 100])
 def test_deep_spec_file_names_the_depth_limit(tmp_path, value):
-    from benchmark.names import MAX_SPEC_DEPTH, Specs
+    from benchmark.core.names import MAX_SPEC_DEPTH, Specs
 
     p = spec(tmp_path, f'[degradations.deep]\ntype = "jpeg"\nq = {value}\n')
     with pytest.raises(BenchError, match=rf"{p}.*nested deeper than {MAX_SPEC_DEPTH} levels"):
@@ -254,8 +254,8 @@ def test_deep_spec_file_names_the_depth_limit(tmp_path, value):
 
 
 def test_deep_method_setting_names_the_depth_limit():
-    from benchmark.names import MAX_SPEC_DEPTH
-    from benchmark.resolve import parse_settings
+    from benchmark.core.names import MAX_SPEC_DEPTH
+    from benchmark.run.resolve import parse_settings
 
     with pytest.raises(BenchError, match=rf"'x'.*nested deeper than {MAX_SPEC_DEPTH} levels"):
         parse_settings(["x=" + "[" * 5000 + "]" * 5000], "usage")
@@ -270,7 +270,7 @@ def test_deep_method_setting_names_the_depth_limit():
     ('[degradations.a]\nchain = "qf20-b"\n[degradations.b]\nchain = "c"\n[degradations.c]\nchain = "x2-b"\n', "a -> b -> c -> b"),
 ])
 def test_degradations_naming_each_other_name_the_cycle(tmp_path, text, cycle):
-    from benchmark.names import Specs, resolve
+    from benchmark.core.names import Specs, resolve
 
     p = spec(tmp_path, text)
     with pytest.raises(BenchError, match=f"cycle.*{cycle}"):
@@ -279,7 +279,7 @@ def test_degradations_naming_each_other_name_the_cycle(tmp_path, text, cycle):
 
 
 def test_a_long_chain_of_spec_degradations_names_the_depth_limit(tmp_path):
-    from benchmark.names import MAX_SPEC_DEPTH, Specs, resolve
+    from benchmark.core.names import MAX_SPEC_DEPTH, Specs, resolve
 
     p = spec(tmp_path, "".join(f'[degradations.d{i}]\nchain = "d{i + 1}"\n' for i in range(2000)) + '[degradations.d2000]\nchain = "qf20"\n')
     with pytest.raises(BenchError, match=rf"'d0'.*deeper than {MAX_SPEC_DEPTH} levels \(d0 -> d1 -> d2 -> \.\.\."):
@@ -287,7 +287,7 @@ def test_a_long_chain_of_spec_degradations_names_the_depth_limit(tmp_path):
 
 
 def test_a_shared_degradation_is_no_cycle(tmp_path):
-    from benchmark.names import Specs, resolve
+    from benchmark.core.names import Specs, resolve
 
     p = spec(tmp_path, '[degradations.a]\nchain = "b-b"\n[degradations.b]\nchain = "qf20"\n')
     assert [d.label() for d in resolve("set5-a", None, Specs.load([p])).chain] == ["qf20", "qf20"]
@@ -414,7 +414,7 @@ def test_header_sizing_never_goes_through_ultralytics_pillow_patch(tmp_path, mon
 
     from PIL import Image
 
-    from benchmark.imaging import header_size
+    from benchmark.core.imaging import header_size
 
     def patched(*a, **k):
         raise ModuleNotFoundError("No module named 'pi_heif'")

@@ -15,7 +15,7 @@ from benchmark import registry
 from benchmark.api import Method
 from benchmark.cli import app
 from benchmark.errors import BenchError
-from benchmark.imaging import write_png
+from benchmark.core.imaging import write_png
 from conftest import smooth_image
 
 runner = CliRunner()
@@ -217,7 +217,7 @@ def test_a_failing_method_is_one_line_and_leaves_no_output(tmp_path, image):
 
 @pytest.fixture
 def a_run(tmp_path, image_folder):
-    from benchmark.runner import RunConfig, run
+    from benchmark.run.runner import RunConfig, run
 
     res = run(RunConfig(methods=["identity"], datasets=[f"{image_folder}@qf20"], metrics=["psnr"], out=str(tmp_path / "runs" / "good")),
               progress=False)
@@ -254,7 +254,7 @@ def test_a_garbled_manifest_is_skipped_by_name_and_alone_is_one_line(tmp_path, a
 
 def test_a_spec_files_fps_reaches_its_frame_folder_and_is_checked(tmp_path, frame_folder):
     """`fps` was read by nobody before (a recipe's clip was encoded at the default rate silently)."""
-    from benchmark.names import Specs, resolve
+    from benchmark.core.names import Specs, resolve
 
     spec = tmp_path / "fps.toml"
     spec.write_text(f'[datasets.clip]\npath = "{frame_folder}"\ntype = "frames"\nfps = 12.5\n')
@@ -293,7 +293,7 @@ def test_the_site_computes_no_interval_over_inf_without_a_numpy_warning():
 
 def test_a_bad_qf_setting_is_refused_before_any_work():
     from benchmark.errors import BenchError
-    from benchmark.resolve import make_method
+    from benchmark.run.resolve import make_method
 
     for spec in ("gan:qf=abc", "ssim:qf=0", "gan:qf=101"):
         with pytest.raises(BenchError, match="is not a JPEG quality"):

@@ -10,11 +10,11 @@ from torch import nn
 
 from benchmark import registry
 from benchmark.api import Context, Method
-from benchmark.cache import Cache
-from benchmark.measure import CallRecorder, PeakMemory, cost_enabled, count_params, networks, uncounted
+from benchmark.run.cache import Cache
+from benchmark.run.measure import CallRecorder, PeakMemory, cost_enabled, count_params, networks, uncounted
 from benchmark.metrics.cost import COST_METRICS, NOT_APPLICABLE
-from benchmark.runner import RunConfig, run
-from benchmark.stages.cost import CostProbe, cost_rows
+from benchmark.run.runner import RunConfig, run
+from benchmark.run.stages.cost import CostProbe, cost_rows
 
 COST = [m.name for m in COST_METRICS]
 
@@ -186,7 +186,7 @@ def test_a_broken_network_hook_is_an_error_row_and_the_scores_stand(image_folder
 
 # ----------------------------------------------------------------------------- a data set's rows
 def test_rows_weight_sizes_by_frames_and_take_the_largest_peak():
-    from benchmark.names import resolve
+    from benchmark.core.names import resolve
 
     spec = resolve("photos-qf20", None)
     m = Method()
@@ -210,9 +210,9 @@ def test_rows_weight_sizes_by_frames_and_take_the_largest_peak():
 def test_dncnn_params_and_macs_on_a_256x256_gray_frame(data_root, tmp_path):
     """The published DnCNN-S: params = the elements of its state dict's tensors (weights and
     biases: batch norm merged); MACs = sum over its convolutions of out x in x 3 x 3 x 256^2."""
-    from benchmark.methods.published import read_state_dict
-    from benchmark.names import resolve
-    from benchmark.resolve import make_method
+    from benchmark.methods.adapters.published import read_state_dict
+    from benchmark.core.names import resolve
+    from benchmark.run.resolve import make_method
 
     weights = Path(data_root).parent / "weights" / "published" / "dncnn_25.pth"
     if not weights.is_file():
@@ -232,7 +232,7 @@ def test_dncnn_params_and_macs_on_a_256x256_gray_frame(data_root, tmp_path):
 
 @pytest.mark.parametrize("name", ["srresnet", "srgan", "fast-srgan", "videoboost", "pix2pix", "gan", "ssim"])
 def test_shipped_models_params_equal_their_cards(name):
-    from benchmark.resolve import make_method
+    from benchmark.run.resolve import make_method
 
     method = make_method(name)
     method.setup("cpu")
@@ -244,13 +244,13 @@ def test_shipped_models_params_equal_their_cards(name):
 
 
 def registry_card(name: str) -> int:
-    from benchmark.methods.trainable import weights_file
+    from benchmark.methods.adapters.trainable import weights_file
 
     return weights_file(name)[1]["parameters"]
 
 
 def test_shipped_listing_counts_each_card_and_its_macs():
-    from benchmark.modelcost import network_macs, shipped
+    from benchmark.files.modelcost import network_macs, shipped
 
     listed = {e["name"]: e for e in shipped()}
     assert listed["srgan"]["params"] == listed["srgan"]["card_params"] == 247_139
@@ -264,7 +264,7 @@ def test_bench_models_shows_params_and_gmacs_of_a_file_on_disk(data_root, tmp_pa
 
     from typer.testing import CliRunner
 
-    from benchmark import zoo
+    from benchmark.files import zoo
     from benchmark.cli import app
 
     weights = Path(data_root).parent / "weights" / "published" / "dncnn_25.pth"

@@ -63,7 +63,7 @@ def test_report_and_site_carry_the_cost_section(tmp_path):
     from typer.testing import CliRunner
 
     from benchmark.cli import app
-    from benchmark.results import write_scores
+    from benchmark.run.results import write_scores
 
     run = tmp_path / "run"
     write_scores(run, cost_rows())

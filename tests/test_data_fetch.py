@@ -14,9 +14,9 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from benchmark import data
+from benchmark.files import data
 from benchmark.cli import app
-from benchmark.imaging import read_image, write_png
+from benchmark.core.imaging import read_image, write_png
 
 from conftest import smooth_image
 

@@ -4,7 +4,7 @@ import pytest
 from benchmark.degradations.codec import H264, HEVC
 from benchmark.degradations.jpeg import JPEG, Gray
 from benchmark.degradations.resize import Downscale, matlab_resize
-from benchmark.imaging import rgb_to_y
+from benchmark.core.imaging import rgb_to_y
 
 from conftest import smooth_image
 

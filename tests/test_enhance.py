@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from benchmark import registry
 from benchmark.api import Method
 from benchmark.cli import app
-from benchmark.imaging import read_image, write_png
+from benchmark.core.imaging import read_image, write_png
 from conftest import smooth_image
 
 

@@ -18,10 +18,10 @@ import pytest
 
 import worker_plugins
 from benchmark import registry
-from benchmark.imaging import write_png
-from benchmark.results import COLUMNS
-from benchmark.runner import RunConfig, Runner, run
-from benchmark.writer import PLAN_FILE, ROWS_FILE, read_records
+from benchmark.core.imaging import write_png
+from benchmark.run.results import COLUMNS
+from benchmark.run.runner import RunConfig, Runner, run
+from benchmark.run.writer import PLAN_FILE, ROWS_FILE, read_records
 from conftest import smooth_image
 
 SAME = [c for c in COLUMNS if c not in ("run_id", "elapsed_s")]  # time is measured, not computed

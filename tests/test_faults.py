@@ -19,10 +19,10 @@ from benchmark import registry
 from benchmark.api import Method
 from benchmark.cli import app
 from benchmark.errors import BenchWarning
-from benchmark.imaging import write_png
-from benchmark.results import COLUMNS
-from benchmark.runner import RunConfig, RunInterrupted, run
-from benchmark.writer import ROWS_FILE, read_records
+from benchmark.core.imaging import write_png
+from benchmark.run.results import COLUMNS
+from benchmark.run.runner import RunConfig, RunInterrupted, run
+from benchmark.run.writer import ROWS_FILE, read_records
 from conftest import smooth_image
 from test_runner import SLOW_CLI  # a CLI with a method that sleeps 0.25 s per frame batch
 
@@ -308,19 +308,19 @@ def test_signals_leave_a_resumable_run_that_report_calls_incomplete(sig, code, s
 
 
 def test_output_that_becomes_unwritable_keeps_the_rows(six_images, tmp_path, monkeypatch):
-    from benchmark import results
+    from benchmark.run import results
 
     real = results.write_scores
 
     def full_disk(out, df):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr("benchmark.rundir.write_scores", full_disk)
+    monkeypatch.setattr("benchmark.run.rundir.write_scores", full_disk)
     r = runner.invoke(app, ["run", "-q", "-d", f"{six_images}@qf20", "--metrics", "psnr,ssim", "-o", str(tmp_path / "o")], env={"COLUMNS": "400"})
     errors = [line for line in r.output.splitlines() if line.startswith("error:")]
     assert r.exit_code == 1 and len(errors) == 1 and "No space left" in errors[0] and "rows.jsonl" in errors[0] and "Traceback" not in r.output
     assert sum(len(x["rows"]) for x in read_records(tmp_path / "o" / ROWS_FILE)[0]) == 12
-    monkeypatch.setattr("benchmark.rundir.write_scores", real)
+    monkeypatch.setattr("benchmark.run.rundir.write_scores", real)
     r = runner.invoke(app, ["run", "-q", "-d", f"{six_images}@qf20", "--metrics", "psnr,ssim", "-o", str(tmp_path / "o")])
     assert r.exit_code == 0 and len(pd.read_parquet(tmp_path / "o" / "scores.parquet")) == 12
 

@@ -14,8 +14,8 @@ from typer.testing import CliRunner
 from benchmark import registry
 from benchmark.cli import app
 from benchmark.errors import BenchError
-from benchmark.imaging import write_png
-from benchmark.names import resolve
+from benchmark.core.imaging import write_png
+from benchmark.core.names import resolve
 from benchmark.reports import leaderboard
 from conftest import smooth_image
 
@@ -155,7 +155,7 @@ def test_run_with_missing_weights_fails_once_before_starting(empty_torch_home, t
     assert "bench metrics fetch lpips" in text
     assert not out.exists()  # nothing ran
     # with the files in place the metric is usable (availability only: sizes; the weights here are dummies)
-    from benchmark import metricweights
+    from benchmark.files import metricweights
     from benchmark.metrics.perceptual import LPIPS
 
     for f in metricweights.files_of(LPIPS.weights_files):
@@ -171,7 +171,7 @@ def test_declared_weights_are_the_files_pyiqa_loads():
     import torchvision.models as tvm
     from pyiqa.archs import clip_model, dists_arch, lpips_arch, musiq_arch
 
-    from benchmark import metricweights
+    from benchmark.files import metricweights
     from benchmark.metrics import learned
 
     urls = {m.name: {u for _, u in m.weights} for m in (learned.MUSIQ, learned.CLIPIQA)}

@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from benchmark.errors import BenchError
-from benchmark.names import Specs, expand, resolve
+from benchmark.core.names import Specs, expand, resolve
 
 BASES = ["live1", "set5", "set14", "classic5", "kodak", "vid4", "coco", "photos", "clips", "bsd200-pan", "cbsd68"]
 TOKENS = ["qf20", "qf0", "qf101", "x2", "x4", "x0", "crf35", "crf-1", "qp46", "gray", "grayfull", "noise25", "noise-3", "bd3", "dn3",

@@ -5,7 +5,7 @@ from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 from benchmark import registry
 from benchmark.degradations.jpeg import JPEG
-from benchmark.imaging import rgb_to_y
+from benchmark.core.imaging import rgb_to_y
 
 from conftest import smooth_image
 
@@ -95,7 +95,7 @@ def test_ssim_equals_skimage_on_jpeg_photos_with_crop(q):
 def test_ssim_equals_skimage_on_live1_and_cbsd68(data_root):
     """The standard sets' frames through JPEG QF20: within 1e-9 of scikit-image (the bound
     promised is 1e-6)."""
-    from benchmark.imaging import read_image
+    from benchmark.core.imaging import read_image
 
     files = sorted((data_root / "images" / "LIVE1").glob("*.png"))[:3] + sorted((data_root / "images" / "CBSD68").glob("*.png"))[:3]
     assert files

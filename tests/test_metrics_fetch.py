@@ -12,7 +12,8 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from benchmark import metricweights, registry
+from benchmark import registry
+from benchmark.files import metricweights
 from benchmark.cli import app
 
 runner = CliRunner()
@@ -155,7 +156,7 @@ def test_a_run_never_downloads_a_pyiqa_file(tmp_path, monkeypatch):
     import socket
 
     from benchmark.metrics.pyiqa_any import no_network
-    from benchmark.weights import WeightsMissing
+    from benchmark.files.weights import WeightsMissing
 
     with no_network("metric 'pyiqa:x'", "pyiqa:x"):
         with pytest.raises(WeightsMissing, match=r"bench metrics fetch pyiqa:x"):

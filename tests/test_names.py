@@ -1,7 +1,7 @@
 import pytest
 
 from benchmark.errors import BenchError, DataNotFound
-from benchmark.names import Specs, expand, resolve
+from benchmark.core.names import Specs, expand, resolve
 
 
 def test_standard_names_parse_into_base_and_chain():
@@ -77,7 +77,7 @@ def test_video_file_path_with_degradations(tmp_path):
     import av
     import numpy as np
 
-    from benchmark.runner import RunConfig, run
+    from benchmark.run.runner import RunConfig, run
     from conftest import smooth_image
 
     path = tmp_path / "clip.mp4"

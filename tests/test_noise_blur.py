@@ -4,17 +4,17 @@ import numpy as np
 import pytest
 
 from benchmark.api import Context, Item, Method, digest
-from benchmark.cache import Cache
+from benchmark.run.cache import Cache
 from benchmark.degradations.blur import GaussianBlur, fspecial_gaussian, fspecial_motion, imfilter
 from benchmark.degradations.noise import GaussianNoise, PoissonNoise, matlab_uint8
 from benchmark.degradations.protocols import BlurDownscale, DownscaleNoise, bd_kernel_size, decimate
 from benchmark.degradations.realworld import RealESRGAN
 from benchmark.errors import BenchError
-from benchmark.keys import degraded_key, float_input, passes_through
-from benchmark.names import Specs, parse_token, resolve
-from benchmark.resolve import make_method
-from benchmark.stages import degrade, reference, restore
-from benchmark.stages.degrade import item_seed
+from benchmark.run.keys import degraded_key, float_input, passes_through
+from benchmark.core.names import Specs, parse_token, resolve
+from benchmark.run.resolve import make_method
+from benchmark.run.stages import degrade, reference, restore
+from benchmark.run.stages.degrade import item_seed
 from conftest import smooth_image
 
 
@@ -94,7 +94,7 @@ def test_tokens_labels_and_clear_errors():
 
 
 def test_a_kernel_larger_than_the_image_is_refused_before_any_work(tmp_path):
-    from benchmark.imaging import write_png
+    from benchmark.core.imaging import write_png
 
     write_png(tmp_path / "a.png", smooth_image(16, 24))
     spec = resolve(f"{tmp_path}@blur5", None)
@@ -174,7 +174,7 @@ def test_float_input_reaches_float_methods_and_is_rounded_for_the_others(tmp_pat
 def test_bd3_bicubic_baseline_of_rdn_on_set5(data_root):
     """RDN (CVPR 2018) Table 2: BD x3, Bicubic, Set5: 28.78 dB (PSNR on Y, 3 pixels cropped)."""
     from benchmark.degradations.resize import matlab_resize
-    from benchmark.imaging import read_image
+    from benchmark.core.imaging import read_image
     from benchmark.metrics.fidelity import PSNRY
 
     values = []
@@ -218,7 +218,7 @@ def test_grayfull_is_opencvs_gray_and_gray_stays_matlab_y(tmp_path):
     import cv2
 
     from benchmark.degradations.jpeg import Gray, GrayFull
-    from benchmark.imaging import read_image, write_png
+    from benchmark.core.imaging import read_image, write_png
 
     rgb = smooth_image(37, 53, seed=4)
     rgb[0, :3] = [[0, 0, 0], [255, 255, 255], [255, 0, 0]]

@@ -9,8 +9,8 @@ import pytest
 from skimage import data as skdata
 
 from benchmark import registry
-from benchmark.imaging import read_image
-from benchmark.weights import NIQE_PARAMS, WeightsMissing, asset_path
+from benchmark.core.imaging import read_image
+from benchmark.files.weights import NIQE_PARAMS, WeightsMissing, asset_path
 from conftest import smooth_image
 
 try:  # the reference the port is compared with; the metrics themselves need neither

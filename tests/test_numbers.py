@@ -12,8 +12,8 @@ from typer.testing import CliRunner
 from benchmark import registry
 from benchmark.cli import app
 from benchmark.errors import BenchError
-from benchmark.imaging import write_png
-from benchmark.runner import RunConfig, make_method, run
+from benchmark.core.imaging import write_png
+from benchmark.run.runner import RunConfig, make_method, run
 from conftest import smooth_image
 
 cli = CliRunner()
@@ -89,7 +89,7 @@ def test_a_missing_explicit_weights_file_is_an_error_naming_it(tmp_path, image_f
 
 
 def test_an_existing_explicit_weights_file_is_used(tmp_path):
-    from benchmark.methods.trainable import WEIGHTS_DIR
+    from benchmark.methods.adapters.trainable import WEIGHTS_DIR
 
     for f in ("fast-srgan.safetensors", "fast-srgan.json"):
         shutil.copy(WEIGHTS_DIR / f, tmp_path / f)
@@ -156,7 +156,7 @@ def test_two_settings_of_a_weights_file_are_two_methods(tmp_path, image_folder):
     assert make_method(f"{path}:tile=64:name=mine").name == "mine"
     spec = tmp_path / "bench.toml"
     spec.write_text('[methods.esr]\npath = "tiny_x2.safetensors"\ntile = 64\n')
-    from benchmark.names import Specs
+    from benchmark.core.names import Specs
 
     specs = Specs.load([spec])
     assert make_method("esr", specs).name == "esr" and make_method("esr:tile=0", specs).name == "esr:tile=0"

@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 
 from benchmark.datasets.pan import HEIGHT, MAX_SPEED, WIDTH, BSD200Pan, pan_frames
-from benchmark.imaging import write_png
-from benchmark.names import resolve
-from benchmark.runner import RunConfig, Runner
-from benchmark.stages import degrade, degraded_frames, reference
+from benchmark.core.imaging import write_png
+from benchmark.core.names import resolve
+from benchmark.run.runner import RunConfig, Runner
+from benchmark.run.stages import degrade, degraded_frames, reference
 from conftest import smooth_image
 
 

@@ -14,9 +14,9 @@ from typer.testing import CliRunner
 
 from benchmark.cli import app
 from benchmark.errors import BenchError
-from benchmark.imaging import read_image, write_png
-from benchmark.runner import RunConfig, make_method, run
-from benchmark.tiling import auto_tile, run_tiled
+from benchmark.core.imaging import read_image, write_png
+from benchmark.run.runner import RunConfig, make_method, run
+from benchmark.core.tiling import auto_tile, run_tiled
 from conftest import smooth_image
 
 spandrel = pytest.importorskip("spandrel")
@@ -127,7 +127,7 @@ def test_tiles_cover_the_frame_and_blend_to_the_exact_function():
 
 
 def test_tile_size_is_chosen_from_memory(tmp_path, monkeypatch):
-    import benchmark.methods.published as pub
+    import benchmark.methods.adapters.published as pub
 
     m = make_method(str(save_tiny("compact_x4", tmp_path)))
     m.setup("cpu")
@@ -145,7 +145,7 @@ def test_tile_size_is_chosen_from_memory(tmp_path, monkeypatch):
 
 
 def test_precision_follows_what_the_architecture_supports(tmp_path, monkeypatch):
-    from benchmark.methods.published import resolve_precision
+    from benchmark.methods.adapters.published import resolve_precision
 
     compact = make_method(str(save_tiny("compact_x4", tmp_path))).model  # fp16 and bf16
     swinir = make_method(str(save_tiny("swinir_x2", tmp_path))).model  # bf16 only

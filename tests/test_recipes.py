@@ -7,8 +7,8 @@ import pytest
 from typer.testing import CliRunner
 
 from benchmark.cli import app
-from benchmark.pipelines import RECIPES
-from benchmark.results import read_scores
+from benchmark.tools.pipelines import PIPELINES
+from benchmark.run.results import read_scores
 
 PANELS = {  # comparison video size: 2x2 tiles of the output size, or panels side by side
     "pix2pix-h264": (2560, 1440), "srgan-x4": (1280, 544), "videoboost-144p": (2560, 1440),
@@ -16,7 +16,7 @@ PANELS = {  # comparison video size: 2x2 tiles of the output size, or panels sid
 }
 
 
-@pytest.mark.parametrize("name", [n for n in RECIPES if n != "rate-savings"])  # rate-savings: standard sets, tests/test_bdrate.py
+@pytest.mark.parametrize("name", [n for n in PIPELINES if n != "rate-savings"])  # rate-savings: standard sets, tests/test_bdrate.py
 def test_recipe_runs_end_to_end(name, tmp_path):
     r = CliRunner().invoke(app, ["recipe", name, "-o", str(tmp_path), "--max-frames", "2", "-q"])
     assert r.exit_code == 0, r.output
@@ -45,4 +45,4 @@ def test_recipe_names_are_checked():
     r = CliRunner().invoke(app, ["recipe", "srgan"])
     assert r.exit_code == 2 and "srgan-x4" in r.output
     r = CliRunner().invoke(app, ["recipe"])
-    assert r.exit_code == 0 and all(n in r.output for n in RECIPES)
+    assert r.exit_code == 0 and all(n in r.output for n in PIPELINES)

@@ -27,7 +27,7 @@ def test_decorator_collision_names_both_origins():
             name = "identity"
 
     msg = str(e.value)
-    assert "built-in" in msg and "benchmark.methods.classic:Identity" in msg and "test_registry" in msg
+    assert "built-in" in msg and "benchmark.methods.adapters.classic:Identity" in msg and "test_registry" in msg
     registry.methods.unregister("identity-never")  # no-op on unknown names
 
 
@@ -37,16 +37,16 @@ def test_entry_point_collision_names_both_origins(tmp_path, monkeypatch):
     (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: clashing-plugin\nVersion: 2.0\n")
     (dist / "entry_points.txt").write_text("[bench.methods]\nbicubic = clashing_plugin:Bicubic\n")
     monkeypatch.syspath_prepend(str(tmp_path))
-    reg = registry.Registry("methods", {"bicubic": "benchmark.methods.classic:Bicubic"})
+    reg = registry.Registry("methods", {"bicubic": "benchmark.methods.adapters.classic:Bicubic"})
     with pytest.raises(RegistryError) as e:
         reg.names()
     msg = str(e.value)
-    assert "built-in (benchmark.methods.classic:Bicubic)" in msg
+    assert "built-in (benchmark.methods.adapters.classic:Bicubic)" in msg
     assert "clashing-plugin 2.0 (clashing_plugin:Bicubic)" in msg
 
 
 def test_broken_plugin_breaks_only_itself(tmp_path, monkeypatch):
-    reg = registry.Registry("methods", {"ok": "benchmark.methods.classic:Identity", "broken": "no_such_module_xyz:Thing"})
+    reg = registry.Registry("methods", {"ok": "benchmark.methods.adapters.classic:Identity", "broken": "no_such_module_xyz:Thing"})
     assert reg.get("ok").name == "identity"
     with pytest.raises(RegistryError, match="no_such_module_xyz"):
         reg.get("broken")
@@ -57,9 +57,9 @@ def test_broken_plugin_breaks_only_itself(tmp_path, monkeypatch):
 def test_a_plugins_source_is_in_its_identity_so_edited_code_is_restored_again(tmp_path, monkeypatch):
     """Editing a plug-in's source file changes its identity (and so its output cache key);
     built-in identities carry no code digest (their cache keys are unchanged)."""
-    from benchmark.keys import output_key
-    from benchmark.names import resolve
-    from benchmark.resolve import make_method
+    from benchmark.run.keys import output_key
+    from benchmark.core.names import resolve
+    from benchmark.run.resolve import make_method
 
     spec = resolve("photos-qf20", None)
     keys = []

@@ -10,7 +10,7 @@ import pandas as pd
 from typer.testing import CliRunner
 
 from benchmark.cli import app
-from benchmark.results import write_scores
+from benchmark.run.results import write_scores
 
 
 def test_a_gain_on_vmaf_but_not_on_vmaf_neg_is_said_everywhere(tmp_path):

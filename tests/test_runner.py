@@ -15,8 +15,8 @@ from typer.testing import CliRunner
 from benchmark import registry
 from benchmark.api import Method
 from benchmark.cli import app
-from benchmark.results import COLUMNS
-from benchmark.runner import RunConfig, run
+from benchmark.run.results import COLUMNS
+from benchmark.run.runner import RunConfig, run
 
 
 @pytest.fixture
@@ -129,7 +129,7 @@ SLOW_CLI = textwrap.dedent(
 
 
 def test_killed_run_resumes_to_the_same_rows(tmp_path, image_folder):
-    from benchmark.imaging import write_png
+    from benchmark.core.imaging import write_png
     from conftest import smooth_image
 
     for i in range(3, 10):

@@ -453,7 +453,7 @@ def test_leaderboard_pages_carry_the_apps_navigation(client, tmp_path):
 
 def test_first_request_after_start_is_fast(tmp_path, capsys):
     """The methods are listed before uvicorn listens: the first page does not wait for them (a generous bound here:
-    benchmarks/serve_first_request.py measures it in a fresh process)."""
+    perf/serve_first_request.py measures it in a fresh process)."""
     import socket
     import urllib.request
 

@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from benchmark.runner import RunConfig, run
+from benchmark.run.runner import RunConfig, run
 from benchmark.serve import study
 from benchmark.serve.app import LOOPBACK_NAMES, ServeConfig, create_app
 from conftest import BROWSER_ARGS, chromium
@@ -43,7 +43,7 @@ def photo(name: str, w: int, h: int) -> np.ndarray:
 
 @pytest.fixture
 def photos(tmp_path) -> Path:
-    from benchmark.imaging import write_png
+    from benchmark.core.imaging import write_png
 
     d = tmp_path / "photos"
     d.mkdir()

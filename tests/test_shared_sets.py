@@ -10,7 +10,7 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from benchmark.datasets.voc import VOC_CLASSES
-from benchmark.runner import RunConfig, run
+from benchmark.run.runner import RunConfig, run
 
 pytestmark = pytest.mark.shared
 
@@ -68,7 +68,7 @@ def test_h264_gives_the_same_bits_every_time_in_one_process(data_root):
     import hashlib
 
     from benchmark.degradations.codec import H264
-    from benchmark.imaging import read_image
+    from benchmark.core.imaging import read_image
 
     frames = [read_image(p) for p in sorted((data_root / "video" / "Vid4" / "GT" / "city").glob("*.png"))[:10]]
     seen = set()
@@ -80,7 +80,7 @@ def test_h264_gives_the_same_bits_every_time_in_one_process(data_root):
 
 
 def test_coco_items_carry_boxes_and_captions(data_root, tmp_path):
-    from benchmark.names import resolve
+    from benchmark.core.names import resolve
 
     items = list(resolve("coco-qf20", data_root).dataset.items())
     assert len(items) == 125
@@ -126,7 +126,7 @@ def _write_voc_fixture(coco_root, out):
 
 
 def test_voc_loader_on_a_vocdevkit_fixture(data_root, tmp_path):
-    from benchmark.names import resolve
+    from benchmark.core.names import resolve
 
     n_boxes = _write_voc_fixture(data_root / "coco", tmp_path)
     items = list(resolve("voc-qf20", tmp_path).dataset.items())

@@ -166,7 +166,7 @@ def test_baseline_option_and_power_formula():
 
 
 def test_report_writes_significance_csv_and_markdown(tmp_path):
-    from benchmark.results import write_scores
+    from benchmark.run.results import write_scores
 
     rng = np.random.default_rng(5)
     base = rng.normal(28, 1.5, 29)
@@ -194,7 +194,7 @@ def test_a_report_over_several_runs_never_writes_into_an_input_run(tmp_path):
     from typer.testing import CliRunner
 
     from benchmark.cli import app
-    from benchmark.results import write_scores
+    from benchmark.run.results import write_scores
 
     extra = dict(base="b", degradation="qf10", run_id="r", method_version="1", bpp=np.nan, bitrate_kbps=np.nan, elapsed_s=np.nan, error=None)
     a, b = tmp_path / "runs" / "a", tmp_path / "runs" / "b"

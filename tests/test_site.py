@@ -8,7 +8,7 @@ import pytest
 
 from benchmark import registry
 from benchmark.api import Method
-from benchmark.runner import RunConfig, run
+from benchmark.run.runner import RunConfig, run
 from benchmark.reports import site as site_mod
 from conftest import BROWSER_ARGS
 from conftest import chromium as _chromium

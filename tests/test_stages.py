@@ -8,17 +8,17 @@ import pytest
 
 from benchmark import registry
 from benchmark.api import Context, Item, Method, Metric, digest
-from benchmark.cache import Cache
-from benchmark.config import RunConfig
+from benchmark.run.cache import Cache
+from benchmark.run.config import RunConfig
 from benchmark.errors import BenchError
-from benchmark.keys import crop_border, keys, output_key, score_key, unit_key
-from benchmark.names import Specs, resolve
-from benchmark.plan import limit_pixels, make_plan, select
-from benchmark.resolve import make_method, resolve_run
-from benchmark.rundir import RunFolder, run_config
-from benchmark.stages import degrade, degraded_frames, reference, restore, score
-from benchmark.stages.corpus import collect, gain_rows
-from benchmark.stages.rows import base_row, error_rows, score_rows
+from benchmark.run.keys import crop_border, keys, output_key, score_key, unit_key
+from benchmark.core.names import Specs, resolve
+from benchmark.run.plan import limit_pixels, make_plan, select
+from benchmark.run.resolve import make_method, resolve_run
+from benchmark.run.rundir import RunFolder, run_config
+from benchmark.run.stages import degrade, degraded_frames, reference, restore, score
+from benchmark.run.stages.corpus import collect, gain_rows
+from benchmark.run.stages.rows import base_row, error_rows, score_rows
 
 from conftest import smooth_image
 

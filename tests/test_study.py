@@ -8,7 +8,7 @@ from typer.testing import CliRunner
 
 from benchmark.cli import app as cli
 from benchmark.errors import BenchError
-from benchmark.runner import RunConfig, run
+from benchmark.run.runner import RunConfig, run
 from benchmark.serve import study
 from benchmark.serve.app import ServeConfig, create_app
 

@@ -10,8 +10,8 @@ import pytest
 from benchmark import registry
 from benchmark.api import CorpusRecord
 from benchmark.metrics.detection import coco_evaluate
-from benchmark.runner import RunConfig, run
-from benchmark.weights import WeightsMissing
+from benchmark.run.runner import RunConfig, run
+from benchmark.files.weights import WeightsMissing
 from conftest import tiny_captioner
 
 YOLO = "weights/yolov8n_int8_openvino_model"

@@ -7,8 +7,8 @@ import pytest
 
 from benchmark import registry
 from benchmark.api import Context, Method, restore_stream
-from benchmark.imaging import write_png
-from benchmark.runner import RunConfig, make_method, run
+from benchmark.core.imaging import write_png
+from benchmark.run.runner import RunConfig, make_method, run
 from test_temporal_metrics import clip
 
 

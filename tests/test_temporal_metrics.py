@@ -5,8 +5,8 @@ import pytest
 from skimage import data as skdata
 
 from benchmark import registry
-from benchmark.imaging import write_png
-from benchmark.runner import RunConfig, run
+from benchmark.core.imaging import write_png
+from benchmark.run.runner import RunConfig, run
 from conftest import smooth_image
 
 

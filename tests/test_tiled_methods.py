@@ -1,15 +1,15 @@
-"""The built-in networks under a memory budget (methods/tiled.py): tiled close to untiled for
+"""The built-in networks under a memory budget (methods/adapters/tiled.py): tiled close to untiled for
 each family, the 8x8 JPEG grid kept, the QF predictor deciding on the whole frame, frames that
 fit bit-identical to the untiled path, and ``tile=`` in the method's identity."""
 
 import numpy as np
 import pytest
 
-import benchmark.methods.published as pub
-from benchmark import tiling
+import benchmark.methods.adapters.published as pub
+from benchmark.core import tiling
 from benchmark.api import Context
 from benchmark.errors import BenchError
-from benchmark.runner import make_method
+from benchmark.run.runner import make_method
 
 _cache: dict[str, object] = {}
 
@@ -37,7 +37,7 @@ def psnr(a, b):
 
 def untiled(m, frames):
     """The methods' output before tiling existed: the whole batch through the network."""
-    from benchmark.methods.trainable import frames_to_tensor, tensor_to_frames
+    from benchmark.methods.adapters.trainable import frames_to_tensor, tensor_to_frames
 
     import torch
 
@@ -152,7 +152,7 @@ def test_pix2pix_and_videoboost_keep_their_grid(monkeypatch):
 
 
 def test_the_qf_predictor_decides_on_the_whole_frame(monkeypatch):
-    import benchmark.methods.galteri as galteri
+    import benchmark.methods.adapters.galteri as galteri
     from benchmark.degradations.jpeg import JPEG
 
     f = JPEG(10).apply(frame(192, 256, seed=4, block=8))
@@ -202,7 +202,7 @@ def test_tile_setting_is_in_the_identity_and_the_label():
 
 
 def test_tsmooth_tiles_each_frame_of_its_window_alike():
-    from benchmark.methods.temporal import TemporalSmooth
+    from benchmark.methods.adapters.temporal import TemporalSmooth
 
     clip = [frame(40, 52, seed=s) for s in (5, 5, 6)]
     tiled = TemporalSmooth(base="fast-srgan:tile=24")

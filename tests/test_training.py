@@ -8,11 +8,11 @@ import torch
 
 from benchmark import registry
 from benchmark.errors import BenchError
-from benchmark.methods import training as tr
-from benchmark.methods.nets import ArtifactGenerator, QFPredictor, SubPatchDiscriminator
-from benchmark.methods.trainable import WEIGHTS_DIR, weights_file
-from benchmark.runner import RunConfig, run
-from benchmark.weights import WeightsMissing
+from benchmark.methods.training import trainer as tr
+from benchmark.methods.networks import ArtifactGenerator, QFPredictor, SubPatchDiscriminator
+from benchmark.methods.adapters.trainable import WEIGHTS_DIR, weights_file
+from benchmark.run.runner import RunConfig, run
+from benchmark.files.weights import WeightsMissing
 from conftest import smooth_image
 
 
@@ -100,7 +100,7 @@ def test_untrained_generators_are_their_skip():
     training can only add to them."""
     import torch.nn.functional as F
 
-    from benchmark.methods.nets import FastSRGenerator, HalfResGenerator, SRResNet
+    from benchmark.methods.networks import FastSRGenerator, HalfResGenerator, SRResNet
 
     x = torch.rand(1, 3, 21, 30) * 2 - 1  # odd sizes: padding must not shift anything
     assert torch.equal(HalfResGenerator(8, 4)(x), x)
@@ -108,10 +108,10 @@ def test_untrained_generators_are_their_skip():
     bic = F.interpolate(x, scale_factor=4, mode="bicubic", align_corners=False)
     assert torch.allclose(SRResNet(8, 2, 4, bn=False, residual=True)(x), bic, atol=1e-6)
     assert torch.allclose(FastSRGenerator(8, 2, 2, "bicubic")(x), F.interpolate(x, scale_factor=2, mode="bicubic", align_corners=False), atol=1e-6)
-    from benchmark.methods.nets import VideoBoostGenerator
+    from benchmark.methods.networks import VideoBoostGenerator
 
     assert torch.allclose(VideoBoostGenerator(8, 1, 5)(x), F.interpolate(x, scale_factor=5, mode="bicubic", align_corners=False), atol=1e-6)
-    from benchmark.methods.nets import UNetGenerator
+    from benchmark.methods.networks import UNetGenerator
 
     assert torch.equal(UNetGenerator(4, 3)(x), x)
 
@@ -146,7 +146,7 @@ def test_quarter_resolution_generator_is_recorded_and_reloaded(image_folder, tmp
     and the exported weights rebuild the same network from the card."""
     from safetensors.torch import load_file
 
-    from benchmark.methods.galteri import build_generator
+    from benchmark.methods.networks import build_generator
 
     card = tr.train(tr.recipe_class("ssim"), tmp_path, [f"{image_folder}@qf20"], tiny(2, ch=4, depth=3, fold=4), progress=False)
     assert card["architecture"] == {"class": "HalfResGenerator", "ch": 4, "depth": 3, "fold": 4}
@@ -158,8 +158,8 @@ def test_quarter_resolution_generator_is_recorded_and_reloaded(image_folder, tmp
 def test_on_the_fly_jpeg_pairs(image_folder):
     """qf=LO-HI: each target patch is JPEG-compressed at a QF of the range; a share is gray
     (Y replicated to three channels), on the 16-pixel MCU grid."""
-    from benchmark.methods.galteri import SSIMRecipe, jpeg, parse_qf_range
-    from benchmark.methods.training import to_uint8
+    from benchmark.methods.training.galteri import SSIMRecipe, jpeg, parse_qf_range
+    from benchmark.methods.training.trainer import to_uint8
 
     src = tr.PairSource([f"{image_folder}@qf20"], None, val_items=1)
     recipe = SSIMRecipe(tr.TrainConfig(params={"qf": "10", "gray": 0.5}), "cpu")
@@ -177,7 +177,7 @@ def test_on_the_fly_jpeg_pairs(image_folder):
 
 
 def test_qf_predictor_recipe_trains(image_folder, tmp_path):
-    from benchmark.imaging import write_png
+    from benchmark.core.imaging import write_png
 
     for i in range(3):  # the predictor trains on 96x96 crops (the small frames are skipped)
         write_png(image_folder / f"big{i}.png", smooth_image(128, 128, seed=10 + i))
@@ -232,7 +232,7 @@ def test_shipped_weights_match_their_cards():
 
 
 def test_method_settings_on_the_command_line(image_folder, tmp_path):
-    from benchmark.runner import make_method
+    from benchmark.run.runner import make_method
 
     tr.train(tr.recipe_class("srresnet"), tmp_path / "t", [f"{image_folder}@x2"], tiny(2, ch=4, blocks=1, scale=2), progress=False)
     spec = f"srresnet:weights={tmp_path / 't' / 'srresnet.safetensors'}"
@@ -297,7 +297,7 @@ def test_predict_qf_prints_path_and_quality(tmp_path):
 
     from benchmark.cli import app
     from benchmark.degradations.jpeg import JPEG
-    from benchmark.imaging import write_png
+    from benchmark.core.imaging import write_png
 
     paths = []
     for q in (10, 40):
@@ -334,7 +334,7 @@ def test_ensemble_picks_the_generator_of_the_predicted_qf():
 @pytest.mark.parametrize("n", [2, 4, 8])
 @pytest.mark.parametrize("h,w", [(16, 24), (13, 21)])
 def test_self_ensemble_undoes_each_view_and_keeps_the_8x8_grid(n, h, w):
-    from benchmark.methods.galteri import self_ensemble
+    from benchmark.methods.adapters.galteri import self_ensemble
 
     x = torch.rand(1, 3, h, w)
     # a generator that commutes with flips and transposes: every view undone gives the input back
@@ -440,7 +440,7 @@ def test_a_grown_fine_tune_resumes_without_its_init_file_and_its_card_names_it(i
 
     import torch
 
-    from benchmark.methods.nets import HalfResGenerator
+    from benchmark.methods.networks import HalfResGenerator
 
     data = [f"{image_folder}@qf20"]
     small = tr.train(tr.recipe_class("ssim"), tmp_path / "small", data, cosine(2, ch=4, depth=3, qf="10"), progress=False)

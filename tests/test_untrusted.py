@@ -16,18 +16,18 @@ import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from benchmark.cache import frames_dir
+from benchmark.run.cache import frames_dir
 from benchmark.cli import app as cli
 from benchmark.errors import BenchError, BenchWarning
-from benchmark.imaging import write_png
+from benchmark.core.imaging import write_png
 from benchmark.reports import site as site_mod
-from benchmark.runfiles import public_name, redact, safe_run_name
-from benchmark.runner import RunConfig, run
+from benchmark.run.runfiles import public_name, redact, safe_run_name
+from benchmark.run.runner import RunConfig, run
 from benchmark.serve import study
 from benchmark.serve.app import ServeConfig, create_app
 from benchmark.errors import printable
 from benchmark.serve.raters import clean_name
-from benchmark.writer import ROWS_FILE, damaged_lines, scan
+from benchmark.run.writer import ROWS_FILE, damaged_lines, scan
 
 SECRET = b"TOP-SECRET-BYTES-0123456789"
 
@@ -198,7 +198,7 @@ def test_rows_of_random_bytes_are_refused_in_one_line(one_run, tmp_path):
 
 
 def test_a_resumed_log_keeps_the_records_after_a_damaged_line(one_run, tmp_path):
-    from benchmark.writer import RowLog
+    from benchmark.run.writer import RowLog
 
     d = _unfinished(one_run, tmp_path, junk=b"junk\n")
     n = len(scan(d / ROWS_FILE).records)
@@ -373,7 +373,7 @@ def _fill(d: Path, root: Path, files: dict[str, bytes | None]) -> None:
 
 def _cache_and_outside(root: Path) -> None:
     """A cache with one good frame set and one that is a link to a folder outside; a secret outside."""
-    from benchmark.cache import Cache
+    from benchmark.run.cache import Cache
 
     outside = root / "outside"
     outside.mkdir()

@@ -105,7 +105,7 @@ def test_a_studies_database_that_is_no_regular_file_is_refused_unopened(tmp_path
 
 @pytest.fixture
 def study_run(tmp_path, image_folder):
-    from benchmark.runner import RunConfig, run
+    from benchmark.run.runner import RunConfig, run
 
     r = run(RunConfig(methods=["identity", "bicubic"], datasets=[f"{image_folder}@x2"], metrics=["psnr"], out=str(tmp_path / "runs" / "r1")),
             progress=False)
@@ -291,7 +291,7 @@ def test_ctrl_c_ends_bench_serve_within_seconds_with_a_job_running(tmp_path):
     import httpx
 
     port, runs = _free_port(), tmp_path / "runs"
-    flags = ["-S"] if sys.flags.no_site else []  # as this process (a checkout's code on PYTHONPATH: benchmarks/fault_table_untrusted.py)
+    flags = ["-S"] if sys.flags.no_site else []  # as this process (a checkout's code on PYTHONPATH: perf/fault_table_untrusted.py)
     p = subprocess.Popen([sys.executable, *flags, "-c", SLEEPER_SERVER, str(runs), str(port)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                          text=True, cwd=tmp_path)
     log = []
@@ -350,8 +350,8 @@ def _times(path: Path) -> tuple[list[float], float]:
 
 @pytest.mark.parametrize("out", ["clip.identity.mkv", "clip.bicubic.sbs.mp4"])
 def test_bench_enhance_keeps_each_frame_timestamp_of_a_variable_frame_rate_clip(tmp_path, out):
-    from benchmark.enhance import enhance
-    from benchmark.resolve import make_method
+    from benchmark.tools.enhance import enhance
+    from benchmark.run.resolve import make_method
 
     src = _vfr_clip(tmp_path / "clip.mkv")
     times, duration = _times(src)

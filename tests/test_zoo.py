@@ -8,7 +8,7 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from benchmark import zoo
+from benchmark.files import zoo
 from benchmark.cli import app
 
 pytest.importorskip("spandrel")
@@ -120,7 +120,7 @@ def test_file_hash_memo_sees_a_same_size_rewrite_with_the_same_stat(tmp_path, mo
     import os
     import time
 
-    from benchmark import weights
+    from benchmark.files import weights
 
     f = tmp_path / "m.pth"
     f.write_bytes(b"a" * 64)

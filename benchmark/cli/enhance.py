@@ -33,11 +33,11 @@ def enhance(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
     """Enhance a real video (audio copied through, input frame rate kept), an image or a folder of images, or a live source."""
-    from benchmark.enhance import enhance as run_enhance
-    from benchmark.enhance import enhance_realtime, is_camera
-    from benchmark.imaging import IMAGE_EXTS
-    from benchmark.config import resolve_device
-    from benchmark.resolve import make_method
+    from benchmark.tools.enhance import enhance as run_enhance
+    from benchmark.tools.enhance import enhance_realtime, is_camera
+    from benchmark.core.imaging import IMAGE_EXTS
+    from benchmark.run.config import resolve_device
+    from benchmark.run.resolve import make_method
 
     if realtime and reference is not None:
         _fail(BenchError("--reference is for offline side-by-side output; --realtime shows input | output only"))
@@ -46,7 +46,7 @@ def enhance(
     if reference is not None and not side_by_side:
         _fail(BenchError("--reference adds a panel to --side-by-side output; pass --side-by-side too"))
     try:
-        from benchmark.names import Specs
+        from benchmark.core.names import Specs
 
         m = make_method(method, Specs.load([str(p) for p in spec]))
         if output is None:
@@ -81,7 +81,7 @@ def enhance(
 
 def _check_output(src: Path, dst: Path, force: bool, extra: list[Path]) -> None:
     """Refuse to write over the input, or over an existing output without --force."""
-    from benchmark.imaging import IMAGE_EXTS
+    from benchmark.core.imaging import IMAGE_EXTS
 
     if not str(src).startswith(("camera:", "/dev/video")) and src.exists() and dst.exists() and dst.resolve() == src.resolve():
         raise BenchError(f"output {dst} is the input; choose another with -o")
@@ -108,16 +108,16 @@ def recipe(
     detector: Optional[str] = typer.Option(None, "--detector", help="Recipes with detection metrics (rate-savings' COCO part): the detector, as for `bench run` (else $BENCH_DETECTOR)."),
 ) -> None:
     """Run a seed system end to end with one command: inputs, scores, a comparison video, summary.md."""
-    from benchmark.pipelines import RECIPES, run_recipe
+    from benchmark.tools.pipelines import PIPELINES, run_pipeline
 
     from ..reports.leaderboard import print_tables
 
     if name is None:
-        for r in RECIPES.values():
+        for r in PIPELINES.values():
             console.print(f"[bold]{r.name}[/]  {escape(r.title)} ({r.default_frames} frames)\n    {escape(r.description)}")
         return
     try:
-        info = run_recipe(name, out, max_frames=max_frames, data_root=str(data_root) if data_root else None,
+        info = run_pipeline(name, out, max_frames=max_frames, data_root=str(data_root) if data_root else None,
                           cache_dir=str(cache_dir) if cache_dir else None, device=device, progress=not quiet, limit=limit, detector=detector)
     except BenchError as exc:
         _fail(exc)

@@ -40,14 +40,14 @@ def metric_license(name: str, obj: Any) -> str:
 
 
 def _weight_files(obj: Any) -> list:
-    from .. import metricweights
+    from benchmark.files import metricweights
 
     return metricweights.files_of(getattr(obj, "weights_files", ()) or ())
 
 
 def weights_line(name: str, obj: Any) -> str:
     """'weights: alexnet-owt-7be5be79.pth present; license ...' (one line per metric)."""
-    from .. import metricweights
+    from benchmark.files import metricweights
 
     files = _weight_files(obj)
     parts = [f"{f.filename} {metricweights.state(f)}" for f in files]
@@ -68,7 +68,7 @@ def card_lines(name: str, obj: Any) -> list[str]:
     if getattr(obj, "value_range", ""):
         lines.append(f"range: {obj.value_range}")
     lines.append(weights_line(name, obj))
-    from .. import metricweights
+    from benchmark.files import metricweights
 
     for f in _weight_files(obj):
         lines.append(f"  {f.filename}: {f.what}; {f.license}; sha256 {f.sha256}; from {f.urls[0]}; at {metricweights.local_path(f)}")
@@ -82,7 +82,8 @@ def card_lines(name: str, obj: Any) -> list[str]:
 @metrics_app.callback(invoke_without_command=True)
 def metrics(ctx: typer.Context) -> None:
     """Every metric's license and weights: which files are present, which are missing (`bench metrics fetch NAME`)."""
-    from .. import metricweights, registry
+    from benchmark import registry
+    from benchmark.files import metricweights
 
     if ctx.invoked_subcommand is not None:
         return
@@ -103,7 +104,7 @@ def metrics(ctx: typer.Context) -> None:
 @metrics_app.command("card")
 def card(names: List[str] = typer.Argument(..., help="Metric names (`bench list metrics`), or pyiqa:NAME.")) -> None:
     """Each metric's card: measure, direction, range, conventions, license, weights and their sources."""
-    from .. import registry
+    from benchmark import registry
 
     for name in names:
         try:
@@ -119,7 +120,8 @@ def card(names: List[str] = typer.Argument(..., help="Metric names (`bench list 
 
 def _targets(names: list[str]) -> tuple[list, list]:
     """(metric files to fetch, deduplicated; pyiqa-backed metric classes to build with downloads)."""
-    from .. import metricweights, registry
+    from benchmark import registry
+    from benchmark.files import metricweights
 
     files: dict[str, Any] = {}
     pyiqa: list = []
@@ -149,7 +151,7 @@ def fetch(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
     """Download the files the named metrics need into $TORCH_HOME/hub (resuming a partial file, checking the sha256)."""
-    from .. import metricweights
+    from benchmark.files import metricweights
     from .store import _download_bars
 
     try:

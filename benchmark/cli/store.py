@@ -11,7 +11,7 @@ from rich.markup import escape
 
 from ..errors import BenchError
 from . import _fail, app, console, err
-from ..paths import expand as expand_path
+from benchmark.core.paths import expand as expand_path
 
 
 models_app = typer.Typer(help="The zoo of published models: list them (no command), or fetch one.", add_completion=False)
@@ -23,8 +23,8 @@ def models(ctx: typer.Context) -> None:
     """List the zoo (name, task, scale, license, paper, source URL, sha256, size, whether the file is
     here, and for a file on disk its parameters and GMACs at 256x256), then the shipped networks
     (methods/weights) with their parameters and GMACs at 256x256."""
-    from .. import zoo
-    from ..modelcost import published_cost
+    from benchmark.files import zoo
+    from benchmark.files.modelcost import published_cost
 
     if ctx.invoked_subcommand is not None:
         return
@@ -53,7 +53,7 @@ def _cost_line(count, *args) -> str:
 
 def _shipped_networks() -> None:
     """The networks shipped with bench (methods/weights): card, class, parameters and GMACs at 256x256."""
-    from ..modelcost import shipped
+    from benchmark.files.modelcost import shipped
 
     console.print("\n[bold]shipped networks[/] (methods/weights; a run's params/macs rows count each method's own calls: "
                   "the gan/ssim ensembles hold six generators and the QF predictor)", soft_wrap=True)
@@ -69,7 +69,7 @@ def models_fetch(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
     """Download zoo models into $BENCH_MODELS_DIR (default: models/ in the cache), resuming a partial file, checking the sha256."""
-    from .. import zoo
+    from benchmark.files import zoo
 
     for name in names:
         try:
@@ -94,7 +94,7 @@ def cache_verify(
     fix: bool = typer.Option(False, "--fix", help="Remove damaged entries (and entries of older bench versions); the next run computes them again."),
 ) -> None:
     """Check every cache entry against its checksum (frame files hashed); exit 1 when damage is left."""
-    from ..cache import Cache, default_cache_dir
+    from benchmark.run.cache import Cache, default_cache_dir
 
     root = expand_path(cache_dir) if cache_dir else default_cache_dir()
     if not root.is_dir():
@@ -156,7 +156,7 @@ def data(ctx: typer.Context, data_root: Optional[Path] = typer.Option(None, "--d
 @data_app.command("list")
 def data_list(data_root: Optional[Path] = typer.Option(None, "--data-root", help="Default: $BENCH_DATA_ROOT.")) -> None:
     """Which standard sets are present under the data root, where each goes, its source, size and checksum status."""
-    from .. import data as data_mod
+    from benchmark.files import data as data_mod
 
     root = _data_root(data_root)
     console.print(f"[bold]standard sets[/] under {escape(str(root)) if root else '(no data root: --data-root or $BENCH_DATA_ROOT)'}; "
@@ -182,7 +182,7 @@ def data_fetch(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
     """Download standard sets from their usual sources (resumed, checksummed) and extract them into the layout `bench run` reads."""
-    from .. import data as data_mod
+    from benchmark.files import data as data_mod
 
     try:
         with _download_bars(quiet) as bar:

@@ -37,11 +37,11 @@ def train(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
     """Train a method on paired patches (degraded input, reference target) with checkpoints and resume; export safetensors + card."""
-    from benchmark.methods import training as tr
+    from benchmark.methods.training import trainer as tr
 
     try:
         recipe = tr.recipe_class(method)
-        from benchmark.resolve import parse_settings
+        from benchmark.run.resolve import parse_settings
 
         params = parse_settings(param, "--param: expected KEY=VALUE")
         cfg = tr.TrainConfig.load(str(config) if config else None, recipe=recipe, steps=steps, seed=seed, batch=batch, patch=patch, lr=lr,
@@ -62,15 +62,13 @@ def predict_qf(
     data_root: Optional[Path] = typer.Option(None, "--data-root"),
 ) -> None:
     """Print one line per image: its path, a tab, the JPEG quality factor predicted by the QF predictor."""
-    from benchmark.imaging import read_image
-    from benchmark.methods.galteri import QFPredictor, predict_qf as predict
-    from benchmark.methods.trainable import load_generator
+    from benchmark.core.imaging import read_image
+    from benchmark.methods.networks import QFPredictor, predict_qf as predict
+    from benchmark.methods.adapters.trainable import load_generator
 
     try:
         model, _ = load_generator("qf-predictor", QFPredictor, None, "cpu")
         if confusion:
-            from benchmark.methods.galteri import confusion_table
-
             table, path = confusion_table(model, confusion, str(data_root) if data_root else None, out)
             console.print(table)
             if path:
@@ -90,3 +88,52 @@ def predict_qf(
             failed = True
     if failed:
         raise typer.Exit(1)
+
+
+def confusion_table(model, dataset_names: list[str], data_root: str | None, out=None):
+    """Compress every reference of the data sets at each ensemble QF, predict, and count
+    (true QF, chosen ensemble QF). Returns a rich table and, with ``out``, the folder where
+    tidy rows (``qf-confusion/<true>/<pred>``, ``qf-accuracy/<true>``) were written."""
+    import time
+
+    from rich.table import Table
+
+    from benchmark.datasets.base import data_root as resolve_root
+    from benchmark.core.names import resolve
+    from benchmark.run.results import now_utc, to_frame, write_manifest, write_scores
+    from benchmark.methods.networks import ENSEMBLE_QFS, nearest_qf, predict_qf
+    from benchmark.methods.training.galteri import jpeg
+
+    root = resolve_root(data_root)
+    counts = {t: {p: 0 for p in ENSEMBLE_QFS} for t in ENSEMBLE_QFS}
+    n_images = 0
+    for name in dataset_names:
+        spec = resolve(name, root)
+        for item in spec.dataset.items():
+            ref = next(item.frames())
+            n_images += 1
+            for q in ENSEMBLE_QFS:
+                counts[q][nearest_qf(predict_qf(model, jpeg(ref, q)))] += 1
+    table = Table(title=f"QF predictor on {' + '.join(dataset_names)} ({n_images} images x {len(ENSEMBLE_QFS)} QFs); rows: true QF, columns: chosen QF")
+    table.add_column("true QF")
+    for p in ENSEMBLE_QFS:
+        table.add_column(str(p), justify="right")
+    table.add_column("diagonal", justify="right")
+    for t in ENSEMBLE_QFS:
+        total = sum(counts[t].values())
+        table.add_row(str(t), *[str(counts[t][p]) for p in ENSEMBLE_QFS], f"{100 * counts[t][t] / total:.1f}%")
+    path = None
+    if out is not None:
+        label = "+".join(dataset_names)
+        base = {"run_id": f"qf-confusion-{time.strftime('%Y%m%d-%H%M%S')}", "dataset": label, "base": label, "degradation": "qf" + ",".join(map(str, ENSEMBLE_QFS)),
+                "item_id": "*", "frame": -1, "scope": "dataset", "method": "qf-predictor", "method_version": "1", "metric_version": "1",
+                "crop_border": 0, "bpp": float("nan"), "bitrate_kbps": float("nan"), "elapsed_s": float("nan"), "status": "ok", "error": None}
+        rows = [{**base, "metric": f"qf-confusion/{t}/{p}", "value": float(counts[t][p]), "higher_is_better": True, "unit": "images"}
+                for t in ENSEMBLE_QFS for p in ENSEMBLE_QFS]
+        rows += [{**base, "metric": f"qf-accuracy/{t}", "value": counts[t][t] / sum(counts[t].values()), "higher_is_better": True, "unit": "fraction"}
+                 for t in ENSEMBLE_QFS]
+        path = Path(out)
+        write_scores(path, to_frame(rows))
+        write_manifest(path, {"run_id": base["run_id"], "started": now_utc(), "command": ["bench", "predict-qf", "--confusion", *dataset_names],
+                              "status": "complete", "rows": len(rows)})
+    return table, path

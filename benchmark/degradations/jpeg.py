@@ -11,7 +11,7 @@ from typing import Any, Iterable, Iterator
 import numpy as np
 
 from ..api import Degradation
-from ..imaging import normalize_decoded, rgb_to_gray_uint8, rgb_to_y_uint8
+from benchmark.core.imaging import normalize_decoded, rgb_to_gray_uint8, rgb_to_y_uint8
 
 _SUBSAMPLING = ("420", "422", "444")
 _ENCODERS = {"cv": "opencv", "opencv": "opencv", "pil": "pillow", "pillow": "pillow"}

@@ -23,7 +23,7 @@ import numpy as np
 
 from ..api import Metric, crop
 from ..errors import BenchError
-from ..weights import BRISQUE_MODEL, asset_path
+from benchmark.files.weights import BRISQUE_MODEL, asset_path
 from .nss import _aggd, _aggd_shape, _check_size, _ggd, _ggd_shape, _lgamma, imresize, luma, normalize_img_with_gauss
 
 

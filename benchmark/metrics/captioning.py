@@ -26,8 +26,8 @@ import numpy as np
 
 from ..api import CorpusMetric, CorpusRecord, digest
 from ..errors import BenchError
-from ..weights import WeightsMissing, path_hash, reachable
-from ..paths import expand as expand_path
+from benchmark.files.weights import WeightsMissing, path_hash, reachable
+from benchmark.core.paths import expand as expand_path
 
 ENV_CAPTIONER = "BENCH_CAPTIONER"
 DEFAULT_CAPTIONER = "Salesforce/blip-image-captioning-base"

@@ -1,6 +1,6 @@
 """What a method costs: parameters, multiply-accumulates, peak memory and latency. One row per
 method and data set (``scope=dataset``, ``item_id="*"``), computed by the run itself
-(:mod:`benchmark.stages.cost`), never from the frames, so these are not scored per item and not
+(:mod:`benchmark.run.stages.cost`), never from the frames, so these are not scored per item and not
 chosen with ``--metrics``: every run records them unless ``--no-cost`` (or ``BENCH_COST=0``).
 
 A figure that does not apply (no network to count, a pass-through that runs nothing) is a row

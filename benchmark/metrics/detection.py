@@ -37,8 +37,8 @@ import numpy as np
 from ..api import CorpusMetric, CorpusRecord
 from ..datasets.voc import VOC_CLASSES
 from ..errors import BenchError
-from ..weights import WeightsMissing, path_hash, reachable
-from ..paths import expand as expand_path
+from benchmark.files.weights import WeightsMissing, path_hash, reachable
+from benchmark.core.paths import expand as expand_path
 
 ENV_DETECTOR = "BENCH_DETECTOR"
 DEFAULT_DETECTOR = "yolov8n.pt"

@@ -23,7 +23,7 @@ from typing import Any, Callable, ClassVar, Iterator
 import numpy as np
 
 from ..api import CorpusMetric, CorpusRecord
-from ..metricweights import FILES, missing_note, require
+from benchmark.files.metricweights import FILES, missing_note, require
 from .perceptual import WeightedMetric
 
 KID_SUBSETS = 100

@@ -27,7 +27,7 @@ import math
 import numpy as np
 
 from ..api import Metric, crop
-from ..imaging import rgb_to_y
+from benchmark.core.imaging import rgb_to_y
 
 _PSNR_CAP = 100.0  # identical images: report 100 dB instead of inf (stated in conventions)
 

@@ -20,7 +20,7 @@ import numpy as np
 from ..api import Metric, crop
 from ..errors import BenchError
 from .fidelity import _check
-from ..weights import no_downloads
+from benchmark.files.weights import no_downloads
 
 
 def _require_pyiqa(metric: str):

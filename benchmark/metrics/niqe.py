@@ -23,7 +23,7 @@ from functools import lru_cache
 import numpy as np
 
 from ..api import Metric, crop
-from ..weights import NIQE_PARAMS, asset_path
+from benchmark.files.weights import NIQE_PARAMS, asset_path
 from .nss import _aggd, _check_size, _lgamma, imresize, luma, normalize_img_with_gauss
 
 

@@ -3,7 +3,7 @@
 Implementation: bench's own NumPy/SciPy/OpenCV code, written from the published
 algorithms (Mittal et al.; MATLAB ``imresize``/``fspecial``/``nanmean``/``nancov``/``pinv``;
 libsvm's scaling and RBF decision function), fed with model parameters this project ships
-in ``benchmark/assets`` and checks by SHA-256 (see :mod:`benchmark.weights`), so nothing is
+in ``benchmark/assets`` and checks by SHA-256 (see :mod:`benchmark.files.weights`), so nothing is
 downloaded. Neither pyiqa nor torch is imported. The steps are the MATLAB reference's in
 float64 (luma, bicubic half size as ordinary weighted sums, the fits, the shape grid
 0.2:0.001:10), with one convention kept from pyiqa and piq: the 7x7 Gaussian window is

@@ -26,7 +26,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ..api import ClipMetric, Metric, crop
-from ..metricweights import missing_note, require
+from benchmark.files.metricweights import missing_note, require
 from .fidelity import _check
 
 _MODELS: dict[tuple, Any] = {}
@@ -34,7 +34,7 @@ _BACKBONE = {"alex": "alexnet", "vgg": "vgg16"}
 
 
 class WeightedMetric(Metric):
-    """A metric whose weights are declared files (:mod:`benchmark.metricweights`): usable only
+    """A metric whose weights are declared files (:mod:`benchmark.files.metricweights`): usable only
     when they are on disk; ``license`` and ``value_range`` feed its card."""
 
     weights_files: ClassVar[tuple[str, ...]] = ()
@@ -76,7 +76,7 @@ def _torchvision_to_slices(sliced: dict, tv_state: dict) -> dict:
 def lpips_model(net: str, metric: str):
     """``lpips.LPIPS(net, version 0.1)`` with the verified torchvision backbone, cached per file."""
     path = require(metric, (_BACKBONE[net],))[_BACKBONE[net]]
-    from ..weights import file_sha256
+    from benchmark.files.weights import file_sha256
 
     key = ("lpips", net, str(path), file_sha256(path))
     if key not in _MODELS:
@@ -136,7 +136,7 @@ class LPIPSVGG(_LPIPS):
 
 def dists_model(metric: str):
     """piq's DISTS on the verified VGG16 and the authors' alpha/beta (normalised by their sum)."""
-    from ..weights import file_sha256
+    from benchmark.files.weights import file_sha256
 
     paths = require(metric, DISTS.weights_files)
     key = ("dists",) + tuple(file_sha256(p) for p in paths.values())

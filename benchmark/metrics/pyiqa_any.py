@@ -8,7 +8,7 @@ pyiqa is PolyForm Noncommercial 1.0.0: an optional extra (``pip install 'bench-e
 said in the metric's origin (the manifest, ``bench list``) and its card.
 
 Weights follow bench's rule: a run never downloads. The model is built while torch.hub's and
-pyiqa's downloaders refuse (:func:`benchmark.weights.no_downloads`) and no socket may connect,
+pyiqa's downloaders refuse (:func:`benchmark.files.weights.no_downloads`) and no socket may connect,
 so a missing file is one error naming ``bench metrics fetch pyiqa:NAME``, the URL and the path.
 That fetch builds the model once with pyiqa's downloads routed through bench's downloader
 (resumable; the SHA-256 checked against the prefix pyiqa or the file name gives).
@@ -24,7 +24,7 @@ from typing import Any, Callable, ClassVar, Iterator
 
 from ..api import Metric, crop
 from ..errors import BenchError
-from ..weights import WeightsMissing, no_downloads
+from benchmark.files.weights import WeightsMissing, no_downloads
 from .fidelity import _check
 
 PREFIX = "pyiqa:"
@@ -76,9 +76,9 @@ def no_network(what: str, fetch: str) -> Iterator[None]:
 @contextlib.contextmanager
 def bench_downloads(timeout: float, progress: Callable[[str], Any] | None, log: list) -> Iterator[None]:
     """Within the block, torch.hub's and pyiqa's ``download_url_to_file`` go through bench's
-    downloader (:func:`benchmark.metricweights.fetch_url`); each file is added to ``log``."""
-    from ..metricweights import fetch_url
-    from ..weights import downloads_through
+    downloader (:func:`benchmark.files.metricweights.fetch_url`); each file is added to ``log``."""
+    from benchmark.files.metricweights import fetch_url
+    from benchmark.files.weights import downloads_through
 
     def fetch(url, dst, hash_prefix=None, progress_=True, **_):
         log.append(fetch_url(url, dst, hash_prefix, timeout=timeout, on_progress=progress(str(dst).rsplit("/", 1)[-1]) if progress else None))

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from ..api import Metric, crop
-from ..weights import MOBILENET_V2, asset_path
+from benchmark.files.weights import MOBILENET_V2, asset_path
 from .fidelity import _check
 
 _MEAN = (0.485, 0.456, 0.406)

@@ -38,7 +38,7 @@ import numpy as np
 
 from ..api import ClipMetric, crop
 from ..errors import BenchError
-from ..imaging import rgb_to_y
+from benchmark.core.imaging import rgb_to_y
 from .fidelity import _check
 
 _FARNEBACK = dict(pyr_scale=0.5, levels=3, winsize=15, iterations=3, poly_n=5, poly_sigma=1.2, flags=0)

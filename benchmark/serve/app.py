@@ -50,7 +50,7 @@ log = logging.getLogger("uvicorn.error")  # beside uvicorn's own lines
 def warm(st: AppState) -> float:
     """Do what made the first request slow before the server listens: list the methods (loading every method's
     class imports torch and the networks' code; the first GET /enhance took 1.1-5.2 s after ready without this,
-    0.02-0.05 s with it: benchmarks/serve_first_request.py). The leaderboard site and the jobs' imports follow in
+    0.02-0.05 s with it: perf/serve_first_request.py). The leaderboard site and the jobs' imports follow in
     the background. Seconds taken."""
     t0 = time.perf_counter()
     n = len(st.methods())
@@ -64,7 +64,7 @@ def _warm_more(st: AppState) -> None:
     """In the background, once the server listens: the leaderboard site (built when runs changed) and the jobs' imports."""
     try:
         st.ensure_site()
-        from .. import enhance  # noqa: F401  (the first job's imports: PyAV, the writers)
+        from benchmark import enhance  # noqa: F401  (the first job's imports: PyAV, the writers)
     except Exception:  # a broken run folder is reported when the page is opened
         logging.getLogger("bench.serve").debug("warm-up", exc_info=True)
 

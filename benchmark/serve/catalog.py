@@ -26,7 +26,7 @@ TASKS = {
     "videoboost": "x5 super-resolution",
     "tsmooth": "video: temporal smoothing of a frame method",
 }
-#: the measured peak memory of the resizers through the server's enhance path, over the server's own (benchmarks/serve_memory.py,
+#: the measured peak memory of the resizers through the server's enhance path, over the server's own (perf/serve_memory.py,
 #: docs/serve.md's table "Memory per method"): method -> (output pixels of the measured job, peak RSS - before, in MiB)
 MEASURED = {
     "lanczos": (8192 * 8192, 841),  # x2 of 4096x4096
@@ -41,7 +41,7 @@ def _measured(name: str) -> str:
     return f"about {per_pixel:.0f} bytes per output pixel (about {per_pixel * 4096 * 4096 / 1e9:.1f} GB for 4096x4096 out)"
 
 
-#: built-in methods that are no network, and their memory (whole pictures: measured by benchmarks/serve_memory.py)
+#: built-in methods that are no network, and their memory (whole pictures: measured by perf/serve_memory.py)
 PLAIN = {
     "identity": "no network: a few copies of the picture",
     "lanczos": f"no network (Pillow, 8 bits): {_measured('lanczos')}",
@@ -85,8 +85,8 @@ def memory(name: str, kind: str, budget_mb: float) -> str:
 
 
 def _budget_mb() -> float:
-    from ..config import resolve_device
-    from ..methods.published import memory_budget
+    from benchmark.run.config import resolve_device
+    from benchmark.methods.adapters.published import memory_budget
 
     return memory_budget(resolve_device("auto")) / 2**20
 
@@ -94,8 +94,9 @@ def _budget_mb() -> float:
 def available_methods(specs: list[str], max_pixels: int = 4096 * 4096) -> list[dict[str, Any]]:
     """Every method the app offers: registry methods that load, zoo models whose files are
     on disk, and weights files named in spec files ([methods.NAME]); each with its task, sizes and memory."""
-    from .. import registry, zoo
-    from ..names import Specs
+    from benchmark import registry
+    from benchmark.files import zoo
+    from benchmark.core.names import Specs
 
     out = []
     for e in registry.methods.entries():

@@ -91,7 +91,7 @@ def _register_study_create(study_app: typer.Typer, console, fail) -> None:
     ) -> None:
         """Build a study from a run; raters then open /study/NAME in `bench serve RUNS_DIR` (RUNS_DIR: the run's parent)."""
         from . import study
-        from ..config import split_list
+        from benchmark.run.config import split_list
 
         try:
             info = study.create(run, protocol=protocol, methods=split_list(methods) or None, items=items, name=name, scale=scale,

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..imaging import TooLarge, check_pixels, header_size  # noqa: F401  (the server's names for them)
+from benchmark.core.imaging import TooLarge, check_pixels, header_size  # noqa: F401  (the server's names for them)
 
 MAX_DECODES = 2
 #: every decode of an upload or a live frame holds one of these
@@ -26,7 +26,7 @@ class NoDecoder(LookupError):
 
 
 def to_uint8(img: np.ndarray) -> np.ndarray:
-    """A 16-bit picture as 8 bits, ``round(x / 257)`` exactly (as :func:`benchmark.imaging.normalize_decoded`)
+    """A 16-bit picture as 8 bits, ``round(x / 257)`` exactly (as :func:`benchmark.core.imaging.normalize_decoded`)
     but without its float64 copy (OpenCV scales straight into the 8-bit array)."""
     if img.dtype != np.uint16:
         return img

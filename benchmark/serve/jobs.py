@@ -1,5 +1,5 @@
 """Enhancement jobs for uploaded files: checked, stored under generated names, run in a
-bounded worker pool through :func:`benchmark.enhance.enhance`, removed after a while.
+bounded worker pool through :func:`benchmark.tools.enhance.enhance`, removed after a while.
 
 Every job lives in ``STORE/jobs/<id>/`` (``input.png`` or ``input.video``, ``output.png`` or
 ``output.mp4``, for video ``before.mp4`` for the player, and ``job.json``); the id is
@@ -118,7 +118,7 @@ def sniff(path: Path, limits: Limits) -> tuple[str, Any, str]:
     the header and checked before anything is decoded (see :mod:`.decode`)."""
     import av
 
-    from ..imaging import normalize_decoded
+    from benchmark.core.imaging import normalize_decoded
     from .decode import Busy, NoDecoder, TooLarge, decode, video_size
 
     if path.stat().st_size == 0:
@@ -250,7 +250,7 @@ class JobStore:
         d.mkdir()
         try:
             if kind == "image":
-                from ..imaging import write_png
+                from benchmark.core.imaging import write_png
 
                 write_png(d / "input.png", img)  # the decoded pixels, re-encoded: nothing of the client's file is served back
             else:
@@ -275,8 +275,8 @@ class JobStore:
             return job.status
 
     def _run(self, job: Job) -> None:
-        from ..config import resolve_device
-        from ..enhance import MethodFailed, enhance
+        from benchmark.run.config import resolve_device
+        from benchmark.tools.enhance import MethodFailed, enhance
 
         d = self.root / job.id
         self._update(job, status="running", progress=0.0)
@@ -368,7 +368,7 @@ def _frame_count(path: Path) -> int:
 
 
 def _image_size(path: Path) -> str:
-    from ..imaging import read_image
+    from benchmark.core.imaging import read_image
 
     h, w = read_image(path).shape[:2]
     return f"{w}x{h}"

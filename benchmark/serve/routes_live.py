@@ -30,7 +30,7 @@ async def api_live(st: State, ws: WebSocket, method: str | None = None):
         await ws.send_json({"type": "error", "error": f"{limit} live sessions are running (the limit, bench serve --live-sessions); try later"})
         await ws.close(1013)
         return
-    from ..config import resolve_device
+    from benchmark.run.config import resolve_device
 
     device = resolve_device("auto")
     try:

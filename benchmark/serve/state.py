@@ -73,8 +73,8 @@ class AppState:
         raise HTTPException(400, f"unknown method {name!r}: choose one of GET /api/methods ({', '.join(m['name'] for m in self.methods())})")
 
     def make_method(self, name: str):
-        from ..names import Specs
-        from ..resolve import make_method
+        from benchmark.core.names import Specs
+        from benchmark.run.resolve import make_method
 
         return make_method(name, Specs.load(self.cfg.specs))
 

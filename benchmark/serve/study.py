@@ -53,19 +53,19 @@ DSIS_LABELS = {5: "imperceptible", 4: "perceptible, but not annoying", 3: "sligh
 
 # ----------------------------------------------------------------------------- create
 def _first_frame(cache_dir: str | None, key: str | None) -> bytes | None:
-    """The first frame of a cached frame set as PNG bytes, checked (:mod:`benchmark.runfiles`: a
+    """The first frame of a cached frame set as PNG bytes, checked (:mod:`benchmark.run.runfiles`: a
     content key, no symlink, its checksum); None when the cache does not hold it intact."""
-    from ..runfiles import frame_meta, frame_png
+    from benchmark.run.runfiles import frame_meta, frame_png
 
     meta = frame_meta(cache_dir, key)
     return frame_png(meta, key, 0) if meta is not None else None
 
 
 def _image_items(run_dir: Path) -> tuple[dict[str, Any], dict[str, Any], list[dict[str, Any]]]:
-    """The run's ``artifacts.json`` (checked: :func:`benchmark.runfiles.read_artifacts`), its manifest
+    """The run's ``artifacts.json`` (checked: :func:`benchmark.run.runfiles.read_artifacts`), its manifest
     (or {}) and its image items with method outputs."""
-    from ..results import read_manifest
-    from ..runfiles import read_artifacts
+    from benchmark.run.results import read_manifest
+    from benchmark.run.runfiles import read_artifacts
 
     art_path = run_dir / "artifacts.json"
     if not art_path.is_file():
@@ -108,9 +108,9 @@ class _Media:
 
     def stash(self, item_id: str, label: str, png: bytes | None, source: str | None = None, reference_key: str | None = None) -> str:
         """Write ``png`` (a cached frame; else the ``source`` image file, when it may be read:
-        :func:`benchmark.runfiles.trusted_source`) in; the generated file name."""
-        from ..imaging import read_image, write_png
-        from ..runfiles import trusted_source
+        :func:`benchmark.run.runfiles.trusted_source`) in; the generated file name."""
+        from benchmark.core.imaging import read_image, write_png
+        from benchmark.run.runfiles import trusted_source
 
         if (item_id, label) in self.files:
             return self.files[(item_id, label)]
@@ -148,7 +148,7 @@ def create(run_dir: Path, protocol: str = "dsis", methods: list[str] | None = No
            scale: int = 5, dataset: str | None = None, repeats: int | None = None, seed: int = 0, hold: float = DEFAULT_HOLD) -> dict[str, Any]:
     """Build a study from the image items of one data set of ``run_dir`` (its ``artifacts.json``); DSIS shows
     each picture for ``hold`` seconds."""
-    from ..results import read_scores
+    from benchmark.run.results import read_scores
 
     run_dir = Path(run_dir)
     if protocol not in PROTOCOLS:

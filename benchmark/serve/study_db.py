@@ -62,7 +62,7 @@ def opened(runs_dir: Path) -> Iterator[sqlite3.Connection]:
     SQLite error but a constraint's (the callers' own checks) is one :class:`DamagedStudies` naming the file."""
     path = Path(runs_dir) / DB_NAME
     if path.exists() or path.is_symlink():
-        from ..imaging import check_regular
+        from benchmark.core.imaging import check_regular
 
         try:
             check_regular(path)
@@ -145,7 +145,7 @@ def check_name(name: str) -> str:
 
 def now() -> str:
     """The time of a record (UTC, ISO 8601)."""
-    from ..results import now_utc
+    from benchmark.run.results import now_utc
 
     return now_utc()
 

@@ -240,7 +240,7 @@ def results(con: sqlite3.Connection, study: str, screen: bool = True, boot: int 
 
 def write_rows(res: Results, runs_dir: Path) -> Path:
     """The study's values as an ordinary run: ``RUNS_DIR/study-NAME/`` (scores, manifest)."""
-    from ..results import bench_version, to_frame, write_manifest, write_scores
+    from benchmark.run.results import bench_version, to_frame, write_manifest, write_scores
 
     s = res.study
     run_id = f"study-{s['name']}"

@@ -1,0 +1,9 @@
+"""``bench train``: the shared trainer (:mod:`.trainer`), its settings (:mod:`.config`), the feature
+loss (:mod:`.losses`) and each trainable method's recipe beside them (:mod:`.galteri`, :mod:`.pix2pix`,
+:mod:`.srgan`, :mod:`.videoboost`). A recipe says what to build and how to take one step; the
+trainer does the rest."""
+
+from .config import TrainConfig
+from .trainer import PairSource, Recipe, augment, to_tensor, to_uint8, train
+
+__all__ = ["PairSource", "Recipe", "TrainConfig", "augment", "to_tensor", "to_uint8", "train"]
