@@ -35,6 +35,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from benchmark.api import Context
 from benchmark.errors import BenchError
 from benchmark.weights import WeightsMissing
 
@@ -49,13 +50,14 @@ LEVEL = re.compile(r"(?:^|[-@])(?:h264|hevc|h265)?(?:crf|qp)(\d+)(?=$|[-:])")
 class H264Net(nn.Module):
     """Quarter-resolution residual CNN with a CRF input (see the module's docstring)."""
 
-    def __init__(self, ch: int = 64, depth: int = 10, fold: int = 4):
+    def __init__(self, ch: int = 64, depth: int = 10, fold: int = 4, radius: int = 0):
         super().__init__()
         if depth < 2:
             raise ValueError(f"depth={depth}: at least 2 convolutions")
-        self.fold = int(fold)
+        self.fold, self.radius = int(fold), int(radius)
+        self.frames = 2 * self.radius + 1
         c = 3 * self.fold ** 2
-        layers: list[nn.Module] = [nn.Conv2d(c + 2, ch, 3, 1, 1), nn.LeakyReLU(0.1, inplace=True)]
+        layers: list[nn.Module] = [nn.Conv2d(c * self.frames + 2, ch, 3, 1, 1), nn.LeakyReLU(0.1, inplace=True)]
         for _ in range(depth - 2):
             layers += [nn.Conv2d(ch, ch, 3, 1, 1), nn.LeakyReLU(0.1, inplace=True)]
         for m in layers:  # He initialisation (PyTorch's default shrinks the signal layer by layer)
@@ -68,11 +70,17 @@ class H264Net(nn.Module):
         self.body = nn.Sequential(*layers, tail)
 
     def forward(self, x, crf: Any = None):
-        """``x``: N x 3 x H x W in [-1, 1]; ``crf``: None (blind), a number, or N numbers
-        (NaN: unknown for that frame)."""
+        """``x``: N x 3k x H x W in [-1, 1], the frames t-r..t+r stacked on channels (k = 2r + 1;
+        one frame, k = 1, stands for all of them: a still); ``crf``: None (blind), a number, or N
+        numbers (NaN: unknown for that frame). Returns the restored frame t, N x 3 x H x W."""
+        if x.shape[1] != 3 * self.frames:
+            if x.shape[1] != 3:
+                raise ValueError(f"H264Net(radius={self.radius}) takes {self.frames} RGB frames stacked on channels, got {x.shape[1]} channels")
+            x = x.repeat(1, self.frames, 1, 1)
         h, w, f = *x.shape[-2:], self.fold
         xp = F.pad(x, (0, (-w) % f, 0, (-h) % f), mode="replicate") if h % f or w % f else x
         y = F.pixel_unshuffle(xp, f)
+        xp = xp[:, 3 * self.radius:3 * self.radius + 3]  # the centre frame, which the correction is added to
         n, _, hh, ww = y.shape
         if crf is None:
             q = torch.zeros(n, 2, 1, 1, dtype=y.dtype, device=y.device)
@@ -115,17 +123,29 @@ def share_references(pairs: list[tuple[np.ndarray, np.ndarray, str]]) -> list[tu
     return out
 
 
+def clip_spans(pairs: list[tuple[np.ndarray, np.ndarray, str]]) -> list[tuple[int, int]]:
+    """For each pair, the [start, end) of the run of consecutive pairs with its key (its clip's
+    frames, in order)."""
+    spans: list[tuple[int, int]] = []
+    start = 0
+    for i in range(1, len(pairs) + 1):
+        if i == len(pairs) or pairs[i][2] != pairs[start][2]:
+            spans += [(start, i)] * (i - start)
+            start = i
+    return spans
+
+
 class H264Recipe(Recipe):
     """``h264``: :class:`H264Net` with a Charbonnier loss, the CRF hidden from a fraction
     ``blind`` of the patches."""
 
     name = "h264"
     default_data = [f"bsd200-pan-crf{c}" for c in (25, 30, 35, 40, 45)]
-    defaults = {"ch": 64, "depth": 10, "fold": 4, "blind": 0.5, "eps": 1e-3}
+    defaults = {"ch": 64, "depth": 10, "fold": 4, "radius": 0, "blind": 0.5, "eps": 1e-3}
     paper_config = {"note": "no paper model: a small CPU restorer; on a GPU train longer (200k steps, batch 32, patch 192) and wider (ch 96)"}
 
     def architecture(self):
-        return {"ch": int(self.p["ch"]), "depth": int(self.p["depth"]), "fold": int(self.p["fold"])}
+        return {"ch": int(self.p["ch"]), "depth": int(self.p["depth"]), "fold": int(self.p["fold"]), "radius": int(self.p["radius"])}
 
     def build(self):
         self.models["generator"] = H264Net(**self.architecture())
@@ -137,6 +157,14 @@ class H264Recipe(Recipe):
         source.train, source.val = share_references(source.train), share_references(source.val)
         source._h264_shared = True
         source._h264_levels = key_levels(source)
+        source._h264_spans = clip_spans(source.train)
+
+    def stacked(self, pairs, i: int, span: tuple[int, int], window: tuple[slice, slice] = (slice(None), slice(None))) -> np.ndarray:
+        """The degraded frames i-r..i+r of one clip (``pairs[span[0]:span[1]]``), cropped to
+        ``window`` and stacked on channels; the clip's first and last frames stand in for
+        frames beyond its ends (as at test time)."""
+        r, (lo, hi) = int(self.p["radius"]), span
+        return np.concatenate([pairs[min(max(i + k, lo), hi - 1)][0][window] for k in range(-r, r + 1)], axis=2)
 
     def sample(self, source, rng, batch, patch):
         """Patches on the macroblock grid with their CRF as a last channel (NaN: hidden)."""
@@ -145,13 +173,15 @@ class H264Recipe(Recipe):
             raise BenchError(f"h264: --patch {patch} should be a multiple of {GRID} (macroblocks)")
         xs, ys, qs = [], [], []
         for _ in range(batch):
-            deg, ref, key = source.train[rng.integers(len(source.train))]
+            index = int(rng.integers(len(source.train)))
+            deg, ref, key = source.train[index]
             h, w = deg.shape[:2]
             if h < patch or w < patch:
                 raise BenchError(f"{key}: a training frame ({w}x{h}) is smaller than the patch {patch}")
             i = int(rng.integers(0, (h - patch) // GRID + 1)) * GRID
             j = int(rng.integers(0, (w - patch) // GRID + 1)) * GRID
-            x, y = augment(rng, deg[i:i + patch, j:j + patch], ref[i:i + patch, j:j + patch])
+            window = (slice(i, i + patch), slice(j, j + patch))
+            x, y = augment(rng, self.stacked(source.train, index, source._h264_spans[index], window), ref[window])
             xs.append(np.ascontiguousarray(x))
             ys.append(np.ascontiguousarray(y))
             qs.append(float("nan") if rng.random() < float(self.p["blind"]) else source._h264_levels[key])
@@ -161,7 +191,7 @@ class H264Recipe(Recipe):
 
     def step(self, x, y):
         g = self.models["generator"]
-        out = g(x[:, :3], x[:, 3, 0, 0])
+        out = g(x[:, :-1], x[:, -1, 0, 0])
         d = (out - y) / 2  # on [0, 1]
         loss = torch.sqrt(d * d + float(self.p["eps"]) ** 2).mean()
         opt = self.optims["generator"]
@@ -179,9 +209,11 @@ class H264Recipe(Recipe):
         g = self.models["generator"]
         g.eval()
         groups: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {}
-        for deg, ref, key in source.val:
-            groups.setdefault(key, []).append((deg, ref))
+        spans = clip_spans(source.val)
+        for index, (deg, ref, key) in enumerate(source.val):  # each frame with its neighbours stacked on channels
+            groups.setdefault(key, []).append((self.stacked(source.val, index, spans[index]), ref))
         blind, known, base, gains = [], [], [], {}
+        r0 = int(self.p["radius"])
         with torch.inference_mode():
             for key, pairs in groups.items():
                 for shape in {d.shape for d, _ in pairs}:
@@ -191,7 +223,7 @@ class H264Recipe(Recipe):
                     for outs, hint in ((blind, None), (known, crf)):
                         out = to_uint8(g(x, hint))
                         outs += [_psnr(o, r) for o, (_, r) in zip(out, same)]
-                    b = [_psnr(d, r) for d, r in same]
+                    b = [_psnr(d[..., 3 * r0:3 * r0 + 3], r) for d, r in same]
                     base += b
                     if np.isfinite(crf):
                         gains.setdefault(int(crf), []).extend(np.subtract(blind[-len(same):], b))
@@ -235,6 +267,40 @@ class H264Method(TrainableMethod):
             raise WeightsMissing(f"{exc} The h264 training in progress is checkpoints/h264 (continue it with `scripts/train_shipped.sh h264` "
                                  "and BENCH_TRAIN_DIR=checkpoints, or `bench train h264 ... --resume` as docs/recipes.md says); "
                                  "give its exported weights with h264:weights=PATH.") from None
+
+        self.radius = int(self.card.get("architecture", {}).get("radius", 0))
+        self.window = (self.radius, self.radius)  # neighbours on each side, from the weights' own architecture
+
+    def process(self, frames: list[np.ndarray], ctx: Context) -> list[np.ndarray]:
+        """Single-frame weights: as every trainable method. Multi-frame weights (``radius`` r):
+        frame t with t-r..t+r stacked on channels (the call's past and future context, the
+        clip's first or last frame standing in beyond its ends, as in training)."""
+        if not self.radius:
+            return super().process(frames, ctx)
+        if self.model is None:
+            self.setup(ctx.device)
+        rgb = [np.repeat(f, 3, 2) if f.shape[2] == 1 else f for f in frames]
+        past, future = ctx.context
+        n, outs = len(rgb), []
+        with torch.inference_mode():
+            for t in range(past, n - future):
+                near = [rgb[min(max(t + k, 0), n - 1)] for k in range(-self.radius, self.radius + 1)]
+                near = [f if f.shape == rgb[t].shape else rgb[t] for f in near]  # a frame of another size is no neighbour
+                out = self.restore_stacked(np.concatenate(near, axis=2), rgb[t])
+                outs.append(np.round(out.mean(axis=2, keepdims=True)).astype(np.uint8) if frames[t].shape[2] == 1 else out)
+        return outs
+
+    def restore_stacked(self, stack: np.ndarray, centre: np.ndarray) -> np.ndarray:
+        """One frame from its neighbours stacked on channels (H x W x 3k uint8), tiled when it
+        does not fit the memory budget."""
+        def fn(x):
+            return self.model(x, self.crf)
+
+        def whole(fs):
+            x = torch.from_numpy(np.stack(fs)).to(self.device).permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
+            return tensor_to_frames(fn(x), [centre])
+
+        return self.tiling.restore(self.model, fn, [stack], self.device, 1, whole)[0]
 
     def restore(self, frames: list[np.ndarray]) -> list[np.ndarray]:
         """Frame by frame (each frame's output does not depend on its batch): on a CPU a batch

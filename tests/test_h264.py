@@ -9,7 +9,8 @@ import torch
 from benchmark import registry
 from benchmark.errors import BenchError
 from benchmark.methods import training as tr
-from benchmark.methods.h264 import H264Method, H264Net, H264Recipe, level_of, parse_crf, share_references
+from benchmark.api import Context, restore_stream
+from benchmark.methods.h264 import H264Method, H264Net, H264Recipe, clip_spans, level_of, parse_crf, share_references
 from benchmark.weights import WeightsMissing
 from conftest import smooth_image
 
@@ -27,15 +28,15 @@ def write_weights(folder, net, name="h264"):
 
     path = folder / f"{name}.safetensors"
     save_file({k: v.contiguous() for k, v in net.state_dict().items()}, str(path))
-    arch = {"class": "H264Net", "ch": net.body[0].out_channels, "depth": sum(isinstance(m, torch.nn.Conv2d) for m in net.body), "fold": net.fold}
+    arch = {"class": "H264Net", "ch": net.body[0].out_channels, "depth": sum(isinstance(m, torch.nn.Conv2d) for m in net.body), "fold": net.fold, "radius": net.radius}
     (folder / f"{name}.json").write_text(json.dumps({"architecture": arch, "sha256": sha256_file(path)}))
     return path
 
 
-def random_net(seed=0, ch=8, depth=3):
+def random_net(seed=0, ch=8, depth=3, radius=0):
     """A net whose every weight is random (the trained tail is not zero): it changes frames."""
     torch.manual_seed(seed)
-    net = H264Net(ch=ch, depth=depth)
+    net = H264Net(ch=ch, depth=depth, radius=radius)
     with torch.no_grad():
         for p in net.parameters():
             p.normal_(0, 0.05)
@@ -48,7 +49,7 @@ def test_trains_on_several_crfs_and_validates_against_the_input(image_folder, tm
     header = (tmp_path / "curves.csv").read_text().splitlines()[0].split(",")
     for k in ("charbonnier", "val_psnr", "val_psnr_input", "val_psnr_crf_known", "val_gain_crf30", "val_gain_crf40"):
         assert k in header
-    assert card["architecture"] == {"class": "H264Net", "ch": 4, "depth": 2, "fold": 4}
+    assert card["architecture"] == {"class": "H264Net", "ch": 4, "depth": 2, "fold": 4, "radius": 0}
     assert np.isfinite(card["final_validation"]["val_psnr"]) and (tmp_path / "h264.safetensors").exists()
     # --resume continues the checkpoint to more steps
     more = tr.train(H264Recipe, tmp_path, data, tiny(4), resume=True, progress=False)
@@ -122,6 +123,74 @@ def test_missing_weights_say_how_to_train_them(tmp_path, monkeypatch):
 
 
 def whole_ctx():
-    from benchmark.api import Context
-
     return Context(device="cpu")
+
+
+class FakeClips:
+    """Two clips of 4 and 3 frames whose every degraded pixel is 10 * clip + frame (and the
+    reference 100 + that), as the trainer's pair source lists them: in order, clip by clip."""
+
+    def __init__(self, size=32):
+        def pair(c, t):
+            v = np.full((size, size, 3), 10 * c + t, np.uint8)
+            return v, v + 100, f"set-crf30/clip{c}"
+
+        self.names = ["set-crf30"]
+        self.train = [pair(c, t) for c, n in ((1, 4), (2, 3)) for t in range(n)]
+        self.val = list(self.train)
+
+
+def test_clip_spans_and_patches_stack_the_neighbours_of_their_clip():
+    assert clip_spans([(0, 0, "a"), (0, 0, "a"), (0, 0, "b")]) == [(0, 2), (0, 2), (2, 3)]
+    source = FakeClips()
+    recipe = H264Recipe(tiny(1, radius=1, blind=0.0), "cpu")
+    x, y = recipe.sample(source, np.random.default_rng(0), 64, 32)
+    assert x.shape == (64, 10, 32, 32) and y.shape == (64, 3, 32, 32)
+    level = ((x[:, :9, 0, 0] + 1) * 127.5).round().int()  # back to the uint8 values: 10 * clip + frame
+    prev, centre, nxt = level[:, 0], level[:, 3], level[:, 6]
+    target = ((y[:, 0, 0, 0] + 1) * 127.5).round().int()
+    assert torch.equal(target, centre + 100)  # the reference is the centre frame's
+    clip, frame = centre // 10, centre % 10
+    last = torch.where(clip == 1, 3, 2)
+    assert torch.equal(prev, clip * 10 + (frame - 1).clamp(min=0))  # the clip's first frame stands in before it
+    assert torch.equal(nxt, clip * 10 + torch.minimum(frame + 1, last))  # never a frame of the next clip
+    assert set(frame.tolist()) == {0, 1, 2, 3} and torch.all(x[:, 9] == 30)
+
+
+def test_multi_frame_net_is_the_identity_untrained_and_takes_a_still():
+    net = H264Net(ch=4, depth=3, radius=2).eval()
+    x = torch.rand(1, 15, 40, 48) * 2 - 1
+    with torch.no_grad():
+        assert torch.equal(net(x), x[:, 6:9])
+        still = random_net(3, radius=2)
+        one = torch.rand(1, 3, 40, 48) * 2 - 1
+        assert torch.equal(still(one), still(one.repeat(1, 5, 1, 1)))
+        with pytest.raises(ValueError, match="5 RGB frames"):
+            still(x[:, :6])
+
+
+def test_multi_frame_method_sees_each_frame_with_its_neighbours_whatever_the_batch(tmp_path):
+    net = random_net(4, radius=1)
+    weights = str(write_weights(tmp_path, net))
+    method = H264Method(weights=weights, tile=0)
+    assert method.window == (1, 1) and H264Method.window == (0, 0)
+    clip = [smooth_image(48, 64, seed=s) for s in range(5)]
+    outs = {b: list(restore_stream(method, iter(clip), whole_ctx(), b)) for b in (1, 2, 5)}
+    assert all(np.array_equal(outs[1][t], outs[b][t]) for b in (2, 5) for t in range(5))
+    with torch.no_grad():  # frame t from t-1, t, t+1; the ends repeat the clip's first and last frames
+        for t in range(5):
+            near = [clip[min(max(t + k, 0), 4)] for k in (-1, 0, 1)]
+            x = torch.from_numpy(np.concatenate(near, 2)).permute(2, 0, 1)[None].float().div(127.5).sub(1)
+            want = net(x).clamp(-1, 1).add(1).mul(127.5).round().byte()[0].permute(1, 2, 0).numpy()
+            assert np.array_equal(outs[1][t], want)
+    tiled = list(restore_stream(H264Method(weights=weights, tile=32), iter(clip), whole_ctx(), 2))
+    diff = np.abs(np.stack(tiled).astype(int) - np.stack(outs[1]).astype(int))
+    assert diff.mean() < 0.5 and diff.max() <= 8
+    gray = [f.mean(axis=2, keepdims=True).astype(np.uint8) for f in clip[:2]]
+    assert [o.shape for o in restore_stream(method, iter(gray), whole_ctx(), 1)] == [gray[0].shape] * 2
+
+
+def test_multi_frame_training_runs_and_exports_its_radius(image_folder, tmp_path):
+    card = tr.train(H264Recipe, tmp_path, [f"{image_folder}@crf30"], tiny(2, radius=1), progress=False)
+    assert card["architecture"]["radius"] == 1 and np.isfinite(card["final_validation"]["val_psnr"])
+    assert H264Method(weights=str(tmp_path / "h264.safetensors")).window == (1, 1)
