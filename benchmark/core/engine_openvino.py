@@ -1,0 +1,270 @@
+"""One network on OpenVINO's CPU plugin (:mod:`benchmark.core.engine`'s ``openvino`` engine).
+
+* Converted once, with its batch, height and width left open (``ov.convert_model`` traces it on a
+  small crop of its first input), and kept on disk as IR (``ir/KEY.xml`` and ``.bin`` under the
+  engine's cache folder). KEY digests what the graph is made of: the module's class and the source
+  file that defines it, every parameter and buffer, its input channels, and the versions of
+  OpenVINO, torch and this converter; a changed weight or line of code is a new KEY.
+* Checked before use at every alignment it meets: a network whose code branches on its input's
+  size (padding to a multiple, say) is traced for one branch, so each new (height mod 64, width
+  mod 64) is run on a crop of the input with that alignment by both OpenVINO and the module's own
+  forward, and must agree (the alignments checked are kept beside the IR). A network that does not
+  convert or disagrees raises :class:`NotConverted`, and the engine runs it eagerly (one line).
+* Compiled once per input size (height and width; the batch stays open), at f32 unless another
+  precision is asked for (``INFERENCE_PRECISION_HINT``: the CPU plugin's default is bf16 on CPUs
+  that have it), with the threads torch has (a worker's share of the cores) and no pinning (other
+  processes share the machine). The last :data:`KEEP_SHAPES` sizes stay compiled in memory; the
+  compiled blobs are cached on disk (``compiled/``, OpenVINO's ``CACHE_DIR``), the oldest removed
+  beyond :data:`KEEP_FILES`.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import inspect
+import os
+import threading
+import warnings
+from collections import OrderedDict
+from pathlib import Path
+from typing import Any
+
+CONVERTER_VERSION = "1"
+KEEP_SHAPES = 4  # input sizes kept compiled per network (tiles, a clip's frames, the cost probe's corner)
+KEEP_FILES = 64  # compiled blobs (and converted networks) kept on disk, the most recently used
+ALIGN = 64  # a check's crop keeps the input's height and width modulo this
+TOLERANCE = 1e-3  # largest difference to eager in a check, relative to the output's range (at least 1)
+_CORE: dict[str, Any] = {}
+_CORE_LOCK = threading.Lock()
+
+
+class NotConverted(RuntimeError):
+    """The network does not run on OpenVINO (it does not convert, or disagrees with eager PyTorch)."""
+
+
+def ov_core():
+    """The process's one ``openvino.Core``."""
+    with _CORE_LOCK:
+        if "core" not in _CORE:
+            import openvino as ov
+
+            _CORE["core"] = ov.Core()
+        return _CORE["core"]
+
+
+def has_precision(precision: str) -> bool:
+    """Whether this CPU runs ``precision`` natively (bf16, f16: OpenVINO's optimisation capabilities)."""
+    if precision == "f32":
+        return True
+    caps = ov_core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
+    return {"bf16": "BF16", "f16": "FP16"}[precision] in caps
+
+
+def network_key(module: Any, channels: int) -> str:
+    """The content address of ``module``'s converted graph (see the module docstring)."""
+    import openvino as ov
+    import torch
+
+    h = hashlib.sha256()
+    cls = type(module)
+    h.update(
+        f"{CONVERTER_VERSION}|{ov.__version__}|{torch.__version__}|{cls.__module__}.{cls.__qualname__}|{channels}".encode()
+    )
+    try:
+        h.update(Path(inspect.getsourcefile(cls) or "").read_bytes())
+    except (OSError, TypeError):
+        h.update(b"no source")
+    for name, t in [*module.state_dict().items()]:
+        t = t.detach().cpu().contiguous()
+        h.update(f"{name}|{t.dtype}|{tuple(t.shape)}".encode())
+        h.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    return h.hexdigest()[:32]
+
+
+def _prune(folder: Path, keep: int, pattern: str) -> None:
+    """Keep the ``keep`` most recently used files matching ``pattern`` in ``folder``."""
+    try:
+        files = sorted(folder.glob(pattern), key=lambda p: p.stat().st_mtime, reverse=True)
+    except OSError:
+        return
+    for p in files[keep:]:
+        for q in (p, p.with_suffix(".bin"), p.with_suffix(".json")) if p.suffix == ".xml" else (p,):
+            try:
+                q.unlink()
+            except OSError:
+                pass
+
+
+def _crop_side(side: int) -> int:
+    """A crop side with ``side``'s alignment modulo :data:`ALIGN` (the side itself when smaller)."""
+    return min(side, ALIGN + side % ALIGN)
+
+
+class OpenVINONetwork:
+    """``module`` on OpenVINO: called with a float32 NCHW CPU tensor, returns its output as a tensor."""
+
+    def __init__(self, module: Any, precision: str = "f32", cache_dir: str | os.PathLike | None = None):
+        self.module, self.precision = module, precision
+        self.cache_dir = Path(cache_dir) if cache_dir else None
+        self.model = None  # the converted ov.Model, batch and size open
+        self.key: str | None = None
+        self.checked: set[tuple[int, int]] = set()
+        self.compiled: OrderedDict[tuple[int, int], Any] = OrderedDict()  # (h, w) -> infer request
+        self.lock = threading.Lock()
+
+    # -- conversion --------------------------------------------------------------------
+    def _eager(self, x):
+        import torch
+
+        with torch.inference_mode():
+            return type(self.module).forward(self.module, x)
+
+    def _paths(self) -> tuple[Path, Path] | tuple[None, None]:
+        if self.cache_dir is None or self.key is None:
+            return None, None
+        folder = self.cache_dir / "ir"
+        return folder / f"{self.key}.xml", folder / f"{self.key}.json"
+
+    def _convert(self, x) -> None:
+        """The network as an ``ov.Model`` (from disk, else converted on a crop of ``x`` and saved)."""
+        import json
+
+        import openvino as ov
+        import torch
+
+        c = int(x.shape[1])
+        self.key = network_key(self.module, c)
+        xml, notes = self._paths()
+        if xml is not None and xml.is_file() and xml.with_suffix(".bin").is_file():
+            try:
+                self.model = ov_core().read_model(str(xml))
+                self.checked = (
+                    {tuple(a) for a in json.loads(notes.read_text()).get("checked", [])} if notes.is_file() else set()
+                )
+                os.utime(xml)
+                return
+            except Exception:  # noqa: BLE001 - a damaged entry: convert again
+                self.model = None
+        own = self.module.__dict__.get(
+            "forward"
+        )  # the engine's forward: left out of the clone, which traces the module's own
+        clone = copy.deepcopy(self.module, {id(own): None} if own is not None else None)
+        clone.__dict__.pop("forward", None)
+        example = x[:1, :, : _crop_side(x.shape[2]), : _crop_side(x.shape[3])].contiguous()
+        try:
+            with warnings.catch_warnings(), torch.no_grad():
+                warnings.simplefilter("ignore")  # torch.jit.trace's deprecation and tracer notes
+                model = ov.convert_model(clone, example_input=example, input=[ov.PartialShape([-1, c, -1, -1])])
+        except Exception as exc:  # noqa: BLE001 - any converter failure: the network does not convert
+            raise NotConverted(
+                f"OpenVINO cannot convert it: {type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}"
+            ) from None
+        if len(model.outputs) != 1:
+            raise NotConverted(f"it returns {len(model.outputs)} outputs; the engine takes networks with one")
+        self.model = model
+        if xml is not None:
+            self._save(model, xml)
+
+    def _save(self, model, xml: Path) -> None:
+        """The converted network to ``xml`` (and its ``.bin``), written whole or not at all."""
+        import openvino as ov
+
+        try:
+            xml.parent.mkdir(parents=True, exist_ok=True)
+            tmp = xml.with_name(f".{xml.stem}.{os.getpid()}.{threading.get_ident()}.xml")
+            ov.save_model(model, str(tmp), compress_to_fp16=False)
+            os.replace(tmp.with_suffix(".bin"), xml.with_suffix(".bin"))
+            os.replace(tmp, xml)
+            _prune(xml.parent, KEEP_FILES, "*.xml")
+        except OSError:
+            pass  # a cache that cannot be written: converted again next time
+
+    def _note_checked(self) -> None:
+        import json
+
+        _, notes = self._paths()
+        if notes is None:
+            return
+        try:
+            tmp = notes.with_name(f".{notes.name}.{os.getpid()}")
+            tmp.write_text(json.dumps({"checked": sorted(self.checked)}))
+            os.replace(tmp, notes)
+        except OSError:
+            pass
+
+    # -- compilation ---------------------------------------------------------------------
+    def _compile(self, c: int, h: int, w: int):
+        import openvino as ov
+        import torch
+
+        model = self.model.clone()
+        model.reshape({model.inputs[0]: ov.PartialShape([-1, c, h, w])})
+        props = {
+            "INFERENCE_PRECISION_HINT": self.precision,
+            "PERFORMANCE_HINT": "LATENCY",
+            "INFERENCE_NUM_THREADS": max(1, torch.get_num_threads()),
+            "ENABLE_CPU_PINNING": False,
+        }
+        if self.cache_dir is not None:
+            blobs = self.cache_dir / "compiled"
+            try:
+                blobs.mkdir(parents=True, exist_ok=True)
+                props["CACHE_DIR"] = str(blobs)
+            except OSError:
+                pass
+        compiled = ov_core().compile_model(model, "CPU", props)
+        if "CACHE_DIR" in props:
+            _prune(Path(props["CACHE_DIR"]), KEEP_FILES, "*.blob")
+        return compiled.create_infer_request()
+
+    def _check(self, x) -> None:
+        """OpenVINO against the module's own forward on a crop of ``x`` with its alignment (once per
+        alignment): :class:`NotConverted` when they disagree."""
+        import numpy as np
+        import torch
+
+        _, c, h, w = x.shape
+        align = (h % ALIGN, w % ALIGN)
+        if align in self.checked:
+            return
+        crop = x[:2, :, : _crop_side(h), : _crop_side(w)].contiguous()
+        request = self._compile(c, crop.shape[2], crop.shape[3])
+        got = torch.from_numpy(np.asarray(request.infer({0: crop.numpy()})[0]))
+        want = self._eager(crop)
+        if tuple(got.shape) != tuple(want.shape):
+            raise NotConverted(
+                f"its output on {tuple(crop.shape)} is {tuple(got.shape)} on OpenVINO, {tuple(want.shape)} eagerly"
+            )
+        scale = max(1.0, float(want.abs().max()))
+        diff = float((got - want).abs().max())
+        if not diff <= TOLERANCE * scale:
+            raise NotConverted(
+                f"its OpenVINO output differs from eager PyTorch's by {diff:.3g} on a {h}x{w}-aligned crop "
+                "(code that branches on the input size?)"
+            )
+        self.checked.add(align)
+        self._note_checked()
+
+    def _request(self, x):
+        _, c, h, w = x.shape
+        if self.model is None:
+            self._convert(x)
+        self._check(x)
+        request = self.compiled.get((h, w))
+        if request is None:
+            request = self._compile(c, h, w)
+            self.compiled[(h, w)] = request
+            while len(self.compiled) > KEEP_SHAPES:
+                self.compiled.popitem(last=False)
+        self.compiled.move_to_end((h, w))
+        return request
+
+    def __call__(self, x):
+        import numpy as np
+        import torch
+
+        with self.lock:  # one request per size: calls from several threads take turns
+            request = self._request(x)
+            out = request.infer({0: np.ascontiguousarray(x.numpy())}, share_inputs=True)[0]
+        return torch.from_numpy(np.asarray(out))
