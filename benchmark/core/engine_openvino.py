@@ -27,6 +27,7 @@ import os
 import threading
 import warnings
 from collections import OrderedDict
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -78,7 +79,7 @@ def network_key(module: Any, channels: int) -> str:
     for name, t in [*module.state_dict().items()]:
         t = t.detach().cpu().contiguous()
         h.update(f"{name}|{t.dtype}|{tuple(t.shape)}".encode())
-        h.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
     return h.hexdigest()[:32]
 
 
@@ -101,15 +102,27 @@ def _crop_side(side: int) -> int:
     return min(side, ALIGN + side % ALIGN)
 
 
-class OpenVINONetwork:
-    """``module`` on OpenVINO: called with a float32 NCHW CPU tensor, returns its output as a tensor."""
+def _odd(x):
+    """``x`` (N, C, h, w) with odd sides (its last row or column repeated where a side is even)."""
+    import torch.nn.functional as F
 
-    def __init__(self, module: Any, precision: str = "f32", cache_dir: str | os.PathLike | None = None):
-        self.module, self.precision = module, precision
+    h, w = x.shape[-2:]
+    return F.pad(x, (0, 1 - w % 2, 0, 1 - h % 2), mode="replicate") if h % 2 == 0 or w % 2 == 0 else x
+
+
+class OpenVINONetwork:
+    """``module`` on OpenVINO: called with a float32 NCHW CPU tensor, returns its output as a tensor.
+    An input size whose alignment fails its check (or does not compile) runs eagerly, said once."""
+
+    def __init__(self, module: Any, precision: str = "f32", cache_dir: str | os.PathLike | None = None,
+                 label: str = "network", say: Callable[[str], None] | None = None):
+        self.module, self.precision, self.label = module, precision, label
+        self.say = say or (lambda line: None)
         self.cache_dir = Path(cache_dir) if cache_dir else None
         self.model = None  # the converted ov.Model, batch and size open
         self.key: str | None = None
-        self.checked: set[tuple[int, int]] = set()
+        self.checked: set[tuple[int, int]] = set()  # alignments that agree with eager
+        self.refused: dict[tuple[int, int], str] = {}  # alignments that run eagerly, and why
         self.compiled: OrderedDict[tuple[int, int], Any] = OrderedDict()  # (h, w) -> infer request
         self.lock = threading.Lock()
 
@@ -126,40 +139,47 @@ class OpenVINONetwork:
         folder = self.cache_dir / "ir"
         return folder / f"{self.key}.xml", folder / f"{self.key}.json"
 
-    def _convert(self, x) -> None:
-        """The network as an ``ov.Model`` (from disk, else converted on a crop of ``x`` and saved)."""
+    def _read(self, xml: Path, notes: Path) -> bool:
+        """The converted network from the disk cache, with the alignments checked before."""
         import json
 
+        if not (xml.is_file() and xml.with_suffix(".bin").is_file()):
+            return False
+        try:
+            self.model = ov_core().read_model(str(xml))
+            self.checked = {tuple(a) for a in json.loads(notes.read_text()).get("checked", [])} if notes.is_file() else set()
+            os.utime(xml)
+            return True
+        except Exception:  # noqa: BLE001 - a damaged entry: converted again
+            self.model = None
+            return False
+
+    def _convert(self, x) -> None:
+        """The network as an ``ov.Model`` (from disk, else converted on a crop of ``x`` and saved)."""
         import openvino as ov
         import torch
 
         c = int(x.shape[1])
         self.key = network_key(self.module, c)
         xml, notes = self._paths()
-        if xml is not None and xml.is_file() and xml.with_suffix(".bin").is_file():
-            try:
-                self.model = ov_core().read_model(str(xml))
-                self.checked = (
-                    {tuple(a) for a in json.loads(notes.read_text()).get("checked", [])} if notes.is_file() else set()
-                )
-                os.utime(xml)
-                return
-            except Exception:  # noqa: BLE001 - a damaged entry: convert again
-                self.model = None
-        own = self.module.__dict__.get(
-            "forward"
-        )  # the engine's forward: left out of the clone, which traces the module's own
+        if xml is not None and self._read(xml, notes):
+            return
+        own = self.module.__dict__.get("forward")  # the engine's forward: the clone traces the module's own
         clone = copy.deepcopy(self.module, {id(own): None} if own is not None else None)
         clone.__dict__.pop("forward", None)
-        example = x[:1, :, : _crop_side(x.shape[2]), : _crop_side(x.shape[3])].contiguous()
-        try:
-            with warnings.catch_warnings(), torch.no_grad():
-                warnings.simplefilter("ignore")  # torch.jit.trace's deprecation and tracer notes
-                model = ov.convert_model(clone, example_input=example, input=[ov.PartialShape([-1, c, -1, -1])])
-        except Exception as exc:  # noqa: BLE001 - any converter failure: the network does not convert
-            raise NotConverted(
-                f"OpenVINO cannot convert it: {type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}"
-            ) from None
+        crop = x[:1, :, : _crop_side(x.shape[2]), : _crop_side(x.shape[3])].contiguous()
+        failure: Exception | None = None
+        for example in (_odd(crop), crop):  # odd sides first: code that pads to a multiple is traced padding
+            try:
+                with warnings.catch_warnings(), torch.no_grad():
+                    warnings.simplefilter("ignore")  # torch.jit.trace's deprecation and tracer notes
+                    model = ov.convert_model(clone, example_input=example, input=[ov.PartialShape([-1, c, -1, -1])])
+                break
+            except Exception as exc:  # noqa: BLE001 - try the input's own alignment, then give up
+                failure = exc
+        else:
+            text = str(failure).splitlines()[0][:200] if str(failure) else ""
+            raise NotConverted(f"OpenVINO cannot convert it: {type(failure).__name__}: {text}")
         if len(model.outputs) != 1:
             raise NotConverted(f"it returns {len(model.outputs)} outputs; the engine takes networks with one")
         self.model = model
@@ -200,12 +220,8 @@ class OpenVINONetwork:
 
         model = self.model.clone()
         model.reshape({model.inputs[0]: ov.PartialShape([-1, c, h, w])})
-        props = {
-            "INFERENCE_PRECISION_HINT": self.precision,
-            "PERFORMANCE_HINT": "LATENCY",
-            "INFERENCE_NUM_THREADS": max(1, torch.get_num_threads()),
-            "ENABLE_CPU_PINNING": False,
-        }
+        props = {"INFERENCE_PRECISION_HINT": self.precision, "PERFORMANCE_HINT": "LATENCY",
+                 "INFERENCE_NUM_THREADS": max(1, torch.get_num_threads()), "ENABLE_CPU_PINNING": False}
         if self.cache_dir is not None:
             blobs = self.cache_dir / "compiled"
             try:
@@ -220,7 +236,7 @@ class OpenVINONetwork:
 
     def _check(self, x) -> None:
         """OpenVINO against the module's own forward on a crop of ``x`` with its alignment (once per
-        alignment): :class:`NotConverted` when they disagree."""
+        alignment); a ValueError when they disagree."""
         import numpy as np
         import torch
 
@@ -233,16 +249,11 @@ class OpenVINONetwork:
         got = torch.from_numpy(np.asarray(request.infer({0: crop.numpy()})[0]))
         want = self._eager(crop)
         if tuple(got.shape) != tuple(want.shape):
-            raise NotConverted(
-                f"its output on {tuple(crop.shape)} is {tuple(got.shape)} on OpenVINO, {tuple(want.shape)} eagerly"
-            )
-        scale = max(1.0, float(want.abs().max()))
+            raise ValueError(f"its output on {tuple(crop.shape)} is {tuple(got.shape)} on OpenVINO, {tuple(want.shape)} eagerly")
         diff = float((got - want).abs().max())
-        if not diff <= TOLERANCE * scale:
-            raise NotConverted(
-                f"its OpenVINO output differs from eager PyTorch's by {diff:.3g} on a {h}x{w}-aligned crop "
-                "(code that branches on the input size?)"
-            )
+        if not diff <= TOLERANCE * max(1.0, float(want.abs().max())):
+            raise ValueError(f"its OpenVINO output differs from eager PyTorch's by {diff:.3g} "
+                             "(code that branches on the input size?)")
         self.checked.add(align)
         self._note_checked()
 
@@ -264,7 +275,20 @@ class OpenVINONetwork:
         import numpy as np
         import torch
 
+        align = (x.shape[2] % ALIGN, x.shape[3] % ALIGN)
         with self.lock:  # one request per size: calls from several threads take turns
-            request = self._request(x)
-            out = request.infer({0: np.ascontiguousarray(x.numpy())}, share_inputs=True)[0]
-        return torch.from_numpy(np.asarray(out))
+            if align not in self.refused:
+                try:
+                    request = self._request(x)
+                except NotConverted:
+                    raise
+                except Exception as exc:  # noqa: BLE001 - this alignment runs eagerly, said once
+                    from benchmark.errors import error_text
+
+                    self.refused[align] = error_text(exc)[:200]
+                    self.say(f"engine: {self.label} runs in eager PyTorch on {x.shape[2]}x{x.shape[3]} inputs "
+                             f"(and others of that alignment): {self.refused[align]}")
+                else:
+                    out = request.infer({0: np.ascontiguousarray(x.numpy())}, share_inputs=True)[0]
+                    return torch.from_numpy(np.asarray(out))
+        return self._eager(x)
