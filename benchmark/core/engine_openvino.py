@@ -260,7 +260,14 @@ class OpenVINONetwork:
     def _request(self, x):
         _, c, h, w = x.shape
         if self.model is None:
-            self._convert(x)
+            try:
+                self._convert(x)
+            except NotConverted:
+                raise
+            except Exception as exc:  # noqa: BLE001 - OpenVINO missing or broken: the whole network runs eagerly
+                from benchmark.errors import error_text
+
+                raise NotConverted(f"OpenVINO cannot convert it: {error_text(exc)[:200]}") from None
         self._check(x)
         request = self.compiled.get((h, w))
         if request is None:
