@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 import time
 
+import numpy as np
 import pytest
 
 from benchmark.core.overlap import Behind, ahead
@@ -93,3 +94,32 @@ def test_behind_left_on_an_exception_drops_what_waits():
                 w.put(i)
             raise KeyboardInterrupt
     assert len(written) < 50 and not threads("t-abort")
+
+
+def test_a_method_between_a_source_read_ahead_and_a_sink_behind():
+    from benchmark.api import Context, Method
+    from benchmark.core.overlap import restore_overlapped
+
+    class Plus(Method):
+        name = "plus"
+
+        def process(self, frames, ctx):
+            return [f + 1 for f in frames]
+
+    items = [(np.full((2, 2, 3), i, np.uint8), i) for i in range(10)]
+    items.insert(3, (None, "packet"))  # an audio packet: straight to the sink, past the frames waiting
+    got = []
+    n = restore_overlapped(
+        Plus(), iter(items), Context(), 4, lambda o, f, x: got.append((x, None if o is None else int(o[0, 0, 0])))
+    )
+    frames = [g for g in got if g[0] != "packet"]
+    assert n == 10 and frames == [(i, i + 1) for i in range(10)] and ("packet", None) in got
+    assert not threads("bench-")
+
+    class Broken(Plus):
+        def process(self, frames, ctx):
+            raise RuntimeError("the network failed")
+
+    with pytest.raises(RuntimeError, match="network failed"):
+        restore_overlapped(Broken(), iter(items), Context(), 4, lambda *a: None)
+    assert not threads("bench-")

@@ -5,6 +5,8 @@ and encoding overlap the network (``bench enhance``, the restore stage, ``bench 
   consumer (a decoder: it reads and converts while the network runs).
 * :class:`Behind`: a consumer on a thread of its own, fed through a queue of at most ``depth`` items
   (an encoder or a cache writer: it writes while the network runs on the next batch).
+* :func:`restore_overlapped`: a method over a stream between the two (:func:`benchmark.api.restore_stream`
+  on the calling thread, the source read ahead, every output handed to a sink behind).
 
 Order is kept; memory is bounded by the depths. A failure on either side is raised where the
 stream's owner sees it: a producer's exception in the consumer at the item it stopped at, a sink's
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import queue
 import threading
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
@@ -152,3 +155,45 @@ class Behind:
             self.close()
         else:
             self.abort()
+
+
+def restore_overlapped(
+    method: Any,
+    items: Iterable[tuple[Any, Any]],
+    ctx: Any,
+    batch: int,
+    sink: Callable[[Any, Any, Any], None],
+    on_batch: Callable[[float, int], None] | None = None,
+    depth: int | None = None,
+) -> int:
+    """``method`` over a stream, read ahead and written behind; returns the frames restored.
+
+    ``items`` yields ``(frame, extra)`` (it runs on a thread of its own: decoding, conversion);
+    ``sink(output, frame, extra)`` gets each frame's output with its input and extra, in order (on a
+    thread of its own: encoding, writing). An item whose frame is None (an audio packet to copy)
+    goes to ``sink(None, None, extra)`` as it arrives, past the frames waiting for the network. At
+    most ``depth`` (default two batches) items wait on each side."""
+    from benchmark.api import restore_stream
+
+    depth = depth or 2 * max(1, batch)
+    waiting: deque = deque()
+    source = ahead(items, depth, "bench-decode")
+    count = 0
+    with Behind(lambda job: sink(*job), depth, "bench-encode") as behind:
+
+        def frames() -> Iterator[Any]:
+            for frame, extra in source:
+                if frame is None:
+                    behind.put((None, None, extra))
+                    continue
+                waiting.append((frame, extra))
+                yield frame
+
+        try:
+            for out in restore_stream(method, frames(), ctx, batch, on_batch):
+                frame, extra = waiting.popleft()
+                behind.put((out, frame, extra))
+                count += 1
+        finally:
+            source.close()
+    return count

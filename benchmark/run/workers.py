@@ -74,8 +74,15 @@ def kinds(units: Iterable[Any], network_of, cached) -> tuple[int, int]:
     return net, score
 
 
-def choose(asked: int | None, units: list[Any], network_of, cached, device: str = "cpu", cores: int | None = None,
-           memory: float | None = None) -> WorkerChoice:
+def choose(
+    asked: int | None,
+    units: list[Any],
+    network_of,
+    cached,
+    device: str = "cpu",
+    cores: int | None = None,
+    memory: float | None = None,
+) -> WorkerChoice:
     """The worker processes for ``units`` (see the module docstring): ``asked`` (``--workers``) when
     given, else chosen from the ``cores``, the units' kinds and the available ``memory`` (bytes)."""
     if asked is not None:
@@ -88,8 +95,11 @@ def choose(asked: int | None, units: list[Any], network_of, cached, device: str 
         return WorkerChoice(1, f"workers: 1 ({_cores(cores)})")
     net, score = kinds(units, network_of, cached)
     if not score or net >= score:
-        return WorkerChoice(1, f"workers: 1 ({_cores(cores)}; {net} of {net + score} units run a network, which uses every core "
-                               "through its engine's threads)")
+        return WorkerChoice(
+            1,
+            f"workers: 1 ({_cores(cores)}; {net} of {net + score} units run a network, which uses every core "
+            "through its engine's threads)",
+        )
     if memory is None:
         from benchmark.core.memory import available_memory
 
@@ -97,12 +107,18 @@ def choose(asked: int | None, units: list[Any], network_of, cached, device: str 
     fit = max(1, int(memory // WORKER_BYTES))
     n = max(1, min(cores, score // UNITS_PER_WORKER, fit))
     if n == 1:
-        why = (f"{score} units that only score: too few to pay for starting a second process" if score < 2 * UNITS_PER_WORKER
-               else f"memory for one process of {WORKER_BYTES / 2**30:.1f} GiB")
+        why = (
+            f"{score} units that only score: too few to pay for starting a second process"
+            if score < 2 * UNITS_PER_WORKER
+            else f"memory for one process of {WORKER_BYTES / 2**30:.1f} GiB"
+        )
         return WorkerChoice(1, f"workers: 1 ({_cores(cores)}; {why}; --workers N to choose)")
     held = "" if n == cores else (f", memory for {fit}" if fit < cores else "")
-    return WorkerChoice(n, f"workers: {n} processes ({_cores(cores)}{held}; {score} of {net + score} units only score metrics, "
-                           f"one core each; --workers 1 for one process)")
+    return WorkerChoice(
+        n,
+        f"workers: {n} processes ({_cores(cores)}{held}; {score} of {net + score} units only score metrics, "
+        f"one core each; --workers 1 for one process)",
+    )
 
 
 def _cores(n: int) -> str:
