@@ -30,13 +30,15 @@ async def api_live(st: State, ws: WebSocket, method: str | None = None):
         await ws.send_json({"type": "error", "error": f"{limit} live sessions are running (the limit, bench serve --live-sessions); try later"})
         await ws.close(1013)
         return
+    from benchmark.core import engine
     from benchmark.run.config import resolve_device
 
     device = resolve_device("auto")
     try:
         try:
             m = await asyncio.to_thread(st.make_method, name)
-            await asyncio.to_thread(m.setup, device)
+            choice = engine.choose(None, None, device, engine.default_cache_dir())  # $BENCH_ENGINE, else the fastest here
+            await asyncio.to_thread(engine.prepare, m, device, choice, log.info)
         except BenchError as exc:
             await ws.send_json({"type": "error", "error": st.public(str(exc))})
             await ws.close(1011)
