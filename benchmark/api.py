@@ -19,6 +19,8 @@ from typing import Any, Callable, ClassVar, Iterable, Iterator
 
 import numpy as np
 
+from benchmark.core.contract import Plugin, _declared, contract_problem  # noqa: F401  (the plug-ins' base and its check)
+
 
 def canonical_json(obj: Any) -> str:
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
@@ -46,17 +48,23 @@ class Item:
     source: str | None = None  # path, for messages
 
 
-class Dataset:
+class Dataset(Plugin):
     """A base data set (no degradation). Subclasses set ``name``/``version`` and yield items.
 
     ``root`` is the data root (``--data-root`` / ``BENCH_DATA_ROOT``), or None."""
 
-    name: ClassVar[str] = "?"
-    version: ClassVar[str] = "1"
+    #: "image" or "video"
     kind: ClassVar[str] = "image"
-    description: ClassVar[str] = ""
     #: relative location under the data root, shown in errors and `bench list`
     layout: ClassVar[str] = ""
+    contract = {**Plugin.contract,
+                "kind": ((str,), '"image" or "video"'),
+                "layout": ((str,), "its folder under the data root, shown in errors and `bench list`")}
+
+    @classmethod
+    def check_declared(cls) -> str | None:
+        kind = _declared(cls, "kind")
+        return None if kind in (None, "image", "video") else f'declares kind = {kind!r}, but kind must be "image" or "video"'
 
     def __init__(self, root: Path | None = None, **params: Any):
         self.root = root
@@ -70,7 +78,7 @@ class Dataset:
 
 
 # ------------------------------------------------------------------------- degradations
-class Degradation:
+class Degradation(Plugin):
     """A result-changing transform of the reference. Every parameter is in ``params``.
 
     Subclasses declare ``token`` (a regex matched against one ``-``-separated part
@@ -79,16 +87,41 @@ class Degradation:
     frames; codecs override it to stream through an encoder. ``info`` receives
     side figures such as bits per pixel or bitrate."""
 
-    name: ClassVar[str] = "?"
-    version: ClassVar[str] = "1"
     token: ClassVar[str] = ""
+    #: data-set names that use it, for `bench list` and error messages
     examples: ClassVar[tuple[str, ...]] = ()
-    #: True for transforms that define the protocol's reference itself (e.g. ``gray``)
+    #: True for a step that defines the protocol's reference itself (e.g. ``gray``): the reference
+    #: is scored through :meth:`prepare_reference`, and its key holds the step. Set for you when a
+    #: subclass defines ``prepare_reference``.
     transforms_reference: ClassVar[bool] = False
-    description: ClassVar[str] = ""
     #: True when ``apply_frames`` takes float frames (0-255 scale) as they are; a step that does
     #: not gets float frames rounded and clipped to uint8 first (:mod:`benchmark.run.stages.degrade`)
     takes_float: ClassVar[bool] = False
+    #: True when it yields float frames (0-255 scale, unrounded: Gaussian noise added in float)
+    makes_float: ClassVar[bool] = False
+    #: True for a random step: the run binds it to each item's seed with :meth:`with_seed` (the
+    #: degraded input's key then holds the item and the run's seed)
+    seeded: ClassVar[bool] = False
+    contract = {**Plugin.contract,
+                "token": ((str,), "regex matched against one `-`-separated part of a data-set name"),
+                "examples": ((tuple,), "data-set names that use it"),
+                "transforms_reference": ((bool,), "it changes the reference itself (prepare_reference)"),
+                "takes_float": ((bool,), "apply_frames takes float frames as they are"),
+                "makes_float": ((bool,), "it yields float frames (0-255, unrounded)"),
+                "seeded": ((bool,), "random: bound to each item's seed by with_seed")}
+
+    def __init_subclass__(cls, **kw: Any) -> None:
+        super().__init_subclass__(**kw)
+        if "prepare_reference" in cls.__dict__ and "transforms_reference" not in cls.__dict__:
+            cls.transforms_reference = True
+
+    @classmethod
+    def check_declared(cls) -> str | None:
+        if cls.seeded and cls.with_seed is Degradation.with_seed:
+            return "declares seeded = True but does not define with_seed(seed)"
+        if cls.transforms_reference and cls.prepare_reference is Degradation.prepare_reference:
+            return "declares transforms_reference = True but does not define prepare_reference(frame)"
+        return None
 
     def __init__(self, **params: Any):
         self.params = params
@@ -120,6 +153,19 @@ class Degradation:
         for f in frames:
             yield self.apply(f)
 
+    def prepare_reference(self, frame: np.ndarray) -> np.ndarray:
+        """The reference as the protocol scores it (only for ``transforms_reference`` steps)."""
+        return frame
+
+    def with_seed(self, seed: int) -> "Degradation":
+        """This step bound to one item's generator seed (only for ``seeded`` steps)."""
+        raise NotImplementedError(f"{self.name} is not seeded")
+
+    def kernel_side(self) -> int:
+        """The side of its largest kernel in pixels (0: none): a larger one than the image is refused
+        before any work."""
+        return 0
+
     def describe(self) -> dict[str, Any]:
         return {"name": self.name, "version": self.version, **self.params}
 
@@ -147,7 +193,7 @@ class Context:
     base_frames: Callable[[int], np.ndarray | None] | None = None
 
 
-class Method:
+class Method(Plugin):
     """An enhancement method. ``process`` maps a batch of degraded frames (a list of
     uint8 HxWxC arrays, consecutive frames of one clip for video) to restored frames
     of the reference's size: uint8, or float on the 0-255 scale.
@@ -169,12 +215,12 @@ class Method:
     ``version`` and ``weights_hash`` enter every cache key: change either when the
     output changes."""
 
-    name: ClassVar[str] = "?"
-    version: ClassVar[str] = "1"
-    description: ClassVar[str] = ""
+    #: sha256 of its weights file, if any (enters the cache key)
     weights_hash: str | None = None
     #: a plug-in's source digest (set by ``make_method`` for every method that is not built in)
     code_hash: str | None = None
+    #: the registry name it was made from (set by ``make_method``; ``name`` may differ: a weights file's stem)
+    registry_name: str | None = None
     #: output size / input size; None: any (the data set's)
     scale: int | None = 1
     #: neighbouring frames consumed on each side of the batch: (past, future)
@@ -183,6 +229,37 @@ class Method:
     #: added in float); a method that does not gets them rounded and clipped to uint8, and its
     #: rows' ``method_version`` says so
     takes_float: bool = False
+    #: True when its output at scale 1 is its input itself (``identity``): the cached degraded
+    #: frames are scored as its output, never copied
+    passthrough: ClassVar[bool] = False
+    #: the method whose cached output on the same input it reads (``ctx.base_frames``), or None
+    #: (``tsmooth:base=gan`` sets it when made)
+    base: "Method | None" = None
+    #: True when its outputs on OpenVINO at f32 are eager PyTorch's after rounding to 8 bits, so its
+    #: version need not name the engine (:mod:`benchmark.core.engine`)
+    engine_exact: ClassVar[bool] = False
+    #: the inference engine its networks run on (set by the run: :func:`benchmark.core.engine.settle`)
+    engine: Any = None
+    contract = {**Plugin.contract,
+                "weights_hash": ((str, type(None)), "sha256 of its weights (enters the cache key)"),
+                "code_hash": ((str, type(None)), "set by the run: the digest of a plug-in's source file"),
+                "registry_name": ((str, type(None)), "set by the run: the registry name it was made from"),
+                "scale": ((int, type(None)), "output size / input size; None: the data set's"),
+                "window": ((tuple,), "(past, future) neighbouring frames each call also gets"),
+                "takes_float": ((bool,), "process takes float frames as they are"),
+                "passthrough": ((bool,), "its output at scale 1 is its input (identity)"),
+                "base": ((type(None),), "None on the class; an instance may set the Method whose cached output it reads"),
+                "engine_exact": ((bool,), "its outputs on OpenVINO at f32 are eager's after rounding"),
+                "engine": ((type(None),), "None on the class; set by the run: the engine its networks run on")}
+
+    @classmethod
+    def check_declared(cls) -> str | None:
+        w, scale = _declared(cls, "window") or (0, 0), _declared(cls, "scale")
+        if len(w) != 2 or not all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in w):
+            return f"declares window = {w!r}, but window must be (past, future): two whole numbers >= 0"
+        if isinstance(scale, int) and scale < 1:
+            return f"declares scale = {scale!r}, but scale must be at least 1 (or None)"
+        return None
 
     def __init__(self, **params: Any):
         self.params = params
@@ -202,6 +279,11 @@ class Method:
         method without one. Its parameters are the ``params`` row, and with a network the run
         counts the multiply-accumulates of a ``process`` call (``macs``); without one both rows
         are ``n/a``. Peak memory and latency are measured either way (docs/metrics.md, "Cost")."""
+        return None
+
+    def provenance(self) -> dict[str, Any] | None:
+        """What the run manifest records of where it came from (``plugins``); None (this default):
+        its registry entry's origin, target and version."""
         return None
 
     def identity(self) -> dict[str, Any]:
@@ -265,36 +347,55 @@ def restore_stream(method: Method, frames: Iterable[np.ndarray], ctx: Context, b
 
 
 # ------------------------------------------------------------------------------ metrics
-class Metric:
+class Metric(Plugin):
     """A per-frame score. ``kind`` is ``"fr"`` (full-reference), ``"nr"``
     (no-reference), ``"task"`` or ``"speed"``. ``conventions`` states everything that
     moves the number (colour space, crop border, data range, window)."""
 
-    name: ClassVar[str] = "?"
-    version: ClassVar[str] = "1"
     kind: ClassVar[str] = "fr"
     higher_is_better: ClassVar[bool] = True
     unit: ClassVar[str] = ""
     family: ClassVar[str] = "fidelity"
     conventions: ClassVar[dict[str, Any]] = {}
-    description: ClassVar[str] = ""
-    options: ClassVar[tuple[str, ...]] = ()  # run options passed to __init__ (e.g. "detector")
+    #: run options passed to ``__init__`` (e.g. "detector")
+    options: ClassVar[tuple[str, ...]] = ()
+    #: its card (``bench metrics card``): the license of its code and weights, the values it takes,
+    #: published values it was checked against
+    license: ClassVar[str] = ""
+    value_range: ClassVar[str] = ""
+    reference_values: ClassVar[str] = ""
+    #: keys of :data:`benchmark.files.metricweights.FILES` it loads (``bench metrics fetch`` gets them)
+    weights_files: ClassVar[tuple[str, ...]] = ()
+    #: the pyiqa model it wraps ('' for none), whose own files ``bench metrics fetch`` gets by building it
+    pyiqa_name: ClassVar[str] = ""
+    #: (folder under torch.hub's directory, URL) of each file a pyiqa-backed metric loads
+    weights: ClassVar[tuple[tuple[str, str], ...]] = ()
+    contract = {**Plugin.contract,
+                "kind": ((str,), '"fr", "nr", "task" or "speed"'),
+                "higher_is_better": ((bool,), "the direction of a better score"),
+                "unit": ((str,), "the unit of its values ('' for none)"),
+                "family": ((str,), "its group on the site (fidelity, perceptual, temporal, task ...)"),
+                "conventions": ((dict,), "everything that moves the number (colour space, crop border, window)"),
+                "options": ((tuple,), "run options passed to __init__ (detector, captioner)"),
+                "license": ((str,), "its card: the license of its code and weights"),
+                "value_range": ((str,), "its card: the values it takes"),
+                "reference_values": ((str,), "its card: published values it was checked against"),
+                "weights_files": ((tuple,), "keys of benchmark.files.metricweights.FILES it loads"),
+                "pyiqa_name": ((str,), "the pyiqa model it wraps ('' none)"),
+                "weights": ((tuple,), "(folder, URL) of each file a pyiqa-backed metric loads")}
 
     def __init__(self, **params: Any):
         self.params = {k: v for k, v in params.items() if v is not None}
 
-    requires: ClassVar[tuple[str, ...]] = ()  # importable modules it needs, with the extra that installs them
-    requires_extra: ClassVar[str] = ""
+    @classmethod
+    def check_declared(cls) -> str | None:
+        kinds, kind = ("fr", "nr", "task", "speed"), _declared(cls, "kind")
+        return None if kind is None or kind in kinds else f"declares kind = {cls.kind!r}, but kind must be one of {', '.join(kinds)}"
 
     @classmethod
-    def availability(cls) -> str:
-        """'' when usable here, else a short note saying what is missing (for ``bench list``)."""
-        import importlib.util
-
-        missing = [m for m in cls.requires if importlib.util.find_spec(m) is None]
-        if missing:
-            return f"needs {', '.join(missing)}: pip install 'bench-enhance[{cls.requires_extra}]'"
-        return ""
+    def missing_weights(cls) -> list[tuple[str, Path]]:
+        """(URL, local path) of each file of ``weights`` that is not on disk (none by default)."""
+        return []
 
     def score(self, output: np.ndarray, reference: np.ndarray | None, crop_border: int = 0) -> float:  # pragma: no cover
         raise NotImplementedError
@@ -354,7 +455,10 @@ class CorpusMetric(Metric):
     ``options`` names the run options a metric takes (``detector``, ``captioner``)."""
 
     kind: ClassVar[str] = "task"
+    #: True when ``compute`` needs predictions on the reference frames too
     needs_reference_predictions: ClassVar[bool] = False
+    contract = {**Metric.contract,
+                "needs_reference_predictions": ((bool,), "compute needs predictions on the reference frames too")}
 
     def setup(self, device: str) -> None:
         """Load the model; called once before the first ``predict``."""

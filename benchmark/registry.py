@@ -5,7 +5,10 @@ Built-ins are registered lazily as ``"module:attr"`` strings so that importing
 plug-in that needs it. Third parties register through Python entry points in the
 groups ``bench.methods``, ``bench.datasets``, ``bench.degradations`` and
 ``bench.metrics``; code can also use the :meth:`Registry.register` decorator.
-A name defined twice is an error that names both origins.
+A name defined twice is an error that names both origins. Every plug-in is checked against
+its kind's contract (:func:`benchmark.api.contract_problem`) when it is registered by code, and
+when a lazily registered one (built in, entry point) is first loaded: a wrong type is one line
+naming the plug-in.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from dataclasses import dataclass, field
 from importlib import metadata
 from typing import Any, Callable
 
+from benchmark.api import Dataset, Degradation, Method, Metric, contract_problem
 from benchmark.errors import RegistryError
 
 KINDS = ("methods", "datasets", "degradations", "metrics")
@@ -27,6 +31,7 @@ class Entry:
     target: str | Any  # "module:attr" or the object itself
     origin: str  # "built-in", "entry point <dist> <version>", "registered in <module>"
     dist_version: str | None = None
+    kind: str = ""  # "methods" ...: what its contract is checked against when it loads
     _loaded: Any = field(default=None, repr=False)
     _error: str | None = field(default=None, repr=False)
 
@@ -46,6 +51,10 @@ class Entry:
             raise RegistryError(
                 f"{self.name!r} ({self.origin}, {self.target}) failed to load: {self._error}"
             ) from exc
+        problem = contract_problem(BASES[self.kind], obj) if self.kind in BASES else None
+        if problem:
+            self._error = problem
+            raise RegistryError(f"{self.kind[:-1]} {self.name!r} ({self.origin}, {_target_str(self.target)}) {problem}")
         self._loaded = obj
         return obj
 
@@ -55,7 +64,7 @@ class Entry:
             obj = self.load()
         except RegistryError:
             return "?"
-        return str(getattr(obj, "version", None) or self.dist_version or "?")
+        return str(obj.version or self.dist_version or "?")
 
 
 class Registry:
@@ -86,12 +95,12 @@ class Registry:
             entries[entry.name] = entry
 
         for name, target in self._builtins.items():
-            add(Entry(name, target, "built-in"))
+            add(Entry(name, target, "built-in", kind=self.kind))
         for ep in metadata.entry_points(group=self.group):
             dist = getattr(ep, "dist", None)
             dname = dist.name if dist is not None else "?"
             dver = dist.version if dist is not None else None
-            add(Entry(ep.name, ep.value, f"entry point of {dname} {dver or ''}".strip(), dver))
+            add(Entry(ep.name, ep.value, f"entry point of {dname} {dver or ''}".strip(), dver, kind=self.kind))
         for entry in self._extra.values():
             add(entry)
         self._entries = entries
@@ -101,8 +110,11 @@ class Registry:
         """Decorator: ``@registry.register("my-method")`` on a class."""
 
         def deco(obj: Any) -> Any:
-            key = name or getattr(obj, "name", None) or obj.__name__.lower()
-            entry = Entry(key, obj, f"registered in {obj.__module__}")
+            problem = contract_problem(BASES[self.kind], obj)
+            key = name or (getattr(obj, "__name__", repr(obj)).lower() if problem else obj.name)
+            if problem:
+                raise RegistryError(f"{self.kind[:-1]} {key!r} (registered in {obj.__module__}, {_target_str(obj)}) {problem}")
+            entry = Entry(key, obj, f"registered in {obj.__module__}", kind=self.kind)
             if self._entries is not None:
                 if key in self._entries:
                     old = self._entries[key]
@@ -119,7 +131,7 @@ class Registry:
     def add(self, name: str, target: str, origin: str) -> None:
         """Register ``"module:attr"`` under ``name`` (what a worker process does with the
         plug-ins its driver registered by code)."""
-        entry = Entry(name, target, origin)
+        entry = Entry(name, target, origin, kind=self.kind)
         if self._entries is not None:
             self._entries.setdefault(name, entry)
         self._extra.setdefault(name, entry)
@@ -142,7 +154,7 @@ class Registry:
         prefix, sep, rest = name.partition(":")
         if name not in entries and sep and rest and prefix in self._prefixes:
             module, origin = self._prefixes[prefix]
-            return self._prefixed.setdefault(name, Entry(name, f"{module}:{rest}", origin))
+            return self._prefixed.setdefault(name, Entry(name, f"{module}:{rest}", origin, kind=self.kind))
         if name not in entries:
             close = difflib.get_close_matches(name, list(entries), n=3)
             hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
@@ -257,6 +269,9 @@ _BUILTIN_METRICS = {
     "cider": "benchmark.metrics.captioning:CIDEr",
     "spice": "benchmark.metrics.captioning:SPICE",
 }
+
+#: the base class each kind's plug-ins subclass (their contract)
+BASES: dict[str, type] = {"methods": Method, "datasets": Dataset, "degradations": Degradation, "metrics": Metric}
 
 methods = Registry("methods", _BUILTIN_METHODS)
 datasets = Registry("datasets", _BUILTIN_DATASETS)

@@ -10,6 +10,7 @@ from typing import Any, ClassVar, Iterator
 
 import numpy as np
 
+from benchmark.core import environment
 from ..api import Dataset, Item, digest
 from ..errors import DataNotFound
 from benchmark.core.imaging import IMAGE_EXTS, check_regular, header_size, open_regular, read_image, sha256_file
@@ -18,7 +19,7 @@ from benchmark.core.paths import expand as expand_path
 _GUESSES_SAID: set[tuple[str, str, str]] = set()  # (folder, type, reason) already said in this process
 
 VIDEO_EXTS = (".mp4", ".mkv", ".avi", ".mov", ".webm", ".y4m", ".m4v", ".mpg", ".mpeg", ".ts", ".flv", ".264", ".h264", ".hevc")
-ENV_DATA_ROOT = "BENCH_DATA_ROOT"
+ENV_DATA_ROOT = environment.DATA_ROOT
 
 
 def list_images(folder: Path) -> list[Path]:
@@ -113,15 +114,11 @@ def video_file_item(path: Path, item_id: str | None = None, max_frames: int | No
         fps, problem = None, exc
 
     def frames() -> Iterator[np.ndarray]:
-        import av
+        from benchmark.core.videoio import decode_frames
 
         if problem is not None:
             raise problem
-        with av.open(str(path)) as container:
-            for i, vf in enumerate(container.decode(video=0)):
-                if max_frames and i >= max_frames:
-                    break
-                yield vf.to_ndarray(format="rgb24")
+        yield from decode_frames(path, max_frames)
 
     return Item(
         item_id=item_id or path.stem,
@@ -151,7 +148,7 @@ def probe_fps(path: Path) -> float | None:
 def data_root(root: str | os.PathLike | None) -> Path | None:
     if root:
         return expand_path(root)
-    env = os.environ.get(ENV_DATA_ROOT)
+    env = environment.get(environment.DATA_ROOT)
     return expand_path(env) if env else None
 
 

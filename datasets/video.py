@@ -1,6 +1,8 @@
-"""Frame-folder video sets."""
+"""Frame-folder video sets (declared in :data:`benchmark.files.data.SETS`)."""
 
 from __future__ import annotations
+
+from benchmark.files.data import get as standard_set
 
 from .base import FolderDataset
 
@@ -8,6 +10,6 @@ from .base import FolderDataset
 class Vid4(FolderDataset):
     name = "vid4"
     kind = "video"
-    layout = "video/Vid4/GT"
+    layout = standard_set("vid4").layout
     folder_type = "frames"
-    description = "Vid4 ground-truth clips in BasicSR layout (one folder of numbered PNG frames per clip), 25 fps assumed."
+    description = standard_set("vid4").description

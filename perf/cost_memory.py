@@ -74,7 +74,7 @@ def main() -> None:
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--bench", default=str(Path(sys.executable).with_name("bench")))
     a = ap.parse_args()
-    from benchmark.methods.adapters.published import memory_budget
+    from benchmark.core.memory import memory_budget
     from benchmark.run.resolve import make_method
 
     scale = make_method(a.method).scale or 1

@@ -97,7 +97,7 @@ def main() -> None:
     a = ap.parse_args()
     if a.child:
         return child(a.child, Path(a.png), SCALE_FREE.get(a.child))
-    from benchmark.methods.adapters.published import memory_budget
+    from benchmark.core.memory import memory_budget
 
     print(f"memory budget: {memory_budget('cpu') / 2**20:.0f} MiB (BENCH_MEMORY_BUDGET={os.environ.get('BENCH_MEMORY_BUDGET', 'unset')}); "
           f"upload {a.size}x{a.size}", flush=True)

@@ -43,7 +43,7 @@ CHILD = r"""
 import json, sys, time
 import numpy as np, torch
 torch.set_num_threads(int(sys.argv[4]))
-import benchmark.methods.adapters.published as pub
+from benchmark.core import memory as pub
 from benchmark.run.runner import make_method
 if sys.argv[3] != "none":  # automatic tiles under this budget instead of the free memory
     pub.memory_budget = lambda device: float(sys.argv[3]) * 2**20
@@ -68,7 +68,7 @@ BUILTIN = r"""
 import json, sys, time
 import numpy as np, torch
 torch.set_num_threads(int(sys.argv[5]))
-import benchmark.methods.adapters.published as pub
+from benchmark.core import memory as pub
 from benchmark.api import Context
 from benchmark.run.runner import make_method
 if sys.argv[4] != "none":  # automatic tiles under this budget instead of the free memory
@@ -101,7 +101,7 @@ def builtin_table(a) -> None:
     import numpy as np
 
     budget_mb = None if a.default_budget else a.budget_mb
-    under = "the default budget (methods/adapters/published.py: memory_budget)" if budget_mb is None else f"a {budget_mb:.0f} MB budget"
+    under = "the default budget (benchmark/core/memory.py: memory_budget)" if budget_mb is None else f"a {budget_mb:.0f} MB budget"
     print(f"srgan x4, synthetic frames, CPU, {a.threads} torch thread(s); auto = tiles chosen under {under}")
     print(f"{'input':<10} {'setting':<24} {'tile':>6} {'seconds':>8} {'RSS before MB':>14} {'peak RSS MB':>12} {'max diff vs whole':>18}")
     with tempfile.TemporaryDirectory() as tmp:

@@ -320,7 +320,7 @@ def _cells(r: Any) -> tuple[str, str]:
     from .leaderboard import fmt
 
     rate = "—" if pd.isna(r.bd_rate_pct) else f"{r.bd_rate_pct:+.1f}%"
-    unit = getattr(r, "unit", None)
+    unit = r._asdict().get("unit")  # a row of itertuples: the unit column where the table has one
     quality = "—" if pd.isna(r.bd_quality) else ("+" if r.bd_quality >= 0 else "") + fmt(r.bd_quality, unit) + (" dB" if unit == "dB" else "")
     return rate, quality
 

@@ -116,14 +116,9 @@ def _source_frames(src: Path, frames: list[int]):
             if files:
                 yield f, read_image(files[min(f, len(files) - 1)])
     else:
-        import av
+        from benchmark.core.videoio import decode_frames
 
-        with av.open(str(src)) as c:
-            for i, vf in enumerate(c.decode(video=0)):
-                if i in frames:
-                    yield i, vf.to_ndarray(format="rgb24")
-                if i >= max(frames):
-                    break
+        yield from zip(sorted(set(frames)), decode_frames(src, only=set(frames)))
 
 
 def strip_frames(kind: str, cache_dir: str | None, key: str | None) -> list[int]:

@@ -36,7 +36,7 @@ def metric_family(name: str) -> str:
     if base in SUBJECTIVE:
         return "subjective"
     try:
-        return getattr(registry.metrics.get(base), "family", "fidelity") or "fidelity"
+        return registry.metrics.get(base).family or "fidelity"
     except Exception:  # a plug-in that is not installed here: keep its rows, guess nothing
         return "other"
 

@@ -357,3 +357,59 @@ def test_a_whole_ray_node_lost_mid_run_still_gives_every_row_once(eight, tmp_pat
 
 def test_the_ray_tests_left_the_unrelated_ray_alone(unrelated_ray):
     assert all(_alive(pid) for pid in unrelated_ray), "a test stopped a Ray it did not start"
+
+
+# ----------------------------------------------------------------------------- the executors on their own
+class _FakeWorker:
+    """execute/prefetch as a UnitWorker offers them, recording the order of the calls."""
+
+    def __init__(self):
+        self.calls: list[tuple[str, str]] = []
+
+    def prefetch(self, unit):
+        self.calls.append(("prefetch", unit.item_id))
+
+    def execute(self, unit, run_id, bar=None):
+        from benchmark.run.unit import UnitResult
+
+        self.calls.append(("execute", unit.item_id))
+        return UnitResult(rows=[{"item_id": unit.item_id, "run_id": run_id}], seconds=0.0, computed=True)
+
+
+def test_the_serial_executor_yields_each_units_result_in_order_and_prefetches_the_next_item():
+    from benchmark.run.executors import SerialExecutor
+    from benchmark.run.unit import Unit, UnitResult
+
+    units = [Unit(f"k{i}{m}", "d", f"i{i}", m, "fp") for i in range(3) for m in ("a", "b")]
+    worker = _FakeWorker()
+    out = list(SerialExecutor(worker).run(units, "rid"))
+    assert [u.key for u, _ in out] == [u.key for u in units]
+    assert all(isinstance(r, UnitResult) and r.error is None and r.rows[0]["item_id"] == u.item_id for u, r in out)
+    assert worker.calls.index(("prefetch", "i1")) < worker.calls.index(("execute", "i0"))  # the next item while this one runs
+    assert ("prefetch", "i0") not in worker.calls and worker.calls.count(("prefetch", "i1")) == 1
+    no_prefetch = _FakeWorker()
+    list(SerialExecutor(no_prefetch, prefetch=False).run(units, "rid"))
+    assert all(c[0] == "execute" for c in no_prefetch.calls)
+
+
+def test_the_process_executor_retries_a_dead_workers_unit_and_then_gives_the_reason(eight, tmp_path, mortal):
+    from benchmark.core.names import Specs
+    from benchmark.run.executors import ProcessExecutor
+    from benchmark.run.plan import make_plan
+    from benchmark.run.resolve import resolve_run
+    from benchmark.run.unit import UnitResult
+    from benchmark.run.work import worker_config
+
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    (marks / "once-img1").touch()
+    (marks / "always-img2").touch()
+    cfg = _cfg(eight, tmp_path, "direct", methods=[f"mortal:marks={marks}"], metrics=["psnr"], limit=3)
+    plan = make_plan(resolve_run(cfg, None, Specs.load([])), cfg, 0)
+    ex = ProcessExecutor(worker_config(cfg, tmp_path / "c-direct", None), workers=1, retries=1, threads=1, used={"mortal"})
+    results = {u.item_id: r for u, r in ex.run(plan.units, "rid")}
+    assert all(isinstance(r, UnitResult) for r in results.values())
+    assert results["img0"].error is None and results["img0"].pid and [r["status"] for r in results["img0"].rows] == ["ok"]
+    assert results["img1"].error is None  # died once, ran again on a new worker
+    assert results["img2"].rows == [] and "died" in results["img2"].error and "2 times (retries: 1)" in results["img2"].error
+    assert {k.split(" / ")[1]: n for k, n in ex.retried.items()} == {"img1": 1, "img2": 2}

@@ -127,7 +127,7 @@ def test_tiles_cover_the_frame_and_blend_to_the_exact_function():
 
 
 def test_tile_size_is_chosen_from_memory(tmp_path, monkeypatch):
-    import benchmark.methods.adapters.published as pub
+    from benchmark.core import memory as pub
 
     m = make_method(str(save_tiny("compact_x4", tmp_path)))
     m.setup("cpu")

@@ -184,10 +184,10 @@ def test_video_over_the_pixel_limit_is_refused_from_its_stream_header(tmp_path, 
 
 
 def test_sixteen_bit_pictures_are_rounded_like_the_cli_without_a_float_copy(client):
-    from benchmark.serve.decode import to_uint8
+    from benchmark.core.imaging import uint16_to_uint8
 
     every = np.arange(65536, dtype=np.uint16).reshape(128, 128, 4)
-    assert np.array_equal(to_uint8(every), (every / 257.0).round().astype(np.uint8))  # what normalize_decoded computes
+    assert np.array_equal(uint16_to_uint8(every), (every / 257.0).round().astype(np.uint8))  # round(x / 257) exactly
     _, buf = cv2.imencode(".png", np.clip(smooth_image(24, 32).astype(np.int32) * 257 + 100, 0, 65535).astype(np.uint16))
     r = client.post("/api/enhance", files={"file": ("deep.png", buf.tobytes(), "image/png")}, data={"method": "identity"})
     j = wait(client, r.json()["job"])

@@ -157,7 +157,11 @@ def test_rows_of_a_clip_per_frame_and_per_clip_and_error_rows(tmp_path):
 
 
 def test_gain_rows_subtract_identity():
-    rows = [{"dataset": "d", "metric": "voc-ap50/dog", "method": m, "value": v, "status": "ok", "higher_is_better": True}
+    from benchmark.run.results import make_row, no_values
+
+    rows = [make_row(**no_values(run_id="r", dataset="d", base="d", degradation="qf10", item_id="*", frame=-1, scope="dataset",
+                                 method=m, method_version="1", metric="voc-ap50/dog", metric_version="1", value=v,
+                                 higher_is_better=True, unit="", crop_border=0, status="ok", error=None))
             for m, v in (("identity", 0.5), ("gan", 0.7))]
     (g,) = gain_rows(rows)
     assert g["metric"] == "voc-ap50-gain/dog" and g["method"] == "gan" and g["value"] == pytest.approx(0.2)

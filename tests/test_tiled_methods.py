@@ -5,7 +5,7 @@ fit bit-identical to the untiled path, and ``tile=`` in the method's identity.""
 import numpy as np
 import pytest
 
-import benchmark.methods.adapters.published as pub
+from benchmark.core import memory as pub  # the memory budget, probe and tile choice of every network
 from benchmark.core import tiling
 from benchmark.api import Context
 from benchmark.errors import BenchError

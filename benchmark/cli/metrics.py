@@ -36,13 +36,13 @@ LICENSES.update({n: _CAPTION for n in ("bleu1", "bleu2", "bleu3", "bleu4", "mete
 
 
 def metric_license(name: str, obj: Any) -> str:
-    return getattr(obj, "license", "") or LICENSES.get(name) or "see its origin (`bench list metrics`)"
+    return obj.license or LICENSES.get(name) or "see its origin (`bench list metrics`)"
 
 
 def _weight_files(obj: Any) -> list:
     from benchmark.files import metricweights
 
-    return metricweights.files_of(getattr(obj, "weights_files", ()) or ())
+    return metricweights.files_of(obj.weights_files)
 
 
 def weights_line(name: str, obj: Any) -> str:
@@ -51,30 +51,30 @@ def weights_line(name: str, obj: Any) -> str:
 
     files = _weight_files(obj)
     parts = [f"{f.filename} {metricweights.state(f)}" for f in files]
-    if not files and hasattr(obj, "missing_weights"):  # pyiqa-backed (musiq, clipiqa): pyiqa's own files
+    if not files and obj.weights:  # pyiqa-backed (musiq, clipiqa): pyiqa's own files
         gone = {p for _, p in obj.missing_weights()}
         parts = [f"{url.rsplit('/', 1)[-1]} {'missing' if any(p.name == url.rsplit('/', 1)[-1] for p in gone) else 'present'}"
                  for _, url in obj.weights]
-    if not parts and hasattr(obj, "pyiqa_name"):
+    if not parts and obj.pyiqa_name:
         return f"weights: pyiqa's own, if any (`bench metrics fetch {name}` gets them); license: {metric_license(name, obj)}"
     return (f"weights: {', '.join(parts)}" if parts else "weights: no files to fetch") + f"; license: {metric_license(name, obj)}"
 
 
 def card_lines(name: str, obj: Any) -> list[str]:
     """A metric's card: what it measures, direction, range, conventions, license, weights."""
-    lines = [getattr(obj, "description", "") or "(no description)",
+    lines = [obj.description or "(no description)",
              f"direction: {'higher is better' if obj.higher_is_better else 'lower is better'}; unit: {obj.unit or '-'}; kind: {obj.kind}; "
-             f"family: {getattr(obj, 'family', '-')}"]
-    if getattr(obj, "value_range", ""):
+             f"family: {obj.family or '-'}"]
+    if obj.value_range:
         lines.append(f"range: {obj.value_range}")
     lines.append(weights_line(name, obj))
     from benchmark.files import metricweights
 
     for f in _weight_files(obj):
         lines.append(f"  {f.filename}: {f.what}; {f.license}; sha256 {f.sha256}; from {f.urls[0]}; at {metricweights.local_path(f)}")
-    if getattr(obj, "reference_values", ""):
+    if obj.reference_values:
         lines.append(f"published reference values: {obj.reference_values}")
-    for k, v in getattr(obj, "conventions", {}).items():
+    for k, v in obj.conventions.items():
         lines.append(f"{k}: {v}")
     return lines
 
@@ -112,7 +112,7 @@ def card(names: List[str] = typer.Argument(..., help="Metric names (`bench list 
         except BenchError as exc:
             _fail(exc)
             return
-        console.print(f"[bold]{escape(name)}[/]  {escape(str(getattr(obj, 'version', '?')))}  {escape(registry.metrics.entry(name).origin)}",
+        console.print(f"[bold]{escape(name)}[/]  {escape(str(obj.version))}  {escape(registry.metrics.entry(name).origin)}",
                       soft_wrap=True, highlight=False)
         for line in card_lines(name, obj):
             console.print(f"  {escape(line)}", soft_wrap=True, highlight=False)
@@ -136,7 +136,7 @@ def _targets(names: list[str]) -> tuple[list, list]:
         declared = _weight_files(obj)
         if declared:
             files.update({f.key: f for f in declared})
-        elif hasattr(obj, "fetch") or hasattr(obj, "pyiqa_name"):
+        elif obj.pyiqa_name:
             pyiqa.append(obj)
         else:
             raise BenchError(f"metric {name!r} has no files `bench metrics fetch` knows (its card, `bench metrics card {name}`, "
@@ -169,8 +169,6 @@ def fetch(
 
 
 def _pyiqa_fetch(obj: Any, timeout: float, bar) -> list[dict[str, Any]]:
-    if hasattr(obj, "fetch"):
-        return obj.fetch(timeout=timeout, progress=bar)
     from ..metrics import pyiqa_any
 
     return pyiqa_any.metric_class(obj.pyiqa_name).fetch(timeout=timeout, progress=bar)

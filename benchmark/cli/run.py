@@ -167,9 +167,9 @@ def list_(
 
 def _describe_entry(k: str, obj) -> str:
     if k == "degradations":
-        return ", ".join(getattr(obj, "examples", ()) or [obj.token])
-    desc = getattr(obj, "description", "")
-    if k == "datasets" and getattr(obj, "layout", ""):
+        return ", ".join(obj.examples or [obj.token])
+    desc = obj.description
+    if k == "datasets" and obj.layout:
         desc = f"{desc} [{obj.layout}]"
     return desc
 
@@ -197,10 +197,10 @@ def _list_kind(k: str, entries, long: bool) -> None:
             desc = _describe_entry(k, obj)
             if desc:
                 console.print(f"  {escape(desc)}", soft_wrap=True, highlight=False)
-            if k == "degradations" and getattr(obj, "description", ""):  # the protocol and its source
+            if k == "degradations" and obj.description:  # the protocol and its source
                 console.print(f"  {escape(obj.description)}", soft_wrap=True, highlight=False)
             if k == "metrics":
-                why = obj.availability() if hasattr(obj, "availability") else ""
+                why = obj.availability()
                 if why:
                     console.print(f"  [yellow]unavailable here:[/] {escape(why)}", soft_wrap=True, highlight=False)
                 from .metrics import weights_line
@@ -208,7 +208,7 @@ def _list_kind(k: str, entries, long: bool) -> None:
                 files = weights_line(e.name, obj)  # the license, and the files present, missing or partial
                 if files:
                     console.print(f"  {escape(files)}", soft_wrap=True, highlight=False)
-                for a, b in getattr(obj, "conventions", {}).items():
+                for a, b in obj.conventions.items():
                     console.print(f"  {escape(str(a))}: {escape(str(b))}", soft_wrap=True, highlight=False)
         console.print()
         return
@@ -232,7 +232,7 @@ def _list_kind(k: str, entries, long: bool) -> None:
             unusable.append((e.name, f"failed to load: {failed}"))
             row += (["?", "-", "[red]failed to load[/]"] if k == "metrics" else ["[red]failed to load (see below)[/]"])
         elif k == "metrics":
-            why = obj.availability() if hasattr(obj, "availability") else ""
+            why = obj.availability()
             if why:
                 unusable.append((e.name, why))
             row += ["higher ↑" if obj.higher_is_better else "lower ↓", escape(obj.unit or "-"),

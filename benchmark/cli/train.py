@@ -100,7 +100,7 @@ def confusion_table(model, dataset_names: list[str], data_root: str | None, out=
 
     from benchmark.datasets.base import data_root as resolve_root
     from benchmark.core.names import resolve
-    from benchmark.run.results import now_utc, to_frame, write_manifest, write_scores
+    from benchmark.run.results import make_row, no_values, now_utc, to_frame, write_manifest, write_scores
     from benchmark.methods.networks import ENSEMBLE_QFS, nearest_qf, predict_qf
     from benchmark.methods.training.galteri import jpeg
 
@@ -125,13 +125,13 @@ def confusion_table(model, dataset_names: list[str], data_root: str | None, out=
     path = None
     if out is not None:
         label = "+".join(dataset_names)
-        base = {"run_id": f"qf-confusion-{time.strftime('%Y%m%d-%H%M%S')}", "dataset": label, "base": label, "degradation": "qf" + ",".join(map(str, ENSEMBLE_QFS)),
-                "item_id": "*", "frame": -1, "scope": "dataset", "method": "qf-predictor", "method_version": "1", "metric_version": "1",
-                "crop_border": 0, "bpp": float("nan"), "bitrate_kbps": float("nan"), "elapsed_s": float("nan"), "status": "ok", "error": None}
-        rows = [{**base, "metric": f"qf-confusion/{t}/{p}", "value": float(counts[t][p]), "higher_is_better": True, "unit": "images"}
+        base = no_values(run_id=f"qf-confusion-{time.strftime('%Y%m%d-%H%M%S')}", dataset=label, base=label,
+                         degradation="qf" + ",".join(map(str, ENSEMBLE_QFS)), item_id="*", frame=-1, scope="dataset", method="qf-predictor",
+                         method_version="1", metric_version="1", crop_border=0, status="ok", error=None)
+        rows = [make_row(**base, metric=f"qf-confusion/{t}/{p}", value=float(counts[t][p]), higher_is_better=True, unit="images")
                 for t in ENSEMBLE_QFS for p in ENSEMBLE_QFS]
-        rows += [{**base, "metric": f"qf-accuracy/{t}", "value": counts[t][t] / sum(counts[t].values()), "higher_is_better": True, "unit": "fraction"}
-                 for t in ENSEMBLE_QFS]
+        rows += [make_row(**base, metric=f"qf-accuracy/{t}", value=counts[t][t] / sum(counts[t].values()), higher_is_better=True,
+                          unit="fraction") for t in ENSEMBLE_QFS]
         path = Path(out)
         write_scores(path, to_frame(rows))
         write_manifest(path, {"run_id": base["run_id"], "started": now_utc(), "command": ["bench", "predict-qf", "--confusion", *dataset_names],

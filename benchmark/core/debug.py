@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import os
 import traceback
+
+from benchmark.core import environment
 
 
 def debug(exc: BaseException) -> None:
-    if os.environ.get("BENCH_DEBUG"):
+    if environment.debug():
         traceback.print_exception(exc)

@@ -33,20 +33,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from benchmark.core import environment
 from benchmark.errors import BenchError
 
 ENGINES = ("auto", "eager", "openvino", "cuda")
 PRECISIONS = ("f32", "bf16", "f16")
 ALIASES = {"fp32": "f32", "float32": "f32", "fp16": "f16", "half": "f16", "float16": "f16", "bfloat16": "bf16"}
-ENV_ENGINE = "BENCH_ENGINE"
-ENV_PRECISION = "BENCH_PRECISION"
-ENV_ENGINE_CACHE = "BENCH_ENGINE_CACHE"
-
-
-def _env(name: str) -> str | None:
-    """The one place this module reads the environment (``BENCH_ENGINE``, ``BENCH_PRECISION``,
-    ``BENCH_ENGINE_CACHE``); an empty variable is unset."""
-    return os.environ.get(name) or None
+ENV_ENGINE = environment.ENGINE
+ENV_PRECISION = environment.PRECISION
+ENV_ENGINE_CACHE = environment.ENGINE_CACHE
 
 
 @dataclass(frozen=True)
@@ -86,8 +81,8 @@ def choose(engine: str | None, precision: str | None, device: str, cache_dir: st
     """The engine for ``device`` (``cpu``, ``cuda:0`` ...): ``engine`` as asked (else ``$BENCH_ENGINE``,
     else ``auto``) and ``precision`` (else ``$BENCH_PRECISION``, else f32). An engine the device or
     this installation cannot run is a :class:`BenchError` saying what to do."""
-    name = (engine or _env(ENV_ENGINE) or "auto").strip().lower()
-    prec = (precision or _env(ENV_PRECISION) or "f32").strip().lower()
+    name = (engine or environment.get(environment.ENGINE) or "auto").strip().lower()
+    prec = (precision or environment.get(environment.PRECISION) or "f32").strip().lower()
     prec = ALIASES.get(prec, prec)
     if name not in ENGINES:
         raise BenchError(f"--engine {name!r}: use one of {', '.join(ENGINES)}")
@@ -120,10 +115,10 @@ def choose(engine: str | None, precision: str | None, device: str, cache_dir: st
 def default_cache_dir() -> Path:
     """Where converted networks are kept outside a run: ``$BENCH_ENGINE_CACHE``, else ``engine/`` in
     bench's cache folder (``$BENCH_CACHE_DIR``, else ``$XDG_CACHE_HOME/bench`` or ``~/.cache/bench``)."""
-    given = _env(ENV_ENGINE_CACHE)
+    given = environment.get(environment.ENGINE_CACHE)
     if given:
         return Path(given).expanduser()
-    base = _env("BENCH_CACHE_DIR") or os.path.join(_env("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "bench")
+    base = environment.get(environment.CACHE_DIR) or os.path.join(environment.get(environment.XDG_CACHE_HOME) or os.path.expanduser("~/.cache"), "bench")
     return Path(base).expanduser() / "engine"
 
 
@@ -135,7 +130,7 @@ def has_network(method: Any) -> bool:
 
     if type(method).network is Method.network:
         return False
-    base = getattr(method, "base", None)
+    base = method.base
     return base is None or has_network(base)
 
 
@@ -147,8 +142,8 @@ def is_exact(method: Any, choice: EngineChoice) -> bool:
         return False
     if choice.name in ("eager", "cuda"):
         return True
-    base = getattr(method, "base", None)
-    return bool(getattr(method, "engine_exact", False)) and (
+    base = method.base
+    return bool(method.engine_exact) and (
         base is None or not has_network(base) or is_exact(base, choice)
     )
 
@@ -157,7 +152,7 @@ def settle(method: Any, choice: EngineChoice) -> None:
     """Bind ``method`` to ``choice`` before any key is made: its ``version`` gains the engine's tag
     where the outputs may differ from eager's (see the module docstring). Called once per method
     object (the run's resolve, ``bench enhance``); a method without a network is left as it is."""
-    if not has_network(method) or getattr(method, "engine", None) is not None:
+    if not has_network(method) or method.engine is not None:
         return
     method.engine = choice
     if not is_exact(method, choice):
@@ -246,16 +241,16 @@ def attach(method: Any, choice: EngineChoice | None = None, say: Callable[[str],
     eager). Returns how many modules now run on an engine; calling it again changes nothing."""
     import torch
 
-    choice = choice or getattr(method, "engine", None) or EAGER
+    choice = choice or method.engine or EAGER
     say = say or _say
     count = 0
     for i, module in enumerate(networks_of(method)):
         if not isinstance(module, torch.nn.Module) or isinstance(module.__dict__.get("forward"), EngineForward):
             continue
-        backend = _backend(module, choice)
+        label = f"{method.name}" + (f" network {i + 1}" if i else "")
+        backend = _backend(module, choice, label, say)
         if backend is None:
             continue
-        label = f"{method.name}" + (f" network {i + 1}" if i else "")
         module.forward = EngineForward(module, backend, label, say, "cpu" if choice.name == "openvino" else None)
         count += 1
     return count
@@ -276,12 +271,12 @@ def prepare(
     attach(method, choice, say)
 
 
-def _backend(module: Any, choice: EngineChoice) -> Callable[[Any], Any] | None:
+def _backend(module: Any, choice: EngineChoice, label: str, say: Callable[[str], None]) -> Callable[[Any], Any] | None:
     """What a plain call of ``module`` runs on ``choice`` (None: its own forward, nothing to wrap)."""
     if choice.name == "openvino":
         from benchmark.core.engine_openvino import OpenVINONetwork
 
-        return OpenVINONetwork(module, choice.precision, choice.cache_dir)
+        return OpenVINONetwork(module, choice.precision, choice.cache_dir, label, say)
     if choice.precision == "f32":
         return None  # eager and cuda at f32: the module as it is
     return _autocast(module, choice)

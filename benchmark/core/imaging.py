@@ -179,10 +179,43 @@ def decode_image(data: bytes | np.ndarray, path: str | os.PathLike = "image") ->
     return normalize_decoded(img)
 
 
+# ----------------------------------------------------------------------------- frame conversions
+def to_uint8(frame: np.ndarray) -> np.ndarray:
+    """A frame on the 0-255 scale as uint8: float values rounded (half to even) and clipped to
+    0..255; a uint8 frame as it is. The one road from float frames to 8 bits."""
+    return frame if frame.dtype == np.uint8 else np.clip(np.round(frame), 0, 255).astype(np.uint8)
+
+
+def uint16_to_uint8(img: np.ndarray) -> np.ndarray:
+    """A 16-bit picture as 8 bits, ``round(x / 257)`` exactly (no tie is possible: 257 is odd),
+    scaled by OpenCV straight into the 8-bit array (no float64 copy); other types as they are."""
+    if img.dtype != np.uint16:
+        return img
+    import cv2
+
+    return cv2.convertScaleAbs(img, alpha=1 / 257)
+
+
+def tensor_to_uint8(t: Any, low: float = 0.0) -> np.ndarray:
+    """A torch (N, C, H, W) float tensor on ``low``..1 (0: the 0-1 scale; -1: a network's -1..1)
+    -> uint8 (N, H, W, C) NumPy, clamped and rounded (half to even)."""
+    import torch
+
+    if low == 0.0:
+        return t.float().clamp(0, 1).mul(255).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+    return t.float().clamp(-1, 1).add(1).mul(127.5).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+
+
+def channel_mean_uint8(frame: np.ndarray) -> np.ndarray:
+    """An RGB output averaged back to one channel (HxWx1 uint8, rounded): how a network that only
+    sees colour returns a gray frame."""
+    return np.round(frame.mean(axis=-1, keepdims=True)).astype(np.uint8)
+
+
 def normalize_decoded(img: np.ndarray) -> np.ndarray:
     """OpenCV-decoded array (BGR/BGRA/gray, 8 or 16 bit) -> uint8 HxWxC RGB or gray."""
     if img.dtype == np.uint16:
-        img = (img.astype(np.float64) / 257.0).round().astype(np.uint8)
+        img = uint16_to_uint8(img)
     elif img.dtype != np.uint8:
         raise ValueError(f"unsupported image dtype {img.dtype}")
     if img.ndim == 2:
@@ -258,7 +291,7 @@ def to_uint8_frame(out: np.ndarray) -> np.ndarray:
         if not np.all(np.isfinite(arr)):
             bad = int(np.size(arr) - np.count_nonzero(np.isfinite(arr)))
             raise ValueError(f"output frame contains {bad} NaN/inf values")
-        return np.clip(np.round(arr), 0, 255).astype(np.uint8)
+        return to_uint8(arr)
     raise ValueError(f"output frame dtype {arr.dtype}; expected uint8 or float on the 0-255 scale")
 
 

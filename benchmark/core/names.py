@@ -30,13 +30,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from benchmark.core import environment
 from benchmark import registry
 from benchmark.api import Dataset, Degradation
 from benchmark.errors import BenchError, RegistryError
 from benchmark.core.imaging import check_regular
 from benchmark.core.paths import expand as expand_path
 
-ENV_SPECS = "BENCH_SPECS"
+ENV_SPECS = environment.SPECS
 #: the most data sets the brace groups of one name may expand to (counted before expanding)
 MAX_EXPANDED = 1000
 #: the deepest a spec file's tables and arrays, a JSON setting, or spec degradations naming spec
@@ -74,9 +75,7 @@ class Specs:
     def load(cls, paths: list[str | os.PathLike] | None = None) -> "Specs":
         specs = cls()
         all_paths = [Path(p) for p in (paths or [])]
-        env = os.environ.get(ENV_SPECS)
-        if env:
-            all_paths += [Path(p) for p in env.split(os.pathsep) if p]
+        all_paths += [Path(p) for p in environment.spec_files()]
         for p in all_paths:
             specs.add_file(p)
         return specs
@@ -217,7 +216,7 @@ class DatasetSpec:
         s = self.scale
         w, h = w - w % s, h - h % s
         for d in self.chain:
-            side = d.kernel_side() if hasattr(d, "kernel_side") else 0
+            side = d.kernel_side()
             if side > min(w, h):
                 raise BenchError(f"data set {self.name!r}: the {side}x{side} kernel of {d.label()!r} is larger than item "
                                  f"{item_id!r} ({w}x{h} where it applies); allowed here: a kernel of at most {min(w, h)} px "
@@ -255,7 +254,7 @@ def degradation_examples() -> list[str]:
     out = []
     for e in registry.degradations.entries():
         try:
-            out += list(getattr(e.load(), "examples", ()) or ())
+            out += list(e.load().examples)
         except RegistryError:
             pass
     return out

@@ -13,7 +13,7 @@ def portable_plugins(used: set[str] | None = None) -> list[tuple[str, str, str]]
 
     out = []
     for kind in registry.KINDS:
-        for e in getattr(registry, kind).registered():
+        for e in registry.REGISTRIES[kind].registered():
             name, obj = e.name, e.target
             if isinstance(obj, str):
                 out.append((kind, name, obj))
@@ -34,4 +34,4 @@ def register_plugins(plugins: list[tuple[str, str, str]]) -> None:
     from benchmark import registry
 
     for kind, name, target in plugins:
-        getattr(registry, kind).add(name, target, origin=f"registered in the driver ({target})")
+        registry.REGISTRIES[kind].add(name, target, origin=f"registered in the driver ({target})")

@@ -19,6 +19,8 @@ from typing import Callable
 
 import numpy as np
 
+from benchmark.core.imaging import tensor_to_uint8
+
 
 def starts(length: int, tile: int, overlap: int) -> list[int]:
     """Tile origins along one axis: every ``tile - overlap`` pixels, the last one flush with the end."""
@@ -59,9 +61,7 @@ def axis_weights(length: int, tile: int, overlap: int, scale: int) -> tuple[list
 
 def to_uint8(t) -> np.ndarray:
     """(N, C, H, W) float tensor on the 0-1 scale -> uint8 (N, H, W, C)."""
-    import torch
-
-    return t.float().clamp(0, 1).mul(255).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+    return tensor_to_uint8(t, 0.0)
 
 
 def run_tiled(fn: Callable, x, scale: int, tile: int | None, overlap: int) -> np.ndarray:

@@ -1,5 +1,7 @@
-"""Writing video for ``bench enhance`` (and the recipes): an encoded stream fed RGB frames, each with
-its timestamp.
+"""Video files: decoding a clip's frames (the one place: :func:`decode_frames`, :func:`rgb`,
+:func:`frame_count`, for the data sets, ``bench enhance``, the recipes, the site and ``bench serve``)
+and writing video for ``bench enhance`` (and the recipes): an encoded stream fed RGB frames, each
+with its timestamp.
 
 A variable-frame-rate input (a phone's clip, a screen recording) has frames at irregular times; an
 encoder fed frames without timestamps numbers them at one constant rate, so a 1.0 s clip of 9 frames
@@ -10,12 +12,52 @@ frame at the stream's average rate."""
 
 from __future__ import annotations
 
+import os
 from fractions import Fraction
+from typing import Any, Iterator
 
 import numpy as np
 
 #: ``bench enhance --codec`` names and their FFmpeg encoders
 CODECS = {"h264": "libx264", "hevc": "libx265", "av1": "libsvtav1"}
+
+
+# ----------------------------------------------------------------------------- decoding
+def rgb(frame: Any) -> np.ndarray:
+    """A decoded PyAV video frame as a uint8 HxWx3 RGB array."""
+    return frame.to_ndarray(format="rgb24")
+
+
+def decode_frames(source: str | os.PathLike | Any, max_frames: int | None = None, only: set[int] | None = None) -> Iterator[np.ndarray]:
+    """The RGB frames of the first video stream of ``source`` (a path, or a PyAV container opened
+    by the caller), in order: at most ``max_frames``; with ``only``, just the frames of those
+    indices (decoding stops after the last one, and the others are never converted)."""
+    if isinstance(source, (str, os.PathLike)):
+        import av
+
+        with av.open(str(source)) as container:
+            yield from decode_frames(container, max_frames, only)
+        return
+    last = None if only is None else max(only, default=-1)
+    for i, vf in enumerate(source.decode(video=0)):
+        if (max_frames and i >= max_frames) or (last is not None and i > last):
+            break
+        if only is None or i in only:
+            yield rgb(vf)
+
+
+def frame_count(path: str | os.PathLike) -> int:
+    """The frames of a video file's first stream as its header says (frames, else duration x rate;
+    0 when it says neither)."""
+    import av
+
+    with av.open(str(path)) as c:
+        vs = c.streams.video[0]
+        if vs.frames:
+            return int(vs.frames)
+        if vs.duration and vs.average_rate:
+            return max(1, int(float(vs.duration * vs.time_base) * float(vs.average_rate)))
+    return 0
 
 
 class Writer:

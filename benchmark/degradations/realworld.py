@@ -22,6 +22,8 @@ from typing import Any
 
 import numpy as np
 
+from benchmark.core.imaging import to_uint8
+
 from ..api import Degradation
 
 FIRST = {"kernel_list": ("iso", "aniso", "generalized_iso", "generalized_aniso", "plateau_iso", "plateau_aniso"),
@@ -120,7 +122,7 @@ def _jpeg(rng: np.random.Generator, img: np.ndarray, opt: dict[str, Any]) -> np.
     import cv2
 
     q = int(round(rng.uniform(*opt["jpeg_range"])))
-    u8 = np.clip(np.round(img * 255), 0, 255).astype(np.uint8)
+    u8 = to_uint8(img * 255)
     arr = u8[:, :, 0] if u8.shape[2] == 1 else cv2.cvtColor(u8, cv2.COLOR_RGB2BGR)
     ok, buf = cv2.imencode(".jpg", arr, [cv2.IMWRITE_JPEG_QUALITY, q])
     dec = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED)
@@ -158,7 +160,7 @@ def real_esrgan(rng: np.random.Generator, frame: np.ndarray, scale: int = 4) -> 
         img = _jpeg(rng, np.clip(back(img), 0, 1), SECOND)
     else:
         img = back(_jpeg(rng, np.clip(img, 0, 1), SECOND))
-    return np.clip(np.round(img * 255), 0, 255).astype(np.uint8)
+    return to_uint8(img * 255)
 
 
 class RealESRGAN(Degradation):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from benchmark.core.imaging import to_uint8
+
 from ..api import Degradation
 
 
@@ -45,7 +47,7 @@ def _resize(x: np.ndarray, scale: float) -> np.ndarray:
     from resize_right import interp_methods, resize
 
     out = resize(x, scale_factors=[scale, scale], interp_method=interp_methods.cubic, antialiasing=True, pad_mode="symmetric")
-    return np.clip(np.round(out), 0, 255).astype(np.uint8)
+    return to_uint8(out)
 
 
 class Downscale(Degradation):

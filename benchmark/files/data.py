@@ -61,6 +61,7 @@ class StandardSet:
     needs: tuple[str, ...] = ()  # further paths under the root that must exist
     license: str = ""
     manual: str = ""  # for a set with no direct download: where to get it
+    description: str = ""  # what `bench list datasets` says of its loader (benchmark.datasets.folders)
 
     def archive_size(self) -> int | None:
         sizes = [p.size for p in self.parts]
@@ -73,33 +74,46 @@ _RESEARCH = "research use (see the authors' pages)"
 SETS: list[StandardSet] = [
     StandardSet("live1", "LIVE1 (29 colour images), JPEG artifact removal", "images/LIVE1",
                 (Part("https://github.com/cszn/DnCNN/archive/refs/heads/master.zip", {"DnCNN-master/testsets/LIVE1/": "images/LIVE1"}),),
-                count=29, license=_RESEARCH + "; LIVE, UT Austin"),
+                count=29, license=_RESEARCH + "; LIVE, UT Austin",
+                description="LIVE1 (29 colour images): the JPEG artifact-removal test set."),
     StandardSet("classic5", "Classic5 (5 grayscale), JPEG artifact removal", "images/Classic5",
                 (Part("https://github.com/cszn/DnCNN/archive/refs/heads/master.zip", {"DnCNN-master/testsets/classic5/": "images/Classic5"}),),
-                count=5, license=_RESEARCH),
+                count=5, license=_RESEARCH,
+                description="Classic5 (5 grayscale 512x512): grayscale JPEG artifact removal."),
     StandardSet("set12", "Set12 (12 grayscale), Gaussian denoising", "images/Set12",
                 (Part("https://github.com/cszn/KAIR/archive/refs/heads/master.zip", {"KAIR-master/testsets/set12/": "images/Set12"},
-                      approx="60 MB"),), count=12, license=_RESEARCH),
+                      approx="60 MB"),), count=12, license=_RESEARCH,
+                description=("Set12 (12 grayscale, 256x256 and 512x512, as KAIR ships them): Gaussian denoising at sigma 15/25/50 "
+                             "(set12-noise25).")),
     StandardSet("set5", "Set5 HR (super-resolution)", "images/Set5", (Part(_EDSR, {"benchmark/Set5/HR/": "images/Set5"}),), count=5,
-                license=_RESEARCH),
+                license=_RESEARCH,
+                description="Set5 HR images: super-resolution test set."),
     StandardSet("set14", "Set14 HR (super-resolution)", "images/Set14", (Part(_EDSR, {"benchmark/Set14/HR/": "images/Set14"}),), count=14,
-                license=_RESEARCH),
+                license=_RESEARCH,
+                description="Set14 HR images (one is grayscale): super-resolution test set."),
     StandardSet("bsd100", "BSD100 (B100) HR, the BSDS300 test split", "images/BSD100", (Part(_EDSR, {"benchmark/B100/HR/": "images/BSD100"}),),
-                count=100, license=_RESEARCH + "; Berkeley BSDS"),
+                count=100, license=_RESEARCH + "; Berkeley BSDS",
+                description="BSD100 (B100, the BSDS300 test split) HR: super-resolution test set."),
     StandardSet("urban100", "Urban100 HR (super-resolution)", "images/Urban100",
-                (Part(_EDSR, {"benchmark/Urban100/HR/": "images/Urban100"}),), count=100, license=_RESEARCH),
+                (Part(_EDSR, {"benchmark/Urban100/HR/": "images/Urban100"}),), count=100, license=_RESEARCH,
+                description="Urban100 HR (buildings, regular structure): super-resolution test set."),
     StandardSet("cbsd68", "Colour BSD68 (denoising / artifact removal)", "images/CBSD68",
                 (Part("https://github.com/clausmichele/CBSD68-dataset/archive/refs/heads/master.zip",
-                      {"CBSD68-dataset-master/CBSD68/original_png/": "images/CBSD68"}),), count=68, license=_RESEARCH + "; Berkeley BSDS"),
+                      {"CBSD68-dataset-master/CBSD68/original_png/": "images/CBSD68"}),), count=68, license=_RESEARCH + "; Berkeley BSDS",
+                description=("Colour BSD68 test split (481x321); cbsd68-gray is the gray BSD68 denoising protocol "
+                             "(MATLAB rgb2ycbcr Y), e.g. cbsd68-gray-noise25.")),
     StandardSet("kodak", "Kodak PhotoCD (24 images, 768x512)", "images/Kodak",
                 tuple(Part(f"http://r0k.us/graphics/kodak/kodak/kodim{i:02d}.png", target="images/Kodak") for i in range(1, 25)),
-                count=24, license="released by Eastman Kodak for unrestricted use"),
+                count=24, license="released by Eastman Kodak for unrestricted use",
+                description="Kodak PhotoCD (24 images, 768x512), if you have it under images/Kodak."),
     StandardSet("div2k", "DIV2K validation HR (100 images, 2K)", "images/DIV2K_valid_HR",
                 (Part("http://data.vision.ee.ethz.ch/cvl/DIV2K/DIV2K_valid_HR.zip", {"DIV2K_valid_HR/": "images/DIV2K_valid_HR"}),),
-                count=100, license="academic research only (NTIRE / ETH Zurich)"),
+                count=100, license="academic research only (NTIRE / ETH Zurich)",
+                description="DIV2K validation HR (100 images, 2K): super-resolution test set."),
     StandardSet("vid4", "Vid4 ground truth (calendar, city, foliage, walk)", "video/Vid4/GT", count=None,
                 manual="no stable direct download: get Vid4's GT frames from the link in BasicSR's docs/DatasetPreparation.md "
-                       "and put them as video/Vid4/GT/<clip>/00000000.png ...", license=_RESEARCH),
+                       "and put them as video/Vid4/GT/<clip>/00000000.png ...", license=_RESEARCH,
+                description="Vid4 ground-truth clips in BasicSR layout (one folder of numbered PNG frames per clip), 25 fps assumed."),
     StandardSet("coco", "COCO val2017 images + instances/captions annotations", "coco/val2017",
                 (Part("http://images.cocodataset.org/zips/val2017.zip", {"val2017/": "coco/val2017"}, approx="1 GB"),
                  Part("http://images.cocodataset.org/annotations/annotations_trainval2017.zip",
@@ -140,7 +154,7 @@ def get(name: str) -> StandardSet:
 
 def require_root(root: Path | None) -> Path:
     if root is None:
-        from benchmark.datasets.base import ENV_DATA_ROOT
+        from benchmark.core.environment import DATA_ROOT as ENV_DATA_ROOT
 
         raise BenchError(f"no data root: pass --data-root DIR or set {ENV_DATA_ROOT}=DIR (the folder `bench run` reads the sets from)")
     return expand_path(root)

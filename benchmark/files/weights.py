@@ -23,11 +23,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
+from benchmark.core import environment
 from benchmark.errors import BenchError
 from benchmark.core.imaging import sha256_file
 from benchmark.core.paths import expand as expand_path
 
-ENV_WEIGHTS_DIR = "BENCH_WEIGHTS_DIR"
+ENV_WEIGHTS_DIR = environment.WEIGHTS_DIR
 ASSETS_DIR = Path(__file__).parent.parent / "assets"
 
 
@@ -50,8 +51,8 @@ class Asset:
         out: list[Path] = []
         if explicit:
             out.append(expand_path(explicit))
-        if os.environ.get(ENV_WEIGHTS_DIR):
-            out.append(expand_path(os.environ[ENV_WEIGHTS_DIR]) / self.filename)
+        if environment.get(environment.WEIGHTS_DIR):
+            out.append(expand_path(environment.get(environment.WEIGHTS_DIR)) / self.filename)
         out.append(ASSETS_DIR / self.filename)
         if self.torch_hub:
             import torch.hub

@@ -19,12 +19,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+from benchmark.core import environment
 from benchmark.files.download import download
 from benchmark.errors import BenchError
 from benchmark.files.weights import WeightsMissing, file_sha256
 from benchmark.core.paths import expand as expand_path
 
-ENV_MODELS_DIR = "BENCH_MODELS_DIR"
+ENV_MODELS_DIR = environment.MODELS_DIR
 
 
 @dataclass(frozen=True)
@@ -82,7 +83,7 @@ ZOO: dict[str, ZooModel] = {m.name: m for m in MODELS}
 
 
 def models_dir() -> Path:
-    env = os.environ.get(ENV_MODELS_DIR)
+    env = environment.get(environment.MODELS_DIR)
     if env:
         return expand_path(env)
     from benchmark.run.cache import default_cache_dir

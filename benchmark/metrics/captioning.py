@@ -24,12 +24,13 @@ from typing import Any, ClassVar, Iterator
 
 import numpy as np
 
+from benchmark.core import environment
 from ..api import CorpusMetric, CorpusRecord, digest
 from ..errors import BenchError
 from benchmark.files.weights import WeightsMissing, path_hash, reachable
 from benchmark.core.paths import expand as expand_path
 
-ENV_CAPTIONER = "BENCH_CAPTIONER"
+ENV_CAPTIONER = environment.CAPTIONER
 DEFAULT_CAPTIONER = "Salesforce/blip-image-captioning-base"
 MAX_NEW_TOKENS = 30
 
@@ -116,7 +117,7 @@ class _Caption(CorpusMetric):
 
     def __init__(self, captioner: str | None = None, **params):
         super().__init__(**params)
-        self.captioner_spec = captioner or os.environ.get(ENV_CAPTIONER) or DEFAULT_CAPTIONER
+        self.captioner_spec = captioner or environment.get(environment.CAPTIONER) or DEFAULT_CAPTIONER
 
     @property
     def captioner(self) -> Captioner:

@@ -34,13 +34,14 @@ from typing import Any, Callable, ClassVar, Iterator
 
 import numpy as np
 
+from benchmark.core import environment
 from ..api import CorpusMetric, CorpusRecord
 from ..datasets.voc import VOC_CLASSES
 from ..errors import BenchError
 from benchmark.files.weights import WeightsMissing, path_hash, reachable
 from benchmark.core.paths import expand as expand_path
 
-ENV_DETECTOR = "BENCH_DETECTOR"
+ENV_DETECTOR = environment.DETECTOR
 DEFAULT_DETECTOR = "yolov8n.pt"
 COCO_TO_VOC = {
     "airplane": "aeroplane", "bicycle": "bicycle", "bird": "bird", "boat": "boat", "bottle": "bottle", "bus": "bus",
@@ -239,7 +240,7 @@ class _Detection(CorpusMetric):
 
     def __init__(self, detector: str | None = None, **params):
         super().__init__(**params)
-        self.detector_spec = detector or os.environ.get(ENV_DETECTOR) or DEFAULT_DETECTOR
+        self.detector_spec = detector or environment.get(environment.DETECTOR) or DEFAULT_DETECTOR
 
     @property
     def detector(self) -> Detector:

@@ -36,6 +36,7 @@ from typing import ClassVar
 import cv2
 import numpy as np
 
+from benchmark.core import environment
 from ..api import ClipMetric, crop
 from ..errors import BenchError
 from benchmark.core.imaging import rgb_to_y
@@ -110,7 +111,7 @@ class Flicker(_Temporal):
 
 def ffmpeg_with_vmaf() -> str | None:
     """Path of an ffmpeg that has the libvmaf filter, or None."""
-    candidates = [os.environ.get("BENCH_FFMPEG")]
+    candidates = [environment.get(environment.FFMPEG)]
     try:
         import imageio_ffmpeg
 

@@ -29,6 +29,7 @@ from typing import Any, Iterator
 
 import numpy as np
 
+from benchmark.core import environment
 from benchmark.api import digest
 from benchmark.errors import warn
 from benchmark.core.imaging import decode_image, encode_png
@@ -43,7 +44,7 @@ COSTS_FILE = "costs.json"
 class CacheDamaged(Exception):
     """A cache entry failed its integrity check; it has been removed (compute it again)."""
 
-ENV_CACHE = "BENCH_CACHE_DIR"
+ENV_CACHE = environment.CACHE_DIR
 
 
 def frames_dir(root: str | os.PathLike, key: str) -> Path:
@@ -53,10 +54,10 @@ def frames_dir(root: str | os.PathLike, key: str) -> Path:
 
 
 def default_cache_dir() -> Path:
-    env = os.environ.get(ENV_CACHE)
+    env = environment.get(environment.CACHE_DIR)
     if env:
         return expand_path(env)
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    base = environment.get(environment.XDG_CACHE_HOME) or str(Path.home() / ".cache")
     return Path(base) / "bench"
 
 

@@ -8,12 +8,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from benchmark.core import environment
 from benchmark.errors import BenchError
 
 DEFAULT_METRICS = ["psnr", "psnr-y", "ssim", "ssim-y", "psnr-b", "fps"]
 DEFAULT_DATASETS = ["photos-qf20", "clips-crf35"]
 DEFAULT_MAX_FRAMES = 30  # for the default run only, to keep it about a minute on a laptop CPU
-ENV_MAX_PIXELS = "BENCH_MAX_PIXELS"
+ENV_MAX_PIXELS = environment.MAX_PIXELS
 DEFAULT_MAX_PIXELS = 40_000_000  # 40 MP: a 7700x5200 photo; above it, an error row (memory would grow with the frame)
 # `bench run` with neither --methods nor --dataset: a small comparison on the embedded data,
 # each set with the methods made for it (the JPEG restorers on the photos, an x2 upscaler on the clips)
@@ -112,7 +113,7 @@ def max_pixels(value: int | None) -> int:
     """The pixel limit per frame: the option, else $BENCH_MAX_PIXELS, else the default (0: none)."""
     if value is not None:
         return value
-    env = os.environ.get(ENV_MAX_PIXELS)
+    env = environment.get(environment.MAX_PIXELS)
     if env:
         try:
             return int(float(env))

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, Iterator
 
 from benchmark.errors import BenchError, error_text
 from benchmark.core.plugins import portable_plugins
-from benchmark.run.unit import Unit
+from benchmark.run.unit import Unit, UnitResult
 from benchmark.run.work import THREAD_VARS, run_unit_remote
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -70,9 +70,9 @@ class Executor:
     def __init__(self):
         self.retried = {}
 
-    def run(self, units: list[Unit], run_id: str) -> Iterator[tuple[Unit, dict[str, Any] | str]]:
-        """Yields (unit, result) as units finish, or (unit, error message) for a unit that
-        could not be run at all (its worker died ``retries + 1`` times ...)."""
+    def run(self, units: list[Unit], run_id: str) -> Iterator[tuple[Unit, UnitResult]]:
+        """Yields (unit, result) as units finish; a unit that could not be run at all (its worker
+        died ``retries + 1`` times ...) has a result with only the reason (``UnitResult.failed``)."""
         raise NotImplementedError  # pragma: no cover
 
     def describe(self) -> dict[str, Any]:
@@ -205,7 +205,7 @@ class ProcessExecutor(Executor):
                         if msg[0] == "done":
                             yield u, msg[2]
                         else:
-                            yield u, f"worker error: {msg[2]}"
+                            yield u, UnitResult.failed(f"worker error: {msg[2]}")
                         continue
                     # the worker died holding u
                     w["proc"].join(5)
@@ -225,8 +225,9 @@ class ProcessExecutor(Executor):
                         hint = ("; no worker got going: a script that starts a run must guard it with `if __name__ == \"__main__\":` "
                                 "(worker processes are spawned and import it), see the workers' traceback above"
                                 if self.startup_failures and not self.served_any else "")
-                        yield u, (f"the worker process died (exit code {code}) running this unit {attempts[u.key]} times "
-                                  f"(retries: {self.retries}); see the method's memory use or run it alone with the serial executor{hint}")
+                        yield u, UnitResult.failed(f"the worker process died (exit code {code}) running this unit {attempts[u.key]} times "
+                                                   f"(retries: {self.retries}); see the method's memory use or run it alone with the "
+                                                   f"serial executor{hint}")
         finally:
             self.close()
 
@@ -303,7 +304,8 @@ class RayExecutor(Executor):
                 try:
                     result = ray.get(ref)
                 except Exception as exc:  # RayTaskError, WorkerCrashedError, NodeDiedError ... after the retries
-                    result = f"{type(exc).__name__} after {self.retries} retries: {str(exc).splitlines()[0] if str(exc) else ''}"
+                    result = UnitResult.failed(f"{type(exc).__name__} after {self.retries} retries: "
+                                               f"{str(exc).splitlines()[0] if str(exc) else ''}")
                 submit()
                 yield u, result
 

@@ -13,7 +13,7 @@ from benchmark.core.names import DatasetSpec
 
 def reference_preps(spec: DatasetSpec) -> list:
     """The degradations of ``spec`` that change the reference itself (e.g. a noise protocol's crop)."""
-    return [d for d in spec.chain if hasattr(d, "prepare_reference")]
+    return [d for d in spec.chain if d.transforms_reference]
 
 
 def reference_key(spec: DatasetSpec, fingerprint: str) -> str:
@@ -27,7 +27,7 @@ def reference_key(spec: DatasetSpec, fingerprint: str) -> str:
 def seeded(spec: DatasetSpec) -> bool:
     """Whether a step of ``spec``'s chain is random (noise, a random degradation chain): its
     degraded input then depends on the item and the run's seed."""
-    return any(getattr(d, "seeded", False) for d in spec.chain)
+    return any(d.seeded for d in spec.chain)
 
 
 def degraded_key(spec: DatasetSpec, ref_key: str, seed: int = 0, item_id: str = "") -> str:
@@ -46,7 +46,7 @@ def float_input(spec: DatasetSpec) -> bool:
     noise, not followed by one that rounds to uint8)."""
     out = False
     for d in spec.chain:
-        out = bool(getattr(d, "makes_float", False)) or (out and bool(getattr(d, "takes_float", False)))
+        out = bool(d.makes_float) or (out and bool(d.takes_float))
     return out
 
 
@@ -54,7 +54,7 @@ def passes_through(method: Method, spec: DatasetSpec) -> bool:
     """Whether ``method``'s output on ``spec`` is its degraded input itself (``identity`` at
     scale 1): the cached degraded frames are then scored as the output, not copied. Float
     inputs are not: an output is scored as uint8, so identity's is the input rounded."""
-    return bool(getattr(method, "passthrough", False)) and spec.scale == 1 and bool(spec.chain) and not float_input(spec)
+    return method.passthrough and spec.scale == 1 and bool(spec.chain) and not float_input(spec)
 
 
 def output_key(method: Method, spec: DatasetSpec, deg_key: str, seed: int) -> str:

@@ -32,7 +32,9 @@ import threading
 from contextlib import contextmanager
 from typing import Any, Iterator
 
-COST_ENV = "BENCH_COST"
+from benchmark.core import environment
+
+COST_ENV = environment.COST
 SAMPLE_S = 0.001  # the RSS watcher's period
 
 
@@ -41,14 +43,13 @@ def cost_enabled(option: bool | None = None) -> bool:
     ``$BENCH_COST`` (``0``, ``off``, ``no``, ``false`` turn it off), else on."""
     if option is not None:
         return bool(option)
-    return os.environ.get(COST_ENV, "").strip().lower() not in ("0", "off", "no", "false")
+    return environment.cost()
 
 
 def networks(method: Any) -> list[Any]:
     """The torch modules ``method.network()`` names (a module, a list, tuple or dict of them, or
     None: the method runs no network). Raises TypeError for anything else."""
-    hook = getattr(method, "network", None)
-    net = hook() if callable(hook) else None
+    net = method.network()
     if net is None:
         return []
     nets = list(net.values()) if isinstance(net, dict) else list(net) if isinstance(net, (list, tuple)) else [net]
@@ -56,7 +57,7 @@ def networks(method: Any) -> list[Any]:
 
     bad = [type(n).__name__ for n in nets if not isinstance(n, torch.nn.Module)]
     if bad:
-        raise TypeError(f"{getattr(method, 'name', method)}.network() returned {', '.join(bad)}: it must return a torch.nn.Module, "
+        raise TypeError(f"{method.name}.network() returned {', '.join(bad)}: it must return a torch.nn.Module, "
                         "a list or dict of them, or None")
     return nets
 

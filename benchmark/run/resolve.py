@@ -133,7 +133,7 @@ class Resolved:
 
     def plugin_names(self) -> set[str]:
         """Names of the plug-ins this run uses (methods, metrics, data sets, degradations)."""
-        names = {getattr(m, "registry_name", m.name) for ms in self.methods_for.values() for m in ms}
+        names = {m.registry_name or m.name for ms in self.methods_for.values() for m in ms}
         names |= {m.name for m in self.metrics}
         for spec in self.specs:
             names.add(spec.base)
@@ -149,7 +149,7 @@ class Resolved:
         bases = {s.base for s in self.specs if s.base in registry.datasets}
         degs = {d.name for s in self.specs for d in s.chain}
         return {
-            "methods": {m.name: m.provenance() if hasattr(m, "provenance") else info(registry.methods, getattr(m, "registry_name", m.name))
+            "methods": {m.name: m.provenance() or info(registry.methods, m.registry_name or m.name)
                         for m in self.methods},
             "metrics": {m.name: info(registry.metrics, m.name) for m in self.metrics},
             "datasets": {b: info(registry.datasets, b) for b in sorted(bases)},
@@ -200,7 +200,7 @@ def make_metrics(names: list[str], options: dict[str, Any]) -> list[Metric]:
     metrics = []
     for n in names:
         cls = registry.metrics.get(n)
-        metrics.append(cls(**{o: options.get(o) for o in getattr(cls, "options", ())}))
+        metrics.append(cls(**{o: options.get(o) for o in cls.options}))
     if len({m.name for m in metrics}) != len(metrics):
         raise BenchError("the same metric is named twice")
     unusable = [f"metric '{m.name}': {why}" for m in metrics if (why := m.availability())]

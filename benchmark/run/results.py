@@ -29,6 +29,43 @@ DTYPES = {
     "bpp": "float64", "bitrate_kbps": "float64", "elapsed_s": "float64", "status": "string",
     "error": "string",
 }
+_COLUMN_SET = frozenset(COLUMNS)
+
+
+class Row(dict):
+    """One tidy row (docs/results.md): every column of :data:`COLUMNS`, in that order, and no
+    other. Made only by :func:`make_row`, and never edited after: a changed value is a new row
+    (``make_row(**{**row, "value": v})``). A plain ``dict`` to JSON, pandas and pickle."""
+
+    __slots__ = ()
+
+    def _frozen(self, *args: Any, **kwargs: Any) -> None:
+        raise TypeError("a row is not edited after it is made: make another with make_row(**{**row, ...})")
+
+    __setitem__ = __delitem__ = clear = pop = popitem = setdefault = update = __ior__ = _frozen  # type: ignore[assignment]
+
+    def __reduce__(self):
+        return Row, (dict(self),)
+
+
+def make_row(**values: Any) -> Row:
+    """The one constructor of a row: ``values`` must name every column of :data:`COLUMNS` and
+    nothing else (a missing or unknown column is a ValueError naming it)."""
+    missing = [c for c in COLUMNS if c not in values]
+    unknown = [k for k in values if k not in _COLUMN_SET]
+    if missing or unknown:
+        raise ValueError("a row needs exactly the columns of results.COLUMNS: "
+                         + "; ".join(x for x in (f"missing {', '.join(missing)}" if missing else "",
+                                                 f"unknown {', '.join(unknown)}" if unknown else "") if x))
+    return Row((c, values[c]) for c in COLUMNS)
+
+
+def no_values(**values: Any) -> dict[str, Any]:
+    """The columns a row without a codec figure or a time has (``bpp``, ``bitrate_kbps``,
+    ``elapsed_s`` NaN), with ``values`` on top: the shared part of a data-set level row."""
+    return {"bpp": float("nan"), "bitrate_kbps": float("nan"), "elapsed_s": float("nan"), **values}
+
+
 PACKAGES = [
     "bench-enhance", "numpy", "torch", "torchvision", "piq", "opencv-python-headless", "pillow", "av",
     "resize-right", "pandas", "pyarrow", "scikit-image", "scikit-video", "typer", "rich",
@@ -36,6 +73,7 @@ PACKAGES = [
 
 
 def to_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    """The tidy table of ``rows`` (made by :func:`make_row`, or read back from a run's files)."""
     df = pd.DataFrame(rows, columns=COLUMNS)
     return df.astype(DTYPES)
 

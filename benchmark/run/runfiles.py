@@ -26,6 +26,8 @@ from typing import Any
 
 import numpy as np
 
+from benchmark.core.imaging import to_uint8
+
 from benchmark.api import digest
 from benchmark.errors import warn
 
@@ -258,7 +260,7 @@ def frame_png(meta: dict[str, Any], key: str, index: int) -> bytes | None:
         frame = decode_npy(data, p)
     except ValueError:
         return None
-    return encode_png(np.clip(np.round(frame), 0, 255).astype(np.uint8))
+    return encode_png(to_uint8(frame))
 
 
 # ----------------------------------------------------------------------------- sources

@@ -32,6 +32,7 @@ from benchmark.run.rundir import RunFolder, resumable, run_config, write_or_fail
 from benchmark.run.stages.corpus import collect, corpus_cached, corpus_rows
 from benchmark.run.stages.cost import cost_rows
 from benchmark.run.stages.rows import base_row, error_rows
+from benchmark.run.unit import UnitResult
 from benchmark.run.work import UnitWorker, open_cache, worker_config
 from benchmark.run.writer import ROWS_FILE, RowLog, read_records, write_plan
 
@@ -112,11 +113,10 @@ class Runner:
         measured = []
         for unit, result in executor.run(todo, run_id):
             rows, failures, art, corpus = self._result_rows(unit, result, plan, resolved, run_id)
-            if isinstance(result, dict) and not failures and result.get("computed"):  # a unit read from the cache says nothing of its cost
-                measured.append((cost_key(resolved.method(unit.dataset, unit.method), resolved.metrics), unit.method, unit.pixels, result["seconds"]))
+            if result.error is None and not failures and result.computed:  # a unit read from the cache says nothing of its cost
+                measured.append((cost_key(resolved.method(unit.dataset, unit.method), resolved.metrics), unit.method, unit.pixels, result.seconds))
             log.append(unit.key, rows, failures, dataset=unit.dataset, item_id=unit.item_id, method=unit.method,
-                       artifact=art, corpus=corpus, seconds=result.get("seconds") if isinstance(result, dict) else None,
-                       cost=result.get("cost") if isinstance(result, dict) else None)
+                       artifact=art, corpus=corpus, seconds=result.seconds, cost=result.cost)
             bar.item_done()
         executor.close()
         timings["execute_s"] = time.perf_counter() - t_exec
@@ -130,19 +130,19 @@ class Runner:
             return True
         return rec is None
 
-    def _result_rows(self, unit, result: dict[str, Any] | str, plan: Plan, resolved: Resolved, run_id: str):
+    def _result_rows(self, unit, result: UnitResult, plan: Plan, resolved: Resolved, run_id: str):
         """(rows, failures, artifact, corpus) of a finished unit, or error rows naming the
-        unit when it could not be run (``result`` is then the reason)."""
-        if isinstance(result, str):
+        unit when it could not be run (``result.error`` is then the reason)."""
+        if result.error is not None:
             spec, item = resolved.spec(unit.dataset), plan.item(unit)
             base = base_row(run_id, spec, item, crop_border(self.cfg.crop_border, spec))
             rows, failures = error_rows(base, spec, item, resolved.method(unit.dataset, unit.method), resolved.metrics,
-                                        f"unit {unit.key[:12]}", result)
+                                        f"unit {unit.key[:12]}", result.error)
             return rows, failures, None, {}
-        for pkey, value in (result.get("predictions") or {}).items():
+        for pkey, value in result.predictions.items():
             if self.cache.get_json(pkey) is None:
                 self.cache.put_json(pkey, value)
-        return result["rows"], result["failures"], result["artifact"], result["corpus"]
+        return result.rows, result.failures, result.artifact, result.corpus
 
     def _corpus_units(self, plan: Plan, resolved: Resolved, run_id: str, log: RowLog) -> list[str]:
         """Each data set's corpus rows (mAP, CIDEr ...) as one unit after its items, from the

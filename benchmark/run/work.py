@@ -16,6 +16,7 @@ from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
+from benchmark.core import environment
 from benchmark.api import Context, CorpusMetric, Item, Method, Metric
 from benchmark.run.cache import Cache, CacheDamaged, default_cache_dir
 from benchmark.run.config import RunConfig, max_pixels, resolve_device
@@ -33,7 +34,7 @@ from benchmark.run.stages.corpus import predict_unit, unit_predictions
 from benchmark.run.stages.cost import CostProbe, unit_record
 from benchmark.run.stages.restore import input_note
 from benchmark.run.stages.rows import base_row, error_rows, score_rows
-from benchmark.run.unit import Unit
+from benchmark.run.unit import Unit, UnitResult
 from benchmark.core.paths import expand as expand_path
 
 THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
@@ -103,8 +104,8 @@ class UnitWorker:
         except Exception:
             pass
 
-    def execute(self, unit: Unit, run_id: str, bar=None) -> dict[str, Any]:
-        """Compute one unit: {rows, failures, artifact, corpus, seconds, computed}."""
+    def execute(self, unit: Unit, run_id: str, bar=None) -> UnitResult:
+        """Compute one unit: its rows, failures, artifact, corpus entries, cost record, time."""
         t0 = time.perf_counter()
         spec = self.resolved.spec(unit.dataset)
         item = self.item_of(unit)
@@ -122,11 +123,11 @@ class UnitWorker:
                 prepared.clear()
                 if attempt == 2:
                     raise
-        return {"rows": rows, "failures": failures, "artifact": art, "corpus": corpus, "cost": cost,
-                "seconds": time.perf_counter() - t0, "computed": self._computed}
+        return UnitResult(rows=rows, failures=failures, artifact=art, corpus=corpus, cost=cost,
+                          seconds=time.perf_counter() - t0, computed=self._computed)
 
-    def unit_predictions(self, result: dict[str, Any]) -> dict[str, Any]:
-        return unit_predictions(self.cache, self.resolved.metrics, result.get("corpus") or {})
+    def unit_predictions(self, result: UnitResult) -> dict[str, Any]:
+        return unit_predictions(self.cache, self.resolved.metrics, result.corpus)
 
     def _prepare(self, spec: DatasetSpec, item: Item, fingerprint: str, bar) -> dict[str, Any]:
         """Reference and degraded input of an item (cached), or the exception that stopped them."""
@@ -174,9 +175,9 @@ class UnitWorker:
             debug(exc)
             rows, failures = error_rows(base, spec, item, method, metrics, stage, _as_error(exc))
             return rows, failures, art, {}, None
-        rows, failures = score_rows(base, spec, item, method, metrics, scores, meta["frames"], meta.get("seconds", float("nan")))
-        if input_note(meta):  # float input rounded to uint8 for an 8-bit-only method: the rows say so
-            rows = [{**r, "method_version": r["method_version"] + input_note(meta)} for r in rows]
+        # float input rounded to uint8 for an 8-bit-only method: the rows' method_version says so
+        rows, failures = score_rows(base, spec, item, method, metrics, scores, meta["frames"], meta.get("seconds", float("nan")),
+                                    input_note(meta))
         corpus: dict[str, dict[str, str]] = {}
         for met in (m for m in metrics if isinstance(m, CorpusMetric)):
             corpus[met.name], computed = predict_unit(self.cache, met, item, out_key, ref_key, ref_frames, self.cfg.batch_size, self.setup)
@@ -207,8 +208,7 @@ _WORKER: dict[str, Any] = {}
 
 def set_threads(threads: int) -> None:
     """torch/BLAS/OpenCV threads of this worker process."""
-    for v in THREAD_VARS:
-        os.environ[v] = str(threads)
+    environment.set_worker_threads(threads, THREAD_VARS)
     try:
         import cv2
 
@@ -217,7 +217,6 @@ def set_threads(threads: int) -> None:
         pass
     if "torch" in sys.modules:  # else torch reads OMP_NUM_THREADS when a method imports it
         sys.modules["torch"].set_num_threads(threads)
-    os.environ["BENCH_WORKER_THREADS"] = str(threads)
 
 
 def _worker(cfg: RunConfig, plugins: list[tuple[str, str, str]], threads: int | None) -> UnitWorker:
@@ -236,7 +235,7 @@ def _worker(cfg: RunConfig, plugins: list[tuple[str, str, str]], threads: int | 
     return _WORKER["worker"]
 
 
-def run_unit_remote(cfg: RunConfig, plugins, threads: int | None, unit: Unit, run_id: str, cwd: str | None = None) -> dict[str, Any]:
+def run_unit_remote(cfg: RunConfig, plugins, threads: int | None, unit: Unit, run_id: str, cwd: str | None = None) -> UnitResult:
     """Entry point of a unit in a worker (process or Ray task): its result, with the
     predictions the driver needs for corpus metrics. ``cwd``: the driver's working folder,
     entered where it exists, so that relative data-set paths mean the same (a Ray worker
@@ -245,6 +244,4 @@ def run_unit_remote(cfg: RunConfig, plugins, threads: int | None, unit: Unit, ru
         os.chdir(cwd)
     worker = _worker(cfg, plugins, threads)
     result = worker.execute(unit, run_id, bar=None)
-    result["predictions"] = worker.unit_predictions(result)
-    result["pid"] = os.getpid()
-    return result
+    return replace(result, predictions=worker.unit_predictions(result), pid=os.getpid())

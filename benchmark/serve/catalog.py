@@ -86,7 +86,7 @@ def memory(name: str, kind: str, budget_mb: float) -> str:
 
 def _budget_mb() -> float:
     from benchmark.run.config import resolve_device
-    from benchmark.methods.adapters.published import memory_budget
+    from benchmark.core.memory import memory_budget
 
     return memory_budget(resolve_device("auto")) / 2**20
 
@@ -104,8 +104,8 @@ def available_methods(specs: list[str], max_pixels: int = 4096 * 4096) -> list[d
             cls = e.load()
         except BenchError:
             continue
-        scale, window = getattr(cls, "scale", 1), tuple(getattr(cls, "window", (0, 0)))
-        out.append({"name": e.name, "kind": "method", "scale": scale, "description": getattr(cls, "description", ""),
+        scale, window = cls.scale, tuple(cls.window)
+        out.append({"name": e.name, "kind": "method", "scale": scale, "description": cls.description,
                     "window": list(window), "origin": e.origin, "task": task_of(e.name, scale, window)})
     for m in zoo.MODELS:
         if zoo.local_path(m).is_file():

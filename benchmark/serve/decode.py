@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmark.core.imaging import TooLarge, check_pixels, header_size  # noqa: F401  (the server's names for them)
+from benchmark.core.imaging import TooLarge, check_pixels, header_size, uint16_to_uint8  # noqa: F401  (the server's names for them)
 
 MAX_DECODES = 2
 #: every decode of an upload or a live frame holds one of these
@@ -23,16 +23,6 @@ class Busy(RuntimeError):
 
 class NoDecoder(LookupError):
     """A stream FFmpeg finds but cannot decode; the message says what it is."""
-
-
-def to_uint8(img: np.ndarray) -> np.ndarray:
-    """A 16-bit picture as 8 bits, ``round(x / 257)`` exactly (as :func:`benchmark.core.imaging.normalize_decoded`)
-    but without its float64 copy (OpenCV scales straight into the 8-bit array)."""
-    if img.dtype != np.uint16:
-        return img
-    import cv2
-
-    return cv2.convertScaleAbs(img, alpha=1 / 257)  # no tie is possible (257 is odd): the same rounding
 
 
 def decode(src: bytes | Path, limit: int, flags: int | None = None, what: str = "image") -> np.ndarray | None:
@@ -53,7 +43,7 @@ def decode(src: bytes | Path, limit: int, flags: int | None = None, what: str = 
     try:
         buf = np.frombuffer(src, np.uint8) if isinstance(src, bytes) else np.fromfile(str(src), dtype=np.uint8)
         img = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED if flags is None else flags)
-        return None if img is None else to_uint8(img)
+        return None if img is None else uint16_to_uint8(img)
     finally:
         DECODES.release()
 

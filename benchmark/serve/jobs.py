@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from ..core.videoio import frame_count
 from ..errors import BenchError, error_text
 from .threads import DaemonPool
 
@@ -282,7 +283,7 @@ class JobStore:
         self._update(job, status="running", progress=0.0)
         try:
             method = self.make_method(job.method)
-            total = _frame_count(d / "input.video") if job.kind == "video" else 1
+            total = frame_count(d / "input.video") if job.kind == "video" else 1
             counted = _Counting(method, lambda n: self._update(job, progress=min(0.99, n / max(total, 1)), frames=n))
             src = d / ("input.png" if job.kind == "image" else "input.video")
             dst = d / ("output.png" if job.kind == "image" else "output.mp4")
@@ -353,18 +354,6 @@ class _Counting:
         self._n += len(out)
         self._report(self._n)
         return out
-
-
-def _frame_count(path: Path) -> int:
-    import av
-
-    with av.open(str(path)) as c:
-        vs = c.streams.video[0]
-        if vs.frames:
-            return int(vs.frames)
-        if vs.duration and vs.average_rate:
-            return max(1, int(float(vs.duration * vs.time_base) * float(vs.average_rate)))
-    return 0
 
 
 def _image_size(path: Path) -> str:

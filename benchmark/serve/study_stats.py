@@ -240,13 +240,13 @@ def results(con: sqlite3.Connection, study: str, screen: bool = True, boot: int 
 
 def write_rows(res: Results, runs_dir: Path) -> Path:
     """The study's values as an ordinary run: ``RUNS_DIR/study-NAME/`` (scores, manifest)."""
-    from benchmark.run.results import bench_version, to_frame, write_manifest, write_scores
+    from benchmark.run.results import bench_version, make_row, no_values, to_frame, write_manifest, write_scores
 
     s = res.study
     run_id = f"study-{s['name']}"
     n = len(res.kept)
-    base = {"run_id": run_id, "dataset": s["dataset"], "base": s["base"], "degradation": s["degradation"], "method_version": "study",
-            "metric_version": "1", "crop_border": 0, "bpp": np.nan, "bitrate_kbps": np.nan, "elapsed_s": np.nan, "status": "ok", "error": None}
+    base = no_values(run_id=run_id, dataset=s["dataset"], base=s["base"], degradation=s["degradation"], method_version="study",
+                     metric_version="1", crop_border=0, status="ok", error=None)
     unit = "1-5" if s["scale"] == 5 else "0-100"
     rows = []
     if s["protocol"] == "dsis":
@@ -254,16 +254,16 @@ def write_rows(res: Results, runs_dir: Path) -> Path:
             if it["method"] == HIDDEN:
                 continue
             for metric, hib in (("mos", True), ("dmos", False)):
-                rows.append({**base, "item_id": it["item_id"], "frame": -1, "scope": "image", "method": it["method"], "metric": metric,
-                             "value": it[metric], "higher_is_better": hib, "unit": unit})
+                rows.append(make_row(**base, item_id=it["item_id"], frame=-1, scope="image", method=it["method"], metric=metric,
+                                     value=it[metric], higher_is_better=hib, unit=unit))
     else:
         for m in res.methods:
-            rows.append({**base, "item_id": "*", "frame": -1, "scope": "dataset", "method": m["method"], "metric": "bt-score", "value": m["bt"],
-                         "higher_is_better": True, "unit": "log-odds"})
+            rows.append(make_row(**base, item_id="*", frame=-1, scope="dataset", method=m["method"], metric="bt-score", value=m["bt"],
+                                 higher_is_better=True, unit="log-odds"))
     for m in res.methods:
         if m["method"] != HIDDEN:
-            rows.append({**base, "item_id": "*", "frame": -1, "scope": "dataset", "method": m["method"], "metric": "mos-raters",
-                         "value": float(m["raters"]), "higher_is_better": True, "unit": "raters"})
+            rows.append(make_row(**base, item_id="*", frame=-1, scope="dataset", method=m["method"], metric="mos-raters",
+                                 value=float(m["raters"]), higher_is_better=True, unit="raters"))
     out = Path(runs_dir) / run_id
     write_scores(out, to_frame(rows))
     write_manifest(out, {"run_id": run_id, "started": now(), "status": "complete", "command": ["bench", "study", "results", s["name"]], "rows": len(rows),

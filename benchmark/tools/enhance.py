@@ -35,7 +35,7 @@ from benchmark.api import Context, restore_stream
 from benchmark.errors import BenchError, error_text
 from benchmark.run.config import ENV_MAX_PIXELS, max_pixels
 from benchmark.core.imaging import IMAGE_EXTS, TooLarge, check_regular, read_image, write_png
-from benchmark.core.videoio import CODECS, FrameTimes, Writer as _Writer  # _Writer: the recipes import it from here
+from benchmark.core.videoio import CODECS, FrameTimes, decode_frames, rgb, Writer as _Writer  # _Writer: the recipes import it from here
 
 CAMERA_FORMATS = {"linux": "v4l2", "darwin": "avfoundation", "win32": "dshow"}
 
@@ -175,8 +175,7 @@ def _reference_frames(ref: Path | None) -> Iterator[np.ndarray | None]:
         while True:
             yield None
     with _open_video(ref) as c:
-        for vf in c.decode(video=0):
-            yield vf.to_ndarray(format="rgb24")
+        yield from decode_frames(c)
     raise BenchError(f"--reference {ref}: it has fewer frames than the input")
 
 
@@ -300,7 +299,7 @@ def _enhance_video(src: Path, method, dst: Path, scale: int, codec: str, crf: in
                             out.mux(packet)
                         continue
                     for vf in _decode(src, packet, stats["frames"] + len(waiting)):
-                        arr = vf.to_ndarray(format="rgb24")
+                        arr = rgb(vf)
                         waiting.append((arr, times.of(vf)))
                         yield arr
 
@@ -354,7 +353,7 @@ class LiveSource:
                     delay = t0 + t - time.perf_counter()
                     if delay > 0:
                         time.sleep(delay)
-                arr = vf.to_ndarray(format="rgb24")
+                arr = rgb(vf)
                 with self.cond:
                     if self.slot is not None:
                         self.dropped += 1

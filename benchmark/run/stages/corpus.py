@@ -13,6 +13,7 @@ from benchmark.core.debug import debug
 from benchmark.run.keys import corpus_values_key, prediction_key
 from benchmark.core.names import DatasetSpec
 from benchmark.errors import error_text
+from benchmark.run.results import make_row, no_values
 from benchmark.run.stages.reference import Frames
 
 GAIN_BASELINE = "identity"
@@ -112,13 +113,12 @@ def corpus_rows(cache: Cache, spec: DatasetSpec, methods: list[Method], metrics:
             slot = slots.get((method.name, met.name))
             if slot is None:  # every item failed before scoring (already reported)
                 continue
-            row = {"run_id": run_id, "dataset": spec.name, "base": spec.base, "degradation": spec.degradation,
-                   "item_id": "*", "frame": -1, "scope": "dataset", "method": method.name, "method_version": method.version,
-                   "metric_version": met.version, "higher_is_better": met.higher_is_better, "unit": met.unit,
-                   "crop_border": 0, "bpp": float("nan"), "bitrate_kbps": float("nan"), "elapsed_s": float("nan")}
+            row = no_values(run_id=run_id, dataset=spec.name, base=spec.base, degradation=spec.degradation, item_id="*", frame=-1,
+                            scope="dataset", method=method.name, method_version=method.version, metric_version=met.version,
+                            higher_is_better=met.higher_is_better, unit=met.unit, crop_border=0)
             if slot["errors"]:
                 err = f"{len(slot['errors'])} item(s) failed; first: {slot['errors'][0]}"
-                rows.append({**row, "metric": met.name, "value": float("nan"), "status": "error", "error": err})
+                rows.append(make_row(**row, metric=met.name, value=float("nan"), status="error", error=err))
                 continue
             try:
                 values = corpus_values(cache, met, slot["items"])
@@ -126,10 +126,10 @@ def corpus_rows(cache: Cache, spec: DatasetSpec, methods: list[Method], metrics:
                 debug(exc)
                 msg = f"compute: {error_text(exc)}"
                 failures.append(f"{spec.name} / {method.name} / {met.name}: {msg}")
-                rows.append({**row, "metric": met.name, "value": float("nan"), "status": "error", "error": msg})
+                rows.append(make_row(**row, metric=met.name, value=float("nan"), status="error", error=msg))
                 continue
             for name, v in values.items():
-                rows.append({**row, "metric": name, "value": float(v), "status": "ok", "error": None})
+                rows.append(make_row(**row, metric=name, value=float(v), status="ok", error=None))
     return rows + gain_rows(rows)
 
 
@@ -161,5 +161,5 @@ def gain_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         if r["method"] == GAIN_BASELINE or r["status"] != "ok" or b is None:
             continue
         head, sep, tail = r["metric"].partition("/")
-        out.append({**r, "metric": f"{head}-gain{sep}{tail}", "value": r["value"] - b, "higher_is_better": r["higher_is_better"]})
+        out.append(make_row(**{**r, "metric": f"{head}-gain{sep}{tail}", "value": r["value"] - b}))
     return out

@@ -28,6 +28,7 @@ from benchmark.run.keys import passes_through, probe_key
 from benchmark.run.measure import CallRecorder, PeakMemory, count_params, device_label, is_cuda, networks
 from benchmark.metrics.cost import COST_METRICS, NOT_APPLICABLE
 from benchmark.core.names import DatasetSpec
+from benchmark.run.results import make_row, no_values
 from benchmark.run.stages.degrade import as_uint8
 
 
@@ -82,7 +83,7 @@ class CostProbe:
         if self.values is not None or passes_through(self.method, self.spec):
             return
         source = frames()
-        first = next(iter(source if getattr(self.method, "takes_float", False) else as_uint8(source)), None)
+        first = next(iter(source if self.method.takes_float else as_uint8(source)), None)
         close = getattr(source, "close", None)
         if close is not None:
             close()
@@ -211,15 +212,13 @@ def cost_rows(spec: DatasetSpec, methods: list[Method], run_id: str,
     rows: list[dict[str, Any]] = []
     for method in methods:
         recs = [r for name, r in records if name == method.name and r]
-        common = {"run_id": run_id, "dataset": spec.name, "base": spec.base, "degradation": spec.degradation, "item_id": "*",
-                  "frame": -1, "scope": "dataset", "method": method.name, "method_version": method.version, "crop_border": 0,
-                  "bpp": float("nan"), "bitrate_kbps": float("nan"), "elapsed_s": float("nan")}
+        common = no_values(run_id=run_id, dataset=spec.name, base=spec.base, degradation=spec.degradation, item_id="*", frame=-1,
+                           scope="dataset", method=method.name, method_version=method.version, crop_border=0)
         for met in COST_METRICS:
             value, status, why, device = figure(met.name, method, recs)
             unit = f"{met.unit}@{device}" if met.device_bound and device else met.unit
-            rows.append({**common, "metric": met.name, "metric_version": met.version, "higher_is_better": met.higher_is_better,
-                         "unit": unit, "value": float("nan") if value is None else float(value), "status": status,
-                         "error": why or None})
+            rows.append(make_row(**common, metric=met.name, metric_version=met.version, higher_is_better=met.higher_is_better,
+                                 unit=unit, value=float("nan") if value is None else float(value), status=status, error=why or None))
     return rows
 
 

@@ -13,6 +13,7 @@ from typing import Any, Callable, Iterable, Iterator
 import numpy as np
 
 from benchmark.api import Item, digest
+from benchmark.core.imaging import to_uint8
 from benchmark.run.cache import Cache
 from benchmark.run.keys import degraded_key
 from benchmark.core.names import DatasetSpec
@@ -26,9 +27,10 @@ def item_seed(item_id: str, seed: int, step: int) -> int:
 
 
 def as_uint8(frames: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
-    """Frames as uint8: float ones rounded (half to even) and clipped to 0..255; uint8 ones as they are."""
+    """Frames as uint8 (:func:`benchmark.core.imaging.to_uint8`: float ones rounded half to even and
+    clipped; uint8 ones as they are)."""
     for f in frames:
-        yield f if f.dtype == np.uint8 else np.clip(np.round(f), 0, 255).astype(np.uint8)
+        yield to_uint8(f)
 
 
 def degrade(cache: Cache, spec: DatasetSpec, item: Item, ref_key: str, ref_frames: Frames,
@@ -41,9 +43,9 @@ def degrade(cache: Cache, spec: DatasetSpec, item: Item, ref_key: str, ref_frame
         info: dict[str, Any] = {}
         frames: Iterator[np.ndarray] = ref_frames()
         for i, d in enumerate(spec.chain):
-            if getattr(d, "seeded", False):
+            if d.seeded:
                 d = d.with_seed(item_seed(item.item_id, seed, i))
-            if not getattr(d, "takes_float", False):
+            if not d.takes_float:
                 frames = as_uint8(frames)
             frames = d.apply_frames(frames, item.fps, info)
         with cache.writer(key) as w:

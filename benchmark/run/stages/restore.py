@@ -46,7 +46,7 @@ def restore(cache: Cache, method: Method, spec: DatasetSpec, ctx: Context, deg_k
             rounded[0] |= f.dtype != np.uint8
             yield f
 
-    frames = deg_iter if getattr(method, "takes_float", False) else as_uint8(noted(deg_iter))
+    frames = deg_iter if method.takes_float else as_uint8(noted(deg_iter))
     base = base_output(cache, method, spec, deg_key, ctx.seed)
     if base is not None:
         ctx = dataclasses.replace(ctx, base_frames=base)
@@ -102,8 +102,8 @@ def base_output(cache: Cache, method: Method, spec: DatasetSpec, deg_key: str, s
     after ``gan`` in one run), for the method to read instead of running its base again: the
     same frames (a frame method's output does not depend on its batch). None when there is no
     base, it is not cached, or the input is float (the base's own unit saw it unrounded)."""
-    base = getattr(method, "base", None)
-    if not isinstance(base, Method) or float_input(spec) or passes_through(base, spec):
+    base = method.base
+    if base is None or float_input(spec) or passes_through(base, spec):
         return None
     key = output_key(base, spec, deg_key, seed)
     return CachedOutput(cache, key) if cache.has_frames(key) else None

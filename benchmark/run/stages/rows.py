@@ -1,5 +1,6 @@
 """Rows of a unit: one tidy row per (item, frame, method, metric), and error rows that name
-the stage and the cause when a unit could not be scored (docs/results.md)."""
+the stage and the cause when a unit could not be scored (docs/results.md). Every row is made
+by :func:`benchmark.run.results.make_row`; ``base_row`` is only the columns an item's rows share."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import numpy as np
 from benchmark.api import CorpusMetric, Item, Method, Metric
 from benchmark.core.names import DatasetSpec
 from benchmark.errors import error_text
+from benchmark.run.results import Row, make_row
 from benchmark.run.stages.score import Scores
 
 
@@ -27,41 +29,43 @@ def whole(item: Item) -> dict[str, Any]:
 
 
 def error_rows(base: dict[str, Any], spec: DatasetSpec, item: Item, method: Method, metrics: list[Metric], stage: str,
-               exc: BaseException | str) -> tuple[list[dict[str, Any]], list[str]]:
+               exc: BaseException | str) -> tuple[list[Row], list[str]]:
     """An error row per metric, and the failure line, for a unit stopped at ``stage``."""
     msg = f"{stage}: {error_text(exc)}" if isinstance(exc, Exception) else f"{stage}: {exc}"
-    rows = [{**base, **whole(item), "method": method.name, "method_version": method.version, "metric": met.name,
-             "metric_version": met.version, "value": float("nan"), "higher_is_better": met.higher_is_better, "unit": met.unit,
-             "status": "error", "error": msg} for met in metrics]
+    rows = [make_row(**base, **whole(item), method=method.name, method_version=method.version, metric=met.name,
+                     metric_version=met.version, value=float("nan"), higher_is_better=met.higher_is_better, unit=met.unit,
+                     status="error", error=msg) for met in metrics]
     return rows, [f"{spec.name} / {item.item_id} / {method.name}: {msg}"]
 
 
 def score_rows(base: dict[str, Any], spec: DatasetSpec, item: Item, method: Method, metrics: list[Metric], scores: Scores,
-               frames: int, seconds: float) -> tuple[list[dict[str, Any]], list[str]]:
+               frames: int, seconds: float, input_note: str = "") -> tuple[list[Row], list[str]]:
     """The rows of a scored unit: per frame (a clip) and per item, the speed metric from the
-    restore time; a failed metric is an error row. Corpus metrics get their rows later."""
-    rows: list[dict[str, Any]] = []
+    restore time; a failed metric is an error row. Corpus metrics get their rows later.
+    ``input_note`` (``+uint8-input``: float input rounded for an 8-bit method) follows the
+    method's version in every row."""
+    rows: list[Row] = []
     failures: list[str] = []
     video = item.kind == "video"
     one = whole(item)
-    common = {**base, "method": method.name, "method_version": method.version, "elapsed_s": seconds}
+    common = {**base, "method": method.name, "method_version": method.version + input_note, "elapsed_s": seconds}
     for met in metrics:
         if isinstance(met, CorpusMetric):
             continue
         mrow = {**common, "metric": met.name, "metric_version": met.version, "higher_is_better": met.higher_is_better, "unit": met.unit}
         if met.kind == "speed":
             fps = frames / seconds if seconds > 0 else float("inf")
-            rows.append({**mrow, **one, "value": fps, "status": "ok", "error": None})
+            rows.append(make_row(**mrow, **one, value=fps, status="ok", error=None))
             continue
         values, err = scores[met.name]
         if err is not None:
             failures.append(f"{spec.name} / {item.item_id} / {method.name} / {met.name}: {err}")
-            rows.append({**mrow, **one, "value": float("nan"), "status": "error", "error": err})
+            rows.append(make_row(**mrow, **one, value=float("nan"), status="error", error=err))
             continue
         if video:
-            rows += [{**mrow, "frame": i, "scope": "frame", "value": v, "status": "ok", "error": None}
+            rows += [make_row(**mrow, frame=i, scope="frame", value=v, status="ok", error=None)
                      for i, v in enumerate(values) if v is not None]
         present = [v for v in values if v is not None]
         if present:  # a temporal metric has no value on a still image
-            rows.append({**mrow, **one, "value": float(np.mean(present)), "status": "ok", "error": None})
+            rows.append(make_row(**mrow, **one, value=float(np.mean(present)), status="ok", error=None))
     return rows, failures
