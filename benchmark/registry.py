@@ -191,7 +191,7 @@ _BUILTIN_METHODS = {
     "srresnet": "benchmark.methods.adapters.srgan:SRResNetMethod",
     "fast-srgan": "benchmark.methods.adapters.srgan:FastSRGAN",
     "videoboost": "benchmark.methods.adapters.videoboost:VideoBoost",
-    "h264": "benchmark.methods.h264:H264Method",
+    "h264": "benchmark.methods.adapters.h264:H264Method",
     "tsmooth": "benchmark.methods.adapters.temporal:TemporalSmooth",
 }
 

@@ -366,3 +366,53 @@ def predict_qf(model, frame: np.ndarray, device: str = "cpu", per_call: int | No
 
 def nearest_qf(qf: float, choices=ENSEMBLE_QFS) -> int:
     return min(choices, key=lambda c: abs(c - qf))
+
+
+# ----------------------------------------------------------------------------- h264
+CRF_CENTER, CRF_SCALE = 35.0, 10.0  # the CRF input of H264Net: (crf - 35) / 10
+H264_GRID = 16  # H.264 macroblocks; a multiple of H264Net's 4x fold
+
+
+class H264Net(nn.Module):
+    """Quarter-resolution residual CNN with a CRF input (see the module's docstring)."""
+
+    def __init__(self, ch: int = 64, depth: int = 10, fold: int = 4, radius: int = 0):
+        super().__init__()
+        if depth < 2:
+            raise ValueError(f"depth={depth}: at least 2 convolutions")
+        self.fold, self.radius = int(fold), int(radius)
+        self.frames = 2 * self.radius + 1
+        c = 3 * self.fold ** 2
+        layers: list[nn.Module] = [nn.Conv2d(c * self.frames + 2, ch, 3, 1, 1), nn.LeakyReLU(0.1, inplace=True)]
+        for _ in range(depth - 2):
+            layers += [nn.Conv2d(ch, ch, 3, 1, 1), nn.LeakyReLU(0.1, inplace=True)]
+        for m in layers:  # He initialisation (PyTorch's default shrinks the signal layer by layer)
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, a=0.1, nonlinearity="leaky_relu")
+                nn.init.zeros_(m.bias)
+        tail = nn.Conv2d(ch, c, 3, 1, 1)
+        nn.init.zeros_(tail.weight)  # the untrained network is the identity
+        nn.init.zeros_(tail.bias)
+        self.body = nn.Sequential(*layers, tail)
+
+    def forward(self, x, crf: Any = None):
+        """``x``: N x 3k x H x W in [-1, 1], the frames t-r..t+r stacked on channels (k = 2r + 1;
+        one frame, k = 1, stands for all of them: a still); ``crf``: None (blind), a number, or N
+        numbers (NaN: unknown for that frame). Returns the restored frame t, N x 3 x H x W."""
+        if x.shape[1] != 3 * self.frames:
+            if x.shape[1] != 3:
+                raise ValueError(f"H264Net(radius={self.radius}) takes {self.frames} RGB frames stacked on channels, got {x.shape[1]} channels")
+            x = x.repeat(1, self.frames, 1, 1)
+        h, w, f = *x.shape[-2:], self.fold
+        xp = F.pad(x, (0, (-w) % f, 0, (-h) % f), mode="replicate") if h % f or w % f else x
+        y = F.pixel_unshuffle(xp, f)
+        xp = xp[:, 3 * self.radius:3 * self.radius + 3]  # the centre frame, which the correction is added to
+        n, _, hh, ww = y.shape
+        if crf is None:
+            q = torch.zeros(n, 2, 1, 1, dtype=y.dtype, device=y.device)
+        else:
+            c = torch.as_tensor(crf, dtype=y.dtype, device=y.device).reshape(-1).expand(n)
+            known = torch.isfinite(c)
+            q = torch.stack([torch.where(known, (c - CRF_CENTER) / CRF_SCALE, torch.zeros_like(c)), known.to(y.dtype)], 1)[..., None, None]
+        y = self.body(torch.cat([y, q.expand(n, 2, hh, ww)], 1))
+        return (xp + F.pixel_shuffle(y, f))[..., :h, :w]

@@ -10,8 +10,10 @@ from benchmark import registry
 from benchmark.errors import BenchError
 from benchmark.methods import training as tr
 from benchmark.api import Context, restore_stream
-from benchmark.methods.h264 import H264Method, H264Net, H264Recipe, clip_spans, level_of, parse_crf, share_references
-from benchmark.weights import WeightsMissing
+from benchmark.methods.adapters.h264 import H264Method, parse_crf
+from benchmark.methods.networks import H264Net
+from benchmark.methods.training.h264 import H264Recipe, clip_spans, level_of, share_references
+from benchmark.files.weights import WeightsMissing
 from conftest import smooth_image
 
 
@@ -24,7 +26,7 @@ def write_weights(folder, net, name="h264"):
     """``net``'s weights and a card, as ``bench train`` exports them."""
     from safetensors.torch import save_file
 
-    from benchmark.imaging import sha256_file
+    from benchmark.core.imaging import sha256_file
 
     path = folder / f"{name}.safetensors"
     save_file({k: v.contiguous() for k, v in net.state_dict().items()}, str(path))

@@ -1,6 +1,6 @@
 """``bench train``: the shared trainer (:mod:`.trainer`), its settings (:mod:`.config`), the feature
 loss (:mod:`.losses`) and each trainable method's recipe beside them (:mod:`.galteri`, :mod:`.pix2pix`,
-:mod:`.srgan`, :mod:`.videoboost`). A recipe says what to build and how to take one step; the
+:mod:`.srgan`, :mod:`.videoboost`, :mod:`.h264`). A recipe says what to build and how to take one step; the
 trainer does the rest."""
 
 from .config import TrainConfig

@@ -177,7 +177,7 @@ RECIPES = {
     "srresnet": "benchmark.methods.training.srgan:SRResNetRecipe",
     "fast-srgan": "benchmark.methods.training.srgan:FastSRGANRecipe",
     "videoboost": "benchmark.methods.training.videoboost:VideoBoostRecipe",
-    "h264": "benchmark.methods.h264:H264Recipe",
+    "h264": "benchmark.methods.training.h264:H264Recipe",
 }
 
 
