@@ -33,6 +33,14 @@ def _no_cost_rows(monkeypatch):
     monkeypatch.setenv("BENCH_COST", "0")
 
 
+@pytest.fixture(autouse=True)
+def _eager_networks(monkeypatch):
+    """Networks run in eager PyTorch unless a test asks for an engine (tests/test_engine.py,
+    tests/test_engine_runs.py): each test has a cache of its own, where OpenVINO would convert every
+    network again, and the rows' method versions stay the eager ones the tests pin."""
+    monkeypatch.setenv("BENCH_ENGINE", "eager")
+
+
 @pytest.fixture(scope="session")
 def data_root() -> Path:
     """The standard sets (../shared/data in CI). Missing: a failure in CI, a skip elsewhere."""
@@ -88,18 +96,42 @@ def mini_coco(tmp_path) -> Path:
     ann_dir = root / "coco" / "annotations"
     img_dir.mkdir(parents=True)
     ann_dir.mkdir(parents=True)
-    photos = [("chelsea", skdata.chelsea(), "cat", [60, 30, 300, 260], ["a cat sitting on a floor", "an orange cat looking at the camera"]),
-              ("astronaut", skdata.astronaut(), "person", [120, 20, 300, 490], ["an astronaut posing with a flag", "a woman in a space suit"]),
-              ("coffee", skdata.coffee(), "cup", [80, 40, 350, 300], ["a cup of coffee on a saucer", "coffee in a red cup"])]
+    photos = [
+        (
+            "chelsea",
+            skdata.chelsea(),
+            "cat",
+            [60, 30, 300, 260],
+            ["a cat sitting on a floor", "an orange cat looking at the camera"],
+        ),
+        (
+            "astronaut",
+            skdata.astronaut(),
+            "person",
+            [120, 20, 300, 490],
+            ["an astronaut posing with a flag", "a woman in a space suit"],
+        ),
+        ("coffee", skdata.coffee(), "cup", [80, 40, 350, 300], ["a cup of coffee on a saucer", "coffee in a red cup"]),
+    ]
     images, anns, caps = [], [], []
     for i, (name, img, label, box, captions) in enumerate(photos, start=1):
         write_png(img_dir / f"{name}.png", img)
         images.append({"id": i, "file_name": f"{name}.png", "width": img.shape[1], "height": img.shape[0]})
-        anns.append({"id": i, "image_id": i, "category_id": {"person": 1, "cat": 17, "cup": 47}[label], "bbox": box,
-                     "area": box[2] * box[3], "iscrowd": 0})
+        anns.append(
+            {
+                "id": i,
+                "image_id": i,
+                "category_id": {"person": 1, "cat": 17, "cup": 47}[label],
+                "bbox": box,
+                "area": box[2] * box[3],
+                "iscrowd": 0,
+            }
+        )
         caps += [{"id": 10 * i + k, "image_id": i, "caption": c} for k, c in enumerate(captions)]
     cats = [{"id": 1, "name": "person"}, {"id": 17, "name": "cat"}, {"id": 47, "name": "cup"}]
-    (ann_dir / "instances_val2017.json").write_text(json.dumps({"images": images, "annotations": anns, "categories": cats}))
+    (ann_dir / "instances_val2017.json").write_text(
+        json.dumps({"images": images, "annotations": anns, "categories": cats})
+    )
     (ann_dir / "captions_val2017.json").write_text(json.dumps({"images": images, "annotations": caps}))
     return root
 
@@ -110,15 +142,33 @@ def tiny_captioner(path: Path) -> Path:
     import transformers as T
 
     path.mkdir(parents=True, exist_ok=True)
-    words = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "a", "cat", "on", "the", "floor", "cup", "[DEC]"] + [f"w{i}" for i in range(20)]
+    words = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "a", "cat", "on", "the", "floor", "cup", "[DEC]"] + [
+        f"w{i}" for i in range(20)
+    ]
     (path / "vocab.txt").write_text("\n".join(words) + "\n")
     tok = T.BertTokenizer(str(path / "vocab.txt"), bos_token="[DEC]")
     proc = T.BlipProcessor(image_processor=T.BlipImageProcessor(size={"height": 32, "width": 32}), tokenizer=tok)
     torch.manual_seed(0)
     cfg = T.BlipConfig(
-        text_config=dict(vocab_size=len(words), hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32,
-                         max_position_embeddings=40, bos_token_id=words.index("[DEC]"), pad_token_id=0, sep_token_id=3),
-        vision_config=dict(hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32, image_size=32, patch_size=8),
+        text_config=dict(
+            vocab_size=len(words),
+            hidden_size=16,
+            num_hidden_layers=1,
+            num_attention_heads=2,
+            intermediate_size=32,
+            max_position_embeddings=40,
+            bos_token_id=words.index("[DEC]"),
+            pad_token_id=0,
+            sep_token_id=3,
+        ),
+        vision_config=dict(
+            hidden_size=16,
+            num_hidden_layers=1,
+            num_attention_heads=2,
+            intermediate_size=32,
+            image_size=32,
+            patch_size=8,
+        ),
         projection_dim=16,
     )
     T.BlipForConditionalGeneration(cfg).save_pretrained(path)
@@ -170,7 +220,9 @@ class RangeHandler(http.server.BaseHTTPRequestHandler):
 def server():
     """A local HTTP server (127.0.0.1, a free port) for download tests; nothing leaves the machine."""
     srv = RangeServer()
-    thread = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)  # shutdown() waits one poll
+    thread = threading.Thread(
+        target=srv.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+    )  # shutdown() waits one poll
     thread.start()
     yield srv
     srv.shutdown()
@@ -178,13 +230,26 @@ def server():
 
 
 # Debian's Chromium, driven by Playwright (never a downloaded browser)
-BROWSER_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-                "--disable-component-update", "--disable-sync"]
+BROWSER_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 def chromium() -> str:
     """The system Chromium's path; missing (or playwright missing): a failure in CI, a skip elsewhere."""
-    exe = os.environ.get("BENCH_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+    exe = (
+        os.environ.get("BENCH_CHROMIUM")
+        or shutil.which("chromium")
+        or shutil.which("chromium-browser")
+        or shutil.which("google-chrome")
+    )
     try:
         import playwright.sync_api  # noqa: F401
     except ImportError:

@@ -53,6 +53,8 @@ def test_memory_caps_the_workers():
     c = pick(units(200), cores=8, memory=3.5 * WORKER_BYTES)
     assert c.workers == 3 and "memory for 3" in c.line
     assert pick(units(200), cores=8, memory=0.5 * WORKER_BYTES).workers == 1
+    each = choose(None, units(200), lambda u: u[0], lambda u: u[1], cores=8, memory=8 * GiB, budget=WORKER_BYTES)
+    assert each.workers == 4  # each worker with a network's budget of its own
 
 
 def test_workers_as_asked_and_one_on_a_gpu():
@@ -60,7 +62,6 @@ def test_workers_as_asked_and_one_on_a_gpu():
     assert (c.workers, c.forced, c.executor) == (1, True, "serial")
     assert pick(units(3), cores=1, asked=3).workers == 3
     assert pick(units(97), cores=8, device="cuda:0").workers == 1
-    assert workers.budget_share(3 * GiB, 3) == GiB
 
 
 def test_usable_cores_follow_the_affinity(monkeypatch):

@@ -35,8 +35,10 @@ def run(
     detector: Optional[str] = typer.Option(None, "--detector", help="Detector for map/map50/voc-map50/det-fidelity: [backend:]NAME_OR_PATH (e.g. ../shared/weights/yolov8n_int8_openvino_model). Default: $BENCH_DETECTOR, else yolov8n.pt (needs internet once)."),
     captioner: Optional[str] = typer.Option(None, "--captioner", help="Image-to-text model for bleu*/meteor/rouge-l/cider/spice: Hub id or local folder. Default: $BENCH_CAPTIONER, else Salesforce/blip-image-captioning-base."),
     max_pixels: Optional[int] = typer.Option(None, "--max-pixels", min=0, help="Refuse frames above this many pixels with an error row (memory grows with the frame). Default: $BENCH_MAX_PIXELS, else 40000000; 0: no limit."),
-    workers: Optional[int] = typer.Option(None, "--workers", "-w", min=1, help="Run the units on N local worker processes (each with cores/N threads). Default: 1, in this process."),
-    executor: str = typer.Option("serial", "--executor", help="serial (default), processes (= --workers) or ray (an existing Ray cluster: --ray-address; without one, Ray on this machine)."),
+    workers: Optional[int] = typer.Option(None, "--workers", "-w", min=1, help="Run the units on N local worker processes (each with cores/N threads); 1: in this process. Default: chosen from the cores, the units (a network already uses every core; metrics do not) and the memory, said in one line."),
+    executor: str = typer.Option("auto", "--executor", help="auto (default: local workers as --workers says or as chosen), serial (this process), processes (= --workers) or ray (an existing Ray cluster: --ray-address; without one, Ray on this machine)."),
+    engine: Optional[str] = typer.Option(None, "--engine", help="The networks' inference engine: auto (default: cuda on a GPU, OpenVINO on a CPU where installed, else eager), eager (PyTorch), openvino ([engine] extra), cuda. Also $BENCH_ENGINE."),
+    precision: Optional[str] = typer.Option(None, "--precision", help="The engine's precision: f32 (default), bf16 or f16 (faster, other outputs: the rows say so). Also $BENCH_PRECISION."),
     ray_address: Optional[str] = typer.Option(None, "--ray-address", help="Ray cluster address for --executor ray (e.g. 10.0.0.5:6379 or auto). Default: start Ray on this machine."),
     retries: int = typer.Option(2, "--retries", min=0, help="Times a unit whose worker process (or node) died is run again before it becomes error rows."),
     cost: Optional[bool] = typer.Option(None, "--cost/--no-cost", help="Measure each method's cost per data set: params, MACs, peak memory, latency p50/p95 (docs/metrics.md). Default: on, unless $BENCH_COST=0."),
@@ -58,10 +60,10 @@ def run(
         no_cache=no_cache, batch_size=batch_size, crop_border=crop_border, device=device, specs=[str(s) for s in spec],
         seed=seed, detector=detector, captioner=captioner, max_pixels=max_pixels, command=["bench", *sys.argv[1:]],
         executor="processes" if executor == "serial" and workers and workers > 1 else executor, workers=workers, ray_address=ray_address,
-        retries=retries, cost=cost,
+        retries=retries, cost=cost, engine=engine, precision=precision,
     )
     try:
-        runner = Runner(cfg)
+        runner = Runner(cfg, console=None if quiet else err)  # the workers it picks, in one line
         if dry_run:
             print_plan(runner.dry_run())
             return
@@ -75,9 +77,7 @@ def run(
         err.print(f"[bold red]{escape(str(exc))}[/]", soft_wrap=True)
         raise typer.Exit(exc.exit_code)
     if not quiet:
-        from ..reports import leaderboard
-
-        from ..reports import costs_view
+        from ..reports import costs_view, leaderboard
 
         leaderboard.print_tables(leaderboard.summarize(result.rows), console, ci=ci)
         costs_view.print_costs(result.rows, console, notes=False)

@@ -42,8 +42,10 @@ class RunConfig:
     captioner: str | None = None  # for captioning metrics (else $BENCH_CAPTIONER, else the default model id)
     max_pixels: int | None = None  # refuse larger frames (else $BENCH_MAX_PIXELS, else DEFAULT_MAX_PIXELS; 0: no limit)
     command: list[str] | None = None
-    executor: str = "serial"  # serial | processes | ray (see benchmark.run.executors)
-    workers: int | None = None  # local worker processes (executor "processes"; >1 implies it)
+    executor: str = "serial"  # auto (the planner picks the local workers: run/workers.py) | serial | processes | ray
+    workers: int | None = None  # local worker processes (executor "processes"; >1 implies it; with "auto": forced)
+    engine: str | None = None  # the networks' inference engine: auto | eager | openvino | cuda (None: $BENCH_ENGINE, else auto)
+    precision: str | None = None  # the engine's precision: f32 | bf16 | f16 (None: $BENCH_PRECISION, else f32)
     ray_address: str | None = None
     retries: int = 2  # a unit whose worker dies is run again this many times, then becomes error rows
     cost: bool | None = None  # measure each method's cost (params, MACs, peak memory, latency); None: $BENCH_COST, else on

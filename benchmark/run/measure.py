@@ -79,10 +79,13 @@ _STATE = threading.local()
 def uncounted() -> Iterator[None]:
     """Inside a measured ``process`` call: network calls that are not the frame's work (a
     method's one-time probe of its memory per pixel) are left out of the MAC count."""
+    from benchmark.core.engine import eager_only
+
     before = getattr(_STATE, "uncounted", False)
     _STATE.uncounted = True
     try:
-        yield
+        with eager_only():  # a probe watches the layers through hooks: the network runs eagerly
+            yield
     finally:
         _STATE.uncounted = before
 

@@ -10,8 +10,9 @@ from typing import Any
 
 from benchmark import registry
 from benchmark.api import Method, Metric, check_scale
-from benchmark.run.config import DEFAULT_DATASETS, DEFAULT_MAX_FRAMES, DEFAULT_METRICS, DEFAULT_PLAN, RunConfig, check_device, split_list
+from benchmark.run.config import DEFAULT_DATASETS, DEFAULT_MAX_FRAMES, DEFAULT_METRICS, DEFAULT_PLAN, RunConfig, check_device, resolve_device, split_list
 from benchmark.errors import BenchError
+from benchmark.core import engine
 from benchmark.core.imaging import check_regular
 from benchmark.core.names import MAX_SPEC_DEPTH, DatasetSpec, Specs, check_depth, expand, resolve
 from benchmark.core.paths import expand as expand_path
@@ -173,6 +174,9 @@ def resolve_run(cfg: RunConfig, root: Path | None, specs: Specs) -> Resolved:
     method_names = list(dict.fromkeys(n for ms in plan.values() for n in ms)) if plan else split_list(cfg.methods) or ["identity"]
     methods = [make_method(n, specs) for n in method_names]
     _unique_labels(methods, method_names)
+    choice = engine.choose(cfg.engine, cfg.precision, resolve_device(cfg.device))
+    for m in methods:
+        engine.settle(m, choice)  # a version naming the engine where its outputs may differ from eager's
     by_name = {m.name: m for m in methods}
     methods_for = {s.name: [by_name[n] for n in plan[s.name]] if plan else methods for s in sets}
     for spec in sets:

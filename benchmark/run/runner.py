@@ -34,6 +34,7 @@ from benchmark.run.stages.cost import cost_rows
 from benchmark.run.stages.rows import base_row, error_rows
 from benchmark.run.unit import UnitResult
 from benchmark.run.work import UnitWorker, open_cache, worker_config
+from benchmark.run.workers import for_run
 from benchmark.run.writer import ROWS_FILE, RowLog, read_records, write_plan
 
 __all__ = ["Runner", "RunConfig", "RunResult", "RunInterrupted", "run", "make_method", "parse_settings", "split_list", "resolve_device",
@@ -83,8 +84,16 @@ class Runner:
                 manifest["units"] = len(plan.units)
                 write_or_fail(out, lambda: write_plan(out, plan.units, {u.key for u in todo}))
                 worker = UnitWorker(cfg, resolved, self.cache, device, plan.items)
-                executor = make_executor(cfg.executor, worker, worker_config(cfg, self.cache.root, self.root), resolved.plugin_names(),
-                                         cfg.workers, cfg.ray_address, cfg.retries, bar)
+                name, workers = cfg.executor, cfg.workers
+                if name == "auto":  # the planner picks the local workers (run/workers.py) and says so in one line
+                    chosen = for_run(cfg, todo, resolved, self.cache, device)
+                    name, workers = chosen.executor, chosen.workers
+                    manifest["workers_chosen"] = chosen.line
+                    if self.console is not None and not chosen.forced:
+                        self.console.print(chosen.line, soft_wrap=True, highlight=False, markup=False)
+                manifest["engines"] = {m.name: m.engine.tag for m in resolved.methods if m.engine is not None}
+                executor = make_executor(name, worker, worker_config(cfg, self.cache.root, self.root), resolved.plugin_names(),
+                                         workers, cfg.ray_address, cfg.retries, bar)
                 manifest["executor"] = executor.describe()
                 bar.start_dataset(f"units ({executor.name})", len(todo))
                 timings["plan_s"] = time.perf_counter() - t_plan

@@ -16,7 +16,7 @@ from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
-from benchmark.core import environment
+from benchmark.core import engine, environment
 from benchmark.api import Context, CorpusMetric, Item, Method, Metric
 from benchmark.run.cache import Cache, CacheDamaged, default_cache_dir
 from benchmark.run.config import RunConfig, max_pixels, resolve_device
@@ -79,6 +79,8 @@ class UnitWorker:
         tag = f"metric:{part.name}" if isinstance(part, CorpusMetric) else part.name
         if tag not in self._setup_done:
             part.setup(self.device)
+            if isinstance(part, Method) and part.engine is not None:  # its networks on the run's engine
+                engine.attach(part, part.engine.with_cache(self.cache.root / "engine"))
             self._setup_done.add(tag)
 
     def item_of(self, unit: Unit) -> Item:

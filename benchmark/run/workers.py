@@ -12,8 +12,9 @@ A second process pays for itself only where one process leaves cores idle:
 * enough units to pay for starting a process (a worker imports NumPy and torch and readies the
   metrics: about two seconds of CPU): :data:`UNITS_PER_WORKER` units that only score per worker;
 * memory: every worker holds its own copy of the metrics and methods (about :data:`WORKER_BYTES`)
-  and the memory budget of the networks' activations is shared between them (each gets its share:
-  :func:`budget_share`).
+  and may take the memory budget of a network's activations (:func:`benchmark.core.memory.memory_budget`):
+  the machine's available memory is shared out, as many workers as it holds with a budget each (a
+  smaller budget per worker would tile frames a single process does not, and the rows would differ).
 
 The choice is said in one line (:attr:`WorkerChoice.line`) and written to the manifest; the rows do
 not depend on it (one writer, in plan order). ``--workers 1`` forces one process, ``--workers N``
@@ -52,11 +53,6 @@ def usable_cores() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def budget_share(total: float, workers: int) -> float:
-    """Each of ``workers`` processes' share of a memory budget of ``total`` bytes."""
-    return total / max(1, workers)
-
-
 def kinds(units: Iterable[Any], network_of, cached) -> tuple[int, int]:
     """(units that run a network, units that only score) among ``units``: ``network_of(unit)`` says
     whether its method runs one, ``cached(unit)`` whether its output is in the cache already."""
@@ -82,9 +78,11 @@ def choose(
     device: str = "cpu",
     cores: int | None = None,
     memory: float | None = None,
+    budget: float = 0.0,
 ) -> WorkerChoice:
     """The worker processes for ``units`` (see the module docstring): ``asked`` (``--workers``) when
-    given, else chosen from the ``cores``, the units' kinds and the available ``memory`` (bytes)."""
+    given, else chosen from the ``cores``, the units' kinds and the available ``memory`` (bytes), each
+    worker holding :data:`WORKER_BYTES` and the networks' activation ``budget`` of its own."""
     if asked is not None:
         n = max(1, int(asked))
         return WorkerChoice(n, f"workers: {n} (--workers {asked})", forced=True)
@@ -104,7 +102,7 @@ def choose(
         from benchmark.core.memory import available_memory
 
         memory = available_memory()
-    fit = max(1, int(memory // WORKER_BYTES))
+    fit = max(1, int(memory // (WORKER_BYTES + budget)))
     n = max(1, min(cores, score // UNITS_PER_WORKER, fit))
     if n == 1:
         why = (
@@ -123,3 +121,22 @@ def choose(
 
 def _cores(n: int) -> str:
     return "1 core" if n == 1 else f"{n} cores"
+
+
+def for_run(cfg: Any, todo: list[Any], resolved: Any, cache: Any, device: str) -> WorkerChoice:
+    """The choice for a run's units to do: ``cfg.workers`` when given; a unit runs a network when its
+    method has one (:func:`benchmark.core.engine.has_network`) and its output is not in ``cache``."""
+    from benchmark.core.engine import has_network
+    from benchmark.core.memory import available_memory, memory_budget
+    from benchmark.run.keys import keys
+
+    def network_of(u) -> bool:
+        return has_network(resolved.method(u.dataset, u.method))
+
+    def cached(u) -> bool:
+        out = keys(resolved.spec(u.dataset), u.fingerprint, resolved.method(u.dataset, u.method), cfg.seed, u.item_id)[2]
+        return cache.has_frames(out)
+
+    if cfg.workers is not None:
+        return choose(cfg.workers, todo, network_of, cached, device)
+    return choose(None, todo, network_of, cached, device, memory=available_memory(), budget=memory_budget(device))
