@@ -118,7 +118,9 @@ def default_cache_dir() -> Path:
     given = environment.get(environment.ENGINE_CACHE)
     if given:
         return Path(given).expanduser()
-    base = environment.get(environment.CACHE_DIR) or os.path.join(environment.get(environment.XDG_CACHE_HOME) or os.path.expanduser("~/.cache"), "bench")
+    base = environment.get(environment.CACHE_DIR) or os.path.join(
+        environment.get(environment.XDG_CACHE_HOME) or os.path.expanduser("~/.cache"), "bench"
+    )
     return Path(base).expanduser() / "engine"
 
 
@@ -143,9 +145,7 @@ def is_exact(method: Any, choice: EngineChoice) -> bool:
     if choice.name in ("eager", "cuda"):
         return True
     base = method.base
-    return bool(method.engine_exact) and (
-        base is None or not has_network(base) or is_exact(base, choice)
-    )
+    return bool(method.engine_exact) and (base is None or not has_network(base) or is_exact(base, choice))
 
 
 def settle(method: Any, choice: EngineChoice) -> None:

@@ -35,6 +35,7 @@ CONVERTER_VERSION = "1"
 KEEP_SHAPES = 4  # input sizes kept compiled per network (tiles, a clip's frames, the cost probe's corner)
 KEEP_FILES = 64  # compiled blobs (and converted networks) kept on disk, the most recently used
 ALIGN = 64  # a check's crop keeps the input's height and width modulo this
+CHUNK_PIXELS = 2**19  # input pixels per inference at most (a batch of large frames runs a few frames at a time)
 TOLERANCE = 1e-3  # largest difference to eager in a check, relative to the output's range (at least 1)
 _CORE: dict[str, Any] = {}
 _CORE_LOCK = threading.Lock()
@@ -114,8 +115,14 @@ class OpenVINONetwork:
     """``module`` on OpenVINO: called with a float32 NCHW CPU tensor, returns its output as a tensor.
     An input size whose alignment fails its check (or does not compile) runs eagerly, said once."""
 
-    def __init__(self, module: Any, precision: str = "f32", cache_dir: str | os.PathLike | None = None,
-                 label: str = "network", say: Callable[[str], None] | None = None):
+    def __init__(
+        self,
+        module: Any,
+        precision: str = "f32",
+        cache_dir: str | os.PathLike | None = None,
+        label: str = "network",
+        say: Callable[[str], None] | None = None,
+    ):
         self.module, self.precision, self.label = module, precision, label
         self.say = say or (lambda line: None)
         self.cache_dir = Path(cache_dir) if cache_dir else None
@@ -147,7 +154,9 @@ class OpenVINONetwork:
             return False
         try:
             self.model = ov_core().read_model(str(xml))
-            self.checked = {tuple(a) for a in json.loads(notes.read_text()).get("checked", [])} if notes.is_file() else set()
+            self.checked = (
+                {tuple(a) for a in json.loads(notes.read_text()).get("checked", [])} if notes.is_file() else set()
+            )
             os.utime(xml)
             return True
         except Exception:  # noqa: BLE001 - a damaged entry: converted again
@@ -220,8 +229,12 @@ class OpenVINONetwork:
 
         model = self.model.clone()
         model.reshape({model.inputs[0]: ov.PartialShape([-1, c, h, w])})
-        props = {"INFERENCE_PRECISION_HINT": self.precision, "PERFORMANCE_HINT": "LATENCY",
-                 "INFERENCE_NUM_THREADS": max(1, torch.get_num_threads()), "ENABLE_CPU_PINNING": False}
+        props = {
+            "INFERENCE_PRECISION_HINT": self.precision,
+            "PERFORMANCE_HINT": "LATENCY",
+            "INFERENCE_NUM_THREADS": max(1, torch.get_num_threads()),
+            "ENABLE_CPU_PINNING": False,
+        }
         if self.cache_dir is not None:
             blobs = self.cache_dir / "compiled"
             try:
@@ -249,11 +262,15 @@ class OpenVINONetwork:
         got = torch.from_numpy(np.asarray(request.infer({0: crop.numpy()})[0]))
         want = self._eager(crop)
         if tuple(got.shape) != tuple(want.shape):
-            raise ValueError(f"its output on {tuple(crop.shape)} is {tuple(got.shape)} on OpenVINO, {tuple(want.shape)} eagerly")
+            raise ValueError(
+                f"its output on {tuple(crop.shape)} is {tuple(got.shape)} on OpenVINO, {tuple(want.shape)} eagerly"
+            )
         diff = float((got - want).abs().max())
         if not diff <= TOLERANCE * max(1.0, float(want.abs().max())):
-            raise ValueError(f"its OpenVINO output differs from eager PyTorch's by {diff:.3g} "
-                             "(code that branches on the input size?)")
+            raise ValueError(
+                f"its OpenVINO output differs from eager PyTorch's by {diff:.3g} "
+                "(code that branches on the input size?)"
+            )
         self.checked.add(align)
         self._note_checked()
 
@@ -278,8 +295,27 @@ class OpenVINONetwork:
         self.compiled.move_to_end((h, w))
         return request
 
-    def __call__(self, x):
+    @staticmethod
+    def _infer(request, x):
+        """``x`` through ``request``, at most :data:`CHUNK_PIXELS` input pixels at a time: OpenVINO holds
+        every layer's output for the whole call, so a batch of large frames would take the memory
+        of all of them at once (the outputs are the same whatever the chunks: one frame does not
+        depend on another)."""
         import numpy as np
+
+        n, _, h, w = x.shape
+        k = max(1, CHUNK_PIXELS // max(1, h * w))
+        if n <= k:
+            return np.asarray(request.infer({0: np.ascontiguousarray(x)}, share_inputs=True)[0])
+        out = None
+        for i in range(0, n, k):
+            part = np.asarray(request.infer({0: np.ascontiguousarray(x[i : i + k])}, share_inputs=True)[0])
+            if out is None:
+                out = np.empty((n, *part.shape[1:]), part.dtype)
+            out[i : i + len(part)] = part
+        return out
+
+    def __call__(self, x):
         import torch
 
         align = (x.shape[2] % ALIGN, x.shape[3] % ALIGN)
@@ -293,9 +329,10 @@ class OpenVINONetwork:
                     from benchmark.errors import error_text
 
                     self.refused[align] = error_text(exc)[:200]
-                    self.say(f"engine: {self.label} runs in eager PyTorch on {x.shape[2]}x{x.shape[3]} inputs "
-                             f"(and others of that alignment): {self.refused[align]}")
+                    self.say(
+                        f"engine: {self.label} runs in eager PyTorch on {x.shape[2]}x{x.shape[3]} inputs "
+                        f"(and others of that alignment): {self.refused[align]}"
+                    )
                 else:
-                    out = request.infer({0: np.ascontiguousarray(x.numpy())}, share_inputs=True)[0]
-                    return torch.from_numpy(np.asarray(out))
+                    return torch.from_numpy(self._infer(request, x.numpy()))
         return self._eager(x)

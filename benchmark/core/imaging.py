@@ -59,8 +59,11 @@ def header_size(src: bytes | str | os.PathLike | IO[bytes]) -> tuple[int, int] |
     calls a decompression bomb is a :class:`TooLarge` at once (its ``pixels`` the count declared)."""
     from PIL import Image, UnidentifiedImageError
 
-    fp: Any = io.BytesIO(src) if isinstance(src, (bytes, bytearray, memoryview)) else (
-        str(src) if isinstance(src, (str, os.PathLike)) else src)
+    fp: Any = (
+        io.BytesIO(src)
+        if isinstance(src, (bytes, bytearray, memoryview))
+        else (str(src) if isinstance(src, (str, os.PathLike)) else src)
+    )
     try:
         with _pillow_open()(fp) as im:
             return im.size
@@ -78,8 +81,13 @@ def check_pixels(what: str, w: int, h: int, limit: int) -> None:
         raise TooLarge(f"{what} of {w}x{h} pixels is larger than the limit of {limit:,} pixels", w * h)
 
 
-_KINDS = ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISCHR, "a character device"),
-          (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
+_KINDS = (
+    (stat.S_ISDIR, "a folder"),
+    (stat.S_ISFIFO, "a FIFO (named pipe)"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+)
 
 
 def _refuse_irregular(path: str | os.PathLike, mode: int) -> None:
@@ -130,8 +138,10 @@ def _probe(path: str | os.PathLike, f: IO[bytes], max_pixels: int | None) -> tup
             cap, what = size[0] * size[1] * BYTES_PER_PIXEL + METADATA_BYTES, f"an image of {size[0]}x{size[1]} pixels"
     n = os.fstat(f.fileno()).st_size
     if n > cap:
-        raise ValueError(f"{path}: {n:,} bytes, more than {what} can take ({cap:,} bytes at most); damaged, "
-                         "or not the image its name says")
+        raise ValueError(
+            f"{path}: {n:,} bytes, more than {what} can take ({cap:,} bytes at most); damaged, "
+            "or not the image its name says"
+        )
     return size, cap, what
 
 
@@ -153,7 +163,9 @@ def read_image_bytes(path: str | os.PathLike, max_pixels: int | None = None) -> 
         f.seek(0)
         data = f.read(cap + 1)
     if len(data) > cap:  # it grew since
-        raise ValueError(f"{path}: more than {cap:,} bytes, more than {what} can take; damaged, or not the image its name says")
+        raise ValueError(
+            f"{path}: more than {cap:,} bytes, more than {what} can take; damaged, or not the image its name says"
+        )
     return data
 
 
@@ -201,9 +213,10 @@ def tensor_to_uint8(t: Any, low: float = 0.0) -> np.ndarray:
     -> uint8 (N, H, W, C) NumPy, clamped and rounded (half to even)."""
     import torch
 
+    # in place after the clamp's copy: one float temporary as large as the output, not four
     if low == 0.0:
-        return t.float().clamp(0, 1).mul(255).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
-    return t.float().clamp(-1, 1).add(1).mul(127.5).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+        return t.float().clamp(0, 1).mul_(255).round_().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+    return t.float().clamp(-1, 1).add_(1).mul_(127.5).round_().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
 
 
 def channel_mean_uint8(frame: np.ndarray) -> np.ndarray:
@@ -295,7 +308,9 @@ def to_uint8_frame(out: np.ndarray) -> np.ndarray:
     raise ValueError(f"output frame dtype {arr.dtype}; expected uint8 or float on the 0-255 scale")
 
 
-def check_outputs(name: str, batch: list[np.ndarray], outs: list[Any], scale: int, first_index: int = 0) -> list[np.ndarray]:
+def check_outputs(
+    name: str, batch: list[np.ndarray], outs: list[Any], scale: int, first_index: int = 0
+) -> list[np.ndarray]:
     """A method's outputs for ``batch`` as uint8 frames, checked: one per input, finite,
     and ``scale`` times the input's size with its channels. Raises ValueError naming the frame."""
     if len(outs) != len(batch):
@@ -308,7 +323,9 @@ def check_outputs(name: str, batch: list[np.ndarray], outs: list[Any], scale: in
             raise ValueError(f"frame {index}: {exc}") from None
         expected = (f_in.shape[0] * scale, f_in.shape[1] * scale, f_in.shape[2])
         if arr.shape != expected:
-            raise ValueError(f"frame {index}: {name} returned shape {arr.shape}, expected {expected} (input x scale {scale})")
+            raise ValueError(
+                f"frame {index}: {name} returned shape {arr.shape}, expected {expected} (input x scale {scale})"
+            )
         result.append(arr)
     return result
 

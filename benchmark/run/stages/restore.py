@@ -11,19 +11,30 @@ from typing import Any, Callable, Iterable
 
 import numpy as np
 
-from benchmark.api import Context, Method, restore_stream
+from benchmark.api import Context, Method
+from benchmark.core.names import DatasetSpec
+from benchmark.core.overlap import restore_overlapped
 from benchmark.run.cache import Cache
 from benchmark.run.keys import float_input, output_key, passes_through
 from benchmark.run.measure import device_label
-from benchmark.core.names import DatasetSpec
 from benchmark.run.stages.degrade import as_uint8
 
 #: what an 8-bit-only method's rows say when its float input was rounded for it
 ROUNDED_INPUT = "uint8-input"
 
 
-def restore(cache: Cache, method: Method, spec: DatasetSpec, ctx: Context, deg_key: str, deg_iter: Iterable[np.ndarray],
-            batch_size: int, tick: Callable[[], None], setup: Callable[[Method], None], probe=None) -> tuple[str, dict[str, Any], bool]:
+def restore(
+    cache: Cache,
+    method: Method,
+    spec: DatasetSpec,
+    ctx: Context,
+    deg_key: str,
+    deg_iter: Iterable[np.ndarray],
+    batch_size: int,
+    tick: Callable[[], None],
+    setup: Callable[[Method], None],
+    probe=None,
+) -> tuple[str, dict[str, Any], bool]:
     """(output key, its frames' meta, whether it was computed now). ``setup`` readies the
     method (once per process) before its first uncached output; a pass-through method's
     output is its cached input itself. The meta of a computed output keeps each frame's
@@ -65,9 +76,13 @@ def restore(cache: Cache, method: Method, spec: DatasetSpec, ctx: Context, deg_k
 
     frames, runner = probe.attach(frames, batch_size) if probe is not None else (frames, method)
     with cache.writer(key) as w:
-        for arr in restore_stream(runner, frames, ctx, batch_size, timed):
-            w.add(arr)
+
+        def keep(out: np.ndarray, _frame, _extra) -> None:  # on a thread of its own: PNG encoding behind the method
+            w.add(out)
             tick()
+
+        # the input read (decoded from the cache) ahead and the output written behind, overlapping the method
+        restore_overlapped(runner, ((f, None) for f in frames), ctx, batch_size, keep, timed)
         if base is not None and base.hits:  # the base's measured time for the frames taken from its cached output
             seconds += base.seconds_per_frame * base.hits
             w.meta["base_frames_reused"] = base.hits
