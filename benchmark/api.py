@@ -20,6 +20,7 @@ from typing import Any, Callable, ClassVar, Iterable, Iterator
 import numpy as np
 
 from benchmark.core.contract import Plugin, _declared, contract_problem  # noqa: F401  (the plug-ins' base and its check)
+from benchmark.core.stream import restore_stream  # noqa: F401  (the one driver of a method over a clip)
 
 
 def canonical_json(obj: Any) -> str:
@@ -57,14 +58,20 @@ class Dataset(Plugin):
     kind: ClassVar[str] = "image"
     #: relative location under the data root, shown in errors and `bench list`
     layout: ClassVar[str] = ""
-    contract = {**Plugin.contract,
-                "kind": ((str,), '"image" or "video"'),
-                "layout": ((str,), "its folder under the data root, shown in errors and `bench list`")}
+    contract = {
+        **Plugin.contract,
+        "kind": ((str,), '"image" or "video"'),
+        "layout": ((str,), "its folder under the data root, shown in errors and `bench list`"),
+    }
 
     @classmethod
     def check_declared(cls) -> str | None:
         kind = _declared(cls, "kind")
-        return None if kind in (None, "image", "video") else f'declares kind = {kind!r}, but kind must be "image" or "video"'
+        return (
+            None
+            if kind in (None, "image", "video")
+            else f'declares kind = {kind!r}, but kind must be "image" or "video"'
+        )
 
     def __init__(self, root: Path | None = None, **params: Any):
         self.root = root
@@ -102,13 +109,15 @@ class Degradation(Plugin):
     #: True for a random step: the run binds it to each item's seed with :meth:`with_seed` (the
     #: degraded input's key then holds the item and the run's seed)
     seeded: ClassVar[bool] = False
-    contract = {**Plugin.contract,
-                "token": ((str,), "regex matched against one `-`-separated part of a data-set name"),
-                "examples": ((tuple,), "data-set names that use it"),
-                "transforms_reference": ((bool,), "it changes the reference itself (prepare_reference)"),
-                "takes_float": ((bool,), "apply_frames takes float frames as they are"),
-                "makes_float": ((bool,), "it yields float frames (0-255, unrounded)"),
-                "seeded": ((bool,), "random: bound to each item's seed by with_seed")}
+    contract = {
+        **Plugin.contract,
+        "token": ((str,), "regex matched against one `-`-separated part of a data-set name"),
+        "examples": ((tuple,), "data-set names that use it"),
+        "transforms_reference": ((bool,), "it changes the reference itself (prepare_reference)"),
+        "takes_float": ((bool,), "apply_frames takes float frames as they are"),
+        "makes_float": ((bool,), "it yields float frames (0-255, unrounded)"),
+        "seeded": ((bool,), "random: bound to each item's seed by with_seed"),
+    }
 
     def __init_subclass__(cls, **kw: Any) -> None:
         super().__init_subclass__(**kw)
@@ -149,7 +158,9 @@ class Degradation(Plugin):
     def apply(self, frame: np.ndarray) -> np.ndarray:
         raise NotImplementedError
 
-    def apply_frames(self, frames: Iterable[np.ndarray], fps: float | None, info: dict[str, Any]) -> Iterator[np.ndarray]:
+    def apply_frames(
+        self, frames: Iterable[np.ndarray], fps: float | None, info: dict[str, Any]
+    ) -> Iterator[np.ndarray]:
         for f in frames:
             yield self.apply(f)
 
@@ -240,17 +251,19 @@ class Method(Plugin):
     engine_exact: ClassVar[bool] = False
     #: the inference engine its networks run on (set by the run: :func:`benchmark.core.engine.settle`)
     engine: Any = None
-    contract = {**Plugin.contract,
-                "weights_hash": ((str, type(None)), "sha256 of its weights (enters the cache key)"),
-                "code_hash": ((str, type(None)), "set by the run: the digest of a plug-in's source file"),
-                "registry_name": ((str, type(None)), "set by the run: the registry name it was made from"),
-                "scale": ((int, type(None)), "output size / input size; None: the data set's"),
-                "window": ((tuple,), "(past, future) neighbouring frames each call also gets"),
-                "takes_float": ((bool,), "process takes float frames as they are"),
-                "passthrough": ((bool,), "its output at scale 1 is its input (identity)"),
-                "base": ((type(None),), "None on the class; an instance may set the Method whose cached output it reads"),
-                "engine_exact": ((bool,), "its outputs on OpenVINO at f32 are eager's after rounding"),
-                "engine": ((type(None),), "None on the class; set by the run: the engine its networks run on")}
+    contract = {
+        **Plugin.contract,
+        "weights_hash": ((str, type(None)), "sha256 of its weights (enters the cache key)"),
+        "code_hash": ((str, type(None)), "set by the run: the digest of a plug-in's source file"),
+        "registry_name": ((str, type(None)), "set by the run: the registry name it was made from"),
+        "scale": ((int, type(None)), "output size / input size; None: the data set's"),
+        "window": ((tuple,), "(past, future) neighbouring frames each call also gets"),
+        "takes_float": ((bool,), "process takes float frames as they are"),
+        "passthrough": ((bool,), "its output at scale 1 is its input (identity)"),
+        "base": ((type(None),), "None on the class; an instance may set the Method whose cached output it reads"),
+        "engine_exact": ((bool,), "its outputs on OpenVINO at f32 are eager's after rounding"),
+        "engine": ((type(None),), "None on the class; set by the run: the engine its networks run on"),
+    }
 
     @classmethod
     def check_declared(cls) -> str | None:
@@ -302,48 +315,12 @@ def check_scale(method: Method, dataset: str, scale: int) -> None:
         return
     does = "restores at x1 (no upscaling)" if method.scale == 1 else f"upscales x{method.scale}"
     has = "has no downscale (x1)" if scale == 1 else f"is downscaled x{scale}"
-    fix = ("a data set without a downscale (e.g. live1-qf20)" if method.scale == 1
-           else f"an x{method.scale} data set (e.g. set5-x{method.scale}, live1-x{method.scale}-qf30)")
+    fix = (
+        "a data set without a downscale (e.g. live1-qf20)"
+        if method.scale == 1
+        else f"an x{method.scale} data set (e.g. set5-x{method.scale}, live1-x{method.scale}-qf30)"
+    )
     raise BenchError(f"method {method.name!r} {does}, but data set {dataset!r} {has}: run it on {fix}.")
-
-
-def restore_stream(method: Method, frames: Iterable[np.ndarray], ctx: Context, batch_size: int,
-                   on_batch: Callable[[float, int], None] | None = None) -> Iterator[np.ndarray]:
-    """Run ``method`` over one clip's frames in order and yield its checked uint8 outputs,
-    one per input frame, holding at most ``past + batch_size + future`` input frames.
-
-    Calls ``start_clip`` first, hands each batch its past/future context (``Method.window``)
-    and reports the seconds spent inside ``process`` and the batch length to ``on_batch``."""
-    import dataclasses
-    import time
-
-    from benchmark.core.imaging import check_outputs
-
-    past, future = method.window
-    method.start_clip(ctx)
-    it = iter(frames)
-    pending: list[np.ndarray] = []  # frames not yet restored, then the look-ahead
-    history: list[np.ndarray] = []  # up to `past` frames before pending[0]
-    index, exhausted = 0, False
-    while True:
-        while not exhausted and len(pending) < batch_size + future:
-            nxt = next(it, None)
-            if nxt is None:
-                exhausted = True
-            else:
-                pending.append(nxt)
-        if not pending:
-            return
-        core, after = pending[:batch_size], pending[batch_size:batch_size + future]
-        c = dataclasses.replace(ctx, context=(len(history), len(after)), first_frame=index)
-        t0 = time.perf_counter()
-        outs = method.process(history + core + after, c)
-        if on_batch is not None:
-            on_batch(time.perf_counter() - t0, len(core))
-        yield from check_outputs(method.name, core, outs, ctx.scale, index)
-        history = (history + core)[-past:] if past else []
-        del pending[:len(core)]
-        index += len(core)
 
 
 # ------------------------------------------------------------------------------ metrics
@@ -370,19 +347,21 @@ class Metric(Plugin):
     pyiqa_name: ClassVar[str] = ""
     #: (folder under torch.hub's directory, URL) of each file a pyiqa-backed metric loads
     weights: ClassVar[tuple[tuple[str, str], ...]] = ()
-    contract = {**Plugin.contract,
-                "kind": ((str,), '"fr", "nr", "task" or "speed"'),
-                "higher_is_better": ((bool,), "the direction of a better score"),
-                "unit": ((str,), "the unit of its values ('' for none)"),
-                "family": ((str,), "its group on the site (fidelity, perceptual, temporal, task ...)"),
-                "conventions": ((dict,), "everything that moves the number (colour space, crop border, window)"),
-                "options": ((tuple,), "run options passed to __init__ (detector, captioner)"),
-                "license": ((str,), "its card: the license of its code and weights"),
-                "value_range": ((str,), "its card: the values it takes"),
-                "reference_values": ((str,), "its card: published values it was checked against"),
-                "weights_files": ((tuple,), "keys of benchmark.files.metricweights.FILES it loads"),
-                "pyiqa_name": ((str,), "the pyiqa model it wraps ('' none)"),
-                "weights": ((tuple,), "(folder, URL) of each file a pyiqa-backed metric loads")}
+    contract = {
+        **Plugin.contract,
+        "kind": ((str,), '"fr", "nr", "task" or "speed"'),
+        "higher_is_better": ((bool,), "the direction of a better score"),
+        "unit": ((str,), "the unit of its values ('' for none)"),
+        "family": ((str,), "its group on the site (fidelity, perceptual, temporal, task ...)"),
+        "conventions": ((dict,), "everything that moves the number (colour space, crop border, window)"),
+        "options": ((tuple,), "run options passed to __init__ (detector, captioner)"),
+        "license": ((str,), "its card: the license of its code and weights"),
+        "value_range": ((str,), "its card: the values it takes"),
+        "reference_values": ((str,), "its card: published values it was checked against"),
+        "weights_files": ((tuple,), "keys of benchmark.files.metricweights.FILES it loads"),
+        "pyiqa_name": ((str,), "the pyiqa model it wraps ('' none)"),
+        "weights": ((tuple,), "(folder, URL) of each file a pyiqa-backed metric loads"),
+    }
 
     def __init__(self, **params: Any):
         self.params = {k: v for k, v in params.items() if v is not None}
@@ -390,14 +369,20 @@ class Metric(Plugin):
     @classmethod
     def check_declared(cls) -> str | None:
         kinds, kind = ("fr", "nr", "task", "speed"), _declared(cls, "kind")
-        return None if kind is None or kind in kinds else f"declares kind = {cls.kind!r}, but kind must be one of {', '.join(kinds)}"
+        return (
+            None
+            if kind is None or kind in kinds
+            else f"declares kind = {cls.kind!r}, but kind must be one of {', '.join(kinds)}"
+        )
 
     @classmethod
     def missing_weights(cls) -> list[tuple[str, Path]]:
         """(URL, local path) of each file of ``weights`` that is not on disk (none by default)."""
         return []
 
-    def score(self, output: np.ndarray, reference: np.ndarray | None, crop_border: int = 0) -> float:  # pragma: no cover
+    def score(
+        self, output: np.ndarray, reference: np.ndarray | None, crop_border: int = 0
+    ) -> float:  # pragma: no cover
         raise NotImplementedError
 
     def identity(self) -> dict[str, Any]:
@@ -457,8 +442,10 @@ class CorpusMetric(Metric):
     kind: ClassVar[str] = "task"
     #: True when ``compute`` needs predictions on the reference frames too
     needs_reference_predictions: ClassVar[bool] = False
-    contract = {**Metric.contract,
-                "needs_reference_predictions": ((bool,), "compute needs predictions on the reference frames too")}
+    contract = {
+        **Metric.contract,
+        "needs_reference_predictions": ((bool,), "compute needs predictions on the reference frames too"),
+    }
 
     def setup(self, device: str) -> None:
         """Load the model; called once before the first ``predict``."""
@@ -490,8 +477,10 @@ def crop(img: np.ndarray, border: int) -> np.ndarray:
     h, w = img.shape[:2]
     b = max(border, 0)
     if h - 2 * b <= 0 or w - 2 * b <= 0:
-        raise ValueError(f"nothing left to score after a crop border of {b} on a {w}x{h} frame "
-                         f"(it needs a frame larger than {2 * b}x{2 * b}; lower --crop-border or use larger images)")
+        raise ValueError(
+            f"nothing left to score after a crop border of {b} on a {w}x{h} frame "
+            f"(it needs a frame larger than {2 * b}x{2 * b}; lower --crop-border or use larger images)"
+        )
     if border <= 0:
         return img
     return img[border:-border, border:-border]

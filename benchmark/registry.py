@@ -48,9 +48,7 @@ class Entry:
                 obj = getattr(obj, part)
         except Exception as exc:  # a broken plug-in must not break the others
             self._error = f"{type(exc).__name__}: {exc}"
-            raise RegistryError(
-                f"{self.name!r} ({self.origin}, {self.target}) failed to load: {self._error}"
-            ) from exc
+            raise RegistryError(f"{self.name!r} ({self.origin}, {self.target}) failed to load: {self._error}") from exc
         problem = contract_problem(BASES[self.kind], obj) if self.kind in BASES else None
         if problem:
             self._error = problem
@@ -113,7 +111,9 @@ class Registry:
             problem = contract_problem(BASES[self.kind], obj)
             key = name or (getattr(obj, "__name__", repr(obj)).lower() if problem else obj.name)
             if problem:
-                raise RegistryError(f"{self.kind[:-1]} {key!r} (registered in {obj.__module__}, {_target_str(obj)}) {problem}")
+                raise RegistryError(
+                    f"{self.kind[:-1]} {key!r} (registered in {obj.__module__}, {_target_str(obj)}) {problem}"
+                )
             entry = Entry(key, obj, f"registered in {obj.__module__}", kind=self.kind)
             if self._entries is not None:
                 if key in self._entries:
@@ -276,6 +276,8 @@ BASES: dict[str, type] = {"methods": Method, "datasets": Dataset, "degradations"
 methods = Registry("methods", _BUILTIN_METHODS)
 datasets = Registry("datasets", _BUILTIN_DATASETS)
 degradations = Registry("degradations", _BUILTIN_DEGRADATIONS)
-metrics = Registry("metrics", _BUILTIN_METRICS, {"pyiqa": ("benchmark.metrics.pyiqa_any", "pyiqa (PolyForm Noncommercial 1.0.0)")})
+metrics = Registry(
+    "metrics", _BUILTIN_METRICS, {"pyiqa": ("benchmark.metrics.pyiqa_any", "pyiqa (PolyForm Noncommercial 1.0.0)")}
+)
 
 REGISTRIES = {"methods": methods, "datasets": datasets, "degradations": degradations, "metrics": metrics}

@@ -11,14 +11,30 @@ from typing import Any, ClassVar, Iterator
 import numpy as np
 
 from benchmark.core import environment
-from ..api import Dataset, Item, digest
-from ..errors import DataNotFound
 from benchmark.core.imaging import IMAGE_EXTS, check_regular, header_size, open_regular, read_image, sha256_file
 from benchmark.core.paths import expand as expand_path
 
+from ..api import Dataset, Item, digest
+from ..errors import DataNotFound
+
 _GUESSES_SAID: set[tuple[str, str, str]] = set()  # (folder, type, reason) already said in this process
 
-VIDEO_EXTS = (".mp4", ".mkv", ".avi", ".mov", ".webm", ".y4m", ".m4v", ".mpg", ".mpeg", ".ts", ".flv", ".264", ".h264", ".hevc")
+VIDEO_EXTS = (
+    ".mp4",
+    ".mkv",
+    ".avi",
+    ".mov",
+    ".webm",
+    ".y4m",
+    ".m4v",
+    ".mpg",
+    ".mpeg",
+    ".ts",
+    ".flv",
+    ".264",
+    ".h264",
+    ".hevc",
+)
 ENV_DATA_ROOT = environment.DATA_ROOT
 
 
@@ -82,7 +98,9 @@ def image_item(path: Path, item_id: str | None = None, annotations: dict | None 
     )
 
 
-def frame_folder_item(folder: Path, item_id: str | None = None, fps: float | None = None, max_frames: int | None = None) -> Item:
+def frame_folder_item(
+    folder: Path, item_id: str | None = None, fps: float | None = None, max_frames: int | None = None
+) -> Item:
     files = list_images(folder)
     if max_frames:
         files = files[:max_frames]
@@ -177,7 +195,7 @@ def looks_like_frames(files: list[Path]) -> tuple[bool, str]:
     sizes = {_header_or_none(f) for f in files}
     if len(sizes) != 1:
         return False, f"{len(files)} images numbered consecutively but of {len(sizes)} sizes"
-    (w, h), = sizes
+    ((w, h),) = sizes
     return True, f"{len(files)} images numbered consecutively {nums[0]}..{nums[-1]}, all {w}x{h}"
 
 
@@ -203,11 +221,19 @@ class FolderDataset(Dataset):
 
     name: ClassVar[str] = "folder"
     version: ClassVar[str] = "1"
-    kind: ClassVar[str] = "image"
     layout: ClassVar[str] = ""
     folder_type: ClassVar[str] = "images"
 
-    def __init__(self, root: Path | None = None, path: str | os.PathLike | None = None, type: str | None = None, max_frames: int | None = None, fps: float | None = None, name: str | None = None, **params: Any):
+    def __init__(
+        self,
+        root: Path | None = None,
+        path: str | os.PathLike | None = None,
+        type: str | None = None,
+        max_frames: int | None = None,
+        fps: float | None = None,
+        name: str | None = None,
+        **params: Any,
+    ):
         super().__init__(root, **params)
         self.path = expand_path(path) if path else None
         self.type = type or self.folder_type
@@ -235,14 +261,16 @@ class FolderDataset(Dataset):
         if self.root is None:
             raise DataNotFound(
                 f"data set {self.name!r} is read from <data root>/{self.layout}, and no data root is set: "
-                f"pass --data-root DIR or set {ENV_DATA_ROOT}=DIR (the folder that holds {self.layout.split('/')[0]}/)." + (f" {hint}" if hint else "")
+                f"pass --data-root DIR or set {ENV_DATA_ROOT}=DIR (the folder that holds {self.layout.split('/')[0]}/)."
+                + (f" {hint}" if hint else "")
             )
         p = self.root / self.layout
         if not p.is_dir():
             raise DataNotFound(
                 f"data set {self.name!r}: looked for {self.layout} under the data root {self.root} and found no folder {p}. "
                 "Put the set there in its usual layout, or point --data-root / "
-                f"{ENV_DATA_ROOT} at the folder that holds it." + (f" {hint.replace('DIR', str(self.root))}" if hint else "")
+                f"{ENV_DATA_ROOT} at the folder that holds it."
+                + (f" {hint.replace('DIR', str(self.root))}" if hint else "")
             )
         return p
 
@@ -256,8 +284,11 @@ class FolderDataset(Dataset):
         if said not in _GUESSES_SAID:
             _GUESSES_SAID.add(said)
             # one line, once per folder (not per sweep level): the guess changes what the rows mean (clip vs images)
-            print(f"{self.name}: read as {t} ({why}); `{self.name}@...:type={'images' if t == 'frames' else 'frames'}` "
-                  "says otherwise", file=sys.stderr)
+            print(
+                f"{self.name}: read as {t} ({why}); `{self.name}@...:type={'images' if t == 'frames' else 'frames'}` "
+                "says otherwise",
+                file=sys.stderr,
+            )
         return t
 
     @property

@@ -19,7 +19,9 @@ from .base import image_item, video_file_item
 def package_dir(package: str) -> Path:
     spec = importlib.util.find_spec(package)
     if spec is None or not spec.submodule_search_locations:
-        raise DataNotFound(f"the embedded data set needs the {package!r} package: pip install the project's dependencies")
+        raise DataNotFound(
+            f"the embedded data set needs the {package!r} package: pip install the project's dependencies"
+        )
     return Path(list(spec.submodule_search_locations)[0])
 
 
@@ -28,7 +30,9 @@ class Photos(Dataset):
     version = "1"
     kind = "image"
     layout = "(scikit-image wheel) skimage/data"
-    description = "5 lossless photos from scikit-image's wheel (astronaut, camera [gray], chelsea, coffee, motorcycle_left)."
+    description = (
+        "5 lossless photos from scikit-image's wheel (astronaut, camera [gray], chelsea, coffee, motorcycle_left)."
+    )
     FILES = ("astronaut.png", "camera.png", "chelsea.png", "coffee.png", "motorcycle_left.png")
 
     def items(self) -> Iterator[Item]:

@@ -15,8 +15,18 @@ from .base import FolderDataset
 def folder_set(cls_name: str, name: str) -> type[FolderDataset]:
     """The loader of the standard set ``name``: a :class:`FolderDataset` of its declared folder."""
     s = standard_set(name)
-    return type(cls_name, (FolderDataset,), {"name": s.name, "layout": s.layout, "description": s.description,
-                                              "__doc__": s.title, "__module__": __name__, "__qualname__": cls_name})
+    return type(
+        cls_name,
+        (FolderDataset,),
+        {
+            "name": s.name,
+            "layout": s.layout,
+            "description": s.description,
+            "__doc__": s.title,
+            "__module__": __name__,
+            "__qualname__": cls_name,
+        },
+    )
 
 
 LIVE1 = folder_set("LIVE1", "live1")

@@ -19,8 +19,9 @@ from typing import Any, ClassVar, Iterator
 
 import numpy as np
 
-from ..api import Dataset, Item, digest
 from benchmark.core.imaging import read_image, sha256_file
+
+from ..api import Dataset, Item, digest
 from .base import item_ids, list_images
 from .folders import BSD200
 
@@ -29,7 +30,9 @@ MAX_SPEED = (6.0, 3.0)  # px per frame, across and down
 MAX_ZOOM = 0.004  # relative scale change per frame
 
 
-def pan_frames(photo: np.ndarray, frames: int, rng: np.random.Generator, size: tuple[int, int] = (WIDTH, HEIGHT)) -> list[np.ndarray]:
+def pan_frames(
+    photo: np.ndarray, frames: int, rng: np.random.Generator, size: tuple[int, int] = (WIDTH, HEIGHT)
+) -> list[np.ndarray]:
     """``frames`` views of ``photo`` (H x W x C uint8) through a ``size`` window moving at a
     constant velocity and zoom drawn from ``rng``; the whole path stays inside the photo."""
     import cv2
@@ -45,8 +48,10 @@ def pan_frames(photo: np.ndarray, frames: int, rng: np.random.Generator, size: t
     scales = (1 + zoom) ** np.arange(frames)  # window size relative to the output, per frame
     scales = scales / max(scales.max(), 1.0)  # the largest window is the output size (no upscaling beyond it)
     room = [w - cw, h - ch]
-    speed = [rng.uniform(-min(MAX_SPEED[0], room[0] / n), min(MAX_SPEED[0], room[0] / n)),
-             rng.uniform(-min(MAX_SPEED[1], room[1] / n), min(MAX_SPEED[1], room[1] / n))]
+    speed = [
+        rng.uniform(-min(MAX_SPEED[0], room[0] / n), min(MAX_SPEED[0], room[0] / n)),
+        rng.uniform(-min(MAX_SPEED[1], room[1] / n), min(MAX_SPEED[1], room[1] / n)),
+    ]
     # start so that the window centre's path, ± half a window, fits in the photo
     centres = []
     for axis, (extent, win) in enumerate(((w, cw), (h, ch))):
@@ -59,7 +64,9 @@ def pan_frames(photo: np.ndarray, frames: int, rng: np.random.Generator, size: t
     for t in range(frames):
         s = scales[t]  # output pixel -> photo pixel: x = cx + (u - cw/2) * s
         m = np.array([[s, 0, centres[0][t] - cw / 2 * s], [0, s, centres[1][t] - ch / 2 * s]], np.float64)
-        f = cv2.warpAffine(photo, m, (cw, ch), flags=cv2.INTER_LANCZOS4 | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REFLECT)
+        f = cv2.warpAffine(
+            photo, m, (cw, ch), flags=cv2.INTER_LANCZOS4 | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REFLECT
+        )
         out.append(f if f.ndim == 3 else f[..., None])
     return out
 
@@ -69,8 +76,10 @@ class BSD200Pan(Dataset):
     version: ClassVar[str] = "1"
     kind: ClassVar[str] = "video"
     layout: ClassVar[str] = BSD200.layout
-    description: ClassVar[str] = ("Clips rendered from BSDS train photos by a panning, zooming camera (10 frames of 384x256 each): "
-                                  "TRAINING data for video restorers, never a test set.")
+    description: ClassVar[str] = (
+        "Clips rendered from BSDS train photos by a panning, zooming camera (10 frames of 384x256 each): "
+        "TRAINING data for video restorers, never a test set."
+    )
 
     def __init__(self, root: Path | None = None, frames: int = 10, seed: int = 0, **params: Any):
         super().__init__(root, **params)

@@ -11,8 +11,26 @@ from ..errors import DataNotFound
 from .base import FolderDataset, image_item, read_data_file
 
 VOC_CLASSES = (
-    "aeroplane", "bicycle", "bird", "boat", "bottle", "bus", "car", "cat", "chair", "cow",
-    "diningtable", "dog", "horse", "motorbike", "person", "pottedplant", "sheep", "sofa", "train", "tvmonitor",
+    "aeroplane",
+    "bicycle",
+    "bird",
+    "boat",
+    "bottle",
+    "bus",
+    "car",
+    "cat",
+    "chair",
+    "cow",
+    "diningtable",
+    "dog",
+    "horse",
+    "motorbike",
+    "person",
+    "pottedplant",
+    "sheep",
+    "sofa",
+    "train",
+    "tvmonitor",
 )
 
 
@@ -49,12 +67,18 @@ class VOC(FolderDataset):
         ids_file = base / "ImageSets" / "Main" / f"{self.split}.txt"
         if not ids_file.exists():
             raise DataNotFound(f"data set 'voc': {ids_file} is missing (VOCdevkit layout expected under {base})")
-        for image_id in [line.split()[0] for line in read_data_file(ids_file, "voc").decode("utf-8", "replace").splitlines() if line.strip()]:
+        for image_id in [
+            line.split()[0]
+            for line in read_data_file(ids_file, "voc").decode("utf-8", "replace").splitlines()
+            if line.strip()
+        ]:
             ann = base / "Annotations" / f"{image_id}.xml"
             yield image_item(
                 base / "JPEGImages" / f"{image_id}.jpg",
                 item_id=image_id,
-                annotations=parse_voc_xml(ann) if ann.exists() else {"format": "voc", "boxes_xyxy": [], "labels": [], "difficult": []},
+                annotations=parse_voc_xml(ann)
+                if ann.exists()
+                else {"format": "voc", "boxes_xyxy": [], "labels": [], "difficult": []},
             )
 
     def describe(self) -> dict[str, Any]:

@@ -23,7 +23,13 @@ class ResBlock(nn.Module):
     def __init__(self, ch: int, bn: bool = False, act: str = "lrelu"):
         super().__init__()
         a = nn.PReLU(ch) if act == "prelu" else nn.LeakyReLU(0.2, inplace=True)
-        layers = [conv(ch, ch), *( [nn.BatchNorm2d(ch)] if bn else []), a, conv(ch, ch), *([nn.BatchNorm2d(ch)] if bn else [])]
+        layers = [
+            conv(ch, ch),
+            *([nn.BatchNorm2d(ch)] if bn else []),
+            a,
+            conv(ch, ch),
+            *([nn.BatchNorm2d(ch)] if bn else []),
+        ]
         self.body = nn.Sequential(*layers)
 
     def forward(self, x):
@@ -39,10 +45,19 @@ class ArtifactGenerator(nn.Module):
     def __init__(self, ch: int = 32, blocks: int = 6):
         super().__init__()
         self.head = nn.Sequential(conv(3, ch), nn.LeakyReLU(0.2, inplace=True))
-        self.down = nn.Sequential(conv(ch, 2 * ch, 3, 2), nn.LeakyReLU(0.2, inplace=True), conv(2 * ch, 4 * ch, 3, 2), nn.LeakyReLU(0.2, inplace=True))
+        self.down = nn.Sequential(
+            conv(ch, 2 * ch, 3, 2),
+            nn.LeakyReLU(0.2, inplace=True),
+            conv(2 * ch, 4 * ch, 3, 2),
+            nn.LeakyReLU(0.2, inplace=True),
+        )
         self.body = nn.Sequential(*[ResBlock(4 * ch) for _ in range(blocks)])
-        self.up1 = nn.Sequential(conv(4 * ch, 2 * ch), nn.LeakyReLU(0.2, inplace=True), conv(2 * ch, 2 * ch), nn.LeakyReLU(0.2, inplace=True))
-        self.up2 = nn.Sequential(conv(2 * ch, ch), nn.LeakyReLU(0.2, inplace=True), conv(ch, ch), nn.LeakyReLU(0.2, inplace=True))
+        self.up1 = nn.Sequential(
+            conv(4 * ch, 2 * ch), nn.LeakyReLU(0.2, inplace=True), conv(2 * ch, 2 * ch), nn.LeakyReLU(0.2, inplace=True)
+        )
+        self.up2 = nn.Sequential(
+            conv(2 * ch, ch), nn.LeakyReLU(0.2, inplace=True), conv(ch, ch), nn.LeakyReLU(0.2, inplace=True)
+        )
         self.tail = conv(ch, 3)
 
     def forward(self, x):
@@ -72,7 +87,9 @@ class HalfResGenerator(nn.Module):
 
     def __init__(self, ch: int = 64, depth: int = 10, fold: int = 2, blocks: int = 0):
         super().__init__()
-        self.fold = fold  # pixel-unshuffle factor: 2 (shipped) or 4 (quarter resolution, 48 channels, 4x the receptive field)
+        self.fold = (
+            fold  # pixel-unshuffle factor: 2 (shipped) or 4 (quarter resolution, 48 channels, 4x the receptive field)
+        )
         c = 3 * fold * fold
         layers: list[nn.Module] = [conv(c, ch), nn.LeakyReLU(0.1, inplace=True)]
         for _ in range(depth - 2):
@@ -110,10 +127,17 @@ class SubPatchDiscriminator(nn.Module):
         super().__init__()
         self.sub = sub
         self.net = nn.Sequential(
-            conv(6, ch, 3, 2), nn.LeakyReLU(0.2, inplace=True),
-            conv(ch, 2 * ch, 3, 2), nn.BatchNorm2d(2 * ch), nn.LeakyReLU(0.2, inplace=True),
-            conv(2 * ch, 4 * ch, 3, 2), nn.BatchNorm2d(4 * ch), nn.LeakyReLU(0.2, inplace=True),
-            nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4 * ch, 1),
+            conv(6, ch, 3, 2),
+            nn.LeakyReLU(0.2, inplace=True),
+            conv(ch, 2 * ch, 3, 2),
+            nn.BatchNorm2d(2 * ch),
+            nn.LeakyReLU(0.2, inplace=True),
+            conv(2 * ch, 4 * ch, 3, 2),
+            nn.BatchNorm2d(4 * ch),
+            nn.LeakyReLU(0.2, inplace=True),
+            nn.AdaptiveAvgPool2d(1),
+            nn.Flatten(),
+            nn.Linear(4 * ch, 1),
         )
 
     def forward(self, output, inp):
@@ -143,12 +167,25 @@ class QFPredictor(nn.Module):
                 cv = math.sqrt(1 / 8) if v == 0 else math.sqrt(2 / 8)
                 for i in range(8):
                     for j in range(8):
-                        basis[u * 8 + v, 0, i, j] = cu * cv * math.cos((2 * i + 1) * u * math.pi / 16) * math.cos((2 * j + 1) * v * math.pi / 16)
+                        basis[u * 8 + v, 0, i, j] = (
+                            cu
+                            * cv
+                            * math.cos((2 * i + 1) * u * math.pi / 16)
+                            * math.cos((2 * j + 1) * v * math.pi / 16)
+                        )
         self.register_buffer("dct", basis, persistent=False)
         self.net = nn.Sequential(
-            nn.Conv2d(64, 2 * ch, 1), nn.ReLU(inplace=True), nn.Conv2d(2 * ch, 2 * ch, 3, 1, 1), nn.ReLU(inplace=True),
-            nn.Conv2d(2 * ch, 2 * ch, 3, 1, 1), nn.ReLU(inplace=True),
-            nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(2 * ch, 64), nn.ReLU(inplace=True), nn.Linear(64, 1),
+            nn.Conv2d(64, 2 * ch, 1),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(2 * ch, 2 * ch, 3, 1, 1),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(2 * ch, 2 * ch, 3, 1, 1),
+            nn.ReLU(inplace=True),
+            nn.AdaptiveAvgPool2d(1),
+            nn.Flatten(),
+            nn.Linear(2 * ch, 64),
+            nn.ReLU(inplace=True),
+            nn.Linear(64, 1),
         )
 
     def forward(self, y):  # y: N x 1 x 64 x 64 in [-1, 1]; returns QF / 100
@@ -164,24 +201,30 @@ class UNetGenerator(nn.Module):
     def __init__(self, ch: int = 16, depth: int = 4):
         super().__init__()
         self.depth = depth
-        widths = [min(ch * 2 ** i, ch * 8) for i in range(depth)]
+        widths = [min(ch * 2**i, ch * 8) for i in range(depth)]
         self.downs = nn.ModuleList()
         cin = 3
         for i, w in enumerate(widths):
-            self.downs.append(nn.Sequential(nn.Conv2d(cin, w, 4, 2, 1), *([nn.BatchNorm2d(w)] if i else []), nn.LeakyReLU(0.2, inplace=True)))
+            self.downs.append(
+                nn.Sequential(
+                    nn.Conv2d(cin, w, 4, 2, 1), *([nn.BatchNorm2d(w)] if i else []), nn.LeakyReLU(0.2, inplace=True)
+                )
+            )
             cin = w
         self.ups = nn.ModuleList()
         for i in reversed(range(depth)):
             w_out = widths[i - 1] if i else ch
             w_in = widths[i] * (1 if i == depth - 1 else 2)
-            self.ups.append(nn.Sequential(nn.ConvTranspose2d(w_in, w_out, 4, 2, 1), nn.BatchNorm2d(w_out), nn.ReLU(inplace=True)))
+            self.ups.append(
+                nn.Sequential(nn.ConvTranspose2d(w_in, w_out, 4, 2, 1), nn.BatchNorm2d(w_out), nn.ReLU(inplace=True))
+            )
         self.tail = nn.Conv2d(ch + 3, 3, 3, 1, 1)
         nn.init.zeros_(self.tail.weight)  # the untrained network is the identity (its input is added)
         nn.init.zeros_(self.tail.bias)
 
     def forward(self, x):
         h, w = x.shape[-2:]
-        m = 2 ** self.depth
+        m = 2**self.depth
         xp = F.pad(x, (0, (-w) % m, 0, (-h) % m), mode="replicate")
         skips, y = [], xp
         for d in self.downs:
@@ -220,7 +263,11 @@ class SRResNet(nn.Module):
         super().__init__()
         self.scale, self.residual = scale, residual
         self.head = nn.Sequential(nn.Conv2d(3, ch, 9, 1, 4), nn.PReLU(ch))
-        self.body = nn.Sequential(*[ResBlock(ch, bn=bn, act="prelu") for _ in range(blocks)], conv(ch, ch), *([nn.BatchNorm2d(ch)] if bn else []))
+        self.body = nn.Sequential(
+            *[ResBlock(ch, bn=bn, act="prelu") for _ in range(blocks)],
+            conv(ch, ch),
+            *([nn.BatchNorm2d(ch)] if bn else []),
+        )
         ups = []
         for _ in range(int(round(__import__("math").log2(scale)))):
             ups += [conv(ch, 4 * ch), nn.PixelShuffle(2), nn.PReLU(ch)]
@@ -249,7 +296,13 @@ class VGGDiscriminator(nn.Module):
         for w, s in plan:
             mods += [nn.Conv2d(c, w, 3, s, 1), nn.BatchNorm2d(w), nn.LeakyReLU(0.2, inplace=True)]
             c = w
-        mods += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(c, 1024), nn.LeakyReLU(0.2, inplace=True), nn.Linear(1024, 1)]
+        mods += [
+            nn.AdaptiveAvgPool2d(1),
+            nn.Flatten(),
+            nn.Linear(c, 1024),
+            nn.LeakyReLU(0.2, inplace=True),
+            nn.Linear(1024, 1),
+        ]
         self.net = nn.Sequential(*mods)
 
     def forward(self, x):
@@ -260,7 +313,13 @@ class InvertedResidual(nn.Module):
     def __init__(self, ch: int, expand: int = 4):
         super().__init__()
         h = ch * expand
-        self.body = nn.Sequential(nn.Conv2d(ch, h, 1), nn.ReLU6(inplace=True), nn.Conv2d(h, h, 3, 1, 1, groups=h), nn.ReLU6(inplace=True), nn.Conv2d(h, ch, 1))
+        self.body = nn.Sequential(
+            nn.Conv2d(ch, h, 1),
+            nn.ReLU6(inplace=True),
+            nn.Conv2d(h, h, 3, 1, 1, groups=h),
+            nn.ReLU6(inplace=True),
+            nn.Conv2d(h, ch, 1),
+        )
 
     def forward(self, x):
         return x + self.body(x)
@@ -270,7 +329,15 @@ class FastSRGenerator(nn.Module):
     """Fast-SRGAN's light generator: inverted-residual (MobileNetV2) blocks and pixel
     shuffle, plus a bilinear skip, built for real-time x2."""
 
-    def __init__(self, ch: int = 32, blocks: int = 6, scale: int = 2, skip: str = "bilinear", expand: int = 4, block: str = "inverted"):
+    def __init__(
+        self,
+        ch: int = 32,
+        blocks: int = 6,
+        scale: int = 2,
+        skip: str = "bilinear",
+        expand: int = 4,
+        block: str = "inverted",
+    ):
         super().__init__()
         self.scale, self.skip = scale, skip
         self.head = nn.Sequential(conv(3, ch), nn.PReLU(ch))
@@ -343,10 +410,13 @@ def luma_crops(frame: np.ndarray, rng: np.random.Generator | None = None, n: int
     if h < CROP or w < CROP:
         raise ValueError(f"the QF predictor needs at least {CROP}x{CROP} pixels, got {w}x{h}")
     if rng is not None:
-        pos = [(int(rng.integers(0, (h - CROP) // 16 + 1)) * 16, int(rng.integers(0, (w - CROP) // 16 + 1)) * 16) for _ in range(n or 1)]
+        pos = [
+            (int(rng.integers(0, (h - CROP) // 16 + 1)) * 16, int(rng.integers(0, (w - CROP) // 16 + 1)) * 16)
+            for _ in range(n or 1)
+        ]
     else:
         pos = [(i, j) for i in range(0, h - CROP + 1, CROP) for j in range(0, w - CROP + 1, CROP)]
-    return np.stack([y[i: i + CROP, j: j + CROP] for i, j in pos])[:, None] / 127.5 - 1.0
+    return np.stack([y[i : i + CROP, j : j + CROP] for i, j in pos])[:, None] / 127.5 - 1.0
 
 
 def predict_qf(model, frame: np.ndarray, device: str = "cpu", per_call: int | None = None) -> float:
@@ -358,8 +428,12 @@ def predict_qf(model, frame: np.ndarray, device: str = "cpu", per_call: int | No
     step = per_call or len(crops)
     model.eval()
     with torch.inference_mode():
-        pred = np.concatenate([model(torch.from_numpy(crops[i:i + step]).float().to(device)).cpu().numpy() * 100
-                               for i in range(0, len(crops), step)])
+        pred = np.concatenate(
+            [
+                model(torch.from_numpy(crops[i : i + step]).float().to(device)).cpu().numpy() * 100
+                for i in range(0, len(crops), step)
+            ]
+        )
     model.train()
     return float(np.median(pred))
 
@@ -382,7 +456,7 @@ class H264Net(nn.Module):
             raise ValueError(f"depth={depth}: at least 2 convolutions")
         self.fold, self.radius = int(fold), int(radius)
         self.frames = 2 * self.radius + 1
-        c = 3 * self.fold ** 2
+        c = 3 * self.fold**2
         layers: list[nn.Module] = [nn.Conv2d(c * self.frames + 2, ch, 3, 1, 1), nn.LeakyReLU(0.1, inplace=True)]
         for _ in range(depth - 2):
             layers += [nn.Conv2d(ch, ch, 3, 1, 1), nn.LeakyReLU(0.1, inplace=True)]
@@ -401,18 +475,22 @@ class H264Net(nn.Module):
         numbers (NaN: unknown for that frame). Returns the restored frame t, N x 3 x H x W."""
         if x.shape[1] != 3 * self.frames:
             if x.shape[1] != 3:
-                raise ValueError(f"H264Net(radius={self.radius}) takes {self.frames} RGB frames stacked on channels, got {x.shape[1]} channels")
+                raise ValueError(
+                    f"H264Net(radius={self.radius}) takes {self.frames} RGB frames stacked on channels, got {x.shape[1]} channels"
+                )
             x = x.repeat(1, self.frames, 1, 1)
         h, w, f = *x.shape[-2:], self.fold
         xp = F.pad(x, (0, (-w) % f, 0, (-h) % f), mode="replicate") if h % f or w % f else x
         y = F.pixel_unshuffle(xp, f)
-        xp = xp[:, 3 * self.radius:3 * self.radius + 3]  # the centre frame, which the correction is added to
+        xp = xp[:, 3 * self.radius : 3 * self.radius + 3]  # the centre frame, which the correction is added to
         n, _, hh, ww = y.shape
         if crf is None:
             q = torch.zeros(n, 2, 1, 1, dtype=y.dtype, device=y.device)
         else:
             c = torch.as_tensor(crf, dtype=y.dtype, device=y.device).reshape(-1).expand(n)
             known = torch.isfinite(c)
-            q = torch.stack([torch.where(known, (c - CRF_CENTER) / CRF_SCALE, torch.zeros_like(c)), known.to(y.dtype)], 1)[..., None, None]
+            q = torch.stack(
+                [torch.where(known, (c - CRF_CENTER) / CRF_SCALE, torch.zeros_like(c)), known.to(y.dtype)], 1
+            )[..., None, None]
         y = self.body(torch.cat([y, q.expand(n, 2, hh, ww)], 1))
         return (xp + F.pixel_shuffle(y, f))[..., :h, :w]

@@ -44,8 +44,23 @@ def make_photo(path: Path, w: int, h: int) -> None:
 
 
 def run_peak(bench: str, folder: Path, method: str, scale: int, out: Path, device: str) -> float:
-    cmd = [bench, "run", "-m", method, "-d", f"{folder}@x{scale}" if scale > 1 else f"{folder}@qf90", "--metrics", "psnr",
-           "--no-cache", "-q", "-o", str(out), "--device", device, "--cost"]
+    cmd = [
+        bench,
+        "run",
+        "-m",
+        method,
+        "-d",
+        f"{folder}@x{scale}" if scale > 1 else f"{folder}@qf90",
+        "--metrics",
+        "psnr",
+        "--no-cache",
+        "-q",
+        "-o",
+        str(out),
+        "--device",
+        device,
+        "--cost",
+    ]
     p = subprocess.run(cmd, capture_output=True, text=True)
     if p.returncode != 0:
         raise SystemExit(f"failed: {' '.join(cmd)}\n{p.stdout[-2000:]}{p.stderr[-2000:]}")
@@ -59,7 +74,17 @@ def run_peak(bench: str, folder: Path, method: str, scale: int, out: Path, devic
 
 
 def forward_peak(method: str, size: str, device: str) -> float:
-    cmd = [sys.executable, str(HERE / "run_memory.py"), "--forward", method, "--size", size, "--device", device, "--json"]
+    cmd = [
+        sys.executable,
+        str(HERE / "run_memory.py"),
+        "--forward",
+        method,
+        "--size",
+        size,
+        "--device",
+        device,
+        "--json",
+    ]
     p = subprocess.run(cmd, capture_output=True, text=True)
     if p.returncode != 0:
         raise SystemExit(f"failed: {' '.join(cmd)}\n{p.stderr[-2000:]}")
@@ -86,10 +111,15 @@ def main() -> None:
         for r in range(a.repeats):
             runs.append(run_peak(a.bench, tmp / "set", a.method, scale, tmp / f"run{r}", a.device))
             forwards.append(forward_peak(a.method, a.size, a.device))
-            print(f"  repeat {r + 1}: bench run peak-mem {runs[-1]:7.1f} MiB   run_memory.py --forward {forwards[-1]:7.1f} MiB", flush=True)
+            print(
+                f"  repeat {r + 1}: bench run peak-mem {runs[-1]:7.1f} MiB   run_memory.py --forward {forwards[-1]:7.1f} MiB",
+                flush=True,
+            )
         run_m, fwd_m = statistics.median(runs), statistics.median(forwards)
-        print(f"{a.method} on {a.size} ({a.device}): peak-mem row {run_m:.1f} MiB, run_memory.py {fwd_m:.1f} MiB, "
-              f"ratio {run_m / fwd_m:.3f} (target 0.8-1.2); tiling budget here {memory_budget(a.device) / 2**20:.0f} MiB")
+        print(
+            f"{a.method} on {a.size} ({a.device}): peak-mem row {run_m:.1f} MiB, run_memory.py {fwd_m:.1f} MiB, "
+            f"ratio {run_m / fwd_m:.3f} (target 0.8-1.2); tiling budget here {memory_budget(a.device) / 2**20:.0f} MiB"
+        )
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

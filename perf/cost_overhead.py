@@ -49,15 +49,25 @@ def main() -> None:
         order = [("on", "off") if r % 2 == 0 else ("off", "on") for r in range(a.repeats)]
         for r, pair in enumerate(order):
             for mode in pair:
-                cmd = [a.bench, "run", "--no-cache", "-q", "-o", str(tmp / f"{mode}{r}"), "--cost" if mode == "on" else "--no-cost",
-                       *shlex.split(a.args)]
+                cmd = [
+                    a.bench,
+                    "run",
+                    "--no-cache",
+                    "-q",
+                    "-o",
+                    str(tmp / f"{mode}{r}"),
+                    "--cost" if mode == "on" else "--no-cost",
+                    *shlex.split(a.args),
+                ]
                 wall, cpu = run(cmd)
                 times[mode].append((wall, cpu))
                 print(f"  cost {mode:<3}: wall {wall:7.1f} s   cpu {cpu:7.1f} s", flush=True)
         med = {m: (statistics.median(w for w, _ in v), statistics.median(c for _, c in v)) for m, v in times.items()}
-        print(f"median wall: on {med['on'][0]:.1f} s, off {med['off'][0]:.1f} s: {100 * (med['on'][0] / med['off'][0] - 1):+.1f}%   "
-              f"median cpu: on {med['on'][1]:.1f} s, off {med['off'][1]:.1f} s: {100 * (med['on'][1] / med['off'][1] - 1):+.1f}% "
-              "(target: at most +10%)")
+        print(
+            f"median wall: on {med['on'][0]:.1f} s, off {med['off'][0]:.1f} s: {100 * (med['on'][0] / med['off'][0] - 1):+.1f}%   "
+            f"median cpu: on {med['on'][1]:.1f} s, off {med['off'][1]:.1f} s: {100 * (med['on'][1] / med['off'][1] - 1):+.1f}% "
+            "(target: at most +10%)"
+        )
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

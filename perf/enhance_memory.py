@@ -42,7 +42,20 @@ def make_clip(dst: Path, repeat: int) -> int:
 
 
 def measure(clip: Path, method: str, out: Path, batch: int) -> dict:
-    cmd = [sys.executable, "-m", "benchmark.cli", "enhance", str(clip), "-m", method, "-o", str(out), "-q", "--batch-size", str(batch)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "benchmark.cli",
+        "enhance",
+        str(clip),
+        "-m",
+        method,
+        "-o",
+        str(out),
+        "-q",
+        "--batch-size",
+        str(batch),
+    ]
     t0 = time.perf_counter()
     p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     _, status, usage = os.wait4(p.pid, 0)
@@ -66,15 +79,21 @@ def main() -> None:
         lengths = {}
         for name, rep in (("short", 1), ("long", a.repeat)):
             lengths[name] = make_clip(tmp / f"{name}.mp4", rep)
-        print(f"bench enhance, bigbuckbunny 1280x720 at 25 fps, batch {a.batch_size}, torch threads {os.environ.get('OMP_NUM_THREADS', 'default')}")
-        print(f"{'method':<22} {'clip':<6} {'frames':>6} {'method fps':>10} {'wall s':>8} {'peak RSS MB':>12} {'RSS long/short':>15}")
+        print(
+            f"bench enhance, bigbuckbunny 1280x720 at 25 fps, batch {a.batch_size}, torch threads {os.environ.get('OMP_NUM_THREADS', 'default')}"
+        )
+        print(
+            f"{'method':<22} {'clip':<6} {'frames':>6} {'method fps':>10} {'wall s':>8} {'peak RSS MB':>12} {'RSS long/short':>15}"
+        )
         for m in methods:
             res = {}
             for name in ("short", "long"):
                 r = res[name] = measure(tmp / f"{name}.mp4", m, tmp / f"out-{name}.mp4", a.batch_size)
                 assert r["frames"] == lengths[name], (r, lengths[name])
                 ratio = f"{r['rss_mb'] / res['short']['rss_mb']:.3f}" if name == "long" else ""
-                print(f"{m:<22} {name:<6} {r['frames']:>6} {r['fps']:>10.1f} {r['wall_s']:>8.1f} {r['rss_mb']:>12.0f} {ratio:>15}")
+                print(
+                    f"{m:<22} {name:<6} {r['frames']:>6} {r['fps']:>10.1f} {r['wall_s']:>8.1f} {r['rss_mb']:>12.0f} {ratio:>15}"
+                )
 
 
 if __name__ == "__main__":

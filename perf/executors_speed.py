@@ -29,8 +29,12 @@ def once(tmp: Path, tag: str, run: list[str], extra: list[str]) -> tuple[float, 
     out, cache = tmp / f"o-{tag}", tmp / f"c-{tag}"
     t0 = time.perf_counter()
     env = {**os.environ, "RAY_TMPDIR": str(tmp)}  # a Ray of its own: never joins (or leaves files beside) the user's
-    subprocess.run([sys.executable, "-m", "benchmark.cli", "run", "-q", *run, "-o", str(out), "--cache-dir", str(cache), *extra],
-                   check=True, capture_output=True, env=env)
+    subprocess.run(
+        [sys.executable, "-m", "benchmark.cli", "run", "-q", *run, "-o", str(out), "--cache-dir", str(cache), *extra],
+        check=True,
+        capture_output=True,
+        env=env,
+    )
     wall = time.perf_counter() - t0
     m = json.loads((out / "manifest.json").read_text())
     return wall, m["timings"]["execute_s"]
@@ -40,7 +44,10 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeat", type=int, default=2)
     ap.add_argument("--no-ray", action="store_true")
-    ap.add_argument("--detector", help="run the COCO subset with this detector instead (e.g. ../shared/weights/yolov8n_int8_openvino_model)")
+    ap.add_argument(
+        "--detector",
+        help="run the COCO subset with this detector instead (e.g. ../shared/weights/yolov8n_int8_openvino_model)",
+    )
     args = ap.parse_args()
     run = COCO + ["--detector", args.detector] if args.detector else RUN
     configs = {"serial": [], "workers 2": ["--workers", "2"]}
@@ -60,7 +67,9 @@ def main() -> None:
     print(f"workers 2 vs serial: {s[0] / w2[0]:.2f}x (process), {s[1] / w2[1]:.2f}x (execution)   target >= 1.6x")
     if "ray (local)" in med:
         r = med["ray (local)"]
-        print(f"ray vs workers 2: {w2[0] / r[0]:.2f}x (process), {w2[1] / r[1]:.2f}x (execution)   target >= 0.8x (within 20%)")
+        print(
+            f"ray vs workers 2: {w2[0] / r[0]:.2f}x (process), {w2[1] / r[1]:.2f}x (execution)   target >= 0.8x (within 20%)"
+        )
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ process with PYTHONPATH set to one version, in a folder of its own. ``BENCH_DATA
 needed for the weights-file probe (``weights/published/dncnn_25.pth`` beside ``data/``).
 About 3 minutes on a 2-core CPU. Prints a Markdown table at the end.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -26,9 +27,9 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
-from conftest import smooth_image  # noqa: E402
-
 from benchmark.core.imaging import write_png  # noqa: E402
+
+from conftest import smooth_image  # noqa: E402
 
 
 class Probe:
@@ -72,12 +73,35 @@ def _p_zero_pixels(w):
 
 
 def _p_crop_border(w):
-    return ["run", "-q", "-m", "identity", "-d", f"{_images(w / 'i')}@qf20", "--metrics", "psnr,psnr-b", "--crop-border", "100",
-            "-o", str(w / "o")]
+    return [
+        "run",
+        "-q",
+        "-m",
+        "identity",
+        "-d",
+        f"{_images(w / 'i')}@qf20",
+        "--metrics",
+        "psnr,psnr-b",
+        "--crop-border",
+        "100",
+        "-o",
+        str(w / "o"),
+    ]
 
 
 def _p_missing_weights(w):
-    return ["run", "-q", "-m", "fast-srgan:weights=nope.safetensors", "-d", f"{_images(w / 'i')}@x2", "--metrics", "psnr", "-o", str(w / "o")]
+    return [
+        "run",
+        "-q",
+        "-m",
+        "fast-srgan:weights=nope.safetensors",
+        "-d",
+        f"{_images(w / 'i')}@x2",
+        "--metrics",
+        "psnr",
+        "-o",
+        str(w / "o"),
+    ]
 
 
 def _p_one_stem(w):
@@ -90,7 +114,9 @@ def _p_one_stem(w):
 
 def _c_one_stem(w, procs):
     df = _scores(w / "o")
-    return "no scores" if df is None else f"{df.item_id.nunique()} items scored: {', '.join(sorted(df.item_id.unique()))}"
+    return (
+        "no scores" if df is None else f"{df.item_id.nunique()} items scored: {', '.join(sorted(df.item_id.unique()))}"
+    )
 
 
 def _p_weights_settings(w):
@@ -109,17 +135,26 @@ def _c_weights_settings(w, procs):
 
 def _p_report_twice(w):
     run = ["run", "-q", "-m", "identity", "-d", f"{_images(w / 'i')}@qf20", "--metrics", "psnr"]
-    return [run + ["-o", str(w / "a")], run + ["-o", str(w / "b")], ["report", str(w / "a"), str(w / "b"), "-o", str(w / "rep")]]
+    return [
+        run + ["-o", str(w / "a")],
+        run + ["-o", str(w / "b")],
+        ["report", str(w / "a"), str(w / "b"), "-o", str(w / "rep")],
+    ]
 
 
 def _c_report_twice(w, procs):
     out = procs[-1].stdout + procs[-1].stderr
     n = [line for line in out.splitlines() if "identity" in line]
-    return ("n=3 (each item once)" if any(" 3 " in line or "│ 3" in line for line in n) else "n=6 (items counted twice)"
-            if any(" 6 " in line or "│ 6" in line for line in n) else (n[0][:60] if n else out.strip().splitlines()[-1][:60] if out.strip() else "-"))
+    return (
+        "n=3 (each item once)"
+        if any(" 3 " in line or "│ 3" in line for line in n)
+        else "n=6 (items counted twice)"
+        if any(" 6 " in line or "│ 6" in line for line in n)
+        else (n[0][:60] if n else out.strip().splitlines()[-1][:60] if out.strip() else "-")
+    )
 
 
-EXITS = '''
+EXITS = """
 import sys
 from benchmark import registry
 from benchmark.api import Method
@@ -132,12 +167,24 @@ class Exits(Method):
         return frames
 from benchmark.cli import app
 app(sys.argv[1:])
-'''
+"""
 
 
 def _p_sys_exit(w):
     (w / "exits.py").write_text(EXITS)
-    return ["@exits.py", "run", "-q", "-m", "exits", "-d", f"{_images(w / 'i')}@qf20", "--metrics", "psnr", "-o", str(w / "o")]
+    return [
+        "@exits.py",
+        "run",
+        "-q",
+        "-m",
+        "exits",
+        "-d",
+        f"{_images(w / 'i')}@qf20",
+        "--metrics",
+        "psnr",
+        "-o",
+        str(w / "o"),
+    ]
 
 
 def _c_sys_exit(w, procs):
@@ -160,22 +207,71 @@ def _p_spec_unknown_key(w):
 
 def _p_train_bad_toml(w):
     (w / "c.toml").write_text("steps = [oops\n")
-    return ["train", "ssim", "-d", f"{_images(w / 'i')}@qf20", "--config", str(w / "c.toml"), "--val-items", "1", "-o", str(w / "t"), "-q"]
+    return [
+        "train",
+        "ssim",
+        "-d",
+        f"{_images(w / 'i')}@qf20",
+        "--config",
+        str(w / "c.toml"),
+        "--val-items",
+        "1",
+        "-o",
+        str(w / "t"),
+        "-q",
+    ]
 
 
 def _p_train_zero_batch(w):
     (w / "c.toml").write_text("steps = 2\nbatch = 0\n")
-    return ["train", "ssim", "-d", f"{_images(w / 'i')}@qf20", "--config", str(w / "c.toml"), "--val-items", "1", "-o", str(w / "t"), "-q"]
+    return [
+        "train",
+        "ssim",
+        "-d",
+        f"{_images(w / 'i')}@qf20",
+        "--config",
+        str(w / "c.toml"),
+        "--val-items",
+        "1",
+        "-o",
+        str(w / "t"),
+        "-q",
+    ]
 
 
 def _p_train_damaged_checkpoint(w):
     (w / "t").mkdir()
     (w / "t" / "checkpoint.pt").write_bytes(b"not a checkpoint" * 10)
-    return ["train", "ssim", "-d", f"{_images(w / 'i')}@qf20", "--resume", "--val-items", "1", "-o", str(w / "t"), "-q", "--steps", "2"]
+    return [
+        "train",
+        "ssim",
+        "-d",
+        f"{_images(w / 'i')}@qf20",
+        "--resume",
+        "--val-items",
+        "1",
+        "-o",
+        str(w / "t"),
+        "-q",
+        "--steps",
+        "2",
+    ]
 
 
 def _p_train_tiny(w):
-    return ["train", "ssim", "-d", f"{_images(w / 'i', ((6, 6), (5, 7)))}@qf20", "--val-items", "1", "-o", str(w / "t"), "-q", "--steps", "2"]
+    return [
+        "train",
+        "ssim",
+        "-d",
+        f"{_images(w / 'i', ((6, 6), (5, 7)))}@qf20",
+        "--val-items",
+        "1",
+        "-o",
+        str(w / "t"),
+        "-q",
+        "--steps",
+        "2",
+    ]
 
 
 def _p_enhance_unwritable(w):
@@ -208,7 +304,20 @@ def _c_fails_early(w, procs):
 
 
 def _p_cuda(w):
-    return ["run", "-q", "-m", "identity", "-d", f"{_images(w / 'i')}@qf20", "--metrics", "psnr", "--device", "cuda", "-o", str(w / "o")]
+    return [
+        "run",
+        "-q",
+        "-m",
+        "identity",
+        "-d",
+        f"{_images(w / 'i')}@qf20",
+        "--metrics",
+        "psnr",
+        "--device",
+        "cuda",
+        "-o",
+        str(w / "o"),
+    ]
 
 
 def _p_dry_cached(w):
@@ -228,12 +337,13 @@ def _p_inf_fps(w):
 def _c_inf_fps(w, procs):
     out = procs[-1].stdout
     best = next((line.strip() for line in out.splitlines() if line.strip().lower().startswith("best")), "")
-    return (best[:70] or "no best: line")
+    return best[:70] or "no best: line"
 
 
 def _rows(what):
     def check(w, procs):
         return _value(_scores(w / "o"), **what)
+
     return check
 
 
@@ -278,7 +388,11 @@ def run_probe(probe: Probe, code: Path, work: Path) -> tuple[int, str, str]:
     procs = []
     for i, args in enumerate(calls):
         PRE.get(probe.name.strip(), lambda w, i: None)(work, i)
-        cmd = [sys.executable, args[0][1:], *args[1:]] if args[0].startswith("@") else [sys.executable, "-m", "benchmark.cli", *args]
+        cmd = (
+            [sys.executable, args[0][1:], *args[1:]]
+            if args[0].startswith("@")
+            else [sys.executable, "-m", "benchmark.cli", *args]
+        )
         procs.append(subprocess.run(cmd, env=env, cwd=work, capture_output=True, text=True, timeout=600))
     last = procs[-1]
     lines = last.stderr.strip().splitlines() or last.stdout.strip().splitlines()
@@ -310,7 +424,9 @@ def main() -> None:
         table.append(row)
         print(json.dumps(row), flush=True)
     print(f"\n{len(PROBES)} probes, {time.time() - t0:.0f} s\n")
-    print("| class | fault | before: exit | before: says | before: outcome | after: exit | after: says | after: outcome |")
+    print(
+        "| class | fault | before: exit | before: says | before: outcome | after: exit | after: says | after: outcome |"
+    )
     print("|---|---|---:|---|---|---:|---|---|")
     for row in table:
         print("| " + " | ".join(row) + " |")

@@ -14,6 +14,7 @@ wall-clock limit (a hang is a row saying so) and the probes that read a 20 GB fi
 (FastAPI's test client, or uvicorn and a SIGINT). About 8 minutes on a 2-core CPU. Prints a
 Markdown table at the end.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -44,19 +45,31 @@ class Done:
 
 
 PROBES = [
-    Probe("1", "crafted artifacts.json (keys as paths, absolute sources) and a symlink in the cache", f._p_crafted, f._c_crafted),
+    Probe(
+        "1",
+        "crafted artifacts.json (keys as paths, absolute sources) and a symlink in the cache",
+        f._p_crafted,
+        f._c_crafted,
+    ),
     Probe("1", "run_id '.'", f._p_run_id("."), f._c_run_id),
     Probe("1", "run_id '..'", f._p_run_id(".."), f._c_run_id),
     Probe("1", "rows.jsonl of random bytes", f._p_rows_random, f._c_leaderboard),
     Probe("1", "rater name with terminal escapes / 500,000 chars", s._p_rater, s._c_rater),
     Probe("1", "absolute paths in the served manifest and site", s._p_served_paths, s._c_served_paths),
-    Probe("2", "20 GB sparse .png in a data folder (6 GB address space)", f._p_sparse, f._c_sparse, timeout=120, memory_gb=6),
+    Probe(
+        "2",
+        "20 GB sparse .png in a data folder (6 GB address space)",
+        f._p_sparse,
+        f._c_sparse,
+        timeout=120,
+        memory_gb=6,
+    ),
     Probe("2", "a FIFO named .png to bench enhance", f._p_fifo_enhance, f._exit_only, timeout=15),
     Probe("2", "-d /dev/zero@x2", f._p_dev_zero, f._exit_only, timeout=60, memory_gb=6),
     Probe("2", "seven brace groups of ten (10 million sets)", f._p_braces, f._c_took, timeout=90, memory_gb=6),
     Probe("2", "spec file nested 5,000 deep", f._p_deep_spec, f._exit_only),
     Probe("2", "two spec degradations naming each other", f._p_spec_cycle, f._exit_only),
-    Probe("3", "a damaged manifest (\"started\": 5) among good runs", f._p_damaged("manifest"), f._c_damaged),
+    Probe("3", 'a damaged manifest ("started": 5) among good runs', f._p_damaged("manifest"), f._c_damaged),
     Probe("3", "a scores file without a metric column among good runs", f._p_damaged("scores"), f._c_damaged),
     Probe("3", "report --html over a float-input run (@noise25)", f._p_float_site, f._c_site),
     Probe("3", "studies.sqlite of random bytes: bench serve", s._p_db_serve, s._c_db_serve),
@@ -74,7 +87,13 @@ PROBES = [
     Probe("5", "BD-rate with two codec levels", f._p_bd_summary, f._c_bd_summary),
     Probe("5", "bench enhance of a variable-frame-rate clip", f._p_vfr, f._c_vfr),
     Probe("5", "Ctrl-C on bench serve with a job running", s._p_serve_exit("job"), s._c_serve_exit, timeout=120),
-    Probe("5", "Ctrl-C on bench serve while the Leaderboards page builds", s._p_serve_exit("site"), s._c_serve_exit, timeout=120),
+    Probe(
+        "5",
+        "Ctrl-C on bench serve while the Leaderboards page builds",
+        s._p_serve_exit("site"),
+        s._c_serve_exit,
+        timeout=120,
+    ),
     Probe("5", "a new job's status (1 worker, 3 uploads) and the docs", s._p_job_state, s._c_job_state),
 ]
 
@@ -96,7 +115,10 @@ def run_step(step, env: dict, cwd: Path, timeout: float, memory_gb: float | None
             resource.setrlimit(resource.RLIMIT_AS, (int(memory_gb * 2**30), int(memory_gb * 2**30)))
 
     t0 = time.perf_counter()
-    with open(cwd.parent / f"{cwd.name}.stdout", "w+") as out, open(cwd.parent / f"{cwd.name}.stderr", "w+") as err:  # beside its folder
+    with (
+        open(cwd.parent / f"{cwd.name}.stdout", "w+") as out,
+        open(cwd.parent / f"{cwd.name}.stderr", "w+") as err,
+    ):  # beside its folder
         p = subprocess.Popen(cmd, env=env, cwd=cwd, stdout=out, stderr=err, text=True, preexec_fn=limit)
         while (res := os.wait4(p.pid, os.WNOHANG))[0] == 0 and time.perf_counter() - t0 < timeout:
             time.sleep(0.05)
@@ -118,7 +140,18 @@ def base_run(code: Path, work: Path, env: dict) -> Path:
     if not (out / "scores.parquet").exists():
         shutil.rmtree(work, ignore_errors=True)
         work.mkdir(parents=True)
-        args = ["run", "-q", "-m", "identity,bicubic", "-d", f"{_images(work / 'imgs')}@x2", "--metrics", "psnr", "-o", str(out)]
+        args = [
+            "run",
+            "-q",
+            "-m",
+            "identity,bicubic",
+            "-d",
+            f"{_images(work / 'imgs')}@x2",
+            "--metrics",
+            "psnr",
+            "-o",
+            str(out),
+        ]
         done = run_step(args, {**env, "BENCH_CACHE_DIR": str(work / "cache")}, work, 300, None, code)
         if not (out / "scores.parquet").exists():
             raise SystemExit(f"the base run of {code} failed:\n{done.stderr[-2000:]}")
@@ -141,9 +174,13 @@ def run_probe(probe: Probe, code: Path, work: Path, base: Path, env: dict) -> tu
     if last.returncode is None:
         return "-", f"no answer in {probe.timeout} s (killed)", _safe_check(probe, work, procs)
     lines = [x for x in last.stderr.strip().splitlines() if x.strip()] or last.stdout.strip().splitlines()
-    if isinstance(steps[len(procs) - 1], Py):  # a client of the app: its output is the outcome; the log says nothing to a user
+    if isinstance(
+        steps[len(procs) - 1], Py
+    ):  # a client of the app: its output is the outcome; the log says nothing to a user
         lines = [x for x in lines if x.startswith(("error:", "Error", "Traceback"))] or ["(a client: see the outcome)"]
-    said = ("TRACEBACK: " if "Traceback" in last.stderr else "") + (lines[-1].strip().replace(str(work.parent), "W")[:100] if lines else "")
+    said = ("TRACEBACK: " if "Traceback" in last.stderr else "") + (
+        lines[-1].strip().replace(str(work.parent), "W")[:100] if lines else ""
+    )
     return str(last.returncode), said, _safe_check(probe, work, procs)
 
 

@@ -50,7 +50,9 @@ print(json.dumps({"value": v, "peak_mb": (status("VmHWM") - before) / 1024, "sec
 
 
 def measure(metric: str, side: int, whole: bool) -> dict:
-    p = subprocess.run([sys.executable, "-c", CHILD, metric, str(side), "1" if whole else "0"], capture_output=True, text=True)
+    p = subprocess.run(
+        [sys.executable, "-c", CHILD, metric, str(side), "1" if whole else "0"], capture_output=True, text=True
+    )
     if p.returncode != 0:
         return {"error": (p.stderr.strip().splitlines() or ["?"])[-1]}
     return json.loads(p.stdout.strip().splitlines()[-1])
@@ -62,7 +64,9 @@ def main() -> None:
     ap.add_argument("--metrics", default="psnr,psnr-y,ssim,ssim-y,niqe,brisque")
     ap.add_argument("--whole-max", type=int, default=2000, help="largest side for the whole-frame path")
     a = ap.parse_args()
-    print(f"{'metric':8} {'size':>10} {'whole MB':>9} {'strips MB':>9} {'ratio':>6} {'whole s':>8} {'strips s':>8}  rel. diff")
+    print(
+        f"{'metric':8} {'size':>10} {'whole MB':>9} {'strips MB':>9} {'ratio':>6} {'whole s':>8} {'strips s':>8}  rel. diff"
+    )
     for metric in a.metrics.split(","):
         for side in (int(s) for s in a.sizes.split(",")):
             new = measure(metric, side, whole=False)
@@ -72,11 +76,15 @@ def main() -> None:
                 continue
             if old is None or "error" in old:
                 why = "not run (--whole-max)" if old is None else f"failed: {old['error'][:60]}"
-                print(f"{metric:8} {side:>5}x{side:<4} {'-':>9} {new['peak_mb']:9.0f} {'-':>6} {'-':>8} {new['seconds']:8.2f}  whole path {why}")
+                print(
+                    f"{metric:8} {side:>5}x{side:<4} {'-':>9} {new['peak_mb']:9.0f} {'-':>6} {'-':>8} {new['seconds']:8.2f}  whole path {why}"
+                )
                 continue
             rel = abs(new["value"] - old["value"]) / max(abs(old["value"]), 1e-300)
             ratio = old["peak_mb"] / max(new["peak_mb"], 1.0)
-            print(f"{metric:8} {side:>5}x{side:<4} {old['peak_mb']:9.0f} {new['peak_mb']:9.0f} {ratio:6.1f} {old['seconds']:8.2f} {new['seconds']:8.2f}  {rel:.1e}")
+            print(
+                f"{metric:8} {side:>5}x{side:<4} {old['peak_mb']:9.0f} {new['peak_mb']:9.0f} {ratio:6.1f} {old['seconds']:8.2f} {new['seconds']:8.2f}  {rel:.1e}"
+            )
         sys.stdout.flush()
 
 

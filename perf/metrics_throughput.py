@@ -18,8 +18,8 @@ import numpy as np
 
 
 def load_pairs(data_root: str | None):
-    from benchmark.degradations.jpeg import JPEG
     from benchmark.core.names import resolve
+    from benchmark.degradations.jpeg import JPEG
 
     spec = resolve("live1" if data_root else "photos", Path(data_root) if data_root else None)
     refs = [next(i.frames()) for i in spec.dataset.items()]
@@ -101,8 +101,10 @@ def main() -> None:
             times.append(time.perf_counter() - t)
         suite = len(pairs) / min(times)
         ps = timed(lambda o, r: (piq_psnr(o, r), piq_ssim(o, r)), pairs, args.repeat)
-        print(f"\nbench run (psnr+ssim, PNG cache reads, rows, parquet): {suite:.1f} img/s; "
-              f"piq psnr+ssim fp32 called directly: {ps:.1f} img/s; ratio {suite / ps:.2f}")
+        print(
+            f"\nbench run (psnr+ssim, PNG cache reads, rows, parquet): {suite:.1f} img/s; "
+            f"piq psnr+ssim fp32 called directly: {ps:.1f} img/s; ratio {suite / ps:.2f}"
+        )
 
 
 if __name__ == "__main__":

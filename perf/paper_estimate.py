@@ -30,8 +30,25 @@ def measure(detector: str, workers: int, tmp: Path) -> tuple[dict, dict[int, flo
     costs = {}
     for n in (1, workers):
         cache, out = tmp / f"c{n}", tmp / f"o{n}"
-        cmd = [sys.executable, "-m", "benchmark.cli", "run", "-q", "-m", METHODS, "-d", "coco-qf10", "--metrics", METRICS, "--detector", detector,
-               "--cache-dir", str(cache), "-o", str(out)] + (["--workers", str(n)] if n > 1 else [])
+        cmd = [
+            sys.executable,
+            "-m",
+            "benchmark.cli",
+            "run",
+            "-q",
+            "-m",
+            METHODS,
+            "-d",
+            "coco-qf10",
+            "--metrics",
+            METRICS,
+            "--detector",
+            detector,
+            "--cache-dir",
+            str(cache),
+            "-o",
+            str(out),
+        ] + (["--workers", str(n)] if n > 1 else [])
         env = None
         if n == 1:
             import os
@@ -66,8 +83,10 @@ def main() -> None:
             costs, walls = measure(a.detector, a.workers, Path(tmp))
         eff = walls[1] / walls[a.workers] / a.workers
         overhead = max(0.0, walls["corpus"])
-        print(f"coco-qf10 (125 images) x {METHODS} x {METRICS}: 1 worker (1 thread) {walls[1]:.1f} s, "
-              f"--workers {a.workers} {walls[a.workers]:.1f} s -> parallel efficiency {eff:.2f}; start-up + corpus {overhead:.1f} s")
+        print(
+            f"coco-qf10 (125 images) x {METHODS} x {METRICS}: 1 worker (1 thread) {walls[1]:.1f} s, "
+            f"--workers {a.workers} {walls[a.workers]:.1f} s -> parallel efficiency {eff:.2f}; start-up + corpus {overhead:.1f} s"
+        )
     print(f"{'method':<10} {'units':>6} {'s/unit':>8} {'s/MP':>8}")
     per_mp = []
     for rec in costs.values():
@@ -78,8 +97,10 @@ def main() -> None:
     units = a.images * a.qfs * a.methods
     unit_s = mean_spm * a.megapixels
     total = units * unit_s
-    print(f"\n{a.images} images x {a.qfs} QFs x {a.methods} methods = {units:,} units of ~{unit_s:.2f} s "
-          f"(the measured methods' mean {mean_spm:.2f} s/MP at {a.megapixels} MP; 10 methods as costly as these on average)")
+    print(
+        f"\n{a.images} images x {a.qfs} QFs x {a.methods} methods = {units:,} units of ~{unit_s:.2f} s "
+        f"(the measured methods' mean {mean_spm:.2f} s/MP at {a.megapixels} MP; 10 methods as costly as these on average)"
+    )
     print(f"{'workers':>8} {'hours':>8}")
     for n in (1, 8, 64):
         t = total / (n * (eff if n > 1 else 1.0)) + overhead * a.qfs * a.images / 125

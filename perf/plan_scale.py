@@ -37,17 +37,41 @@ def main() -> None:
         for i in range(args.units):
             write_png(d / f"{i:05d}.png", rng.integers(0, 256, (16, 16, 3), dtype=np.uint8))
         print(f"{args.units} units: {args.units} 16x16 images x identity x psnr, cold cache each time")
-        print(f"{'executor':<12} {'wall s':>8} {'plan s':>8} {'exec s':>8} {'in units s':>11} {'driver ms/unit':>15} {'units/s':>9}")
+        print(
+            f"{'executor':<12} {'wall s':>8} {'plan s':>8} {'exec s':>8} {'in units s':>11} {'driver ms/unit':>15} {'units/s':>9}"
+        )
         for name, extra in (("serial", []), (f"workers {args.workers}", ["--workers", str(args.workers)])):
             out, cache = Path(tmp) / f"o-{len(extra)}", Path(tmp) / f"c-{len(extra)}"
             t0 = time.perf_counter()
-            subprocess.run([sys.executable, "-m", "benchmark.cli", "run", "-q", "-m", "identity", "-d", f"{d}@qf20", "--metrics", "psnr",
-                            "-o", str(out), "--cache-dir", str(cache), *extra], check=True, capture_output=True)
+            subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "benchmark.cli",
+                    "run",
+                    "-q",
+                    "-m",
+                    "identity",
+                    "-d",
+                    f"{d}@qf20",
+                    "--metrics",
+                    "psnr",
+                    "-o",
+                    str(out),
+                    "--cache-dir",
+                    str(cache),
+                    *extra,
+                ],
+                check=True,
+                capture_output=True,
+            )
             wall = time.perf_counter() - t0
             t = json.loads((out / "manifest.json").read_text())["timings"]
             per_worker = t["unit_s"] / (args.workers if extra else 1)  # units run side by side on the workers
             driver = max(0.0, t["execute_s"] - per_worker) / args.units * 1e3
-            print(f"{name:<12} {wall:8.1f} {t['plan_s']:8.2f} {t['execute_s']:8.1f} {t['unit_s']:11.1f} {driver:15.2f} {args.units / wall:9.0f}")
+            print(
+                f"{name:<12} {wall:8.1f} {t['plan_s']:8.2f} {t['execute_s']:8.1f} {t['unit_s']:11.1f} {driver:15.2f} {args.units / wall:9.0f}"
+            )
 
 
 if __name__ == "__main__":

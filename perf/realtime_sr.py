@@ -14,7 +14,6 @@ import argparse
 import time
 
 
-
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--frames", type=int, default=100)
@@ -46,7 +45,7 @@ def main() -> None:
             for _ in range(3):
                 t = time.perf_counter()
                 for i in range(0, len(frames), batch):
-                    out = m.process(frames[i: i + batch], ctx)
+                    out = m.process(frames[i : i + batch], ctx)
                 best = min(best, time.perf_counter() - t)
             assert out[0].shape == (180, 320, 3)
             fps = len(frames) / best

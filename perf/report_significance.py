@@ -37,8 +37,10 @@ def main() -> None:
     df = leaderboard.load_runs(a.runs)
     empty = significance.analyse(df.iloc[:0])
     items = df[df["scope"].isin(significance.ITEM_SCOPES)]
-    print(f"{len(df):,} rows; {items['dataset'].nunique()} data sets, {items['method'].nunique()} methods, "
-          f"{items['metric'].nunique()} metrics, {items.groupby('dataset')['item_id'].nunique().max()} items at most per set")
+    print(
+        f"{len(df):,} rows; {items['dataset'].nunique()} data sets, {items['method'].nunique()} methods, "
+        f"{items['metric'].nunique()} metrics, {items.groupby('dataset')['item_id'].nunique().max()} items at most per set"
+    )
 
     def before():
         leaderboard.to_markdown(leaderboard.summarize(df, sig=empty))
@@ -50,8 +52,10 @@ def main() -> None:
 
     t0, t1 = best_of(before, a.repeats), best_of(after, a.repeats)
     sig = significance.analyse(df)
-    print(f"means only (baseline): {t0:.3f} s; with paired comparisons: {t1:.3f} s; added {t1 - t0:.3f} s "
-          f"({t1 / t0:.1f}x) for {len(sig.pairs)} comparisons; target: under 2 s added")
+    print(
+        f"means only (baseline): {t0:.3f} s; with paired comparisons: {t1:.3f} s; added {t1 - t0:.3f} s "
+        f"({t1 / t0:.1f}x) for {len(sig.pairs)} comparisons; target: under 2 s added"
+    )
 
 
 if __name__ == "__main__":

@@ -36,12 +36,54 @@ def jobs(detector: str | None) -> dict[str, list[str]]:
     out = {
         "default": [],
         "live1": ["-m", "identity,ssim,gan", "-d", "live1-qf10", "--metrics", "psnr,ssim,niqe,brisque"],
-        "vid4-crf": ["-m", "identity,ssim", "-d", "vid4-crf35", "--metrics", "psnr,ssim,tof,flicker", "--max-frames", "10"],
-        "workers2": ["-m", "identity,ssim", "-d", "live1-qf20", "--metrics", "psnr,ssim,psnr-b", "--limit", "8", "--workers", "2"],
-        "ray": ["-m", "identity,gan", "-d", "cbsd68-qf20", "--metrics", "psnr,ssim-y", "--limit", "6", "--executor", "ray"],
+        "vid4-crf": [
+            "-m",
+            "identity,ssim",
+            "-d",
+            "vid4-crf35",
+            "--metrics",
+            "psnr,ssim,tof,flicker",
+            "--max-frames",
+            "10",
+        ],
+        "workers2": [
+            "-m",
+            "identity,ssim",
+            "-d",
+            "live1-qf20",
+            "--metrics",
+            "psnr,ssim,psnr-b",
+            "--limit",
+            "8",
+            "--workers",
+            "2",
+        ],
+        "ray": [
+            "-m",
+            "identity,gan",
+            "-d",
+            "cbsd68-qf20",
+            "--metrics",
+            "psnr,ssim-y",
+            "--limit",
+            "6",
+            "--executor",
+            "ray",
+        ],
     }
     if detector:
-        out["coco-map50"] = ["-m", "identity,ssim", "-d", "coco-qf10", "--metrics", "psnr,map50", "--limit", "40", "--detector", detector]
+        out["coco-map50"] = [
+            "-m",
+            "identity,ssim",
+            "-d",
+            "coco-qf10",
+            "--metrics",
+            "psnr,map50",
+            "--limit",
+            "40",
+            "--detector",
+            detector,
+        ]
     return out
 
 
@@ -77,7 +119,11 @@ def run_job(src: Path, args: list[str], out: Path, cache: Path) -> float:
 
 
 def cache_entries(cache: Path) -> set[str]:
-    return {str(p.relative_to(cache)) for p in cache.rglob("*") if p.is_file() and p.name != "costs.json" and not p.name.startswith(".")}
+    return {
+        str(p.relative_to(cache))
+        for p in cache.rglob("*")
+        if p.is_file() and p.name != "costs.json" and not p.name.startswith(".")
+    }
 
 
 def compare(a: Path, b: Path) -> list[str]:
@@ -99,7 +145,9 @@ def compare(a: Path, b: Path) -> list[str]:
         vx, vy = _num(rx["value"]), _num(ry["value"])
         same = (math.isnan(vx) and math.isnan(vy)) or vx == vy or abs(vx - vy) <= TOLERANCE
         if not same:
-            diffs.append(f"row {i} ({rx['dataset']} / {rx['item_id']} / {rx['method']} / {rx['metric']}): value {vx!r} vs {vy!r}")
+            diffs.append(
+                f"row {i} ({rx['dataset']} / {rx['item_id']} / {rx['method']} / {rx['metric']}): value {vx!r} vs {vy!r}"
+            )
     return diffs
 
 
@@ -110,7 +158,9 @@ def _num(v) -> float:
         return float("nan")
 
 
-def capture(side: str, src: Path, work: Path, todo: dict[str, list[str]], cache: Path | None = None) -> dict[str, float]:
+def capture(
+    side: str, src: Path, work: Path, todo: dict[str, list[str]], cache: Path | None = None
+) -> dict[str, float]:
     root = work / side
     cache = cache or root / "cache"
     times = {}
@@ -120,7 +170,10 @@ def capture(side: str, src: Path, work: Path, todo: dict[str, list[str]], cache:
             continue
         out.parent.mkdir(parents=True, exist_ok=True)
         times[name] = run_job(src, args, out, cache)
-        print(f"  {side:12s} {name:10s} {times[name]:7.1f} s  {sum(1 for _ in open(out / 'scores.csv')) - 1} rows", flush=True)
+        print(
+            f"  {side:12s} {name:10s} {times[name]:7.1f} s  {sum(1 for _ in open(out / 'scores.csv')) - 1} rows",
+            flush=True,
+        )
     return times
 
 
@@ -129,7 +182,11 @@ def main() -> None:
     ap.add_argument("--before", type=Path, required=True, help="checkout of the code before the change")
     ap.add_argument("--after", type=Path, default=Path("."), help="checkout of the code after the change")
     ap.add_argument("--work", type=Path, default=Path("/tmp/bench-rows"))
-    ap.add_argument("--detector", default=None, help="detector for the coco-qf10 map50 job (e.g. ../shared/weights/yolov8n_int8_openvino_model)")
+    ap.add_argument(
+        "--detector",
+        default=None,
+        help="detector for the coco-qf10 map50 job (e.g. ../shared/weights/yolov8n_int8_openvino_model)",
+    )
     ap.add_argument("--only", nargs="*", default=None, help="run only these jobs")
     ap.add_argument("--capture-only", action="store_true", help="capture the before side and stop")
     a = ap.parse_args()
@@ -160,11 +217,15 @@ def main() -> None:
         report["jobs"][name] = {"rows": rows, "diffs_fresh_cache": len(d1), "diffs_old_cache": len(d2)}
         status = "EQUAL" if not d1 and not d2 else "DIFFERENT"
         bad += bool(d1 or d2)
-        print(f"{name:10s} {rows:6d} rows  fresh cache: {len(d1)} differences  old cache: {len(d2)} differences  -> {status}")
+        print(
+            f"{name:10s} {rows:6d} rows  fresh cache: {len(d1)} differences  old cache: {len(d2)} differences  -> {status}"
+        )
         for d in (d1 + d2)[:10]:
             print(f"    {d}")
-    print(f"cache: {len(entries)} entries made before; the after code on that cache added {len(added)}"
-          + (f" (e.g. {added[:3]})" if added else " (every entry hit)"))
+    print(
+        f"cache: {len(entries)} entries made before; the after code on that cache added {len(added)}"
+        + (f" (e.g. {added[:3]})" if added else " (every entry hit)")
+    )
     (a.work / "report.json").write_text(json.dumps(report, indent=2) + "\n")
     sys.exit(1 if bad or added else 0)
 

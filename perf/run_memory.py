@@ -73,19 +73,31 @@ def forward_peak(method_name: str, w: int, h: int, device: str) -> dict:
     method.setup(device)
     rng = np.random.default_rng(0)
     y, x = np.mgrid[0:h, 0:w].astype(np.float32)
-    frame = np.clip(np.stack([128 + 70 * np.sin(x / (9 + k) + k) * np.cos(y / (13 + k)) for k in range(3)], 2)
-                    + rng.normal(0, 8, (h, w, 3)), 0, 255).astype(np.uint8)
+    frame = np.clip(
+        np.stack([128 + 70 * np.sin(x / (9 + k) + k) * np.cos(y / (13 + k)) for k in range(3)], 2)
+        + rng.normal(0, 8, (h, w, 3)),
+        0,
+        255,
+    ).astype(np.uint8)
     ctx = Context(scale=method.scale or 1, device=device)
     method.start_clip(ctx)
-    with open("/proc/self/clear_refs", "w") as f:  # the high-water mark from here on: loading the weights is not the call
+    with open(
+        "/proc/self/clear_refs", "w"
+    ) as f:  # the high-water mark from here on: loading the weights is not the call
         f.write("5")
     before = _status_kb("VmRSS")
     t = time.perf_counter()
     method.process([frame], ctx)
     seconds = time.perf_counter() - t
     peak = _status_kb("VmHWM")
-    return {"method": method_name, "size": f"{w}x{h}", "device": device, "rss_before_mib": before / 1024,
-            "peak_rss_increase_mib": (peak - before) / 1024, "seconds": seconds}
+    return {
+        "method": method_name,
+        "size": f"{w}x{h}",
+        "device": device,
+        "rss_before_mib": before / 1024,
+        "peak_rss_increase_mib": (peak - before) / 1024,
+        "seconds": seconds,
+    }
 
 
 def main() -> None:
@@ -95,15 +107,21 @@ def main() -> None:
     ap.add_argument("--metrics", default="psnr,ssim,niqe,brisque")
     ap.add_argument("--repeats", type=int, default=1)
     ap.add_argument("--bench", default=str(Path(sys.executable).with_name("bench")))
-    ap.add_argument("--forward", metavar="METHOD", help="measure one forward pass of METHOD on one frame of --size instead")
+    ap.add_argument(
+        "--forward", metavar="METHOD", help="measure one forward pass of METHOD on one frame of --size instead"
+    )
     ap.add_argument("--device", default="cpu", help="with --forward")
     ap.add_argument("--json", action="store_true", help="with --forward: print the result as one JSON line")
     a = ap.parse_args()
     w, h = (int(v) for v in a.size.split("x"))
     if a.forward:
         r = forward_peak(a.forward, w, h, a.device)
-        print(json.dumps(r) if a.json else f"{r['method']} on {r['size']} ({r['device']}): peak RSS increase {r['peak_rss_increase_mib']:.1f} MiB "
-              f"above {r['rss_before_mib']:.1f} MiB, {r['seconds']:.2f} s")
+        print(
+            json.dumps(r)
+            if a.json
+            else f"{r['method']} on {r['size']} ({r['device']}): peak RSS increase {r['peak_rss_increase_mib']:.1f} MiB "
+            f"above {r['rss_before_mib']:.1f} MiB, {r['seconds']:.2f} s"
+        )
         return
     tmp = Path(tempfile.mkdtemp(prefix="runmem-"))
     try:
@@ -113,13 +131,27 @@ def main() -> None:
         peaks: dict[int, list[float]] = {n: [] for n in sizes}
         for r in range(a.repeats):
             for n in sizes:
-                cmd = [a.bench, "run", "-m", "identity", "-d", f"{tmp / f'set{n}'}@qf20", "--metrics", a.metrics, "--no-cache", "-q",
-                       "-o", str(tmp / f"run{n}-{r}")]
+                cmd = [
+                    a.bench,
+                    "run",
+                    "-m",
+                    "identity",
+                    "-d",
+                    f"{tmp / f'set{n}'}@qf20",
+                    "--metrics",
+                    a.metrics,
+                    "--no-cache",
+                    "-q",
+                    "-o",
+                    str(tmp / f"run{n}-{r}"),
+                ]
                 dt, mb = run(cmd)
                 peaks[n].append(mb)
                 print(f"  {n:5} items of {w}x{h}: {dt:7.1f} s, peak RSS {mb:7.1f} MB", flush=True)
         lo, hi = max(peaks[sizes[0]]), max(peaks[sizes[1]])
-        print(f"peak RSS: {sizes[0]} items {lo:.1f} MB, {sizes[1]} items {hi:.1f} MB, ratio {hi / lo:.3f} (target <= 1.2)")
+        print(
+            f"peak RSS: {sizes[0]} items {lo:.1f} MB, {sizes[1]} items {hi:.1f} MB, ratio {hi / lo:.3f} (target <= 1.2)"
+        )
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

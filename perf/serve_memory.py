@@ -23,7 +23,19 @@ import tempfile
 import time
 from pathlib import Path
 
-FAST_FIRST = ["identity", "bicubic", "lanczos", "tsmooth", "fast-srgan", "ssim", "gan", "pix2pix", "videoboost", "srresnet", "srgan"]
+FAST_FIRST = [
+    "identity",
+    "bicubic",
+    "lanczos",
+    "tsmooth",
+    "fast-srgan",
+    "ssim",
+    "gan",
+    "pix2pix",
+    "videoboost",
+    "srresnet",
+    "srgan",
+]
 SCALE_FREE = {"identity": None, "bicubic": 2, "lanczos": 2}  # scale sent with the upload (identity: 1, the default)
 
 
@@ -58,8 +70,18 @@ def child(method: str, png: Path, scale: int | None) -> None:
             job = r.json()["job"]
             while (j := c.get(f"/api/jobs/{job}").json())["status"] not in ("done", "error"):
                 time.sleep(0.5)
-            print(json.dumps({"status": j["status"], "error": j["error"], "seconds": time.perf_counter() - t0,
-                              "input": j["input_size"], "output": j["output_size"], "before_kb": before}))
+            print(
+                json.dumps(
+                    {
+                        "status": j["status"],
+                        "error": j["error"],
+                        "seconds": time.perf_counter() - t0,
+                        "input": j["input_size"],
+                        "output": j["output_size"],
+                        "before_kb": before,
+                    }
+                )
+            )
 
 
 def measure(method: str, png: Path, timeout: float, limit_gb: float) -> dict:
@@ -99,9 +121,14 @@ def main() -> None:
         return child(a.child, Path(a.png), SCALE_FREE.get(a.child))
     from benchmark.core.memory import memory_budget
 
-    print(f"memory budget: {memory_budget('cpu') / 2**20:.0f} MiB (BENCH_MEMORY_BUDGET={os.environ.get('BENCH_MEMORY_BUDGET', 'unset')}); "
-          f"upload {a.size}x{a.size}", flush=True)
-    print("| method | input | output | seconds | RSS before upload (MB) | peak RSS (MB) | peak − before (MB) | status |")
+    print(
+        f"memory budget: {memory_budget('cpu') / 2**20:.0f} MiB (BENCH_MEMORY_BUDGET={os.environ.get('BENCH_MEMORY_BUDGET', 'unset')}); "
+        f"upload {a.size}x{a.size}",
+        flush=True,
+    )
+    print(
+        "| method | input | output | seconds | RSS before upload (MB) | peak RSS (MB) | peak − before (MB) | status |"
+    )
     print("|---|---|---|---:|---:|---:|---:|---|", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         png = make_input(Path(tmp) / f"photo{a.size}.png", a.size)
@@ -110,8 +137,11 @@ def main() -> None:
             before = r.get("before_kb", 0) / 1024
             secs = f"{r['seconds']:.1f}" if "seconds" in r else "-"
             status = r["status"] + (f": {r['error']}" if r.get("error") else "").replace("\n", " ").replace("|", "/")
-            print(f"| {m} | {r.get('input', '-')} | {r.get('output', '-')} | {secs} | {before:.0f} | {r['peak_kb'] / 1024:.0f} | "
-                  f"{r['peak_kb'] / 1024 - before:.0f} | {status} |", flush=True)
+            print(
+                f"| {m} | {r.get('input', '-')} | {r.get('output', '-')} | {secs} | {before:.0f} | {r['peak_kb'] / 1024:.0f} | "
+                f"{r['peak_kb'] / 1024 - before:.0f} | {status} |",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

@@ -14,15 +14,14 @@ import os
 import time
 
 
-
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeat", type=int, default=3)
     a = ap.parse_args()
-    from benchmark.degradations.jpeg import JPEG
     from benchmark.core.imaging import rgb_to_y
-    from benchmark.metrics.fidelity import _ssim, _ssim_skimage
     from benchmark.core.names import resolve
+    from benchmark.degradations.jpeg import JPEG
+    from benchmark.metrics.fidelity import _ssim, _ssim_skimage
 
     root = os.environ.get("BENCH_DATA_ROOT")
     from pathlib import Path
@@ -31,7 +30,9 @@ def main() -> None:
     refs = [next(i.frames()) for i in spec.dataset.items()]
     pairs = [(JPEG(20).apply(r), r) for r in refs]
     y = lambda x: rgb_to_y(x)[:, :, None]  # noqa: E731
-    print(f"{len(pairs)} {'LIVE1' if root else 'embedded'} images, JPEG QF20, {pairs[0][0].shape[1]}x{pairs[0][0].shape[0]} first")
+    print(
+        f"{len(pairs)} {'LIVE1' if root else 'embedded'} images, JPEG QF20, {pairs[0][0].shape[1]}x{pairs[0][0].shape[0]} first"
+    )
     for label, conv in (("ssim (RGB)", None), ("ssim-y", y)):
         t = {"bench": [], "skimage": []}
         diff = 0.0
@@ -45,7 +46,9 @@ def main() -> None:
                 else:
                     diff = max(diff, max(abs(p - q) for p, q in zip(new, vals)))
         b, s = min(t["bench"]), min(t["skimage"])
-        print(f"{label:<11} bench {len(pairs) / b:6.1f} img/s   skimage {len(pairs) / s:6.1f} img/s   {s / b:.2f}x   max |diff| {diff:.2e}")
+        print(
+            f"{label:<11} bench {len(pairs) / b:6.1f} img/s   skimage {len(pairs) / s:6.1f} img/s   {s / b:.2f}x   max |diff| {diff:.2e}"
+        )
 
 
 if __name__ == "__main__":

@@ -46,21 +46,32 @@ def main() -> None:
     a = ap.parse_args()
 
     import torch
-    from pyiqa.archs.brisque_arch import brisque
-    from pyiqa.archs.niqe_arch import calculate_niqe
 
-    from benchmark import registry
-    from benchmark.degradations.jpeg import JPEG
-    from benchmark.metrics.nr import brisque_model, niqe_params
     from benchmark.core.names import resolve
-    from benchmark.run.runner import RunConfig, Runner
-    from benchmark.run.stages.corpus import predictions
+    from benchmark.degradations.jpeg import JPEG
 
     spec = resolve("coco", Path(a.data_root))
     jpeg = JPEG(20)
     frames = [jpeg.apply(next(i.frames())) for i in list(spec.dataset.items())[: a.limit]]
     tensors = [torch.from_numpy(f).permute(2, 0, 1)[None].double() / 255 for f in frames]
     print(f"{len(frames)} COCO images at JPEG QF20, {torch.get_num_threads()} torch threads")
+
+    rows = nr_rows(frames, tensors, a.repeat)
+    rows.append(detection_row(frames, a.detector, a.repeat))
+    rows.append(corpus_row(frames, a.detector, a.repeat))
+    print(f"{'path':34s} {'baseline':22s} {'baseline img/s':>15s} {'bench img/s':>12s} {'overhead':>9s}")
+    for name, base, d, b in rows:
+        print(f"{name:34s} {base:22s} {d:15.2f} {b:12.2f} {100 * (d / b - 1):8.1f}%")
+
+
+def nr_rows(frames, tensors, repeat: int) -> list:
+    """NIQE and BRISQUE: pyiqa's functions called directly against bench's metrics."""
+    import torch
+    from pyiqa.archs.brisque_arch import brisque
+    from pyiqa.archs.niqe_arch import calculate_niqe
+
+    from benchmark import registry
+    from benchmark.metrics.nr import brisque_model, niqe_params
 
     rows = []
     mu, cov = (torch.from_numpy(a) for a in niqe_params())
@@ -69,24 +80,49 @@ def main() -> None:
     niqe, bris = registry.metrics.get("niqe")(), registry.metrics.get("brisque")()
     for name, direct, ours in [
         ("niqe", lambda t: calculate_niqe(t, 0, True, "ycbcr", mu, cov), lambda f: niqe.score(f)),
-        ("brisque", lambda t: brisque(t, sv_coef=sv_coef, sv=sv, gamma=gamma, rho=rho, version="original"), lambda f: bris.score(f)),
+        (
+            "brisque",
+            lambda t: brisque(t, sv_coef=sv_coef, sv=sv, gamma=gamma, rho=rho, version="original"),
+            lambda f: bris.score(f),
+        ),
     ]:
-        rows.append((name, "pyiqa direct", *compare(direct, tensors, ours, frames, a.repeat)))
+        rows.append((name, "pyiqa direct", *compare(direct, tensors, ours, frames, repeat)))
+    return rows
 
+
+def detection_row(frames, detector_path: str, repeat: int) -> tuple:
+    """Detection: ultralytics' predict on arrays against bench's Detector.detect."""
     from ultralytics import YOLO
 
-    det_metric = registry.metrics.get("map")(detector=a.detector)
-    detector = det_metric.detector
-    yolo = YOLO(a.detector, task="detect")
+    from benchmark import registry
+
+    detector = registry.metrics.get("map")(detector=detector_path).detector
+    yolo = YOLO(detector_path, task="detect")
     bgr = [np.ascontiguousarray(f[..., ::-1]) for f in frames]
     yolo.predict(bgr[0], imgsz=detector.imgsz, verbose=False)  # warm up both
     detector.detect(frames[0])
     predict = dict(imgsz=detector.imgsz, conf=0.001, iou=0.7, max_det=300, verbose=False)
-    rows.append(("detection (Detector.detect)", "ultralytics predict(array)", *compare(lambda x: yolo.predict(x, **predict), bgr, detector.detect, frames, a.repeat)))
+    return (
+        "detection (Detector.detect)",
+        "ultralytics predict(array)",
+        *compare(lambda x: yolo.predict(x, **predict), bgr, detector.detect, frames, repeat),
+    )
 
-    # through the runner: restored frames read from the cache (PNG), predictions written to it;
-    # the baseline reads the same PNG files with ultralytics (predict(path)) and keeps the results
+
+def corpus_row(frames, detector_path: str, repeat: int) -> tuple:
+    """Through the runner: restored frames read from the cache (PNG), predictions written to it;
+    the baseline reads the same PNG files with ultralytics (predict(path)) and keeps the results."""
+    from ultralytics import YOLO
+
+    from benchmark import registry
     from benchmark.api import digest
+    from benchmark.run.runner import RunConfig, Runner
+    from benchmark.run.stages.corpus import predictions
+
+    det_metric = registry.metrics.get("map")(detector=detector_path)
+    detector = det_metric.detector
+    yolo = YOLO(detector_path, task="detect")
+    predict = dict(imgsz=detector.imgsz, conf=0.001, iou=0.7, max_det=300, verbose=False)
 
     with tempfile.TemporaryDirectory() as tmp:
         runner = Runner(RunConfig(cache_dir=tmp))
@@ -109,12 +145,17 @@ def main() -> None:
             pred_paths[k].unlink(missing_ok=True)  # recompute on every pass
             predictions(runner.cache, det_metric, k, lambda: runner.cache.read_frames(k), 8, setup_once)
 
-        rows.append(("detection (stages.corpus.predictions)", "ultralytics predict(file)",
-                     *compare(lambda p: yolo.predict(str(p), **predict)[0].boxes.xyxy.tolist(), files, through_runner, keys, a.repeat)))
-
-    print(f"{'path':34s} {'baseline':22s} {'baseline img/s':>15s} {'bench img/s':>12s} {'overhead':>9s}")
-    for name, base, d, b in rows:
-        print(f"{name:34s} {base:22s} {d:15.2f} {b:12.2f} {100 * (d / b - 1):8.1f}%")
+        return (
+            "detection (stages.corpus.predictions)",
+            "ultralytics predict(file)",
+            *compare(
+                lambda p: yolo.predict(str(p), **predict)[0].boxes.xyxy.tolist(),
+                files,
+                through_runner,
+                keys,
+                repeat,
+            ),
+        )
 
 
 if __name__ == "__main__":

@@ -101,14 +101,21 @@ def builtin_table(a) -> None:
     import numpy as np
 
     budget_mb = None if a.default_budget else a.budget_mb
-    under = "the default budget (benchmark/core/memory.py: memory_budget)" if budget_mb is None else f"a {budget_mb:.0f} MB budget"
+    under = (
+        "the default budget (benchmark/core/memory.py: memory_budget)"
+        if budget_mb is None
+        else f"a {budget_mb:.0f} MB budget"
+    )
     print(f"srgan x4, synthetic frames, CPU, {a.threads} torch thread(s); auto = tiles chosen under {under}")
-    print(f"{'input':<10} {'setting':<24} {'tile':>6} {'seconds':>8} {'RSS before MB':>14} {'peak RSS MB':>12} {'max diff vs whole':>18}")
+    print(
+        f"{'input':<10} {'setting':<24} {'tile':>6} {'seconds':>8} {'RSS before MB':>14} {'peak RSS MB':>12} {'max diff vs whole':>18}"
+    )
     with tempfile.TemporaryDirectory() as tmp:
         for side in a.sides:
             ref = None
-            settings = ([("whole frame (tile=0)", "srgan:tile=0", None)] if side <= a.whole_up_to else []) + \
-                       [("auto (budget)", "srgan", budget_mb)]
+            settings = ([("whole frame (tile=0)", "srgan:tile=0", None)] if side <= a.whole_up_to else []) + [
+                ("auto (budget)", "srgan", budget_mb)
+            ]
             for i, (label, spec, budget) in enumerate(settings):
                 path = Path(tmp) / f"b{side}_{i}.npy"
                 r = measure_builtin(spec, side, path, budget, a.threads, a.limit_gb)
@@ -116,9 +123,16 @@ def builtin_table(a) -> None:
                     print(f"{side:<10} {label:<24} {'':>6} {'':>8} {'':>14} {r['rss_mb']:>12.0f}  failed: {r['error']}")
                     continue
                 out = np.load(path, mmap_mode="r")
-                diff = "baseline" if spec.endswith("tile=0") else ("-" if ref is None else f"{int(np.abs(out.astype(np.int16) - ref).max())} grey level(s)")
+                diff = (
+                    "baseline"
+                    if spec.endswith("tile=0")
+                    else ("-" if ref is None else f"{int(np.abs(out.astype(np.int16) - ref).max())} grey level(s)")
+                )
                 ref = np.array(out) if spec.endswith("tile=0") else ref
-                print(f"{side:<10} {label:<24} {r['tile'] or 'none'!s:>6} {r['seconds']:>8.1f} {r['before_mb']:>14.0f} {r['rss_mb']:>12.0f} {diff:>18}", flush=True)
+                print(
+                    f"{side:<10} {label:<24} {r['tile'] or 'none'!s:>6} {r['seconds']:>8.1f} {r['before_mb']:>14.0f} {r['rss_mb']:>12.0f} {diff:>18}",
+                    flush=True,
+                )
 
 
 def make_model(path: Path) -> None:
@@ -133,11 +147,20 @@ def make_model(path: Path) -> None:
     save_file({k: v.contiguous() for k, v in net.state_dict().items()}, str(path))
 
 
-def measure(spec: str, out: Path, budget_mb: float | None, threads: int, limit_gb: float, child: list[str] | None = None) -> dict:
+def measure(
+    spec: str, out: Path, budget_mb: float | None, threads: int, limit_gb: float, child: list[str] | None = None
+) -> dict:
     def limit() -> None:
         resource.setrlimit(resource.RLIMIT_AS, (int(limit_gb * 2**30), int(limit_gb * 2**30)))
 
-    cmd = [sys.executable, "-c", *(child or [CHILD, spec]), str(out), "none" if budget_mb is None else str(budget_mb), str(threads)]
+    cmd = [
+        sys.executable,
+        "-c",
+        *(child or [CHILD, spec]),
+        str(out),
+        "none" if budget_mb is None else str(budget_mb),
+        str(threads),
+    ]
     t0 = time.perf_counter()
     p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, preexec_fn=limit)
     _, status, usage = os.wait4(p.pid, 0)
@@ -154,13 +177,21 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--tile", type=int, default=512, help="the fixed tile setting")
     ap.add_argument("--budget-mb", type=float, default=1024, help="memory budget for the automatic setting")
-    ap.add_argument("--default-budget", action="store_true", help="--builtin: auto tiles under the default budget, not --budget-mb")
+    ap.add_argument(
+        "--default-budget", action="store_true", help="--builtin: auto tiles under the default budget, not --budget-mb"
+    )
     ap.add_argument("--threads", type=int, default=1, help="torch threads in each child")
     ap.add_argument("--limit-gb", type=float, default=14, help="address-space limit of each child")
-    ap.add_argument("--builtin", action="store_true", help="srgan (a built-in network) at --sides instead of the published model")
+    ap.add_argument(
+        "--builtin", action="store_true", help="srgan (a built-in network) at --sides instead of the published model"
+    )
     ap.add_argument("--sides", type=int, nargs="+", default=[1024, 4096], help="input sides for --builtin")
-    ap.add_argument("--whole-up-to", type=int, default=1024, help="--builtin: also run untiled (tile=0) up to this side")
-    ap.add_argument("--psnr", action="store_true", help="PSNR of tiled vs untiled built-in networks on Set5 x4 and LIVE1 QF10")
+    ap.add_argument(
+        "--whole-up-to", type=int, default=1024, help="--builtin: also run untiled (tile=0) up to this side"
+    )
+    ap.add_argument(
+        "--psnr", action="store_true", help="PSNR of tiled vs untiled built-in networks on Set5 x4 and LIVE1 QF10"
+    )
     a = ap.parse_args()
     if a.builtin or a.psnr:
         if a.builtin:
@@ -176,10 +207,17 @@ def main() -> None:
         tmp = Path(tmp)
         model = tmp / "compact_x2.safetensors"
         make_model(model)
-        settings = [("whole frame (tile=0)", f"{model}:tile=0", None), (f"tile={a.tile}", f"{model}:tile={a.tile}", None),
-                    (f"auto, {a.budget_mb:.0f} MB budget", str(model), a.budget_mb)]
-        print(f"3840x2160 -> 7680x4320, SRVGGNetCompact x2 (24 features, 6 convs) via spandrel, CPU, {a.threads} torch thread(s)")
-        print(f"{'setting':<26} {'tile':>6} {'seconds':>8} {'RSS before MB':>14} {'peak RSS MB':>12} {'max diff vs whole':>18}")
+        settings = [
+            ("whole frame (tile=0)", f"{model}:tile=0", None),
+            (f"tile={a.tile}", f"{model}:tile={a.tile}", None),
+            (f"auto, {a.budget_mb:.0f} MB budget", str(model), a.budget_mb),
+        ]
+        print(
+            f"3840x2160 -> 7680x4320, SRVGGNetCompact x2 (24 features, 6 convs) via spandrel, CPU, {a.threads} torch thread(s)"
+        )
+        print(
+            f"{'setting':<26} {'tile':>6} {'seconds':>8} {'RSS before MB':>14} {'peak RSS MB':>12} {'max diff vs whole':>18}"
+        )
         ref = None
         for i, (label, spec, budget) in enumerate(settings):
             r = measure(spec, tmp / f"out{i}.npy", budget, a.threads, a.limit_gb)
@@ -189,8 +227,14 @@ def main() -> None:
             out = np.load(tmp / f"out{i}.npy")
             if ref is None and spec.endswith("tile=0"):
                 ref = out
-            diff = "baseline" if out is ref else ("-" if ref is None else f"{int(np.abs(out.astype(np.int16) - ref).max())} grey level(s)")
-            print(f"{label:<26} {r['tile'] or 'none'!s:>6} {r['seconds']:>8.1f} {r['before_mb']:>14.0f} {r['rss_mb']:>12.0f} {diff:>18}")
+            diff = (
+                "baseline"
+                if out is ref
+                else ("-" if ref is None else f"{int(np.abs(out.astype(np.int16) - ref).max())} grey level(s)")
+            )
+            print(
+                f"{label:<26} {r['tile'] or 'none'!s:>6} {r['seconds']:>8.1f} {r['before_mb']:>14.0f} {r['rss_mb']:>12.0f} {diff:>18}"
+            )
             if r.get("bytes_per_pixel"):
                 print(f"{'':<26} estimated {r['bytes_per_pixel']:.0f} bytes per input pixel")
 

@@ -37,8 +37,10 @@ def psnr_table() -> None:
     from benchmark.metrics.fidelity import PSNR, PSNRY
     from benchmark.run.runner import make_method
 
-    print(f"{'set':<12} {'method':<10} {'tile':>5} {'PSNR untiled':>13} {'tiled':>8} {'diff dB':>8} "
-          f"{'PSNR-Y untiled':>15} {'tiled':>8} {'diff dB':>8} {'max grey diff':>14} {'s untiled/tiled':>16}")
+    print(
+        f"{'set':<12} {'method':<10} {'tile':>5} {'PSNR untiled':>13} {'tiled':>8} {'diff dB':>8} "
+        f"{'PSNR-Y untiled':>15} {'tiled':>8} {'diff dB':>8} {'max grey diff':>14} {'s untiled/tiled':>16}"
+    )
     for name, methods, tile in CASES:
         data = list(pairs(name))
         for method in methods:
@@ -60,5 +62,8 @@ def psnr_table() -> None:
                     scores[k + "y"].append(PSNRY().score(o, ref, border))
                 diff = max(diff, int(np.abs(outs[0].astype(np.int16) - outs[1]).max()))
             w, t, wy, ty = (float(np.mean(scores[k])) for k in ("w", "t", "wy", "ty"))
-            print(f"{name:<12} {method:<10} {tile:>5} {w:>13.3f} {t:>8.3f} {t - w:>+8.3f} {wy:>15.3f} {ty:>8.3f} {ty - wy:>+8.3f} "
-                  f"{diff:>14} {secs[0]:>7.1f}/{secs[1]:<8.1f}", flush=True)
+            print(
+                f"{name:<12} {method:<10} {tile:>5} {w:>13.3f} {t:>8.3f} {t - w:>+8.3f} {wy:>15.3f} {ty:>8.3f} {ty - wy:>+8.3f} "
+                f"{diff:>14} {secs[0]:>7.1f}/{secs[1]:<8.1f}",
+                flush=True,
+            )

@@ -1,6 +1,7 @@
 """The probes of ``perf/fault_table_untrusted.py`` (issue 39) that read and write files: each makes its
 inputs in a folder of its own and returns its steps (``bench`` arguments, or :class:`Py` programs); its check
 says what came out. The probes of ``bench serve`` are in :mod:`untrusted_probes_serve`."""
+
 from __future__ import annotations
 
 import json
@@ -13,12 +14,13 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
-from conftest import smooth_image  # noqa: E402
-
 from benchmark.core.imaging import write_png  # noqa: E402
+
+from conftest import smooth_image  # noqa: E402
 
 SECRET = b"TOP-SECRET-0123456789"
 BAD_TEX = r"m$\undefinedcommand$"
+
 
 class Py:
     """A step that is a Python program (``code``, run with ``args``), not a ``bench`` command."""
@@ -64,8 +66,9 @@ def _exit_only(w, procs) -> str:
 
 def _clip(path: Path, pts_ms=None, frames=3) -> Path:
     """An H.264 clip; with ``pts_ms`` its frames at those times (ms: a variable frame rate)."""
-    import av
     from fractions import Fraction
+
+    import av
 
     with av.open(str(path), "w") as c:
         s = c.add_stream("libx264", rate=25)
@@ -88,7 +91,8 @@ def _p_crafted(w, base):
     out = w / "outside"
     out.mkdir()
     (out / "secret.txt").write_bytes(SECRET)
-    craft = Py("""
+    craft = Py(
+        """
 import json, sys
 from pathlib import Path
 from benchmark.run.cache import frames_dir
@@ -102,18 +106,37 @@ it1["source"] = "../../outside/secret.txt"
 f = frames_dir(Path(art["cache_dir"]), it1["outputs"]["bicubic"]) / "000000.png"
 f.unlink(); f.symlink_to(outside / "secret.txt")
 (run / "artifacts.json").write_text(json.dumps(art))
-""", w / "r", out)
-    run = ["run", "-q", "-m", "identity,bicubic", "-d", f"{_images(w / 'i')}@x2", "--metrics", "psnr", "-o", str(w / "r")]
+""",
+        w / "r",
+        out,
+    )
+    run = [
+        "run",
+        "-q",
+        "-m",
+        "identity,bicubic",
+        "-d",
+        f"{_images(w / 'i')}@x2",
+        "--metrics",
+        "psnr",
+        "-o",
+        str(w / "r"),
+    ]
     return [run, craft, ["report", str(w / "r"), "--html", str(w / "site")]]
 
 
 def _c_crafted(w, procs):
     site = w / "site"
-    blob = b"".join(p.read_bytes() for p in site.rglob("*") if p.is_file() and not p.is_symlink()) if site.exists() else b""
+    blob = (
+        b"".join(p.read_bytes() for p in site.rglob("*") if p.is_file() and not p.is_symlink())
+        if site.exists()
+        else b""
+    )
     outside = [p.name for p in w.iterdir() if p.name not in ("i", "r", "site", "outside", "cache")]
     links = [p for p in site.rglob("*") if p.is_symlink()] if site.exists() else []
-    return (f"secret {'copied into' if SECRET in blob else 'not in'} the site; {len(links)} link(s) in it"
-            + (f"; written outside: {', '.join(outside)}" if outside else ""))
+    return f"secret {'copied into' if SECRET in blob else 'not in'} the site; {len(links)} link(s) in it" + (
+        f"; written outside: {', '.join(outside)}" if outside else ""
+    )
 
 
 def _p_run_id(value):
@@ -123,6 +146,7 @@ def _p_run_id(value):
         m["run_id"] = value
         (r / "manifest.json").write_text(json.dumps(m))
         return ["report", str(r), "--html", str(w / "site")]
+
     return setup
 
 
@@ -186,11 +210,22 @@ def _p_dev_zero(w, base):
 
 
 def _p_braces(w, base):
-    return ["run", "-m", "bicubic", "-d", "set5" + "-x{0,1,2,3,4,5,6,7,8,9}" * 7, "--dry-run", "-o", str(w / "o")]  # the issue's name
+    return [
+        "run",
+        "-m",
+        "bicubic",
+        "-d",
+        "set5" + "-x{0,1,2,3,4,5,6,7,8,9}" * 7,
+        "--dry-run",
+        "-o",
+        str(w / "o"),
+    ]  # the issue's name
 
 
 def _c_took(w, procs):
-    return f"{procs[-1].seconds:.1f} s, peak RSS {procs[-1].peak_mb:,.0f} MB" + (" (no answer)" if procs[-1].returncode is None else "")
+    return f"{procs[-1].seconds:.1f} s, peak RSS {procs[-1].peak_mb:,.0f} MB" + (
+        " (no answer)" if procs[-1].returncode is None else ""
+    )
 
 
 def _p_deep_spec(w, base):
@@ -218,11 +253,14 @@ def _p_damaged(kind):
             df.to_parquet(bad / "scores.parquet")
             df.to_csv(bad / "scores.csv", index=False)
         return ["report", str(bad), str(good), "--out", str(w / "rep"), "--html", str(w / "site")]
+
     return setup
 
 
 def _c_damaged(w, procs):
-    return f"{_c_leaderboard(w, procs)}; site {'built' if (w / 'site' / 'index.html').exists() else 'without index.html'}"
+    return (
+        f"{_c_leaderboard(w, procs)}; site {'built' if (w / 'site' / 'index.html').exists() else 'without index.html'}"
+    )
 
 
 def _p_float_site(w, base):
@@ -232,8 +270,11 @@ def _p_float_site(w, base):
 
 def _c_site(w, procs):
     site = w / "site"
-    return (f"site built, {len(list((site / 'img').glob('*.png')))} frame(s) copied" if (site / "index.html").exists()
-            else "site without index.html")
+    return (
+        f"site built, {len(list((site / 'img').glob('*.png')))} frame(s) copied"
+        if (site / "index.html").exists()
+        else "site without index.html"
+    )
 
 
 # ----------------------------------------------------------------------------- 4. one line, never a traceback
@@ -258,10 +299,26 @@ def _p_train_tiny(w, base):
     write_png(d / "b_line.png", smooth_image(2000, 1, seed=1))
     for i in range(3):
         write_png(d / f"c{i}.png", smooth_image(64, 64, seed=i))
-    return ["train", "fast-srgan", "-d", f"{d}@x2", "-o", str(w / "t"), "--steps", "1", "--batch", "2", "--patch", "16", "--val-items", "1", "-q"]
+    return [
+        "train",
+        "fast-srgan",
+        "-d",
+        f"{d}@x2",
+        "-o",
+        str(w / "t"),
+        "--steps",
+        "1",
+        "--batch",
+        "2",
+        "--patch",
+        "16",
+        "--val-items",
+        "1",
+        "-q",
+    ]
 
 
-DOLLAR = f'''
+DOLLAR = f"""
 import sys
 from benchmark import registry
 from benchmark.api import Method
@@ -269,11 +326,23 @@ cls = type("Dollar", (Method,), {{"name": {BAD_TEX!r}, "scale": 1, "process": la
 registry.methods.register({BAD_TEX!r})(cls)
 from benchmark.cli import app
 app(sys.argv[1:])
-'''
+"""
 
 
 def _p_dollar(w, base):
-    run = Py(DOLLAR, "run", "-q", "-m", f"{BAD_TEX},identity", "-d", f"{_images(w / 'i')}@qf20", "--metrics", "psnr,fps", "-o", w / "r")
+    run = Py(
+        DOLLAR,
+        "run",
+        "-q",
+        "-m",
+        f"{BAD_TEX},identity",
+        "-d",
+        f"{_images(w / 'i')}@qf20",
+        "--metrics",
+        "psnr,fps",
+        "-o",
+        w / "r",
+    )
     return [run, ["report", str(w / "r"), "--html", str(w / "site")]]
 
 
@@ -287,17 +356,21 @@ def _p_report_several(w, base):
 def _c_report_several(w, procs):
     own = (w / "a" / "leaderboard.md").read_text()
     merged = [str(p.parent.relative_to(w)) for p in w.rglob("leaderboard.md") if p.parent.name not in ("a", "b")]
-    return (f"run a's leaderboard.md {'kept' if own.startswith('run a') else 'OVERWRITTEN by the merge'}"
-            + (f"; merged into {', '.join(merged)}" if merged else ""))
+    return f"run a's leaderboard.md {'kept' if own.startswith('run a') else 'OVERWRITTEN by the merge'}" + (
+        f"; merged into {', '.join(merged)}" if merged else ""
+    )
 
 
 def _p_plugin_docs(w, base):
-    return Py("""
+    return Py(
+        """
 import re, sys
 from pathlib import Path
 deps = re.findall(r'dependencies = \\[([^\\]]*)\\]', (Path(sys.argv[1]) / "docs" / "plugins.md").read_text())
 print(deps[0] if deps else "-")
-""", "{code}")
+""",
+        "{code}",
+    )
 
 
 def _c_plugin_docs(w, procs):
@@ -307,16 +380,41 @@ def _c_plugin_docs(w, procs):
 
 def _p_fetch_hint(w, base):
     (w / "empty").mkdir()
-    return ["run", "--methods", "gan,ssim", "--dataset", "voc-qf20", "--data-root", str(w / "empty"), "--dry-run", "-o", str(w / "o")]
+    return [
+        "run",
+        "--methods",
+        "gan,ssim",
+        "--dataset",
+        "voc-qf20",
+        "--data-root",
+        str(w / "empty"),
+        "--dry-run",
+        "-o",
+        str(w / "o"),
+    ]
 
 
 def _c_fetch_hint(w, procs):
-    return "names `bench data fetch voc`" if "bench data fetch voc" in " ".join(_out(procs).split()) else "no fetch command named"
+    return (
+        "names `bench data fetch voc`"
+        if "bench data fetch voc" in " ".join(_out(procs).split())
+        else "no fetch command named"
+    )
 
 
 def _p_bd_summary(w, base):
-    run = ["run", "-q", "-m", "identity,bicubic,lanczos", "-d", f"{_images(w / 'i')}@qf{{20,40}}", "--metrics", "psnr,ssim,psnr-y,psnr-b",
-           "-o", str(w / "r")]
+    run = [
+        "run",
+        "-q",
+        "-m",
+        "identity,bicubic,lanczos",
+        "-d",
+        f"{_images(w / 'i')}@qf{{20,40}}",
+        "--metrics",
+        "psnr,ssim,psnr-y,psnr-b",
+        "-o",
+        str(w / "r"),
+    ]
     return [run, ["report", str(w / "r"), "--out", str(w / "rep")]]
 
 

@@ -1,5 +1,6 @@
 """The probes of ``bench serve`` and ``bench study`` for ``perf/fault_table_untrusted.py`` (issue 39): the app
 runs in a child, FastAPI's test client (or uvicorn and a SIGINT), and prints what it saw as JSON."""
+
 from __future__ import annotations
 
 import os
@@ -32,7 +33,10 @@ out = {}
 
 
 def _p_rater(w, base):
-    api = Py(STUDY_DB + CLIENT + """
+    api = Py(
+        STUDY_DB
+        + CLIENT
+        + """
 with client() as c:
     out["escape"] = c.post("/api/study/s1/raters", json={"name": "\\x1b]0;owned\\x07\\x1b[31meve\\x1b[0m"}).status_code
     t = c.get("/api/study/s1/next").json()
@@ -44,20 +48,26 @@ names = [r[0] or "" for r in sqlite3.connect(runs / "studies.sqlite").execute("S
 out["stored"] = max(map(len, names)) if names else 0
 out["esc"] = any("\\x1b" in n for n in names)
 print(json.dumps(out))
-""", w / "runs")
+""",
+        w / "runs",
+    )
     return [api, ["study", "results", "s1", "--runs", str(w / "runs"), "--no-write"]]
 
 
 def _c_rater(w, procs):
     j = _json(procs, 0)
     raw = "\x1b]0;owned" in _out(procs)
-    return (f"API {j.get('escape')} (escapes), {j.get('long')} (500,000 chars); stored: longest {j.get('stored', 0):,} chars, "
-            f"ESC {'kept' if j.get('esc') else 'removed'}; terminal: {'raw escape' if raw else 'no raw escape'}")
+    return (
+        f"API {j.get('escape')} (escapes), {j.get('long')} (500,000 chars); stored: longest {j.get('stored', 0):,} chars, "
+        f"ESC {'kept' if j.get('esc') else 'removed'}; terminal: {'raw escape' if raw else 'no raw escape'}"
+    )
 
 
 def _p_served_paths(w, base):
     _copy_run(base, w / "runs" / "r1")
-    return Py(CLIENT + """
+    return Py(
+        CLIENT
+        + """
 with client() as c:
     c.get("/leaderboards/")
     rid = json.loads((runs / "r1" / "manifest.json").read_text())["run_id"]
@@ -66,25 +76,37 @@ with client() as c:
 out["status"] = [t.status_code for t in texts]
 out["abs"] = sorted(set(re.findall(r'"(/(?:tmp|work|root|home)/[^"]*)"', "".join(t.text for t in texts) + html)))[:2]
 print(json.dumps(out))
-""", w / "runs")
+""",
+        w / "runs",
+    )
 
 
 def _c_served_paths(w, procs):
     j = _json(procs)
-    return f"GET {j.get('status')}; absolute paths served: " + (", ".join(p[:40] for p in j["abs"]) if j.get("abs") else "none")
+    return f"GET {j.get('status')}; absolute paths served: " + (
+        ", ".join(p[:40] for p in j["abs"]) if j.get("abs") else "none"
+    )
 
 
 def _damaged_db(w) -> Py:
-    return Py(STUDY_DB + """
+    return Py(
+        STUDY_DB
+        + """
 import os
 (runs / "studies.sqlite").write_bytes(os.urandom(8192))
 for ext in ("-wal", "-shm"):
     Path(f"{runs / 'studies.sqlite'}{ext}").unlink(missing_ok=True)
-""", w / "runs")
+""",
+        w / "runs",
+    )
 
 
 def _p_db_serve(w, base):
-    return [_damaged_db(w), Py(CLIENT + """
+    return [
+        _damaged_db(w),
+        Py(
+            CLIENT
+            + """
 import logging
 logging.basicConfig(level=logging.WARNING)
 with client() as c:
@@ -92,13 +114,18 @@ with client() as c:
 out["status"] = sorted({r.status_code for r in rs})
 out["error"] = rs[1].json().get("error", "")[:70]
 print(json.dumps(out))
-""", w / "runs")]
+""",
+            w / "runs",
+        ),
+    ]
 
 
 def _c_db_serve(w, procs):
     j = _json(procs)
     tb = "Traceback" in procs[-1].stderr
-    return f"4 study routes: {j.get('status')} \"{j.get('error', '')}\"; {'traceback' if tb else 'no traceback'} in the log"
+    return (
+        f'4 study routes: {j.get("status")} "{j.get("error", "")}"; {"traceback" if tb else "no traceback"} in the log'
+    )
 
 
 def _p_db_cli(w, base):
@@ -106,32 +133,43 @@ def _p_db_cli(w, base):
 
 
 def _p_deep_json(w, base):
-    return Py(STUDY_DB + CLIENT + """
+    return Py(
+        STUDY_DB
+        + CLIENT
+        + """
 deep = b"[" * 200000 + b"]" * 200000
 with client() as c:
     r = c.post("/api/study/s1/raters", content=deep, headers={"content-type": "application/json"})
 out["status"], out["error"] = r.status_code, r.json().get("error", "")[:60]
 print(json.dumps(out))
-""", w / "runs")
+""",
+        w / "runs",
+    )
 
 
 def _c_status(w, procs):
     j = _json(procs)
-    return f"{j.get('status')} \"{j.get('error', '')}\""
+    return f'{j.get("status")} "{j.get("error", "")}"'
 
 
 def _p_svg(w, base):
-    return Py(CLIENT + """
+    return Py(
+        CLIENT
+        + """
 svg = b'<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><rect width="10" height="10"/></svg>'
 with client() as c:
     r = c.post("/api/enhance", files={"file": ("logo.svg", svg, "image/svg+xml")}, data={"method": "identity"})
 out["status"], out["error"] = r.status_code, r.json().get("error", "")[:60]
 print(json.dumps(out))
-""", w / "runs")
+""",
+        w / "runs",
+    )
 
 
 def _p_job_file(w, base):
-    return Py(CLIENT + """
+    return Py(
+        CLIENT
+        + """
 import uuid
 jobs = runs / ".serve" / "jobs"
 (runs / "victim").mkdir(parents=True)
@@ -155,13 +193,18 @@ except Exception as exc:
     out["start"] = type(exc).__name__
 out["victim"] = (runs / "victim" / "keep.txt").exists()
 print(json.dumps(out))
-""", w / "runs")
+""",
+        w / "runs",
+    )
 
 
 def _c_job_file(w, procs):
     j = _json(procs)
-    return (f"GET /api/jobs {j.get('status')}, {j.get('listed')} listed" + (f"; clean: {j['clean']}" if "clean" in j else "")
-            + f"; RUNS/victim {'kept' if j.get('victim') else 'DELETED'}")
+    return (
+        f"GET /api/jobs {j.get('status')}, {j.get('listed')} listed"
+        + (f"; clean: {j['clean']}" if "clean" in j else "")
+        + f"; RUNS/victim {'kept' if j.get('victim') else 'DELETED'}"
+    )
 
 
 SERVER = """
@@ -228,12 +271,23 @@ def _p_serve_exit(mode):
             return Py(SERVE_EXIT, w / "runs", mode, server)
         # a site that takes seconds to build: Set5 and Set14 x2, three methods (the standard sets), else four tiny runs
         if Path(os.environ.get("BENCH_DATA_ROOT", "-"), "images").is_dir():
-            run = ["run", "-q", "-m", "identity,bicubic,lanczos", "-d", "set5-x2", "-d", "set14-x2",  # the default metrics
-                   "-o", str(w / "runs" / "r1")]
+            run = [
+                "run",
+                "-q",
+                "-m",
+                "identity,bicubic,lanczos",
+                "-d",
+                "set5-x2",
+                "-d",
+                "set14-x2",  # the default metrics
+                "-o",
+                str(w / "runs" / "r1"),
+            ]
             return [run, Py(SERVE_EXIT, w / "runs", mode, server)]
         for i in range(4):
             _copy_run(base, w / "runs" / f"r{i}")
         return Py(SERVE_EXIT, w / "runs", mode, server)
+
     return setup
 
 
@@ -242,12 +296,18 @@ def _c_serve_exit(w, procs):
     if "seconds" not in j:
         return str(j)[:80]
     took = "over 30 s, killed" if j["seconds"] is None else f"exit after {j['seconds']:.1f} s"
-    return (f"{took} (rc {j['rc']})" + (f"; the page got {j['page']}" if "page" in j else "") + ("; traceback in the log" if j["traceback"] else "")
-            + ("; aborted" if j["abort"] else ""))
+    return (
+        f"{took} (rc {j['rc']})"
+        + (f"; the page got {j['page']}" if "page" in j else "")
+        + ("; traceback in the log" if j["traceback"] else "")
+        + ("; aborted" if j["abort"] else "")
+    )
 
 
 def _p_job_state(w, base):
-    return Py(CLIENT + """
+    return Py(
+        CLIENT
+        + """
 import cv2, numpy as np
 png = cv2.imencode(".png", np.zeros((16, 16, 3), np.uint8))[1].tobytes()
 with client(limits=Limits(workers=1)) as c:
@@ -256,7 +316,10 @@ with client(limits=Limits(workers=1)) as c:
 row = next(x for x in (Path(sys.argv[2]) / "docs" / "serve.md").read_text().splitlines() if x.startswith("| `POST /api/enhance`"))
 out["docs"] = sorted(set(re.findall(r"(queued|running)", row)))
 print(json.dumps(out))
-""", w / "runs", "{code}")
+""",
+        w / "runs",
+        "{code}",
+    )
 
 
 def _c_job_state(w, procs):

@@ -28,7 +28,7 @@ import tempfile
 import time
 from pathlib import Path
 
-LOOP = r'''
+LOOP = r"""
 import io, sys, time
 from pathlib import Path
 t0 = time.perf_counter()
@@ -51,7 +51,7 @@ for folder in ("LIVE1", "CBSD68"):
                          niqe(x / 255.0).item(), brisque(x / 255.0).item()))
 print(f"loop: {len(rows)} images, mean psnr {np.mean([r[1] for r in rows]):.4f} ssim {np.mean([r[2] for r in rows]):.5f} "
       f"niqe {np.mean([r[3] for r in rows]):.4f} brisque {np.mean([r[4] for r in rows]):.4f}, {time.perf_counter() - t0:.1f} s inside")
-'''
+"""
 
 
 def model_files(tmp: Path) -> tuple[str, str]:
@@ -60,8 +60,8 @@ def model_files(tmp: Path) -> tuple[str, str]:
     import scipy.io
     import torch
 
-    from benchmark.metrics.nr import brisque_model
     from benchmark.files.weights import NIQE_PARAMS, asset_path
+    from benchmark.metrics.nr import brisque_model
 
     p = np.load(asset_path(NIQE_PARAMS))
     mat = tmp / "niqe_pris_params.mat"
@@ -102,15 +102,36 @@ def main() -> None:
         niqe_mat, brisque_pt = model_files(tmp)
         loop_py = tmp / "plain_loop.py"
         loop_py.write_text(LOOP)
-        base = [a.bench, "run", "-m", "identity", "-d", "live1-qf20", "-d", "cbsd68-qf20", "--metrics", "psnr,ssim,niqe,brisque",
-                "--no-cache", "-q"] + (["--limit", str(a.limit)] if a.limit else [])
-        has_workers = "--workers" in subprocess.run([a.bench, "run", "--help"], capture_output=True, text=True, env={**env, "COLUMNS": "200"}).stdout
-        variants = {"loop": lambda i: [sys.executable, str(loop_py), root, niqe_mat, brisque_pt, str(a.limit)],
-                    "bench": lambda i: base + ["-o", str(tmp / f"run-serial-{i}")]}
+        base = [
+            a.bench,
+            "run",
+            "-m",
+            "identity",
+            "-d",
+            "live1-qf20",
+            "-d",
+            "cbsd68-qf20",
+            "--metrics",
+            "psnr,ssim,niqe,brisque",
+            "--no-cache",
+            "-q",
+        ] + (["--limit", str(a.limit)] if a.limit else [])
+        has_workers = (
+            "--workers"
+            in subprocess.run(
+                [a.bench, "run", "--help"], capture_output=True, text=True, env={**env, "COLUMNS": "200"}
+            ).stdout
+        )
+        variants = {
+            "loop": lambda i: [sys.executable, str(loop_py), root, niqe_mat, brisque_pt, str(a.limit)],
+            "bench": lambda i: base + ["-o", str(tmp / f"run-serial-{i}")],
+        }
         if has_workers:
             variants["bench --workers 2"] = lambda i: base + ["--workers", "2", "-o", str(tmp / f"run-w2-{i}")]
         results: dict[str, list[tuple[float, float]]] = {k: [] for k in variants}
-        print(f"threads: OMP_NUM_THREADS={env.get('OMP_NUM_THREADS', '(unset)')}, {os.cpu_count()} CPUs; load {os.getloadavg()[0]:.2f}")
+        print(
+            f"threads: OMP_NUM_THREADS={env.get('OMP_NUM_THREADS', '(unset)')}, {os.cpu_count()} CPUs; load {os.getloadavg()[0]:.2f}"
+        )
         for i in range(a.repeats):
             for name, cmd in variants.items():
                 dt, mb, last = run(cmd(i), env)
@@ -121,7 +142,9 @@ def main() -> None:
         print(f"{'process':20} {'runs (s)':>24} {'median s':>9} {'loop/this':>10} {'peak RSS MB':>12}")
         for name, rs in results.items():
             med = statistics.median(t for t, _ in rs)
-            print(f"{name:20} {' '.join(f'{t:.1f}' for t, _ in rs):>24} {med:9.1f} {loop_t / med:10.2f} {max(m for _, m in rs):12.0f}")
+            print(
+                f"{name:20} {' '.join(f'{t:.1f}' for t, _ in rs):>24} {med:9.1f} {loop_t / med:10.2f} {max(m for _, m in rs):12.0f}"
+            )
         if not has_workers:
             print("bench --workers 2: not measured, `bench run --help` lists no --workers in this checkout")
     finally:

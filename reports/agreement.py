@@ -27,8 +27,25 @@ from .sitedata import ITEM_SCOPES, SUBJECTIVE, metric_family
 
 RESAMPLES = 2000
 MIN_ITEMS, MIN_POINTS = 3, 4
-COLUMNS = ["dataset", "metric", "higher_is_better", "n_items", "n_points", "srcc", "srcc_low", "srcc_high", "krcc", "krcc_low", "krcc_high",
-           "plcc", "plcc_low", "plcc_high", "rank_tau", "flagged", "note"]
+COLUMNS = [
+    "dataset",
+    "metric",
+    "higher_is_better",
+    "n_items",
+    "n_points",
+    "srcc",
+    "srcc_low",
+    "srcc_high",
+    "krcc",
+    "krcc_low",
+    "krcc_high",
+    "plcc",
+    "plcc_low",
+    "plcc_high",
+    "rank_tau",
+    "flagged",
+    "note",
+]
 POINT_COLUMNS = ["dataset", "metric", "method", "item_id", "value", "mos"]
 
 
@@ -45,7 +62,11 @@ def fit_logistic(x: np.ndarray, y: np.ndarray) -> tuple[str, np.ndarray]:
     r, lo, hi, sd = np.corrcoef(x, y)[0, 1], float(np.min(y)), float(np.max(y)), float(np.std(x)) or 1.0
     b1, b2 = (lo, hi) if r < 0 else (hi, lo)
     best: tuple[float, np.ndarray] | None = None
-    for p0 in ([b1, b2, np.mean(x), sd / 2], [b1, b2, np.median(x), sd * 2], [2 * b1 - b2, 2 * b2 - b1, np.mean(x), sd * 4]):
+    for p0 in (
+        [b1, b2, np.mean(x), sd / 2],
+        [b1, b2, np.median(x), sd * 2],
+        [2 * b1 - b2, 2 * b2 - b1, np.mean(x), sd * 4],
+    ):
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
@@ -61,20 +82,32 @@ def fit_logistic(x: np.ndarray, y: np.ndarray) -> tuple[str, np.ndarray]:
 
 def predict(kind: str, params, x) -> np.ndarray:
     """The fitted MOS at ``x``: the logistic, the linear fallback, or x itself (kind "none")."""
-    return logistic(x, *params) if kind == "logistic" else (np.polyval(params, x) if kind == "linear" else np.asarray(x, float))
+    return (
+        logistic(x, *params)
+        if kind == "logistic"
+        else (np.polyval(params, x) if kind == "linear" else np.asarray(x, float))
+    )
 
 
 def correlations(x, y, fit: str = "logistic") -> dict[str, Any]:
     """SRCC, KRCC (raw) and PLCC of ``y`` (MOS) on the fitted ``x`` by scipy; ``fit``: "logistic"
     (with the linear fallback), "linear", or "none" (the plain Pearson of x and y)."""
     x, y = np.asarray(x, float), np.asarray(y, float)
-    kind, params = (fit, None) if fit == "none" else fit_logistic(x, y) if fit == "logistic" else ("linear", np.polyfit(x, y, 1))
+    kind, params = (
+        (fit, None) if fit == "none" else fit_logistic(x, y) if fit == "logistic" else ("linear", np.polyfit(x, y, 1))
+    )
     pred = predict(kind, params, x)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         plcc = stats.pearsonr(pred, y).statistic if np.ptp(pred) > 0 else np.nan
-        return {"srcc": float(stats.spearmanr(x, y).statistic), "krcc": float(stats.kendalltau(x, y).statistic), "plcc": float(plcc),
-                "fit": kind, "params": params, "pred": pred}
+        return {
+            "srcc": float(stats.spearmanr(x, y).statistic),
+            "krcc": float(stats.kendalltau(x, y).statistic),
+            "plcc": float(plcc),
+            "fit": kind,
+            "params": params,
+            "pred": pred,
+        }
 
 
 def _ranks(v: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -105,7 +138,9 @@ def weighted_stats(x: np.ndarray, y: np.ndarray, pred: np.ndarray, w: np.ndarray
     n0 = n * (n - 1) / 2
     with np.errstate(invalid="ignore", divide="ignore"):
         krcc = ((w @ s) * w).sum(1) / 2 / np.sqrt((n0 - (ex * (ex - 1) / 2).sum(1)) * (n0 - (ey * (ey - 1) / 2).sum(1)))
-    out = np.stack([_wpearson(rx, ry, w), krcc, _wpearson(np.broadcast_to(pred, w.shape), np.broadcast_to(y, w.shape), w)], axis=1)
+    out = np.stack(
+        [_wpearson(rx, ry, w), krcc, _wpearson(np.broadcast_to(pred, w.shape), np.broadcast_to(y, w.shape), w)], axis=1
+    )
     out[((ex > 0).sum(1) < 2) | ((ey > 0).sum(1) < 2)] = np.nan
     return out
 
@@ -117,7 +152,9 @@ def bootstrap(x, y, items, pred, seed: int, resamples: int) -> tuple[dict[str, t
     codes, uniq = pd.factorize(pd.Series(items))
     k = len(uniq)
     draws = np.random.default_rng(seed).integers(0, k, size=(resamples, k))
-    counts = np.bincount((np.arange(resamples)[:, None] * k + draws).ravel(), minlength=resamples * k).reshape(resamples, k)
+    counts = np.bincount((np.arange(resamples)[:, None] * k + draws).ravel(), minlength=resamples * k).reshape(
+        resamples, k
+    )
     out = weighted_stats(np.asarray(x, float), np.asarray(y, float), np.asarray(pred, float), counts[:, codes])
     ok = np.isfinite(out).all(axis=1)
     lo, hi = np.percentile(out[ok], [2.5, 97.5], axis=0) if ok.any() else (np.full(3, np.nan), np.full(3, np.nan))
@@ -160,7 +197,9 @@ def pair_points(df: pd.DataFrame) -> tuple[pd.DataFrame, dict[tuple[str, str], b
     keys = ["dataset", "metric", "method", "item_id"]
     vals = rows.groupby(keys, sort=False)["value"]
     if (vals.size() > 1).any():
-        notes.append("some (method, item) had more than one value of a metric (different crop borders or metric versions): their mean is used")
+        notes.append(
+            "some (method, item) had more than one value of a metric (different crop borders or metric versions): their mean is used"
+        )
     pts = vals.mean().reset_index().merge(mos, on=["dataset", "method", "item_id"], how="inner")
     bad = ~(np.isfinite(pts["value"].astype(float)) & np.isfinite(pts["mos"].astype(float)))
     if bad.any():
@@ -172,22 +211,34 @@ def _one(pts: pd.DataFrame, hib: bool, seed: int, resamples: int) -> tuple[dict[
     """The table row of one (data set, metric) and its fit (kind, params) or None."""
     x, y = pts["value"].to_numpy(float), pts["mos"].to_numpy(float)
     n_items = pts["item_id"].nunique()
-    row: dict[str, Any] = {"higher_is_better": hib, "n_items": n_items, "n_points": len(pts), "flagged": False, "note": ""}
+    row: dict[str, Any] = {
+        "higher_is_better": hib,
+        "n_items": n_items,
+        "n_points": len(pts),
+        "flagged": False,
+        "note": "",
+    }
     row |= {c: np.nan for c in COLUMNS[5:15]}
     if n_items < MIN_ITEMS or len(pts) < MIN_POINTS or np.ptp(x) == 0 or np.ptp(y) == 0:
         why = "constant values" if n_items >= MIN_ITEMS and len(pts) >= MIN_POINTS else "too few points"
-        row["note"] = f"{why}: {n_items} item(s), {len(pts)} point(s); needs {MIN_ITEMS}+ items, {MIN_POINTS}+ points, values that vary"
+        row["note"] = (
+            f"{why}: {n_items} item(s), {len(pts)} point(s); needs {MIN_ITEMS}+ items, {MIN_POINTS}+ points, values that vary"
+        )
         return row, None
     c = correlations(x, y)
     ci, bad = bootstrap(x, y, pts["item_id"].to_numpy(), c["pred"], seed, resamples)
-    row |= {k: c[k] for k in ("srcc", "krcc", "plcc")} | {f"{k}_{e}": v for k, (lo, hi) in ci.items() for e, v in (("low", lo), ("high", hi))}
+    row |= {k: c[k] for k in ("srcc", "krcc", "plcc")} | {
+        f"{k}_{e}": v for k, (lo, hi) in ci.items() for e, v in (("low", lo), ("high", hi))
+    }
     notes = ["the logistic fit failed: PLCC after a linear fit"] if c["fit"] == "linear" else []
     notes += [f"{bad} degenerate resample(s) (constant values) left out of the intervals"] if bad else []
     row["rank_tau"], m_order, p_order = rank_agreement(pts, hib)
     if row["rank_tau"] < 0:
         row["flagged"] = True
-        row["flag"] = (f"{pts['metric'].iloc[0]} ranks the methods against the people on {pts['dataset'].iloc[0]}: "
-                       f"best first, it orders them {m_order}; the MOS orders them {p_order} (Kendall tau {row['rank_tau']:+.2f})")
+        row["flag"] = (
+            f"{pts['metric'].iloc[0]} ranks the methods against the people on {pts['dataset'].iloc[0]}: "
+            f"best first, it orders them {m_order}; the MOS orders them {p_order} (Kendall tau {row['rank_tau']:+.2f})"
+        )
     row["note"] = "; ".join(notes)
     return row, (c["fit"], c["params"])
 
@@ -245,7 +296,16 @@ def agreement(df: pd.DataFrame, seed: int = 0, resamples: int = RESAMPLES) -> Ag
             fits[(ds, metric)] = fit
     for (ds, metric), h in hib.items():  # a metric of the study's data set with no (method, item) in common
         if not ((pts["dataset"] == ds) & (pts["metric"] == metric)).any():
-            rows.append({"dataset": ds, "metric": metric, "higher_is_better": h, "n_items": 0, "n_points": 0, "flagged": False,
-                         "note": "no (method, item) in common with the study"})
+            rows.append(
+                {
+                    "dataset": ds,
+                    "metric": metric,
+                    "higher_is_better": h,
+                    "n_items": 0,
+                    "n_points": 0,
+                    "flagged": False,
+                    "note": "no (method, item) in common with the study",
+                }
+            )
     table = pd.DataFrame(rows, columns=COLUMNS).astype({"n_items": "int64", "n_points": "int64", "flagged": "bool"})
     return AgreementResult(table, pts, flags, fits, notes, seed, resamples)

@@ -29,18 +29,29 @@ def _cells(r: Any) -> list[str]:
     """A table row's cells (metric first, unescaped)."""
     arrow = "↑" if r.higher_is_better else "↓"
     tau = _num(r.rank_tau) + (" (flagged)" if r.flagged else "")
-    return [f"{r.metric} {arrow}", str(r.n_items), str(r.n_points), _ci(r, "srcc"), _ci(r, "krcc"), _ci(r, "plcc"), tau, str(r.note or "")]
+    return [
+        f"{r.metric} {arrow}",
+        str(r.n_items),
+        str(r.n_points),
+        _ci(r, "srcc"),
+        _ci(r, "krcc"),
+        _ci(r, "plcc"),
+        tau,
+        str(r.note or ""),
+    ]
 
 
 def convention(resamples: int = 2000, seed: int = 0) -> str:
     """The conventions, said wherever the table is shown."""
-    return ("Per data set, each metric's per-item values against the study's MOS of the same method and item. "
-            "SRCC and KRCC on the raw values, signs as computed: for a lower-is-better metric (↓, e.g. NIQE) agreement is a negative "
-            "SRCC/KRCC. PLCC after the VQEG four-parameter logistic fit of MOS on the metric (scipy curve_fit; a linear fit where it fails, "
-            f"noted), positive for agreement in either direction. 95% percentile bootstrap intervals over items ({resamples} resamples, "
-            f"seed {seed}; an item is drawn with all its methods' points; PLCC's fit held fixed, not refitted per resample). "
-            "Rank tau: Kendall tau between the methods' ranking by the metric (means over the items every method has, oriented by "
-            "its direction) and their ranking by MOS; a negative tau is flagged: the metric ranks the methods against the people.")
+    return (
+        "Per data set, each metric's per-item values against the study's MOS of the same method and item. "
+        "SRCC and KRCC on the raw values, signs as computed: for a lower-is-better metric (↓, e.g. NIQE) agreement is a negative "
+        "SRCC/KRCC. PLCC after the VQEG four-parameter logistic fit of MOS on the metric (scipy curve_fit; a linear fit where it fails, "
+        f"noted), positive for agreement in either direction. 95% percentile bootstrap intervals over items ({resamples} resamples, "
+        f"seed {seed}; an item is drawn with all its methods' points; PLCC's fit held fixed, not refitted per resample). "
+        "Rank tau: Kendall tau between the methods' ranking by the metric (means over the items every method has, oriented by "
+        "its direction) and their ranking by MOS; a negative tau is flagged: the metric ranks the methods against the people."
+    )
 
 
 HEAD = ["metric", "items", "points", "SRCC [95% CI]", "KRCC [95% CI]", "PLCC [95% CI]", "rank tau", "note"]
@@ -61,8 +72,9 @@ def markdown(res) -> str:
 
 def print_table(res, console) -> None:
     """The agreement tables in the terminal (every name escaped), the flags, the conventions."""
-    from .leaderboard import term as escape
     from rich.table import Table
+
+    from .leaderboard import term as escape
 
     for ds, t in res.table.groupby("dataset", sort=False):
         table = Table(title=f"agreement with people: {escape(str(ds))}", title_justify="left")
@@ -105,6 +117,11 @@ def scatter_plots(result, out_dir: Path) -> list[dict[str, str]]:
         stats = ", ".join(f"{k.upper()} {r[k]:+.3f}" for k in ("srcc", "plcc") if not pd.isna(r[k]))
         ax.set_title(f"{ds}: {metric} against MOS" + (f" ({stats})" if stats else ""))
         ax.legend(fontsize=6.5)
-        out.append({"title": f"Agreement with people: {ds}, {metric} against MOS" + (" (flagged: ranks the methods against the people)" if r["flagged"] else ""),
-                     "src": _save(fig, out_dir / "plots" / f"agreement-{_slug(ds)}-{_SAFE.sub('_', str(metric))[:40]}.svg")})
+        out.append(
+            {
+                "title": f"Agreement with people: {ds}, {metric} against MOS"
+                + (" (flagged: ranks the methods against the people)" if r["flagged"] else ""),
+                "src": _save(fig, out_dir / "plots" / f"agreement-{_slug(ds)}-{_SAFE.sub('_', str(metric))[:40]}.svg"),
+            }
+        )
     return out

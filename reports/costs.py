@@ -16,8 +16,14 @@ from ..metrics.cost import NOT_APPLICABLE
 COST_METRICS: tuple[str, ...] = tuple(m.name for m in _METRICS)
 ITEM_SCOPES = ("image", "clip")
 #: the cost table's columns: (metric, column, scale to its unit)
-TABLE = (("params", "params", 1.0), ("macs", "GMACs/frame", 1e-9), ("macs-per-mp", "GMACs/MP", 1e-9), ("peak-mem", "peak MiB", 1.0),
-         ("latency-p50", "p50 ms", 1.0), ("latency-p95", "p95 ms", 1.0))
+TABLE = (
+    ("params", "params", 1.0),
+    ("macs", "GMACs/frame", 1e-9),
+    ("macs-per-mp", "GMACs/MP", 1e-9),
+    ("peak-mem", "peak MiB", 1.0),
+    ("latency-p50", "p50 ms", 1.0),
+    ("latency-p95", "p95 ms", 1.0),
+)
 
 
 def is_cost(df: pd.DataFrame) -> pd.Series:
@@ -48,7 +54,9 @@ def cost_table(df: pd.DataFrame) -> pd.DataFrame:
             if not ok:
                 why = "no row" if r is None else f"{'' if r.status == NOT_APPLICABLE else 'error: '}{r.error}"
                 missing.setdefault(why, []).append(col)
-        devices = {str(by[m].unit).partition("@")[2] for m in ("peak-mem", "latency-p50") if m in by and by[m].status == "ok"}
+        devices = {
+            str(by[m].unit).partition("@")[2] for m in ("peak-mem", "latency-p50") if m in by and by[m].status == "ok"
+        }
         rec["device"] = ", ".join(sorted(d for d in devices if d))
         rec["notes"] = "; ".join(f"{', '.join(cols)}: {why}" for why, cols in missing.items())
         out.append(rec)
@@ -74,7 +82,11 @@ def quality_vs_cost(df: pd.DataFrame, quality: str, cost: str) -> pd.DataFrame:
     and ``pareto``: on the front of that data set (quality's own direction, lower cost better).
     Methods without the cost figure (not applicable) get NaN and are never on the front."""
     ok = df[df["status"] == "ok"]
-    q = ok[(ok["metric"] == quality) & ok["scope"].isin(ITEM_SCOPES)].groupby(["dataset", "method"], sort=False)["value"].mean()
+    q = (
+        ok[(ok["metric"] == quality) & ok["scope"].isin(ITEM_SCOPES)]
+        .groupby(["dataset", "method"], sort=False)["value"]
+        .mean()
+    )
     c = ok[(ok["metric"] == cost) & (ok["scope"] == "dataset")].set_index(["dataset", "method"])["value"]
     hib = df.loc[df["metric"] == quality, "higher_is_better"]
     out = pd.DataFrame({"quality": q}).join(c.rename("cost"), how="left").reset_index()

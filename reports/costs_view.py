@@ -14,10 +14,12 @@ import pandas as pd
 from .costs import TABLE, cost_table, quality_vs_cost
 from .leaderboard import md_escape, term
 
-CONVENTION = ("params: parameters (not buffers); GMACs: multiply-accumulates per frame at the run's input size, "
-              "counted by torch's FlopCounterMode (FLOPs = 2 x MACs), and per output megapixel; peak MiB: the method's "
-              "peak memory on a frame (CUDA max_memory_allocated on a GPU; on the CPU the peak RSS above the level "
-              "before the call, sampled); p50/p95 ms: per-frame latency; — with the reason in notes (docs/cost.md)")
+CONVENTION = (
+    "params: parameters (not buffers); GMACs: multiply-accumulates per frame at the run's input size, "
+    "counted by torch's FlopCounterMode (FLOPs = 2 x MACs), and per output megapixel; peak MiB: the method's "
+    "peak memory on a frame (CUDA max_memory_allocated on a GPU; on the CPU the peak RSS above the level "
+    "before the call, sampled); p50/p95 ms: per-frame latency; — with the reason in notes (docs/cost.md)"
+)
 COLUMNS = [c for _, c, _ in TABLE]
 #: quality against these costs in the site: (cost metric, axis label); a log axis where the costs span over a decade
 AXES = (("macs", "GMACs per frame"), ("latency-p50", "p50 latency (ms)"), ("params", "parameters (millions)"))
@@ -37,9 +39,20 @@ def views(df: pd.DataFrame) -> list[dict[str, Any]]:
     t = cost_table(df)
     out = []
     for ds, g in t.groupby("dataset", sort=False):
-        out.append({"dataset": str(ds), "rows": [{"method": str(r["method"]), "cells": [_fmt(c, r[c]) for c in COLUMNS],
-                                                   "device": str(r["device"] or ""), "notes": str(r["notes"] or "")}
-                                                  for _, r in g.iterrows()]})
+        out.append(
+            {
+                "dataset": str(ds),
+                "rows": [
+                    {
+                        "method": str(r["method"]),
+                        "cells": [_fmt(c, r[c]) for c in COLUMNS],
+                        "device": str(r["device"] or ""),
+                        "notes": str(r["notes"] or ""),
+                    }
+                    for _, r in g.iterrows()
+                ],
+            }
+        )
     return out
 
 
@@ -50,10 +63,17 @@ def markdown(df: pd.DataFrame) -> str:
         return ""
     lines = ["## What each method costs\n", md_escape(CONVENTION) + ".\n"]
     for s in sets:
-        lines += [f"### {md_escape(s['dataset'])}\n", "| method | " + " | ".join(COLUMNS) + " | device | notes |",
-                  "|---|" + "---:|" * len(COLUMNS) + "---|---|"]
-        lines += [f"| {md_escape(r['method'])} | " + " | ".join(r["cells"]) + f" | {md_escape(r['device'])} | {md_escape(r['notes'])} |"
-                  for r in s["rows"]]
+        lines += [
+            f"### {md_escape(s['dataset'])}\n",
+            "| method | " + " | ".join(COLUMNS) + " | device | notes |",
+            "|---|" + "---:|" * len(COLUMNS) + "---|---|",
+        ]
+        lines += [
+            f"| {md_escape(r['method'])} | "
+            + " | ".join(r["cells"])
+            + f" | {md_escape(r['device'])} | {md_escape(r['notes'])} |"
+            for r in s["rows"]
+        ]
         lines.append("")
     return "\n".join(lines) + "\n"
 
@@ -108,7 +128,9 @@ def plots(df: pd.DataFrame, site: Path, pages: dict[str, str] | None = None) -> 
     out = []
     for ds in dict.fromkeys(cost_table(df)["dataset"]):
         d = df[df["dataset"] == ds]
-        color = {m: f"C{i % 10}" for i, m in enumerate(dict.fromkeys(d["method"]))}  # one colour per method in every panel
+        color = {
+            m: f"C{i % 10}" for i, m in enumerate(dict.fromkeys(d["method"]))
+        }  # one colour per method in every panel
         for quality in quality_metrics(d):
             fig, axes = plt.subplots(1, len(AXES), figsize=(4 * len(AXES), 3.3), squeeze=False)
             drawn = False
@@ -121,13 +143,23 @@ def plots(df: pd.DataFrame, site: Path, pages: dict[str, str] | None = None) -> 
                 drawn = True
                 x = qc["cost"] * SCALE.get(cost, 1.0)
                 for (_, r), xv in zip(qc.iterrows(), x):
-                    pts = ax.scatter([xv], [r["quality"]], s=30, label=str(r["method"]), zorder=3, color=color[r["method"]],
-                                     edgecolors="k" if r["pareto"] else "none", linewidths=1.2)
+                    pts = ax.scatter(
+                        [xv],
+                        [r["quality"]],
+                        s=30,
+                        label=str(r["method"]),
+                        zorder=3,
+                        color=color[r["method"]],
+                        edgecolors="k" if r["pareto"] else "none",
+                        linewidths=1.2,
+                    )
                     if pages and pages.get(str(ds)):
                         pts.set_urls([pages[str(ds)]])
                 front = qc[qc["pareto"]].assign(x=x[qc["pareto"]]).sort_values("x")
                 ax.plot(front["x"], front["quality"], color="grey", lw=0.8, ls="--", zorder=2, label="Pareto front")
-                if cost == "macs" or x.max() > 10 * x.min():  # GMACs always on a log axis; the others where they span a decade
+                if (
+                    cost == "macs" or x.max() > 10 * x.min()
+                ):  # GMACs always on a log axis; the others where they span a decade
                     _log_axis(ax, x)
                 ax.set_xlabel(label)
                 ax.set_ylabel(quality)
@@ -138,6 +170,12 @@ def plots(df: pd.DataFrame, site: Path, pages: dict[str, str] | None = None) -> 
             fullest.legend(fontsize=6.5)
             fig.subplots_adjust(wspace=0.35)
             fig.suptitle(f"{ds}: {quality} against cost (ringed: on the Pareto front)", fontsize=8, y=1.03)
-            out.append({"title": f"{ds}: {quality} against cost (GMACs, latency, parameters)", "kind": "cost",
-                        "src": _save(fig, site / "plots" / f"cost-{_slug(str(ds))}-{_slug(quality)}.svg"), "dataset": str(ds)})
+            out.append(
+                {
+                    "title": f"{ds}: {quality} against cost (GMACs, latency, parameters)",
+                    "kind": "cost",
+                    "src": _save(fig, site / "plots" / f"cost-{_slug(str(ds))}-{_slug(quality)}.svg"),
+                    "dataset": str(ds),
+                }
+            )
     return out

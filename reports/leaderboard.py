@@ -10,8 +10,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..errors import printable
 from benchmark.run.results import read_scores
+
+from ..errors import printable
 
 SUMMARY_SCOPES = ("image", "clip", "dataset")  # dataset: corpus metrics (mAP, CIDEr)
 
@@ -24,9 +25,15 @@ def run_notes(run_dirs: list[Path]) -> list[str]:
 
     notes = []
     for d in run_dirs:
-        bad = 0 if any((Path(d) / f).exists() for f in ("scores.parquet", "scores.csv")) else damaged_lines(Path(d) / ROWS_FILE)
+        bad = (
+            0
+            if any((Path(d) / f).exists() for f in ("scores.parquet", "scores.csv"))
+            else damaged_lines(Path(d) / ROWS_FILE)
+        )
         if bad:
-            notes.append(f"{Path(d) / ROWS_FILE} has {bad} damaged line{'s' if bad > 1 else ''}: their rows are missing from the table")
+            notes.append(
+                f"{Path(d) / ROWS_FILE} has {bad} damaged line{'s' if bad > 1 else ''}: their rows are missing from the table"
+            )
         m = read_manifest(Path(d))
         if m is None:
             notes.append(f"{d}: no readable manifest.json; the rows may be incomplete")
@@ -53,7 +60,11 @@ def newest_rows(runs: list[tuple[pd.DataFrame, str]]) -> pd.DataFrame:
     return df.drop_duplicates(VALUE_KEY, keep="last").drop(columns="_started").reset_index(drop=True)
 
 
-PROTOCOL = ["crop_border", "method_version", "metric_version"]  # a value repeated under another of these is another number
+PROTOCOL = [
+    "crop_border",
+    "method_version",
+    "metric_version",
+]  # a value repeated under another of these is another number
 
 
 def _say_replaced_protocols(df: pd.DataFrame) -> None:
@@ -75,8 +86,10 @@ def _say_replaced_protocols(df: pd.DataFrame) -> None:
         kept = g.iloc[-1]
         other = g[(g[cols].astype(str) != kept[cols].astype(str)).any(axis=1)].iloc[0]
         what = ", ".join(f"{c} {other[c]} -> {kept[c]}" for c in cols if str(other[c]) != str(kept[c]))
-        warn(f"{w.dataset} / {w.method} / {w.metric}: the runs scored it under different settings ({what}); "
-             "only the newest run's values are shown (report the runs apart to compare them)")
+        warn(
+            f"{w.dataset} / {w.method} / {w.metric}: the runs scored it under different settings ({what}); "
+            "only the newest run's values are shown (report the runs apart to compare them)"
+        )
     if len(where) > 5:
         warn(f"... and {len(where) - 5} more (data set, method, metric) scored under different settings in these runs")
 
@@ -86,7 +99,9 @@ def load_runs(run_dirs: list[Path]) -> pd.DataFrame:
     twice) counted once: the newest run's (:func:`newest_rows`)."""
     from benchmark.run.results import read_manifest
 
-    return newest_rows([(read_scores(Path(d)), str((read_manifest(Path(d)) or {}).get("started") or "")) for d in run_dirs])
+    return newest_rows(
+        [(read_scores(Path(d)), str((read_manifest(Path(d)) or {}).get("started") or "")) for d in run_dirs]
+    )
 
 
 def summarize(df: pd.DataFrame, baseline: str | None = None, sig=None) -> pd.DataFrame:
@@ -96,9 +111,8 @@ def summarize(df: pd.DataFrame, baseline: str | None = None, sig=None) -> pd.Dat
     is either; ``leader``: the highest mean, tested or not). Per-class breakdowns (metric names
     with a ``/``) are left to :func:`breakdowns`. ``sig``: an :func:`.significance.analyse`
     result of ``df`` already at hand (else computed against ``baseline``)."""
-    from .significance import analyse
-
     from .costs import is_cost
+    from .significance import analyse
 
     top = df[df["scope"].isin(SUMMARY_SCOPES) & ~df["metric"].astype(str).str.contains("/", regex=False)]
     top = top[~is_cost(top)]  # what a method costs has its own table (.costs_view)
@@ -106,7 +120,11 @@ def summarize(df: pd.DataFrame, baseline: str | None = None, sig=None) -> pd.Dat
     keys = ["dataset", "method", "metric"]
     agg = ok.groupby(keys, sort=False).agg(mean=("value", "mean"), n=("value", "size")).reset_index()
     failed = top[top["status"] != "ok"].groupby(keys, sort=False).size().rename("failed").reset_index()
-    meta = top.groupby("metric", sort=False).agg(higher_is_better=("higher_is_better", "first"), unit=("unit", "first")).reset_index()
+    meta = (
+        top.groupby("metric", sort=False)
+        .agg(higher_is_better=("higher_is_better", "first"), unit=("unit", "first"))
+        .reset_index()
+    )
     out = agg.merge(failed, on=keys, how="outer").merge(meta, on="metric", how="left")
     out["n"] = out["n"].fillna(0).astype(int)
     out["failed"] = out["failed"].fillna(0).astype(int)
@@ -124,8 +142,12 @@ def summarize(df: pd.DataFrame, baseline: str | None = None, sig=None) -> pd.Dat
     out["best"] = out["mark"] != ""
     untested = "not tested: a corpus metric is one value per data set, with no items to compare"
     corpus = set(map(tuple, ok.loc[ok["scope"] == "dataset", ["dataset", "metric"]].drop_duplicates().to_numpy()))
-    out["significance_note"] = [sig.notes.get((d, m)) or (untested if (d, m) in corpus and lead else "")
-                                for d, m, lead in zip(out["dataset"], out["metric"], out.groupby(["dataset", "metric"])["leader"].transform("any"))]
+    out["significance_note"] = [
+        sig.notes.get((d, m)) or (untested if (d, m) in corpus and lead else "")
+        for d, m, lead in zip(
+            out["dataset"], out["metric"], out.groupby(["dataset", "metric"])["leader"].transform("any")
+        )
+    ]
     order = {k: i for i, k in enumerate(dict.fromkeys(df["dataset"]))}
     morder = {k: i for i, k in enumerate(dict.fromkeys(df["method"]))}
     xorder = {k: i for i, k in enumerate(dict.fromkeys(df["metric"]))}
@@ -178,14 +200,19 @@ def tables(summary: pd.DataFrame, ci: bool = False) -> dict[str, dict[str, Any]]
                     cells.append(("", ""))
             n = int(mg["n"].max())
             rows.append({"method": method, "n": n, "cells": cells})
-        out[ds] = {"metrics": [(m, arrow(info.loc[m, "higher_is_better"]), info.loc[m, "unit"]) for m in metrics], "rows": rows}
+        out[ds] = {
+            "metrics": [(m, arrow(info.loc[m, "higher_is_better"]), info.loc[m, "unit"]) for m in metrics],
+            "rows": rows,
+        }
     return out
 
 
 def breakdowns(df: pd.DataFrame) -> dict[tuple[str, str], pd.DataFrame]:
     """Per-class tables, {(dataset, family): classes x methods}, for corpus rows named
     ``family/class`` (``voc-ap50/dog``, ``voc-ap50-gain/dog``)."""
-    rows = df[(df["scope"] == "dataset") & (df["status"] == "ok") & df["metric"].astype(str).str.contains("/", regex=False)]
+    rows = df[
+        (df["scope"] == "dataset") & (df["status"] == "ok") & df["metric"].astype(str).str.contains("/", regex=False)
+    ]
     if rows.empty:
         return {}
     rows = rows.assign(family=rows["metric"].str.split("/", n=1).str[0], cls=rows["metric"].str.split("/", n=1).str[1])
@@ -195,7 +222,9 @@ def breakdowns(df: pd.DataFrame) -> dict[tuple[str, str], pd.DataFrame]:
     return out
 
 
-def breakdowns_markdown(df: pd.DataFrame, families: tuple[str, ...] = ("voc-ap50-gain", "voc-ap50", "ap50-gain")) -> str:
+def breakdowns_markdown(
+    df: pd.DataFrame, families: tuple[str, ...] = ("voc-ap50-gain", "voc-ap50", "ap50-gain")
+) -> str:
     lines = []
     for (ds, fam), t in breakdowns(df).items():
         if fam not in families:
@@ -220,8 +249,10 @@ def to_markdown(summary: pd.DataFrame) -> str:
             lines.append(f"| {md_escape(r['method'])} | {r['n']} | " + " | ".join(cells) + " |")
         verdict = best_line(summary[summary["dataset"] == ds])
         lines += ["", md_escape(verdict), ""] if verdict else [""]
-    lines.append(f"Mean over items (images, or clips for video; corpus metrics such as mAP are one value per data set) with its 95% "
-                 f"bootstrap interval{legend(summary, markdown=True)}; ↑/↓ = higher/lower is better; n = items scored{infinite_note(summary)}.")
+    lines.append(
+        f"Mean over items (images, or clips for video; corpus metrics such as mAP are one value per data set) with its 95% "
+        f"bootstrap interval{legend(summary, markdown=True)}; ↑/↓ = higher/lower is better; n = items scored{infinite_note(summary)}."
+    )
     return "\n".join(lines) + "\n"
 
 
@@ -231,7 +262,9 @@ def legend(summary: pd.DataFrame, markdown: bool = False) -> str:
     star = "\\*" if markdown else "*"
     parts = []
     if "*" in marks:
-        parts.append(f"{star} = best, significantly better than every other method (paired Wilcoxon, Holm-corrected, p ≤ 0.05)")
+        parts.append(
+            f"{star} = best, significantly better than every other method (paired Wilcoxon, Holm-corrected, p ≤ 0.05)"
+        )
     if "=" in marks:
         parts.append("= tied for best (not separable from the leader: a tie, or too few items to test)")
     return ("; " + ("**bold** = best or tied for best; " if markdown else "") + "; ".join(parts)) if parts else ""
@@ -268,13 +301,19 @@ def print_tables(summary: pd.DataFrame, console, ci: bool = False) -> None:
         for m, a, _ in t["metrics"]:
             table.add_column(f"{escape(m)} {a}", justify="right")
         for r in t["rows"]:
-            table.add_row(escape(r["method"]), str(r["n"]), *[style[mark].format(escape(c)) if mark else escape(c) for c, mark in r["cells"]])
+            table.add_row(
+                escape(r["method"]),
+                str(r["n"]),
+                *[style[mark].format(escape(c)) if mark else escape(c) for c, mark in r["cells"]],
+            )
         console.print(table)
         verdict = best_line(summary[summary["dataset"] == ds])
         if verdict:
             console.print(escape(verdict), soft_wrap=True)
     interval = " with its 95% bootstrap interval" if ci else ""
-    console.print(f"mean over items (clips for video){interval}{legend(summary)}; ↑/↓ higher/lower is better{infinite_note(summary)}")
+    console.print(
+        f"mean over items (clips for video){interval}{legend(summary)}; ↑/↓ higher/lower is better{infinite_note(summary)}"
+    )
 
 
 def infinite_note(summary: pd.DataFrame) -> str:
@@ -299,10 +338,14 @@ def best_line(summary: pd.DataFrame) -> str:
             segments.setdefault(("best", str(star["method"].iloc[0]), ""), []).append(str(metric))
         elif len(tied):
             kind, _, why = note.partition(": ")
-            segments.setdefault((kind if kind in ("tie", "too few items") else "tie", " = ".join(map(str, tied["method"])), why), []).append(str(metric))
+            segments.setdefault(
+                (kind if kind in ("tie", "too few items") else "tie", " = ".join(map(str, tied["method"])), why), []
+            ).append(str(metric))
         elif note.startswith("not tested"):
             leader = g[g["leader"]]["method"] if "leader" in g.columns else []
-            segments.setdefault(("not tested", ", ".join(map(str, leader)), note.removeprefix("not tested: ")), []).append(str(metric))
+            segments.setdefault(
+                ("not tested", ", ".join(map(str, leader)), note.removeprefix("not tested: ")), []
+            ).append(str(metric))
     if not segments:
         return ""
     out = []
@@ -316,8 +359,14 @@ def best_line(summary: pd.DataFrame) -> str:
     return "best: " + "; ".join(out)
 
 
-def write(summary: pd.DataFrame, out_dir: Path, rows: pd.DataFrame | None = None, notes: list[str] = (), bd=None,
-          sections: list[str] = ()) -> tuple[Path, Path]:
+def write(
+    summary: pd.DataFrame,
+    out_dir: Path,
+    rows: pd.DataFrame | None = None,
+    notes: list[str] = (),
+    bd=None,
+    sections: list[str] = (),
+) -> tuple[Path, Path]:
     """``leaderboard.md`` and ``leaderboard.csv``; with ``bd`` (:class:`.bdrate.BDResult`) and a
     sweep in it, its section in the Markdown and ``bdrate.csv`` beside them; ``sections``: more
     Markdown sections (the paired comparisons, the agreement with people) after the tables."""
@@ -327,7 +376,9 @@ def write(summary: pd.DataFrame, out_dir: Path, rows: pd.DataFrame | None = None
     bd_text = bd_markdown(bd) if bd is not None else ""
     head = "".join(f"> **Incomplete**: {md_escape(n)}\n\n" for n in notes)
     more = "".join("\n" + x for x in sections if x)
-    md.write_text(head + to_markdown(summary) + more + ("\n" + extra if extra else "") + ("\n" + bd_text if bd_text else ""))
+    md.write_text(
+        head + to_markdown(summary) + more + ("\n" + extra if extra else "") + ("\n" + bd_text if bd_text else "")
+    )
     summary.to_csv(csv, index=False)
     if bd_text:
         bd.write_csv(out_dir / "bdrate.csv")
@@ -340,20 +391,38 @@ def bd_markdown(res) -> str:
     sweeps = res.views()
     if not sweeps:
         return ""
-    lines = [f"## Bits saved at equal quality: BD-rate against {md_escape(res.baseline)}\n", f"{md_escape(res.convention)}.\n"]
+    lines = [
+        f"## Bits saved at equal quality: BD-rate against {md_escape(res.baseline)}\n",
+        f"{md_escape(res.convention)}.\n",
+    ]
     for s in sweeps:
         if s["summary"]:
             lines += [f"### {md_escape(s['title'])}\n", md_escape(s["summary"]) + "\n"]
             continue
-        lines += [f"### {md_escape(s['title'])}\n", "| method | metric | BD-rate | BD-quality | points | overlap | note |", "|---|---|---:|---:|---:|---|---|"]
-        lines += [f"| {md_escape(r['method'])} | {md_escape(r['metric'])} | {r['bd_rate']} | {r['bd_quality']} | {r['points']} | {md_escape(r['overlap'])} | {md_escape(r['note'])} |"
-                  for r in s["rows"]]
+        lines += [
+            f"### {md_escape(s['title'])}\n",
+            "| method | metric | BD-rate | BD-quality | points | overlap | note |",
+            "|---|---|---:|---:|---:|---|---|",
+        ]
+        lines += [
+            f"| {md_escape(r['method'])} | {md_escape(r['metric'])} | {r['bd_rate']} | {r['bd_quality']} | {r['points']} | {md_escape(r['overlap'])} | {md_escape(r['note'])} |"
+            for r in s["rows"]
+        ]
         if s["equal"]:
-            lines += ["", f"Equal quality: the {md_escape(s['family'])} level alone that gives each method's quality at each level "
-                          f"(pchip on the baseline's curve) and the bits the method's input takes against it (negative: saved), "
-                          f"e.g. {md_escape(s['example'] or 'none inside the measured range')}.\n",
-                      "| method | metric | " + " | ".join(s["levels"]) + " |", "|---|---|" + "---|" * len(s["levels"])]
-            lines += [f"| {md_escape(g['method'])} | {md_escape(g['metric'])} | " + " | ".join(map(md_escape, g["cells"])) + " |" for g in s["equal"]]
+            lines += [
+                "",
+                f"Equal quality: the {md_escape(s['family'])} level alone that gives each method's quality at each level "
+                f"(pchip on the baseline's curve) and the bits the method's input takes against it (negative: saved), "
+                f"e.g. {md_escape(s['example'] or 'none inside the measured range')}.\n",
+                "| method | metric | " + " | ".join(s["levels"]) + " |",
+                "|---|---|" + "---|" * len(s["levels"]),
+            ]
+            lines += [
+                f"| {md_escape(g['method'])} | {md_escape(g['metric'])} | "
+                + " | ".join(map(md_escape, g["cells"]))
+                + " |"
+                for g in s["equal"]
+            ]
         lines.append("")
     return "\n".join(lines) + "\n"
 
@@ -369,14 +438,28 @@ def print_bd(res, console) -> None:
             console.print(escape(f"BD-rate against {res.baseline}: {s['title']}: {s['summary']}"), soft_wrap=True)
             continue
         table = Table(title=escape(f"BD-rate against {res.baseline}: {s['title']}"), title_justify="left")
-        for c, j in (("method", "left"), ("metric", "left"), ("BD-rate", "right"), ("BD-quality", "right"), ("points", "right"), ("overlap", "left"), ("note", "left")):
+        for c, j in (
+            ("method", "left"),
+            ("metric", "left"),
+            ("BD-rate", "right"),
+            ("BD-quality", "right"),
+            ("points", "right"),
+            ("overlap", "left"),
+            ("note", "left"),
+        ):
             table.add_column(c, justify=j, overflow="fold")
         for r in s["rows"]:
-            table.add_row(*(escape(str(r[k])) for k in ("method", "metric", "bd_rate", "bd_quality", "points", "overlap", "note")))
+            table.add_row(
+                *(escape(str(r[k])) for k in ("method", "metric", "bd_rate", "bd_quality", "points", "overlap", "note"))
+            )
         console.print(table)
         if s["equal"]:
-            eq = Table(title=escape(f"equal quality: the {s['family']} level alone of the same quality; the method's bits against it (negative: saved)"),
-                   title_justify="left")
+            eq = Table(
+                title=escape(
+                    f"equal quality: the {s['family']} level alone of the same quality; the method's bits against it (negative: saved)"
+                ),
+                title_justify="left",
+            )
             for c in ["method", "metric", *s["levels"]]:
                 eq.add_column(escape(c))
             for g in s["equal"]:

@@ -11,15 +11,18 @@ from typing import Any
 
 import pandas as pd
 
-from ..errors import warn
 from benchmark.run.runfiles import frame_meta, frame_png, public_name, trusted_source
+
+from ..errors import warn
 from .leaderboard import fmt
 from .sitedata import ITEM_SCOPES
 
 
 # ----------------------------------------------------------------------------- images
 def _item_values(df: pd.DataFrame, dataset: str, metric: str) -> pd.DataFrame:
-    r = df[(df["dataset"] == dataset) & (df["metric"] == metric) & df["scope"].isin(ITEM_SCOPES) & (df["status"] == "ok")]
+    r = df[
+        (df["dataset"] == dataset) & (df["metric"] == metric) & df["scope"].isin(ITEM_SCOPES) & (df["status"] == "ok")
+    ]
     return r[["item_id", "method", "value", "higher_is_better"]]
 
 
@@ -91,10 +94,14 @@ def copy_source_frames(site: Path, source: Path | None, frames: list[int]) -> li
     tag = hashlib.sha1(str(source).encode()).hexdigest()[:16]
     want = {f: f"src-{tag}-{f}.png" for f in frames}
     try:
-        for f, frame in _source_frames(source, [f for f, n in want.items() if (site / "img" / n).is_symlink() or not (site / "img" / n).is_file()]):
+        for f, frame in _source_frames(
+            source, [f for f, n in want.items() if (site / "img" / n).is_symlink() or not (site / "img" / n).is_file()]
+        ):
             _put(site, want[f], encode_png(frame))
     except Exception as exc:  # noqa: BLE001 - not an image or a video after all (OpenCV's, PIL's and PyAV's errors alike)
-        warn(f"the reference {public_name(str(source))!r} cannot be read ({type(exc).__name__}); its page shows the others")
+        warn(
+            f"the reference {public_name(str(source))!r} cannot be read ({type(exc).__name__}); its page shows the others"
+        )
         return None
     out = [f"../img/{n}" for n in want.values()]
     return out if all((site / "img" / n).is_file() for n in want.values()) else None
@@ -102,8 +109,9 @@ def copy_source_frames(site: Path, source: Path | None, frames: list[int]) -> li
 
 def _source_frames(src: Path, frames: list[int]):
     """(index, frame) of the wanted ``frames`` of a source file or folder."""
-    from ..datasets.base import list_images
     from benchmark.core.imaging import IMAGE_EXTS, read_image
+
+    from ..datasets.base import list_images
 
     if not frames:
         return
@@ -156,15 +164,24 @@ def _cached(site: Path, art: dict[str, Any], key: str | None, frames: list[int])
     return None
 
 
-def panels(site: Path, df: pd.DataFrame, board: dict[str, Any], item_id: str, art: dict[str, Any], frames: list[int],
-           refused: list[str] | None = None) -> list[dict[str, Any]]:
+def panels(
+    site: Path,
+    df: pd.DataFrame,
+    board: dict[str, Any],
+    item_id: str,
+    art: dict[str, Any],
+    frames: list[int],
+    refused: list[str] | None = None,
+) -> list[dict[str, Any]]:
     """The panels of one item's page (reference, degraded, each method's output): frames
     copied into the site and the item's first scores; an image the site cannot get is left out
     (a source it may not read is named in ``refused``)."""
     ds = board["dataset"]
     out = []
-    for label, key in [("reference", art.get("reference")), (f"degraded ({board['degradation']})", art.get("degraded"))] + \
-            [(m, k) for m, k in art["outputs"].items()]:
+    for label, key in [
+        ("reference", art.get("reference")),
+        (f"degraded ({board['degradation']})", art.get("degraded")),
+    ] + [(m, k) for m, k in art["outputs"].items()]:
         srcs = _cached(site, art, key, frames)
         if srcs is None and label == "reference":
             source, why = trusted_source(art.get("source"), key)
@@ -173,13 +190,25 @@ def panels(site: Path, df: pd.DataFrame, board: dict[str, Any], item_id: str, ar
             srcs = copy_source_frames(site, source, frames)
         if srcs is None:
             continue
-        vals = df[(df["dataset"] == ds) & (df["item_id"] == item_id) & (df["method"] == label) & df["scope"].isin(ITEM_SCOPES)]
-        out.append({"label": label, "srcs": srcs, "scores": [(r.metric, fmt(r.value, r.unit)) for r in vals.itertuples()][:8]})
+        vals = df[
+            (df["dataset"] == ds) & (df["item_id"] == item_id) & (df["method"] == label) & df["scope"].isin(ITEM_SCOPES)
+        ]
+        out.append(
+            {"label": label, "srcs": srcs, "scores": [(r.metric, fmt(r.value, r.unit)) for r in vals.itertuples()][:8]}
+        )
     return out
 
 
-def board_pages(site: Path, df: pd.DataFrame, board: dict[str, Any], latest_art: dict[tuple[str, str], dict[str, Any]],
-                pages: list[dict[str, Any]], page_of: dict[tuple[str, str], str], max_items: int, refused: list[str] | None = None) -> None:
+def board_pages(
+    site: Path,
+    df: pd.DataFrame,
+    board: dict[str, Any],
+    latest_art: dict[tuple[str, str], dict[str, Any]],
+    pages: list[dict[str, Any]],
+    page_of: dict[tuple[str, str], str],
+    max_items: int,
+    refused: list[str] | None = None,
+) -> None:
     """The comparison pages of one leaderboard (at most ``max_items``), appended to ``pages``;
     the board gets its extremes, primary metric and links to its pages."""
     ds = board["dataset"]
@@ -199,14 +228,29 @@ def board_pages(site: Path, df: pd.DataFrame, board: dict[str, Any], latest_art:
         if len(item_panels) < 2:
             continue
         n = len(pages)
-        pages.append({"file": f"compare/{n}.html", "dataset": ds, "item_id": item_id, "panels": item_panels, "frames": frames, "kind": art["kind"]})
+        pages.append(
+            {
+                "file": f"compare/{n}.html",
+                "dataset": ds,
+                "item_id": item_id,
+                "panels": item_panels,
+                "frames": frames,
+                "kind": art["kind"],
+            }
+        )
         page_of[(ds, item_id)] = f"compare/{n}.html"
         board["pages"].append({"item_id": item_id, "href": f"compare/{n}.html"})
     board["page_of"] = {i: page_of.get((ds, i)) for e in ext.values() for i, _ in e["worst"] + e["best"]}
 
 
-def comparison_pages(site: Path, df: pd.DataFrame, boards: list[dict[str, Any]], manifests: dict[str, dict], artifacts: dict[str, dict],
-                     max_items: int) -> list[dict[str, Any]]:
+def comparison_pages(
+    site: Path,
+    df: pd.DataFrame,
+    boards: list[dict[str, Any]],
+    manifests: dict[str, dict],
+    artifacts: dict[str, dict],
+    max_items: int,
+) -> list[dict[str, Any]]:
     """The comparison pages of all leaderboards, numbered in order (``compare/<n>.html``)."""
     pages: list[dict[str, Any]] = []
     page_of: dict[tuple[str, str], str] = {}

@@ -63,7 +63,12 @@ def perception_distortion(plt, df: pd.DataFrame, site: Path) -> list[dict[str, s
     ax.invert_yaxis()
     ax.legend(fontsize=7)
     ax.set_title("Perception-distortion")
-    return [{"title": "Perception–distortion (PSNR vs NIQE), per method and data set", "src": _save(fig, site / "plots" / "perception-distortion.svg")}]
+    return [
+        {
+            "title": "Perception–distortion (PSNR vs NIQE), per method and data set",
+            "src": _save(fig, site / "plots" / "perception-distortion.svg"),
+        }
+    ]
 
 
 def _bd_label(method: str, row) -> str:
@@ -72,8 +77,17 @@ def _bd_label(method: str, row) -> str:
         return method
     if pd.isna(row.bd_rate_pct) and pd.isna(row.bd_quality):
         note = str(row.note)
-        why = ("too few levels" if note[:1].isdigit() else "not monotonic" if "not monotonic" in note else
-               "rates not distinct" if "rates of" in note else "no baseline" if "baseline" in note else "see the table")
+        why = (
+            "too few levels"
+            if note[:1].isdigit()
+            else "not monotonic"
+            if "not monotonic" in note
+            else "rates not distinct"
+            if "rates of" in note
+            else "no baseline"
+            if "baseline" in note
+            else "see the table"
+        )
         return f"{method}: no BD figure ({why})"
     rate = "no BD-rate (no overlap)" if pd.isna(row.bd_rate_pct) else f"BD-rate {row.bd_rate_pct:+.1f}%"
     return f"{method}: {rate}, BD-{row.metric} {row.bd_quality:+.3g}"
@@ -97,22 +111,34 @@ def rate_quality(plt, df: pd.DataFrame, site: Path, bd=None) -> list[dict[str, s
         return []
     out: list[dict[str, str]] = []
     table = bd.table.set_index(["dataset_base", "codec", "metric", "method"])
-    for (base, codec, metric), g in pts[~pts["missing_baseline"]].groupby(["dataset_base", "codec", "metric"], sort=False):
+    for (base, codec, metric), g in pts[~pts["missing_baseline"]].groupby(
+        ["dataset_base", "codec", "metric"], sort=False
+    ):
         fig, ax = plt.subplots(figsize=(5.6, 3.8))
         first = baseline_curve(g)
-        ax.plot(first["rate"], first["anchor"], marker="s", color="k", ls="--", zorder=5, label=f"{bd.baseline} (baseline)")
+        ax.plot(
+            first["rate"], first["anchor"], marker="s", color="k", ls="--", zorder=5, label=f"{bd.baseline} (baseline)"
+        )
         for method, mg in g.groupby("method", sort=False):
             mg = mg.sort_values("rate")
             key = (base, codec, metric, method)
             row = next(table.loc[[key]].reset_index().itertuples()) if key in table.index else None
             ax.plot(mg["rate"], mg["test"], marker="o", label=_bd_label(str(method), row))
-        ax.set_xlabel({"bpp": "bits per pixel", "kbit/s": "bitrate (kbit/s)"}.get(g["rate_unit"].iloc[0], "rate") + " of the degraded input")
+        ax.set_xlabel(
+            {"bpp": "bits per pixel", "kbit/s": "bitrate (kbit/s)"}.get(g["rate_unit"].iloc[0], "rate")
+            + " of the degraded input"
+        )
         unit = str(g["unit"].iloc[0] or "")
         ax.set_ylabel(f"{metric} ({unit})" if unit else metric)
         ax.set_title(f"{base}: {metric} against rate ({codec_label(codec)[0]} sweep)")
         ax.legend(fontsize=6.5, title=f"BD against {bd.baseline}, {bd.interpolation}", title_fontsize=6.5)
-        out.append({"title": f"Rate–quality: {base}, {codec} sweep, {metric} (BD-rate against {bd.baseline} in the legend)",
-                    "src": _save(fig, site / "plots" / f"rate-{_slug(base)}-{_slug(codec)}-{metric}.svg"), "sweep": f"{base}/{codec}"})
+        out.append(
+            {
+                "title": f"Rate–quality: {base}, {codec} sweep, {metric} (BD-rate against {bd.baseline} in the legend)",
+                "src": _save(fig, site / "plots" / f"rate-{_slug(base)}-{_slug(codec)}-{metric}.svg"),
+                "sweep": f"{base}/{codec}",
+            }
+        )
     return out + plain_rate_quality(plt, df, site, {o["sweep"] for o in out})
 
 
@@ -123,13 +149,21 @@ def plain_rate_quality(plt, df: pd.DataFrame, site: Path, done: set[str]) -> lis
     rows = df[(df["status"] == "ok") & df["scope"].isin(ITEM_SCOPES)]
     for metric in [m for m in ("psnr", "psnr-y", "ssim", "vmaf") if m in set(rows["metric"])][:2]:
         r = rows[rows["metric"] == metric].copy()
-        parts = r["degradation"].astype(str).str.extract(r"^(.*?[a-z]+?)(\d+(?:\.\d+)?)$")  # qf{10,20} -> qf; x4-crf{20,30} -> x4-crf
+        parts = (
+            r["degradation"].astype(str).str.extract(r"^(.*?[a-z]+?)(\d+(?:\.\d+)?)$")
+        )  # qf{10,20} -> qf; x4-crf{20,30} -> x4-crf
         r["codec"], r["level"] = parts[0], pd.to_numeric(parts[1], errors="coerce")
         for (base, codec), g in r.dropna(subset=["codec", "level"]).groupby(["base", "codec"], sort=False):
             if g["level"].nunique() < 2 or f"{base}/{codec}" in done:
                 continue
-            rate_col = "bitrate_kbps" if g["bitrate_kbps"].notna().all() else ("bpp" if g["bpp"].notna().all() else None)
-            agg = g.groupby(["method", "level"]).agg(value=("value", "mean"), rate=(rate_col or "level", "mean")).reset_index()
+            rate_col = (
+                "bitrate_kbps" if g["bitrate_kbps"].notna().all() else ("bpp" if g["bpp"].notna().all() else None)
+            )
+            agg = (
+                g.groupby(["method", "level"])
+                .agg(value=("value", "mean"), rate=(rate_col or "level", "mean"))
+                .reset_index()
+            )
             fig, ax = plt.subplots(figsize=(5, 3.4))
             for method, mg in agg.groupby("method", sort=False):
                 mg = mg.sort_values("rate")
@@ -138,8 +172,12 @@ def plain_rate_quality(plt, df: pd.DataFrame, site: Path, done: set[str]) -> lis
             ax.set_ylabel(metric)
             ax.set_title(f"{base}: {metric} against rate ({codec} sweep; no baseline run, no BD figure)")
             ax.legend(fontsize=7)
-            out.append({"title": f"Rate–quality: {base}, {codec} sweep, {metric}",
-                        "src": _save(fig, site / "plots" / f"rate-{_slug(base)}-{_slug(codec)}-{metric}.svg")})
+            out.append(
+                {
+                    "title": f"Rate–quality: {base}, {codec} sweep, {metric}",
+                    "src": _save(fig, site / "plots" / f"rate-{_slug(base)}-{_slug(codec)}-{metric}.svg"),
+                }
+            )
     return out
 
 
@@ -148,13 +186,20 @@ def ap_gains(plt, df: pd.DataFrame, site: Path) -> list[dict[str, str]]:
     out: list[dict[str, str]] = []
     gains = df[(df["status"] == "ok") & df["metric"].astype(str).str.match(r"^(voc-ap50|ap50)-gain/")]
     for (ds, fam), g in gains.assign(fam=gains["metric"].str.split("/").str[0]).groupby(["dataset", "fam"], sort=False):
-        t = g.assign(cls=g["metric"].str.split("/", n=1).str[1]).pivot_table(index="cls", columns="method", values="value", sort=False)
+        t = g.assign(cls=g["metric"].str.split("/", n=1).str[1]).pivot_table(
+            index="cls", columns="method", values="value", sort=False
+        )
         fig, ax = plt.subplots(figsize=(max(4, 0.35 * len(t) + 1), 3.2))
         t.plot.bar(ax=ax, width=0.8)
         ax.axhline(0, color="k", lw=0.6)
         ax.set_ylabel("AP gain over identity")
         ax.set_title(f"{ds}: {fam.removesuffix('-gain')} per class, gain over identity")
-        out.append({"title": f"Per-class AP gain over identity: {ds} ({fam})", "src": _save(fig, site / "plots" / f"gain-{_slug(ds)}-{fam}.svg")})
+        out.append(
+            {
+                "title": f"Per-class AP gain over identity: {ds} ({fam})",
+                "src": _save(fig, site / "plots" / f"gain-{_slug(ds)}-{fam}.svg"),
+            }
+        )
     return out
 
 
@@ -164,7 +209,9 @@ def qf_confusion(plt, df: pd.DataFrame, site: Path) -> list[dict[str, str]]:
     if conf.empty:
         return []
     parts = conf["metric"].str.split("/", expand=True)
-    m = conf.assign(true=parts[1].astype(int), pred=parts[2].astype(int)).pivot_table(index="true", columns="pred", values="value", aggfunc="sum", fill_value=0)
+    m = conf.assign(true=parts[1].astype(int), pred=parts[2].astype(int)).pivot_table(
+        index="true", columns="pred", values="value", aggfunc="sum", fill_value=0
+    )
     fig, ax = plt.subplots(figsize=(4, 3.6))
     ax.imshow(m.to_numpy(), cmap="Blues")
     ax.set_xticks(range(len(m.columns)), m.columns)
@@ -192,7 +239,12 @@ def speed_quality(plt, df: pd.DataFrame, site: Path) -> list[dict[str, str]]:
     ax.set_ylabel(primary_quality(df))
     ax.set_title("Speed against quality")
     ax.legend(fontsize=7)
-    return [{"title": f"Speed against quality ({primary_quality(df)})", "src": _save(fig, site / "plots" / "speed-quality.svg")}]
+    return [
+        {
+            "title": f"Speed against quality ({primary_quality(df)})",
+            "src": _save(fig, site / "plots" / "speed-quality.svg"),
+        }
+    ]
 
 
 FIGURES = (perception_distortion, rate_quality, ap_gains, qf_confusion, speed_quality)
@@ -211,7 +263,9 @@ def differences(plt, sig, site: Path) -> list[dict[str, str]]:
         if not metrics:
             continue
         methods = list(dict.fromkeys(g["method_a"]))
-        fig, axes = plt.subplots(1, len(metrics), figsize=(2.6 * len(metrics) + 1, 0.45 * len(methods) + 1.4), squeeze=False, sharey=True)
+        fig, axes = plt.subplots(
+            1, len(metrics), figsize=(2.6 * len(metrics) + 1, 0.45 * len(methods) + 1.4), squeeze=False, sharey=True
+        )
         for ax, metric in zip(axes[0], metrics):
             mg = g[g["metric"] == metric].set_index("method_a").reindex(methods)
             y = range(len(methods))
@@ -226,8 +280,14 @@ def differences(plt, sig, site: Path) -> list[dict[str, str]]:
             ax.set_ylim(len(methods) - 0.5, -0.5)
         base = sig.baselines.get(str(ds), "the baseline")
         fig.suptitle(f"{ds}: difference from {base} (mean over items, 95% paired bootstrap CI)", fontsize=8, y=1.06)
-        out.append({"title": f"{ds}: each method against {base}", "src": _save(fig, site / "plots" / f"diff-{_slug(str(ds))}.svg"),
-                    "dataset": str(ds), "kind": "significance"})
+        out.append(
+            {
+                "title": f"{ds}: each method against {base}",
+                "src": _save(fig, site / "plots" / f"diff-{_slug(str(ds))}.svg"),
+                "dataset": str(ds),
+                "kind": "significance",
+            }
+        )
     return out
 
 

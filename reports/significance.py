@@ -51,15 +51,32 @@ PROTOCOL = ["crop_border", "metric_version"]
 NEEDED = {"dataset", "method", "metric", "item_id", "scope", "status", "value", "higher_is_better"}
 NOT_COMPARED = ("mos-raters",)  # a count of raters, not a quality
 AUTO_BASELINES = ("identity", "bicubic")
-COLUMNS = ["dataset", "metric", "method_a", "method_b", "n", "mean_diff", "ci_low", "ci_high", "p_wilcoxon", "p_holm", "verdict",
-           "higher_is_better", "against", "n_needed", "note"]
-CONVENTION = (f"Paired over items (images; clips for video): mean difference a - b with its 95% paired percentile bootstrap "
-              f"interval ({RESAMPLES:,} resamples of the items, seed {SEED}, the same resamples for every method of a column); "
-              f"two-sided Wilcoxon signed-rank p (scipy.stats.wilcoxon: zero differences dropped; exact without ties up to "
-              f"50 items, ties and zeros by permutation up to 13, else the tie-corrected normal approximation); Holm's correction "
-              f"over the comparisons of one data set x metric; better/worse at Holm p <= {ALPHA}; 'too few items' where even "
-              f"the smallest possible p (2/2^n) cannot pass Holm's level; n needed: normal approximation, {POWER:.0%} power at "
-              f"Holm's first level. P(best): share of the resamples in which a method has the best mean.")
+COLUMNS = [
+    "dataset",
+    "metric",
+    "method_a",
+    "method_b",
+    "n",
+    "mean_diff",
+    "ci_low",
+    "ci_high",
+    "p_wilcoxon",
+    "p_holm",
+    "verdict",
+    "higher_is_better",
+    "against",
+    "n_needed",
+    "note",
+]
+CONVENTION = (
+    f"Paired over items (images; clips for video): mean difference a - b with its 95% paired percentile bootstrap "
+    f"interval ({RESAMPLES:,} resamples of the items, seed {SEED}, the same resamples for every method of a column); "
+    f"two-sided Wilcoxon signed-rank p (scipy.stats.wilcoxon: zero differences dropped; exact without ties up to "
+    f"50 items, ties and zeros by permutation up to 13, else the tie-corrected normal approximation); Holm's correction "
+    f"over the comparisons of one data set x metric; better/worse at Holm p <= {ALPHA}; 'too few items' where even "
+    f"the smallest possible p (2/2^n) cannot pass Holm's level; n needed: normal approximation, {POWER:.0%} power at "
+    f"Holm's first level. P(best): share of the resamples in which a method has the best mean."
+)
 
 
 def holm(p: np.ndarray) -> np.ndarray:
@@ -124,7 +141,9 @@ class Significance:
         self.pairs.to_csv(path, index=False)
 
     def mark(self, dataset: str, metric: str, method: str) -> str:
-        hit = self.cells[(self.cells["dataset"] == dataset) & (self.cells["metric"] == metric) & (self.cells["method"] == method)]
+        hit = self.cells[
+            (self.cells["dataset"] == dataset) & (self.cells["metric"] == metric) & (self.cells["method"] == method)
+        ]
         return str(hit["mark"].iloc[0]) if len(hit) else ""
 
 
@@ -159,7 +178,9 @@ def mean_ci(values: np.ndarray, idx: np.ndarray) -> tuple[float, float]:
 
 def bootstrap_ci(values: np.ndarray, seed: int = SEED) -> tuple[float, float]:
     """:func:`mean_ci` of ``values`` alone (:data:`RESAMPLES` seeded resamples)."""
-    return mean_ci(values, _Resampler(seed, RESAMPLES, "")(len(values))) if len(values) else (float("nan"), float("nan"))
+    return (
+        mean_ci(values, _Resampler(seed, RESAMPLES, "")(len(values))) if len(values) else (float("nan"), float("nan"))
+    )
 
 
 def _baseline(methods: list[str], wanted: str | None) -> str | None:
@@ -194,10 +215,26 @@ def _compare(wide: pd.DataFrame, a: str, b: str, rs: _Resampler) -> dict:
     d = (both[a] - both[b]).to_numpy(dtype=float)
     n = len(d)
     if n == 0:
-        return {"n": 0, "mean_diff": np.nan, "ci_low": np.nan, "ci_high": np.nan, "p_wilcoxon": np.nan, "_dir": 0.0, "_d": d}
+        return {
+            "n": 0,
+            "mean_diff": np.nan,
+            "ci_low": np.nan,
+            "ci_high": np.nan,
+            "p_wilcoxon": np.nan,
+            "_dir": 0.0,
+            "_d": d,
+        }
     lo, hi = _percentile(d[rs(n)].mean(axis=1)) if n >= 2 else (np.nan, np.nan)
     p, direction = wilcoxon_p(d)
-    return {"n": n, "mean_diff": float(d.mean()), "ci_low": lo, "ci_high": hi, "p_wilcoxon": p, "_dir": direction, "_d": d}
+    return {
+        "n": n,
+        "mean_diff": float(d.mean()),
+        "ci_low": lo,
+        "ci_high": hi,
+        "p_wilcoxon": p,
+        "_dir": direction,
+        "_d": d,
+    }
 
 
 def _verdicts(rows: list[dict], hib: bool, alpha: float) -> None:
@@ -214,16 +251,20 @@ def _verdicts(rows: list[dict], hib: bool, alpha: float) -> None:
         elif floor > alpha or family_floor > alpha / m:
             r["verdict"] = "too few items"
             r["n_needed"] = float(max(need, items_needed(r["_d"], m, alpha) if r["n"] >= 2 else need))
-            r["note"] = (f"n={r['n']}: the smallest two-sided Wilcoxon p is 2/2^{r['n']} = {floor:.3g}, above Holm's first level "
-                         f"{alpha}/{m} = {alpha / m:.3g}; at least {need} items are needed")
+            r["note"] = (
+                f"n={r['n']}: the smallest two-sided Wilcoxon p is 2/2^{r['n']} = {floor:.3g}, above Holm's first level "
+                f"{alpha}/{m} = {alpha / m:.3g}; at least {need} items are needed"
+            )
         elif ph <= alpha and r["_dir"] != 0:
             r["verdict"] = "better" if (r["_dir"] > 0) == hib else "worse"
         else:
             r["verdict"] = "tie"
             r["n_needed"] = items_needed(r["_d"], m, alpha)
             if np.isfinite(r["n_needed"]):
-                r["note"] = (f"about {int(r['n_needed'])} items would separate a mean difference of {r['mean_diff']:.4g} at "
-                             f"its spread (sd {np.std(r['_d'], ddof=1):.3g}; normal approximation, {POWER:.0%} power)")
+                r["note"] = (
+                    f"about {int(r['n_needed'])} items would separate a mean difference of {r['mean_diff']:.4g} at "
+                    f"its spread (sd {np.std(r['_d'], ddof=1):.3g}; normal approximation, {POWER:.0%} power)"
+                )
             elif r["n"]:
                 r["note"] = "no difference on any item" if not np.any(r["_d"]) else "mean difference 0"
 
@@ -242,8 +283,16 @@ def _p_best(wide: pd.DataFrame, hib: bool, rs: _Resampler) -> dict[str, float]:
     return dict(zip(cols, map(float, share)))
 
 
-def _family(ds: str, metric: str, g: pd.DataFrame, means: pd.Series, baseline: str | None, seed: int, resamples: int,
-            alpha: float) -> tuple[list[dict], list[dict], str]:
+def _family(
+    ds: str,
+    metric: str,
+    g: pd.DataFrame,
+    means: pd.Series,
+    baseline: str | None,
+    seed: int,
+    resamples: int,
+    alpha: float,
+) -> tuple[list[dict], list[dict], str]:
     """One column: its pairs, its cells (CI, P(best), mark) and why it has no '*' ('' if it has one)."""
     hib = bool(g["higher_is_better"].iloc[0])
     wide = g.pivot_table(index="item_id", columns="method", values="value", aggfunc="mean", sort=False)
@@ -252,8 +301,17 @@ def _family(ds: str, metric: str, g: pd.DataFrame, means: pd.Series, baseline: s
     leader = _leader(means.reindex(methods), hib)
     rows = []
     for a, b, against in _pairs(methods, baseline, leader):
-        rows.append({"dataset": ds, "metric": metric, "method_a": a, "method_b": b, "higher_is_better": hib, "against": against,
-                     **_compare(wide, a, b, rs)})
+        rows.append(
+            {
+                "dataset": ds,
+                "metric": metric,
+                "method_a": a,
+                "method_b": b,
+                "higher_is_better": hib,
+                "against": against,
+                **_compare(wide, a, b, rs),
+            }
+        )
     _verdicts(rows, hib, alpha)
     pbest = _p_best(wide[methods], hib, rs)
     finite = means.reindex(methods)
@@ -262,8 +320,17 @@ def _family(ds: str, metric: str, g: pd.DataFrame, means: pd.Series, baseline: s
     for m in methods:
         v = wide[m].dropna().to_numpy(dtype=float)
         lo, hi = mean_ci(v, rs(len(v))) if len(v) else (np.nan, np.nan)
-        cells.append({"dataset": ds, "metric": metric, "method": m, "ci_low": lo, "ci_high": hi, "p_best": pbest.get(m, np.nan),
-                      "mark": marks.get(m, "")})
+        cells.append(
+            {
+                "dataset": ds,
+                "metric": metric,
+                "method": m,
+                "ci_low": lo,
+                "ci_high": hi,
+                "p_best": pbest.get(m, np.nan),
+                "mark": marks.get(m, ""),
+            }
+        )
     for r in rows:
         r.pop("_d"), r.pop("_dir")
     return rows, cells, why
@@ -293,12 +360,16 @@ def _marks(methods: list[str], leader: str | None, rows: list[dict]) -> tuple[di
     return marks, f"tie: Holm p {r['p_holm']:.3g} against the leader{'; ' + r['note'] if r['note'] else ''}"
 
 
-def analyse(df: pd.DataFrame, baseline: str | None = None, seed: int = SEED, resamples: int = RESAMPLES,
-            alpha: float = ALPHA) -> Significance:
+def analyse(
+    df: pd.DataFrame, baseline: str | None = None, seed: int = SEED, resamples: int = RESAMPLES, alpha: float = ALPHA
+) -> Significance:
     """Every family of ``df``'s item rows (see the module's docstring). ``baseline``: the method
     every other one is compared with (default: ``identity``, else ``bicubic``, per data set)."""
     if df.empty or not NEEDED <= set(df.columns):  # rows that do not name their items cannot be paired
-        return Significance(pd.DataFrame(columns=COLUMNS), pd.DataFrame(columns=["dataset", "metric", "method", "ci_low", "ci_high", "p_best", "mark"]))
+        return Significance(
+            pd.DataFrame(columns=COLUMNS),
+            pd.DataFrame(columns=["dataset", "metric", "method", "ci_low", "ci_high", "p_best", "mark"]),
+        )
     ok = df[(df["status"] == "ok") & df["scope"].isin(ITEM_SCOPES)]
     ok = ok[~ok["metric"].astype(str).str.contains("/", regex=False) & ~ok["metric"].isin(NOT_COMPARED)]
     pairs, cells, notes, baselines = [], [], {}, {}
@@ -309,8 +380,10 @@ def analyse(df: pd.DataFrame, baseline: str | None = None, seed: int = SEED, res
         for metric, g in dg.groupby("metric", sort=False):
             cols = [c for c in PROTOCOL if c in g.columns]
             if cols and len(g[cols].astype(str).drop_duplicates()) > 1:
-                notes[(str(ds), str(metric))] = ("not tested: its methods were scored under different crop borders or metric "
-                                                 "versions (report those runs apart)")
+                notes[(str(ds), str(metric))] = (
+                    "not tested: its methods were scored under different crop borders or metric "
+                    "versions (report those runs apart)"
+                )
                 continue
             means = g.groupby("method", sort=False)["value"].mean()
             rows, c, why = _family(str(ds), str(metric), g, means, base, seed, resamples, alpha)
@@ -318,5 +391,9 @@ def analyse(df: pd.DataFrame, baseline: str | None = None, seed: int = SEED, res
             cells += c
             if why:
                 notes[(str(ds), str(metric))] = why
-    return Significance(pd.DataFrame(pairs, columns=COLUMNS), pd.DataFrame(cells, columns=["dataset", "metric", "method", "ci_low", "ci_high", "p_best", "mark"]),
-                        notes, baselines)
+    return Significance(
+        pd.DataFrame(pairs, columns=COLUMNS),
+        pd.DataFrame(cells, columns=["dataset", "metric", "method", "ci_low", "ci_high", "p_best", "mark"]),
+        notes,
+        baselines,
+    )

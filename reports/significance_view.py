@@ -22,8 +22,18 @@ def _p(v: float) -> str:
 
 def _cells(r) -> list[str]:
     ci = "" if pd.isna(r.ci_low) else f"[{_num(r.ci_low)}, {_num(r.ci_high)}]"
-    return [str(r.method_a), str(r.method_b), str(r.against), str(int(r.n)), _num(r.mean_diff), ci, _p(r.p_wilcoxon), _p(r.p_holm),
-            str(r.verdict), str(r.note or "")]
+    return [
+        str(r.method_a),
+        str(r.method_b),
+        str(r.against),
+        str(int(r.n)),
+        _num(r.mean_diff),
+        ci,
+        _p(r.p_wilcoxon),
+        _p(r.p_holm),
+        str(r.verdict),
+        str(r.note or ""),
+    ]
 
 
 def p_best_lines(sig: Significance, dataset: str) -> list[str]:
@@ -44,28 +54,45 @@ def markdown(sig: Significance) -> str:
     lines = ["## Is the lead real? Paired comparisons\n", md_escape(CONVENTION) + "\n"]
     for ds, dg in sig.pairs.groupby("dataset", sort=False):
         base = sig.baselines.get(str(ds))
-        lines.append(f"### {md_escape(ds)}" + (f" (baseline: {md_escape(base)})" if base else " (no baseline method: against the leader only)") + "\n")
+        lines.append(
+            f"### {md_escape(ds)}"
+            + (f" (baseline: {md_escape(base)})" if base else " (no baseline method: against the leader only)")
+            + "\n"
+        )
         lines += ["| metric | " + " | ".join(HEAD) + " |", "|---|" + "---|" * len(HEAD)]
         for r in dg.itertuples():
             lines.append(f"| {md_escape(r.metric)} | " + " | ".join(md_escape(c) for c in _cells(r)) + " |")
         pb = p_best_lines(sig, str(ds))
         if pb:
-            lines += ["", "P(best), the share of the resamples in which each method has the best mean: " + md_escape("; ".join(pb)) + "."]
+            lines += [
+                "",
+                "P(best), the share of the resamples in which each method has the best mean: "
+                + md_escape("; ".join(pb))
+                + ".",
+            ]
         lines.append("")
     return "\n".join(lines) + "\n"
 
 
 def print_pairs(sig: Significance, console) -> None:
     """The comparisons in the terminal, one table per data set, then the convention."""
-    from .leaderboard import term as escape
     from rich.table import Table
+
+    from .leaderboard import term as escape
 
     if sig.pairs.empty:
         return
     for ds, dg in sig.pairs.groupby("dataset", sort=False):
-        t = Table(title=escape(f"{ds}: paired comparisons (baseline {sig.baselines.get(str(ds), 'none')})"), title_justify="left")
+        t = Table(
+            title=escape(f"{ds}: paired comparisons (baseline {sig.baselines.get(str(ds), 'none')})"),
+            title_justify="left",
+        )
         for c in ["metric", *HEAD[:-1]]:  # the notes are in the verdict lines and leaderboard.md
-            t.add_column(escape(c), overflow="fold", justify="right" if c in ("n", "mean a − b", "p (Wilcoxon)", "p (Holm)") else "left")
+            t.add_column(
+                escape(c),
+                overflow="fold",
+                justify="right" if c in ("n", "mean a − b", "p (Wilcoxon)", "p (Holm)") else "left",
+            )
         for r in dg.itertuples():
             t.add_row(escape(str(r.metric)), *map(escape, _cells(r)[:-1]))
         console.print(t)

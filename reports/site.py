@@ -45,11 +45,15 @@ from .tables import paper_tables, to_latex_table, to_markdown_table, write_table
 __all__ = ["bootstrap_ci", "build", "leaderboards", "paper_tables", "plots", "to_latex_table", "to_markdown_table"]
 
 
-def _prepare(site: Path, run_dirs: list[Path] | None, fresh: bool) -> tuple[pd.DataFrame, dict[str, dict], dict[str, dict]]:
+def _prepare(
+    site: Path, run_dirs: list[Path] | None, fresh: bool
+) -> tuple[pd.DataFrame, dict[str, dict], dict[str, dict]]:
     """Clear what the build rewrites (with ``fresh``, the runs kept too), copy ``run_dirs``
     in, and write all runs' rows merged (``SITE/data/scores.csv``, ``.parquet``). Returns
     :func:`.sitedata.load_site_runs`'s rows, manifests and artifacts."""
-    run_dirs = usable_runs(list(run_dirs or []))  # before anything is cleared: a build that cannot start leaves the site as it was
+    run_dirs = usable_runs(
+        list(run_dirs or [])
+    )  # before anything is cleared: a build that cannot start leaves the site as it was
     if fresh and (site / "data" / "runs").exists():
         shutil.rmtree(site / "data" / "runs")
     for sub in ("compare", "plots", "tables", "img"):
@@ -57,7 +61,9 @@ def _prepare(site: Path, run_dirs: list[Path] | None, fresh: bool) -> tuple[pd.D
             shutil.rmtree(site / sub)
     site.mkdir(parents=True, exist_ok=True)
     names = copy_runs(site, run_dirs)
-    df, manifests, artifacts = load_site_runs(site, dict(zip(names, run_dirs)))  # this build's runs: their caches and sources as they are
+    df, manifests, artifacts = load_site_runs(
+        site, dict(zip(names, run_dirs))
+    )  # this build's runs: their caches and sources as they are
     (site / "data").mkdir(exist_ok=True)
     df.to_csv(site / "data" / "scores.csv", index=False)
     df.to_parquet(site / "data" / "scores.parquet", index=False)
@@ -71,20 +77,46 @@ def _families(boards: list[dict[str, Any]]) -> list[str]:
     return [f for f in FAMILIES if f in shown] + (["other"] if "other" in shown else [])
 
 
-def _write_html(site: Path, env, boards: list[dict[str, Any]], figs: list[dict[str, str]], tables: list[dict[str, Any]],
-                pages: list[dict[str, Any]], manifests: dict[str, dict], bd: BDResult, sig, agr, costs: dict[str, Any]) -> None:
+def _write_html(
+    site: Path,
+    env,
+    boards: list[dict[str, Any]],
+    figs: list[dict[str, str]],
+    tables: list[dict[str, Any]],
+    pages: list[dict[str, Any]],
+    manifests: dict[str, dict],
+    bd: BDResult,
+    sig,
+    agr,
+    costs: dict[str, Any],
+) -> None:
     """Render the comparison pages and ``index.html``."""
     (site / "compare").mkdir(exist_ok=True)
     page_tpl = env.get_template("compare.html")
     for p in pages:
         (site / p["file"]).write_text(page_tpl.render(page=p))
-    runs = [{"run_id": r, "started": m.get("started", ""), "command": " ".join(map(str, m.get("command") or [])), "rows": m.get("rows", "")}
-            for r, m in sorted(manifests.items(), key=lambda kv: kv[1].get("started", ""))]
-    (site / "index.html").write_text(env.get_template("index.html").render(
-        boards=boards, figures=figs, tables=tables, runs=runs, families=_families(boards),
-        bd={"sweeps": bd.views(), "convention": bd.convention, "baseline": bd.baseline}, sig=_sig_view(sig),
-        agreement=_agreement_view(agr), costs=costs,
-    ))
+    runs = [
+        {
+            "run_id": r,
+            "started": m.get("started", ""),
+            "command": " ".join(map(str, m.get("command") or [])),
+            "rows": m.get("rows", ""),
+        }
+        for r, m in sorted(manifests.items(), key=lambda kv: kv[1].get("started", ""))
+    ]
+    (site / "index.html").write_text(
+        env.get_template("index.html").render(
+            boards=boards,
+            figures=figs,
+            tables=tables,
+            runs=runs,
+            families=_families(boards),
+            bd={"sweeps": bd.views(), "convention": bd.convention, "baseline": bd.baseline},
+            sig=_sig_view(sig),
+            agreement=_agreement_view(agr),
+            costs=costs,
+        )
+    )
 
 
 def _agreement_view(agr) -> dict[str, Any]:
@@ -93,7 +125,11 @@ def _agreement_view(agr) -> dict[str, Any]:
 
     if not len(agr.table):
         return {}
-    return {"rows": [[str(r.dataset), *_cells(r)] for r in agr.table.itertuples()], "flags": agr.flags, "convention": agr.convention}
+    return {
+        "rows": [[str(r.dataset), *_cells(r)] for r in agr.table.itertuples()],
+        "flags": agr.flags,
+        "convention": agr.convention,
+    }
 
 
 def _sig_view(sig) -> dict[str, Any]:
@@ -101,14 +137,28 @@ def _sig_view(sig) -> dict[str, Any]:
     from .significance import CONVENTION
     from .significance_view import _cells, p_best_lines
 
-    sets = [{"dataset": str(ds), "baseline": sig.baselines.get(str(ds), ""), "rows": [_cells(r) for r in g.itertuples()],
-             "metrics": [str(r.metric) for r in g.itertuples()], "verdicts": [str(r.verdict) for r in g.itertuples()],
-             "p_best": p_best_lines(sig, str(ds))} for ds, g in sig.pairs.groupby("dataset", sort=False)]
+    sets = [
+        {
+            "dataset": str(ds),
+            "baseline": sig.baselines.get(str(ds), ""),
+            "rows": [_cells(r) for r in g.itertuples()],
+            "metrics": [str(r.metric) for r in g.itertuples()],
+            "verdicts": [str(r.verdict) for r in g.itertuples()],
+            "p_best": p_best_lines(sig, str(ds)),
+        }
+        for ds, g in sig.pairs.groupby("dataset", sort=False)
+    ]
     return {"sets": sets, "convention": CONVENTION}
 
 
-def build(site: Path, run_dirs: list[Path] | None = None, fresh: bool = True, max_items: int = 8,
-          baseline: str | None = None, interpolation: str = "pchip") -> Path:
+def build(
+    site: Path,
+    run_dirs: list[Path] | None = None,
+    fresh: bool = True,
+    max_items: int = 8,
+    baseline: str | None = None,
+    interpolation: str = "pchip",
+) -> Path:
     """Write the site. ``fresh``: the site shows exactly ``run_dirs``; otherwise they are
     added to the runs it already has (``bench publish``). ``baseline``, ``interpolation``: the
     BD-rate tables' (:mod:`.bdrate`)."""

@@ -12,10 +12,21 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..errors import BenchError, warn
 from benchmark.run.results import write_scores
-from benchmark.run.runfiles import (manifest_problem, public_artifacts, public_items, public_rows, read_artifacts, read_json, read_run_scores, redact,
-                        run_roots, safe_run_name)
+from benchmark.run.runfiles import (
+    manifest_problem,
+    public_artifacts,
+    public_items,
+    public_rows,
+    read_artifacts,
+    read_json,
+    read_run_scores,
+    redact,
+    run_roots,
+    safe_run_name,
+)
+
+from ..errors import BenchError, warn
 from .leaderboard import fmt, newest_rows
 
 FAMILIES = ("fidelity", "perceptual", "no-reference", "task", "temporal", "subjective", "speed")
@@ -60,7 +71,9 @@ def _rows_problem(d: Path) -> str | None:
 
     log = scan(d / ROWS_FILE)
     if not log.records and log.damaged:
-        return f"its {ROWS_FILE} holds no record of bench run ({log.damaged} damaged line{'s' if log.damaged > 1 else ''})"
+        return (
+            f"its {ROWS_FILE} holds no record of bench run ({log.damaged} damaged line{'s' if log.damaged > 1 else ''})"
+        )
     return None
 
 
@@ -80,7 +93,11 @@ def run_problem(d: Path, site: bool = True) -> str | None:
         problem = manifest_problem(m) if m is not None else None
     if not (d / "scores.parquet").exists() and not (d / "scores.csv").exists():
         if (d / "rows.jsonl").exists():
-            return (problem or _rows_problem(d)) if not site else "an unfinished run (rows.jsonl, no scores.parquet or scores.csv); `bench run --resume` finishes it"
+            return (
+                (problem or _rows_problem(d))
+                if not site
+                else "an unfinished run (rows.jsonl, no scores.parquet or scores.csv); `bench run --resume` finishes it"
+            )
         return "not a run directory (no scores.parquet or scores.csv); run `bench run` first"
     if problem:
         return problem
@@ -159,7 +176,9 @@ def copy_runs(site: Path, run_dirs: list[Path]) -> list[str]:
     return ids
 
 
-def load_site_runs(site: Path, originals: dict[str, Path] | None = None) -> tuple[pd.DataFrame, dict[str, dict], dict[str, dict]]:
+def load_site_runs(
+    site: Path, originals: dict[str, Path] | None = None
+) -> tuple[pd.DataFrame, dict[str, dict], dict[str, dict]]:
     """All runs kept in the site: merged rows (latest run wins), manifests, artifacts. The
     artifacts of the runs in ``originals`` ({name in the site: run folder}, the ones copied in
     by this build) are read from the run folder (where its cache and sources are); the others'
@@ -192,58 +211,100 @@ def leaderboards(df: pd.DataFrame, sig=None) -> list[dict[str, Any]]:
     """Per data set: metrics (name, arrow, family, unit) and method rows with cells (mean, the
     95% bootstrap interval and mark of :mod:`.significance`, best: marked '*' or '=') and a rank
     (mean of per-metric ranks). ``sig``: :func:`.significance.analyse` of ``df`` if at hand."""
+    from .costs import is_cost
     from .significance import analyse
 
     sig = sig if sig is not None else analyse(df)
     marks = {(r.dataset, r.method, r.metric): r for r in sig.cells.itertuples()}
-    from .costs import is_cost
-
     ok = df[(df["status"] == "ok") & ~is_cost(df)]  # the costs have their own table
     main = ok[~ok["metric"].astype(str).str.contains("/", regex=False)]
     out = []
     for ds, g in main.groupby("dataset", sort=False):
         g_items = g[g["scope"].isin(ITEM_SCOPES)]
-        g_corpus = g[g["scope"] == "dataset"]
-        metrics = list(dict.fromkeys(list(g_items["metric"]) + list(g_corpus["metric"])))
+        metrics = list(dict.fromkeys(list(g_items["metric"]) + list(g[g["scope"] == "dataset"]["metric"])))
         info = g.drop_duplicates("metric").set_index("metric")
         methods = list(dict.fromkeys(g["method"]))
-        cells: dict[tuple[str, str], dict[str, Any]] = {}
-        for (method, metric), mg in g_items.groupby(["method", "metric"], sort=False):
-            v = mg["value"].to_numpy(dtype=np.float64)
-            c = marks.get((ds, method, metric))
-            lo, hi = (c.ci_low, c.ci_high) if c is not None else (float("nan"), float("nan"))
-            cells[(method, metric)] = {"mean": float(v.mean()), "lo": lo, "hi": hi, "n": len(v), "mark": c.mark if c is not None else ""}
-        for (method, metric), mg in g_corpus.groupby(["method", "metric"], sort=False):
-            cells[(method, metric)] = {"mean": float(mg["value"].iloc[0]), "lo": float("nan"), "hi": float("nan"), "n": 1, "mark": ""}
-        failed = df[(df["dataset"] == ds) & (df["status"] != "ok") & ~is_cost(df)].groupby(["method", "metric"]).size().to_dict()
-        ranks = {m: [] for m in methods}
-        for metric in metrics:
-            hib = bool(info.loc[metric, "higher_is_better"])
-            vals = {m: cells[(m, metric)]["mean"] for m in methods if (m, metric) in cells}
-            if not vals:
-                continue
-            order = sorted(vals, key=lambda m: -vals[m] if hib else vals[m])
-            for m in vals:
-                cells[(m, metric)]["best"] = bool(cells[(m, metric)]["mark"]) and metric not in NOT_RANKED
-                if len(vals) > 1 and metric_family(metric) != "speed" and metric not in NOT_RANKED:
-                    ranks[m].append(order.index(m) + 1)
-        rows = []
-        for m in methods:
-            r = [cells.get((m, x), {"mean": float("nan"), "lo": float("nan"), "hi": float("nan"), "n": 0, "best": False, "mark": ""}) for x in metrics]
-            for x, c in zip(metrics, r):
-                c["text"] = fmt(c["mean"], info.loc[x, "unit"])
-                c["ci"] = f"{fmt(c['lo'], info.loc[x, 'unit'])}–{fmt(c['hi'], info.loc[x, 'unit'])}" if not np.isnan(c["lo"]) else ""
-                c["failed"] = int(failed.get((m, x), 0))
-            rows.append({"method": m, "cells": r, "avg_rank": float(np.mean(ranks[m])) if ranks[m] else float("nan")})
-        finite = sorted({r["avg_rank"] for r in rows if not np.isnan(r["avg_rank"])})
-        for r in rows:
-            r["rank"] = finite.index(r["avg_rank"]) + 1 if not np.isnan(r["avg_rank"]) else ""
-        rows.sort(key=lambda r: (r["rank"] == "", r["rank"] or 0))
-        base = str(g["base"].iloc[0])
-        out.append({
-            "dataset": ds, "base": base, "degradation": str(g["degradation"].iloc[0] or "none"),
-            "metrics": [{"name": x, "arrow": "↑" if bool(info.loc[x, "higher_is_better"]) else "↓", "family": metric_family(x),
-                         "unit": str(info.loc[x, "unit"] or "")} for x in metrics],
-            "rows": rows,
-        })
+        cells = _cells(g, ds, marks)
+        failed = df[(df["dataset"] == ds) & (df["status"] != "ok") & ~is_cost(df)].groupby(["method", "metric"]).size()
+        rows = _method_rows(cells, methods, metrics, info, _ranks(cells, methods, metrics, info), failed.to_dict())
+        out.append(
+            {
+                "dataset": ds,
+                "base": str(g["base"].iloc[0]),
+                "degradation": str(g["degradation"].iloc[0] or "none"),
+                "metrics": [
+                    {
+                        "name": x,
+                        "arrow": "↑" if bool(info.loc[x, "higher_is_better"]) else "↓",
+                        "family": metric_family(x),
+                        "unit": str(info.loc[x, "unit"] or ""),
+                    }
+                    for x in metrics
+                ],
+                "rows": rows,
+            }
+        )
     return out
+
+
+def _cells(g: pd.DataFrame, ds: str, marks: dict) -> dict[tuple[str, str], dict[str, Any]]:
+    """(method, metric) -> the cell of a data set's rows ``g``: the mean over items with its interval
+    and mark, or a corpus metric's one value."""
+    cells: dict[tuple[str, str], dict[str, Any]] = {}
+    for (method, metric), mg in g[g["scope"].isin(ITEM_SCOPES)].groupby(["method", "metric"], sort=False):
+        v = mg["value"].to_numpy(dtype=np.float64)
+        c = marks.get((ds, method, metric))
+        lo, hi = (c.ci_low, c.ci_high) if c is not None else (float("nan"), float("nan"))
+        cells[(method, metric)] = {
+            "mean": float(v.mean()),
+            "lo": lo,
+            "hi": hi,
+            "n": len(v),
+            "mark": c.mark if c is not None else "",
+        }
+    for (method, metric), mg in g[g["scope"] == "dataset"].groupby(["method", "metric"], sort=False):
+        cells[(method, metric)] = {
+            "mean": float(mg["value"].iloc[0]),
+            "lo": float("nan"),
+            "hi": float("nan"),
+            "n": 1,
+            "mark": "",
+        }
+    return cells
+
+
+def _ranks(cells: dict, methods: list[str], metrics: list[str], info: pd.DataFrame) -> dict[str, list[int]]:
+    """Each method's rank on every ranked metric (and each cell's ``best``, from its mark)."""
+    ranks: dict[str, list[int]] = {m: [] for m in methods}
+    for metric in metrics:
+        hib = bool(info.loc[metric, "higher_is_better"])
+        vals = {m: cells[(m, metric)]["mean"] for m in methods if (m, metric) in cells}
+        if not vals:
+            continue
+        order = sorted(vals, key=lambda m: -vals[m] if hib else vals[m])
+        for m in vals:
+            cells[(m, metric)]["best"] = bool(cells[(m, metric)]["mark"]) and metric not in NOT_RANKED
+            if len(vals) > 1 and metric_family(metric) != "speed" and metric not in NOT_RANKED:
+                ranks[m].append(order.index(m) + 1)
+    return ranks
+
+
+def _method_rows(
+    cells: dict, methods: list[str], metrics: list[str], info: pd.DataFrame, ranks: dict[str, list[int]], failed: dict
+) -> list[dict[str, Any]]:
+    """A row per method (its cells as text, its mean rank and place), best ranked first."""
+    rows = []
+    for m in methods:
+        empty = {"mean": float("nan"), "lo": float("nan"), "hi": float("nan"), "n": 0, "best": False, "mark": ""}
+        r = [cells.get((m, x), dict(empty)) for x in metrics]
+        for x, c in zip(metrics, r):
+            unit = info.loc[x, "unit"]
+            c["text"] = fmt(c["mean"], unit)
+            c["ci"] = f"{fmt(c['lo'], unit)}–{fmt(c['hi'], unit)}" if not np.isnan(c["lo"]) else ""
+            c["failed"] = int(failed.get((m, x), 0))
+        rows.append({"method": m, "cells": r, "avg_rank": float(np.mean(ranks[m])) if ranks[m] else float("nan")})
+    finite = sorted({r["avg_rank"] for r in rows if not np.isnan(r["avg_rank"])})
+    for r in rows:
+        r["rank"] = finite.index(r["avg_rank"]) + 1 if not np.isnan(r["avg_rank"]) else ""
+    rows.sort(key=lambda r: (r["rank"] == "", r["rank"] or 0))
+    return rows

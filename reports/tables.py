@@ -25,28 +25,47 @@ def paper_tables(df: pd.DataFrame) -> dict[str, pd.DataFrame]:
 
     def means(metrics: list[str], scopes) -> pd.DataFrame:
         r = ok[ok["metric"].isin(metrics) & ok["scope"].isin(scopes)]
-        return r.groupby(["base", "dataset", "degradation", "method", "metric"], sort=False)["value"].mean().unstack("metric").reset_index()
+        return (
+            r.groupby(["base", "dataset", "degradation", "method", "metric"], sort=False)["value"]
+            .mean()
+            .unstack("metric")
+            .reset_index()
+        )
 
     # NIQE/BRISQUE with originals: per base, each degraded set x method, plus the undegraded reference
     nr = means(["niqe", "brisque"], ITEM_SCOPES)
     if not nr.empty:
         orig = _undegraded(nr["degradation"])
         nr = nr.assign(row=np.where(orig, "original", nr["dataset"] + " / " + nr["method"]))
-        out["nr-with-originals"] = nr[["base", "row"] + [c for c in ("niqe", "brisque") if c in nr]].drop_duplicates(["base", "row"])
+        out["nr-with-originals"] = nr[["base", "row"] + [c for c in ("niqe", "brisque") if c in nr]].drop_duplicates(
+            ["base", "row"]
+        )
 
     # captioning: JPEG (identity on the degraded set), each method, originals (identity on the undegraded set)
     caps = [m for m in ("bleu4", "meteor", "rouge-l", "cider") if m in set(ok["metric"])]
     if caps:
         c = means(caps, ("dataset",))
         deg = ~_undegraded(c["degradation"])
-        label = np.where(~deg, "originals", np.where(c["method"] == "identity", c["dataset"] + " (no restoration)", c["dataset"] + " / " + c["method"]))
+        label = np.where(
+            ~deg,
+            "originals",
+            np.where(c["method"] == "identity", c["dataset"] + " (no restoration)", c["dataset"] + " / " + c["method"]),
+        )
         out["captioning"] = c.assign(row=label)[["base", "row"] + caps]
 
     # AP gain per class at each degradation
     g = ok[ok["metric"].astype(str).str.startswith("voc-ap50-gain/")]
     if not g.empty:
-        t = g.assign(cls=g["metric"].str.split("/", n=1).str[1]).pivot_table(index=["dataset", "method"], columns="cls", values="value", sort=False)
-        out["voc-ap50-gain"] = (100 * t).round(1).reset_index().assign(row=lambda x: x["dataset"] + " / " + x["method"]).drop(columns=["dataset", "method"])
+        t = g.assign(cls=g["metric"].str.split("/", n=1).str[1]).pivot_table(
+            index=["dataset", "method"], columns="cls", values="value", sort=False
+        )
+        out["voc-ap50-gain"] = (
+            (100 * t)
+            .round(1)
+            .reset_index()
+            .assign(row=lambda x: x["dataset"] + " / " + x["method"])
+            .drop(columns=["dataset", "method"])
+        )
     return out
 
 
@@ -61,9 +80,10 @@ def to_markdown_table(t: pd.DataFrame) -> str:
 
 
 def to_latex_table(t: pd.DataFrame, caption: str) -> str:
-    styler = t.style.hide(axis="index").format(precision=4, escape="latex", na_rep="--").format_index(escape="latex", axis=1)
+    styler = (
+        t.style.hide(axis="index").format(precision=4, escape="latex", na_rep="--").format_index(escape="latex", axis=1)
+    )
     return styler.to_latex(caption=caption.replace("_", r"\_"), hrules=True)
-
 
 
 def write_tables(site: Path, df: pd.DataFrame, bd=None, sig=None) -> list[dict[str, Any]]:
@@ -89,6 +109,13 @@ def write_tables(site: Path, df: pd.DataFrame, bd=None, sig=None) -> list[dict[s
         t = t[cols]
         (site / "tables" / f"{name}.md").write_text(to_markdown_table(t))
         (site / "tables" / f"{name}.tex").write_text(to_latex_table(t, name))
-        tables.append({"name": name, "columns": cols, "rows": [[fmt(v, "") if isinstance(v, float) else v for v in r] for r in t.itertuples(index=False)],
-                       "md": f"tables/{name}.md", "tex": f"tables/{name}.tex"})
+        tables.append(
+            {
+                "name": name,
+                "columns": cols,
+                "rows": [[fmt(v, "") if isinstance(v, float) else v for v in r] for r in t.itertuples(index=False)],
+                "md": f"tables/{name}.md",
+                "tex": f"tables/{name}.tex",
+            }
+        )
     return tables

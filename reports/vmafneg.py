@@ -22,8 +22,10 @@ MIN_GAIN = 1.0
 KEPT = 0.5
 #: a BD-rate saving at equal VMAF smaller than this (percent of bits) is not worth a warning
 MIN_SAVING = 2.0
-WHY = ("the VMAF gain is mostly enhancement (sharpening, contrast) that VMAF NEG does not credit (Netflix/vmaf#489, #1102); "
-       "compare methods on vmaf-neg")
+WHY = (
+    "the VMAF gain is mostly enhancement (sharpening, contrast) that VMAF NEG does not credit (Netflix/vmaf#489, #1102); "
+    "compare methods on vmaf-neg"
+)
 
 
 def vmaf_neg_warnings(rows: pd.DataFrame, baseline: str = BASELINE) -> list[str]:
@@ -33,14 +35,18 @@ def vmaf_neg_warnings(rows: pd.DataFrame, baseline: str = BASELINE) -> list[str]
     need = {"dataset", "method", "metric", "item_id", "scope", "status", "value"}
     if rows is None or rows.empty or not need <= set(rows.columns):
         return []
-    r = rows[(rows["status"] == "ok") & rows["scope"].isin(("clip", "image")) & rows["metric"].isin(("vmaf", "vmaf-neg"))]
+    r = rows[
+        (rows["status"] == "ok") & rows["scope"].isin(("clip", "image")) & rows["metric"].isin(("vmaf", "vmaf-neg"))
+    ]
     if r.empty or set(r["metric"]) != {"vmaf", "vmaf-neg"} or baseline not in set(r["method"]):
         return []
     piv = r.pivot_table(index=["dataset", "item_id", "metric"], columns="method", values="value", aggfunc="mean")
     out = []
     for dataset in dict.fromkeys(r["dataset"]):
         d = piv.xs(dataset, level="dataset")
-        for method in (m for m in dict.fromkeys(r[r["dataset"] == dataset]["method"]) if m != baseline and m in d.columns):
+        for method in (
+            m for m in dict.fromkeys(r[r["dataset"] == dataset]["method"]) if m != baseline and m in d.columns
+        ):
             gains = {}
             for metric in ("vmaf", "vmaf-neg"):
                 if metric not in d.index.get_level_values("metric"):
@@ -70,5 +76,7 @@ def bd_warnings(bd: pd.DataFrame) -> list[str]:
             continue
         if pd.isna(v["vmaf-neg"]) or v["vmaf-neg"] >= 0 or v["vmaf-neg"] > KEPT * v["vmaf"]:
             neg = "no figure" if pd.isna(v["vmaf-neg"]) else f"{v['vmaf-neg']:+.1f}%"
-            out.append(f"{method} on {base} ({codec}): {v['vmaf']:+.1f}% bits at equal VMAF but {neg} at equal VMAF NEG: {WHY}.")
+            out.append(
+                f"{method} on {base} ({codec}): {v['vmaf']:+.1f}% bits at equal VMAF but {neg} at equal VMAF NEG: {WHY}."
+            )
     return out

@@ -6,24 +6,47 @@ and the outputs (CSV, Markdown, terminal, scatter plots). Synthetic rows only: n
 import numpy as np
 import pandas as pd
 import pytest
-from benchmark.reports import agreement as ag
-from benchmark.reports.agreement_plots import scatter_plots
-from benchmark.reports.leaderboard import load_runs
 from rich.console import Console
 from scipy import stats
 
+from benchmark.reports import agreement as ag
+from benchmark.reports.agreement_plots import scatter_plots
+from benchmark.reports.leaderboard import load_runs
 from benchmark.run.results import COLUMNS, to_frame, write_scores
 
 METHODS = ("identity", "bicubic", "ssim", "gan")
 
 
-def tidy(values: dict, metric: str, hib: bool = True, dataset: str = "live1-qf10", scope: str = "image", unit: str = "") -> list[dict]:
+def tidy(
+    values: dict, metric: str, hib: bool = True, dataset: str = "live1-qf10", scope: str = "image", unit: str = ""
+) -> list[dict]:
     """Tidy rows of one metric: ``values`` {(method, item_id): value}."""
-    return [{c: None for c in COLUMNS} | {
-        "run_id": "study-s" if metric in ag.SUBJECTIVE else "r", "dataset": dataset, "base": dataset.split("-")[0], "degradation": "qf10",
-        "item_id": item, "frame": -1 if scope == "clip" else 0, "scope": scope, "method": method, "method_version": "1", "metric": metric,
-        "metric_version": "1", "value": float(v), "higher_is_better": hib, "unit": unit, "crop_border": 0, "bpp": np.nan, "bitrate_kbps": np.nan,
-        "elapsed_s": 0.0, "status": "ok", "error": None} for (method, item), v in values.items()]
+    return [
+        {c: None for c in COLUMNS}
+        | {
+            "run_id": "study-s" if metric in ag.SUBJECTIVE else "r",
+            "dataset": dataset,
+            "base": dataset.split("-")[0],
+            "degradation": "qf10",
+            "item_id": item,
+            "frame": -1 if scope == "clip" else 0,
+            "scope": scope,
+            "method": method,
+            "method_version": "1",
+            "metric": metric,
+            "metric_version": "1",
+            "value": float(v),
+            "higher_is_better": hib,
+            "unit": unit,
+            "crop_border": 0,
+            "bpp": np.nan,
+            "bitrate_kbps": np.nan,
+            "elapsed_s": 0.0,
+            "status": "ok",
+            "error": None,
+        }
+        for (method, item), v in values.items()
+    ]
 
 
 def frame(*parts: list[dict]) -> pd.DataFrame:
@@ -34,7 +57,11 @@ def grid(n_items: int, methods=METHODS, seed: int = 0) -> dict:
     """PSNR per (method, item): a per-item offset and a per-method gain, so both vary."""
     rng = np.random.default_rng(seed)
     item_off = rng.normal(0, 1.5, n_items)
-    return {(m, f"im{i:02d}"): 26 + item_off[i] + 0.8 * k + rng.normal(0, 0.3) for k, m in enumerate(methods) for i in range(n_items)}
+    return {
+        (m, f"im{i:02d}"): 26 + item_off[i] + 0.8 * k + rng.normal(0, 0.3)
+        for k, m in enumerate(methods)
+        for i in range(n_items)
+    }
 
 
 def row(res: ag.AgreementResult, metric: str) -> pd.Series:
@@ -51,7 +78,9 @@ def test_correlations_agree_with_scipy_on_fixed_arrays():
     assert plain["krcc"] == pytest.approx(stats.kendalltau(X, Y).statistic, abs=1e-9)
     assert plain["plcc"] == pytest.approx(stats.pearsonr(X, Y).statistic, abs=1e-9)
     assert ag.correlations(X, Y, fit="linear")["plcc"] == pytest.approx(abs(stats.pearsonr(X, Y).statistic), abs=1e-9)
-    assert ag.correlations(X, -Y, fit="none")["srcc"] == pytest.approx(-stats.spearmanr(X, Y).statistic, abs=1e-9)  # signs as computed
+    assert ag.correlations(X, -Y, fit="none")["srcc"] == pytest.approx(
+        -stats.spearmanr(X, Y).statistic, abs=1e-9
+    )  # signs as computed
     # through the tidy rows: the table pairs each value with the MOS of the same method and item
     values = {(m, f"i{i}"): X[2 * i + k] for i in range(6) for k, m in enumerate(("a", "b"))}
     mos = {(m, f"i{i}"): Y[2 * i + k] for i in range(6) for k, m in enumerate(("a", "b"))}
@@ -70,7 +99,9 @@ def test_logistic_path_gives_plcc_one_on_exactly_logistic_data():
     assert r.srcc == pytest.approx(1.0, abs=1e-12) and r.note == ""
 
 
-@pytest.mark.parametrize("true", [(4.6, 1.2, 28.0, 1.5), (1.0, 5.0, 0.3, 0.05)])  # rising, and falling (b1 < b2: a lower-is-better metric)
+@pytest.mark.parametrize(
+    "true", [(4.6, 1.2, 28.0, 1.5), (1.0, 5.0, 0.3, 0.05)]
+)  # rising, and falling (b1 < b2: a lower-is-better metric)
 def test_logistic_fit_recovers_known_parameters(true):
     x = np.linspace(true[2] - 8 * true[3], true[2] + 8 * true[3], 120)
     kind, p = ag.fit_logistic(x, ag.logistic(x, *true))
@@ -128,8 +159,16 @@ def test_simulated_raters_give_srcc_one_and_an_anti_correlated_metric_is_flagged
     anti = {k: 60 - v + rng.normal(0, 0.05) for k, v in psnr.items()}  # higher is better, yet ranks opposite
     niqe = {k: 12 - 1.5 * m + rng.normal(0, 0.05) for k, m in mos.items()}  # lower is better, and agrees
     fps = {k: 5.0 + rng.normal() for k in psnr}  # a speed metric: left out
-    res = ag.agreement(frame(tidy(psnr, "psnr", unit="dB"), tidy(anti, "anti"), tidy(niqe, "niqe", hib=False), tidy(fps, "fps"),
-                             tidy(mos, "mos"), tidy({(m, "*"): 5.0 for m in METHODS}, "mos-raters")))
+    res = ag.agreement(
+        frame(
+            tidy(psnr, "psnr", unit="dB"),
+            tidy(anti, "anti"),
+            tidy(niqe, "niqe", hib=False),
+            tidy(fps, "fps"),
+            tidy(mos, "mos"),
+            tidy({(m, "*"): 5.0 for m in METHODS}, "mos-raters"),
+        )
+    )
     assert set(res.table["metric"]) == {"psnr", "anti", "niqe"}
     p, a, n = row(res, "psnr"), row(res, "anti"), row(res, "niqe")
     assert p.srcc == pytest.approx(1.0, abs=1e-12) and p.krcc == pytest.approx(1.0, abs=1e-12) and p.plcc > 0.99
@@ -137,7 +176,9 @@ def test_simulated_raters_give_srcc_one_and_an_anti_correlated_metric_is_flagged
     assert a.flagged and a.rank_tau == pytest.approx(-1.0) and a.srcc < -0.9
     assert len(res.flags) == 1 and res.flags[0].startswith("anti ranks the methods against the people on live1-qf10")
     assert "gan, ssim, bicubic, identity" in res.flags[0]  # the MOS order, best first
-    assert not n.flagged and n.rank_tau == pytest.approx(1.0) and n.srcc < -0.9 and n.plcc > 0.9  # agreement shows as a negative SRCC
+    assert (
+        not n.flagged and n.rank_tau == pytest.approx(1.0) and n.srcc < -0.9 and n.plcc > 0.9
+    )  # agreement shows as a negative SRCC
     assert not n.higher_is_better
 
 
@@ -145,8 +186,14 @@ def test_too_few_items_or_constant_values_give_nan_and_a_note():
     values = {(m, f"i{i}"): 20 + i + k for k, m in enumerate(METHODS) for i in range(2)}
     mos = {k: v / 10 for k, v in values.items()}
     flat = {k: 3.0 for k in grid(5)}
-    res = ag.agreement(frame(tidy(values, "psnr"), tidy(mos, "mos"), tidy(flat, "ssim", dataset="set5-x4"),
-                             tidy({k: v / 10 for k, v in grid(5).items()}, "mos", dataset="set5-x4")))
+    res = ag.agreement(
+        frame(
+            tidy(values, "psnr"),
+            tidy(mos, "mos"),
+            tidy(flat, "ssim", dataset="set5-x4"),
+            tidy({k: v / 10 for k, v in grid(5).items()}, "mos", dataset="set5-x4"),
+        )
+    )
     r = row(res, "psnr")
     assert r.n_items == 2 and r.note.startswith("too few points: 2 item(s), 8 point(s)")
     assert all(np.isnan(r[c]) for c in ag.COLUMNS[5:15]) and not r.flagged
@@ -172,9 +219,17 @@ def test_intervals_are_seeded_and_contain_the_estimate():
 
 def test_clips_use_the_clip_row_never_frames():
     clip = {(m, f"clip{i}"): 30 + i + 0.5 * k for k, m in enumerate(METHODS[:3]) for i in range(4)}
-    frames = [r | {"frame": f, "scope": "frame", "value": r["value"] + 10 * f} for r in tidy(clip, "psnr", dataset="vid4-crf30", scope="clip") for f in range(3)]
+    frames = [
+        r | {"frame": f, "scope": "frame", "value": r["value"] + 10 * f}
+        for r in tidy(clip, "psnr", dataset="vid4-crf30", scope="clip")
+        for f in range(3)
+    ]
     mos = {k: v / 10 for k, v in clip.items()}
-    res = ag.agreement(pd.DataFrame(tidy(clip, "psnr", dataset="vid4-crf30", scope="clip") + frames + tidy(mos, "mos", dataset="vid4-crf30")))
+    res = ag.agreement(
+        pd.DataFrame(
+            tidy(clip, "psnr", dataset="vid4-crf30", scope="clip") + frames + tidy(mos, "mos", dataset="vid4-crf30")
+        )
+    )
     assert len(res.points) == 12 and row(res, "psnr").n_points == 12
     assert sorted(res.points["value"]) == sorted(clip.values())
 
@@ -186,17 +241,27 @@ def test_outputs_csv_markdown_terminal_and_plots(tmp_path):
     res.write_csv(tmp_path / "agreement.csv")
     back = pd.read_csv(tmp_path / "agreement.csv")
     assert list(back.columns) == ag.COLUMNS and len(back) == 2
-    assert list(res.points.columns) == ["dataset", "metric", "method", "item_id", "value", "mos"] and len(res.points) == 48
+    assert (
+        list(res.points.columns) == ["dataset", "metric", "method", "item_id", "value", "mos"] and len(res.points) == 48
+    )
     md = res.markdown()
     assert md.startswith("## Agreement with people") and "### live1-qf10" in md and "four-parameter logistic" in md
-    assert "percentile bootstrap" in md and "Kendall tau" in md and "**Flagged**: \\[bold\\]x\\|y ranks the methods" in md
+    assert (
+        "percentile bootstrap" in md and "Kendall tau" in md and "**Flagged**: \\[bold\\]x\\|y ranks the methods" in md
+    )
     console = Console(record=True, width=250)
     res.print(console)
     text = console.export_text()
     assert "[bold]x|y" in text and "flagged" in text
     figs = scatter_plots(res, tmp_path)
-    assert [f["src"] for f in figs] == ["plots/agreement-live1-qf10-psnr.svg", "plots/agreement-live1-qf10-_bold_x_y.svg"]
-    assert all((tmp_path / f["src"]).read_text().lstrip().startswith("<?xml") for f in figs) and "flagged" in figs[1]["title"]
+    assert [f["src"] for f in figs] == [
+        "plots/agreement-live1-qf10-psnr.svg",
+        "plots/agreement-live1-qf10-_bold_x_y.svg",
+    ]
+    assert (
+        all((tmp_path / f["src"]).read_text().lstrip().startswith("<?xml") for f in figs)
+        and "flagged" in figs[1]["title"]
+    )
 
 
 def test_run_folders_merged_by_load_runs(tmp_path):

@@ -17,8 +17,17 @@ from benchmark.run.results import COLUMNS
 LEVELS = (10, 20, 30, 40, 50)
 
 
-def rows(curves: dict, base: str = "live1", token: str = "qf{}", metric: str = "psnr", rates=None, hib: bool = True, unit: str = "dB",
-         items=("a", "b"), video: bool = False) -> pd.DataFrame:
+def rows(
+    curves: dict,
+    base: str = "live1",
+    token: str = "qf{}",
+    metric: str = "psnr",
+    rates=None,
+    hib: bool = True,
+    unit: str = "dB",
+    items=("a", "b"),
+    video: bool = False,
+) -> pd.DataFrame:
     """Tidy rows: ``curves`` {method: [quality per level]} on every item (item b 1 higher, so a
     mean is needed), the degraded input's rate ``rates`` per level (bpp, or kbit/s for video)."""
     rates = rates or [0.3 * (i + 1) for i in range(len(next(iter(curves.values()))))]
@@ -27,12 +36,31 @@ def rows(curves: dict, base: str = "live1", token: str = "qf{}", metric: str = "
         for i, q in enumerate(qs):
             lvl = LEVELS[i] if "qf" in token else (20, 25, 30, 35, 40)[i]
             for k, item in enumerate(items):
-                out.append({c: None for c in COLUMNS} | {
-                    "run_id": "r", "dataset": f"{base}-{token.format(lvl)}", "base": base, "degradation": token.format(lvl), "item_id": item,
-                    "frame": -1 if video else 0, "scope": "clip" if video else "image", "method": method, "method_version": "1", "metric": metric,
-                    "metric_version": "1", "value": q + k * (1 if unit == "dB" else 0.001), "higher_is_better": hib, "unit": unit, "crop_border": 0,
-                    "bpp": np.nan if video else rates[i] * (1 + 0.1 * k), "bitrate_kbps": rates[i] * 1000 * (1 + 0.1 * k) if video else np.nan,
-                    "elapsed_s": 0.0, "status": "ok", "error": None})
+                out.append(
+                    {c: None for c in COLUMNS}
+                    | {
+                        "run_id": "r",
+                        "dataset": f"{base}-{token.format(lvl)}",
+                        "base": base,
+                        "degradation": token.format(lvl),
+                        "item_id": item,
+                        "frame": -1 if video else 0,
+                        "scope": "clip" if video else "image",
+                        "method": method,
+                        "method_version": "1",
+                        "metric": metric,
+                        "metric_version": "1",
+                        "value": q + k * (1 if unit == "dB" else 0.001),
+                        "higher_is_better": hib,
+                        "unit": unit,
+                        "crop_border": 0,
+                        "bpp": np.nan if video else rates[i] * (1 + 0.1 * k),
+                        "bitrate_kbps": rates[i] * 1000 * (1 + 0.1 * k) if video else np.nan,
+                        "elapsed_s": 0.0,
+                        "status": "ok",
+                        "error": None,
+                    }
+                )
     return pd.DataFrame(out)
 
 
@@ -44,8 +72,18 @@ def test_agrees_with_the_reference_package_on_the_same_points():
     df = rows({"identity": ANCHOR, "ssim": BETTER})
     for interp in ("pchip", "cubic"):
         bd = bdrate.compute(df, interpolation=interp)
-        assert len(bd) == 1 and list(bd.columns[:10]) == ["dataset_base", "codec", "method", "baseline", "metric", "bd_rate_pct", "bd_quality",
-                                                          "points", "overlap", "interpolation"]
+        assert len(bd) == 1 and list(bd.columns[:10]) == [
+            "dataset_base",
+            "codec",
+            "method",
+            "baseline",
+            "metric",
+            "bd_rate_pct",
+            "bd_quality",
+            "points",
+            "overlap",
+            "interpolation",
+        ]
         r = bd.iloc[0]
         # the points by hand: mean over items a and b; rate = mean of the two items' bpp
         rate = np.array([0.3 * (i + 1) * 1.05 for i in range(5)])
@@ -67,7 +105,9 @@ def test_an_exact_case_shifted_in_rate():
     assert res.table.iloc[0].bd_rate_pct == pytest.approx(-20.0, abs=0.1)
     assert res.table.iloc[0].bd_quality == pytest.approx(4 * np.log10(1.25), abs=1e-6)
     first = res.equal[(res.equal["metric"] == "psnr") & (res.equal["level"] == 10)].iloc[0]
-    assert first.matched_level == pytest.approx(10 + 10 * np.log10(1.25) / np.log10(2), abs=0.01)  # 13.2: linear in log rate
+    assert first.matched_level == pytest.approx(
+        10 + 10 * np.log10(1.25) / np.log10(2), abs=0.01
+    )  # 13.2: linear in log rate
     assert first.saved_pct == pytest.approx(20.0, abs=0.01)
     assert first.text == "m at QF 10: psnr 27.98 dB matches JPEG at QF 13 (0.312 bpp instead of 0.25: 20% fewer bits)"
     assert res.equal.iloc[-1].cell == "beyond QF 50"  # quality above the codec's best level: no extrapolation
@@ -80,9 +120,16 @@ def test_refusals_each_with_its_reason():
 
     bumpy = [24.0, 26.5, 26.1, 28.7, 29.4]
     base = bdrate.compute(rows({"identity": bumpy, "m": BETTER})).iloc[0]
-    assert np.isnan(base.bd_rate_pct) and "identity's psnr curve is not monotonic" in base.note and "QF 20" in base.note and "QF 30" in base.note
+    assert (
+        np.isnan(base.bd_rate_pct)
+        and "identity's psnr curve is not monotonic" in base.note
+        and "QF 20" in base.note
+        and "QF 30" in base.note
+    )
     meth = bdrate.compute(rows({"identity": ANCHOR, "m": bumpy})).iloc[0]
-    assert np.isnan(meth.bd_rate_pct) and meth.note.startswith("m's psnr curve is not monotonic: it falls from 27.00 dB at QF 20")
+    assert np.isnan(meth.bd_rate_pct) and meth.note.startswith(
+        "m's psnr curve is not monotonic: it falls from 27.00 dB at QF 20"
+    )
 
     apart = bdrate.compute(rows({"identity": ANCHOR, "m": [q + 10 for q in ANCHOR]})).iloc[0]
     assert np.isnan(apart.bd_rate_pct) and apart.overlap == "none"
@@ -94,7 +141,9 @@ def test_refusals_each_with_its_reason():
 
     nobase = bdrate.compute(rows({"gan": ANCHOR, "m": BETTER}))
     assert nobase["note"].str.contains("baseline 'identity' was not run").all()
-    assert bdrate.compute(rows({"gan": ANCHOR, "m": BETTER}), baseline="gan").iloc[0].bd_rate_pct < 0  # the baseline is settable
+    assert (
+        bdrate.compute(rows({"gan": ANCHOR, "m": BETTER}), baseline="gan").iloc[0].bd_rate_pct < 0
+    )  # the baseline is settable
 
 
 def test_low_overlap_is_said_and_lower_is_better_is_oriented():
@@ -103,10 +152,24 @@ def test_low_overlap_is_said_and_lower_is_better_is_oriented():
     df = rows({"identity": ANCHOR, "m": BETTER})
     gap = bdrate.compute(df[~((df["method"] == "m") & (df["item_id"] == "b") & (df["degradation"] == "qf30"))]).iloc[0]
     assert gap.bd_rate_pct < 0 and gap.note.endswith("; items per level differ (2, 2, 1, 2, 2)")  # said, not hidden
-    lp = bdrate.compute(rows({"identity": [0.40, 0.31, 0.26, 0.22, 0.19], "m": [0.33, 0.26, 0.22, 0.19, 0.17]}, metric="lpips", hib=False, unit=""))
+    lp = bdrate.compute(
+        rows(
+            {"identity": [0.40, 0.31, 0.26, 0.22, 0.19], "m": [0.33, 0.26, 0.22, 0.19, 0.17]},
+            metric="lpips",
+            hib=False,
+            unit="",
+        )
+    )
     r = lp.iloc[0]
     assert r.bd_rate_pct < 0 and r.bd_quality < 0  # fewer bits, lower LPIPS: both better
-    wrong_way = bdrate.compute(rows({"identity": [0.19, 0.22, 0.26, 0.31, 0.40], "m": [0.17, 0.19, 0.22, 0.26, 0.33]}, metric="lpips", hib=False, unit=""))
+    wrong_way = bdrate.compute(
+        rows(
+            {"identity": [0.19, 0.22, 0.26, 0.31, 0.40], "m": [0.17, 0.19, 0.22, 0.26, 0.33]},
+            metric="lpips",
+            hib=False,
+            unit="",
+        )
+    )
     assert "identity's lpips curve is not monotonic: it rises" in wrong_way.iloc[0].note
 
 
@@ -120,16 +183,25 @@ def test_crf_chains_video_rates_and_what_is_not_a_sweep():
     assert res.points["rate_unit"].iloc[0] == "kbit/s"
     assert "matches x2 + H.264 at CRF" in res.equal["text"].iloc[1]
     assert bdrate.sweep_of("qf20s444") == ("qfs444", 20.0) and bdrate.codec_label("hevccrf") == ("HEVC", "CRF")
-    sr = rows({"identity": ANCHOR[:3], "m": BETTER[:3]}, token="x{}").assign(bpp=np.nan)  # a scale sweep records no bits
+    sr = rows({"identity": ANCHOR[:3], "m": BETTER[:3]}, token="x{}").assign(
+        bpp=np.nan
+    )  # a scale sweep records no bits
     assert bdrate.compute(sr).empty
-    assert bdrate.compute(rows({"identity": ANCHOR, "m": BETTER}, metric="niqe", hib=False, unit="")).empty  # no-reference: no BD
+    assert bdrate.compute(
+        rows({"identity": ANCHOR, "m": BETTER}, metric="niqe", hib=False, unit="")
+    ).empty  # no-reference: no BD
     with pytest.raises(Exception, match="choose one of pchip, cubic, akima"):
         bdrate.compute(df, interpolation="linear")
 
 
 def test_bench_report_prints_writes_and_refuses(tmp_path):
-    df = pd.concat([rows({"identity": ANCHOR, "ssim": BETTER, "flat": [24.0, 26.5, 26.1, 28.7, 29.4]}),
-                    rows({"identity": ANCHOR[:3], "ssim": BETTER[:3]}, base="classic5")], ignore_index=True)
+    df = pd.concat(
+        [
+            rows({"identity": ANCHOR, "ssim": BETTER, "flat": [24.0, 26.5, 26.1, 28.7, 29.4]}),
+            rows({"identity": ANCHOR[:3], "ssim": BETTER[:3]}, base="classic5"),
+        ],
+        ignore_index=True,
+    )
     run = tmp_path / "run"
     run.mkdir()
     df.astype({"frame": "int64", "crop_border": "int64"}).to_csv(run / "scores.csv", index=False)
@@ -162,7 +234,11 @@ def test_rate_savings_summary_states_the_savings(tmp_path):
     assert "rate-savings" in PIPELINES and [s.key for s in RATE_SETS] == ["live1", "vid4", "coco"]
     r = SimpleNamespace(out=tmp_path, notes=[], files=[], sections=[])
     rate_summary(r, rows({"identity": ANCHOR, "ssim": BETTER}))
-    assert r.notes[1].startswith("live1, JPEG: ssim -") and "% on psnr" in r.notes[1] and r.notes[2] == "Run on live1: 2 items."
+    assert (
+        r.notes[1].startswith("live1, JPEG: ssim -")
+        and "% on psnr" in r.notes[1]
+        and r.notes[2] == "Run on live1: 2 items."
+    )
     assert "### live1, JPEG QF 10–50" in r.sections[0] and "matches JPEG at QF" in r.sections[0]
     assert list(pd.read_csv(tmp_path / "bdrate.csv").columns) == bdrate.COLUMNS
 
@@ -184,7 +260,9 @@ def test_the_baseline_curve_keeps_the_levels_the_first_method_lacks():
     """The rate-quality plot drew the baseline from the first method's levels only (issue 39)."""
     from benchmark.reports.plots import baseline_curve
 
-    df = pd.concat([rows({"identity": ANCHOR[:4], "a": BETTER[:4]}), rows({"identity": ANCHOR, "b": BETTER})], ignore_index=True)
+    df = pd.concat(
+        [rows({"identity": ANCHOR[:4], "a": BETTER[:4]}), rows({"identity": ANCHOR, "b": BETTER})], ignore_index=True
+    )
     res = bdrate.analyse(df.drop_duplicates(["method", "item_id", "degradation", "metric"]))
     g = res.points[res.points["metric"] == "psnr"]
     assert g["method"].iloc[0] == "a" and g[g["method"] == "a"]["level"].nunique() == 4

@@ -19,13 +19,14 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
+from test_clear_errors import one_error  # the one `error:` line of a refused command
 from typer.testing import CliRunner
 
 from benchmark.cli import app
-from benchmark.errors import BenchError
 from benchmark.core.imaging import write_png
+from benchmark.errors import BenchError
+
 from conftest import smooth_image
-from test_clear_errors import one_error  # the one `error:` line of a refused command
 
 runner = CliRunner()
 REPO = Path(__file__).resolve().parents[1]
@@ -34,13 +35,21 @@ REPO = Path(__file__).resolve().parents[1]
 def child(code: str, timeout: float = 20, memory_gb: float = 3) -> dict:
     """Run ``code`` (which prints one JSON line last) in a child process limited to ``memory_gb`` of
     address space and ``timeout`` seconds; its JSON, or a failure naming what went wrong."""
-    prelude = (f"import resource; resource.setrlimit(resource.RLIMIT_AS, ({int(memory_gb * 2**30)}, {int(memory_gb * 2**30)}))\n"
-               "import json, time, sys\n"
-               # this process's own peak (VmHWM): ru_maxrss keeps the forking parent's peak across exec (1.2 GB in the full suite)
-               "def peak_mb():\n    return int(next(l for l in open('/proc/self/status') if l.startswith('VmHWM')).split()[1]) / 1024\n")
+    prelude = (
+        f"import resource; resource.setrlimit(resource.RLIMIT_AS, ({int(memory_gb * 2**30)}, {int(memory_gb * 2**30)}))\n"
+        "import json, time, sys\n"
+        # this process's own peak (VmHWM): ru_maxrss keeps the forking parent's peak across exec (1.2 GB in the full suite)
+        "def peak_mb():\n    return int(next(l for l in open('/proc/self/status') if l.startswith('VmHWM')).split()[1]) / 1024\n"
+    )
     try:
-        p = subprocess.run([sys.executable, "-c", prelude + textwrap.dedent(code)], capture_output=True, text=True, timeout=timeout,
-                           cwd=REPO, env={**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"})
+        p = subprocess.run(
+            [sys.executable, "-c", prelude + textwrap.dedent(code)],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            cwd=REPO,
+            env={**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"},
+        )
     except subprocess.TimeoutExpired:
         pytest.fail(f"no answer in {timeout} s (a hang, or the whole file read)")
     assert p.returncode == 0, p.stderr[-3000:]
@@ -129,15 +138,18 @@ def test_non_regular_files_are_refused_not_read(tmp_path):
 def test_data_folder_with_a_sparse_file_runs_the_rest(tmp_path, sparse_png):
     """``bench run`` over a folder holding the 20 GB file: an error row for it (not read, not
     hashed), the other image scored, in seconds."""
-    out = child(f"""
+    out = child(
+        f"""
         from benchmark.run.runner import RunConfig, Runner
         t = time.perf_counter()
-        res = Runner(RunConfig(methods=["bicubic"], datasets=[{str(sparse_png.parent) + '@x2'!r}], metrics=["psnr"],
+        res = Runner(RunConfig(methods=["bicubic"], datasets=[{str(sparse_png.parent) + "@x2"!r}], metrics=["psnr"],
                                out={str(tmp_path / "run")!r}, cache_dir={str(tmp_path / "cache")!r})).run(progress=False)
         import pandas as pd
         df = pd.read_csv(res.out_dir / "scores.csv")
         print(json.dumps({{"s": time.perf_counter() - t, "rows": df.astype(str).to_dict("records")}}))
-    """, timeout=60)
+    """,
+        timeout=60,
+    )
     rows = {(r["item_id"], r["status"]): r for r in out["rows"]}
     assert ("ok", "ok") in rows, out
     bad = rows[("big", "error")]
@@ -148,8 +160,25 @@ def test_data_folder_with_a_sparse_file_runs_the_rest(tmp_path, sparse_png):
 @pytest.mark.parametrize("name", ["/dev/zero@x2", "{fifo}@x2", "{fifo}@x2:type=images"])
 def test_non_regular_data_path_is_one_line(tmp_path, name):
     name = name.format(fifo=fifo(tmp_path))
-    line = one_error(runner.invoke(app, ["run", "-m", "bicubic", "-d", name, "--metrics", "psnr", "--dry-run",
-                                         "--cache-dir", str(tmp_path / "c"), "-o", str(tmp_path / "r")]))
+    line = one_error(
+        runner.invoke(
+            app,
+            [
+                "run",
+                "-m",
+                "bicubic",
+                "-d",
+                name,
+                "--metrics",
+                "psnr",
+                "--dry-run",
+                "--cache-dir",
+                str(tmp_path / "c"),
+                "-o",
+                str(tmp_path / "r"),
+            ],
+        )
+    )
     assert "not a regular file" in line or "FIFO" in line or "device" in line, line
 
 
@@ -157,8 +186,24 @@ def test_enhance_fifo_and_device_are_one_line(tmp_path):
     f = fifo(tmp_path)
     for src in (str(f), "/dev/zero"):
         try:
-            p = subprocess.run([sys.executable, "-m", "benchmark.cli", "enhance", src, "-m", "bicubic", "-q", "-o", str(tmp_path / "o.mp4")],
-                               capture_output=True, text=True, timeout=30, cwd=tmp_path)
+            p = subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "benchmark.cli",
+                    "enhance",
+                    src,
+                    "-m",
+                    "bicubic",
+                    "-q",
+                    "-o",
+                    str(tmp_path / "o.mp4"),
+                ],
+                capture_output=True,
+                text=True,
+                timeout=30,
+                cwd=tmp_path,
+            )
         except subprocess.TimeoutExpired:
             pytest.fail(f"bench enhance {src} hangs")
         lines = [x for x in p.stderr.splitlines() if x.strip()]
@@ -203,8 +248,13 @@ def test_standard_sets_annotation_files_are_checked(tmp_path):
     main = tmp_path / "VOCdevkit" / "VOC2007" / "ImageSets" / "Main"
     main.mkdir(parents=True)
     f = fifo(main, "test.txt")
-    one_error(unhung(f, ["run", "-m", "identity", "-d", "voc", "--data-root", str(tmp_path), "--metrics", "psnr", "--dry-run"]),
-              str(f), "FIFO")
+    one_error(
+        unhung(
+            f, ["run", "-m", "identity", "-d", "voc", "--data-root", str(tmp_path), "--metrics", "psnr", "--dry-run"]
+        ),
+        str(f),
+        "FIFO",
+    )
 
 
 def braces(n: int) -> str:
@@ -220,7 +270,8 @@ def test_brace_sweeps_are_counted_before_they_are_expanded():
 
 
 def test_ten_million_data_sets_refused_at_once(tmp_path):
-    out = child(f"""
+    out = child(
+        f"""
         from benchmark.core.names import expand
         t = time.perf_counter()
         try:
@@ -229,10 +280,15 @@ def test_ten_million_data_sets_refused_at_once(tmp_path):
         except Exception as exc:
             print(json.dumps({{"error": str(exc), "ms": (time.perf_counter() - t) * 1000,
                               "maxrss_mb": peak_mb()}}))
-    """, timeout=30, memory_gb=2)
+    """,
+        timeout=30,
+        memory_gb=2,
+    )
     assert "10,000,000" in out.get("error", "") and "1,000" in out["error"], out
     assert out["ms"] < 100, out
-    line = one_error(runner.invoke(app, ["run", "-m", "bicubic", "-d", braces(7), "--dry-run", "--cache-dir", str(tmp_path / "c")]))
+    line = one_error(
+        runner.invoke(app, ["run", "-m", "bicubic", "-d", braces(7), "--dry-run", "--cache-dir", str(tmp_path / "c")])
+    )
     assert "10,000,000" in line
 
 
@@ -242,15 +298,20 @@ def spec(tmp_path, text: str) -> Path:
     return p
 
 
-@pytest.mark.parametrize("value", ["[" * 5000 + "1" + "]" * 5000, "{a=" * 5000 + "1" + "}" * 5000, "[" * 100 + "1" + "]" * 100])
+@pytest.mark.parametrize(
+    "value", ["[" * 5000 + "1" + "]" * 5000, "{a=" * 5000 + "1" + "}" * 5000, "[" * 100 + "1" + "]" * 100]
+)
 def test_deep_spec_file_names_the_depth_limit(tmp_path, value):
     from benchmark.core.names import MAX_SPEC_DEPTH, Specs
 
     p = spec(tmp_path, f'[degradations.deep]\ntype = "jpeg"\nq = {value}\n')
     with pytest.raises(BenchError, match=rf"{p}.*nested deeper than {MAX_SPEC_DEPTH} levels"):
         Specs.load([p])
-    one_error(runner.invoke(app, ["run", "-m", "bicubic", "-d", "set5-deep", "--spec", str(p), "--dry-run"]),
-              str(p), f"{MAX_SPEC_DEPTH} levels")
+    one_error(
+        runner.invoke(app, ["run", "-m", "bicubic", "-d", "set5-deep", "--spec", str(p), "--dry-run"]),
+        str(p),
+        f"{MAX_SPEC_DEPTH} levels",
+    )
 
 
 def test_deep_method_setting_names_the_depth_limit():
@@ -264,11 +325,17 @@ def test_deep_method_setting_names_the_depth_limit():
     assert parse_settings(["x=[[1]]", "y=text"], "usage") == {"x": [[1]], "y": "text"}
 
 
-@pytest.mark.parametrize("text,cycle", [
-    ('[degradations.a]\nchain = "b"\n[degradations.b]\nchain = "a"\n', "a -> b -> a"),
-    ('[degradations.a]\nchain = "x2-a"\n', "a -> a"),
-    ('[degradations.a]\nchain = "qf20-b"\n[degradations.b]\nchain = "c"\n[degradations.c]\nchain = "x2-b"\n', "a -> b -> c -> b"),
-])
+@pytest.mark.parametrize(
+    "text,cycle",
+    [
+        ('[degradations.a]\nchain = "b"\n[degradations.b]\nchain = "a"\n', "a -> b -> a"),
+        ('[degradations.a]\nchain = "x2-a"\n', "a -> a"),
+        (
+            '[degradations.a]\nchain = "qf20-b"\n[degradations.b]\nchain = "c"\n[degradations.c]\nchain = "x2-b"\n',
+            "a -> b -> c -> b",
+        ),
+    ],
+)
 def test_degradations_naming_each_other_name_the_cycle(tmp_path, text, cycle):
     from benchmark.core.names import Specs, resolve
 
@@ -281,7 +348,11 @@ def test_degradations_naming_each_other_name_the_cycle(tmp_path, text, cycle):
 def test_a_long_chain_of_spec_degradations_names_the_depth_limit(tmp_path):
     from benchmark.core.names import MAX_SPEC_DEPTH, Specs, resolve
 
-    p = spec(tmp_path, "".join(f'[degradations.d{i}]\nchain = "d{i + 1}"\n' for i in range(2000)) + '[degradations.d2000]\nchain = "qf20"\n')
+    p = spec(
+        tmp_path,
+        "".join(f'[degradations.d{i}]\nchain = "d{i + 1}"\n' for i in range(2000))
+        + '[degradations.d2000]\nchain = "qf20"\n',
+    )
     with pytest.raises(BenchError, match=rf"'d0'.*deeper than {MAX_SPEC_DEPTH} levels \(d0 -> d1 -> d2 -> \.\.\."):
         resolve("set5-d0", None, Specs.load([p]))
 
@@ -294,6 +365,7 @@ def test_a_shared_degradation_is_no_cycle(tmp_path):
 
 
 # ------------------------------------------------------------------ 4. one line, never a traceback
+
 
 def test_enhance_svg_is_one_line(tmp_path):
     p = tmp_path / "x.svg"
@@ -318,7 +390,9 @@ def clip(tmp_path) -> Path:
 @pytest.mark.parametrize("realtime", [False, True])
 def test_enhance_to_an_unknown_video_format_is_one_line(tmp_path, clip, realtime):
     out = tmp_path / "out.txt"
-    args = ["enhance", str(clip), "-m", "bicubic", "-q", "-o", str(out)] + (["--realtime", "--duration", "1"] if realtime else [])
+    args = ["enhance", str(clip), "-m", "bicubic", "-q", "-o", str(out)] + (
+        ["--realtime", "--duration", "1"] if realtime else []
+    )
     one_error(runner.invoke(app, args), str(out), ".mp4")
     assert not out.exists() and not list(tmp_path.glob(".out*"))
 
@@ -330,8 +404,27 @@ def test_train_on_too_small_images_names_them(tmp_path):
     write_png(d / "b_line.png", smooth_image(2000, 1, seed=1))
     for i in range(3):
         write_png(d / f"c{i}.png", smooth_image(64, 64, seed=i))
-    r = runner.invoke(app, ["train", "fast-srgan", "-d", f"{d}@x2", "-o", str(tmp_path / "t"), "--steps", "1", "--batch", "2",
-                            "--patch", "16", "--val-items", "1", "-q"], env={"BENCH_CACHE_DIR": str(tmp_path / "c")})
+    r = runner.invoke(
+        app,
+        [
+            "train",
+            "fast-srgan",
+            "-d",
+            f"{d}@x2",
+            "-o",
+            str(tmp_path / "t"),
+            "--steps",
+            "1",
+            "--batch",
+            "2",
+            "--patch",
+            "16",
+            "--val-items",
+            "1",
+            "-q",
+        ],
+        env={"BENCH_CACHE_DIR": str(tmp_path / "c")},
+    )
     one_error(r, "a_dot", "1x1", "x2")
 
 
@@ -393,8 +486,20 @@ def test_report_figures_take_a_dollar_method_name(tmp_path, monkeypatch):
     from benchmark.reports import plots
     from benchmark.reports.sitedata import ITEM_SCOPES
 
-    rows = [{"metric": m, "status": "ok", "scope": ITEM_SCOPES[0], "dataset": "set5-x2", "base": "set5", "degradation": "x2",
-             "method": meth, "value": v} for meth in (BAD_TEX, "bicubic") for m, v in (("psnr", 30.0), ("niqe", 5.0), ("fps", 3.0))]
+    rows = [
+        {
+            "metric": m,
+            "status": "ok",
+            "scope": ITEM_SCOPES[0],
+            "dataset": "set5-x2",
+            "base": "set5",
+            "degradation": "x2",
+            "method": meth,
+            "value": v,
+        }
+        for meth in (BAD_TEX, "bicubic")
+        for m, v in (("psnr", 30.0), ("niqe", 5.0), ("fps", 3.0))
+    ]
     shown: list = []
     save = plots._save
     monkeypatch.setattr(plots, "_save", lambda fig, path: (shown.extend(draw_texts(fig)), save(fig, path))[1])
@@ -402,7 +507,9 @@ def test_report_figures_take_a_dollar_method_name(tmp_path, monkeypatch):
         plt = plots._plt()
         assert plots.perception_distortion(plt, pd.DataFrame(rows), tmp_path)
         assert plots.speed_quality(plt, pd.DataFrame(rows), tmp_path)
-    assert not [t.get_text() for t in shown if "$" in t.get_text() and t.get_text() != BAD_TEX and not t.get_parse_math()]
+    assert not [
+        t.get_text() for t in shown if "$" in t.get_text() and t.get_text() != BAD_TEX and not t.get_parse_math()
+    ]
 
 
 def test_header_sizing_never_goes_through_ultralytics_pillow_patch(tmp_path, monkeypatch):

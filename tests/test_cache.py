@@ -21,7 +21,11 @@ def test_frames_round_trip_exactly_uint8_and_float(tmp_path):
     fl = [np.linspace(-3.25, 260.5, 48, dtype=np.float32).reshape(4, 4, 3)]
     with cache.writer("kf") as w:
         w.add(fl[0])
-    assert cache.has_frames("k8") and cache.frames_meta("k8")["frames"] == 2 and cache.frames_meta("k8")["info"] == {"bpp": 1.5}
+    assert (
+        cache.has_frames("k8")
+        and cache.frames_meta("k8")["frames"] == 2
+        and cache.frames_meta("k8")["info"] == {"bpp": 1.5}
+    )
     assert all(np.array_equal(a, b) and b.dtype == np.uint8 for a, b in zip(u8, cache.read_frames("k8")))
     (back,) = list(cache.read_frames("kf"))
     assert back.dtype == np.float32 and np.array_equal(back, fl[0])  # unrounded, unclipped

@@ -14,8 +14,9 @@ from typer.testing import CliRunner
 from benchmark import registry
 from benchmark.api import Method
 from benchmark.cli import app
-from benchmark.errors import BenchError
 from benchmark.core.imaging import write_png
+from benchmark.errors import BenchError
+
 from conftest import smooth_image
 
 runner = CliRunner()
@@ -34,6 +35,7 @@ def one_error(r, *names: str) -> str:
 
 # ------------------------------------------------------------------ 1. spec files
 
+
 @pytest.fixture
 def image(tmp_path):
     p = tmp_path / "in.png"
@@ -41,27 +43,39 @@ def image(tmp_path):
     return p
 
 
-@pytest.mark.parametrize("content,names", [
-    (b'[datasets.mine]\npath = 3\n', ["path", "string"]),
-    (b'[datasets.mine]\npaht = "x"\npath = "y"\n', ["'paht'", "did you mean 'path'"]),
-    (b'[degradation.lowq]\nchain = "qf5"\n', ["[degradation]", "did you mean 'degradations'"]),
-    (b'[degradations.pil]\ntype = "jpeg"\nqualty = 30\n', ["'qualty'", "did you mean 'quality'"]),
-    (b'[degradations.pil]\ntype = "jpg"\n', ["'jpg'", "did you mean 'jpeg'"]),
-    (b'[methods.esr]\npath = "m.pth"\ntiles = 64\n', ["'tiles'", "did you mean 'tile'"]),
-    (b'[datasets.mine]\npath = "x"\ntype = "pictures"\n', ["'pictures'", "images"]),
-    (b'datasets = 3\n', ["[datasets]"]),
-    (b'[datasets\n', ["not valid TOML"]),
-    (b'\xff\xfe[datasets.mine]\n', ["not UTF-8"]),
-])
+@pytest.mark.parametrize(
+    "content,names",
+    [
+        (b"[datasets.mine]\npath = 3\n", ["path", "string"]),
+        (b'[datasets.mine]\npaht = "x"\npath = "y"\n', ["'paht'", "did you mean 'path'"]),
+        (b'[degradation.lowq]\nchain = "qf5"\n', ["[degradation]", "did you mean 'degradations'"]),
+        (b'[degradations.pil]\ntype = "jpeg"\nqualty = 30\n', ["'qualty'", "did you mean 'quality'"]),
+        (b'[degradations.pil]\ntype = "jpg"\n', ["'jpg'", "did you mean 'jpeg'"]),
+        (b'[methods.esr]\npath = "m.pth"\ntiles = 64\n', ["'tiles'", "did you mean 'tile'"]),
+        (b'[datasets.mine]\npath = "x"\ntype = "pictures"\n', ["'pictures'", "images"]),
+        (b"datasets = 3\n", ["[datasets]"]),
+        (b"[datasets\n", ["not valid TOML"]),
+        (b"\xff\xfe[datasets.mine]\n", ["not UTF-8"]),
+    ],
+)
 def test_a_bad_spec_file_is_one_line(tmp_path, image, content, names):
     spec = tmp_path / "bench.toml"
     spec.write_bytes(content)
-    one_error(runner.invoke(app, ["enhance", str(image), "-m", "identity", "--spec", str(spec), "-q"]), str(spec), *names)
+    one_error(
+        runner.invoke(app, ["enhance", str(image), "-m", "identity", "--spec", str(spec), "-q"]), str(spec), *names
+    )
 
 
 def test_a_spec_folder_or_missing_file_is_one_line(tmp_path, image, image_folder):
-    one_error(runner.invoke(app, ["enhance", str(image), "-m", "identity", "--spec", str(tmp_path), "-q"]), str(tmp_path), "folder")
-    one_error(runner.invoke(app, ["run", "-q", "-d", f"{image_folder}@qf20", "--spec", str(tmp_path / "nope.toml")]), "nope.toml")
+    one_error(
+        runner.invoke(app, ["enhance", str(image), "-m", "identity", "--spec", str(tmp_path), "-q"]),
+        str(tmp_path),
+        "folder",
+    )
+    one_error(
+        runner.invoke(app, ["run", "-q", "-d", f"{image_folder}@qf20", "--spec", str(tmp_path / "nope.toml")]),
+        "nope.toml",
+    )
     bad = tmp_path / "bad.toml"
     bad.write_text('[datasets.mine]\npath = "imgs"\ntipe = "images"\n')
     one_error(runner.invoke(app, ["run", "-q", "-d", "mine-qf20", "--spec", str(bad)]), "'tipe'", "'type'")
@@ -69,45 +83,80 @@ def test_a_spec_folder_or_missing_file_is_one_line(tmp_path, image, image_folder
 
 def test_a_good_spec_file_still_works(tmp_path, image, image_folder):
     spec = tmp_path / "bench.toml"
-    spec.write_text(f'[datasets.mine]\npath = "{image_folder.name}"\ntype = "images"\ndescription = "three photos"\n\n'
-                    '[degradations.pil30]\ntype = "jpeg"\nquality = 30\nencoder = "pillow"\n\n[degradations.lowq]\nchain = "qf5s444"\n')
-    r = runner.invoke(app, ["enhance", str(image), "-m", "identity", "--spec", str(spec), "-o", str(tmp_path / "out.png"), "-q"])
+    spec.write_text(
+        f'[datasets.mine]\npath = "{image_folder.name}"\ntype = "images"\ndescription = "three photos"\n\n'
+        '[degradations.pil30]\ntype = "jpeg"\nquality = 30\nencoder = "pillow"\n\n[degradations.lowq]\nchain = "qf5s444"\n'
+    )
+    r = runner.invoke(
+        app, ["enhance", str(image), "-m", "identity", "--spec", str(spec), "-o", str(tmp_path / "out.png"), "-q"]
+    )
     assert r.exit_code == 0, r.output
-    r = runner.invoke(app, ["run", "-q", "-m", "identity", "-d", "mine-pil30", "-d", "mine-lowq", "--metrics", "psnr",
-                            "--spec", str(spec), "--out", str(tmp_path / "run")])
+    r = runner.invoke(
+        app,
+        [
+            "run",
+            "-q",
+            "-m",
+            "identity",
+            "-d",
+            "mine-pil30",
+            "-d",
+            "mine-lowq",
+            "--metrics",
+            "psnr",
+            "--spec",
+            str(spec),
+            "--out",
+            str(tmp_path / "run"),
+        ],
+    )
     assert r.exit_code == 0, r.output
 
 
 # ------------------------------------------------------------------ 2. bench train
 
+
 def train(*args, data=None, out=None):
-    return runner.invoke(app, ["train", *args, "-d", data, "-o", str(out), "--batch", "2", "--patch", "16", "--val-items", "1", "-q"])
+    return runner.invoke(
+        app, ["train", *args, "-d", data, "-o", str(out), "--batch", "2", "--patch", "16", "--val-items", "1", "-q"]
+    )
 
 
-@pytest.mark.parametrize("content,names", [
-    ("steps = \n", ["not valid TOML"]),
-    ('batch = "4"\n', ["batch", "whole number"]),
-    ("steps = 0\n", ["steps", "at least 1"]),
-    ("patch = -16\n", ["patch", "at least 1"]),
-    ("lr = -1e-4\n", ["lr", "positive"]),
-    ('schedule = "cosin"\n', ["cosin", "cosine"]),
-    ("step = 3\n", ["'step'", "did you mean 'steps'"]),
-    ("[params]\nch = 4\ndpth = 3\n", ["'dpth'", "did you mean 'depth'"]),
-    ("params = 3\n", ["params", "table"]),
-])
+@pytest.mark.parametrize(
+    "content,names",
+    [
+        ("steps = \n", ["not valid TOML"]),
+        ('batch = "4"\n', ["batch", "whole number"]),
+        ("steps = 0\n", ["steps", "at least 1"]),
+        ("patch = -16\n", ["patch", "at least 1"]),
+        ("lr = -1e-4\n", ["lr", "positive"]),
+        ('schedule = "cosin"\n', ["cosin", "cosine"]),
+        ("step = 3\n", ["'step'", "did you mean 'steps'"]),
+        ("[params]\nch = 4\ndpth = 3\n", ["'dpth'", "did you mean 'depth'"]),
+        ("params = 3\n", ["params", "table"]),
+    ],
+)
 def test_a_bad_training_config_is_one_line(tmp_path, image_folder, content, names):
     cfg = tmp_path / "cfg.toml"
     cfg.write_text(content)
-    r = runner.invoke(app, ["train", "ssim", "--config", str(cfg), "-d", f"{image_folder}@qf20", "-o", str(tmp_path / "t"), "-q"])
+    r = runner.invoke(
+        app, ["train", "ssim", "--config", str(cfg), "-d", f"{image_folder}@qf20", "-o", str(tmp_path / "t"), "-q"]
+    )
     one_error(r, str(cfg), *names)
 
 
 def test_a_missing_or_folder_config_and_bad_options_are_one_line(tmp_path, image_folder):
     data = f"{image_folder}@qf20"
-    one_error(runner.invoke(app, ["train", "ssim", "--config", str(tmp_path / "no.toml"), "-d", data]), "no.toml", "does not exist")
+    one_error(
+        runner.invoke(app, ["train", "ssim", "--config", str(tmp_path / "no.toml"), "-d", data]),
+        "no.toml",
+        "does not exist",
+    )
     one_error(runner.invoke(app, ["train", "ssim", "--config", str(tmp_path), "-d", data]), str(tmp_path), "folder")
     one_error(runner.invoke(app, ["train", "ssim", "--lr", "0", "-d", data]), "--lr", "positive")
-    one_error(runner.invoke(app, ["train", "ssim", "--param", "sim_weight=1", "-d", data]), "'sim_weight'", "'ssim_weight'")
+    one_error(
+        runner.invoke(app, ["train", "ssim", "--param", "sim_weight=1", "-d", data]), "'sim_weight'", "'ssim_weight'"
+    )
     one_error(train("ssim", "--steps", "1", "--param", "ch=wide", data=data, out=tmp_path / "w"), "ch", "wide")
 
 
@@ -118,9 +167,15 @@ def test_resume_from_a_damaged_or_foreign_checkpoint_is_one_line(tmp_path, image
     r = train("ssim", "--steps", "1", *ssim, data=data, out=out)
     assert r.exit_code == 0, r.output
     sr = ["--param", "ch=4", "--param", "blocks=1", "--param", "scale=2"]
-    one_error(train("srresnet", "--steps", "2", "--resume", *sr, data=f"{image_folder}@x2", out=out), "checkpoint.pt", "srresnet")
-    r = train("ssim", "--steps", "2", "--resume", *ssim, data=data, out=out)  # the right method and settings still resume
-    assert r.exit_code == 0 and json.loads(r.stdout[r.stdout.index("{"):])["steps"] == 2, r.output
+    one_error(
+        train("srresnet", "--steps", "2", "--resume", *sr, data=f"{image_folder}@x2", out=out),
+        "checkpoint.pt",
+        "srresnet",
+    )
+    r = train(
+        "ssim", "--steps", "2", "--resume", *ssim, data=data, out=out
+    )  # the right method and settings still resume
+    assert r.exit_code == 0 and json.loads(r.stdout[r.stdout.index("{") :])["steps"] == 2, r.output
     damaged = tmp_path / "d"
     damaged.mkdir()
     (damaged / "checkpoint.pt").write_bytes((out / "checkpoint.pt").read_bytes()[:1000])
@@ -133,16 +188,25 @@ def test_training_on_unreadable_or_tiny_images_is_one_line(tmp_path):
     for i in range(2):
         write_png(bad / f"ok{i}.png", smooth_image(32, 32, seed=i))
     (bad / "zz.png").write_bytes(b"not a png")
-    one_error(train("ssim", "--steps", "1", "--param", "ch=4", "--param", "depth=3", data=f"{bad}@qf20", out=tmp_path / "t1"), "zz")
+    one_error(
+        train("ssim", "--steps", "1", "--param", "ch=4", "--param", "depth=3", data=f"{bad}@qf20", out=tmp_path / "t1"),
+        "zz",
+    )
     tiny = tmp_path / "tiny"
     tiny.mkdir()
     for i in range(3):
         write_png(tiny / f"t{i}.png", smooth_image(8, 8, seed=i))
-    one_error(train("ssim", "--steps", "1", "--param", "ch=4", "--param", "depth=3", data=f"{tiny}@qf20", out=tmp_path / "t2"),
-              "smaller than the input patch 16", "--patch")
+    one_error(
+        train(
+            "ssim", "--steps", "1", "--param", "ch=4", "--param", "depth=3", data=f"{tiny}@qf20", out=tmp_path / "t2"
+        ),
+        "smaller than the input patch 16",
+        "--patch",
+    )
 
 
 # ------------------------------------------------------------------ 3. bench enhance
+
 
 def faststart_clip(path, n=120):
     """An H.264 clip whose index comes first, so that a truncated copy still opens and fails mid-stream."""
@@ -151,7 +215,9 @@ def faststart_clip(path, n=120):
         v.width, v.height, v.pix_fmt = 64, 48, "yuv420p"
         rng = np.random.default_rng(0)
         for _ in range(n):
-            for p in v.encode(av.VideoFrame.from_ndarray(rng.integers(0, 255, (48, 64, 3), dtype=np.uint8), format="rgb24")):
+            for p in v.encode(
+                av.VideoFrame.from_ndarray(rng.integers(0, 255, (48, 64, 3), dtype=np.uint8), format="rgb24")
+            ):
                 c.mux(p)
         for p in v.encode():
             c.mux(p)
@@ -168,7 +234,9 @@ def test_a_truncated_video_leaves_no_output_and_the_rerun_is_not_refused(tmp_pat
     cut.write_bytes(data[: int(len(data) * 0.8)])
     dst = tmp_path / "out.mp4"
     for _ in range(2):  # the rerun fails the same way, not with "out.mp4 exists"
-        one_error(runner.invoke(app, ["enhance", str(cut), "-m", "identity", "-o", str(dst), "-q"]), str(cut), "truncated")
+        one_error(
+            runner.invoke(app, ["enhance", str(cut), "-m", "identity", "-o", str(dst), "-q"]), str(cut), "truncated"
+        )
         assert not dst.exists() and no_partial_files(tmp_path)
     r = runner.invoke(app, ["enhance", str(src), "-m", "identity", "-o", str(dst), "-q"])
     assert r.exit_code == 0 and dst.exists() and no_partial_files(tmp_path), r.output
@@ -177,12 +245,22 @@ def test_a_truncated_video_leaves_no_output_and_the_rerun_is_not_refused(tmp_pat
 def test_enhance_input_and_output_errors_are_one_line(tmp_path, image):
     notes = tmp_path / "notes.txt"
     notes.write_text("not a video\n")
-    one_error(runner.invoke(app, ["enhance", str(notes), "-m", "identity", "-o", str(tmp_path / "n.mp4"), "-q"]), str(notes), "not a video")
+    one_error(
+        runner.invoke(app, ["enhance", str(notes), "-m", "identity", "-o", str(tmp_path / "n.mp4"), "-q"]),
+        str(notes),
+        "not a video",
+    )
     fake = tmp_path / "fake.png"
     fake.write_bytes(b"not a png")
-    one_error(runner.invoke(app, ["enhance", str(fake), "-m", "identity", "-o", str(tmp_path / "f.png"), "-q"]), str(fake), "not a readable image")
+    one_error(
+        runner.invoke(app, ["enhance", str(fake), "-m", "identity", "-o", str(tmp_path / "f.png"), "-q"]),
+        str(fake),
+        "not a readable image",
+    )
     blocked = notes / "out.png"  # its folder would be a file
-    one_error(runner.invoke(app, ["enhance", str(image), "-m", "identity", "-o", str(blocked), "-q"]), str(blocked), "-o")
+    one_error(
+        runner.invoke(app, ["enhance", str(image), "-m", "identity", "-o", str(blocked), "-q"]), str(blocked), "-o"
+    )
     r = runner.invoke(app, ["enhance", str(image), "-m", "identity", "-o", str(tmp_path / "ok.png"), "-q"])
     assert r.exit_code == 0 and (tmp_path / "ok.png").exists() and no_partial_files(tmp_path), r.output
 
@@ -215,12 +293,20 @@ def test_a_failing_method_is_one_line_and_leaves_no_output(tmp_path, image):
 
 # ------------------------------------------------------------------ 4. bench report --html
 
+
 @pytest.fixture
 def a_run(tmp_path, image_folder):
     from benchmark.run.runner import RunConfig, run
 
-    res = run(RunConfig(methods=["identity"], datasets=[f"{image_folder}@qf20"], metrics=["psnr"], out=str(tmp_path / "runs" / "good")),
-              progress=False)
+    res = run(
+        RunConfig(
+            methods=["identity"],
+            datasets=[f"{image_folder}@qf20"],
+            metrics=["psnr"],
+            out=str(tmp_path / "runs" / "good"),
+        ),
+        progress=False,
+    )
     assert not res.failures
     return tmp_path / "runs" / "good"
 
@@ -234,7 +320,9 @@ def test_report_html_skips_folders_that_are_not_runs(tmp_path, a_run):
     assert r.exit_code == 0 and "Traceback" not in r.output, r.output
     assert (site / "index.html").exists() and "identity" in (site / "index.html").read_text()
     warned = [line for line in r.output.splitlines() if line.startswith("warning: skipped")]
-    assert any("notes" in w and "not a run directory" in w for w in warned) and any("README.md" in w for w in warned), r.output
+    assert any("notes" in w and "not a run directory" in w for w in warned) and any("README.md" in w for w in warned), (
+        r.output
+    )
 
 
 def test_a_garbled_manifest_is_skipped_by_name_and_alone_is_one_line(tmp_path, a_run):
@@ -244,7 +332,10 @@ def test_a_garbled_manifest_is_skipped_by_name_and_alone_is_one_line(tmp_path, a
     site = tmp_path / "site"
     r = runner.invoke(app, ["report", "--html", str(site), str(a_run), str(bad)])
     assert r.exit_code == 0 and "Traceback" not in r.output, r.output
-    assert any(line.startswith("warning: skipped") and str(bad) in line and "manifest.json" in line for line in r.output.splitlines()), r.output
+    assert any(
+        line.startswith("warning: skipped") and str(bad) in line and "manifest.json" in line
+        for line in r.output.splitlines()
+    ), r.output
     assert (site / "index.html").exists()
     one_error(runner.invoke(app, ["report", "--html", str(tmp_path / "site2"), str(bad)]), str(bad), "manifest.json")
     assert not (tmp_path / "site2").exists()  # nothing half-built
@@ -274,7 +365,9 @@ def test_opencv_assertions_become_one_readable_line_in_error_rows():
         cv2.resize(np.zeros((0, 0), np.uint8), (3, 3))
     except cv2.error as exc:
         text = error_text(exc)
-    assert text.startswith("OpenCV resize: assertion failed: !ssize.empty()") and "\n" not in text and ".cpp" not in text
+    assert (
+        text.startswith("OpenCV resize: assertion failed: !ssize.empty()") and "\n" not in text and ".cpp" not in text
+    )
     assert error_text(ValueError("two\nlines")) == "ValueError: two lines"
 
 
@@ -304,8 +397,19 @@ def test_a_bad_qf_setting_is_refused_before_any_work():
 def test_a_missing_standard_set_says_how_to_fetch_it(tmp_path, monkeypatch):
     """`bench run -m gan,ssim -d voc-qf20` without the data named the data root but not the fetch (issue 39)."""
     monkeypatch.delenv("BENCH_DATA_ROOT", raising=False)
-    line = one_error(runner.invoke(app, ["run", "-m", "gan,ssim", "-d", "voc-qf20", "-o", str(tmp_path / "o")], env={"COLUMNS": "400"}), "voc")
+    line = one_error(
+        runner.invoke(
+            app, ["run", "-m", "gan,ssim", "-d", "voc-qf20", "-o", str(tmp_path / "o")], env={"COLUMNS": "400"}
+        ),
+        "voc",
+    )
     assert "`bench data fetch voc --data-root DIR`" in line
-    line = one_error(runner.invoke(app, ["run", "-m", "identity", "-d", "live1-qf20", "--data-root", str(tmp_path), "-o", str(tmp_path / "o")],
-                                   env={"COLUMNS": "400"}), "live1")
+    line = one_error(
+        runner.invoke(
+            app,
+            ["run", "-m", "identity", "-d", "live1-qf20", "--data-root", str(tmp_path), "-o", str(tmp_path / "o")],
+            env={"COLUMNS": "400"},
+        ),
+        "live1",
+    )
     assert f"`bench data fetch live1 --data-root {tmp_path}`" in line

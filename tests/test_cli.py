@@ -23,7 +23,7 @@ def test_list_shows_direction_and_conventions():
     line = next(l for l in r.output.splitlines() if l.strip("│ ").startswith("psnr-y"))
     assert "higher" in line and "built-in" in line and "ok" in line
     r = runner.invoke(app, ["list", "metrics", "--long"], env={"COLUMNS": "250"})
-    block = re.split(r"\n(?=\S)", r.output[r.output.index("\npsnr-y ") + 1:])[0]  # up to the next entry
+    block = re.split(r"\n(?=\S)", r.output[r.output.index("\npsnr-y ") + 1 :])[0]  # up to the next entry
     assert "higher" in block and "built-in" in block and "rgb2ycbcr" in block
     r = runner.invoke(app, ["list", "nonsense"])
     assert r.exit_code == 2 and "methods, datasets" in r.output
@@ -45,7 +45,21 @@ def test_report_marks_best_and_escapes_names(tmp_path, image_folder):
             return [255 - f for f in frames]
 
     try:
-        r = runner.invoke(app, ["run", "-q", "-m", "identity,<script>alert(1)</script>", "-d", f"{image_folder}@qf30", "--metrics", "psnr,ssim", "-o", str(tmp_path / "run")])
+        r = runner.invoke(
+            app,
+            [
+                "run",
+                "-q",
+                "-m",
+                "identity,<script>alert(1)</script>",
+                "-d",
+                f"{image_folder}@qf30",
+                "--metrics",
+                "psnr,ssim",
+                "-o",
+                str(tmp_path / "run"),
+            ],
+        )
     finally:
         registry.methods.unregister("<script>alert(1)</script>")
     assert r.exit_code == 0, r.output
@@ -56,19 +70,63 @@ def test_report_marks_best_and_escapes_names(tmp_path, image_folder):
     identity_line = next(l for l in md.splitlines() if l.startswith("| identity"))
     assert identity_line.count("**") == 4  # best psnr and best ssim
     lb = pd.read_csv(tmp_path / "run" / "leaderboard.csv")
-    assert set(lb.columns) >= {"dataset", "method", "metric", "mean", "n", "higher_is_better", "best", "leader", "mark", "ci_low", "ci_high", "p_best"}
+    assert set(lb.columns) >= {
+        "dataset",
+        "method",
+        "metric",
+        "mean",
+        "n",
+        "higher_is_better",
+        "best",
+        "leader",
+        "mark",
+        "ci_low",
+        "ci_high",
+        "p_best",
+    }
     assert lb[lb.leader]["method"].unique().tolist() == ["identity"]
     n = int(lb.n.max())  # a few images: every column is a tie for first ('='), said with its reason, never a '*'
-    assert set(lb["mark"].fillna("")) == {"="} and f"too few items on psnr, ssim: identity = &lt;script&gt;alert(1)&lt;/script&gt; (n={n}" in md
+    assert (
+        set(lb["mark"].fillna("")) == {"="}
+        and f"too few items on psnr, ssim: identity = &lt;script&gt;alert(1)&lt;/script&gt; (n={n}" in md
+    )
     sig = pd.read_csv(tmp_path / "run" / "significance.csv")
-    assert list(sig.columns[:12]) == ["dataset", "metric", "method_a", "method_b", "n", "mean_diff", "ci_low", "ci_high", "p_wilcoxon", "p_holm",
-                                      "verdict", "higher_is_better"]
+    assert list(sig.columns[:12]) == [
+        "dataset",
+        "metric",
+        "method_a",
+        "method_b",
+        "n",
+        "mean_diff",
+        "ci_low",
+        "ci_high",
+        "p_wilcoxon",
+        "p_holm",
+        "verdict",
+        "higher_is_better",
+    ]
     assert set(sig.verdict) == {"too few items"} and (sig.mean_diff < 0).all()
     assert "psnr ↑" in r.output
 
 
 def test_default_run_uses_embedded_sets(tmp_path):
-    r = runner.invoke(app, ["run", "-q", "-m", "identity", "--limit", "1", "--max-frames", "3", "--metrics", "psnr", "-o", str(tmp_path / "o")])
+    r = runner.invoke(
+        app,
+        [
+            "run",
+            "-q",
+            "-m",
+            "identity",
+            "--limit",
+            "1",
+            "--max-frames",
+            "3",
+            "--metrics",
+            "psnr",
+            "-o",
+            str(tmp_path / "o"),
+        ],
+    )
     assert r.exit_code == 0, r.output
     df = pd.read_parquet(tmp_path / "o" / "scores.parquet")
     assert set(df.dataset) == {"photos-qf20", "clips-crf35"}

@@ -38,11 +38,29 @@ def _contract_attributes() -> set[str]:
 # ----------------------------------------------------------------------------- the contract
 def test_the_core_never_probes_a_plugin_for_a_contract_attribute():
     attrs = _contract_attributes()
-    assert {"seeded", "makes_float", "takes_float", "transforms_reference", "passthrough", "base", "window",
-            "prepare_reference", "kernel_side", "network", "provenance", "registry_name", "pyiqa_name"} <= attrs
+    assert {
+        "seeded",
+        "makes_float",
+        "takes_float",
+        "transforms_reference",
+        "passthrough",
+        "base",
+        "window",
+        "prepare_reference",
+        "kernel_side",
+        "network",
+        "provenance",
+        "registry_name",
+        "pyiqa_name",
+    } <= attrs
     probe = re.compile(r"\b(getattr|hasattr)\(\s*[^,()]+,\s*[\"'](\w+)[\"']")
-    found = [f"{path}:{n}: {m.group(0)}" for path, text in _sources() for n, line in enumerate(text.splitlines(), 1)
-             for m in probe.finditer(line) if m.group(2) in attrs and "# self" not in line]
+    found = [
+        f"{path}:{n}: {m.group(0)}"
+        for path, text in _sources()
+        for n, line in enumerate(text.splitlines(), 1)
+        for m in probe.finditer(line)
+        if m.group(2) in attrs and "# self" not in line
+    ]
     assert not found, "read the declared attribute instead:\n" + "\n".join(found)
 
 
@@ -88,7 +106,9 @@ def test_a_lazily_registered_plugin_is_checked_when_it_loads(monkeypatch):
 
     mod.Nope = Nope
     monkeypatch.setitem(sys.modules, "tests_contract_helpers", mod)
-    with pytest.raises(RegistryError, match=r"metric 'bad-metric' \(entry point of x 1, .*kind = 'fidelity'.*one of fr, nr"):
+    with pytest.raises(
+        RegistryError, match=r"metric 'bad-metric' \(entry point of x 1, .*kind = 'fidelity'.*one of fr, nr"
+    ):
         entry.load()
 
 
@@ -114,9 +134,28 @@ def test_declared_capabilities_follow_the_definitions():
 
 # ----------------------------------------------------------------------------- rows and unit results
 def _row(**kw):
-    return make_row(**no_values(run_id="r", dataset="d", base="d", degradation="none", item_id="i", frame=0, scope="image",
-                                method="m", method_version="1", metric="psnr", metric_version="1", value=30.0,
-                                higher_is_better=True, unit="dB", crop_border=0, status="ok", error=None), **kw)
+    return make_row(
+        **no_values(
+            run_id="r",
+            dataset="d",
+            base="d",
+            degradation="none",
+            item_id="i",
+            frame=0,
+            scope="image",
+            method="m",
+            method_version="1",
+            metric="psnr",
+            metric_version="1",
+            value=30.0,
+            higher_is_better=True,
+            unit="dB",
+            crop_border=0,
+            status="ok",
+            error=None,
+        ),
+        **kw,
+    )
 
 
 def test_a_row_has_exactly_the_columns_and_is_not_edited_after_it_is_made():
@@ -138,7 +177,9 @@ def test_a_row_has_exactly_the_columns_and_is_not_edited_after_it_is_made():
 def test_a_unit_result_is_rows_or_a_reason_and_crosses_a_pipe():
     ok = UnitResult(rows=[_row()], failures=[], seconds=1.5, computed=True)
     failed = UnitResult.failed("the worker process died")
-    assert ok.error is None and failed.error == "the worker process died" and failed.rows == [] and failed.seconds is None
+    assert (
+        ok.error is None and failed.error == "the worker process died" and failed.rows == [] and failed.seconds is None
+    )
     assert repr(pickle.loads(pickle.dumps(ok))) == repr(ok)
 
 
@@ -165,10 +206,16 @@ def test_bench_variables_are_read_in_the_configuration_module_only():
         if path == home:
             continue
         for node in ast.walk(ast.parse(text)):
-            if isinstance(node, ast.Constant) and isinstance(node.value, str) and re.fullmatch(r"BENCH_[A-Z_]+", node.value):
+            if (
+                isinstance(node, ast.Constant)
+                and isinstance(node.value, str)
+                and re.fullmatch(r"BENCH_[A-Z_]+", node.value)
+            ):
                 named.append(f"{path}:{node.lineno} {node.value}")
         for n, line in enumerate(text.splitlines(), 1):
-            if re.search(r"os\.(environ|getenv)", line) and not re.search(r"THREAD_VARS|\bsaved\b|os\.environ\[v\]|pop\(v", line):
+            if re.search(r"os\.(environ|getenv)", line) and not re.search(
+                r"THREAD_VARS|\bsaved\b|os\.environ\[v\]|pop\(v", line
+            ):
                 read.append(f"{path}:{n}: {line.strip()}")
     assert not named, "name the variable through benchmark.core.environment: " + ", ".join(named)
     assert not read, "read the environment through benchmark.core.environment:\n" + "\n".join(read)

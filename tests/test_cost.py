@@ -10,9 +10,9 @@ from torch import nn
 
 from benchmark import registry
 from benchmark.api import Context, Method
+from benchmark.metrics.cost import COST_METRICS, NOT_APPLICABLE
 from benchmark.run.cache import Cache
 from benchmark.run.measure import CallRecorder, PeakMemory, cost_enabled, count_params, networks, uncounted
-from benchmark.metrics.cost import COST_METRICS, NOT_APPLICABLE
 from benchmark.run.runner import RunConfig, run
 from benchmark.run.stages.cost import CostProbe, cost_rows
 
@@ -122,23 +122,43 @@ def test_network_hook_defaults_to_none_and_a_wrong_type_is_refused():
 
 # ----------------------------------------------------------------------------- in a run
 def test_image_run_records_cost_rows_without_an_extra_call(image_folder, tmp_path, tiny_method):
-    cfg = dict(methods=["identity", "tinynet"], datasets=[f"{image_folder}@qf20"], metrics=["psnr"], cost=True,
-               cache_dir=str(tmp_path / "c"))
+    cfg = dict(
+        methods=["identity", "tinynet"],
+        datasets=[f"{image_folder}@qf20"],
+        metrics=["psnr"],
+        cost=True,
+        cache_dir=str(tmp_path / "c"),
+    )
     df = run(RunConfig(**cfg, out=str(tmp_path / "a")), progress=False).rows
-    assert [c for c in tiny_method if c != "start"] == [1, 1, 1, 1]  # a warm-up on a corner, then each image once, measured in its own call
+    assert [c for c in tiny_method if c != "start"] == [
+        1,
+        1,
+        1,
+        1,
+    ]  # a warm-up on a corner, then each image once, measured in its own call
     tiny = cost_of(df, "tinynet")
-    assert list(tiny.index) == COST and (tiny.status == "ok").all() and (tiny.scope == "dataset").all() and (tiny.item_id == "*").all()
+    assert (
+        list(tiny.index) == COST
+        and (tiny.status == "ok").all()
+        and (tiny.scope == "dataset").all()
+        and (tiny.item_id == "*").all()
+    )
     pixels = [48 * 64, 40 * 56, 64 * 64]
     assert tiny.loc["params", "value"] == TINY_PARAMS
     assert tiny.loc["macs", "value"] == pytest.approx(TINY_MACS_PER_PIXEL * np.mean(pixels), rel=1e-9)
     assert tiny.loc["macs-per-mp", "value"] == pytest.approx(TINY_MACS_PER_PIXEL * 1e6, rel=1e-9)
     assert tiny.loc["peak-mem", "value"] > 0 and tiny.loc["peak-mem", "unit"] == "MiB@cpu"
-    assert 0 < tiny.loc["latency-p50", "value"] <= tiny.loc["latency-p95", "value"] and tiny.loc["latency-p95", "unit"] == "ms@cpu"
+    assert (
+        0 < tiny.loc["latency-p50", "value"] <= tiny.loc["latency-p95", "value"]
+        and tiny.loc["latency-p95", "unit"] == "ms@cpu"
+    )
     ident = cost_of(df, "identity")  # a pass-through without a network: every figure is not applicable, with its reason
     assert (ident.status == NOT_APPLICABLE).all() and ident["value"].isna().all()
     assert "no network" in ident.loc["params", "error"] and "pass-through" in ident.loc["latency-p50", "error"]
     csv = pd.read_csv(tmp_path / "a" / "scores.csv")
-    assert (csv[csv.method == "identity"].query("metric in @COST").status == NOT_APPLICABLE).all()  # not read back as NaN
+    assert (
+        csv[csv.method == "identity"].query("metric in @COST").status == NOT_APPLICABLE
+    ).all()  # not read back as NaN
 
     again = run(RunConfig(**cfg, out=str(tmp_path / "b")), progress=False).rows  # all cached: nothing runs
     assert [c for c in tiny_method if c != "start"] == [1, 1, 1, 1]
@@ -151,13 +171,17 @@ def test_image_run_records_cost_rows_without_an_extra_call(image_folder, tmp_pat
 
 def test_clip_costs_one_extra_call_on_its_first_frame_and_outputs_are_unchanged(frame_folder, tmp_path, tiny_method):
     cfg = dict(methods=["tinynet"], datasets=[f"{frame_folder}@crf30"], metrics=["psnr"], batch_size=4)
-    off = run(RunConfig(**cfg, cost=False, out=str(tmp_path / "off"), cache_dir=str(tmp_path / "c0")), progress=False).rows
+    off = run(
+        RunConfig(**cfg, cost=False, out=str(tmp_path / "off"), cache_dir=str(tmp_path / "c0")), progress=False
+    ).rows
     tiny_method.clear()
     df = run(RunConfig(**cfg, cost=True, out=str(tmp_path / "on"), cache_dir=str(tmp_path / "c1")), progress=False).rows
     # a warm-up on a corner, the probe on the first frame alone (clip state reset around each), then the stream
     assert tiny_method == ["start", 1, "start", "start", 1, "start", "start", 4, 2]
     psnr = ["item_id", "frame", "scope", "value"]
-    pd.testing.assert_frame_equal(df[df.metric == "psnr"][psnr].reset_index(drop=True), off[off.metric == "psnr"][psnr].reset_index(drop=True))
+    pd.testing.assert_frame_equal(
+        df[df.metric == "psnr"][psnr].reset_index(drop=True), off[off.metric == "psnr"][psnr].reset_index(drop=True)
+    )
     tiny = cost_of(df, "tinynet")
     assert (tiny.status == "ok").all() and tiny.loc["macs", "value"] == TINY_MACS_PER_PIXEL * 64 * 80
 
@@ -174,8 +198,16 @@ def test_a_broken_network_hook_is_an_error_row_and_the_scores_stand(image_folder
             return frames
 
     try:
-        df = run(RunConfig(methods=["badhook"], datasets=[f"{image_folder}@qf20"], metrics=["psnr"], cost=True, out=str(tmp_path / "o")),
-                 progress=False).rows
+        df = run(
+            RunConfig(
+                methods=["badhook"],
+                datasets=[f"{image_folder}@qf20"],
+                metrics=["psnr"],
+                cost=True,
+                out=str(tmp_path / "o"),
+            ),
+            progress=False,
+        ).rows
     finally:
         registry.methods.unregister("badhook")
     assert (df[df.metric == "psnr"].status == "ok").all()
@@ -194,14 +226,27 @@ def test_rows_weight_sizes_by_frames_and_take_the_largest_peak():
 
     def rec(frames, pixels, macs, peak, lat):
         probe = {"network": True, "params": 7, "macs": macs, "peak_bytes": peak, "device": "cpu", "memory": "rss"}
-        return {"frames": frames, "out_pixels": pixels, "latency_ms": lat, "latency_device": "cpu", "passthrough": False, "probe": probe}
+        return {
+            "frames": frames,
+            "out_pixels": pixels,
+            "latency_ms": lat,
+            "latency_device": "cpu",
+            "passthrough": False,
+            "probe": probe,
+        }
 
-    rows = cost_rows(spec, [m], "r", [("m", rec(1, 100, 1000.0, 2**20, [1.0])), ("m", rec(3, 200, 3000.0, 3 * 2**20, [2.0, 3.0, 4.0])),
-                                      ("m", None)])
+    rows = cost_rows(
+        spec,
+        [m],
+        "r",
+        [("m", rec(1, 100, 1000.0, 2**20, [1.0])), ("m", rec(3, 200, 3000.0, 3 * 2**20, [2.0, 3.0, 4.0])), ("m", None)],
+    )
     got = {r["metric"]: r["value"] for r in rows}
     assert got["params"] == 7 and got["macs"] == pytest.approx((1000 + 3 * 3000) / 4)
     assert got["macs-per-mp"] == pytest.approx(1e6 * (1000 + 9000) / (100 + 600)) and got["peak-mem"] == 3.0
-    assert got["latency-p50"] == pytest.approx(2.5) and got["latency-p95"] == pytest.approx(np.percentile([1, 2, 3, 4], 95))
+    assert got["latency-p50"] == pytest.approx(2.5) and got["latency-p95"] == pytest.approx(
+        np.percentile([1, 2, 3, 4], 95)
+    )
     failed = cost_rows(spec, [m], "r", [("m", None)])
     assert {r["status"] for r in failed} == {"error"}
 
@@ -210,8 +255,8 @@ def test_rows_weight_sizes_by_frames_and_take_the_largest_peak():
 def test_dncnn_params_and_macs_on_a_256x256_gray_frame(data_root, tmp_path):
     """The published DnCNN-S: params = the elements of its state dict's tensors (weights and
     biases: batch norm merged); MACs = sum over its convolutions of out x in x 3 x 3 x 256^2."""
-    from benchmark.methods.adapters.published import read_state_dict
     from benchmark.core.names import resolve
+    from benchmark.methods.adapters.published import read_state_dict
     from benchmark.run.resolve import make_method
 
     weights = Path(data_root).parent / "weights" / "published" / "dncnn_25.pth"
@@ -248,7 +293,9 @@ def test_shipped_listing_counts_each_card_and_its_macs():
 
     listed = {e["name"]: e for e in shipped()}
     assert listed["srgan"]["params"] == listed["srgan"]["card_params"] == 247_139
-    assert all(e.get("params") == e["card_params"] for e in listed.values()), [e for e in listed.values() if e.get("params") != e["card_params"]]
+    assert all(e.get("params") == e["card_params"] for e in listed.values()), [
+        e for e in listed.values() if e.get("params") != e["card_params"]
+    ]
     net = nn.Sequential(nn.Conv2d(3, 5, 3, padding=1), nn.ReLU(), nn.Conv2d(5, 3, 1))
     assert network_macs(net, 3, 16) == (3 * 5 * 9 + 5 * 3) * 16 * 16
 
@@ -258,14 +305,16 @@ def test_bench_models_shows_params_and_gmacs_of_a_file_on_disk(data_root, tmp_pa
 
     from typer.testing import CliRunner
 
-    from benchmark.files import zoo
     from benchmark.cli import app
+    from benchmark.files import zoo
 
     weights = Path(data_root).parent / "weights" / "published" / "dncnn_25.pth"
     if not weights.is_file():
         pytest.skip("the published DnCNN weights are not here")
     monkeypatch.setenv("BENCH_MODELS_DIR", str(tmp_path))
-    shutil.copy(weights, tmp_path / zoo.get("drunet-color").filename)  # any model file under a zoo name is counted as it is
+    shutil.copy(
+        weights, tmp_path / zoo.get("drunet-color").filename
+    )  # any model file under a zoo name is counted as it is
     out = CliRunner().invoke(app, ["models"], env={"COLUMNS": "200"}).output
     assert "555,137 params, 36.31 GMACs at 256x256" in out and "fetch the file to count" in out
     assert "247,139 params, 31.01 GMACs at 256x256" in out  # the shipped srgan generator
@@ -275,13 +324,32 @@ def test_cost_table_and_pareto_front_read_the_rows():
     from benchmark.reports.costs import cost_table, is_cost, pareto_front, quality_vs_cost
 
     def row(method, metric, value, scope="dataset", status="ok", unit="", error=None, hib=False):
-        return {"dataset": "d", "method": method, "metric": metric, "value": value, "scope": scope, "status": status, "unit": unit,
-                "error": error, "higher_is_better": hib, "item_id": "*" if scope == "dataset" else "i"}
+        return {
+            "dataset": "d",
+            "method": method,
+            "metric": metric,
+            "value": value,
+            "scope": scope,
+            "status": status,
+            "unit": unit,
+            "error": error,
+            "higher_is_better": hib,
+            "item_id": "*" if scope == "dataset" else "i",
+        }
 
     na = dict(status=NOT_APPLICABLE, error="no network: x")
-    df = pd.DataFrame([row("a", "psnr", 30.0, "image", hib=True), row("b", "psnr", 31.0, "image", hib=True), row("c", "psnr", 29.0, "image", hib=True),
-                       row("a", "macs", 2e9, unit="MACs"), row("b", "macs", 8e9, unit="MACs"), row("c", "macs", 4e9, unit="MACs"),
-                       row("a", "peak-mem", 10.0, unit="MiB@cpu"), row("n", "params", np.nan, **na)])
+    df = pd.DataFrame(
+        [
+            row("a", "psnr", 30.0, "image", hib=True),
+            row("b", "psnr", 31.0, "image", hib=True),
+            row("c", "psnr", 29.0, "image", hib=True),
+            row("a", "macs", 2e9, unit="MACs"),
+            row("b", "macs", 8e9, unit="MACs"),
+            row("c", "macs", 4e9, unit="MACs"),
+            row("a", "peak-mem", 10.0, unit="MiB@cpu"),
+            row("n", "params", np.nan, **na),
+        ]
+    )
     assert is_cost(df).sum() == 5
     t = cost_table(df).set_index("method")
     assert t.loc["a", "GMACs/frame"] == 2.0 and t.loc["a", "peak MiB"] == 10.0 and t.loc["a", "device"] == "cpu"

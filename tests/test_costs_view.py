@@ -12,22 +12,69 @@ from benchmark.reports.costs import COST_METRICS
 
 
 def cost_rows() -> pd.DataFrame:
-    base = {"dataset": "d", "base": "d", "degradation": "qf10", "frame": -1, "higher_is_better": True, "crop_border": 0,
-            "metric_version": "1", "method_version": "1", "run_id": "r", "bpp": np.nan, "bitrate_kbps": np.nan, "elapsed_s": np.nan}
+    base = {
+        "dataset": "d",
+        "base": "d",
+        "degradation": "qf10",
+        "frame": -1,
+        "higher_is_better": True,
+        "crop_border": 0,
+        "metric_version": "1",
+        "method_version": "1",
+        "run_id": "r",
+        "bpp": np.nan,
+        "bitrate_kbps": np.nan,
+        "elapsed_s": np.nan,
+    }
     rows = []
     for method, shift in (("identity", 0.0), ("small", 0.5), ("big", 1.0)):
         for i in range(8):
-            rows.append({**base, "method": method, "metric": "psnr", "item_id": f"i{i}", "scope": "image", "value": 30 + i * 0.1 + shift,
-                         "unit": "dB", "status": "ok", "error": None})
+            rows.append(
+                {
+                    **base,
+                    "method": method,
+                    "metric": "psnr",
+                    "item_id": f"i{i}",
+                    "scope": "image",
+                    "value": 30 + i * 0.1 + shift,
+                    "unit": "dB",
+                    "status": "ok",
+                    "error": None,
+                }
+            )
     figures = {"small": (1e5, 2e9, 8e9, 50.0, 20.0, 25.0), "big": (2e6, 4e10, 1.6e11, 400.0, 900.0, 1100.0)}
     for method in ("identity", "small", "big"):
         for metric, unit in zip(COST_METRICS, ("parameters", "MACs", "MACs/MP", "MiB@cpu", "ms@cpu", "ms@cpu")):
             if method == "identity":
-                rows.append({**base, "method": method, "metric": metric, "item_id": "*", "scope": "dataset", "value": np.nan, "unit": unit,
-                             "higher_is_better": False, "status": "not applicable", "error": "no network: identity runs none"})
+                rows.append(
+                    {
+                        **base,
+                        "method": method,
+                        "metric": metric,
+                        "item_id": "*",
+                        "scope": "dataset",
+                        "value": np.nan,
+                        "unit": unit,
+                        "higher_is_better": False,
+                        "status": "not applicable",
+                        "error": "no network: identity runs none",
+                    }
+                )
             else:
-                rows.append({**base, "method": method, "metric": metric, "item_id": "*", "scope": "dataset", "unit": unit,
-                             "value": figures[method][COST_METRICS.index(metric)], "higher_is_better": False, "status": "ok", "error": None})
+                rows.append(
+                    {
+                        **base,
+                        "method": method,
+                        "metric": metric,
+                        "item_id": "*",
+                        "scope": "dataset",
+                        "unit": unit,
+                        "value": figures[method][COST_METRICS.index(metric)],
+                        "higher_is_better": False,
+                        "status": "ok",
+                        "error": None,
+                    }
+                )
     return pd.DataFrame(rows)
 
 
@@ -37,7 +84,10 @@ def test_costs_are_a_table_of_their_own_never_quality_columns_or_failures():
     assert set(summary["metric"]) == {"psnr"} and (summary["failed"] == 0).all()
     md = costs_view.markdown(df)
     assert "## What each method costs" in md and "| big | 2 M | 40 | 160 | 400 | 900 | 1,100 | cpu |" in md
-    assert "| identity | — | — | — | — | — | — |  | params, GMACs/frame, GMACs/MP, peak MiB, p50 ms, p95 ms: no network" in md
+    assert (
+        "| identity | — | — | — | — | — | — |  | params, GMACs/frame, GMACs/MP, peak MiB, p50 ms, p95 ms: no network"
+        in md
+    )
     con = Console(width=250, record=True, file=open("/dev/null", "w"))
     costs_view.print_costs(df, con)
     out = con.export_text()
@@ -70,6 +120,8 @@ def test_report_and_site_carry_the_cost_section(tmp_path):
     (run / "manifest.json").write_text(json.dumps({"run_id": "r", "status": "complete", "started": "2026"}))
     r = CliRunner().invoke(app, ["report", str(run), "--html", str(tmp_path / "site")], env={"COLUMNS": "250"})
     assert r.exit_code == 0, r.output
-    assert "d: what each method costs" in r.output and "## What each method costs" in (run / "leaderboard.md").read_text()
+    assert (
+        "d: what each method costs" in r.output and "## What each method costs" in (run / "leaderboard.md").read_text()
+    )
     html = (tmp_path / "site" / "index.html").read_text()
     assert '<section id="costs">' in html and 'class="cost-plot"' in html and "params" in html

@@ -14,9 +14,9 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from benchmark.files import data
 from benchmark.cli import app
 from benchmark.core.imaging import read_image, write_png
+from benchmark.files import data
 
 from conftest import smooth_image
 
@@ -56,11 +56,34 @@ def bundle(tmp_path, server, monkeypatch):
     server.files["/edsr/benchmark.tar"] = tar
     server.files["/cbsd/master.zip"] = zipped
     sets = [
-        data.StandardSet("set5", "Set5", "images/Set5", (data.Part(server.url("/edsr/benchmark.tar"), {"benchmark/Set5/HR/": "images/Set5"}),), count=5),
-        data.StandardSet("set14", "Set14", "images/Set14", (data.Part(server.url("/edsr/benchmark.tar"), {"benchmark/Set14/HR/": "images/Set14"}),), count=3),
-        data.StandardSet("cbsd68", "CBSD68", "images/CBSD68",
-                         (data.Part(server.url("/cbsd/master.zip"), {"CBSD68-dataset-master/CBSD68/original_png/": "images/CBSD68"},
-                                    sha256=hashlib.sha256(zipped).hexdigest(), size=len(zipped)),), count=3),
+        data.StandardSet(
+            "set5",
+            "Set5",
+            "images/Set5",
+            (data.Part(server.url("/edsr/benchmark.tar"), {"benchmark/Set5/HR/": "images/Set5"}),),
+            count=5,
+        ),
+        data.StandardSet(
+            "set14",
+            "Set14",
+            "images/Set14",
+            (data.Part(server.url("/edsr/benchmark.tar"), {"benchmark/Set14/HR/": "images/Set14"}),),
+            count=3,
+        ),
+        data.StandardSet(
+            "cbsd68",
+            "CBSD68",
+            "images/CBSD68",
+            (
+                data.Part(
+                    server.url("/cbsd/master.zip"),
+                    {"CBSD68-dataset-master/CBSD68/original_png/": "images/CBSD68"},
+                    sha256=hashlib.sha256(zipped).hexdigest(),
+                    size=len(zipped),
+                ),
+            ),
+            count=3,
+        ),
         data.StandardSet("vid4", "Vid4", "video/Vid4/GT", manual="get it from somewhere"),
     ]
     monkeypatch.setattr(data, "SETS", sets)
@@ -69,7 +92,9 @@ def bundle(tmp_path, server, monkeypatch):
 
 def test_fetch_extracts_the_layout_bench_run_reads(bundle, server, tmp_path):
     root = bundle["root"]
-    r = runner.invoke(app, ["data", "fetch", "set5", "set14", "cbsd68", "--data-root", str(root), "-q"], env={"COLUMNS": "300"})
+    r = runner.invoke(
+        app, ["data", "fetch", "set5", "set14", "cbsd68", "--data-root", str(root), "-q"], env={"COLUMNS": "300"}
+    )
     assert r.exit_code == 0, r.output
     assert server.paths.count("/edsr/benchmark.tar") == 1  # one download for the two sets that share it
     assert sorted(p.name for p in (root / "images/Set5").iterdir()) == [f"img{i:03d}.png" for i in range(5)]
@@ -83,8 +108,25 @@ def test_fetch_extracts_the_layout_bench_run_reads(bundle, server, tmp_path):
     assert rec[server.url("/edsr/benchmark.tar")]["sha256"] == hashlib.sha256(bundle["tar"]).hexdigest()
     # the layout is the one `bench run` reads: a registered name, and the BSDS-numbered folder stays photos
     out = tmp_path / "run"
-    r = runner.invoke(app, ["run", "-q", "-m", "bicubic", "-d", "set5-x2", "-d", f"{root / 'images/CBSD68'}@qf30", "--metrics", "psnr",
-                            "--data-root", str(root), "-o", str(out)])
+    r = runner.invoke(
+        app,
+        [
+            "run",
+            "-q",
+            "-m",
+            "bicubic",
+            "-d",
+            "set5-x2",
+            "-d",
+            f"{root / 'images/CBSD68'}@qf30",
+            "--metrics",
+            "psnr",
+            "--data-root",
+            str(root),
+            "-o",
+            str(out),
+        ],
+    )
     assert r.exit_code == 0, r.output
     df = pd.read_parquet(out / "scores.parquet")
     assert df[df.dataset == "set5-x2"].item_id.nunique() == 5
@@ -123,8 +165,12 @@ def test_fetch_resumes_a_partial_download(bundle, server):
 
 def test_checksum_mismatch_declared_and_recorded(bundle, server, monkeypatch):
     root = bundle["root"]
-    bad = [data.StandardSet(**{**s.__dict__, "parts": (data.Part(**{**s.parts[0].__dict__, "sha256": "0" * 64}),)}) if s.name == "cbsd68" else s
-           for s in data.SETS]
+    bad = [
+        data.StandardSet(**{**s.__dict__, "parts": (data.Part(**{**s.parts[0].__dict__, "sha256": "0" * 64}),)})
+        if s.name == "cbsd68"
+        else s
+        for s in data.SETS
+    ]
     monkeypatch.setattr(data, "SETS", bad)
     r = runner.invoke(app, ["data", "fetch", "cbsd68", "--data-root", str(root), "-q"], env={"COLUMNS": "300"})
     assert r.exit_code == 2 and "expected " + "0" * 64 in r.output and "Traceback" not in r.output
@@ -145,15 +191,32 @@ def test_checksum_mismatch_declared_and_recorded(bundle, server, monkeypatch):
 
 def test_offline_fails_at_once_naming_url_and_folder(bundle, monkeypatch):
     root = bundle["root"]
-    closed = [data.StandardSet("set5", "Set5", "images/Set5", (data.Part("http://127.0.0.1:9/edsr/benchmark.tar", {"benchmark/Set5/HR/": "images/Set5"}),))]
+    closed = [
+        data.StandardSet(
+            "set5",
+            "Set5",
+            "images/Set5",
+            (data.Part("http://127.0.0.1:9/edsr/benchmark.tar", {"benchmark/Set5/HR/": "images/Set5"}),),
+        )
+    ]
     monkeypatch.setattr(data, "SETS", closed + [s for s in data.SETS if s.name == "vid4"])
     t0 = time.monotonic()
-    r = runner.invoke(app, ["data", "fetch", "set5", "--data-root", str(root), "--timeout", "5"], env={"COLUMNS": "400"})
+    r = runner.invoke(
+        app, ["data", "fetch", "set5", "--data-root", str(root), "--timeout", "5"], env={"COLUMNS": "400"}
+    )
     assert time.monotonic() - t0 < 5
     out = " ".join(r.output.split())
-    assert r.exit_code == 2 and "cannot reach http://127.0.0.1:9/edsr/benchmark.tar" in out and str(root / "images/Set5") in out
+    assert (
+        r.exit_code == 2
+        and "cannot reach http://127.0.0.1:9/edsr/benchmark.tar" in out
+        and str(root / "images/Set5") in out
+    )
     r = runner.invoke(app, ["data", "fetch", "vid4", "--data-root", str(root)], env={"COLUMNS": "400"})
-    assert r.exit_code == 2 and "get it from somewhere" in r.output and str(root / "video/Vid4/GT") in " ".join(r.output.split())
+    assert (
+        r.exit_code == 2
+        and "get it from somewhere" in r.output
+        and str(root / "video/Vid4/GT") in " ".join(r.output.split())
+    )
     r = runner.invoke(app, ["data", "fetch", "set55", "--data-root", str(root)])
     assert r.exit_code == 2 and "'set5'" in r.output
     r = runner.invoke(app, ["data", "fetch", "set5"], env={"BENCH_DATA_ROOT": ""})
@@ -172,5 +235,18 @@ def test_catalogue_layouts_are_the_ones_bench_run_reads():
             for folder in (p.members or {None: p.target}).values():
                 assert folder.startswith(cls.layout.split("/")[0])
         assert s.parts or s.manual
-    assert {"live1", "classic5", "set5", "set14", "bsd100", "urban100", "cbsd68", "kodak", "div2k", "vid4", "coco", "voc"} <= {s.name for s in data.SETS}
+    assert {
+        "live1",
+        "classic5",
+        "set5",
+        "set14",
+        "bsd100",
+        "urban100",
+        "cbsd68",
+        "kodak",
+        "div2k",
+        "vid4",
+        "coco",
+        "voc",
+    } <= {s.name for s in data.SETS}
     assert np.all([p.sha256 is None or len(p.sha256) == 64 for s in data.SETS for p in s.parts])

@@ -1,10 +1,10 @@
 import numpy as np
 import pytest
 
+from benchmark.core.imaging import rgb_to_y
 from benchmark.degradations.codec import H264, HEVC
 from benchmark.degradations.jpeg import JPEG, Gray
 from benchmark.degradations.resize import Downscale, matlab_resize
-from benchmark.core.imaging import rgb_to_y
 
 from conftest import smooth_image
 
@@ -64,7 +64,9 @@ def test_downscale_is_antialiased_matlab_bicubic():
         Downscale(4).apply(img[:63])
 
 
-@pytest.mark.parametrize("cls,kw", [(H264, {"crf": 23}), (H264, {"qp": 20}), (H264, {"kbps": 400}), (HEVC, {"crf": 23})])
+@pytest.mark.parametrize(
+    "cls,kw", [(H264, {"crf": 23}), (H264, {"qp": 20}), (H264, {"kbps": 400}), (HEVC, {"crf": 23})]
+)
 def test_video_codecs_round_trip_and_record_rate(cls, kw):
     base = smooth_image(64, 80)
     frames = [np.roll(base, i, axis=1) for i in range(5)]
@@ -120,6 +122,11 @@ def test_matlab_resize_per_channel_and_in_bands_is_the_whole_frames_result(monke
     frame = rng.integers(0, 256, (61, 47, 3), dtype=np.uint8)
     monkeypatch.setattr(R, "BAND_PIXELS", 2000)  # bands of a few rows
     for scale in (2, 3, 4, 0.5, 1 / 3):
-        whole = resize(frame.astype(np.float64), scale_factors=[scale, scale, 1], interp_method=interp_methods.cubic, antialiasing=True,
-                       pad_mode="symmetric")
+        whole = resize(
+            frame.astype(np.float64),
+            scale_factors=[scale, scale, 1],
+            interp_method=interp_methods.cubic,
+            antialiasing=True,
+            pad_mode="symmetric",
+        )
         assert np.array_equal(R.matlab_resize(frame, scale), np.clip(np.round(whole), 0, 255).astype(np.uint8)), scale

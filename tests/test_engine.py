@@ -171,7 +171,9 @@ def test_probes_meta_tensors_and_gradients_run_eagerly(tmp_path):
     meta = net.forward.eager(torch.empty(1, 3, 16, 16, device="meta"))
     assert meta.device.type == "meta" and len(calls) == 1
     assert not net.forward.plain((torch.rand(1, 3, 16, 16, dtype=torch.float64),), {})
-    assert not net.forward.plain((torch.rand(3, 16, 16),), {}) and not net.forward.plain((torch.rand(1, 3, 8, 8),), {"scale": 2})
+    assert not net.forward.plain((torch.rand(3, 16, 16),), {}) and not net.forward.plain(
+        (torch.rand(1, 3, 8, 8),), {"scale": 2}
+    )
 
 
 # ----------------------------------------------------------------------------- the disk cache

@@ -13,6 +13,7 @@ from benchmark import registry
 from benchmark.api import Method
 from benchmark.cli import app
 from benchmark.core.imaging import read_image, write_png
+
 from conftest import smooth_image
 
 
@@ -24,13 +25,15 @@ def make_clip(path, n=20, rate=Fraction(30000, 1001)):
         a.layout = "mono"
         for i in range(n):
             img = np.zeros((64, 96, 3), np.uint8)
-            img[:, (i * 4) % 96:] = 200
+            img[:, (i * 4) % 96 :] = 200
             for p in v.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
                 c.mux(p)
         t = np.arange(int(44100 * n / float(rate))) / 44100
         samples = (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)[None]
         for k in range(0, samples.shape[1], 1024):
-            af = av.AudioFrame.from_ndarray(np.ascontiguousarray(samples[:, k:k + 1024]), format="fltp", layout="mono")
+            af = av.AudioFrame.from_ndarray(
+                np.ascontiguousarray(samples[:, k : k + 1024]), format="fltp", layout="mono"
+            )
             af.sample_rate = 44100
             for p in a.encode(af):
                 c.mux(p)
@@ -54,12 +57,30 @@ def probe(path):
 def test_enhance_video_keeps_rate_frames_and_audio(tmp_path):
     src = tmp_path / "clip.mp4"
     make_clip(src)
-    r = CliRunner().invoke(app, ["enhance", str(src), "-m", "bicubic", "--scale", "2", "-o", str(tmp_path / "up.mp4"), "-q"])
+    r = CliRunner().invoke(
+        app, ["enhance", str(src), "-m", "bicubic", "--scale", "2", "-o", str(tmp_path / "up.mp4"), "-q"]
+    )
     assert r.exit_code == 0, r.output
     a, b = probe(src), probe(tmp_path / "up.mp4")
-    assert b["size"] == (192, 128) and b["rate"] == a["rate"] == Fraction(30000, 1001) and b["frames"] == a["frames"] == 20
+    assert (
+        b["size"] == (192, 128) and b["rate"] == a["rate"] == Fraction(30000, 1001) and b["frames"] == a["frames"] == 20
+    )
     assert b["audio"] == a["audio"]  # audio packets copied byte for byte
-    r = CliRunner().invoke(app, ["enhance", str(src), "-m", "identity", "--side-by-side", "--codec", "hevc", "-o", str(tmp_path / "sbs.mp4"), "-q"])
+    r = CliRunner().invoke(
+        app,
+        [
+            "enhance",
+            str(src),
+            "-m",
+            "identity",
+            "--side-by-side",
+            "--codec",
+            "hevc",
+            "-o",
+            str(tmp_path / "sbs.mp4"),
+            "-q",
+        ],
+    )
     assert r.exit_code == 0, r.output
     assert probe(tmp_path / "sbs.mp4")["size"] == (192, 64)
 
@@ -71,7 +92,9 @@ def test_enhance_takes_the_scale_from_the_method(tmp_path):
     r = CliRunner().invoke(app, ["enhance", str(src), "-m", "fast-srgan", "-o", str(tmp_path / "up.mp4"), "-q"])
     assert r.exit_code == 0, r.output
     assert probe(tmp_path / "up.mp4")["size"] == (192, 128)
-    r = CliRunner().invoke(app, ["enhance", str(src), "-m", "fast-srgan", "--scale", "3", "-o", str(tmp_path / "x.mp4"), "-q"])
+    r = CliRunner().invoke(
+        app, ["enhance", str(src), "-m", "fast-srgan", "--scale", "3", "-o", str(tmp_path / "x.mp4"), "-q"]
+    )
     assert r.exit_code == 2 and "upscales x2" in r.output and "drop --scale" in r.output
 
 
@@ -100,7 +123,21 @@ def test_side_by_side_with_reference_has_three_panels(tmp_path):
     src, ref = tmp_path / "clip.mp4", tmp_path / "ref.mp4"
     make_clip(src, n=6)
     make_clip(ref, n=6)
-    r = CliRunner().invoke(app, ["enhance", str(src), "-m", "identity", "--side-by-side", "--reference", str(ref), "-o", str(tmp_path / "three.mp4"), "-q"])
+    r = CliRunner().invoke(
+        app,
+        [
+            "enhance",
+            str(src),
+            "-m",
+            "identity",
+            "--side-by-side",
+            "--reference",
+            str(ref),
+            "-o",
+            str(tmp_path / "three.mp4"),
+            "-q",
+        ],
+    )
     assert r.exit_code == 0, r.output
     assert probe(tmp_path / "three.mp4")["size"] == (288, 64)
 
@@ -132,7 +169,22 @@ def test_realtime_keeps_up_with_a_fast_method_and_drops_frames_for_a_slow_one(tm
     assert fast["achieved_fps"] == pytest.approx(25, rel=0.1)
     assert fast["wall_s"] == pytest.approx(49 / 25, rel=0.1)  # played at the native rate, not as fast as possible
     # 80 ms per frame against a 40 ms frame interval: about every other frame is dropped
-    r = CliRunner().invoke(app, ["enhance", str(src), "-m", "sleepy:delay=0.08", "--realtime", "-o", str(out), "--report", str(tmp_path / "slow.json"), "-q", "--force"])
+    r = CliRunner().invoke(
+        app,
+        [
+            "enhance",
+            str(src),
+            "-m",
+            "sleepy:delay=0.08",
+            "--realtime",
+            "-o",
+            str(out),
+            "--report",
+            str(tmp_path / "slow.json"),
+            "-q",
+            "--force",
+        ],
+    )
     assert r.exit_code == 0, r.output
     slow = json.loads((tmp_path / "slow.json").read_text())
     assert slow["frames_arrived"] == 50 and slow["frames_processed"] + slow["frames_dropped"] == 50
@@ -154,5 +206,7 @@ def test_realtime_errors_name_the_problem(tmp_path):
     assert r.exit_code == 2 and "video file or a camera" in r.output
     r = CliRunner().invoke(app, ["enhance", str(tmp_path / "a.png"), "-m", "identity", "--duration", "3"])
     assert r.exit_code == 2 and "go with --realtime" in r.output
-    r = CliRunner().invoke(app, ["enhance", str(tmp_path / "a.png"), "-m", "identity", "--reference", str(tmp_path / "a.png")])
+    r = CliRunner().invoke(
+        app, ["enhance", str(tmp_path / "a.png"), "-m", "identity", "--reference", str(tmp_path / "a.png")]
+    )
     assert r.exit_code == 2 and "pass --side-by-side" in r.output

@@ -16,12 +16,13 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-import worker_plugins
 from benchmark import registry
 from benchmark.core.imaging import write_png
 from benchmark.run.results import COLUMNS
 from benchmark.run.runner import RunConfig, Runner, run
 from benchmark.run.writer import PLAN_FILE, ROWS_FILE, read_records
+
+import worker_plugins
 from conftest import smooth_image
 
 SAME = [c for c in COLUMNS if c not in ("run_id", "elapsed_s")]  # time is measured, not computed
@@ -51,8 +52,13 @@ def mortal():
 
 
 def _cfg(eight, tmp_path, tag, **kw):
-    base = dict(methods=["identity", "ssim"], datasets=[f"{eight}@qf20"], metrics=["psnr", "ssim", "psnr-b", "fps"],
-                out=str(tmp_path / f"o-{tag}"), cache_dir=str(tmp_path / f"c-{tag}"))
+    base = dict(
+        methods=["identity", "ssim"],
+        datasets=[f"{eight}@qf20"],
+        metrics=["psnr", "ssim", "psnr-b", "fps"],
+        out=str(tmp_path / f"o-{tag}"),
+        cache_dir=str(tmp_path / f"c-{tag}"),
+    )
     return RunConfig(**{**base, **kw})
 
 
@@ -61,21 +67,40 @@ def test_serial_and_worker_processes_give_the_same_rows_and_write_the_plan_first
     workers = run(_cfg(eight, tmp_path, "workers", executor="processes", workers=2), progress=False)
     assert len(serial.rows) == 8 * 2 * 4 and (serial.rows.status == "ok").all()
     pd.testing.assert_frame_equal(comparable(serial.rows), comparable(workers.rows))  # bit for bit, in plan order
-    assert workers.manifest["executor"] == {"executor": "processes", "workers": 2, "threads_per_worker": max(1, (os.cpu_count() or 1) // 2),
-                                            "retries": 2}
+    assert workers.manifest["executor"] == {
+        "executor": "processes",
+        "workers": 2,
+        "threads_per_worker": max(1, (os.cpu_count() or 1) // 2),
+        "retries": 2,
+    }
     plan = [json.loads(line) for line in (tmp_path / "o-workers" / PLAN_FILE).read_text().splitlines()]
     records, _ = read_records(tmp_path / "o-workers" / ROWS_FILE)
     assert len(plan) == 16 and sorted(p["unit"] for p in plan) == sorted(r["unit"] for r in records)  # each unit once
-    assert [(p["item_id"], p["method"]) for p in plan] == [(f"img{i}", m) for i in range(8) for m in ("identity", "ssim")]
+    assert [(p["item_id"], p["method"]) for p in plan] == [
+        (f"img{i}", m) for i in range(8) for m in ("identity", "ssim")
+    ]
 
 
-def test_a_dead_worker_is_replaced_its_unit_retried_and_a_unit_that_always_kills_becomes_error_rows(eight, tmp_path, mortal):
+def test_a_dead_worker_is_replaced_its_unit_retried_and_a_unit_that_always_kills_becomes_error_rows(
+    eight, tmp_path, mortal
+):
     marks = tmp_path / "marks"
     marks.mkdir()
     (marks / "once-img2").touch()
     (marks / "always-img5").touch()
-    res = run(_cfg(eight, tmp_path, "kill", methods=[f"mortal:marks={marks}"], metrics=["psnr"], executor="processes", workers=2, retries=2),
-              progress=False)
+    res = run(
+        _cfg(
+            eight,
+            tmp_path,
+            "kill",
+            methods=[f"mortal:marks={marks}"],
+            metrics=["psnr"],
+            executor="processes",
+            workers=2,
+            retries=2,
+        ),
+        progress=False,
+    )
     ok = res.rows[res.rows.status == "ok"]
     assert sorted(ok.item_id) == [f"img{i}" for i in range(8) if i != 5]
     bad = res.rows[res.rows.status == "error"]
@@ -89,7 +114,18 @@ def test_a_dead_worker_is_replaced_its_unit_retried_and_a_unit_that_always_kills
     assert len({r["unit"] for r in records}) == len(records) == 8  # no unit written twice
     # the next run retries the failed unit only
     (marks / "always-img5").unlink()
-    again = run(_cfg(eight, tmp_path, "kill", methods=[f"mortal:marks={marks}"], metrics=["psnr"], executor="processes", workers=2), progress=False)
+    again = run(
+        _cfg(
+            eight,
+            tmp_path,
+            "kill",
+            methods=[f"mortal:marks={marks}"],
+            metrics=["psnr"],
+            executor="processes",
+            workers=2,
+        ),
+        progress=False,
+    )
     assert (again.rows.status == "ok").all() and len(again.rows) == 8 and again.manifest["units_resumed"] == 7
 
 
@@ -107,7 +143,10 @@ def test_a_plugin_defined_inside_a_function_is_refused_for_workers_with_the_reas
     try:
         with pytest.raises(BenchError, match="local-only.*worker processes cannot import it"):
             run(_cfg(eight, tmp_path, "local", methods=["local-only"], executor="processes", workers=2), progress=False)
-        assert (run(_cfg(eight, tmp_path, "local2", methods=["local-only"], metrics=["psnr"]), progress=False).rows.status == "ok").all()
+        assert (
+            run(_cfg(eight, tmp_path, "local2", methods=["local-only"], metrics=["psnr"]), progress=False).rows.status
+            == "ok"
+        ).all()
     finally:
         registry.methods.unregister("local-only")
 
@@ -132,8 +171,24 @@ def test_a_killed_driver_with_workers_resumes_to_the_same_rows(eight, tmp_path):
     marks = tmp_path / "marks"
     marks.mkdir()
     out, cache = tmp_path / "o", tmp_path / "cache"
-    args = [sys.executable, str(script), "run", "-q", "-m", f"identity,mortal:marks={marks}:slow=0.25", "-d", f"{eight}@qf20",
-            "--metrics", "psnr,ssim", "-o", str(out), "--cache-dir", str(cache), "--workers", "2"]
+    args = [
+        sys.executable,
+        str(script),
+        "run",
+        "-q",
+        "-m",
+        f"identity,mortal:marks={marks}:slow=0.25",
+        "-d",
+        f"{eight}@qf20",
+        "--metrics",
+        "psnr,ssim",
+        "-o",
+        str(out),
+        "--cache-dir",
+        str(cache),
+        "--workers",
+        "2",
+    ]
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 120
     while time.time() < deadline and not ((out / ROWS_FILE).exists() and len(read_records(out / ROWS_FILE)[0]) >= 4):
@@ -148,7 +203,12 @@ def test_a_killed_driver_with_workers_resumes_to_the_same_rows(eight, tmp_path):
     assert manifest["status"] == "complete" and manifest["units_resumed"] >= kept
     records, _ = read_records(out / ROWS_FILE)
     assert len({r["unit"] for r in records}) == len(records) == 16  # none lost, none twice
-    fresh = subprocess.run([*args[:-2], "-o", str(tmp_path / "fresh"), "--cache-dir", str(tmp_path / "c2")], capture_output=True, text=True, timeout=300)
+    fresh = subprocess.run(
+        [*args[:-2], "-o", str(tmp_path / "fresh"), "--cache-dir", str(tmp_path / "c2")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert fresh.returncode == 0, fresh.stderr
     a, b = pd.read_parquet(out / "scores.parquet"), pd.read_parquet(tmp_path / "fresh" / "scores.parquet")
     pd.testing.assert_frame_equal(comparable(a), comparable(b))
@@ -162,7 +222,11 @@ def test_dry_run_says_done_cached_and_todo_with_estimates_and_writes_nothing(eig
     assert not Path("runs").exists() and not (tmp_path / "c" / "costs.json").exists()
     run(RunConfig(**cfg, limit=5), progress=False)
     plan = Runner(RunConfig(**cfg)).dry_run()
-    assert plan["counts"] == {"done": 0, "cached": 5, "todo": 3}  # another configuration: its units are cached, not done
+    assert plan["counts"] == {
+        "done": 0,
+        "cached": 5,
+        "todo": 3,
+    }  # another configuration: its units are cached, not done
     assert plan["estimated_s"] is not None and plan["estimated_s"] > 0 and plan["estimated_units"] == 3
     same = Runner(RunConfig(**cfg, limit=5, out=str(tmp_path / "o5"))).dry_run()
     assert same["counts"]["todo"] == 0
@@ -170,8 +234,22 @@ def test_dry_run_says_done_cached_and_todo_with_estimates_and_writes_nothing(eig
 
     from benchmark.cli import app
 
-    r = CliRunner().invoke(app, ["run", "-m", "identity", "-d", f"{eight}@qf20", "--metrics", "psnr", "--cache-dir", str(tmp_path / "c"), "--dry-run"],
-                           env={"COLUMNS": "200"})
+    r = CliRunner().invoke(
+        app,
+        [
+            "run",
+            "-m",
+            "identity",
+            "-d",
+            f"{eight}@qf20",
+            "--metrics",
+            "psnr",
+            "--cache-dir",
+            str(tmp_path / "c"),
+            "--dry-run",
+        ],
+        env={"COLUMNS": "200"},
+    )
     assert r.exit_code == 0, r.output
     assert "3 to do, 5 cached" in r.output and "estimated" in r.output
 
@@ -208,7 +286,10 @@ def _processes_under(folder: str) -> list[int]:
     for d in Path("/proc").iterdir():
         if d.name.isdigit():
             try:
-                if folder.encode() in (d / "cmdline").read_bytes() or f"RAY_TMPDIR={folder}\0".encode() in (d / "environ").read_bytes() + b"\0":
+                if (
+                    folder.encode() in (d / "cmdline").read_bytes()
+                    or f"RAY_TMPDIR={folder}\0".encode() in (d / "environ").read_bytes() + b"\0"
+                ):
                     pids.append(int(d.name))
             except OSError:
                 pass
@@ -248,8 +329,26 @@ def unrelated_ray(private_ray):
     folder = _ray_dir("other")
     ray_bin = shutil.which("ray", path=os.path.dirname(sys.executable)) or shutil.which("ray")
     env = {**os.environ, "RAY_TMPDIR": folder}
-    subprocess.run([ray_bin, "start", "--head", "--port", str(_free_port()), "--temp-dir", folder, "--num-cpus", "1", "--include-dashboard", "false",
-                    "--disable-usage-stats"], env=env, check=True, capture_output=True, timeout=180)
+    subprocess.run(
+        [
+            ray_bin,
+            "start",
+            "--head",
+            "--port",
+            str(_free_port()),
+            "--temp-dir",
+            folder,
+            "--num-cpus",
+            "1",
+            "--include-dashboard",
+            "false",
+            "--disable-usage-stats",
+        ],
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=180,
+    )
     pids = _processes_under(folder)
     assert pids, "the unrelated Ray did not start"
     yield pids
@@ -286,9 +385,15 @@ def cluster(private_ray, unrelated_ray):
     """Ray's own test cluster (ray.cluster_utils) on this machine: a head that runs no units and two nodes of one CPU."""
     from ray.cluster_utils import Cluster
 
-    fast_death = {"health_check_initial_delay_ms": 0, "health_check_period_ms": 200, "health_check_timeout_ms": 200,
-                  "health_check_failure_threshold": 3}  # a lost node is known in ~1 s, not Ray's default ~15 s
-    c = Cluster(initialize_head=True, head_node_args={"num_cpus": 0, "include_dashboard": False, "_system_config": fast_death})
+    fast_death = {
+        "health_check_initial_delay_ms": 0,
+        "health_check_period_ms": 200,
+        "health_check_timeout_ms": 200,
+        "health_check_failure_threshold": 3,
+    }  # a lost node is known in ~1 s, not Ray's default ~15 s
+    c = Cluster(
+        initialize_head=True, head_node_args={"num_cpus": 0, "include_dashboard": False, "_system_config": fast_death}
+    )
     for _ in range(2):
         c.add_node(num_cpus=1)
     c.wait_for_nodes()
@@ -321,15 +426,31 @@ def _watch(marks: Path, act, seconds: float = 240):
 def test_a_two_node_ray_cluster_survives_a_killed_worker(eight, tmp_path, mortal, cluster):
     marks = tmp_path / "marks"
     marks.mkdir()
-    t, killed = _watch(marks, lambda pid: os.kill(pid, signal.SIGKILL))  # the worker of the first unit to start, mid-unit
-    res = run(_cfg(eight, tmp_path, "ray2", methods=[f"mortal:marks={marks}:slow=0.3"], metrics=["psnr"], executor="ray",
-                   ray_address=cluster.address), progress=False)
+    t, killed = _watch(
+        marks, lambda pid: os.kill(pid, signal.SIGKILL)
+    )  # the worker of the first unit to start, mid-unit
+    res = run(
+        _cfg(
+            eight,
+            tmp_path,
+            "ray2",
+            methods=[f"mortal:marks={marks}:slow=0.3"],
+            metrics=["psnr"],
+            executor="ray",
+            ray_address=cluster.address,
+        ),
+        progress=False,
+    )
     t.join(5)
     assert killed, "no unit was seen running"
     assert res.manifest["executor"]["nodes"] == 3  # the head and the two nodes
-    assert (res.rows.status == "ok").all() and sorted(res.rows.item_id) == [f"img{i}" for i in range(8)]  # the full rows
+    assert (res.rows.status == "ok").all() and sorted(res.rows.item_id) == [
+        f"img{i}" for i in range(8)
+    ]  # the full rows
     pids = {line.split()[1] for line in (marks / "calls").read_text().splitlines()}
-    assert str(killed[0]) not in pids and len(pids) >= 2  # the killed worker finished nothing; units ran in more than one worker
+    assert (
+        str(killed[0]) not in pids and len(pids) >= 2
+    )  # the killed worker finished nothing; units ran in more than one worker
 
 
 def _node_of(cluster, pid: int):
@@ -345,9 +466,21 @@ def test_a_whole_ray_node_lost_mid_run_still_gives_every_row_once(eight, tmp_pat
     marks = tmp_path / "marks"
     marks.mkdir()
     lost = []
-    t, _ = _watch(marks, lambda pid: (lost.append(_node_of(cluster, pid)), cluster.remove_node(lost[-1], allow_graceful=False)))
-    res = run(_cfg(eight, tmp_path, "node", methods=[f"mortal:marks={marks}:slow=0.3"], metrics=["psnr"], executor="ray",
-                   ray_address=cluster.address), progress=False)
+    t, _ = _watch(
+        marks, lambda pid: (lost.append(_node_of(cluster, pid)), cluster.remove_node(lost[-1], allow_graceful=False))
+    )
+    res = run(
+        _cfg(
+            eight,
+            tmp_path,
+            "node",
+            methods=[f"mortal:marks={marks}:slow=0.3"],
+            metrics=["psnr"],
+            executor="ray",
+            ray_address=cluster.address,
+        ),
+        progress=False,
+    )
     t.join(5)
     assert lost and lost[0] not in cluster.worker_nodes  # a node with a unit on it went away mid-run
     assert (res.rows.status == "ok").all() and sorted(res.rows.item_id) == [f"img{i}" for i in range(8)]
@@ -385,7 +518,9 @@ def test_the_serial_executor_yields_each_units_result_in_order_and_prefetches_th
     out = list(SerialExecutor(worker).run(units, "rid"))
     assert [u.key for u, _ in out] == [u.key for u in units]
     assert all(isinstance(r, UnitResult) and r.error is None and r.rows[0]["item_id"] == u.item_id for u, r in out)
-    assert worker.calls.index(("prefetch", "i1")) < worker.calls.index(("execute", "i0"))  # the next item while this one runs
+    assert worker.calls.index(("prefetch", "i1")) < worker.calls.index(
+        ("execute", "i0")
+    )  # the next item while this one runs
     assert ("prefetch", "i0") not in worker.calls and worker.calls.count(("prefetch", "i1")) == 1
     no_prefetch = _FakeWorker()
     list(SerialExecutor(no_prefetch, prefetch=False).run(units, "rid"))
@@ -406,10 +541,18 @@ def test_the_process_executor_retries_a_dead_workers_unit_and_then_gives_the_rea
     (marks / "always-img2").touch()
     cfg = _cfg(eight, tmp_path, "direct", methods=[f"mortal:marks={marks}"], metrics=["psnr"], limit=3)
     plan = make_plan(resolve_run(cfg, None, Specs.load([])), cfg, 0)
-    ex = ProcessExecutor(worker_config(cfg, tmp_path / "c-direct", None), workers=1, retries=1, threads=1, used={"mortal"})
+    ex = ProcessExecutor(
+        worker_config(cfg, tmp_path / "c-direct", None), workers=1, retries=1, threads=1, used={"mortal"}
+    )
     results = {u.item_id: r for u, r in ex.run(plan.units, "rid")}
     assert all(isinstance(r, UnitResult) for r in results.values())
-    assert results["img0"].error is None and results["img0"].pid and [r["status"] for r in results["img0"].rows] == ["ok"]
+    assert (
+        results["img0"].error is None and results["img0"].pid and [r["status"] for r in results["img0"].rows] == ["ok"]
+    )
     assert results["img1"].error is None  # died once, ran again on a new worker
-    assert results["img2"].rows == [] and "died" in results["img2"].error and "2 times (retries: 1)" in results["img2"].error
+    assert (
+        results["img2"].rows == []
+        and "died" in results["img2"].error
+        and "2 times (retries: 1)" in results["img2"].error
+    )
     assert {k.split(" / ")[1]: n for k, n in ex.retried.items()} == {"img1": 1, "img2": 2}

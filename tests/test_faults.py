@@ -13,18 +13,19 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from test_runner import SLOW_CLI  # a CLI with a method that sleeps 0.25 s per frame batch
 from typer.testing import CliRunner
 
 from benchmark import registry
 from benchmark.api import Method
 from benchmark.cli import app
-from benchmark.errors import BenchWarning
 from benchmark.core.imaging import write_png
+from benchmark.errors import BenchWarning
 from benchmark.run.results import COLUMNS
 from benchmark.run.runner import RunConfig, RunInterrupted, run
 from benchmark.run.writer import ROWS_FILE, read_records
+
 from conftest import smooth_image
-from test_runner import SLOW_CLI  # a CLI with a method that sleeps 0.25 s per frame batch
 
 runner = CliRunner()
 SAME = [c for c in COLUMNS if c not in ("run_id", "elapsed_s")]  # speed is measured, not computed
@@ -65,13 +66,20 @@ def comparable(df):
 
 
 def test_rows_stream_per_unit_and_the_same_command_resumes(six_images, tmp_path, crashing):
-    cfg = dict(methods=["identity", "crashy"], datasets=[f"{six_images}@qf20"], metrics=["psnr", "ssim", "fps"], out=str(tmp_path / "o"))
+    cfg = dict(
+        methods=["identity", "crashy"],
+        datasets=[f"{six_images}@qf20"],
+        metrics=["psnr", "ssim", "fps"],
+        out=str(tmp_path / "o"),
+    )
     crashing["crash"] = "img3"
     with pytest.raises(RunInterrupted):
         run(RunConfig(**cfg), progress=False)
     log = tmp_path / "o" / ROWS_FILE
     records, _ = read_records(log)
-    assert [(r["item_id"], r["method"]) for r in records] == [(f"img{i}", m) for i in range(3) for m in ("identity", "crashy")] + [("img3", "identity")]
+    assert [(r["item_id"], r["method"]) for r in records] == [
+        (f"img{i}", m) for i in range(3) for m in ("identity", "crashy")
+    ] + [("img3", "identity")]
     assert sum(len(r["rows"]) for r in records) == 7 * 3  # every finished unit's rows are on disk
     manifest = json.loads((tmp_path / "o" / "manifest.json").read_text())
     assert manifest["status"] == "interrupted" and manifest["units_done"] == 7
@@ -125,14 +133,21 @@ def test_a_failed_unit_is_retried_on_rerun_and_replaces_its_rows(six_images, tmp
 
 def test_frames_above_the_pixel_limit_are_error_rows(image_folder, tmp_path, monkeypatch):
     write_png(image_folder / "huge.png", smooth_image(120, 100, seed=5))  # 12000 px; the others <= 4096
-    res = run(RunConfig(datasets=[f"{image_folder}@qf20"], metrics=["psnr", "ssim"], out=str(tmp_path / "o"), max_pixels=5000), progress=False)
+    res = run(
+        RunConfig(
+            datasets=[f"{image_folder}@qf20"], metrics=["psnr", "ssim"], out=str(tmp_path / "o"), max_pixels=5000
+        ),
+        progress=False,
+    )
     bad = res.rows[res.rows.item_id == "huge"]
     assert (bad.status == "error").all() and len(bad) == 2
     msg = bad.error.iloc[0]
     assert "100x120" in msg and "--max-pixels" in msg and "BENCH_MAX_PIXELS" in msg
     assert (res.rows[res.rows.item_id != "huge"].status == "ok").all() and len(res.rows) == 8
     monkeypatch.setenv("BENCH_MAX_PIXELS", "20000")  # raised: the same command now scores it
-    res = run(RunConfig(datasets=[f"{image_folder}@qf20"], metrics=["psnr", "ssim"], out=str(tmp_path / "o")), progress=False)
+    res = run(
+        RunConfig(datasets=[f"{image_folder}@qf20"], metrics=["psnr", "ssim"], out=str(tmp_path / "o")), progress=False
+    )
     assert (res.rows.status == "ok").all() and len(res.rows) == 8
 
 
@@ -152,16 +167,24 @@ def clips(tmp_path):
 
 
 def test_bad_video_files_are_error_rows_and_the_good_clip_is_scored(clips, tmp_path):
-    r = runner.invoke(app, ["run", "-q", "-d", f"{clips}@crf35", "--max-frames", "3", "--metrics", "psnr", "-o", str(tmp_path / "o")])
+    r = runner.invoke(
+        app, ["run", "-q", "-d", f"{clips}@crf35", "--max-frames", "3", "--metrics", "psnr", "-o", str(tmp_path / "o")]
+    )
     assert r.exit_code == 1 and "Traceback" not in r.output, r.output
     df = pd.read_parquet(tmp_path / "o" / "scores.parquet")
     good = df[df.item_id == "d_good"]
     assert (good.status == "ok").all() and set(good.scope) == {"frame", "clip"}
-    for name, words in (("a_truncated", "PyAV cannot read it"), ("b_empty", "an empty file"), ("c_2000", "2,000 bytes")):
+    for name, words in (
+        ("a_truncated", "PyAV cannot read it"),
+        ("b_empty", "an empty file"),
+        ("c_2000", "2,000 bytes"),
+    ):
         row = df[df.item_id == name]
         assert len(row) == 1 and row.status.iloc[0] == "error" and words in row.error.iloc[0], row.error.iloc[0]
     assert json.loads((tmp_path / "o" / "manifest.json").read_text())["status"] == "complete with failures"
-    one = runner.invoke(app, ["run", "-q", "-d", f"{clips / 'b_empty.mp4'}@crf35", "--metrics", "psnr", "-o", str(tmp_path / "one")])
+    one = runner.invoke(
+        app, ["run", "-q", "-d", f"{clips / 'b_empty.mp4'}@crf35", "--metrics", "psnr", "-o", str(tmp_path / "one")]
+    )
     assert one.exit_code == 1 and "Traceback" not in one.output and "b_empty.mp4" in one.output
     assert json.loads((tmp_path / "one" / "manifest.json").read_text())["status"] == "complete with failures"
 
@@ -190,9 +213,15 @@ def damages():
         next((cache / "frames").rglob("meta.json")).unlink()
 
     def changed_frame(cache):  # a method's output (scored again below), not whichever entry the folder lists first
-        f = next(m.parent / "000000.png" for m in sorted((cache / "frames").rglob("meta.json")) if '"method"' in m.read_text())
+        f = next(
+            m.parent / "000000.png"
+            for m in sorted((cache / "frames").rglob("meta.json"))
+            if '"method"' in m.read_text()
+        )
         write_png(f, smooth_image(40, 48, seed=99))
-        shutil.rmtree(cache / "scores")  # so that the frames are read again (a run reads, and checks, only what it needs)
+        shutil.rmtree(
+            cache / "scores"
+        )  # so that the frames are read again (a run reads, and checks, only what it needs)
 
     return [bad_utf8, planted, garbled_meta, deleted_meta, changed_frame]
 
@@ -200,7 +229,12 @@ def damages():
 @pytest.mark.parametrize("damage", damages(), ids=lambda f: f.__name__)
 def test_a_damaged_cache_entry_is_discarded_and_recomputed(damage, six_images, tmp_path):
     cache = tmp_path / "cache"
-    cfg = dict(methods=["identity", "bicubic"], datasets=[f"{six_images}@x2-qf30"], metrics=["psnr", "ssim"], cache_dir=str(cache))
+    cfg = dict(
+        methods=["identity", "bicubic"],
+        datasets=[f"{six_images}@x2-qf30"],
+        metrics=["psnr", "ssim"],
+        cache_dir=str(cache),
+    )
     clean = run(RunConfig(**cfg, out=str(tmp_path / "clean")), progress=False)
     damage(cache)
     assert runner.invoke(app, ["cache", "verify", "--cache-dir", str(cache)]).exit_code == 1
@@ -218,9 +252,14 @@ def test_a_damaged_cache_entry_is_discarded_and_recomputed(damage, six_images, t
 
 def test_cache_verify_reports_and_fixes(six_images, tmp_path):
     cache = tmp_path / "cache"
-    run(RunConfig(datasets=[f"{six_images}@qf30"], metrics=["psnr"], cache_dir=str(cache), out=str(tmp_path / "o")), progress=False)
+    run(
+        RunConfig(datasets=[f"{six_images}@qf30"], metrics=["psnr"], cache_dir=str(cache), out=str(tmp_path / "o")),
+        progress=False,
+    )
     ok = runner.invoke(app, ["cache", "verify", "--cache-dir", str(cache)])
-    assert ok.exit_code == 0 and "12 entries intact, 0 damaged" in ok.output  # 6 degraded frame sets (identity's outputs), 6 scores
+    assert (
+        ok.exit_code == 0 and "12 entries intact, 0 damaged" in ok.output
+    )  # 6 degraded frame sets (identity's outputs), 6 scores
     for damage in damages()[1:3]:
         damage(cache)
     r = runner.invoke(app, ["cache", "verify", "--cache-dir", str(cache)], env={"COLUMNS": "300"})
@@ -231,7 +270,10 @@ def test_cache_verify_reports_and_fixes(six_images, tmp_path):
 
 
 def _chattr(path: Path, flag: str) -> bool:
-    return shutil.which("chattr") is not None and subprocess.run(["chattr", flag, str(path)], capture_output=True).returncode == 0
+    return (
+        shutil.which("chattr") is not None
+        and subprocess.run(["chattr", flag, str(path)], capture_output=True).returncode == 0
+    )
 
 
 def test_unwritable_outputs_fail_at_once_in_one_line(six_images, tmp_path):
@@ -245,13 +287,18 @@ def test_unwritable_outputs_fail_at_once_in_one_line(six_images, tmp_path):
     if not immutable and os.geteuid() != 0:
         locked.chmod(0o500)
     if immutable or os.geteuid() != 0:
-        cases += [(["-o", str(locked / "run")], "not writable"), (["-o", str(locked)], "not writable"),
-                  (["-o", str(tmp_path / "o"), "--cache-dir", str(locked)], "cache folder")]
+        cases += [
+            (["-o", str(locked / "run")], "not writable"),
+            (["-o", str(locked)], "not writable"),
+            (["-o", str(tmp_path / "o"), "--cache-dir", str(locked)], "cache folder"),
+        ]
     try:
         for extra, words in cases:
             r = runner.invoke(app, [*args, *extra], env={"COLUMNS": "400"})
             assert r.exit_code == 2, (extra, r.output)
-            assert words in r.output and len(r.output.strip().splitlines()) == 1 and "Traceback" not in r.output, r.output
+            assert words in r.output and len(r.output.strip().splitlines()) == 1 and "Traceback" not in r.output, (
+                r.output
+            )
     finally:
         if immutable:
             _chattr(locked, "-i")
@@ -260,9 +307,29 @@ def test_unwritable_outputs_fail_at_once_in_one_line(six_images, tmp_path):
 
 
 def _start(script, out, six, cache, *extra, delay: float = 0.25):
-    args = [sys.executable, str(script), "run", "-q", "-m", "slow", "-d", f"{six}@qf20", "--metrics", "psnr", "-o", str(out), "--cache-dir", str(cache)]
-    return subprocess.Popen([*args, *extra], env={**os.environ, "PYTHONUNBUFFERED": "1", "SLOW_DELAY": str(delay)}, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    args = [
+        sys.executable,
+        str(script),
+        "run",
+        "-q",
+        "-m",
+        "slow",
+        "-d",
+        f"{six}@qf20",
+        "--metrics",
+        "psnr",
+        "-o",
+        str(out),
+        "--cache-dir",
+        str(cache),
+    ]
+    return subprocess.Popen(
+        [*args, *extra],
+        env={**os.environ, "PYTHONUNBUFFERED": "1", "SLOW_DELAY": str(delay)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def _wait_units(out: Path, n: int) -> None:
@@ -289,7 +356,11 @@ def test_signals_leave_a_resumable_run_that_report_calls_incomplete(sig, code, s
     assert kept >= 2
     if sig != signal.SIGKILL:
         assert manifest["status"] == "interrupted" and manifest["stopped_by"] == sig.name
-        assert f"interrupted by {sig.name}" in stderr and "rerun the same command to resume" in stderr and "Traceback" not in stderr
+        assert (
+            f"interrupted by {sig.name}" in stderr
+            and "rerun the same command to resume" in stderr
+            and "Traceback" not in stderr
+        )
     else:
         assert manifest["status"] == "running"  # nothing can run on kill -9 ...
     r = runner.invoke(app, ["report", str(out)], env={"COLUMNS": "300"})  # ... but report tells
@@ -316,12 +387,24 @@ def test_output_that_becomes_unwritable_keeps_the_rows(six_images, tmp_path, mon
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr("benchmark.run.rundir.write_scores", full_disk)
-    r = runner.invoke(app, ["run", "-q", "-d", f"{six_images}@qf20", "--metrics", "psnr,ssim", "-o", str(tmp_path / "o")], env={"COLUMNS": "400"})
+    r = runner.invoke(
+        app,
+        ["run", "-q", "-d", f"{six_images}@qf20", "--metrics", "psnr,ssim", "-o", str(tmp_path / "o")],
+        env={"COLUMNS": "400"},
+    )
     errors = [line for line in r.output.splitlines() if line.startswith("error:")]
-    assert r.exit_code == 1 and len(errors) == 1 and "No space left" in errors[0] and "rows.jsonl" in errors[0] and "Traceback" not in r.output
+    assert (
+        r.exit_code == 1
+        and len(errors) == 1
+        and "No space left" in errors[0]
+        and "rows.jsonl" in errors[0]
+        and "Traceback" not in r.output
+    )
     assert sum(len(x["rows"]) for x in read_records(tmp_path / "o" / ROWS_FILE)[0]) == 12
     monkeypatch.setattr("benchmark.run.rundir.write_scores", real)
-    r = runner.invoke(app, ["run", "-q", "-d", f"{six_images}@qf20", "--metrics", "psnr,ssim", "-o", str(tmp_path / "o")])
+    r = runner.invoke(
+        app, ["run", "-q", "-d", f"{six_images}@qf20", "--metrics", "psnr,ssim", "-o", str(tmp_path / "o")]
+    )
     assert r.exit_code == 0 and len(pd.read_parquet(tmp_path / "o" / "scores.parquet")) == 12
 
 
@@ -348,10 +431,14 @@ def test_a_second_run_on_a_busy_folder_is_refused_and_a_killed_runs_lock_blocks_
     _wait_units(out, 1)
     args = ["run", "-q", "-d", f"{six_images}@qf20", "--metrics", "psnr", "-o", str(out), "--cache-dir", str(cache)]
     r = runner.invoke(app, args, env={"COLUMNS": "300"})  # any run on that folder, while the first lives
-    assert r.exit_code == 2 and f"in use by another bench run (pid {proc.pid}" in r.output and "Traceback" not in r.output
+    assert (
+        r.exit_code == 2 and f"in use by another bench run (pid {proc.pid}" in r.output and "Traceback" not in r.output
+    )
     proc.kill()  # kill -9: its lock goes with it
     proc.communicate(timeout=60)
-    r = runner.invoke(app, ["run", "-q", "-d", f"{six_images}@qf20", "--metrics", "psnr", "-o", str(out), "--cache-dir", str(cache)])
+    r = runner.invoke(
+        app, ["run", "-q", "-d", f"{six_images}@qf20", "--metrics", "psnr", "-o", str(out), "--cache-dir", str(cache)]
+    )
     assert r.exit_code == 0, r.output
 
 
@@ -359,9 +446,27 @@ def test_a_run_that_fails_before_its_first_unit_leaves_no_folder(tmp_path, monke
     monkeypatch.chdir(tmp_path)
     r = runner.invoke(app, ["run", "-q", "-d", f"{tmp_path / 'missing'}@qf20", "--metrics", "psnr"])
     assert r.exit_code == 2 and "missing" in r.output
-    r = runner.invoke(app, ["run", "-q", "-d", "live1-qf20", "--metrics", "psnr", "--data-root", str(tmp_path / "nodata")])
-    assert r.exit_code == 2 and "LIVE1" in r.output  # found missing when the items are listed: before any folder is made
-    r = runner.invoke(app, ["run", "-q", "-d", "live1-qf20", "--metrics", "psnr", "--data-root", str(tmp_path / "nodata"), "-o", str(tmp_path / "o")])
+    r = runner.invoke(
+        app, ["run", "-q", "-d", "live1-qf20", "--metrics", "psnr", "--data-root", str(tmp_path / "nodata")]
+    )
+    assert (
+        r.exit_code == 2 and "LIVE1" in r.output
+    )  # found missing when the items are listed: before any folder is made
+    r = runner.invoke(
+        app,
+        [
+            "run",
+            "-q",
+            "-d",
+            "live1-qf20",
+            "--metrics",
+            "psnr",
+            "--data-root",
+            str(tmp_path / "nodata"),
+            "-o",
+            str(tmp_path / "o"),
+        ],
+    )
     assert r.exit_code == 2
     assert not (tmp_path / "runs").exists() and not (tmp_path / "o").exists()
 
@@ -378,9 +483,14 @@ class _Exits(Method):
 def test_a_method_that_calls_sys_exit_is_that_units_error_row(six_images, tmp_path):
     registry.methods.register("exits")(_Exits)
     try:
-        res = run(RunConfig(methods=["exits"], datasets=[f"{six_images}@qf20"], metrics=["psnr"], out=str(tmp_path / "o")), progress=False)
+        res = run(
+            RunConfig(methods=["exits"], datasets=[f"{six_images}@qf20"], metrics=["psnr"], out=str(tmp_path / "o")),
+            progress=False,
+        )
     finally:
         registry.methods.unregister("exits")
     bad = res.rows[res.rows.status == "error"]
     assert list(bad.item_id) == ["img1"] and "sys.exit(3)" in bad.error.iloc[0]
-    assert sorted(res.rows[res.rows.status == "ok"].item_id) == [f"img{i}" for i in range(6) if i != 1]  # later units ran
+    assert sorted(res.rows[res.rows.status == "ok"].item_id) == [
+        f"img{i}" for i in range(6) if i != 1
+    ]  # later units ran

@@ -13,10 +13,11 @@ from typer.testing import CliRunner
 
 from benchmark import registry
 from benchmark.cli import app
-from benchmark.errors import BenchError
 from benchmark.core.imaging import write_png
 from benchmark.core.names import resolve
+from benchmark.errors import BenchError
 from benchmark.reports import leaderboard
+
 from conftest import smooth_image
 
 runner = CliRunner()
@@ -24,30 +25,57 @@ runner = CliRunner()
 
 # ---------------------------------------------------------------------------- the default run
 def test_default_run_is_a_comparison_and_says_what_ran(tmp_path):
-    r = runner.invoke(app, ["run", "--limit", "1", "--max-frames", "2", "--metrics", "psnr,fps", "-o", str(tmp_path / "o")],
-                      env={"COLUMNS": "200"})
+    r = runner.invoke(
+        app,
+        ["run", "--limit", "1", "--max-frames", "2", "--metrics", "psnr,fps", "-o", str(tmp_path / "o")],
+        env={"COLUMNS": "200"},
+    )
     assert r.exit_code == 0, r.output
     df = pd.read_parquet(tmp_path / "o" / "scores.parquet")
     assert (df.status == "ok").all()
     by_set = {d: set(g.method) for d, g in df.groupby("dataset")}
     assert by_set == {"photos-qf20": {"identity", "ssim", "gan"}, "clips-x2": {"bicubic", "fast-srgan"}}
     manifest = json.loads((tmp_path / "o" / "manifest.json").read_text())
-    assert manifest["config"]["methods_per_dataset"] == {"photos-qf20": ["identity", "ssim", "gan"], "clips-x2": ["bicubic", "fast-srgan"]}
+    assert manifest["config"]["methods_per_dataset"] == {
+        "photos-qf20": ["identity", "ssim", "gan"],
+        "clips-x2": ["bicubic", "fast-srgan"],
+    }
     out = r.output
     assert "No --methods or --dataset: the embedded comparison" in out and "identity (the baseline) vs ssim, gan" in out
     best = [l for l in out.splitlines() if l.startswith("best:")]
     assert len(best) == 2  # one per data set: with one item no paired test can separate the methods, and it says so
     psnr = df[(df.metric == "psnr") & (df.scope == "image")].set_index("method").value
-    assert best[0].startswith("best: too few items on psnr") and "n=1: the smallest two-sided Wilcoxon p is 2/2^1" in best[0]
+    assert (
+        best[0].startswith("best: too few items on psnr")
+        and "n=1: the smallest two-sided Wilcoxon p is 2/2^1" in best[0]
+    )
     assert "*" not in out.replace("* best", "") and "= tied for best" in out
     assert psnr.idxmax() in best[0]
 
 
 def test_methods_or_datasets_alone_keep_their_defaults(tmp_path):
-    r = runner.invoke(app, ["run", "-q", "-m", "identity", "--limit", "1", "--max-frames", "2", "--metrics", "psnr", "-o", str(tmp_path / "a")])
+    r = runner.invoke(
+        app,
+        [
+            "run",
+            "-q",
+            "-m",
+            "identity",
+            "--limit",
+            "1",
+            "--max-frames",
+            "2",
+            "--metrics",
+            "psnr",
+            "-o",
+            str(tmp_path / "a"),
+        ],
+    )
     assert r.exit_code == 0, r.output
     assert set(pd.read_parquet(tmp_path / "a" / "scores.parquet").dataset) == {"photos-qf20", "clips-crf35"}
-    r = runner.invoke(app, ["run", "-q", "-d", "photos-qf20", "--limit", "1", "--metrics", "psnr", "-o", str(tmp_path / "b")])
+    r = runner.invoke(
+        app, ["run", "-q", "-d", "photos-qf20", "--limit", "1", "--metrics", "psnr", "-o", str(tmp_path / "b")]
+    )
     assert r.exit_code == 0, r.output
     assert set(pd.read_parquet(tmp_path / "b" / "scores.parquet").method) == {"identity"}
 
@@ -57,8 +85,19 @@ def test_fps_format_and_legend():
     assert leaderboard.fmt(24.46, "frames/s") == "24.5"
     rows = []
     for method, v in (("identity", 30.0), ("ssim", 31.0)):
-        rows.append({"dataset": "d", "method": method, "metric": "psnr", "item_id": "a", "value": v, "scope": "image", "status": "ok",
-                     "higher_is_better": True, "unit": "dB"})
+        rows.append(
+            {
+                "dataset": "d",
+                "method": method,
+                "metric": "psnr",
+                "item_id": "a",
+                "value": v,
+                "scope": "image",
+                "status": "ok",
+                "higher_is_better": True,
+                "unit": "dB",
+            }
+        )
     from rich.console import Console
 
     def printed(df):
@@ -70,7 +109,9 @@ def test_fps_format_and_legend():
     assert "*" not in one and "best:" not in one  # nothing is best of one: no promise of a *
     assert "bold" not in leaderboard.to_markdown(leaderboard.summarize(pd.DataFrame(rows[:1])))
     assert "**bold** = best" in leaderboard.to_markdown(leaderboard.summarize(pd.DataFrame(rows)))
-    two = printed(pd.DataFrame(rows))  # one item each: no test can separate them, so no '*' but a tie for first, and why
+    two = printed(
+        pd.DataFrame(rows)
+    )  # one item each: no test can separate them, so no '*' but a tie for first, and why
     assert "31.00=" in two and "30.00=" in two and "*" not in two and "= tied for best" in two
     assert "best: too few items on psnr: identity = ssim (n=1" in two
     many = pd.DataFrame([{**r, "item_id": f"i{i}", "value": r["value"] + 0.01 * i} for i in range(12) for r in rows])
@@ -79,7 +120,9 @@ def test_fps_format_and_legend():
 
 
 # ---------------------------------------------------------------------------- help and typos
-@pytest.mark.parametrize("cmd", [["run"], ["train"], ["enhance"], ["recipe"], ["list"], ["models", "fetch"], ["data", "fetch"]])
+@pytest.mark.parametrize(
+    "cmd", [["run"], ["train"], ["enhance"], ["recipe"], ["list"], ["models", "fetch"], ["data", "fetch"]]
+)
 def test_flags_show_no_value_in_help(cmd):
     r = runner.invoke(app, [*cmd, "--help"], env={"COLUMNS": "150"})
     assert r.exit_code == 0, r.output
@@ -132,8 +175,11 @@ def test_list_flags_learned_metrics_without_weights(empty_torch_home):
     assert "ok" in rows["psnr"] and "ok" in rows["niqe"]
     notes = " ".join(l.strip() for l in r.output.splitlines() if l.startswith("  "))
     assert "run `bench metrics fetch lpips`" in notes and "run `bench metrics fetch dists`" in notes
-    assert f"https://download.pytorch.org/models/alexnet-owt-7be5be79.pth (sha256 7be5be79" in notes
-    assert f"{empty_torch_home}/checkpoints/alexnet-owt-7be5be79.pth" in notes and f"{empty_torch_home}/clip/RN50.pt" in notes
+    assert "https://download.pytorch.org/models/alexnet-owt-7be5be79.pth (sha256 7be5be79" in notes
+    assert (
+        f"{empty_torch_home}/checkpoints/alexnet-owt-7be5be79.pth" in notes
+        and f"{empty_torch_home}/clip/RN50.pt" in notes
+    )
 
 
 def test_run_with_missing_weights_fails_once_before_starting(empty_torch_home, tmp_path, image_folder, monkeypatch):
@@ -147,11 +193,18 @@ def test_run_with_missing_weights_fails_once_before_starting(empty_torch_home, t
     monkeypatch.setattr(urllib.request, "urlopen", no_network)
     monkeypatch.setattr(torch.hub, "download_url_to_file", no_network)
     out = tmp_path / "o"
-    r = runner.invoke(app, ["run", "-d", f"{image_folder}@qf20", "--metrics", "psnr,lpips,clipiqa", "-o", str(out)], env={"COLUMNS": "400"})
+    r = runner.invoke(
+        app,
+        ["run", "-d", f"{image_folder}@qf20", "--metrics", "psnr,lpips,clipiqa", "-o", str(out)],
+        env={"COLUMNS": "400"},
+    )
     assert r.exit_code == 2, r.output
     text = " ".join(r.output.split())
     assert text.count("error:") == 1 and "Traceback" not in text
-    assert f"{empty_torch_home}/checkpoints/alexnet-owt-7be5be79.pth" in text and f"{empty_torch_home}/clip/RN50.pt" in text
+    assert (
+        f"{empty_torch_home}/checkpoints/alexnet-owt-7be5be79.pth" in text
+        and f"{empty_torch_home}/clip/RN50.pt" in text
+    )
     assert "bench metrics fetch lpips" in text
     assert not out.exists()  # nothing ran
     # with the files in place the metric is usable (availability only: sizes; the weights here are dummies)
@@ -175,10 +228,17 @@ def test_declared_weights_are_the_files_pyiqa_loads():
     from benchmark.metrics import learned
 
     urls = {m.name: {u for _, u in m.weights} for m in (learned.MUSIQ, learned.CLIPIQA)}
-    files = metricweights.FILES  # bench's own lpips/dists: torchvision's backbones, the DISTS authors' file (pyiqa's mirror first)
-    assert files["alexnet"].urls[0] == tvm.AlexNet_Weights.IMAGENET1K_V1.url and files["vgg16"].urls[0] == tvm.VGG16_Weights.IMAGENET1K_V1.url
+    files = (
+        metricweights.FILES
+    )  # bench's own lpips/dists: torchvision's backbones, the DISTS authors' file (pyiqa's mirror first)
+    assert (
+        files["alexnet"].urls[0] == tvm.AlexNet_Weights.IMAGENET1K_V1.url
+        and files["vgg16"].urls[0] == tvm.VGG16_Weights.IMAGENET1K_V1.url
+    )
     assert files["dists-weights"].urls[0] == dists_arch.default_model_urls["url"]
-    assert lpips_arch.default_model_urls["0.1_alex"].endswith("-df73285e.pth")  # the lpips wheel's alex.pth (sha256 df73285e...)
+    assert lpips_arch.default_model_urls["0.1_alex"].endswith(
+        "-df73285e.pth"
+    )  # the lpips wheel's alex.pth (sha256 df73285e...)
     assert urls["musiq"] == {musiq_arch.default_model_urls["koniq10k"]}
     assert urls["clipiqa"] == {clip_model._MODELS["RN50"]}
 
@@ -200,13 +260,19 @@ def test_enhance_never_overwrites_without_force(tmp_path):
     assert r.exit_code == 2 and "exists; pass --force" in r.output and plain.read_bytes() == before
     r = runner.invoke(app, ["enhance", str(src), "-m", "identity", "-q", "--force"])
     assert r.exit_code == 0, r.output
-    r = runner.invoke(app, ["enhance", str(src), "-m", "identity", "-q", "--force", "-o", str(src)], env={"COLUMNS": "300"})
+    r = runner.invoke(
+        app, ["enhance", str(src), "-m", "identity", "-q", "--force", "-o", str(src)], env={"COLUMNS": "300"}
+    )
     assert r.exit_code == 2 and "is the input" in r.output
     folder = tmp_path / "imgs"
     folder.mkdir()
     write_png(folder / "a.png", smooth_image(16, 16))
-    assert runner.invoke(app, ["enhance", str(folder), "-m", "identity", "-o", str(tmp_path / "out"), "-q"]).exit_code == 0
-    r = runner.invoke(app, ["enhance", str(folder), "-m", "identity", "-o", str(tmp_path / "out"), "-q"], env={"COLUMNS": "300"})
+    assert (
+        runner.invoke(app, ["enhance", str(folder), "-m", "identity", "-o", str(tmp_path / "out"), "-q"]).exit_code == 0
+    )
+    r = runner.invoke(
+        app, ["enhance", str(folder), "-m", "identity", "-o", str(tmp_path / "out"), "-q"], env={"COLUMNS": "300"}
+    )
     assert r.exit_code == 2 and str(tmp_path / "out" / "a.png") in r.output
 
 
@@ -252,7 +318,9 @@ def test_folder_type_override(tmp_path, image_folder):
     assert spec.dataset.kind == "image" and spec.degradation == "none" and len(list(spec.dataset.items())) == 3
     with pytest.raises(BenchError, match="type=pictures"):
         resolve(f"{bsds}@qf20:type=pictures", None)
-    r = runner.invoke(app, ["run", "-q", "-d", f"{bsds}@qf30:type=images", "--metrics", "psnr", "-o", str(tmp_path / "o")])
+    r = runner.invoke(
+        app, ["run", "-q", "-d", f"{bsds}@qf30:type=images", "--metrics", "psnr", "-o", str(tmp_path / "o")]
+    )
     assert r.exit_code == 0, r.output
     df = pd.read_parquet(tmp_path / "o" / "scores.parquet")
     assert set(df.scope) == {"image"} and df.item_id.nunique() == 3
@@ -285,7 +353,9 @@ def test_one_opencv_is_declared_and_installed_ones_agree():
     from packaging.requirements import Requirement
 
     project = _pyproject()
-    declared = [Requirement(r).name for r in project["dependencies"] + sum(project["optional-dependencies"].values(), [])]
+    declared = [
+        Requirement(r).name for r in project["dependencies"] + sum(project["optional-dependencies"].values(), [])
+    ]
     assert [n for n in declared if n.startswith("opencv")] == ["opencv-python-headless"]
     versions = {}
     for dist in ("opencv-python", "opencv-python-headless"):

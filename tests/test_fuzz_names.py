@@ -7,25 +7,64 @@ from __future__ import annotations
 import json
 import os
 import re
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from benchmark.errors import BenchError
 from benchmark.core.names import Specs, expand, resolve
+from benchmark.errors import BenchError
 
 BASES = ["live1", "set5", "set14", "classic5", "kodak", "vid4", "coco", "photos", "clips", "bsd200-pan", "cbsd68"]
-TOKENS = ["qf20", "qf0", "qf101", "x2", "x4", "x0", "crf35", "crf-1", "qp46", "gray", "grayfull", "noise25", "noise-3", "bd3", "dn3",
-          "blur2", "realx4", "hevccrf30", "qf20s444pil", "x2-crf35", "{10,20}", "{", "}", "{,}", "{1..3}", "@", ":type=frames", "~", "..",
-          "/", "$HOME", "\x1b[2J", "\u202e", "", "-"]
-SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+TOKENS = [
+    "qf20",
+    "qf0",
+    "qf101",
+    "x2",
+    "x4",
+    "x0",
+    "crf35",
+    "crf-1",
+    "qp46",
+    "gray",
+    "grayfull",
+    "noise25",
+    "noise-3",
+    "bd3",
+    "dn3",
+    "blur2",
+    "realx4",
+    "hevccrf30",
+    "qf20s444pil",
+    "x2-crf35",
+    "{10,20}",
+    "{",
+    "}",
+    "{,}",
+    "{1..3}",
+    "@",
+    ":type=frames",
+    "~",
+    "..",
+    "/",
+    "$HOME",
+    "\x1b[2J",
+    "\u202e",
+    "",
+    "-",
+]
+SETTINGS = settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+)
 
 
 def names() -> st.SearchStrategy[str]:
-    grammar = st.builds(lambda b, ts, sep: b + "".join(sep + t for t in ts), st.sampled_from(BASES), st.lists(st.sampled_from(TOKENS), max_size=4),
-                        st.sampled_from(["-", "@", ""]))
+    grammar = st.builds(
+        lambda b, ts, sep: b + "".join(sep + t for t in ts),
+        st.sampled_from(BASES),
+        st.lists(st.sampled_from(TOKENS), max_size=4),
+        st.sampled_from(["-", "@", ""]),
+    )
     noise = st.text(alphabet=st.characters(codec="utf-8", categories=["L", "N", "P", "S", "Cc", "Zs"]), max_size=40)
     return st.one_of(grammar, noise, st.builds(lambda a, b: a + b, grammar, noise))
 
@@ -61,11 +100,40 @@ def test_any_name_resolves_or_is_one_error(sandbox, name):
 
 
 # ----------------------------------------------------------------------------- spec files
-KEYS = st.one_of(st.sampled_from(["path", "type", "fps", "description", "chain", "name", "tile", "overlap", "precision", "input", "qf", "crf",
-                                  "scale", "sigma", "paht"]), st.text(min_size=1, max_size=8))
-SCALARS = st.one_of(st.text(max_size=12), st.integers(-10**6, 10**6), st.floats(allow_nan=False, allow_infinity=False), st.booleans(),
-                    st.sampled_from(["qf20", "x2", "a", "b", "a-b", "jpeg", "h264", "../..", "/dev/zero", "~"]))
-VALUES = st.recursive(SCALARS, lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(KEYS, inner, max_size=3)), max_leaves=8)
+KEYS = st.one_of(
+    st.sampled_from(
+        [
+            "path",
+            "type",
+            "fps",
+            "description",
+            "chain",
+            "name",
+            "tile",
+            "overlap",
+            "precision",
+            "input",
+            "qf",
+            "crf",
+            "scale",
+            "sigma",
+            "paht",
+        ]
+    ),
+    st.text(min_size=1, max_size=8),
+)
+SCALARS = st.one_of(
+    st.text(max_size=12),
+    st.integers(-(10**6), 10**6),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.booleans(),
+    st.sampled_from(["qf20", "x2", "a", "b", "a-b", "jpeg", "h264", "../..", "/dev/zero", "~"]),
+)
+VALUES = st.recursive(
+    SCALARS,
+    lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(KEYS, inner, max_size=3)),
+    max_leaves=8,
+)
 
 
 def toml_value(v) -> str:
@@ -89,14 +157,24 @@ def toml_text(tables: dict[str, dict[str, dict]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-ENTRY_NAMES = st.one_of(st.sampled_from(["a", "b", "mine", "live1", "qf20", "identity", "x2"]), st.text(min_size=1, max_size=8))
-SPEC = st.dictionaries(st.sampled_from(["datasets", "degradations", "methods", "other"]),
-                       st.dictionaries(ENTRY_NAMES, st.dictionaries(KEYS, VALUES, max_size=4), max_size=3), max_size=3)
+ENTRY_NAMES = st.one_of(
+    st.sampled_from(["a", "b", "mine", "live1", "qf20", "identity", "x2"]), st.text(min_size=1, max_size=8)
+)
+SPEC = st.dictionaries(
+    st.sampled_from(["datasets", "degradations", "methods", "other"]),
+    st.dictionaries(ENTRY_NAMES, st.dictionaries(KEYS, VALUES, max_size=4), max_size=3),
+    max_size=3,
+)
 
 
 @SETTINGS
-@given(spec=SPEC, name=st.one_of(ENTRY_NAMES, st.builds(lambda b, d: f"{b}-{d}", st.sampled_from(["set5", "a", "mine"]), ENTRY_NAMES)),
-       garbage=st.one_of(st.just(""), st.text(max_size=30)))
+@given(
+    spec=SPEC,
+    name=st.one_of(
+        ENTRY_NAMES, st.builds(lambda b, d: f"{b}-{d}", st.sampled_from(["set5", "a", "mine"]), ENTRY_NAMES)
+    ),
+    garbage=st.one_of(st.just(""), st.text(max_size=30)),
+)
 def test_any_spec_file_loads_and_resolves_or_is_one_error(sandbox, tmp_path, spec, name, garbage):
     path = tmp_path / "cwd" / "spec.toml"
     path.write_text(toml_text(spec) + garbage, encoding="utf-8")

@@ -7,19 +7,27 @@ import pytest
 import torch
 
 from benchmark import registry
-from benchmark.errors import BenchError
-from benchmark.methods import training as tr
 from benchmark.api import Context, restore_stream
+from benchmark.errors import BenchError
+from benchmark.files.weights import WeightsMissing
+from benchmark.methods import training as tr
 from benchmark.methods.adapters.h264 import H264Method, parse_crf
 from benchmark.methods.networks import H264Net
 from benchmark.methods.training.h264 import H264Recipe, clip_spans, level_of, share_references
-from benchmark.files.weights import WeightsMissing
+
 from conftest import smooth_image
 
 
 def tiny(steps, **params):
-    return tr.TrainConfig(steps=steps, batch=2, patch=32, val_every=2, checkpoint_every=2, val_items=1,
-                          params={"ch": 4, "depth": 2, **params})
+    return tr.TrainConfig(
+        steps=steps,
+        batch=2,
+        patch=32,
+        val_every=2,
+        checkpoint_every=2,
+        val_items=1,
+        params={"ch": 4, "depth": 2, **params},
+    )
 
 
 def write_weights(folder, net, name="h264"):
@@ -30,7 +38,13 @@ def write_weights(folder, net, name="h264"):
 
     path = folder / f"{name}.safetensors"
     save_file({k: v.contiguous() for k, v in net.state_dict().items()}, str(path))
-    arch = {"class": "H264Net", "ch": net.body[0].out_channels, "depth": sum(isinstance(m, torch.nn.Conv2d) for m in net.body), "fold": net.fold, "radius": net.radius}
+    arch = {
+        "class": "H264Net",
+        "ch": net.body[0].out_channels,
+        "depth": sum(isinstance(m, torch.nn.Conv2d) for m in net.body),
+        "fold": net.fold,
+        "radius": net.radius,
+    }
     (folder / f"{name}.json").write_text(json.dumps({"architecture": arch, "sha256": sha256_file(path)}))
     return path
 
@@ -79,10 +93,19 @@ def test_patches_carry_their_crf_unless_hidden(image_folder):
 
 
 def test_levels_and_shared_references():
-    assert level_of("bsd200-pan-crf35") == 35 and level_of("/tmp/crf20/clip@qp46") == 46 and level_of("vid4-hevccrf30") == 30
+    assert (
+        level_of("bsd200-pan-crf35") == 35
+        and level_of("/tmp/crf20/clip@qp46") == 46
+        and level_of("vid4-hevccrf30") == 30
+    )
     assert np.isnan(level_of("bsd200")) and np.isnan(level_of("/data/crf20-clips@x2"))
     ref = np.zeros((4, 4, 3), np.uint8)
-    pairs = [(ref + 1, ref.copy(), "a-crf30/i"), (ref + 2, ref.copy(), "a-crf30/i"), (ref + 3, ref.copy(), "a-crf40/i"), (ref + 4, ref.copy(), "a-crf40/i")]
+    pairs = [
+        (ref + 1, ref.copy(), "a-crf30/i"),
+        (ref + 2, ref.copy(), "a-crf30/i"),
+        (ref + 3, ref.copy(), "a-crf40/i"),
+        (ref + 4, ref.copy(), "a-crf40/i"),
+    ]
     shared = share_references(pairs)
     assert shared[0][1] is shared[2][1] and shared[1][1] is shared[3][1] and shared[0][1] is not shared[1][1]
     assert [int(d[0, 0, 0]) for d, _, _ in shared] == [1, 2, 3, 4]
@@ -94,7 +117,9 @@ def test_method_restores_frames_and_tiles_match_whole_frames(tmp_path):
     gray = frame.mean(axis=2, keepdims=True).astype(np.uint8)
     whole = registry.methods.get("h264")(weights=weights, tile=0)
     out = whole.process([frame, frame], whole_ctx())
-    assert len(out) == 2 and out[0].shape == frame.shape and out[0].dtype == np.uint8 and not np.array_equal(out[0], frame)
+    assert (
+        len(out) == 2 and out[0].shape == frame.shape and out[0].dtype == np.uint8 and not np.array_equal(out[0], frame)
+    )
     assert whole.process([gray], whole_ctx())[0].shape == gray.shape
     tiled = H264Method(weights=weights, tile=64)
     t = tiled.process([frame], whole_ctx())[0]

@@ -45,14 +45,20 @@ class _Crops(Degradation):
 
 def _spec(tmp_path, *chain: Degradation) -> DatasetSpec:
     base = resolve(f"{tmp_path}@qf20", None, Specs.load([]))
-    return DatasetSpec(name="t-" + "-".join(d.label() for d in chain), base=base.base, dataset=base.dataset, chain=list(chain))
+    return DatasetSpec(
+        name="t-" + "-".join(d.label() for d in chain), base=base.base, dataset=base.dataset, chain=list(chain)
+    )
 
 
 def test_a_seeded_chain_keys_its_input_by_item_and_seed_and_a_fixed_one_does_not(tmp_path):
     noisy, fixed = _spec(tmp_path, _Noise()), _spec(tmp_path, _Round())
     ref = keys.reference_key(noisy, "fp")
     assert keys.seeded(noisy) and not keys.seeded(fixed)
-    assert keys.degraded_key(noisy, ref, 0, "a") != keys.degraded_key(noisy, ref, 1, "a") != keys.degraded_key(noisy, ref, 1, "b")
+    assert (
+        keys.degraded_key(noisy, ref, 0, "a")
+        != keys.degraded_key(noisy, ref, 1, "a")
+        != keys.degraded_key(noisy, ref, 1, "b")
+    )
     assert keys.degraded_key(fixed, ref, 0, "a") == keys.degraded_key(fixed, ref, 7, "b")  # the earlier versions' keys
 
 
@@ -87,9 +93,13 @@ def test_the_output_key_holds_the_method_identity_the_seed_and_nothing_incidenta
     spec = _spec(tmp_path, _Round())
     base = keys.output_key(_V(), spec, "deg", 0)
     assert base == keys.output_key(_V(), spec, "deg", 0)
-    changed = [keys.output_key(_V("2"), spec, "deg", 0), keys.output_key(_V(weights="abc"), spec, "deg", 0),
-               keys.output_key(_V(tile=64), spec, "deg", 0), keys.output_key(_V(), spec, "deg", 1),
-               keys.output_key(_V(), spec, "deg2", 0)]
+    changed = [
+        keys.output_key(_V("2"), spec, "deg", 0),
+        keys.output_key(_V(weights="abc"), spec, "deg", 0),
+        keys.output_key(_V(tile=64), spec, "deg", 0),
+        keys.output_key(_V(), spec, "deg", 1),
+        keys.output_key(_V(), spec, "deg2", 0),
+    ]
     assert base not in changed and len(set(changed)) == len(changed)
 
 

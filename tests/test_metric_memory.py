@@ -5,6 +5,7 @@ import pytest
 
 from benchmark.metrics import fidelity
 from benchmark.registry import metrics
+
 from conftest import smooth_image
 
 

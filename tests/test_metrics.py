@@ -4,8 +4,8 @@ import torch
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 from benchmark import registry
-from benchmark.degradations.jpeg import JPEG
 from benchmark.core.imaging import rgb_to_y
+from benchmark.degradations.jpeg import JPEG
 
 from conftest import smooth_image
 
@@ -46,7 +46,9 @@ def test_ssim_matches_piq_float64_reference(pair):
     expected_y = piq.ssim(ty(out), ty(ref), data_range=255.0, downsample=False).item()
     assert m("ssim-y").score(out, ref) == pytest.approx(expected_y, abs=1e-9)
     assert m("ssim").score(ref, ref) == pytest.approx(1.0)
-    sk = structural_similarity(ref, out, channel_axis=2, gaussian_weights=True, sigma=1.5, use_sample_covariance=False, data_range=255)
+    sk = structural_similarity(
+        ref, out, channel_axis=2, gaussian_weights=True, sigma=1.5, use_sample_covariance=False, data_range=255
+    )
     assert m("ssim").score(out, ref) == pytest.approx(sk, abs=1e-12)
 
 
@@ -54,10 +56,22 @@ def _skimage_ssim(out, ref, crop_border=0, luma=False):
     """scikit-image's Gaussian SSIM in float64 on the whole (cropped) frame: the reference
     the OpenCV separable path must equal."""
     if crop_border:
-        out, ref = out[crop_border:-crop_border, crop_border:-crop_border], ref[crop_border:-crop_border, crop_border:-crop_border]
+        out, ref = (
+            out[crop_border:-crop_border, crop_border:-crop_border],
+            ref[crop_border:-crop_border, crop_border:-crop_border],
+        )
     f = (lambda a: rgb_to_y(a)[..., None]) if luma else (lambda a: a.astype(np.float64))
-    return structural_similarity(f(out), f(ref), channel_axis=2, gaussian_weights=True, sigma=1.5,
-                                 use_sample_covariance=False, data_range=255.0, K1=0.01, K2=0.03)
+    return structural_similarity(
+        f(out),
+        f(ref),
+        channel_axis=2,
+        gaussian_weights=True,
+        sigma=1.5,
+        use_sample_covariance=False,
+        data_range=255.0,
+        K1=0.01,
+        K2=0.03,
+    )
 
 
 def _noisy_pair(h, w, c, seed, amp=40):
@@ -67,7 +81,10 @@ def _noisy_pair(h, w, c, seed, amp=40):
     return out, ref
 
 
-@pytest.mark.parametrize("h,w,c", [(11, 11, 3), (11, 40, 1), (12, 11, 3), (13, 17, 1), (33, 97, 3), (75, 64, 3), (130, 131, 1), (321, 481, 3)])
+@pytest.mark.parametrize(
+    "h,w,c",
+    [(11, 11, 3), (11, 40, 1), (12, 11, 3), (13, 17, 1), (33, 97, 3), (75, 64, 3), (130, 131, 1), (321, 481, 3)],
+)
 def test_ssim_equals_skimage_on_random_images(h, w, c):
     """Random noise (the hardest case: low local variance matters), gray and odd sizes, down
     to the 11x11 window itself."""
@@ -88,7 +105,9 @@ def test_ssim_equals_skimage_on_jpeg_photos_with_crop(q):
     out = JPEG(q).apply(ref)
     for border in (0, 4):
         assert m("ssim").score(out, ref, crop_border=border) == pytest.approx(_skimage_ssim(out, ref, border), abs=1e-9)
-        assert m("ssim-y").score(out, ref, crop_border=border) == pytest.approx(_skimage_ssim(out, ref, border, luma=True), abs=1e-9)
+        assert m("ssim-y").score(out, ref, crop_border=border) == pytest.approx(
+            _skimage_ssim(out, ref, border, luma=True), abs=1e-9
+        )
 
 
 @pytest.mark.shared
@@ -97,7 +116,10 @@ def test_ssim_equals_skimage_on_live1_and_cbsd68(data_root):
     promised is 1e-6)."""
     from benchmark.core.imaging import read_image
 
-    files = sorted((data_root / "images" / "LIVE1").glob("*.png"))[:3] + sorted((data_root / "images" / "CBSD68").glob("*.png"))[:3]
+    files = (
+        sorted((data_root / "images" / "LIVE1").glob("*.png"))[:3]
+        + sorted((data_root / "images" / "CBSD68").glob("*.png"))[:3]
+    )
     assert files
     for f in files:
         ref = read_image(f)

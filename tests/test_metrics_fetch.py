@@ -13,8 +13,8 @@ import torch
 from typer.testing import CliRunner
 
 from benchmark import registry
-from benchmark.files import metricweights
 from benchmark.cli import app
+from benchmark.files import metricweights
 
 runner = CliRunner()
 
@@ -45,26 +45,43 @@ def served(server, torch_home, monkeypatch):
     server.files["/models/alexnet-owt-7be5be79.pth"] = alex
     server.files["/mirror/DISTS_weights-f5e65c96.pth"] = dists
     files = dict(metricweights.FILES)
-    files["alexnet"] = dataclasses.replace(files["alexnet"], urls=(server.url("/models/alexnet-owt-7be5be79.pth"),),
-                                           sha256=hashlib.sha256(alex).hexdigest(), size=len(alex))
-    files["dists-weights"] = dataclasses.replace(files["dists-weights"], urls=(server.url("/gone/DISTS_weights-f5e65c96.pth"),
-                                                                               server.url("/mirror/DISTS_weights-f5e65c96.pth")),
-                                                 sha256=hashlib.sha256(dists).hexdigest(), size=len(dists))
+    files["alexnet"] = dataclasses.replace(
+        files["alexnet"],
+        urls=(server.url("/models/alexnet-owt-7be5be79.pth"),),
+        sha256=hashlib.sha256(alex).hexdigest(),
+        size=len(alex),
+    )
+    files["dists-weights"] = dataclasses.replace(
+        files["dists-weights"],
+        urls=(server.url("/gone/DISTS_weights-f5e65c96.pth"), server.url("/mirror/DISTS_weights-f5e65c96.pth")),
+        sha256=hashlib.sha256(dists).hexdigest(),
+        size=len(dists),
+    )
     monkeypatch.setattr(metricweights, "FILES", files)
     return {"alexnet": alex, "dists": dists}
 
 
-def test_fetch_puts_the_files_where_the_metric_reads_them_then_a_run_finds_them(served, server, torch_home, image_folder, tmp_path):
+def test_fetch_puts_the_files_where_the_metric_reads_them_then_a_run_finds_them(
+    served, server, torch_home, image_folder, tmp_path
+):
     assert "bench metrics fetch lpips" in registry.metrics.get("lpips").availability()
     r = runner.invoke(app, ["metrics", "fetch", "lpips", "-q"], env={"COLUMNS": "300"})
     assert r.exit_code == 0, r.output
     path = torch_home / "checkpoints" / "alexnet-owt-7be5be79.pth"
-    assert path.read_bytes() == served["alexnet"] and "verified" in r.output and hashlib.sha256(served["alexnet"]).hexdigest() in r.output
+    assert (
+        path.read_bytes() == served["alexnet"]
+        and "verified" in r.output
+        and hashlib.sha256(served["alexnet"]).hexdigest() in r.output
+    )
     assert registry.metrics.get("lpips").availability() == "" and registry.metrics.get("tlp").availability() == ""
     n = len(server.paths)
     r = runner.invoke(app, ["metrics", "fetch", "lpips", "tlp", "alexnet", "-q"], env={"COLUMNS": "300"})
-    assert r.exit_code == 0 and r.output.count("already there") == 1 and len(server.paths) == n  # one file, checked, not fetched again
-    r = runner.invoke(app, ["run", "-q", "-d", f"{image_folder}@qf20", "--metrics", "psnr,lpips", "-o", str(tmp_path / "o")])
+    assert (
+        r.exit_code == 0 and r.output.count("already there") == 1 and len(server.paths) == n
+    )  # one file, checked, not fetched again
+    r = runner.invoke(
+        app, ["run", "-q", "-d", f"{image_folder}@qf20", "--metrics", "psnr,lpips", "-o", str(tmp_path / "o")]
+    )
     assert r.exit_code == 0, r.output
     df = pd.read_parquet(tmp_path / "o" / "scores.parquet")
     lp = df[df.metric == "lpips"]
@@ -97,8 +114,13 @@ def test_a_wrong_checksum_is_refused_and_nothing_is_left(served, torch_home, mon
 def test_a_second_source_is_tried_and_offline_is_one_clear_error(served, server, torch_home, monkeypatch):
     r = runner.invoke(app, ["metrics", "fetch", "dists-weights", "-q"], env={"COLUMNS": "300"})
     assert r.exit_code == 0, r.output
-    assert "/gone/DISTS_weights-f5e65c96.pth" in server.paths and (torch_home / "pyiqa" / "DISTS_weights-f5e65c96.pth").read_bytes() == served["dists"]
-    closed = dataclasses.replace(metricweights.FILES["vgg16"], urls=("http://127.0.0.1:9/models/vgg16-397923af.pth",))  # discard port
+    assert (
+        "/gone/DISTS_weights-f5e65c96.pth" in server.paths
+        and (torch_home / "pyiqa" / "DISTS_weights-f5e65c96.pth").read_bytes() == served["dists"]
+    )
+    closed = dataclasses.replace(
+        metricweights.FILES["vgg16"], urls=("http://127.0.0.1:9/models/vgg16-397923af.pth",)
+    )  # discard port
     monkeypatch.setattr(metricweights, "FILES", {**metricweights.FILES, "vgg16": closed})
     r = runner.invoke(app, ["metrics", "fetch", "dists", "--timeout", "5"], env={"COLUMNS": "300"})
     text = " ".join(r.output.split())
@@ -124,9 +146,18 @@ def test_cards_say_convention_range_license_and_sources(torch_home):
     r = runner.invoke(app, ["metrics", "card", "lpips", "dists", "vmaf-neg", "fid", "psnr"], env={"COLUMNS": "300"})
     assert r.exit_code == 0, r.output
     text = " ".join(r.output.split())
-    for s in ("lower is better", "range: 0 (identical)", "BSD-2-Clause", "https://download.pytorch.org/models/alexnet-owt-7be5be79.pth",
-              "7be5be791159472b1fbf3c69796f7cb30dca7ad8466c2df70058c37116cdee02", "vmaf_v0.6.1neg", "0.3347", "torch-fidelity",
-              "6726825d0af5f729cebd5821db510b11b1cfad8faad88a03f1befd49fb9129b2", "Apache-2.0 (bench's code)"):
+    for s in (
+        "lower is better",
+        "range: 0 (identical)",
+        "BSD-2-Clause",
+        "https://download.pytorch.org/models/alexnet-owt-7be5be79.pth",
+        "7be5be791159472b1fbf3c69796f7cb30dca7ad8466c2df70058c37116cdee02",
+        "vmaf_v0.6.1neg",
+        "0.3347",
+        "torch-fidelity",
+        "6726825d0af5f729cebd5821db510b11b1cfad8faad88a03f1befd49fb9129b2",
+        "Apache-2.0 (bench's code)",
+    ):
         assert s in text, s
 
 
@@ -155,8 +186,8 @@ def test_a_run_never_downloads_a_pyiqa_file(tmp_path, monkeypatch):
     pytest.importorskip("pyiqa")
     import socket
 
-    from benchmark.metrics.pyiqa_any import no_network
     from benchmark.files.weights import WeightsMissing
+    from benchmark.metrics.pyiqa_any import no_network
 
     with no_network("metric 'pyiqa:x'", "pyiqa:x"):
         with pytest.raises(WeightsMissing, match=r"bench metrics fetch pyiqa:x"):

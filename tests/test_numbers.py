@@ -11,9 +11,10 @@ from typer.testing import CliRunner
 
 from benchmark import registry
 from benchmark.cli import app
-from benchmark.errors import BenchError
 from benchmark.core.imaging import write_png
+from benchmark.errors import BenchError
 from benchmark.run.runner import RunConfig, make_method, run
+
 from conftest import smooth_image
 
 cli = CliRunner()
@@ -53,9 +54,13 @@ def test_a_normal_frame_keeps_its_value_under_a_crop_border():
 
     ref, out = smooth_image(48, 64, seed=1), smooth_image(48, 64, seed=2)
     psnr = registry.metrics.get("psnr")()
-    assert psnr.score(out, ref, 4) == pytest.approx(peak_signal_noise_ratio(ref[4:-4, 4:-4], out[4:-4, 4:-4], data_range=255), abs=1e-12)
+    assert psnr.score(out, ref, 4) == pytest.approx(
+        peak_signal_noise_ratio(ref[4:-4, 4:-4], out[4:-4, 4:-4], data_range=255), abs=1e-12
+    )
     assert psnr.score(ref, ref, 4) == 100.0  # identical images: the stated cap, not an empty frame's
-    assert psnr.score(out, ref, 23) == pytest.approx(peak_signal_noise_ratio(ref[23:-23, 23:-23], out[23:-23, 23:-23], data_range=255))
+    assert psnr.score(out, ref, 23) == pytest.approx(
+        peak_signal_noise_ratio(ref[23:-23, 23:-23], out[23:-23, 23:-23], data_range=255)
+    )
 
 
 def test_a_tiny_image_is_an_error_row_not_100_db(tmp_path):
@@ -63,13 +68,20 @@ def test_a_tiny_image_is_an_error_row_not_100_db(tmp_path):
     d.mkdir()
     write_png(d / "tiny.png", smooth_image(5, 7, seed=1))  # x4: the reference is 4x4, a crop border of 4 leaves nothing
     write_png(d / "ok.png", smooth_image(48, 64, seed=2))
-    res = run(RunConfig(methods=["bicubic"], datasets=[f"{d}@x4"], metrics=["psnr", "psnr-y", "psnr-b"], out=str(tmp_path / "o")),
-              progress=False)
+    res = run(
+        RunConfig(
+            methods=["bicubic"], datasets=[f"{d}@x4"], metrics=["psnr", "psnr-y", "psnr-b"], out=str(tmp_path / "o")
+        ),
+        progress=False,
+    )
     rows = res.rows.set_index(["item_id", "metric"])
     for metric in ("psnr", "psnr-y", "psnr-b"):
         bad = rows.loc[("tiny", metric)]
         assert bad["status"] == "error" and np.isnan(bad["value"])
-        assert "nothing left to score after a crop border of 4 on a 4x4 frame" in bad["error"] and "TypeError" not in bad["error"]
+        assert (
+            "nothing left to score after a crop border of 4 on a 4x4 frame" in bad["error"]
+            and "TypeError" not in bad["error"]
+        )
         good = rows.loc[("ok", metric)]
         assert good["status"] == "ok" and 0 < good["value"] < 100
 
@@ -78,10 +90,14 @@ def test_a_tiny_image_is_an_error_row_not_100_db(tmp_path):
 def test_a_missing_explicit_weights_file_is_an_error_naming_it(tmp_path, image_folder):
     with pytest.raises(BenchError, match="nope.safetensors not found"):
         make_method("fast-srgan:weights=nope.safetensors")
-    r = invoke("run", "-q", "-m", "fast-srgan:weights=nope.safetensors", "-d", f"{image_folder}@x2", "-o", tmp_path / "o")
+    r = invoke(
+        "run", "-q", "-m", "fast-srgan:weights=nope.safetensors", "-d", f"{image_folder}@x2", "-o", tmp_path / "o"
+    )
     assert r.exit_code == 2 and "error:" in r.output and "nope.safetensors" in r.output and "Traceback" not in r.output
     assert not (tmp_path / "o").exists()
-    r = invoke("run", "-q", "-m", f"fast-srgan:weights={tmp_path}", "-d", f"{image_folder}@x2")  # a folder is no file either
+    r = invoke(
+        "run", "-q", "-m", f"fast-srgan:weights={tmp_path}", "-d", f"{image_folder}@x2"
+    )  # a folder is no file either
     assert r.exit_code == 2 and "a folder at" in r.output
     # the ensembles take no weights= at all: it was silently ignored
     with pytest.raises(BenchError, match="takes no weights="):
@@ -107,7 +123,10 @@ def test_two_files_with_one_stem_are_two_items(tmp_path):
 
     Image.fromarray(smooth_image(32, 40, seed=2)).save(d / "a.jpg", quality=90)
     write_png(d / "b.png", smooth_image(32, 40, seed=3))
-    res = run(RunConfig(methods=["identity"], datasets=[f"{d}@qf20"], metrics=["psnr"], out=str(tmp_path / "o")), progress=False)
+    res = run(
+        RunConfig(methods=["identity"], datasets=[f"{d}@qf20"], metrics=["psnr"], out=str(tmp_path / "o")),
+        progress=False,
+    )
     values = res.rows.set_index("item_id")["value"]
     assert sorted(values.index) == ["a.jpg", "a.png", "b"]  # b keeps its id: only a clash changes one
     assert values["a.jpg"] != values["a.png"]
@@ -128,9 +147,16 @@ def test_a_data_set_with_one_id_twice_is_refused(tmp_path, image_folder, monkeyp
     import benchmark.datasets.base as base
 
     shutil.copy(image_folder / "img0.png", image_folder / "img0.jpg")
-    monkeypatch.setattr(base, "item_ids", lambda paths: {p: p.stem for p in paths})  # the old ids: a plug-in could do the same
+    monkeypatch.setattr(
+        base, "item_ids", lambda paths: {p: p.stem for p in paths}
+    )  # the old ids: a plug-in could do the same
     r = invoke("run", "-q", "-m", "identity", "-d", f"{image_folder}@qf20", "-o", tmp_path / "o")
-    assert r.exit_code == 2 and "two items have the id 'img0'" in r.output and "img0.jpg" in r.output and "img0.png" in r.output
+    assert (
+        r.exit_code == 2
+        and "two items have the id 'img0'" in r.output
+        and "img0.jpg" in r.output
+        and "img0.png" in r.output
+    )
 
 
 # ------------------------------------------------------ 4. two settings of one model
@@ -163,7 +189,9 @@ def test_two_settings_of_a_weights_file_are_two_methods(tmp_path, image_folder):
     runs = []
     for i, m in enumerate((str(path), f"{path}:tile=64")):
         runs.append(tmp_path / f"r{i}")
-        assert invoke("run", "-q", "-m", m, "-d", f"{image_folder}@x2", "--metrics", "psnr", "-o", runs[-1]).exit_code == 0
+        assert (
+            invoke("run", "-q", "-m", m, "-d", f"{image_folder}@x2", "--metrics", "psnr", "-o", runs[-1]).exit_code == 0
+        )
     r = invoke("report", *runs, "-o", tmp_path / "rep")
     assert r.exit_code == 0, r.output
     board = pd.read_csv(tmp_path / "rep" / "leaderboard.csv")
@@ -193,8 +221,19 @@ def test_the_newest_run_wins_a_repeated_value():
     from benchmark.reports.leaderboard import newest_rows
 
     def rows(value):
-        return pd.DataFrame([{"dataset": "d", "method": "m", "metric": "psnr", "item_id": "a", "frame": 0, "scope": "image",
-                              "value": value}])
+        return pd.DataFrame(
+            [
+                {
+                    "dataset": "d",
+                    "method": "m",
+                    "metric": "psnr",
+                    "item_id": "a",
+                    "frame": 0,
+                    "scope": "image",
+                    "value": value,
+                }
+            ]
+        )
 
     newer, older = (rows(2.0), "2026-12-02T08:00:00"), (rows(1.0), "2026-12-01T08:00:00")
     assert newest_rows([newer, older]).value.tolist() == [2.0]
@@ -206,8 +245,22 @@ def test_a_value_repeated_under_another_crop_border_or_version_is_said():
     from benchmark.reports.leaderboard import newest_rows
 
     def rows(value, crop, version="1"):
-        return pd.DataFrame([{"dataset": "d", "method": "m", "metric": "psnr", "item_id": "a", "frame": 0, "scope": "image",
-                              "value": value, "crop_border": crop, "method_version": version, "metric_version": "1"}])
+        return pd.DataFrame(
+            [
+                {
+                    "dataset": "d",
+                    "method": "m",
+                    "metric": "psnr",
+                    "item_id": "a",
+                    "frame": 0,
+                    "scope": "image",
+                    "value": value,
+                    "crop_border": crop,
+                    "method_version": version,
+                    "metric_version": "1",
+                }
+            ]
+        )
 
     with pytest.warns(BenchWarning, match=r"d / m / psnr: .*crop_border 0 -> 8.*newest run's values"):
         assert newest_rows([(rows(1.0, 0), "2026-12-01"), (rows(2.0, 8), "2026-12-02")]).value.tolist() == [2.0]
@@ -229,7 +282,20 @@ def test_an_absent_gpu_stops_the_run_before_any_work(tmp_path, image_folder, mon
     assert r.exit_code == 2 and "--device cuda: no CUDA GPU" in r.output and not (tmp_path / "o").exists()
     r = invoke("run", "-q", "-m", "identity", "-d", f"{image_folder}@qf20", "--device", "gpu")
     assert r.exit_code == 2 and "is not a device" in r.output
-    r = invoke("run", "-q", "-m", "identity", "-d", f"{image_folder}@qf20", "--metrics", "psnr", "--device", "cpu", "-o", tmp_path / "c")
+    r = invoke(
+        "run",
+        "-q",
+        "-m",
+        "identity",
+        "-d",
+        f"{image_folder}@qf20",
+        "--metrics",
+        "psnr",
+        "--device",
+        "cpu",
+        "-o",
+        tmp_path / "c",
+    )
     assert r.exit_code == 0, r.output
 
 
@@ -239,8 +305,22 @@ def summary_with_identity_fps():
     rows = []
     for method, fps, psnr in (("identity", float("inf"), 30.0), ("bicubic", 500.0, 31.0), ("gan", 20.0, 32.0)):
         for metric, value, unit in (("psnr", psnr, "dB"), ("fps", fps, "frames/s")):
-            rows.append({"dataset": "d", "base": "d", "degradation": "", "method": method, "metric": metric, "item_id": "a", "frame": -1, "scope": "image",
-                         "value": value, "status": "ok", "higher_is_better": True, "unit": unit})
+            rows.append(
+                {
+                    "dataset": "d",
+                    "base": "d",
+                    "degradation": "",
+                    "method": method,
+                    "metric": metric,
+                    "item_id": "a",
+                    "frame": -1,
+                    "scope": "image",
+                    "value": value,
+                    "status": "ok",
+                    "higher_is_better": True,
+                    "unit": unit,
+                }
+            )
     return pd.DataFrame(rows), summarize(pd.DataFrame(rows))
 
 
@@ -253,9 +333,14 @@ def test_infinite_speed_is_not_best(capsys):
     rows, summary = summary_with_identity_fps()
     lead = summary[summary.leader].set_index("metric")["method"].to_dict()
     assert lead == {"psnr": "gan", "fps": "bicubic"}
-    assert set(summary[(summary.metric == "fps") & summary.best].method) == {"bicubic", "gan"}  # one item: tied, never identity's inf
+    assert set(summary[(summary.metric == "fps") & summary.best].method) == {
+        "bicubic",
+        "gan",
+    }  # one item: tied, never identity's inf
     line = best_line(summary)
-    assert line.startswith("best: ") and "on psnr, fps" not in line and "too few items on fps: bicubic = gan (n=1" in line
+    assert (
+        line.startswith("best: ") and "on psnr, fps" not in line and "too few items on fps: bicubic = gan (n=1" in line
+    )
     print_tables(summary, Console(width=250))
     assert "inf = no time measured" in capsys.readouterr().out and "inf = no time measured" in to_markdown(summary)
     cells = {r["method"]: r["cells"] for r in leaderboards(rows)[0]["rows"]}
@@ -265,7 +350,18 @@ def test_infinite_speed_is_not_best(capsys):
 
 
 def test_dry_run_with_everything_cached_says_0_s(tmp_path, image_folder):
-    args = ["run", "-q", "-m", "identity", "-d", f"{image_folder}@qf20", "--metrics", "psnr", "--cache-dir", tmp_path / "c"]
+    args = [
+        "run",
+        "-q",
+        "-m",
+        "identity",
+        "-d",
+        f"{image_folder}@qf20",
+        "--metrics",
+        "psnr",
+        "--cache-dir",
+        tmp_path / "c",
+    ]
     assert invoke(*args, "-o", tmp_path / "o").exit_code == 0
     r = invoke(*args, "-o", tmp_path / "other", "--dry-run")
     assert r.exit_code == 0 and "estimated 0 s, all cached" in r.output and "unknown" not in r.output

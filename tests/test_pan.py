@@ -3,11 +3,12 @@
 import numpy as np
 import pytest
 
-from benchmark.datasets.pan import HEIGHT, MAX_SPEED, WIDTH, BSD200Pan, pan_frames
 from benchmark.core.imaging import write_png
 from benchmark.core.names import resolve
+from benchmark.datasets.pan import HEIGHT, MAX_SPEED, WIDTH, BSD200Pan, pan_frames
 from benchmark.run.runner import RunConfig, Runner
 from benchmark.run.stages import degrade, degraded_frames, reference
+
 from conftest import smooth_image
 
 
@@ -56,5 +57,5 @@ def test_bsd200_pan_is_a_video_set_that_codecs_degrade(tmp_path):
     deg_key, _ = degrade(runner.cache, spec, items[0], ref_key, ref_frames)
     pairs = list(zip(degraded_frames(runner.cache, deg_key, ref_key, ref_frames), ref_frames()))
     assert len(pairs) == 4
-    psnr = [10 * np.log10(255 ** 2 / np.mean((d.astype(float) - r) ** 2)) for d, r in pairs]
+    psnr = [10 * np.log10(255**2 / np.mean((d.astype(float) - r) ** 2)) for d, r in pairs]
     assert all(18 < p < 40 for p in psnr), psnr  # QP 46 is lossy

@@ -14,10 +14,11 @@ import torchvision.models as tvm
 from skimage import data as skdata
 
 from benchmark import registry
-from benchmark.files import metricweights
 from benchmark.core.imaging import write_png
-from benchmark.run.runner import RunConfig, run
+from benchmark.files import metricweights
 from benchmark.files.weights import WeightsMissing
+from benchmark.run.runner import RunConfig, run
+
 from conftest import smooth_image
 
 
@@ -29,7 +30,7 @@ def jpeg(img, q):
 
 
 def photo(h=64, w=80):
-    return np.ascontiguousarray(skdata.astronaut()[120:120 + h, 180:180 + w])
+    return np.ascontiguousarray(skdata.astronaut()[120 : 120 + h, 180 : 180 + w])
 
 
 @pytest.fixture
@@ -57,9 +58,13 @@ def random_states() -> dict:
     """Seeded random AlexNet and VGG16 features (torchvision's key names) and DISTS alpha/beta, made once."""
     if not _RANDOM:
         torch.manual_seed(0)
-        _RANDOM.update({"alexnet": {f"features.{k}": v for k, v in _alexnet_features().state_dict().items()},
-                        "vgg16": {f"features.{k}": v for k, v in _vgg16_features().state_dict().items()},
-                        "dists-weights": {"alpha": torch.rand(1, 1475, 1, 1) * 0.2, "beta": torch.rand(1, 1475, 1, 1) * 0.2}})
+        _RANDOM.update(
+            {
+                "alexnet": {f"features.{k}": v for k, v in _alexnet_features().state_dict().items()},
+                "vgg16": {f"features.{k}": v for k, v in _vgg16_features().state_dict().items()},
+                "dists-weights": {"alpha": torch.rand(1, 1475, 1, 1) * 0.2, "beta": torch.rand(1, 1475, 1, 1) * 0.2},
+            }
+        )
     return _RANDOM
 
 
@@ -87,23 +92,38 @@ def _tv_with(features_ctor, features):
         net = features_ctor()
         net.load_state_dict({k.removeprefix("features."): v for k, v in features.items()})
         return SimpleNamespace(features=net)
+
     return make
 
 
-@pytest.mark.parametrize("net,name,key,ctor", [("alex", "lpips", "alexnet", "alexnet"), ("vgg", "lpips-vgg", "vgg16", "vgg16")])
+@pytest.mark.parametrize(
+    "net,name,key,ctor", [("alex", "lpips", "alexnet", "alexnet"), ("vgg", "lpips-vgg", "vgg16", "vgg16")]
+)
 def test_lpips_equals_the_authors_package(backbones, monkeypatch, net, name, key, ctor):
     import lpips
 
     # the reference: lpips.LPIPS(net=...) as its authors build it, torchvision handing it the same backbone
-    monkeypatch.setattr(lpips.pretrained_networks.tv, ctor, _tv_with(_alexnet_features if ctor == "alexnet" else _vgg16_features, backbones[key]))
+    monkeypatch.setattr(
+        lpips.pretrained_networks.tv,
+        ctor,
+        _tv_with(_alexnet_features if ctor == "alexnet" else _vgg16_features, backbones[key]),
+    )
     ref_model = lpips.LPIPS(net=net, verbose=False).eval()
     metric = registry.metrics.get(name)()
     a = photo()
     pairs = [(jpeg(a, 10), a), (jpeg(a, 50), a), (a, a), (smooth_image(64, 80, seed=1), a)]
     ours = [metric.score(o, r) for o, r in pairs]
     with torch.no_grad():
-        theirs = [float(ref_model(torch.from_numpy(o).permute(2, 0, 1)[None].float() / 255, torch.from_numpy(r).permute(2, 0, 1)[None].float() / 255,
-                                  normalize=True)) for o, r in pairs]
+        theirs = [
+            float(
+                ref_model(
+                    torch.from_numpy(o).permute(2, 0, 1)[None].float() / 255,
+                    torch.from_numpy(r).permute(2, 0, 1)[None].float() / 255,
+                    normalize=True,
+                )
+            )
+            for o, r in pairs
+        ]
     assert ours == pytest.approx(theirs, abs=1e-6)
     assert ours[2] == pytest.approx(0.0, abs=1e-7) and len(set(np.round(ours, 8))) == 4  # the pairs are told apart
     assert metric.higher_is_better is False and "BSD-2-Clause" in metric.license
@@ -125,17 +145,30 @@ def test_dists_equals_piq_with_the_authors_weights(backbones, monkeypatch):
     total = ab["alpha"].sum() + ab["beta"].sum()
     # piq's DISTS as piq builds it: its torchvision VGG16 and its weights file (the authors' alpha/beta over their sum)
     monkeypatch.setattr(piq.perceptual, "vgg16", _tv_with(_vgg16_features, backbones["vgg16"]))
-    monkeypatch.setattr(torch.hub, "load_state_dict_from_url", lambda *a, **k: {"alpha": ab["alpha"] / total, "beta": ab["beta"] / total})
+    monkeypatch.setattr(
+        torch.hub,
+        "load_state_dict_from_url",
+        lambda *a, **k: {"alpha": ab["alpha"] / total, "beta": ab["beta"] / total},
+    )
     ref_model = piq.DISTS(reduction="none")
     metric = registry.metrics.get("dists")()
     a = photo(72, 96)
     pairs = [(jpeg(a, 10), a), (jpeg(a, 60), a), (smooth_image(72, 96, seed=2), a)]
     ours = [metric.score(o, r) for o, r in pairs]
     with torch.no_grad():
-        theirs = [float(ref_model(torch.from_numpy(o).permute(2, 0, 1)[None].float() / 255, torch.from_numpy(r).permute(2, 0, 1)[None].float() / 255))
-                  for o, r in pairs]
+        theirs = [
+            float(
+                ref_model(
+                    torch.from_numpy(o).permute(2, 0, 1)[None].float() / 255,
+                    torch.from_numpy(r).permute(2, 0, 1)[None].float() / 255,
+                )
+            )
+            for o, r in pairs
+        ]
     assert ours == pytest.approx(theirs, abs=1e-6)
-    assert metric.score(a, a) == pytest.approx(0.0, abs=1e-6)  # only with alpha/beta normalised by their sum, as the authors do
+    assert metric.score(a, a) == pytest.approx(
+        0.0, abs=1e-6
+    )  # only with alpha/beta normalised by their sum, as the authors do
     assert all(0 < v < 1 for v in ours)
 
 
@@ -153,7 +186,11 @@ def test_missing_or_damaged_weights_are_one_line_naming_the_fetch(torch_home, ba
     path.unlink()
     assert "run `bench metrics fetch lpips`" in registry.metrics.get("lpips").availability()
     assert "run `bench metrics fetch tlp`" in registry.metrics.get("tlp").availability()
-    r = CliRunner().invoke(app, ["run", "-d", f"{image_folder}@qf20", "--metrics", "psnr,lpips", "-o", str(tmp_path / "o")], env={"COLUMNS": "300"})
+    r = CliRunner().invoke(
+        app,
+        ["run", "-d", f"{image_folder}@qf20", "--metrics", "psnr,lpips", "-o", str(tmp_path / "o")],
+        env={"COLUMNS": "300"},
+    )
     text = " ".join(r.output.split())
     assert r.exit_code == 2 and text.count("error:") == 1 and "bench metrics fetch lpips" in text and str(path) in text
     assert not (tmp_path / "o").exists()
@@ -162,7 +199,7 @@ def test_missing_or_damaged_weights_are_one_line_naming_the_fetch(torch_home, ba
 def test_tlp_is_temporal_lpips(backbones):
     rng = np.random.default_rng(0)
     base = skdata.astronaut()[100:164, 100:200]
-    ref = [np.ascontiguousarray(base[:, 3 * i: 3 * i + 80]) for i in range(5)]
+    ref = [np.ascontiguousarray(base[:, 3 * i : 3 * i + 80]) for i in range(5)]
     m = registry.metrics.get("tlp")()
 
     def clip_values(outs):
@@ -187,8 +224,11 @@ def test_lpips_dists_tlp_in_a_run(backbones, tmp_path):
     d.mkdir()
     base = skdata.astronaut()[100:164, 100:220]
     for i in range(4):
-        write_png(d / f"{i:08d}.png", np.ascontiguousarray(base[:, 3 * i: 3 * i + 96]))
-    res = run(RunConfig(datasets=[f"{d}@crf40"], metrics=["psnr", "lpips", "dists", "tlp"], out=str(tmp_path / "o")), progress=False)
+        write_png(d / f"{i:08d}.png", np.ascontiguousarray(base[:, 3 * i : 3 * i + 96]))
+    res = run(
+        RunConfig(datasets=[f"{d}@crf40"], metrics=["psnr", "lpips", "dists", "tlp"], out=str(tmp_path / "o")),
+        progress=False,
+    )
     assert not res.failures, res.failures
     clip_rows = res.rows[res.rows.scope == "clip"].set_index("metric")
     assert set(clip_rows.index) == {"psnr", "lpips", "dists", "tlp"} and (clip_rows.value > 0).all()
@@ -201,7 +241,9 @@ def test_pyiqa_passthrough_psnr_equals_bench_psnr_and_reads_pyiqa_metadata():
     pytest.importorskip("pyiqa")
     a = photo()
     for b in (jpeg(a, 10), jpeg(a, 40)):
-        assert registry.metrics.get("pyiqa:psnr")().score(b, a) == pytest.approx(registry.metrics.get("psnr")().score(b, a), abs=0.01)
+        assert registry.metrics.get("pyiqa:psnr")().score(b, a) == pytest.approx(
+            registry.metrics.get("psnr")().score(b, a), abs=0.01
+        )
     psnr, niqe, lp = (registry.metrics.get(f"pyiqa:{n}") for n in ("psnr", "niqe", "lpips"))
     assert (psnr.kind, psnr.higher_is_better) == ("fr", True)
     assert (niqe.kind, niqe.higher_is_better) == ("nr", False) and (lp.kind, lp.higher_is_better) == ("fr", False)
@@ -215,7 +257,10 @@ def test_pyiqa_passthrough_in_a_run_records_its_license(image_folder, tmp_path):
     pytest.importorskip("pyiqa")
     import json
 
-    res = run(RunConfig(datasets=[f"{image_folder}@qf20"], metrics=["psnr", "pyiqa:psnr"], out=str(tmp_path / "o")), progress=False)
+    res = run(
+        RunConfig(datasets=[f"{image_folder}@qf20"], metrics=["psnr", "pyiqa:psnr"], out=str(tmp_path / "o")),
+        progress=False,
+    )
     assert not res.failures
     piv = res.rows.pivot_table(index="item_id", columns="metric", values="value")
     assert np.allclose(piv["pyiqa:psnr"], piv["psnr"], atol=0.01)
@@ -230,7 +275,9 @@ def test_pyiqa_missing_is_a_clear_error(monkeypatch):
     monkeypatch.setattr(pyiqa_any, "pyiqa_version", lambda: None)
     pyiqa_any.configs.cache_clear()
     try:
-        with pytest.raises(BenchError, match=r"pyiqa, which is not installed: pip install 'bench-enhance\[iqa\]'.*PolyForm"):
+        with pytest.raises(
+            BenchError, match=r"pyiqa, which is not installed: pip install 'bench-enhance\[iqa\]'.*PolyForm"
+        ):
             registry.metrics.get("pyiqa:not_loaded_before_x")
     finally:
         pyiqa_any.configs.cache_clear()
@@ -265,12 +312,19 @@ def test_vmaf_neg_does_not_credit_an_unsharp_mask(tmp_path):
     d.mkdir()
     base = skdata.astronaut()[60:204, 60:260]
     for i in range(4):
-        write_png(d / f"{i:08d}.png", np.ascontiguousarray(base[:, 4 * i: 4 * i + 176]))
+        write_png(d / f"{i:08d}.png", np.ascontiguousarray(base[:, 4 * i : 4 * i + 176]))
     cls = _unsharp_method()
     registry.methods.register(cls.name)(cls)
     try:
-        res = run(RunConfig(methods=["identity", cls.name], datasets=[f"{d}@crf35"], metrics=["vmaf", "vmaf-neg"], out=str(tmp_path / "o")),
-                  progress=False)
+        res = run(
+            RunConfig(
+                methods=["identity", cls.name],
+                datasets=[f"{d}@crf35"],
+                metrics=["vmaf", "vmaf-neg"],
+                out=str(tmp_path / "o"),
+            ),
+            progress=False,
+        )
     finally:
         registry.methods.unregister(cls.name)
     assert not res.failures, res.failures
@@ -293,26 +347,47 @@ def test_vmaf_neg_warning_rules():
     def rows(values):
         out = []
         for method, metric, item, v in values:
-            out.append({"dataset": "vid4-crf35", "method": method, "metric": metric, "item_id": item, "scope": "clip", "status": "ok", "value": v})
+            out.append(
+                {
+                    "dataset": "vid4-crf35",
+                    "method": method,
+                    "metric": metric,
+                    "item_id": item,
+                    "scope": "clip",
+                    "status": "ok",
+                    "value": v,
+                }
+            )
         return pd.DataFrame(out)
 
     base = [("identity", m, i, 60.0) for m in ("vmaf", "vmaf-neg") for i in ("a", "b")]
     honest = rows(base + [("gan", "vmaf", i, 64.0) for i in "ab"] + [("gan", "vmaf-neg", i, 63.5) for i in "ab"])
     assert vmaf_neg_warnings(honest) == []
-    inflated = rows(base + [("pix2pix", "vmaf", i, 66.0) for i in "ab"] + [("pix2pix", "vmaf-neg", i, 59.0) for i in "ab"])
+    inflated = rows(
+        base + [("pix2pix", "vmaf", i, 66.0) for i in "ab"] + [("pix2pix", "vmaf-neg", i, 59.0) for i in "ab"]
+    )
     (w,) = vmaf_neg_warnings(inflated)
     assert "pix2pix" in w and "vid4-crf35" in w and "+6.0" in w and "-1.0" in w
-    assert vmaf_neg_warnings(rows(base + [("gan", "vmaf", i, 66.0) for i in "ab"])) == []  # no VMAF NEG in the run: nothing to compare
-    assert vmaf_neg_warnings(pd.DataFrame(columns=["dataset", "method", "metric", "item_id", "scope", "status", "value"])) == []
+    assert (
+        vmaf_neg_warnings(rows(base + [("gan", "vmaf", i, 66.0) for i in "ab"])) == []
+    )  # no VMAF NEG in the run: nothing to compare
+    assert (
+        vmaf_neg_warnings(pd.DataFrame(columns=["dataset", "method", "metric", "item_id", "scope", "status", "value"]))
+        == []
+    )
 
 
 def test_bd_warnings_flag_bits_saved_at_equal_vmaf_only():
     from benchmark.reports.vmafneg import bd_warnings
 
     # the Vid4 H.264 CRF 20-40 BD-rates measured for docs/results.md
-    bd = pd.DataFrame([{"dataset_base": "vid4", "codec": "crf", "method": m, "metric": x, "bd_rate_pct": v}
-                       for m, vals in (("ssim", (-0.9, -0.3)), ("gan", (1.0, 1.1)), ("pix2pix:lam=1000", (-18.0, 8.3)))
-                       for x, v in zip(("vmaf", "vmaf-neg"), vals)])
+    bd = pd.DataFrame(
+        [
+            {"dataset_base": "vid4", "codec": "crf", "method": m, "metric": x, "bd_rate_pct": v}
+            for m, vals in (("ssim", (-0.9, -0.3)), ("gan", (1.0, 1.1)), ("pix2pix:lam=1000", (-18.0, 8.3)))
+            for x, v in zip(("vmaf", "vmaf-neg"), vals)
+        ]
+    )
     (w,) = bd_warnings(bd)
     assert w.startswith("pix2pix:lam=1000 on vid4 (crf): -18.0% bits at equal VMAF but +8.3% at equal VMAF NEG")
     assert bd_warnings(bd[bd.metric == "vmaf"]) == []
@@ -331,8 +406,18 @@ class TinyFeatures:
 
     def __init__(self, seed=0):
         torch.manual_seed(seed)
-        self.net = torch.nn.Sequential(torch.nn.Conv2d(3, 16, 5, stride=2), torch.nn.ReLU(), torch.nn.Conv2d(16, 16, 3), torch.nn.ReLU(),
-                                       torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten()).double().eval()
+        self.net = (
+            torch.nn.Sequential(
+                torch.nn.Conv2d(3, 16, 5, stride=2),
+                torch.nn.ReLU(),
+                torch.nn.Conv2d(16, 16, 3),
+                torch.nn.ReLU(),
+                torch.nn.AdaptiveAvgPool2d(1),
+                torch.nn.Flatten(),
+            )
+            .double()
+            .eval()
+        )
 
     def identity(self):
         return {"task": "features", "network": "tiny-test", "seed": 0}
@@ -345,6 +430,7 @@ class TinyFeatures:
             x = torch.from_numpy(np.stack(frames)).permute(0, 3, 1, 2).double()
             with torch.no_grad():
                 return self.net(x.repeat(1, 3, 1, 1) if x.shape[1] == 1 else x).numpy()
+
         return features
 
 
@@ -381,7 +467,12 @@ def test_fid_grows_as_jpeg_quality_falls(tiny_features, tmp_path):
     for name in ("astronaut", "coffee", "chelsea", "rocket", "immunohistochemistry"):
         img = getattr(sk, name)()
         write_png(d / f"{name}.png", np.ascontiguousarray(img[:160, :200]))
-    res = run(RunConfig(methods=["identity"], datasets=[f"{d}@qf{{5,15,40,90}}"], metrics=["fid", "kid"], out=str(tmp_path / "o")), progress=False)
+    res = run(
+        RunConfig(
+            methods=["identity"], datasets=[f"{d}@qf{{5,15,40,90}}"], metrics=["fid", "kid"], out=str(tmp_path / "o")
+        ),
+        progress=False,
+    )
     assert not res.failures, res.failures
     rows = res.rows[(res.rows.scope == "dataset") & (res.rows.metric == "fid")].set_index("dataset").value
     fids = [rows[f"{d}@qf{q}"] for q in (90, 40, 15, 5)]
@@ -434,12 +525,23 @@ class MobileNetFeatures(TinyFeatures):
         return {"task": "features", "network": "mobilenet_v2-imagenet"}
 
     def load(self, metric):
-        mean, std = torch.tensor([0.485, 0.456, 0.406])[:, None, None], torch.tensor([0.229, 0.224, 0.225])[:, None, None]
+        mean, std = (
+            torch.tensor([0.485, 0.456, 0.406])[:, None, None],
+            torch.tensor([0.229, 0.224, 0.225])[:, None, None],
+        )
 
         def features(frames):
             with torch.no_grad():
-                return np.stack([self.net.features(((torch.from_numpy(f).permute(2, 0, 1).float() / 255 - mean) / std)[None])
-                                 .mean((2, 3))[0].double().numpy() for f in frames])
+                return np.stack(
+                    [
+                        self.net.features(((torch.from_numpy(f).permute(2, 0, 1).float() / 255 - mean) / std)[None])
+                        .mean((2, 3))[0]
+                        .double()
+                        .numpy()
+                        for f in frames
+                    ]
+                )
+
         return features
 
 
@@ -450,8 +552,16 @@ def live1_fid(monkeypatch, network, data_root, out):
 
     monkeypatch.setattr(distribution, "NETWORK", network)
     distribution._Distribution._loaded.clear()
-    res = run(RunConfig(methods=["identity"], datasets=["live1-qf{10,20,30,40,50}"], metrics=["fid"], data_root=str(data_root),
-                        out=str(out)), progress=False)
+    res = run(
+        RunConfig(
+            methods=["identity"],
+            datasets=["live1-qf{10,20,30,40,50}"],
+            metrics=["fid"],
+            data_root=str(data_root),
+            out=str(out),
+        ),
+        progress=False,
+    )
     assert not res.failures, res.failures
     fid = res.rows[(res.rows.scope == "dataset") & (res.rows.metric == "fid")].set_index("dataset").value
     return [fid[f"live1-qf{q}"] for q in (50, 40, 30, 20, 10)]
@@ -483,8 +593,17 @@ def test_fid_with_trained_features_grows_as_jpeg_quality_falls_on_live1(monkeypa
 def test_vmaf_neg_never_above_vmaf_on_vid4_crf35(data_root, tmp_path):
     """The issue's check: vmaf-neg at most vmaf + 0.5 on every Vid4 CRF35 row of identity, gan and
     pix2pix:lam=1000 (here the first 5 frames of each clip; all frames: see docs/metrics.md)."""
-    res = run(RunConfig(methods=["identity", "gan", "pix2pix:lam=1000"], datasets=["vid4-crf35"], metrics=["vmaf", "vmaf-neg"],
-                        data_root=str(data_root), max_frames=5, out=str(tmp_path / "o")), progress=False)
+    res = run(
+        RunConfig(
+            methods=["identity", "gan", "pix2pix:lam=1000"],
+            datasets=["vid4-crf35"],
+            metrics=["vmaf", "vmaf-neg"],
+            data_root=str(data_root),
+            max_frames=5,
+            out=str(tmp_path / "o"),
+        ),
+        progress=False,
+    )
     assert not res.failures, res.failures
     r = res.rows[res.rows.metric.isin(["vmaf", "vmaf-neg"])]
     piv = r.pivot_table(index=["item_id", "method", "scope", "frame"], columns="metric", values="value")
@@ -515,7 +634,9 @@ def test_fid_runs_torch_fidelitys_inception_from_the_fetched_file(torch_home, mo
     monkeypatch.setattr(metricweights, "FILES", {**metricweights.FILES, "inception-fid": declared})
     distribution._Distribution._loaded.clear()
     fid = registry.metrics.get("fid")()
-    assert fid.availability() == "" and fid.predictor_identity()["weights"] == f.sha256  # the identity names the declared file
+    assert (
+        fid.availability() == "" and fid.predictor_identity()["weights"] == f.sha256
+    )  # the identity names the declared file
     frames = [smooth_image(40, 56, seed=1), smooth_image(40, 56, c=1, seed=9)]
     feats = fid.predict_many(frames[:1]) + [fid.predict(frames[1])]
     assert all(len(p) == 2048 for p in feats)

@@ -24,7 +24,9 @@ def _plan(cfg: RunConfig):
 def test_units_are_items_times_methods_in_order_with_their_sizes(image_folder):
     cfg = RunConfig(methods=["identity", "bicubic"], datasets=[f"{image_folder}@x2"], metrics=["psnr"])
     _, plan = _plan(cfg)
-    assert [(u.item_id, u.method) for u in plan.units] == [(i, m) for i in ("img0", "img1", "img2") for m in ("identity", "bicubic")]
+    assert [(u.item_id, u.method) for u in plan.units] == [
+        (i, m) for i in ("img0", "img1", "img2") for m in ("identity", "bicubic")
+    ]
     assert plan.units[0].pixels == 48 * 64 and plan.units[0].frames == 1
     assert len({u.key for u in plan.units}) == 6 and plan.item(plan.units[2]).item_id == "img1"
     _, again = _plan(cfg)

@@ -13,10 +13,11 @@ import torch
 from typer.testing import CliRunner
 
 from benchmark.cli import app
-from benchmark.errors import BenchError
 from benchmark.core.imaging import read_image, write_png
-from benchmark.run.runner import RunConfig, make_method, run
 from benchmark.core.tiling import auto_tile, run_tiled
+from benchmark.errors import BenchError
+from benchmark.run.runner import RunConfig, make_method, run
+
 from conftest import smooth_image
 
 spandrel = pytest.importorskip("spandrel")
@@ -32,8 +33,23 @@ TINY = {
     "esrgan_x2": (lambda: ESRGAN(num_filters=8, num_blocks=1, scale=2), ".pth", 2, 3, "ESRGAN"),
     "compact_x4": (lambda: Compact(num_feat=8, num_conv=2, upscale=4), ".safetensors", 4, 3, "Compact"),
     "span_x2": (lambda: SPAN(num_in_ch=3, num_out_ch=3, feature_channels=8, upscale=2), ".pth", 2, 3, "SPAN"),
-    "swinir_x2": (lambda: SwinIR(img_size=16, in_chans=3, embed_dim=12, depths=[1], num_heads=[2], window_size=4, mlp_ratio=2,
-                                 upscale=2, upsampler="pixelshuffle"), ".pth", 2, 3, "SwinIR"),
+    "swinir_x2": (
+        lambda: SwinIR(
+            img_size=16,
+            in_chans=3,
+            embed_dim=12,
+            depths=[1],
+            num_heads=[2],
+            window_size=4,
+            mlp_ratio=2,
+            upscale=2,
+            upsampler="pixelshuffle",
+        ),
+        ".pth",
+        2,
+        3,
+        "SwinIR",
+    ),
     "dncnn_gray": (lambda: DnCNN(in_nc=1, out_nc=1, nc=8, nb=5), ".pt", 1, 1, "DnCNN"),
     "drunet": (lambda: DRUNet(in_nc=4, out_nc=3, nc=[8, 16, 32, 64], nb=4), ".ckpt", 1, 3, "DRUNet"),
 }
@@ -77,7 +93,11 @@ def test_weights_file_loads_with_its_scale_and_matches_spandrel(key, tmp_path):
     m = make_method(str(path))
     _, _, scale, channels, arch = TINY[key]
     assert (m.name, m.scale, m.arch, m.model.input_channels) == (key, scale, arch, channels)
-    assert m.weights_hash in json.dumps(m.identity()) and m.version.startswith(f"1+{arch}-") and m.weights_hash[:12] in m.version
+    assert (
+        m.weights_hash in json.dumps(m.identity())
+        and m.version.startswith(f"1+{arch}-")
+        and m.weights_hash[:12] in m.version
+    )
     img = smooth_image(36, 44, c=3 if channels == 3 else 1, seed=1)
     m.setup("cpu")
     out = m.restore([img])[0]
@@ -93,7 +113,7 @@ def test_gray_model_on_rgb_frames_and_rgb_model_on_gray_frames(tmp_path):
     out = gray.restore([rgb])[0]
     assert out.shape == rgb.shape
     for c in range(3):  # each channel through the gray model
-        assert np.array_equal(out[:, :, c:c + 1], gray.restore([np.ascontiguousarray(rgb[:, :, c:c + 1])])[0])
+        assert np.array_equal(out[:, :, c : c + 1], gray.restore([np.ascontiguousarray(rgb[:, :, c : c + 1])])[0])
     colour = make_method(str(save_tiny("compact_x4", tmp_path)))
     colour.setup("cpu")
     g = smooth_image(20, 24, c=1, seed=3)
@@ -188,7 +208,9 @@ def test_bad_files_are_clear_errors_naming_the_file(tmp_path):
         make_method(str(tmp_path / "evil.pth"))
     assert "weights_only` set to `False`" not in str(e.value)
     (tmp_path / "odd.pth").write_bytes(pickle.dumps(Evil(), protocol=4))
-    with pytest.raises(BenchError, match=r"odd.pth: not readable as model weights \(UnpicklingError: Unsupported operand"):
+    with pytest.raises(
+        BenchError, match=r"odd.pth: not readable as model weights \(UnpicklingError: Unsupported operand"
+    ):
         make_method(str(tmp_path / "odd.pth"))
     torch.jit.save(torch.jit.script(torch.nn.Conv2d(3, 3, 3)), tmp_path / "scripted.pt")
     with pytest.raises(BenchError, match="scripted.pt: a TorchScript archive"):
@@ -211,8 +233,12 @@ def test_bad_files_are_clear_errors_naming_the_file(tmp_path):
 
 def test_run_with_a_weights_file_beside_bicubic(tmp_path, image_folder):
     path = save_tiny("compact_x4", tmp_path)
-    res = run(RunConfig(methods=["bicubic", str(path)], datasets=[f"{image_folder}@x4"], metrics=["psnr"], out=str(tmp_path / "o")),
-              progress=False)
+    res = run(
+        RunConfig(
+            methods=["bicubic", str(path)], datasets=[f"{image_folder}@x4"], metrics=["psnr"], out=str(tmp_path / "o")
+        ),
+        progress=False,
+    )
     assert not res.failures
     df = pd.read_parquet(tmp_path / "o" / "scores.parquet")
     assert set(df.method) == {"bicubic", "compact_x4"} and (df.status == "ok").all()
@@ -233,15 +259,25 @@ def test_spec_file_names_a_weights_file(tmp_path, image_folder):
     save_tiny("compact_x4", tmp_path)
     spec = tmp_path / "bench.toml"
     spec.write_text('[methods.esr]\npath = "compact_x4.safetensors"\ntile = 64\n')
-    res = run(RunConfig(methods=["bicubic", "esr"], datasets=[f"{image_folder}@x4"], metrics=["psnr"], specs=[str(spec)],
-                        out=str(tmp_path / "o")), progress=False)
+    res = run(
+        RunConfig(
+            methods=["bicubic", "esr"],
+            datasets=[f"{image_folder}@x4"],
+            metrics=["psnr"],
+            specs=[str(spec)],
+            out=str(tmp_path / "o"),
+        ),
+        progress=False,
+    )
     assert not res.failures and set(res.rows.method) == {"bicubic", "esr"}
     plugin = res.manifest["plugins"]["methods"]["esr"]
     assert plugin["origin"] == f"spec file {spec}" and plugin["target"] == str(tmp_path / "compact_x4.safetensors")
     assert res.manifest["config"]["methods"][1]["params"] == {"tile": 64}
     src = tmp_path / "in.png"
     write_png(src, smooth_image(16, 20, seed=9))
-    r = CliRunner().invoke(app, ["enhance", str(src), "-m", "esr:tile=0", "--spec", str(spec), "-o", str(tmp_path / "e.png"), "-q"])
+    r = CliRunner().invoke(
+        app, ["enhance", str(src), "-m", "esr:tile=0", "--spec", str(spec), "-o", str(tmp_path / "e.png"), "-q"]
+    )
     assert r.exit_code == 0, r.output
     assert read_image(tmp_path / "e.png").shape == (64, 80, 3)
     spec.write_text('[methods.bicubic]\npath = "compact_x4.safetensors"\n')
@@ -267,5 +303,7 @@ def test_enhance_takes_the_scale_from_a_weights_file(tmp_path):
     r = CliRunner().invoke(app, ["enhance", str(src), "-m", str(path), "-o", str(tmp_path / "out.png"), "-q"])
     assert r.exit_code == 0, r.output
     assert read_image(tmp_path / "out.png").shape == (48, 60, 3)
-    r = CliRunner().invoke(app, ["enhance", str(src), "-m", str(path), "--scale", "4", "-o", str(tmp_path / "x.png"), "-q"])
+    r = CliRunner().invoke(
+        app, ["enhance", str(src), "-m", str(path), "--scale", "4", "-o", str(tmp_path / "x.png"), "-q"]
+    )
     assert r.exit_code == 2 and "upscales x2" in r.output

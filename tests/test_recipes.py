@@ -7,16 +7,21 @@ import pytest
 from typer.testing import CliRunner
 
 from benchmark.cli import app
-from benchmark.tools.pipelines import PIPELINES
 from benchmark.run.results import read_scores
+from benchmark.tools.pipelines import PIPELINES
 
 PANELS = {  # comparison video size: 2x2 tiles of the output size, or panels side by side
-    "pix2pix-h264": (2560, 1440), "srgan-x4": (1280, 544), "videoboost-144p": (2560, 1440),
-    "fast-srgan-realtime": (640, 360), "gan-clips": (1280, 544),
+    "pix2pix-h264": (2560, 1440),
+    "srgan-x4": (1280, 544),
+    "videoboost-144p": (2560, 1440),
+    "fast-srgan-realtime": (640, 360),
+    "gan-clips": (1280, 544),
 }
 
 
-@pytest.mark.parametrize("name", [n for n in PIPELINES if n != "rate-savings"])  # rate-savings: standard sets, tests/test_bdrate.py
+@pytest.mark.parametrize(
+    "name", [n for n in PIPELINES if n != "rate-savings"]
+)  # rate-savings: standard sets, tests/test_bdrate.py
 def test_recipe_runs_end_to_end(name, tmp_path):
     r = CliRunner().invoke(app, ["recipe", name, "-o", str(tmp_path), "--max-frames", "2", "-q"])
     assert r.exit_code == 0, r.output
@@ -35,7 +40,9 @@ def test_recipe_runs_end_to_end(name, tmp_path):
     assert size == PANELS[name] and n == 2
     if name == "fast-srgan-realtime":
         rt = json.loads((out / "realtime.json").read_text())
-        assert rt["frames_arrived"] == 2 and rt["frames_processed"] + rt["frames_dropped"] == 2 and rt["source_fps"] == 25
+        assert (
+            rt["frames_arrived"] == 2 and rt["frames_processed"] + rt["frames_dropped"] == 2 and rt["source_fps"] == 25
+        )
     if name == "pix2pix-h264":
         decoded = rows[(rows.scope == "clip") & (rows.method == "identity") & (rows.metric == "psnr")].value
         assert decoded.between(26, 30).all()  # the low-quality regime of the original H.264 use (about 28 dB)

@@ -46,7 +46,9 @@ def test_entry_point_collision_names_both_origins(tmp_path, monkeypatch):
 
 
 def test_broken_plugin_breaks_only_itself(tmp_path, monkeypatch):
-    reg = registry.Registry("methods", {"ok": "benchmark.methods.adapters.classic:Identity", "broken": "no_such_module_xyz:Thing"})
+    reg = registry.Registry(
+        "methods", {"ok": "benchmark.methods.adapters.classic:Identity", "broken": "no_such_module_xyz:Thing"}
+    )
     assert reg.get("ok").name == "identity"
     with pytest.raises(RegistryError, match="no_such_module_xyz"):
         reg.get("broken")
@@ -57,8 +59,8 @@ def test_broken_plugin_breaks_only_itself(tmp_path, monkeypatch):
 def test_a_plugins_source_is_in_its_identity_so_edited_code_is_restored_again(tmp_path, monkeypatch):
     """Editing a plug-in's source file changes its identity (and so its output cache key);
     built-in identities carry no code digest (their cache keys are unchanged)."""
-    from benchmark.run.keys import output_key
     from benchmark.core.names import resolve
+    from benchmark.run.keys import output_key
     from benchmark.run.resolve import make_method
 
     spec = resolve("photos-qf20", None)
@@ -68,7 +70,8 @@ def test_a_plugins_source_is_in_its_identity_so_edited_code_is_restored_again(tm
         (tmp_path / f"{mod}.py").write_text(
             "from benchmark import registry\nfrom benchmark.api import Method\n\n"
             f"@registry.methods.register('edited-{i}')\nclass Edited(Method):\n    name = 'edited'\n\n"
-            f"    def process(self, frames, ctx):\n        {body}\n")
+            f"    def process(self, frames, ctx):\n        {body}\n"
+        )
         monkeypatch.syspath_prepend(str(tmp_path))
         __import__(mod)
         try:

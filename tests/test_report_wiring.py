@@ -14,14 +14,31 @@ from benchmark.run.results import write_scores
 
 
 def test_a_gain_on_vmaf_but_not_on_vmaf_neg_is_said_everywhere(tmp_path):
-    base = {"dataset": "vid4-crf35", "base": "vid4", "degradation": "crf35", "frame": -1, "scope": "clip", "higher_is_better": True,
-            "unit": "", "status": "ok", "error": None, "crop_border": 0, "metric_version": "1", "method_version": "1", "run_id": "r",
-            "bpp": np.nan, "bitrate_kbps": np.nan, "elapsed_s": np.nan}
+    base = {
+        "dataset": "vid4-crf35",
+        "base": "vid4",
+        "degradation": "crf35",
+        "frame": -1,
+        "scope": "clip",
+        "higher_is_better": True,
+        "unit": "",
+        "status": "ok",
+        "error": None,
+        "crop_border": 0,
+        "metric_version": "1",
+        "method_version": "1",
+        "run_id": "r",
+        "bpp": np.nan,
+        "bitrate_kbps": np.nan,
+        "elapsed_s": np.nan,
+    }
     rows = []
     for clip, v in (("calendar", 60.0), ("city", 70.0)):
         for method, gain, gain_neg in (("identity", 0.0, 0.0), ("sharpen", 5.0, -0.5)):
-            rows += [{**base, "item_id": clip, "method": method, "metric": "vmaf", "value": v + gain},
-                     {**base, "item_id": clip, "method": method, "metric": "vmaf-neg", "value": v - 2 + gain_neg}]
+            rows += [
+                {**base, "item_id": clip, "method": method, "metric": "vmaf", "value": v + gain},
+                {**base, "item_id": clip, "method": method, "metric": "vmaf-neg", "value": v - 2 + gain_neg},
+            ]
     run = tmp_path / "run"
     write_scores(run, pd.DataFrame(rows))
     (run / "manifest.json").write_text(json.dumps({"run_id": "r", "status": "complete", "started": "2026"}))

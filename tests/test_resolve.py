@@ -19,7 +19,9 @@ def test_settings_are_json_where_they_can_be_and_label_the_method():
         parse_settings(["lam"], "usage")
     m = make_method("tsmooth:base=bicubic:radius=2")
     assert m.name == "tsmooth:base=bicubic:radius=2" and m.registry_name == "tsmooth" and m.params["radius"] == 2
-    assert make_method("bicubic").name == "bicubic" and make_method("bicubic").code_hash is None  # built in: versioned by hand
+    assert (
+        make_method("bicubic").name == "bicubic" and make_method("bicubic").code_hash is None
+    )  # built in: versioned by hand
 
 
 def test_a_wrong_setting_or_name_is_one_error_naming_it():
@@ -64,8 +66,15 @@ def test_metrics_get_the_options_they_declare_and_twice_is_an_error():
 
 def test_resolve_refuses_a_scale_mismatch_before_any_work_and_records_origins(image_folder):
     with pytest.raises(BenchError, match="upscales x2, but data set .* has no downscale"):
-        resolve_run(RunConfig(methods=["fast-srgan"], datasets=[f"{image_folder}@qf20"], metrics=["psnr"]), None, Specs.load([]))
-    resolved = resolve_run(RunConfig(methods=["identity"], datasets=[f"{image_folder}@qf20"], metrics=["psnr"]), None, Specs.load([]))
+        resolve_run(
+            RunConfig(methods=["fast-srgan"], datasets=[f"{image_folder}@qf20"], metrics=["psnr"]), None, Specs.load([])
+        )
+    resolved = resolve_run(
+        RunConfig(methods=["identity"], datasets=[f"{image_folder}@qf20"], metrics=["psnr"]), None, Specs.load([])
+    )
     plugins = resolved.plugins()
-    assert plugins["methods"]["identity"]["origin"] == "built-in" and plugins["degradations"]["jpeg"]["origin"] == "built-in"
+    assert (
+        plugins["methods"]["identity"]["origin"] == "built-in"
+        and plugins["degradations"]["jpeg"]["origin"] == "built-in"
+    )
     assert resolved.plugin_names() >= {"identity", "psnr", "jpeg"}

@@ -24,10 +24,23 @@ def _digest(cfg: RunConfig) -> str:
 def test_the_digest_holds_what_changes_results_and_not_how_they_are_computed(image_folder):
     cfg = RunConfig(methods=["identity", "bicubic"], datasets=[f"{image_folder}@x2"], metrics=["psnr"])
     d = _digest(cfg)
-    for incidental in (dict(batch_size=2), dict(device="cpu"), dict(workers=2), dict(executor="processes"), dict(retries=0), dict(cost=False)):
+    for incidental in (
+        dict(batch_size=2),
+        dict(device="cpu"),
+        dict(workers=2),
+        dict(executor="processes"),
+        dict(retries=0),
+        dict(cost=False),
+    ):
         assert _digest(replace(cfg, **incidental)) == d, incidental
-    changed = [replace(cfg, seed=1), replace(cfg, metrics=["psnr", "ssim"]), replace(cfg, methods=["identity"]),
-               replace(cfg, limit=1), replace(cfg, crop_border=0), replace(cfg, max_frames=3)]
+    changed = [
+        replace(cfg, seed=1),
+        replace(cfg, metrics=["psnr", "ssim"]),
+        replace(cfg, methods=["identity"]),
+        replace(cfg, limit=1),
+        replace(cfg, crop_border=0),
+        replace(cfg, max_frames=3),
+    ]
     digests = [_digest(c) for c in changed]
     assert d not in digests and len(set(digests)) == len(digests)
 

@@ -37,7 +37,10 @@ def counting_method():
 
 
 def test_rows_are_tidy_and_documented(image_folder, tmp_path):
-    res = run(RunConfig(methods=["identity", "bicubic"], datasets=[f"{image_folder}@x2"], out=str(tmp_path / "o")), progress=False)
+    res = run(
+        RunConfig(methods=["identity", "bicubic"], datasets=[f"{image_folder}@x2"], out=str(tmp_path / "o")),
+        progress=False,
+    )
     df = pd.read_parquet(tmp_path / "o" / "scores.parquet")
     assert list(df.columns) == COLUMNS
     assert (df["status"] == "ok").all() and len(df) == 3 * 2 * 6
@@ -46,7 +49,11 @@ def test_rows_are_tidy_and_documented(image_folder, tmp_path):
     csv = pd.read_csv(tmp_path / "o" / "scores.csv")
     assert len(csv) == len(df)
     m = json.loads((tmp_path / "o" / "manifest.json").read_text())
-    assert m["status"] == "complete" and m["versions"]["numpy"] and m["plugins"]["methods"]["bicubic"]["origin"] == "built-in"
+    assert (
+        m["status"] == "complete"
+        and m["versions"]["numpy"]
+        and m["plugins"]["methods"]["bicubic"]["origin"] == "built-in"
+    )
     assert m["config"]["datasets"][0]["chain"][0]["name"] == "downscale"
     psnr = df[df.metric == "psnr-y"].groupby("method")["value"].mean()
     assert psnr["bicubic"] > psnr["identity"]  # interpolation beats pixel replication
@@ -54,7 +61,9 @@ def test_rows_are_tidy_and_documented(image_folder, tmp_path):
 
 
 def test_video_rows_per_frame_and_per_clip(frame_folder, tmp_path):
-    res = run(RunConfig(datasets=[f"{frame_folder}@crf30"], metrics=["psnr", "fps"], out=str(tmp_path / "o")), progress=False)
+    res = run(
+        RunConfig(datasets=[f"{frame_folder}@crf30"], metrics=["psnr", "fps"], out=str(tmp_path / "o")), progress=False
+    )
     df = res.rows
     psnr = df[df.metric == "psnr"]
     assert sorted(psnr[psnr.scope == "frame"]["frame"]) == list(range(6))
@@ -64,7 +73,9 @@ def test_video_rows_per_frame_and_per_clip(frame_folder, tmp_path):
 
 
 def test_rerun_recomputes_nothing(image_folder, tmp_path, counting_method):
-    cfg = dict(methods=["counting"], datasets=[f"{image_folder}@qf30", f"{image_folder}@qf40"], cache_dir=str(tmp_path / "c"))
+    cfg = dict(
+        methods=["counting"], datasets=[f"{image_folder}@qf30", f"{image_folder}@qf40"], cache_dir=str(tmp_path / "c")
+    )
     a = run(RunConfig(**cfg, out=str(tmp_path / "a")), progress=False)
     n_calls = len(counting_method)
     assert n_calls == 6
@@ -93,7 +104,21 @@ def test_failures_are_rows_and_the_run_goes_on(tmp_path, image_folder):
             return [np.full(f.shape, np.nan, np.float32) for f in frames]
 
     try:
-        result = CliRunner().invoke(app, ["run", "-q", "-m", "identity,flaky", "-d", f"{image_folder}@qf50", "--metrics", "psnr,ssim", "-o", str(tmp_path / "o")])
+        result = CliRunner().invoke(
+            app,
+            [
+                "run",
+                "-q",
+                "-m",
+                "identity,flaky",
+                "-d",
+                f"{image_folder}@qf50",
+                "--metrics",
+                "psnr,ssim",
+                "-o",
+                str(tmp_path / "o"),
+            ],
+        )
     finally:
         registry.methods.unregister("flaky")
     assert result.exit_code == 1, result.output
@@ -130,6 +155,7 @@ SLOW_CLI = textwrap.dedent(
 
 def test_killed_run_resumes_to_the_same_rows(tmp_path, image_folder):
     from benchmark.core.imaging import write_png
+
     from conftest import smooth_image
 
     for i in range(3, 10):
@@ -139,7 +165,9 @@ def test_killed_run_resumes_to_the_same_rows(tmp_path, image_folder):
     args = ["run", "-q", "-m", "slow", "-d", f"{image_folder}@qf20", "--metrics", "psnr,ssim-y,fps"]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     cache = tmp_path / "cache"
-    proc = subprocess.Popen([sys.executable, str(script), *args, "--cache-dir", str(cache), "-o", str(tmp_path / "killed")], env=env)
+    proc = subprocess.Popen(
+        [sys.executable, str(script), *args, "--cache-dir", str(cache), "-o", str(tmp_path / "killed")], env=env
+    )
     deadline = time.time() + 120
     while time.time() < deadline:
         done = len(list((cache / "frames").glob("*/*/meta.json"))) if (cache / "frames").exists() else 0
@@ -150,9 +178,19 @@ def test_killed_run_resumes_to_the_same_rows(tmp_path, image_folder):
     proc.wait()
     assert not (tmp_path / "killed" / "scores.parquet").exists()
     env["SLOW_DELAY"] = "0"  # the same outputs, without the wait that gave the kill its time
-    resumed = subprocess.run([sys.executable, str(script), *args, "--cache-dir", str(cache), "-o", str(tmp_path / "resumed")], env=env, capture_output=True, text=True)
+    resumed = subprocess.run(
+        [sys.executable, str(script), *args, "--cache-dir", str(cache), "-o", str(tmp_path / "resumed")],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     assert resumed.returncode == 0, resumed.stderr
-    fresh = subprocess.run([sys.executable, str(script), *args, "--cache-dir", str(tmp_path / "cache2"), "-o", str(tmp_path / "fresh")], env=env, capture_output=True, text=True)
+    fresh = subprocess.run(
+        [sys.executable, str(script), *args, "--cache-dir", str(tmp_path / "cache2"), "-o", str(tmp_path / "fresh")],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     assert fresh.returncode == 0, fresh.stderr
     a = pd.read_parquet(tmp_path / "resumed" / "scores.parquet")
     b = pd.read_parquet(tmp_path / "fresh" / "scores.parquet")
@@ -167,19 +205,55 @@ def test_external_plugin_package_is_listed_and_runs(tmp_path, image_folder):
     target = tmp_path / "site"
     import shutil
 
-    pkg = shutil.copytree(Path(__file__).parent / "plugin_pkg", tmp_path / "plugin_pkg")  # pip builds in place: not in the source tree
+    pkg = shutil.copytree(
+        Path(__file__).parent / "plugin_pkg", tmp_path / "plugin_pkg"
+    )  # pip builds in place: not in the source tree
     build = subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--no-build-isolation", "--no-deps", "--no-index", "--target", str(target), str(pkg)],
-        capture_output=True, text=True,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-build-isolation",
+            "--no-deps",
+            "--no-index",
+            "--target",
+            str(target),
+            str(pkg),
+        ],
+        capture_output=True,
+        text=True,
     )
     assert build.returncode == 0, build.stderr
-    env = {**os.environ, "COLUMNS": "250", "PYTHONPATH": os.pathsep.join([str(target), os.environ.get("PYTHONPATH", "")])}
+    env = {
+        **os.environ,
+        "COLUMNS": "250",
+        "PYTHONPATH": os.pathsep.join([str(target), os.environ.get("PYTHONPATH", "")]),
+    }
     bench = [sys.executable, "-m", "benchmark.cli"]
     listed = subprocess.run([*bench, "list", "methods"], env=env, capture_output=True, text=True)
     assert listed.returncode == 0, listed.stderr
     line = next(l for l in listed.stdout.splitlines() if l.strip("│ ").startswith("invert "))
     assert "0.3.0" in line and "bench-example-plugin" in line
-    ran = subprocess.run([*bench, "run", "-q", "-m", "identity,invert", "-d", f"{image_folder}@qf50", "--metrics", "psnr", "-o", str(tmp_path / "o")], env=env, capture_output=True, text=True)
+    ran = subprocess.run(
+        [
+            *bench,
+            "run",
+            "-q",
+            "-m",
+            "identity,invert",
+            "-d",
+            f"{image_folder}@qf50",
+            "--metrics",
+            "psnr",
+            "-o",
+            str(tmp_path / "o"),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     assert ran.returncode == 0, ran.stderr
     df = pd.read_parquet(tmp_path / "o" / "scores.parquet")
     means = df.groupby("method")["value"].mean()
@@ -191,7 +265,13 @@ def test_item_selection(image_folder, tmp_path):
     from benchmark.errors import BenchError
 
     ids = sorted(p.stem for p in image_folder.iterdir())
-    res = run(RunConfig(datasets=[f"{image_folder}@qf20"], items=[ids[1]], metrics=["psnr"], out=str(tmp_path / "o")), progress=False)
+    res = run(
+        RunConfig(datasets=[f"{image_folder}@qf20"], items=[ids[1]], metrics=["psnr"], out=str(tmp_path / "o")),
+        progress=False,
+    )
     assert set(res.rows.item_id) == {ids[1]}
     with pytest.raises(BenchError, match=f"no item named nope.*{ids[0]}"):
-        run(RunConfig(datasets=[f"{image_folder}@qf20"], items=["nope"], metrics=["psnr"], out=str(tmp_path / "o2")), progress=False)
+        run(
+            RunConfig(datasets=[f"{image_folder}@qf20"], items=["nope"], metrics=["psnr"], out=str(tmp_path / "o2")),
+            progress=False,
+        )

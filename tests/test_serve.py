@@ -17,6 +17,7 @@ from benchmark.api import Method
 from benchmark.errors import BenchError
 from benchmark.serve.app import ServeConfig, create_app, serve
 from benchmark.serve.jobs import Limits
+
 from conftest import smooth_image
 
 
@@ -42,6 +43,7 @@ def tiny_video(path, frames=6, w=32, h=24):
 
 def png_bomb(w, h, bit_depth=1, color_type=0) -> bytes:
     """A valid PNG of w x h black pixels: about 100 KB that decode to gigabytes."""
+
     def chunk(kind, data):
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
@@ -49,8 +51,13 @@ def png_bomb(w, h, bit_depth=1, color_type=0) -> bytes:
     z = zlib.compressobj(9)
     idat = b"".join(z.compress(row * 256) for _ in range(h // 256)) + z.compress(row * (h % 256)) + z.flush()
     palette = chunk(b"PLTE", b"\0\0\0\xff\xff\xff") if color_type == 3 else b""
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, bit_depth, color_type, 0, 0, 0)) + palette
-            + chunk(b"IDAT", idat) + chunk(b"IEND", b""))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, bit_depth, color_type, 0, 0, 0))
+        + palette
+        + chunk(b"IDAT", idat)
+        + chunk(b"IEND", b"")
+    )
 
 
 @contextlib.contextmanager
@@ -119,7 +126,9 @@ def test_video_job_progress_and_player_copy(client, tmp_path):
     import av
 
     vid = tiny_video(tmp_path / "clip.mp4").read_bytes()
-    r = client.post("/api/enhance", files={"file": ("clip.jpg", vid, "image/jpeg")}, data={"method": "bicubic", "scale": "2"})  # the name lies
+    r = client.post(
+        "/api/enhance", files={"file": ("clip.jpg", vid, "image/jpeg")}, data={"method": "bicubic", "scale": "2"}
+    )  # the name lies
     assert r.status_code == 202 and r.json()["kind"] == "video"
     j = wait(client, r.json()["job"])
     assert j["status"] == "done" and j["frames"] == 6 and j["output_size"] == "64x48", j
@@ -133,15 +142,23 @@ def test_video_job_progress_and_player_copy(client, tmp_path):
 
 def test_bad_uploads_are_clear_4xx(client):
     def post(content, method="identity", name="a.png", **extra):
-        return client.post("/api/enhance", files={"file": (name, content, "image/png")}, data={"method": method, **extra})
+        return client.post(
+            "/api/enhance", files={"file": (name, content, "image/png")}, data={"method": method, **extra}
+        )
 
     r = post(b"this is text, not a picture")
     assert r.status_code == 415 and "neither an image nor a video" in r.json()["error"]
     r = post(b"")
     assert r.status_code == 400 and "empty" in r.json()["error"]
     r = post(png(), method="no-such-method")
-    assert r.status_code == 400 and "unknown method 'no-such-method'" in r.json()["error"] and "identity" in r.json()["error"]
-    r = post(png(), method="../../methods/weights/ssim.safetensors")  # a weights path is a method for the CLI, never for the server
+    assert (
+        r.status_code == 400
+        and "unknown method 'no-such-method'" in r.json()["error"]
+        and "identity" in r.json()["error"]
+    )
+    r = post(
+        png(), method="../../methods/weights/ssim.safetensors"
+    )  # a weights path is a method for the CLI, never for the server
     assert r.status_code == 400 and "unknown method" in r.json()["error"]
     r = post(np.random.default_rng(0).integers(0, 255, 700_000, dtype=np.uint8).tobytes())
     assert r.status_code == 413 and "limit" in r.json()["error"]
@@ -157,11 +174,18 @@ def test_bad_uploads_are_clear_4xx(client):
 def test_decompression_bombs_are_refused_from_the_header(client):
     """A PNG's header is read before any pixel is decoded: 30000x30000 (1-bit and paletted) or a 16-bit
     8000x8000 picture in about 100 KB is a 413 at once, not gigabytes of pixels."""
-    for bomb, size in ((png_bomb(30000, 30000), "900,000,000 pixels"), (png_bomb(30000, 30000, 1, 3), "900,000,000 pixels"),
-                       (png_bomb(8000, 8000, 16, 0), "8000x8000 pixels")):
+    for bomb, size in (
+        (png_bomb(30000, 30000), "900,000,000 pixels"),
+        (png_bomb(30000, 30000, 1, 3), "900,000,000 pixels"),
+        (png_bomb(8000, 8000, 16, 0), "8000x8000 pixels"),
+    ):
         with bounded():
-            r = client.post("/api/enhance", files={"file": ("bomb.png", bomb, "image/png")}, data={"method": "identity"})
-        assert r.status_code == 413 and size in r.json()["error"] and "limit of 16,777,216 pixels" in r.json()["error"], r.text
+            r = client.post(
+                "/api/enhance", files={"file": ("bomb.png", bomb, "image/png")}, data={"method": "identity"}
+            )
+        assert (
+            r.status_code == 413 and size in r.json()["error"] and "limit of 16,777,216 pixels" in r.json()["error"]
+        ), r.text
     with client.websocket_connect("/api/live?method=identity") as ws:
         assert ws.receive_json()["type"] == "ready"
         with bounded():
@@ -178,8 +202,14 @@ def test_video_over_the_pixel_limit_is_refused_from_its_stream_header(tmp_path, 
     c = TestClient(create_app(ServeConfig(runs_dir=tmp_path / "runs", limits=Limits(max_pixels=500))))
     decoded = []
     real = av.container.InputContainer.decode
-    monkeypatch.setattr(av.container.InputContainer, "decode", lambda self, *a, **k: decoded.append(1) or real(self, *a, **k))
-    r = c.post("/api/enhance", files={"file": ("v.mp4", tiny_video(tmp_path / "v.mp4").read_bytes(), "video/mp4")}, data={"method": "identity"})
+    monkeypatch.setattr(
+        av.container.InputContainer, "decode", lambda self, *a, **k: decoded.append(1) or real(self, *a, **k)
+    )
+    r = c.post(
+        "/api/enhance",
+        files={"file": ("v.mp4", tiny_video(tmp_path / "v.mp4").read_bytes(), "video/mp4")},
+        data={"method": "identity"},
+    )
     assert r.status_code == 413 and "video of 32x24 pixels" in r.json()["error"] and not decoded, r.text
 
 
@@ -188,15 +218,21 @@ def test_sixteen_bit_pictures_are_rounded_like_the_cli_without_a_float_copy(clie
 
     every = np.arange(65536, dtype=np.uint16).reshape(128, 128, 4)
     assert np.array_equal(uint16_to_uint8(every), (every / 257.0).round().astype(np.uint8))  # round(x / 257) exactly
-    _, buf = cv2.imencode(".png", np.clip(smooth_image(24, 32).astype(np.int32) * 257 + 100, 0, 65535).astype(np.uint16))
-    r = client.post("/api/enhance", files={"file": ("deep.png", buf.tobytes(), "image/png")}, data={"method": "identity"})
+    _, buf = cv2.imencode(
+        ".png", np.clip(smooth_image(24, 32).astype(np.int32) * 257 + 100, 0, 65535).astype(np.uint16)
+    )
+    r = client.post(
+        "/api/enhance", files={"file": ("deep.png", buf.tobytes(), "image/png")}, data={"method": "identity"}
+    )
     j = wait(client, r.json()["job"])
     out = cv2.imdecode(np.frombuffer(client.get(j["result"]).content, np.uint8), cv2.IMREAD_UNCHANGED)
     assert j["status"] == "done" and out.dtype == np.uint8 and np.array_equal(out, smooth_image(24, 32)), j
 
 
 def test_client_paths_never_reach_the_filesystem(client, tmp_path):
-    r = client.post("/api/enhance", files={"file": ("../../../../tmp/evil.png", png(), "image/png")}, data={"method": "identity"})
+    r = client.post(
+        "/api/enhance", files={"file": ("../../../../tmp/evil.png", png(), "image/png")}, data={"method": "identity"}
+    )
     j = wait(client, r.json()["job"])
     assert j["filename"] == "evil.png"
     stored = sorted(p.name for p in (tmp_path / "runs" / ".serve" / "jobs" / j["id"]).iterdir())
@@ -221,7 +257,12 @@ def test_errors_are_json_never_a_traceback(client, tmp_path):
     where = tmp_path / "r3" / "weights" / "w.pth"
     with temp_method("lost-test", lambda frames: _raise(FileNotFoundError(f"no such file: {where}"))):
         c3 = TestClient(create_app(ServeConfig(runs_dir=tmp_path / "r3")), raise_server_exceptions=False)
-        j = wait(c3, c3.post("/api/enhance", files={"file": ("a.png", png(), "image/png")}, data={"method": "lost-test"}).json()["job"])
+        j = wait(
+            c3,
+            c3.post("/api/enhance", files={"file": ("a.png", png(), "image/png")}, data={"method": "lost-test"}).json()[
+                "job"
+            ],
+        )
         assert j["error"] == "lost-test failed: FileNotFoundError: no such file: r3/weights/w.pth", j
         page = c3.get("/leaderboards/").text
         assert "No runs in <code>r3</code>" in page and str(tmp_path) not in page
@@ -313,9 +354,24 @@ def test_token_stays_out_of_the_logs_and_short_ones_are_refused(tmp_path, monkey
     assert all("redact_token" in h["filters"] for h in cfg["handlers"].values())
     assert cfg["filters"]["redact_token"]["()"] == "benchmark.serve.gate.RedactToken"
     f = RedactToken()
-    access = logging.LogRecord("uvicorn.access", logging.INFO, "", 0, '%s - "%s %s HTTP/%s" %d',
-                               ("127.0.0.1:5", "GET", f"/enhance?x=1&token={token}", "1.1", 200), None)
-    ws = logging.LogRecord("uvicorn.error", logging.INFO, "", 0, '%s - "WebSocket %s" [accepted]', ("1.2.3.4:9", f"/api/live?token={token}"), None)
+    access = logging.LogRecord(
+        "uvicorn.access",
+        logging.INFO,
+        "",
+        0,
+        '%s - "%s %s HTTP/%s" %d',
+        ("127.0.0.1:5", "GET", f"/enhance?x=1&token={token}", "1.1", 200),
+        None,
+    )
+    ws = logging.LogRecord(
+        "uvicorn.error",
+        logging.INFO,
+        "",
+        0,
+        '%s - "WebSocket %s" [accepted]',
+        ("1.2.3.4:9", f"/api/live?token={token}"),
+        None,
+    )
     assert f.filter(access) and f.filter(ws)
     line = AccessFormatter(cfg["formatters"]["access"]["fmt"], use_colors=False).format(access) + ws.getMessage()
     assert token not in line and "/enhance?x=1&token=*** HTTP/1.1" in line and "/api/live?token=***" in line
@@ -336,8 +392,12 @@ def test_foreign_hosts_and_origins_are_refused(tmp_path):
     c = TestClient(app, base_url="http://localhost:8000")
     ok = c.get("/api/methods", headers={"Origin": "http://localhost:8000"})
     assert ok.status_code == 200
-    r = c.post("/api/enhance", files={"file": ("a.png", png(), "image/png")}, data={"method": "identity"},
-               headers={"Origin": "http://evil.example"})  # a form on another site posting here
+    r = c.post(
+        "/api/enhance",
+        files={"file": ("a.png", png(), "image/png")},
+        data={"method": "identity"},
+        headers={"Origin": "http://evil.example"},
+    )  # a form on another site posting here
     assert r.status_code == 403 and "cross-origin" in r.json()["error"]
     with pytest.raises(WebSocketDisconnect) as e:
         with c.websocket_connect("/api/live", headers={"Origin": "http://evil.example"}) as ws:
@@ -419,16 +479,25 @@ def test_jobs_belong_to_the_browser_session_that_made_them(tmp_path):
     stored = (tmp_path / ".serve" / "jobs" / j["id"] / "job.json").read_text()
     assert mine.cookies["bench_session"] not in stored  # the job keeps the session's hash, never the id
     shared = TestClient(create_app(ServeConfig(runs_dir=tmp_path, share_jobs=True)))  # a restart with --share-jobs
-    assert [x["id"] for x in shared.get("/api/jobs").json()["jobs"]] == [j["id"]] and shared.get(j["result"]).status_code == 200
+    assert [x["id"] for x in shared.get("/api/jobs").json()["jobs"]] == [j["id"]] and shared.get(
+        j["result"]
+    ).status_code == 200
     assert mine.delete(f"/api/jobs/{j['id']}").json() == {"deleted": j["id"]}
     assert mine.get(f"/api/jobs/{j['id']}").status_code == 404 and not (tmp_path / ".serve" / "jobs" / j["id"]).exists()
 
 
 def test_enhance_page_says_what_each_method_is_for_and_takes(client):
     page = client.get("/enhance").text
-    for name, task in (("ssim", "JPEG artifact removal"), ("gan", "JPEG artifact removal"), ("pix2pix", "H.264 artifact removal"),
-                       ("fast-srgan", "x2 super-resolution (real time)"), ("srgan", "x4 super-resolution"), ("videoboost", "x5 super-resolution"),
-                       ("tsmooth", "video: temporal smoothing of a frame method"), ("bicubic", "baseline: resize by any scale")):
+    for name, task in (
+        ("ssim", "JPEG artifact removal"),
+        ("gan", "JPEG artifact removal"),
+        ("pix2pix", "H.264 artifact removal"),
+        ("fast-srgan", "x2 super-resolution (real time)"),
+        ("srgan", "x4 super-resolution"),
+        ("videoboost", "x5 super-resolution"),
+        ("tsmooth", "video: temporal smoothing of a frame method"),
+        ("bicubic", "baseline: resize by any scale"),
+    ):
         assert f"{name} · {task}</option>" in page, name
     assert "Galteri et al.&#39;s residual generator trained with an SSIM loss" in page  # Method.description
     assert 'data-sizes="input up to 4096x4096 per image or frame; output x4, up to 16384x16384"' in page
@@ -441,11 +510,16 @@ def test_enhance_page_says_what_each_method_is_for_and_takes(client):
 def test_leaderboard_pages_carry_the_apps_navigation(client, tmp_path):
     site = tmp_path / "runs" / ".serve" / "site"
     (site / "compare").mkdir(parents=True)
-    (site / "compare" / "live1.html").write_text("<!doctype html><html><head></head><BODY class='x'><h1>compare</h1></body></html>")
+    (site / "compare" / "live1.html").write_text(
+        "<!doctype html><html><head></head><BODY class='x'><h1>compare</h1></body></html>"
+    )
     (site / "data.csv").write_text("a,b\n")
     page = client.get("/leaderboards/compare/live1.html").text
     assert page.index("<BODY class='x'>") < page.index('<header class="bench-nav">') < page.index("<h1>compare</h1>")
-    assert '<a href="/leaderboards/" class="on">Leaderboards</a>' in page and '<a href="/enhance" class="">Enhance</a>' in page
+    assert (
+        '<a href="/leaderboards/" class="on">Leaderboards</a>' in page
+        and '<a href="/enhance" class="">Enhance</a>' in page
+    )
     assert client.get("/leaderboards/data.csv").text == "a,b\n"  # other files as they are
     assert client.get("/leaderboards/../studies.sqlite").status_code == 404
     assert 'class="bench-nav"' in client.get("/leaderboards/").text  # no runs: the app's own page
@@ -489,4 +563,6 @@ def test_scale_free_output_is_capped_like_an_upload(tmp_path):
     ok = c.post("/api/enhance", files={"file": ("a.png", png(), "image/png")}, data={"method": "bicubic", "scale": "2"})
     r = c.post("/api/enhance", files={"file": ("a.png", png(), "image/png")}, data={"method": "bicubic", "scale": "3"})
     assert ok.status_code == 202 and r.status_code == 413, r.text
-    assert r.json()["error"].startswith("bicubic x3 of a 32x24 picture would make 96x72 pixels, over the limit of 3,072 output pixels")
+    assert r.json()["error"].startswith(
+        "bicubic x3 of a 32x24 picture would make 96x72 pixels, over the limit of 3,072 output pixels"
+    )

@@ -19,6 +19,7 @@ from typer.testing import CliRunner
 from benchmark.run.runner import RunConfig, run
 from benchmark.serve import study
 from benchmark.serve.app import LOOPBACK_NAMES, ServeConfig, create_app
+
 from conftest import BROWSER_ARGS, chromium
 
 
@@ -38,7 +39,7 @@ def photo(name: str, w: int, h: int) -> np.ndarray:
     cw = min(W, H * w // h)
     ch = cw * h // w
     y, x = (H - ch) // 2, (W - cw) // 2
-    return cv2.resize(np.ascontiguousarray(img[y:y + ch, x:x + cw]), (w, h), interpolation=cv2.INTER_AREA)
+    return cv2.resize(np.ascontiguousarray(img[y : y + ch, x : x + cw]), (w, h), interpolation=cv2.INTER_AREA)
 
 
 @pytest.fixture
@@ -62,7 +63,14 @@ def server(tmp_path):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    srv = uvicorn.Server(uvicorn.Config(create_app(ServeConfig(runs_dir=runs, allowed_hosts=LOOPBACK_NAMES)), host="127.0.0.1", port=port, log_level="warning"))
+    srv = uvicorn.Server(
+        uvicorn.Config(
+            create_app(ServeConfig(runs_dir=runs, allowed_hosts=LOOPBACK_NAMES)),
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+        )
+    )
     t = threading.Thread(target=srv.run, daemon=True)
     t.start()
     deadline = time.monotonic() + 60  # the first start lists the methods (imports torch) before it listens
@@ -129,14 +137,15 @@ def test_upload_an_image_and_download_the_result(server, tmp_path, shots):
         assert not page.locator("#scale-box").is_visible()
         page.select_option("#method", "srgan")  # what the method is for, and what it takes
         info = page.locator("#method-info").inner_text()
-        assert info.startswith("x4 super-resolution: SRGAN x4") and "up to 16384x16384" in info and "memory budget" in info, info
+        assert (
+            info.startswith("x4 super-resolution: SRGAN x4") and "up to 16384x16384" in info and "memory budget" in info
+        ), info
         b.close()
     assert problems == []
 
 
 def test_video_side_by_side_player(server, tmp_path, shots):
     from playwright.sync_api import sync_playwright
-
     from test_serve import tiny_video
 
     url, _ = server
@@ -144,7 +153,9 @@ def test_video_side_by_side_player(server, tmp_path, shots):
     with sync_playwright() as p:
         b, page, problems = _upload(p, url, clip, "bicubic", scale=2, height=800)
         page.wait_for_selector("#view:not([hidden]) video.after", timeout=60_000)
-        page.wait_for_function("[...document.querySelectorAll('#view video')].every(v => v.readyState >= 2)", timeout=30_000)
+        page.wait_for_function(
+            "[...document.querySelectorAll('#view video')].every(v => v.readyState >= 2)", timeout=30_000
+        )
         sizes = page.evaluate("[...document.querySelectorAll('#view video')].map(v => [v.videoWidth, v.videoHeight])")
         assert sizes == [[96, 64], [192, 128]]  # before | after, both decoded by the browser (H.264)
         page.click("#playboth")
@@ -160,7 +171,7 @@ def _y4m(path: Path, frames=30, w=320, h=240) -> Path:
         f.write(f"YUV4MPEG2 W{w} H{h} F15:1 Ip A1:1 C420jpeg\n".encode())
         wide = photo("astronaut", w + 2 * frames, h + 2 * frames)
         for i in range(frames):
-            yuv = cv2.cvtColor(np.ascontiguousarray(wide[i:i + h, 2 * i:2 * i + w, ::-1]), cv2.COLOR_BGR2YUV_I420)
+            yuv = cv2.cvtColor(np.ascontiguousarray(wide[i : i + h, 2 * i : 2 * i + w, ::-1]), cv2.COLOR_BGR2YUV_I420)
             f.write(b"FRAME\n" + yuv.tobytes())
     return path
 
@@ -171,7 +182,12 @@ def test_live_page_with_a_fake_camera(server, tmp_path, shots):
     url, _ = server
     cam = _y4m(tmp_path / "cam.y4m")
     with sync_playwright() as p:
-        b = _browser(p, "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream", f"--use-file-for-fake-video-capture={cam}")
+        b = _browser(
+            p,
+            "--use-fake-device-for-media-stream",
+            "--use-fake-ui-for-media-stream",
+            f"--use-file-for-fake-video-capture={cam}",
+        )
         ctx = b.new_context(viewport={"width": 1100, "height": 900})
         ctx.grant_permissions(["camera"], origin=url)
         page = ctx.new_page()
@@ -180,7 +196,9 @@ def test_live_page_with_a_fake_camera(server, tmp_path, shots):
         assert page.locator("#method").input_value() == "fast-srgan"
         page.select_option("#width", "160")
         page.click("#start")
-        page.wait_for_function("parseInt(document.querySelector('#counts').textContent.split('/')[1]) >= 8", timeout=120_000)
+        page.wait_for_function(
+            "parseInt(document.querySelector('#counts').textContent.split('/')[1]) >= 8", timeout=120_000
+        )
         page.wait_for_function("document.querySelector('#out').dataset.size")
         assert page.locator("#out").get_attribute("data-size") == "320x240"  # 160x120 sent, x2 back
         time.sleep(4)  # a few seconds of steady state for the figures
@@ -194,7 +212,9 @@ def test_live_page_with_a_fake_camera(server, tmp_path, shots):
                    .concat([document.querySelector('#out').hasAttribute('src') ? 'frame' : '']); }""")
         assert after == ["–"] * 6 + [""], after
         b.close()
-    (shots / "live-figures.json").write_text(json.dumps({"method": "fast-srgan", "send": "160x120", **figures}, indent=1))
+    (shots / "live-figures.json").write_text(
+        json.dumps({"method": "fast-srgan", "send": "160x120", **figures}, indent=1)
+    )
     assert problems == []
 
 
@@ -204,11 +224,22 @@ def test_two_raters_complete_a_dsis_study(server, tmp_path, shots, photos):
     from benchmark.cli import app as cli
 
     url, runs = server
-    r = run(RunConfig(methods=["identity", "bicubic"], datasets=[f"{photos}@x2"], metrics=["psnr", "ssim", "niqe"], out=str(runs / "r1")), progress=False)
+    r = run(
+        RunConfig(
+            methods=["identity", "bicubic"],
+            datasets=[f"{photos}@x2"],
+            metrics=["psnr", "ssim", "niqe"],
+            out=str(runs / "r1"),
+        ),
+        progress=False,
+    )
     assert not r.failures
     info = study.create(r.out_dir, protocol="dsis", name="dsis-test", repeats=1)
     con = study.connect(runs)
-    method_of = {row["a"]: ("hidden" if row["a"] == row["ref"] else row["method"]) for row in con.execute("SELECT * FROM stimuli")}
+    method_of = {
+        row["a"]: ("hidden" if row["a"] == row["ref"] else row["method"])
+        for row in con.execute("SELECT * FROM stimuli")
+    }
     con.close()
     with sync_playwright() as p:
         b = _browser(p)
@@ -217,12 +248,17 @@ def test_two_raters_complete_a_dsis_study(server, tmp_path, shots, photos):
         assert "dsis-test" in page.locator("#studies").inner_text()
         page.screenshot(path=str(shots / "studies.png"), full_page=True)
         links = {}
-        for rater, grades in (("alice", {"hidden": 5, "bicubic": 4, "identity": 2}), ("bob", {"hidden": 5, "bicubic": 5, "identity": 3})):
+        for rater, grades in (
+            ("alice", {"hidden": 5, "bicubic": 4, "identity": 2}),
+            ("bob", {"hidden": 5, "bicubic": 5, "identity": 3}),
+        ):
             ctx = b.new_context(viewport={"width": 1000, "height": 800})  # a browser of their own
             page = ctx.new_page()
             problems = _watch(page)
             page.goto(url + "/study/dsis-test?hold=0.05")
-            assert page.locator("#hold-note").inner_text().startswith("Each picture is shown for 0.05 s")  # the study's 3 s, overridden
+            assert (
+                page.locator("#hold-note").inner_text().startswith("Each picture is shown for 0.05 s")
+            )  # the study's 3 s, overridden
             page.fill("#rater-name", rater)
             page.click("#begin")
             page.wait_for_selector("#resume-box:not([hidden])")
@@ -259,7 +295,9 @@ def test_two_raters_complete_a_dsis_study(server, tmp_path, shots, photos):
         page.goto(url + "/leaderboards/")
         board = page.locator("table.board").first
         assert "mos" in board.locator("thead").inner_text()
-        assert page.locator("header.bench-nav a.on").inner_text() == "Leaderboards"  # the app's menu on the site's pages
+        assert (
+            page.locator("header.bench-nav a.on").inner_text() == "Leaderboards"
+        )  # the app's menu on the site's pages
         assert "Agreement with people" in page.locator("#agreement").inner_text()  # the study's MOS against each metric
         page.screenshot(path=str(shots / "leaderboards.png"), full_page=True)
         page.click("header.bench-nav >> text=Study")
@@ -270,13 +308,23 @@ def test_two_raters_complete_a_dsis_study(server, tmp_path, shots, photos):
     assert "dropped: nobody" in out and "2 rater(s)" in out
     # MOS with intervals: bicubic (4 + 5) / 2, identity (2 + 3) / 2, 6 grades each (3 items x 2 raters)
     assert re.search(r"│ identity │ 2\.50 │ 1\.93–3\.07 │ 2\.50 │ 1\.93–3\.07 │ 6 │ 2 │", out), out
-    assert re.search(r"│ bicubic │ 4\.50 │ 3\.93–5\.00 │ 0\.50 │", out), out  # the interval is clipped to the 1..5 scale
+    assert re.search(r"│ bicubic │ 4\.50 │ 3\.93–5\.00 │ 0\.50 │", out), (
+        out
+    )  # the interval is clipped to the 1..5 scale
     # the raters against PSNR, SSIM and NIQE (issue 34): `bench report RUN study-NAME`
-    rep = CliRunner().invoke(cli, ["report", str(runs / "r1"), str(runs / "study-dsis-test"), "-o", str(tmp_path / "rep")], env={"COLUMNS": "200"})
+    rep = CliRunner().invoke(
+        cli,
+        ["report", str(runs / "r1"), str(runs / "study-dsis-test"), "-o", str(tmp_path / "rep")],
+        env={"COLUMNS": "200"},
+    )
     assert rep.exit_code == 0, rep.output
     assert "status '?'" not in rep.output  # a study's results are a complete run
     (shots / "agreement.txt").write_text(rep.output)
     agr = pd.read_csv(tmp_path / "rep" / "agreement.csv").set_index("metric")
     assert set(agr.index) == {"psnr", "ssim", "niqe"} and (agr.n_items == 3).all() and (agr.n_points == 6).all()
     # the raters prefer bicubic on every item, as PSNR and SSIM do: both rank the methods as the people do
-    assert agr.loc["psnr", "rank_tau"] == 1 and agr.loc["ssim", "rank_tau"] == 1 and not agr.loc[["psnr", "ssim"], "flagged"].any()
+    assert (
+        agr.loc["psnr", "rank_tau"] == 1
+        and agr.loc["ssim", "rank_tau"] == 1
+        and not agr.loc[["psnr", "ssim"], "flagged"].any()
+    )

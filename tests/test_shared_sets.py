@@ -25,7 +25,15 @@ def _means(res, metric):
 
 
 def test_live1_gray_protocol_reproduces_published_jpeg_rows(data_root, tmp_path):
-    res = run(RunConfig(datasets=[f"live1-gray-qf{q}" for q in LIVE1_GRAY_JPEG], metrics=["psnr", "psnr-b"], data_root=str(data_root), out=str(tmp_path / "o")), progress=False)
+    res = run(
+        RunConfig(
+            datasets=[f"live1-gray-qf{q}" for q in LIVE1_GRAY_JPEG],
+            metrics=["psnr", "psnr-b"],
+            data_root=str(data_root),
+            out=str(tmp_path / "o"),
+        ),
+        progress=False,
+    )
     psnr, psnrb = _means(res, "psnr"), _means(res, "psnr-b")
     for q, (p, pb) in LIVE1_GRAY_JPEG.items():
         assert psnr[f"live1-gray-qf{q}"] == pytest.approx(p, abs=0.05)
@@ -34,14 +42,31 @@ def test_live1_gray_protocol_reproduces_published_jpeg_rows(data_root, tmp_path)
 
 
 def test_classic5_jpeg_rows(data_root, tmp_path):
-    res = run(RunConfig(datasets=[f"classic5-qf{q}" for q in CLASSIC5_JPEG], metrics=["psnr"], data_root=str(data_root), out=str(tmp_path / "o")), progress=False)
+    res = run(
+        RunConfig(
+            datasets=[f"classic5-qf{q}" for q in CLASSIC5_JPEG],
+            metrics=["psnr"],
+            data_root=str(data_root),
+            out=str(tmp_path / "o"),
+        ),
+        progress=False,
+    )
     psnr = _means(res, "psnr")
     for q, p in CLASSIC5_JPEG.items():
         assert psnr[f"classic5-qf{q}"] == pytest.approx(p, abs=0.05)
 
 
 def test_bicubic_x4_reproduces_published_sr_baseline(data_root, tmp_path):
-    res = run(RunConfig(methods=["identity", "bicubic"], datasets=["set5-x4", "set14-x4"], metrics=["psnr-y", "ssim-y"], data_root=str(data_root), out=str(tmp_path / "o")), progress=False)
+    res = run(
+        RunConfig(
+            methods=["identity", "bicubic"],
+            datasets=["set5-x4", "set14-x4"],
+            metrics=["psnr-y", "ssim-y"],
+            data_root=str(data_root),
+            out=str(tmp_path / "o"),
+        ),
+        progress=False,
+    )
     df = res.rows
     assert (df.status == "ok").all()
     assert (df.crop_border == 4).all()
@@ -53,7 +78,16 @@ def test_bicubic_x4_reproduces_published_sr_baseline(data_root, tmp_path):
 
 
 def test_vid4_h264_streams_both_clips(data_root, tmp_path):
-    res = run(RunConfig(datasets=["vid4-crf35"], metrics=["psnr", "ssim"], max_frames=4, data_root=str(data_root), out=str(tmp_path / "o")), progress=False)
+    res = run(
+        RunConfig(
+            datasets=["vid4-crf35"],
+            metrics=["psnr", "ssim"],
+            max_frames=4,
+            data_root=str(data_root),
+            out=str(tmp_path / "o"),
+        ),
+        progress=False,
+    )
     df = res.rows
     assert (df.status == "ok").all()
     assert set(df.item_id) == {"calendar", "city"}
@@ -67,8 +101,8 @@ def test_h264_gives_the_same_bits_every_time_in_one_process(data_root):
     CRF 35: 447.0, 448.6, 445.2 kbit/s ...); bench keeps x264 to AVX2 where the CPU has AVX-512."""
     import hashlib
 
-    from benchmark.degradations.codec import H264
     from benchmark.core.imaging import read_image
+    from benchmark.degradations.codec import H264
 
     frames = [read_image(p) for p in sorted((data_root / "video" / "Vid4" / "GT" / "city").glob("*.png"))[:10]]
     seen = set()
@@ -86,12 +120,24 @@ def test_coco_items_carry_boxes_and_captions(data_root, tmp_path):
     assert len(items) == 125
     assert sum(len(i.annotations["boxes_xywh"]) for i in items) == 874
     assert all(len(i.annotations["captions"]) >= 5 for i in items)
-    res = run(RunConfig(datasets=["coco", "coco-qf10"], metrics=["psnr"], limit=2, data_root=str(data_root), out=str(tmp_path / "o")), progress=False)
+    res = run(
+        RunConfig(
+            datasets=["coco", "coco-qf10"], metrics=["psnr"], limit=2, data_root=str(data_root), out=str(tmp_path / "o")
+        ),
+        progress=False,
+    )
     psnr = res.rows.groupby("dataset")["value"].mean()
     assert psnr["coco"] == 100.0 and psnr["coco-qf10"] < 35
 
 
-COCO_TO_VOC = {"motorcycle": "motorbike", "airplane": "aeroplane", "couch": "sofa", "potted plant": "pottedplant", "dining table": "diningtable", "tv": "tvmonitor"}
+COCO_TO_VOC = {
+    "motorcycle": "motorbike",
+    "airplane": "aeroplane",
+    "couch": "sofa",
+    "potted plant": "pottedplant",
+    "dining table": "diningtable",
+    "tv": "tvmonitor",
+}
 
 
 def _write_voc_fixture(coco_root, out):
@@ -133,7 +179,10 @@ def test_voc_loader_on_a_vocdevkit_fixture(data_root, tmp_path):
     assert len(items) == 6
     assert sum(len(i.annotations["boxes_xyxy"]) for i in items) == n_boxes > 0
     assert all(l in VOC_CLASSES for i in items for l in i.annotations["labels"])
-    res = run(RunConfig(datasets=["voc-qf20"], metrics=["psnr"], limit=2, data_root=str(tmp_path), out=str(tmp_path / "o")), progress=False)
+    res = run(
+        RunConfig(datasets=["voc-qf20"], metrics=["psnr"], limit=2, data_root=str(tmp_path), out=str(tmp_path / "o")),
+        progress=False,
+    )
     assert (res.rows.status == "ok").all() and len(res.rows) == 2
 
 
@@ -143,11 +192,22 @@ def test_vid4_video_benchmark_sets_sweep_and_rate_quality_curves(data_root, tmp_
     from benchmark.reports.site import build
 
     sets = ["vid4-qp37", "vid4-x4", "vid4-x4-crf25", "vid4-x4-crf40", "vid4-crf20", "vid4-crf40"]
-    res = run(RunConfig(datasets=sets, methods=["identity", "bicubic"], metrics=["psnr", "tof", "flicker"], max_frames=2,
-                        data_root=str(data_root), out=str(tmp_path / "o")), progress=False)
+    res = run(
+        RunConfig(
+            datasets=sets,
+            methods=["identity", "bicubic"],
+            metrics=["psnr", "tof", "flicker"],
+            max_frames=2,
+            data_root=str(data_root),
+            out=str(tmp_path / "o"),
+        ),
+        progress=False,
+    )
     df = res.rows
     assert not res.failures and set(df.dataset) == set(sets)
-    clip = df[(df.scope == "clip") & (df.method == "bicubic")].pivot_table(index=["dataset", "item_id"], columns="metric", values="value")
+    clip = df[(df.scope == "clip") & (df.method == "bicubic")].pivot_table(
+        index=["dataset", "item_id"], columns="metric", values="value"
+    )
     assert set(clip.columns) == {"psnr", "tof", "flicker"} and len(clip) == 2 * len(sets)
     kbps = df[df.scope == "clip"].groupby("dataset").bitrate_kbps.mean()
     assert kbps["vid4-crf20"] > 2 * kbps["vid4-crf40"] and kbps["vid4-x4-crf25"] > kbps["vid4-x4-crf40"] > 0

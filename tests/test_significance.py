@@ -12,12 +12,34 @@ from benchmark.reports import leaderboard
 from benchmark.reports.significance import ALPHA, RESAMPLES, analyse, holm, items_needed, min_items
 
 
-def rows(values: dict[str, np.ndarray], metric: str = "psnr", hib: bool = True, dataset: str = "d", scope: str = "image", **extra) -> pd.DataFrame:
+def rows(
+    values: dict[str, np.ndarray],
+    metric: str = "psnr",
+    hib: bool = True,
+    dataset: str = "d",
+    scope: str = "image",
+    **extra,
+) -> pd.DataFrame:
     out = []
     for method, v in values.items():
         for i, x in enumerate(v):
-            out.append({"dataset": dataset, "method": method, "metric": metric, "item_id": f"i{i:03d}", "frame": -1, "scope": scope,
-                        "value": float(x), "status": "ok", "higher_is_better": hib, "unit": "dB", "crop_border": 0, "metric_version": "1", **extra})
+            out.append(
+                {
+                    "dataset": dataset,
+                    "method": method,
+                    "metric": metric,
+                    "item_id": f"i{i:03d}",
+                    "frame": -1,
+                    "scope": scope,
+                    "value": float(x),
+                    "status": "ok",
+                    "higher_is_better": hib,
+                    "unit": "dB",
+                    "crop_border": 0,
+                    "metric_version": "1",
+                    **extra,
+                }
+            )
     return pd.DataFrame(out)
 
 
@@ -29,12 +51,15 @@ def pair(sig, a: str, b: str, metric: str = "psnr") -> pd.Series:
 
 
 # ----------------------------------------------------------------------------- the reference implementations
-@pytest.mark.parametrize("p", [
-    [0.01, 0.04, 0.03, 0.005, 0.2],
-    [0.5, 0.5, 0.01, 0.01, 0.9, 1.0],  # ties and ones
-    [1e-8, 0.049, 0.051, 0.3],
-    [0.04],
-])
+@pytest.mark.parametrize(
+    "p",
+    [
+        [0.01, 0.04, 0.03, 0.005, 0.2],
+        [0.5, 0.5, 0.01, 0.01, 0.9, 1.0],  # ties and ones
+        [1e-8, 0.049, 0.051, 0.3],
+        [0.04],
+    ],
+)
 def test_holm_equals_statsmodels(p):
     from statsmodels.stats.multitest import multipletests
 
@@ -58,7 +83,9 @@ def test_wilcoxon_and_interval_are_scipys():
     assert abs(r.p_wilcoxon - stats.wilcoxon(a - b).pvalue) < 1e-9
     assert abs(r.mean_diff - np.mean(a - b)) < 1e-12 and r.n == 25
     # the paired percentile bootstrap: scipy's, with other resamples, agrees to a small share of the spread
-    ref = stats.bootstrap((a - b,), np.mean, n_resamples=RESAMPLES, method="percentile", rng=np.random.default_rng(1)).confidence_interval
+    ref = stats.bootstrap(
+        (a - b,), np.mean, n_resamples=RESAMPLES, method="percentile", rng=np.random.default_rng(1)
+    ).confidence_interval
     width = ref.high - ref.low
     assert abs(r.ci_low - ref.low) < 0.1 * width and abs(r.ci_high - ref.high) < 0.1 * width
     assert r.ci_low < r.mean_diff < r.ci_high
@@ -114,7 +141,9 @@ def test_five_items_never_reach_0_05_and_holm_raises_the_bar():
     assert set(sig.pairs.verdict) == {"too few items"}
     seven = np.arange(7.0)
     sig = analyse(rows({"identity": seven, "a": seven + 1 + 0.01 * seven, "b": seven + 2 + 0.02 * seven}))
-    verdicts = {(r.method_a, r.method_b): r.verdict for r in sig.pairs.itertuples()}  # 2/2^7 = 0.0156 <= 0.05/3: Holm passes all three
+    verdicts = {
+        (r.method_a, r.method_b): r.verdict for r in sig.pairs.itertuples()
+    }  # 2/2^7 = 0.0156 <= 0.05/3: Holm passes all three
     assert verdicts == {("a", "identity"): "better", ("b", "identity"): "better", ("a", "b"): "worse"}
     assert sig.mark("d", "psnr", "b") == "*"
 
@@ -147,8 +176,23 @@ def test_rows_of_another_crop_border_are_never_compared():
 
 
 def test_corpus_metrics_are_not_tested():
-    r = pd.DataFrame([{"dataset": "c", "method": m, "metric": "map50", "item_id": "*", "frame": -1, "scope": "dataset", "value": v,
-                       "status": "ok", "higher_is_better": True, "unit": ""} for m, v in (("identity", 0.4), ("ssim", 0.5))])
+    r = pd.DataFrame(
+        [
+            {
+                "dataset": "c",
+                "method": m,
+                "metric": "map50",
+                "item_id": "*",
+                "frame": -1,
+                "scope": "dataset",
+                "value": v,
+                "status": "ok",
+                "higher_is_better": True,
+                "unit": "",
+            }
+            for m, v in (("identity", 0.4), ("ssim", 0.5))
+        ]
+    )
     summary = leaderboard.summarize(r)
     assert not summary.best.any() and summary.set_index("method").loc["ssim", "leader"]
     assert "not tested on map50 (a corpus metric is one value per data set" in leaderboard.best_line(summary)
@@ -157,7 +201,9 @@ def test_corpus_metrics_are_not_tested():
 def test_baseline_option_and_power_formula():
     rng = np.random.default_rng(4)
     base = rng.normal(30, 1, 12)
-    df = rows({"identity": base, "bicubic": base + 0.2 + rng.normal(0, 0.05, 12), "m": base + 0.4 + rng.normal(0, 0.05, 12)})
+    df = rows(
+        {"identity": base, "bicubic": base + 0.2 + rng.normal(0, 0.05, 12), "m": base + 0.4 + rng.normal(0, 0.05, 12)}
+    )
     sig = analyse(df, baseline="bicubic")
     assert sig.baselines == {"d": "bicubic"} and set(sig.pairs[sig.pairs.against == "baseline"].method_b) == {"bicubic"}
     d = np.array([0.1, -0.05, 0.2, 0.05, 0.0, 0.15, -0.1, 0.08])
@@ -170,8 +216,17 @@ def test_report_writes_significance_csv_and_markdown(tmp_path):
 
     rng = np.random.default_rng(5)
     base = rng.normal(28, 1.5, 29)
-    df = rows({"identity": base, "ssim": base + 1.3 + rng.normal(0, 0.2, 29), "gan": base + 1.0 + rng.normal(0, 0.2, 29)},
-              base="live1", degradation="qf10", run_id="r", method_version="1", bpp=np.nan, bitrate_kbps=np.nan, elapsed_s=np.nan, error=None)
+    df = rows(
+        {"identity": base, "ssim": base + 1.3 + rng.normal(0, 0.2, 29), "gan": base + 1.0 + rng.normal(0, 0.2, 29)},
+        base="live1",
+        degradation="qf10",
+        run_id="r",
+        method_version="1",
+        bpp=np.nan,
+        bitrate_kbps=np.nan,
+        elapsed_s=np.nan,
+        error=None,
+    )
     run = tmp_path / "run"
     write_scores(run, df)
     from typer.testing import CliRunner
@@ -180,10 +235,17 @@ def test_report_writes_significance_csv_and_markdown(tmp_path):
 
     r = CliRunner().invoke(app, ["report", str(run), "--ci"], env={"COLUMNS": "250"})
     assert r.exit_code == 0, r.output
-    assert "best: ssim on psnr" in r.output and "paired comparisons (baseline identity)" in r.output and "P(best): psnr: ssim 1.00" in r.output
+    assert (
+        "best: ssim on psnr" in r.output
+        and "paired comparisons (baseline identity)" in r.output
+        and "P(best): psnr: ssim 1.00" in r.output
+    )
     sig = pd.read_csv(run / "significance.csv")
     assert {(r.method_a, r.method_b): r.verdict for r in sig.itertuples()} == {
-        ("ssim", "identity"): "better", ("gan", "identity"): "better", ("gan", "ssim"): "worse"}
+        ("ssim", "identity"): "better",
+        ("gan", "identity"): "better",
+        ("gan", "ssim"): "worse",
+    }
     md = (run / "leaderboard.md").read_text()
     assert "## Is the lead real? Paired comparisons" in md and "\\*" in md and "Holm" in md
     ssim_line = next(line for line in md.splitlines() if line.startswith("| ssim |"))
@@ -196,7 +258,16 @@ def test_a_report_over_several_runs_never_writes_into_an_input_run(tmp_path):
     from benchmark.cli import app
     from benchmark.run.results import write_scores
 
-    extra = dict(base="b", degradation="qf10", run_id="r", method_version="1", bpp=np.nan, bitrate_kbps=np.nan, elapsed_s=np.nan, error=None)
+    extra = dict(
+        base="b",
+        degradation="qf10",
+        run_id="r",
+        method_version="1",
+        bpp=np.nan,
+        bitrate_kbps=np.nan,
+        elapsed_s=np.nan,
+        error=None,
+    )
     a, b = tmp_path / "runs" / "a", tmp_path / "runs" / "b"
     write_scores(a, rows({"identity": np.arange(8.0)}, **extra))
     write_scores(b, rows({"ssim": np.arange(8.0) + 1}, **extra))

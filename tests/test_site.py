@@ -5,14 +5,15 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from test_bdrate import ANCHOR, BETTER, rows  # synthetic sweep rows (issue 27)
 
 from benchmark import registry
 from benchmark.api import Method
-from benchmark.run.runner import RunConfig, run
 from benchmark.reports import site as site_mod
+from benchmark.run.runner import RunConfig, run
+
 from conftest import BROWSER_ARGS
 from conftest import chromium as _chromium
-from test_bdrate import ANCHOR, BETTER, rows  # synthetic sweep rows (issue 27)
 
 EVIL = "<script>alert(1)</script>"
 
@@ -26,17 +27,39 @@ class Darken(Method):
 
     def process(self, frames, ctx):
         s = ctx.scale
-        return [np.clip(np.repeat(np.repeat(f, s, 0), s, 1).astype(np.int16) - 8, 0, 255).astype(np.uint8) for f in frames]
+        return [
+            np.clip(np.repeat(np.repeat(f, s, 0), s, 1).astype(np.int16) - 8, 0, 255).astype(np.uint8) for f in frames
+        ]
 
 
 @pytest.fixture
 def runs(tmp_path, image_folder, frame_folder):
     registry.methods.register(EVIL)(Darken)
     try:
-        a = run(RunConfig(methods=["identity", "bicubic", EVIL], datasets=[f"{image_folder}@x2", f"{image_folder}@qf10", f"{image_folder}@qf40",
-                                                                           str(image_folder), f"{frame_folder}@crf35"],
-                          metrics=["psnr", "ssim", "fps", "tof"], out=str(tmp_path / "run-a")), progress=False)
-        b = run(RunConfig(methods=["lanczos"], datasets=[f"{image_folder}@x2"], metrics=["psnr", "ssim"], out=str(tmp_path / "run-b")), progress=False)
+        a = run(
+            RunConfig(
+                methods=["identity", "bicubic", EVIL],
+                datasets=[
+                    f"{image_folder}@x2",
+                    f"{image_folder}@qf10",
+                    f"{image_folder}@qf40",
+                    str(image_folder),
+                    f"{frame_folder}@crf35",
+                ],
+                metrics=["psnr", "ssim", "fps", "tof"],
+                out=str(tmp_path / "run-a"),
+            ),
+            progress=False,
+        )
+        b = run(
+            RunConfig(
+                methods=["lanczos"],
+                datasets=[f"{image_folder}@x2"],
+                metrics=["psnr", "ssim"],
+                out=str(tmp_path / "run-b"),
+            ),
+            progress=False,
+        )
     finally:
         registry.methods.unregister(EVIL)
     assert not a.failures and not b.failures
@@ -73,7 +96,11 @@ def test_site_content_escaping_and_downloads(runs, tmp_path):
     sig = pd.read_csv(tmp_path / "site" / "tables" / "significance.csv")
     assert set(sig.verdict) <= {"too few items", "not tested"} and len(sig)
     assert len(list((tmp_path / "site" / "plots").glob("diff-*.svg"))) == 5
-    assert '<span class="mark">*</span>' not in html and '<span class="mark">=</span>' in html and "best: too few items on psnr" in html
+    assert (
+        '<span class="mark">*</span>' not in html
+        and '<span class="mark">=</span>' in html
+        and "best: too few items on psnr" in html
+    )
 
 
 def test_publish_merges_runs_and_newer_values_win(runs, tmp_path):
@@ -92,12 +119,36 @@ def test_publish_merges_runs_and_newer_values_win(runs, tmp_path):
 
 def test_paper_tables_markdown_and_latex(tmp_path):
     rows = []
-    for ds, deg, method, niqe, brisque in [("live1-qf10", "qf10", "identity", 6.4, 53.2), ("live1-qf10", "qf10", "gan", 4.3, 19.7),
-                                           ("live1", "none", "identity", 4.35, 24.3)]:
+    for ds, deg, method, niqe, brisque in [
+        ("live1-qf10", "qf10", "identity", 6.4, 53.2),
+        ("live1-qf10", "qf10", "gan", 4.3, 19.7),
+        ("live1", "none", "identity", 4.35, 24.3),
+    ]:
         for metric, v in (("niqe", niqe), ("brisque", brisque)):
-            rows.append({"run_id": "r", "dataset": ds, "base": "live1", "degradation": deg, "item_id": "a_b", "frame": 0, "scope": "image",
-                         "method": method, "method_version": "1", "metric": metric, "metric_version": "1", "value": v, "higher_is_better": False,
-                         "unit": "", "crop_border": 0, "bpp": np.nan, "bitrate_kbps": np.nan, "elapsed_s": np.nan, "status": "ok", "error": None})
+            rows.append(
+                {
+                    "run_id": "r",
+                    "dataset": ds,
+                    "base": "live1",
+                    "degradation": deg,
+                    "item_id": "a_b",
+                    "frame": 0,
+                    "scope": "image",
+                    "method": method,
+                    "method_version": "1",
+                    "metric": metric,
+                    "metric_version": "1",
+                    "value": v,
+                    "higher_is_better": False,
+                    "unit": "",
+                    "crop_border": 0,
+                    "bpp": np.nan,
+                    "bitrate_kbps": np.nan,
+                    "elapsed_s": np.nan,
+                    "status": "ok",
+                    "error": None,
+                }
+            )
     t = site_mod.paper_tables(pd.DataFrame(rows))["nr-with-originals"]
     assert list(t["row"]) == ["live1-qf10 / identity", "live1-qf10 / gan", "original"]
     md = site_mod.to_markdown_table(t)
@@ -118,7 +169,9 @@ def test_site_in_a_real_browser(runs, tmp_path):
         problems = []
         page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
         page.on("pageerror", lambda e: problems.append(str(e)))
-        page.on("dialog", lambda d: (problems.append(f"dialog: {d.message}"), d.dismiss()))  # an injected alert() would show here
+        page.on(
+            "dialog", lambda d: (problems.append(f"dialog: {d.message}"), d.dismiss())
+        )  # an injected alert() would show here
         page.goto(index.as_uri())
 
         # sort: the x2 board's rows come ranked best first; sorting by PSNR ascending reverses them
@@ -139,18 +192,26 @@ def test_site_in_a_real_browser(runs, tmp_path):
 
         # every image on the index and on a comparison page loads
         def broken_images():
-            return page.evaluate("Array.from(document.images).filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.src)")
+            return page.evaluate(
+                "Array.from(document.images).filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.src)"
+            )
 
         assert page.evaluate("document.images.length") > 0 and broken_images() == []
         page.locator("a.compare-link").first.click()
         page.wait_for_load_state("load")
         assert "compare" in page.url
         assert page.evaluate("document.images.length") >= 4 and broken_images() == []
-        box = page.locator("img.cmp").first.bounding_box()  # synchronised zoom: every panel shows the spot under the pointer
+        box = page.locator(
+            "img.cmp"
+        ).first.bounding_box()  # synchronised zoom: every panel shows the spot under the pointer
         page.mouse.move(box["x"] + 0.25 * box["width"], box["y"] + 0.75 * box["height"])
-        spots = page.evaluate("Array.from(document.querySelectorAll('.zoom')).map(z => [z.dataset.fx, z.dataset.fy, z.style.backgroundSize])")
+        spots = page.evaluate(
+            "Array.from(document.querySelectorAll('.zoom')).map(z => [z.dataset.fx, z.dataset.fy, z.style.backgroundSize])"
+        )
         assert len(spots) >= 4 and len({(fx, fy) for fx, fy, _ in spots}) == 1
-        assert float(spots[0][0]) == pytest.approx(0.25, abs=0.01) and float(spots[0][1]) == pytest.approx(0.75, abs=0.01)
+        assert float(spots[0][0]) == pytest.approx(0.25, abs=0.01) and float(spots[0][1]) == pytest.approx(
+            0.75, abs=0.01
+        )
 
         # a narrow (mobile) viewport renders without errors too
         mobile = browser.new_page(viewport={"width": 390, "height": 844})
@@ -178,25 +239,63 @@ def test_cli_report_html_and_publish(runs, tmp_path):
 
 
 def _row(**kw):
-    base = {"run_id": "r", "item_id": "*", "frame": -1, "scope": "dataset", "method_version": "1", "metric_version": "1", "higher_is_better": True,
-            "unit": "", "crop_border": 0, "bpp": np.nan, "bitrate_kbps": np.nan, "elapsed_s": np.nan, "status": "ok", "error": None}
+    base = {
+        "run_id": "r",
+        "item_id": "*",
+        "frame": -1,
+        "scope": "dataset",
+        "method_version": "1",
+        "metric_version": "1",
+        "higher_is_better": True,
+        "unit": "",
+        "crop_border": 0,
+        "bpp": np.nan,
+        "bitrate_kbps": np.nan,
+        "elapsed_s": np.nan,
+        "status": "ok",
+        "error": None,
+    }
     return {**base, **kw}
 
 
 def test_captioning_and_ap_gain_tables_and_confusion_plot(tmp_path):
     rows = []
-    for ds, deg, method, cider in [("coco-qf10", "qf10", "identity", 0.81), ("coco-qf10", "qf10", "gan", 1.09), ("coco", "none", "identity", 1.20)]:
+    for ds, deg, method, cider in [
+        ("coco-qf10", "qf10", "identity", 0.81),
+        ("coco-qf10", "qf10", "gan", 1.09),
+        ("coco", "none", "identity", 1.20),
+    ]:
         rows.append(_row(dataset=ds, base="coco", degradation=deg, method=method, metric="cider", value=cider))
     for cls, gain in (("dog", 0.186), ("cat", 0.166)):
-        rows.append(_row(dataset="voc-qf20", base="voc", degradation="qf20", method="gan", metric=f"voc-ap50-gain/{cls}", value=gain))
+        rows.append(
+            _row(
+                dataset="voc-qf20",
+                base="voc",
+                degradation="qf20",
+                method="gan",
+                metric=f"voc-ap50-gain/{cls}",
+                value=gain,
+            )
+        )
     for t, p, n in ((10, 10, 9), (10, 20, 1), (20, 20, 10)):
-        rows.append(_row(dataset="live1-qf", base="live1", degradation="qf", method="qf-predictor", metric=f"qf-confusion/{t}/{p}", value=n))
+        rows.append(
+            _row(
+                dataset="live1-qf",
+                base="live1",
+                degradation="qf",
+                method="qf-predictor",
+                metric=f"qf-confusion/{t}/{p}",
+                value=n,
+            )
+        )
     df = pd.DataFrame(rows)
     tables = site_mod.paper_tables(df)
     assert list(tables["captioning"]["row"]) == ["coco-qf10 (no restoration)", "coco-qf10 / gan", "originals"]
     assert list(tables["captioning"]["cider"]) == [0.81, 1.09, 1.20]
     gain = tables["voc-ap50-gain"]
-    assert gain.loc[0, "dog"] == pytest.approx(18.6) and gain.loc[0, "row"] == "voc-qf20 / gan"  # in AP points, as the study prints
+    assert (
+        gain.loc[0, "dog"] == pytest.approx(18.6) and gain.loc[0, "row"] == "voc-qf20 / gan"
+    )  # in AP points, as the study prints
     figs = site_mod.plots(df, tmp_path)
     assert any(f["src"] == "plots/qf-confusion.svg" for f in figs) and any("gain" in f["src"] for f in figs)
 
@@ -208,9 +307,21 @@ def test_bdrate_plot_and_table_in_a_real_browser(tmp_path):
     from playwright.sync_api import sync_playwright
 
     bumpy = [24.0, 26.5, 26.1, 28.7, 29.4]
-    df = pd.concat([rows({"identity": ANCHOR, "ssim": BETTER, EVIL: bumpy}),
-                    rows({"identity": [0.70, 0.80, 0.85, 0.88, 0.90], "ssim": [0.75, 0.84, 0.88, 0.90, 0.915], EVIL: [0.7, 0.8, 0.85, 0.88, 0.9]},
-                         metric="ssim", unit="")], ignore_index=True)
+    df = pd.concat(
+        [
+            rows({"identity": ANCHOR, "ssim": BETTER, EVIL: bumpy}),
+            rows(
+                {
+                    "identity": [0.70, 0.80, 0.85, 0.88, 0.90],
+                    "ssim": [0.75, 0.84, 0.88, 0.90, 0.915],
+                    EVIL: [0.7, 0.8, 0.85, 0.88, 0.9],
+                },
+                metric="ssim",
+                unit="",
+            ),
+        ],
+        ignore_index=True,
+    )
     run = tmp_path / "run"
     run.mkdir()
     df.astype({"frame": "int64", "crop_border": "int64"}).to_parquet(run / "scores.parquet", index=False)
@@ -235,7 +346,9 @@ def test_bdrate_plot_and_table_in_a_real_browser(tmp_path):
         assert "matches JPEG at QF" in page.locator(".equal-example").first.inner_text()
         plots = page.locator("#bdrate figure.bd-plot img")
         assert plots.count() == 2  # psnr and ssim
-        assert page.evaluate("Array.from(document.querySelectorAll('#bdrate img')).every(i => i.complete && i.naturalWidth > 0)")
+        assert page.evaluate(
+            "Array.from(document.querySelectorAll('#bdrate img')).every(i => i.complete && i.naturalWidth > 0)"
+        )
         assert "bdrate.csv" in page.locator("#bdrate").inner_text()
         browser.close()
     assert problems == []

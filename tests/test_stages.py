@@ -8,11 +8,11 @@ import pytest
 
 from benchmark import registry
 from benchmark.api import Context, Item, Method, Metric, digest
+from benchmark.core.names import Specs, resolve
+from benchmark.errors import BenchError
 from benchmark.run.cache import Cache
 from benchmark.run.config import RunConfig
-from benchmark.errors import BenchError
 from benchmark.run.keys import crop_border, keys, output_key, score_key, unit_key
-from benchmark.core.names import Specs, resolve
 from benchmark.run.plan import limit_pixels, make_plan, select
 from benchmark.run.resolve import make_method, resolve_run
 from benchmark.run.rundir import RunFolder, run_config
@@ -34,11 +34,16 @@ def test_cache_keys_are_those_of_earlier_versions():
     assert ref == "e74cd723097d051be522bb8b70db98a9d2557e56d93c98bcec6cd75460d71702"
     assert deg == "047eba3ff53f5151298f045cec7facc52576a6f009ac7869cbdeae2c9fea7122"
     assert out == "7c5fd8ac99b8c1469640662ba64830b4f5b4d7759bba8ee36e811e60a930a861"
-    assert keys(spec, "fp-123", make_method("identity"), 0)[2] == "7e7731b36d57750f54c034793651575225ec5d8d43e1911be90f6d6b81096c2d"
+    assert (
+        keys(spec, "fp-123", make_method("identity"), 0)[2]
+        == "7e7731b36d57750f54c034793651575225ec5d8d43e1911be90f6d6b81096c2d"
+    )
     psnr = registry.metrics.get("psnr")()
     assert score_key(psnr, out, ref, 2) == "20d62e5e1c7e624af788983b86f75678827a546af2d544dae7a8081894da9a91"
-    assert unit_key(spec, "carphone", "fp-123", make_method("bicubic"), [psnr], None, 0) == \
-        "2c722d6612639ce486dbfdc018fdff09ac4dcfb6f9f06499a4af284f07dc1c42"
+    assert (
+        unit_key(spec, "carphone", "fp-123", make_method("bicubic"), [psnr], None, 0)
+        == "2c722d6612639ce486dbfdc018fdff09ac4dcfb6f9f06499a4af284f07dc1c42"
+    )
 
 
 def test_identity_at_scale_1_passes_its_input_through(tmp_path):
@@ -114,7 +119,7 @@ def test_score_caches_values_and_makes_a_nan_an_error(tmp_path):
     psnr = registry.metrics.get("psnr")()
     scores, computed = score(cache, [psnr, _Fails()], "out", "ref", lambda: iter([frame]), 0)
     assert computed and scores["fails"] == (None, "frame 0: ValueError: metric returned NaN")
-    (values, err), = [scores["psnr"]]
+    ((values, err),) = [scores["psnr"]]
     assert err is None and len(values) == 1 and 0 < values[0] < 100
     cached, computed = score(cache, [psnr], "out", "ref", lambda: pytest.fail("reference read again"), 0)
     assert not computed and cached["psnr"] == (values, None)
@@ -129,7 +134,9 @@ def test_a_cached_100_db_from_before_the_empty_crop_check_is_scored_again(tmp_pa
         w.add(tiny)
     psnr = registry.metrics.get("psnr")()
     key = score_key(psnr, "out", "ref", 4)
-    cache.put_json(key, {"values": [100.0], "metric": psnr.identity()})  # as the old code cached a score over zero pixels
+    cache.put_json(
+        key, {"values": [100.0], "metric": psnr.identity()}
+    )  # as the old code cached a score over zero pixels
     scores, computed = score(cache, [psnr], "out", "ref", lambda: iter([tiny]), 4)
     assert computed and scores["psnr"][0] is None and "nothing left to score" in scores["psnr"][1]
     lossless = smooth_image(16, 16)  # an honest 100 dB (output = reference) is computed again once, then kept
@@ -149,7 +156,12 @@ def test_rows_of_a_clip_per_frame_and_per_clip_and_error_rows(tmp_path):
     base = base_row("r1", spec, clip, 0, {"bpp": 0.5})
     rows, failures = score_rows(base, spec, clip, _Halve(), [psnr, fps], {"psnr": ([30.0, 31.0, 32.0], None)}, 3, 0.5)
     assert [(r["metric"], r["scope"], r["frame"], r["value"]) for r in rows] == [
-        ("psnr", "frame", 0, 30.0), ("psnr", "frame", 1, 31.0), ("psnr", "frame", 2, 32.0), ("psnr", "clip", -1, 31.0), ("fps", "clip", -1, 6.0)]
+        ("psnr", "frame", 0, 30.0),
+        ("psnr", "frame", 1, 31.0),
+        ("psnr", "frame", 2, 32.0),
+        ("psnr", "clip", -1, 31.0),
+        ("fps", "clip", -1, 6.0),
+    ]
     assert not failures and all(r["bpp"] == 0.5 and r["elapsed_s"] == 0.5 for r in rows)
     rows, failures = error_rows(base, spec, clip, _Halve(), [psnr], "method", RuntimeError("boom"))
     assert rows[0]["status"] == "error" and rows[0]["error"] == "method: RuntimeError: boom"
@@ -159,13 +171,38 @@ def test_rows_of_a_clip_per_frame_and_per_clip_and_error_rows(tmp_path):
 def test_gain_rows_subtract_identity():
     from benchmark.run.results import make_row, no_values
 
-    rows = [make_row(**no_values(run_id="r", dataset="d", base="d", degradation="qf10", item_id="*", frame=-1, scope="dataset",
-                                 method=m, method_version="1", metric="voc-ap50/dog", metric_version="1", value=v,
-                                 higher_is_better=True, unit="", crop_border=0, status="ok", error=None))
-            for m, v in (("identity", 0.5), ("gan", 0.7))]
+    rows = [
+        make_row(
+            **no_values(
+                run_id="r",
+                dataset="d",
+                base="d",
+                degradation="qf10",
+                item_id="*",
+                frame=-1,
+                scope="dataset",
+                method=m,
+                method_version="1",
+                metric="voc-ap50/dog",
+                metric_version="1",
+                value=v,
+                higher_is_better=True,
+                unit="",
+                crop_border=0,
+                status="ok",
+                error=None,
+            )
+        )
+        for m, v in (("identity", 0.5), ("gan", 0.7))
+    ]
     (g,) = gain_rows(rows)
     assert g["metric"] == "voc-ap50-gain/dog" and g["method"] == "gan" and g["value"] == pytest.approx(0.2)
-    slots = collect([(_item([], "x"), "gan", {"map": {"output": "o", "reference": "r"}}), (_item([], "y"), "gan", {"map": {"error": "y: bad"}})])
+    slots = collect(
+        [
+            (_item([], "x"), "gan", {"map": {"output": "o", "reference": "r"}}),
+            (_item([], "y"), "gan", {"map": {"error": "y: bad"}}),
+        ]
+    )
     assert slots[("gan", "map")] == {"items": [("x", {}, "o", "r")], "errors": ["y: bad"]}
 
 
@@ -173,7 +210,9 @@ def test_plan_is_pure_and_keyed_by_content(image_folder):
     cfg = RunConfig(methods=["identity", "bicubic"], datasets=[f"{image_folder}@x2"], metrics=["psnr"])
     resolved = resolve_run(cfg, None, Specs.load([]))
     plan = make_plan(resolved, cfg, 0)
-    assert [(u.item_id, u.method) for u in plan.units] == [(i, m) for i in ("img0", "img1", "img2") for m in ("identity", "bicubic")]
+    assert [(u.item_id, u.method) for u in plan.units] == [
+        (i, m) for i in ("img0", "img1", "img2") for m in ("identity", "bicubic")
+    ]
     assert plan.units[0].pixels == 64 * 48 and len({u.key for u in plan.units}) == 6
     again = make_plan(resolve_run(cfg, None, Specs.load([])), cfg, 0)
     assert [u.key for u in again.units] == [u.key for u in plan.units]

@@ -15,8 +15,15 @@ from benchmark.serve.app import ServeConfig, create_app
 
 @pytest.fixture
 def study_run(tmp_path, image_folder):
-    r = run(RunConfig(methods=["identity", "bicubic"], datasets=[f"{image_folder}@x2"], metrics=["psnr"], out=str(tmp_path / "runs" / "r1")),
-            progress=False)
+    r = run(
+        RunConfig(
+            methods=["identity", "bicubic"],
+            datasets=[f"{image_folder}@x2"],
+            metrics=["psnr"],
+            out=str(tmp_path / "runs" / "r1"),
+        ),
+        progress=False,
+    )
     assert not r.failures
     return r
 
@@ -65,17 +72,22 @@ def _rate(c, name, rater_name, grade):
 def test_dsis_study_end_to_end(study_run, tmp_path):
     runs = tmp_path / "runs"
     info = study.create(study_run.out_dir, protocol="dsis", name="d1", repeats=2)
-    assert info["stimuli"] == 3 * 3 and info["trials_per_rater"] == 11  # 3 items x (2 methods + hidden reference) + 2 repeats
+    assert (
+        info["stimuli"] == 3 * 3 and info["trials_per_rater"] == 11
+    )  # 3 items x (2 methods + hidden reference) + 2 repeats
     with pytest.raises(BenchError, match="exists already"):
         study.create(study_run.out_dir, name="d1")
     c = TestClient(create_app(ServeConfig(runs_dir=runs)))
     con = study.connect(runs)
-    method_of = {r["a"]: (r["method"], r["ref"] == r["a"]) for r in con.execute("SELECT * FROM stimuli WHERE study='d1'")}
+    method_of = {
+        r["a"]: (r["method"], r["ref"] == r["a"]) for r in con.execute("SELECT * FROM stimuli WHERE study='d1'")
+    }
 
     def honest(bias):
         def grade(t):
             method, hidden = method_of[t["impaired"].rsplit("/", 1)[1]]
             return 5 if hidden else {"bicubic": 4, "identity": 2}[method] - bias
+
         return grade
 
     alice, n = _rate(c, "d1", "alice", honest(0))
@@ -84,7 +96,9 @@ def test_dsis_study_end_to_end(study_run, tmp_path):
     _rate(c, "d1", "", lambda t: 1)  # grades even the hidden reference "very annoying"
     # stop and resume: with her own secret (the resume link), alice gets her list back, and no new trials
     c.cookies.clear()
-    assert c.post("/api/study/d1/resume", json={"key": alice["resume"].split("#resume=")[1]}).json()["rater"] == "rater-1"
+    assert (
+        c.post("/api/study/d1/resume", json={"key": alice["resume"].split("#resume=")[1]}).json()["rater"] == "rater-1"
+    )
     assert c.get("/api/study/d1/next").json()["done"] is True
     assert c.post("/api/study/d1/answer", json={"trial": 0, "value": 7}).status_code == 400
     r = c.post("/api/study/d1/answer", json={"trial": 0, "value": 3})
@@ -120,12 +134,17 @@ def test_dsis_study_end_to_end(study_run, tmp_path):
 
     from benchmark.cli import app
 
-    r = CliRunner().invoke(app, ["report", str(study_run.out_dir), str(out), "-o", str(tmp_path / "rep"), "--html", str(tmp_path / "site")],
-                           env={"COLUMNS": "220"})
+    r = CliRunner().invoke(
+        app,
+        ["report", str(study_run.out_dir), str(out), "-o", str(tmp_path / "rep"), "--html", str(tmp_path / "site")],
+        env={"COLUMNS": "220"},
+    )
     assert r.exit_code == 0, r.output
     agr = pd.read_csv(tmp_path / "rep" / "agreement.csv")
     assert set(agr.metric) >= {"psnr"} and "mos" not in set(agr.metric) and (agr.n_items == 3).all()
-    assert "## Agreement with people" in (tmp_path / "rep" / "leaderboard.md").read_text() and "agreement.csv" in r.output
+    assert (
+        "## Agreement with people" in (tmp_path / "rep" / "leaderboard.md").read_text() and "agreement.csv" in r.output
+    )
     html = (tmp_path / "site" / "index.html").read_text()
     assert '<section id="agreement">' in html and list((tmp_path / "site" / "plots").glob("agreement-*.svg"))
 
@@ -137,7 +156,9 @@ def test_results_api_from_the_first_answer_on(study_run, tmp_path):
     study.create(study_run.out_dir, protocol="dsis", name="f1", repeats=1)
     c = TestClient(create_app(ServeConfig(runs_dir=runs)), raise_server_exceptions=False)
     listed = c.get("/api/studies").json()["studies"][0]
-    assert listed["dataset"] == "imgs@x2" and study_run.rows["dataset"].iloc[0].endswith("/imgs@x2")  # the name, not the server's path
+    assert listed["dataset"] == "imgs@x2" and study_run.rows["dataset"].iloc[0].endswith(
+        "/imgs@x2"
+    )  # the name, not the server's path
     assert "imgs@x2" in c.get("/study").text and str(tmp_path) not in c.get("/study").text + c.get("/api/studies").text
     c.post("/api/study/f1/raters", json={"name": "first"})
     t = c.get("/api/study/f1/next").json()
@@ -169,7 +190,14 @@ def test_pairwise_study_bradley_terry(study_run, tmp_path):
         method_of[r["b"]] = r["method_b"]
     rank = {"reference": 3, "bicubic": 2, "identity": 1}
     for name in ("a", "b"):
-        _rate(c, "p1", name, lambda t: 0 if rank[method_of[t["left"].rsplit("/", 1)[1]]] > rank[method_of[t["right"].rsplit("/", 1)[1]]] else 1)
+        _rate(
+            c,
+            "p1",
+            name,
+            lambda t: (
+                0 if rank[method_of[t["left"].rsplit("/", 1)[1]]] > rank[method_of[t["right"].rsplit("/", 1)[1]]] else 1
+            ),
+        )
     res = study.results(con, "p1", boot=200)
     by = {m["method"]: m for m in res.methods}
     assert by["bicubic"]["bt"] > 0 > by["identity"]["bt"] and by["bicubic"]["wins"] == 6 and by["identity"]["wins"] == 0
@@ -180,7 +208,10 @@ def test_pairwise_study_bradley_terry(study_run, tmp_path):
 
 def test_cli_study_create_and_results(study_run, tmp_path):
     runs = tmp_path / "runs"
-    r = CliRunner().invoke(cli, ["study", "create", str(study_run.out_dir), "--name", "c1", "--items", "2", "--scale", "100", "--hold", "4.5"])
+    r = CliRunner().invoke(
+        cli,
+        ["study", "create", str(study_run.out_dir), "--name", "c1", "--items", "2", "--scale", "100", "--hold", "4.5"],
+    )
     assert r.exit_code == 0, r.output
     assert "2 items" in r.output and "/study/c1" in r.output
     r = CliRunner().invoke(cli, ["study", "results", "c1", "--runs", str(runs)])
@@ -235,7 +266,9 @@ def test_going_on_as_a_rater_needs_their_secret(study_run, tmp_path):
     assert later.get("/api/study/s1/next").json()["answered"] == 1
     assert "(as rater-1)" in later.get("/study/s1").text and "(as rater-" not in mallory.get("/study/s1").text
     con = study.connect(runs)
-    assert key.split(".")[1] not in str(con.execute("SELECT * FROM raters").fetchall()[0][:])  # only its SHA-256 is stored
+    assert key.split(".")[1] not in str(
+        con.execute("SELECT * FROM raters").fetchall()[0][:]
+    )  # only its SHA-256 is stored
     con.close()
 
 
@@ -245,13 +278,18 @@ def test_public_results_name_raters_by_pseudonym(study_run, tmp_path):
     runs = tmp_path / "runs"
     study.create(study_run.out_dir, protocol="dsis", name="n1", repeats=1)
     c = TestClient(create_app(ServeConfig(runs_dir=runs)))
-    keys = [_rate(c, "n1", who, lambda t: 4)[0]["resume"].split("#resume=")[1] for who in ("Zelda Typedname", "Yorick Typedname")]
+    keys = [
+        _rate(c, "n1", who, lambda t: 4)[0]["resume"].split("#resume=")[1]
+        for who in ("Zelda Typedname", "Yorick Typedname")
+    ]
     api = c.get("/api/study/n1/results")
     assert set(api.json()["raters"]) == {"rater-1", "rater-2"}
     con = study.connect(runs)
     out = study.write_rows(study.results(con, "n1"), runs)
     con.close()
-    public = api.text + c.get("/api/studies").text + (out / "manifest.json").read_text() + (out / "scores.csv").read_text()
+    public = (
+        api.text + c.get("/api/studies").text + (out / "manifest.json").read_text() + (out / "scores.csv").read_text()
+    )
     assert "Typedname" not in public and not any(part in public for k in keys for part in k.split("."))
 
 
@@ -282,5 +320,8 @@ def test_rater_cap_holds_under_parallel_starts_and_only_raters_who_answered_coun
     con.execute("UPDATE raters SET created='2000-01-01T00:00:00Z'")
     r = TestClient(app).post("/api/study/cap/raters", json={"name": "late"})
     assert r.status_code == 200 and r.json()["rater"] == "rater-5", r.text
-    assert con.execute("SELECT COUNT(*) FROM raters").fetchone()[0] == 2 and one.get("/api/study/cap/next").status_code == 200
+    assert (
+        con.execute("SELECT COUNT(*) FROM raters").fetchone()[0] == 2
+        and one.get("/api/study/cap/next").status_code == 200
+    )
     con.close()

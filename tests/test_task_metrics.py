@@ -9,9 +9,10 @@ import pytest
 
 from benchmark import registry
 from benchmark.api import CorpusRecord
+from benchmark.files.weights import WeightsMissing
 from benchmark.metrics.detection import coco_evaluate
 from benchmark.run.runner import RunConfig, run
-from benchmark.files.weights import WeightsMissing
+
 from conftest import tiny_captioner
 
 YOLO = "weights/yolov8n_int8_openvino_model"
@@ -52,8 +53,13 @@ def test_coco_evaluate_perfect_missing_and_false_detections():
 
 def test_voc_map_maps_coco_names_and_ignores_other_classes():
     m = registry.metrics.get("voc-map50")(detector="unused")
-    recs = [CorpusRecord("a", coco_ann([[0, 0, 50, 50], [60, 60, 30, 30], [5, 70, 20, 20]], ["motorcycle", "tv", "giraffe"]),
-                         [det([[0, 0, 50, 50], [60, 60, 90, 90]], ["motorcycle", "tv"])])]
+    recs = [
+        CorpusRecord(
+            "a",
+            coco_ann([[0, 0, 50, 50], [60, 60, 30, 30], [5, 70, 20, 20]], ["motorcycle", "tv", "giraffe"]),
+            [det([[0, 0, 50, 50], [60, 60, 90, 90]], ["motorcycle", "tv"])],
+        )
+    ]
     out = m.compute(iter(recs))
     assert out["voc-map50"] == pytest.approx(1.0)
     assert set(out) == {"voc-map50", "voc-ap50/motorbike", "voc-ap50/tvmonitor"}  # giraffe is not a VOC class
@@ -67,8 +73,16 @@ def test_map_refuses_a_set_without_boxes():
 
 def test_missing_detector_is_a_clear_error_not_a_hang(mini_coco, tmp_path):
     pytest.importorskip("ultralytics")
-    res = run(RunConfig(datasets=["coco-qf20"], metrics=["psnr", "map"], data_root=str(mini_coco), detector=str(tmp_path / "none.pt"),
-                        out=str(tmp_path / "o")), progress=False)
+    res = run(
+        RunConfig(
+            datasets=["coco-qf20"],
+            metrics=["psnr", "map"],
+            data_root=str(mini_coco),
+            detector=str(tmp_path / "none.pt"),
+            out=str(tmp_path / "o"),
+        ),
+        progress=False,
+    )
     err = res.rows[res.rows.metric == "map"]
     assert list(err.status) == ["error"] and "none.pt" in err.error.iloc[0] and "--detector" in err.error.iloc[0]
     assert (res.rows[res.rows.metric == "psnr"].status == "ok").all()  # the other metrics are unaffected
@@ -86,8 +100,18 @@ def detector(data_root):
 
 @pytest.mark.shared
 def test_detection_on_coco_falls_with_jpeg_quality_and_writes_gain_rows(data_root, detector, tmp_path):
-    res = run(RunConfig(methods=["identity", "bicubic"], datasets=["coco", "coco-qf5"], metrics=["map", "map50", "voc-map50", "det-fidelity"],
-                        data_root=str(data_root), limit=12, detector=detector, out=str(tmp_path / "o")), progress=False)
+    res = run(
+        RunConfig(
+            methods=["identity", "bicubic"],
+            datasets=["coco", "coco-qf5"],
+            metrics=["map", "map50", "voc-map50", "det-fidelity"],
+            data_root=str(data_root),
+            limit=12,
+            detector=detector,
+            out=str(tmp_path / "o"),
+        ),
+        progress=False,
+    )
     assert not res.failures, res.failures
     d = res.rows.set_index(["dataset", "method", "metric"])["value"]
     assert d["coco", "identity", "map"] > 0.2
@@ -109,8 +133,12 @@ def test_caption_scorers_against_hand_computed_values():
     recs = [CorpusRecord("x", {"captions": ["a cat sat on the mat"]}, ["a cat on the mat"])]
     # unigram precision 5/5, brevity penalty exp(1 - 6/5)
     assert b1.compute(iter(recs))["bleu1"] == pytest.approx(np.exp(1 - 6 / 5), abs=1e-4)
-    same = [CorpusRecord("x", {"captions": ["a dog runs on the beach", "the dog is running"]}, ["a dog runs on the beach"])]
-    assert registry.metrics.get("bleu4")(captioner="unused").compute(iter(same))["bleu4"] == pytest.approx(1.0, abs=1e-6)
+    same = [
+        CorpusRecord("x", {"captions": ["a dog runs on the beach", "the dog is running"]}, ["a dog runs on the beach"])
+    ]
+    assert registry.metrics.get("bleu4")(captioner="unused").compute(iter(same))["bleu4"] == pytest.approx(
+        1.0, abs=1e-6
+    )
     assert registry.metrics.get("rouge-l")(captioner="unused").compute(iter(same))["rouge-l"] == pytest.approx(1.0)
     assert registry.metrics.get("meteor")(captioner="unused").compute(iter(same))["meteor"] > 0.9
     disjoint = [CorpusRecord("x", {"captions": ["a dog runs on the beach"]}, ["purple elephants fly"])]
@@ -121,9 +149,22 @@ def test_captioning_end_to_end_with_a_tiny_random_model(mini_coco, tmp_path):
     pytest.importorskip("transformers")
     needs_java()
     model = tiny_captioner(tmp_path / "tiny-blip")
-    metrics = ["bleu4", "rouge-l", "cider"]  # METEOR's scorer (a JVM, 9 s) is checked by hand above; the rows are made the same way
-    res = run(RunConfig(methods=["identity"], datasets=["coco-qf20"], metrics=metrics, data_root=str(mini_coco), captioner=str(model),
-                        out=str(tmp_path / "o")), progress=False)
+    metrics = [
+        "bleu4",
+        "rouge-l",
+        "cider",
+    ]  # METEOR's scorer (a JVM, 9 s) is checked by hand above; the rows are made the same way
+    res = run(
+        RunConfig(
+            methods=["identity"],
+            datasets=["coco-qf20"],
+            metrics=metrics,
+            data_root=str(mini_coco),
+            captioner=str(model),
+            out=str(tmp_path / "o"),
+        ),
+        progress=False,
+    )
     assert not res.failures, res.failures
     rows = res.rows
     assert set(rows.metric) == set(metrics) and (rows.scope == "dataset").all()
@@ -132,8 +173,17 @@ def test_captioning_end_to_end_with_a_tiny_random_model(mini_coco, tmp_path):
     from benchmark.metrics.captioning import _Caption
 
     _Caption._captioners.clear()
-    again = run(RunConfig(methods=["identity"], datasets=["coco-qf20"], metrics=metrics, data_root=str(mini_coco), captioner=str(model),
-                          out=str(tmp_path / "o2")), progress=False)
+    again = run(
+        RunConfig(
+            methods=["identity"],
+            datasets=["coco-qf20"],
+            metrics=metrics,
+            data_root=str(mini_coco),
+            captioner=str(model),
+            out=str(tmp_path / "o2"),
+        ),
+        progress=False,
+    )
     assert not _Caption._captioners and list(again.rows.value) == list(rows.value)
 
 
@@ -141,16 +191,28 @@ def test_captioning_without_reference_captions_scores_against_the_originals(imag
     pytest.importorskip("transformers")
     needs_java()
     model = tiny_captioner(tmp_path / "tiny-blip")
-    res = run(RunConfig(datasets=[f"{image_folder}@qf10"], metrics=["cider", "bleu1"], captioner=str(model), out=str(tmp_path / "o")),
-              progress=False)
+    res = run(
+        RunConfig(
+            datasets=[f"{image_folder}@qf10"], metrics=["cider", "bleu1"], captioner=str(model), out=str(tmp_path / "o")
+        ),
+        progress=False,
+    )
     assert not res.failures, res.failures
     assert set(res.rows.metric) == {"cider-refcap", "bleu1-refcap"}
 
 
 def test_missing_captioner_names_what_to_do(mini_coco, tmp_path):
     pytest.importorskip("transformers")
-    res = run(RunConfig(datasets=["coco-qf20"], metrics=["cider"], data_root=str(mini_coco), captioner=str(tmp_path / "no-model"),
-                        out=str(tmp_path / "o")), progress=False)
+    res = run(
+        RunConfig(
+            datasets=["coco-qf20"],
+            metrics=["cider"],
+            data_root=str(mini_coco),
+            captioner=str(tmp_path / "no-model"),
+            out=str(tmp_path / "o"),
+        ),
+        progress=False,
+    )
     assert list(res.rows.status) == ["error"] and "--captioner" in res.rows.error.iloc[0]
 
 
@@ -175,8 +237,16 @@ def test_detector_backends_are_pluggable_and_env_selects_the_detector(mini_coco,
     monkeypatch.setattr(detection, "detector_backends", lambda: {"ultralytics": None, "cat-finder": CatFinder})
     detection._Detection._detectors.clear()
     monkeypatch.setenv("BENCH_DETECTOR", "cat-finder:v1")
-    res = run(RunConfig(methods=["identity"], datasets=["coco"], metrics=["map50", "map"], data_root=str(mini_coco), out=str(tmp_path / "o")),
-              progress=False)
+    res = run(
+        RunConfig(
+            methods=["identity"],
+            datasets=["coco"],
+            metrics=["map50", "map"],
+            data_root=str(mini_coco),
+            out=str(tmp_path / "o"),
+        ),
+        progress=False,
+    )
     assert not res.failures, res.failures
     v = res.rows.set_index("metric")["value"]
     assert v["ap50/cat"] == pytest.approx(1.0) and v["ap50/person"] == 0 and v["ap50/cup"] == 0
@@ -203,7 +273,9 @@ def test_detection_batched_over_a_clips_frames_equals_frame_by_frame(data_root, 
     from benchmark.metrics.detection import UltralyticsDetector
 
     d = UltralyticsDetector(detector)
-    frames = [np.array(Image.open(f).convert("RGB")) for f in sorted((data_root / "video/Vid4/GT/city").glob("*.png"))[:3]]
+    frames = [
+        np.array(Image.open(f).convert("RGB")) for f in sorted((data_root / "video/Vid4/GT/city").glob("*.png"))[:3]
+    ]
     batched = d.detect_many(frames)
     assert batched == [d.detect(f) for f in frames] and len(batched[0]["boxes"]) > 0
 
@@ -212,9 +284,19 @@ def test_detection_batched_over_a_clips_frames_equals_frame_by_frame(data_root, 
 def test_detection_map_rows_are_the_same_from_worker_processes(data_root, detector, tmp_path):
     """Corpus metrics under --workers: the predictions come back with each unit and the
     driver computes mAP from them, so the rows equal the serial run's."""
-    cfg = dict(methods=["identity"], datasets=["coco-qf10"], metrics=["psnr", "map50"], data_root=str(data_root), limit=4, detector=detector)
+    cfg = dict(
+        methods=["identity"],
+        datasets=["coco-qf10"],
+        metrics=["psnr", "map50"],
+        data_root=str(data_root),
+        limit=4,
+        detector=detector,
+    )
     serial = run(RunConfig(**cfg, out=str(tmp_path / "s"), cache_dir=str(tmp_path / "cs")), progress=False)
-    workers = run(RunConfig(**cfg, out=str(tmp_path / "w"), cache_dir=str(tmp_path / "cw"), executor="processes", workers=2), progress=False)
+    workers = run(
+        RunConfig(**cfg, out=str(tmp_path / "w"), cache_dir=str(tmp_path / "cw"), executor="processes", workers=2),
+        progress=False,
+    )
     cols = [c for c in serial.rows.columns if c not in ("run_id", "elapsed_s")]
     assert not serial.failures and not workers.failures
     assert (serial.rows.metric == "map50").sum() == 1

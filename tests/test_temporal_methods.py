@@ -4,12 +4,12 @@ twin on the temporal metrics where the twin flickers."""
 import numpy as np
 import pandas as pd
 import pytest
+from test_temporal_metrics import clip
 
 from benchmark import registry
 from benchmark.api import Context, Method, restore_stream
 from benchmark.core.imaging import write_png
 from benchmark.run.runner import RunConfig, make_method, run
-from test_temporal_metrics import clip
 
 
 class WindowMean(Method):
@@ -69,7 +69,9 @@ def test_past_context_longer_than_the_batch_is_kept_whole():
         def process(self, frames, ctx):
             before, _ = ctx.context
             assert before == min(3, ctx.first_frame)
-            assert [int(f[0, 0, 0]) for f in frames] == [10 * k for k in range(ctx.first_frame - before, ctx.first_frame + 1)]
+            assert [int(f[0, 0, 0]) for f in frames] == [
+                10 * k for k in range(ctx.first_frame - before, ctx.first_frame + 1)
+            ]
             return frames[before:]
 
     outs = list(restore_stream(Past3(), numbered(7), Context(kind="video"), 1))
@@ -99,8 +101,16 @@ def test_recurrent_state_is_reset_per_clip_in_bench_run(tmp_path):
             d.mkdir(parents=True)
             for i in range(5):
                 write_png(d / f"{i:08d}.png", np.full((16, 16, 3), 20, np.uint8))
-        res = run(RunConfig(datasets=[str(tmp_path / "clips")], methods=["running-sum"], metrics=["psnr"], batch_size=2,
-                            out=str(tmp_path / "o")), progress=False)
+        res = run(
+            RunConfig(
+                datasets=[str(tmp_path / "clips")],
+                methods=["running-sum"],
+                metrics=["psnr"],
+                batch_size=2,
+                out=str(tmp_path / "o"),
+            ),
+            progress=False,
+        )
         assert not res.failures
         frame_rows = res.rows[(res.rows.metric == "psnr") & (res.rows.scope == "frame")]
         for _, g in frame_rows.groupby("item_id"):  # frame 0 is exact in both clips: the sum restarted
@@ -133,8 +143,16 @@ def test_tsmooth_ranks_above_its_per_frame_twin_on_temporal_metrics(tmp_path, fl
     d.mkdir()
     for i, f in enumerate(clip(8)):
         write_png(d / f"{i:08d}.png", f)
-    res = run(RunConfig(datasets=[str(d)], methods=["flickery", "tsmooth:base=flickery"], metrics=["psnr", "tof", "flicker"],
-                        batch_size=3, out=str(tmp_path / "o")), progress=False)
+    res = run(
+        RunConfig(
+            datasets=[str(d)],
+            methods=["flickery", "tsmooth:base=flickery"],
+            metrics=["psnr", "tof", "flicker"],
+            batch_size=3,
+            out=str(tmp_path / "o"),
+        ),
+        progress=False,
+    )
     assert not res.failures
     clip_rows = res.rows[res.rows.scope == "clip"].pivot_table(index="method", columns="metric", values="value")
     twin, smooth = clip_rows.loc["flickery"], clip_rows.loc["tsmooth:base=flickery"]
@@ -162,19 +180,39 @@ def test_tsmooth_reads_its_bases_cached_output_instead_of_running_it_again(tmp_p
     real = cls.process
     cls.process = lambda self, frames, ctx: calls.append(len(frames)) or real(self, frames, ctx)
     try:
-        both = run(RunConfig(datasets=[str(d)], methods=["flickery", "tsmooth:base=flickery"], metrics=["psnr", "tof", "fps"], batch_size=3,
-                             out=str(tmp_path / "a"), cache_dir=str(tmp_path / "ca")), progress=False)
+        both = run(
+            RunConfig(
+                datasets=[str(d)],
+                methods=["flickery", "tsmooth:base=flickery"],
+                metrics=["psnr", "tof", "fps"],
+                batch_size=3,
+                out=str(tmp_path / "a"),
+                cache_dir=str(tmp_path / "ca"),
+            ),
+            progress=False,
+        )
         assert sum(calls) == 7  # the base ran once, in its own unit
         calls.clear()
-        alone = run(RunConfig(datasets=[str(d)], methods=["tsmooth:base=flickery"], metrics=["psnr", "tof", "fps"], batch_size=3,
-                              out=str(tmp_path / "b"), cache_dir=str(tmp_path / "cb")), progress=False)
+        alone = run(
+            RunConfig(
+                datasets=[str(d)],
+                methods=["tsmooth:base=flickery"],
+                metrics=["psnr", "tof", "fps"],
+                batch_size=3,
+                out=str(tmp_path / "b"),
+                cache_dir=str(tmp_path / "cb"),
+            ),
+            progress=False,
+        )
         assert sum(calls) == 7  # here tsmooth ran it
     finally:
         cls.process = real
     pick = ["item_id", "frame", "scope", "metric", "value"]
 
     def rows(r):
-        return r.rows[(r.rows.method == "tsmooth:base=flickery") & (r.rows.metric != "fps")][pick].reset_index(drop=True)
+        return r.rows[(r.rows.method == "tsmooth:base=flickery") & (r.rows.metric != "fps")][pick].reset_index(
+            drop=True
+        )
 
     pd.testing.assert_frame_equal(rows(both), rows(alone))
     fps = both.rows[(both.rows.metric == "fps") & (both.rows.scope == "clip")].set_index("method").value
@@ -195,9 +233,13 @@ def test_tsmooth_upscales_with_an_sr_base_and_checks_its_settings():
         make_method("tsmooth:flow=raft")
     with pytest.raises(Exception, match="layer must be auto, all or detail"):
         make_method("tsmooth:layer=edges")
-    labels = {m: make_method(m).identity()["params"] for m in ("tsmooth", "tsmooth:flow=farneback", "tsmooth:layer=detail")}
+    labels = {
+        m: make_method(m).identity()["params"] for m in ("tsmooth", "tsmooth:flow=farneback", "tsmooth:layer=detail")
+    }
     assert "flow" not in labels["tsmooth"] and "layer" not in labels["tsmooth"]  # defaults stay out of the identity
-    assert labels["tsmooth:flow=farneback"]["flow"] == "farneback" and labels["tsmooth:layer=detail"]["layer"] == "detail"
+    assert (
+        labels["tsmooth:flow=farneback"]["flow"] == "farneback" and labels["tsmooth:layer=detail"]["layer"] == "detail"
+    )
     with pytest.raises(Exception, match="unknown method|no method|not-a-method"):
         make_method("tsmooth:base=not-a-method")
 
@@ -226,14 +268,25 @@ def test_tsmooth_on_a_flickering_upscaler_is_guided_by_its_outputs(tmp_path):
         for i, f in enumerate(clip(8)):
             write_png(d / f"{i:08d}.png", f)
         methods = ["flickery-x2", "tsmooth:base=flickery-x2", "tsmooth:base=flickery-x2:guide=output"]
-        res = run(RunConfig(datasets=[f"{d}@x2"], methods=methods, metrics=["psnr", "tof", "flicker"], batch_size=3,
-                            out=str(tmp_path / "o")), progress=False)
+        res = run(
+            RunConfig(
+                datasets=[f"{d}@x2"],
+                methods=methods,
+                metrics=["psnr", "tof", "flicker"],
+                batch_size=3,
+                out=str(tmp_path / "o"),
+            ),
+            progress=False,
+        )
         assert not res.failures
         rows = res.rows[res.rows.scope == "clip"].pivot_table(index="method", columns="metric", values="value")
         twin, auto, output = rows.loc[methods[0]], rows.loc[methods[1]], rows.loc[methods[2]]
         assert auto.to_dict() == output.to_dict()  # auto is output-guided when the size changes
         assert auto["flicker"] < 0.75 * twin["flicker"] and auto["tof"] < twin["tof"] and auto["psnr"] > twin["psnr"]
-        assert make_method("tsmooth:base=flickery-x2:guide=output").identity() != make_method("tsmooth:base=flickery-x2").identity()
+        assert (
+            make_method("tsmooth:base=flickery-x2:guide=output").identity()
+            != make_method("tsmooth:base=flickery-x2").identity()
+        )
     finally:
         registry.methods.unregister("flickery-x2")
 
@@ -250,7 +303,10 @@ def cubic_x2():
         def process(self, frames, ctx):
             import cv2
 
-            return [cv2.resize(f.astype(np.float32), (f.shape[1] * 2, f.shape[0] * 2), interpolation=cv2.INTER_CUBIC) for f in frames]
+            return [
+                cv2.resize(f.astype(np.float32), (f.shape[1] * 2, f.shape[0] * 2), interpolation=cv2.INTER_CUBIC)
+                for f in frames
+            ]
 
     yield
     registry.methods.unregister("cubic-x2")
@@ -262,14 +318,24 @@ def test_tsmooth_averages_only_the_detail_when_the_size_changes(cubic_x2):
     frames = [f[::2, ::2] for f in clip(6)]
     ctx = Context(kind="video", scale=2)
     base = [o.astype(np.float64) for o in restore_stream(make_method("cubic-x2"), frames, ctx, 3)]
-    smoothed = {layer: [o.astype(np.float64) for o in restore_stream(make_method(f"tsmooth:base=cubic-x2:layer={layer}"), frames, ctx, 3)]
-                for layer in ("auto", "detail", "all")}
+    smoothed = {
+        layer: [
+            o.astype(np.float64)
+            for o in restore_stream(make_method(f"tsmooth:base=cubic-x2:layer={layer}"), frames, ctx, 3)
+        ]
+        for layer in ("auto", "detail", "all")
+    }
     for a, b in zip(smoothed["auto"], smoothed["detail"]):
         np.testing.assert_array_equal(a, b)
     err = {layer: [np.abs(o - b) for o, b in zip(smoothed[layer], base)] for layer in ("detail", "all")}
     assert max(e.max() for e in err["detail"]) <= 1.0  # the base's rounding to 8 bits is all there is to average
-    assert np.mean([e.mean() for e in err["all"]]) > 5 * np.mean([e.mean() for e in err["detail"]])  # the flow's errors reach whole frames
+    assert np.mean([e.mean() for e in err["all"]]) > 5 * np.mean(
+        [e.mean() for e in err["detail"]]
+    )  # the flow's errors reach whole frames
     same = clip(5)
-    x1 = {layer: list(restore_stream(make_method(f"tsmooth:layer={layer}"), same, Context(kind="video"), 3)) for layer in ("auto", "all")}
+    x1 = {
+        layer: list(restore_stream(make_method(f"tsmooth:layer={layer}"), same, Context(kind="video"), 3))
+        for layer in ("auto", "all")
+    }
     for a, b in zip(x1["auto"], x1["all"]):
         np.testing.assert_array_equal(a, b)

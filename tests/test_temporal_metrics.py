@@ -7,13 +7,14 @@ from skimage import data as skdata
 from benchmark import registry
 from benchmark.core.imaging import write_png
 from benchmark.run.runner import RunConfig, run
+
 from conftest import smooth_image
 
 
 def clip(n=6, h=96, w=128):
     """A camera pan over a photo (3 px per frame)."""
-    base = skdata.astronaut()[100: 100 + h, 100: 100 + w + 3 * n]
-    return [np.ascontiguousarray(base[:, 3 * i: 3 * i + w]) for i in range(n)]
+    base = skdata.astronaut()[100 : 100 + h, 100 : 100 + w + 3 * n]
+    return [np.ascontiguousarray(base[:, 3 * i : 3 * i + w]) for i in range(n)]
 
 
 def run_clip(metric_name, outputs, refs, border=0):
@@ -39,7 +40,7 @@ def test_flicker_catches_what_psnr_cannot():
     ref = clip()
     rng = np.random.default_rng(0)
     field = rng.normal(0, 6, (ref[0].shape[0], ref[0].shape[1] + 3 * len(ref), 3))
-    static = [np.clip(f + field[:, 3 * i: 3 * i + f.shape[1]], 0, 255).astype(np.uint8) for i, f in enumerate(ref)]
+    static = [np.clip(f + field[:, 3 * i : 3 * i + f.shape[1]], 0, 255).astype(np.uint8) for i, f in enumerate(ref)]
     flick = [np.clip(f + rng.normal(0, 6, f.shape), 0, 255).astype(np.uint8) for f in ref]
     psnr = registry.metrics.get("psnr")()
     p_static = np.mean([psnr.score(o, r) for o, r in zip(static, ref)])
@@ -49,12 +50,13 @@ def test_flicker_catches_what_psnr_cannot():
     assert f_flick > 1.5 * f_static, (f_static, f_flick)
 
 
-
 def test_tof_catches_jitter():
     """Frames shaken by a pixel or two (a motion the reference does not have)."""
     ref = clip()
     shaken = [np.roll(f, (k % 3) - 1, axis=1) for k, f in enumerate(ref)]
-    noisy = [np.clip(f + np.random.default_rng(k).normal(0, 4, f.shape), 0, 255).astype(np.uint8) for k, f in enumerate(ref)]
+    noisy = [
+        np.clip(f + np.random.default_rng(k).normal(0, 4, f.shape), 0, 255).astype(np.uint8) for k, f in enumerate(ref)
+    ]
     t_shaken, t_noisy = (np.mean(run_clip("tof", x, ref)[1:]) for x in (shaken, noisy))
     assert t_shaken > 0.5 and t_shaken > 2 * t_noisy, (t_shaken, t_noisy)
 
@@ -77,7 +79,9 @@ def test_runner_writes_per_frame_and_per_clip_temporal_rows(tmp_path):
     d.mkdir()
     for i, f in enumerate(clip(5)):
         write_png(d / f"{i:08d}.png", f)
-    res = run(RunConfig(datasets=[f"{d}@crf40"], metrics=["psnr", "tof", "flicker"], out=str(tmp_path / "o")), progress=False)
+    res = run(
+        RunConfig(datasets=[f"{d}@crf40"], metrics=["psnr", "tof", "flicker"], out=str(tmp_path / "o")), progress=False
+    )
     assert not res.failures
     rows = res.rows
     for name in ("tof", "flicker"):

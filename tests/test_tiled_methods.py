@@ -5,9 +5,9 @@ fit bit-identical to the untiled path, and ``tile=`` in the method's identity.""
 import numpy as np
 import pytest
 
+from benchmark.api import Context
 from benchmark.core import memory as pub  # the memory budget, probe and tile choice of every network
 from benchmark.core import tiling
-from benchmark.api import Context
 from benchmark.errors import BenchError
 from benchmark.run.runner import make_method
 
@@ -37,18 +37,24 @@ def psnr(a, b):
 
 def untiled(m, frames):
     """The methods' output before tiling existed: the whole batch through the network."""
-    from benchmark.methods.adapters.trainable import frames_to_tensor, tensor_to_frames
-
     import torch
+
+    from benchmark.methods.adapters.trainable import frames_to_tensor, tensor_to_frames
 
     with torch.inference_mode():
         return tensor_to_frames(m.model(frames_to_tensor(frames, "cpu")), frames)
 
 
 # (method, input side h x w, forced tile, least PSNR of tiled vs untiled in dB)
-FAMILIES = [("srgan", (60, 76), 32, 40), ("srresnet", (60, 76), 32, 40), ("fast-srgan", (60, 76), 32, 40),
-            ("videoboost", (41, 53), 32, 40), ("pix2pix", (100, 124), 64, 30), ("ssim", (100, 124), 64, 35),
-            ("gan", (100, 124), 64, 30)]
+FAMILIES = [
+    ("srgan", (60, 76), 32, 40),
+    ("srresnet", (60, 76), 32, 40),
+    ("fast-srgan", (60, 76), 32, 40),
+    ("videoboost", (41, 53), 32, 40),
+    ("pix2pix", (100, 124), 64, 30),
+    ("ssim", (100, 124), 64, 35),
+    ("gan", (100, 124), 64, 30),
+]
 
 
 @pytest.mark.parametrize("name,size,tile,least", FAMILIES, ids=[f[0] for f in FAMILIES])
@@ -142,7 +148,11 @@ def test_jpeg_methods_keep_the_8x8_grid(monkeypatch):
 def test_pix2pix_and_videoboost_keep_their_grid(monkeypatch):
     seen = []
     real = tiling.run_tiled
-    monkeypatch.setattr(tiling, "run_tiled", lambda fn, x, s, tile, ov: seen.append((x.shape[-2:], tile, ov)) or real(fn, x, s, tile, ov))
+    monkeypatch.setattr(
+        tiling,
+        "run_tiled",
+        lambda fn, x, s, tile, ov: seen.append((x.shape[-2:], tile, ov)) or real(fn, x, s, tile, ov),
+    )
     method("pix2pix:tile=72").process([frame(100, 124)], Context())
     method("videoboost:tile=33").process([frame(41, 53)], Context(scale=5))
     (h, w), tile, ov = seen[0]
@@ -159,7 +169,13 @@ def test_the_qf_predictor_decides_on_the_whole_frame(monkeypatch):
     m = method("gan:tile=64")
     calls, used = [], set()
     real = galteri.predict_qf
-    monkeypatch.setattr(galteri, "predict_qf", lambda model, fr, device="cpu", per_call=None: calls.append((fr.shape, per_call)) or real(model, fr, device, per_call))
+    monkeypatch.setattr(
+        galteri,
+        "predict_qf",
+        lambda model, fr, device="cpu", per_call=None: (
+            calls.append((fr.shape, per_call)) or real(model, fr, device, per_call)
+        ),
+    )
     gens = dict(m.models)
 
     class Spy:

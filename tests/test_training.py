@@ -8,11 +8,12 @@ import torch
 
 from benchmark import registry
 from benchmark.errors import BenchError
-from benchmark.methods.training import trainer as tr
-from benchmark.methods.networks import ArtifactGenerator, QFPredictor, SubPatchDiscriminator
-from benchmark.methods.adapters.trainable import WEIGHTS_DIR, weights_file
-from benchmark.run.runner import RunConfig, run
 from benchmark.files.weights import WeightsMissing
+from benchmark.methods.adapters.trainable import WEIGHTS_DIR, weights_file
+from benchmark.methods.networks import ArtifactGenerator, QFPredictor, SubPatchDiscriminator
+from benchmark.methods.training import trainer as tr
+from benchmark.run.runner import RunConfig, run
+
 from conftest import smooth_image
 
 
@@ -52,9 +53,17 @@ def test_resume_continues_bit_for_bit(image_folder, tmp_path, monkeypatch):
     resumed = tr.train(tr.recipe_class("ssim"), tmp_path / "b", data, cosine(4, **p), resume=True, progress=False)
     assert resumed["sha256"] == whole["sha256"]  # same weights, byte for byte
     curves = (tmp_path / "b" / "curves.csv").read_text().splitlines()
-    assert curves[0].startswith("step,seconds,lr,ssim_loss,l1") and len(curves) == 5 and (tmp_path / "b" / "curves.svg").exists()
+    assert (
+        curves[0].startswith("step,seconds,lr,ssim_loss,l1")
+        and len(curves) == 5
+        and (tmp_path / "b" / "curves.svg").exists()
+    )
     lrs = [float(r.split(",")[2]) for r in curves[1:]]
-    assert lrs == [tr.learning_rate(cosine(4), s) for s in (1, 2, 3, 4)] and lrs[0] == 2e-4 and lrs[0] > lrs[1] > lrs[2] > lrs[3] > 1e-5
+    assert (
+        lrs == [tr.learning_rate(cosine(4), s) for s in (1, 2, 3, 4)]
+        and lrs[0] == 2e-4
+        and lrs[0] > lrs[1] > lrs[2] > lrs[3] > 1e-5
+    )
     card = json.loads((tmp_path / "a" / "ssim.json").read_text())
     assert card["architecture"] == {"class": "HalfResGenerator", "ch": 4, "depth": 3} and card["seed"] == 0
     assert set(card["final_validation"]) == {"val_psnr", "val_psnr_input"} and card["data"]["val_items"] == 1
@@ -62,17 +71,20 @@ def test_resume_continues_bit_for_bit(image_folder, tmp_path, monkeypatch):
         tr.train(tr.recipe_class("ssim"), tmp_path / "a", data, tiny(4, ch=4, blocks=1), progress=False)
 
 
-@pytest.mark.parametrize("recipe,data,params", [
-    ("gan", "@qf20", {"ch": 4, "depth": 3}),
-    ("gan", "@qf20", {"ch": 4, "depth": 3, "qf": 20}),
-    ("ssim", "@qf20", {"arch": "ArtifactGenerator", "ch": 4, "blocks": 1}),
-    ("pix2pix", "@qp37", {"ch": 4, "depth": 2, "d_ch": 4}),
-    ("pix2pix", "@qp37", {"ch": 4, "depth": 2, "d_ch": 4, "ssim_weight": 0.5, "adv_from": 1}),
-    ("srresnet", "@x2", {"ch": 4, "blocks": 1, "scale": 2}),
-    ("srgan", "@x2", {"ch": 4, "blocks": 1, "scale": 2, "d_ch": 4}),
-    ("fast-srgan", "@x2", {"ch": 4, "blocks": 1, "scale": 2, "d_ch": 4}),
-    ("videoboost", "@x2", {"ch": 4, "blocks": 1, "scale": 2, "d_ch": 4, "d_pretrain_steps": 1}),
-])
+@pytest.mark.parametrize(
+    "recipe,data,params",
+    [
+        ("gan", "@qf20", {"ch": 4, "depth": 3}),
+        ("gan", "@qf20", {"ch": 4, "depth": 3, "qf": 20}),
+        ("ssim", "@qf20", {"arch": "ArtifactGenerator", "ch": 4, "blocks": 1}),
+        ("pix2pix", "@qp37", {"ch": 4, "depth": 2, "d_ch": 4}),
+        ("pix2pix", "@qp37", {"ch": 4, "depth": 2, "d_ch": 4, "ssim_weight": 0.5, "adv_from": 1}),
+        ("srresnet", "@x2", {"ch": 4, "blocks": 1, "scale": 2}),
+        ("srgan", "@x2", {"ch": 4, "blocks": 1, "scale": 2, "d_ch": 4}),
+        ("fast-srgan", "@x2", {"ch": 4, "blocks": 1, "scale": 2, "d_ch": 4}),
+        ("videoboost", "@x2", {"ch": 4, "blocks": 1, "scale": 2, "d_ch": 4, "d_pretrain_steps": 1}),
+    ],
+)
 def test_every_recipe_trains_and_exports(recipe, data, params, image_folder, tmp_path):
     card = tr.train(tr.recipe_class(recipe), tmp_path, [f"{image_folder}{data}"], tiny(2, **params), progress=False)
     rows = (tmp_path / "curves.csv").read_text().splitlines()
@@ -104,13 +116,23 @@ def test_untrained_generators_are_their_skip():
 
     x = torch.rand(1, 3, 21, 30) * 2 - 1  # odd sizes: padding must not shift anything
     assert torch.equal(HalfResGenerator(8, 4)(x), x)
-    assert torch.equal(HalfResGenerator(8, 3, fold=4)(x), x)  # quarter resolution: 21x30 padded to 24x32 and cropped back
+    assert torch.equal(
+        HalfResGenerator(8, 3, fold=4)(x), x
+    )  # quarter resolution: 21x30 padded to 24x32 and cropped back
     bic = F.interpolate(x, scale_factor=4, mode="bicubic", align_corners=False)
     assert torch.allclose(SRResNet(8, 2, 4, bn=False, residual=True)(x), bic, atol=1e-6)
-    assert torch.allclose(FastSRGenerator(8, 2, 2, "bicubic")(x), F.interpolate(x, scale_factor=2, mode="bicubic", align_corners=False), atol=1e-6)
+    assert torch.allclose(
+        FastSRGenerator(8, 2, 2, "bicubic")(x),
+        F.interpolate(x, scale_factor=2, mode="bicubic", align_corners=False),
+        atol=1e-6,
+    )
     from benchmark.methods.networks import VideoBoostGenerator
 
-    assert torch.allclose(VideoBoostGenerator(8, 1, 5)(x), F.interpolate(x, scale_factor=5, mode="bicubic", align_corners=False), atol=1e-6)
+    assert torch.allclose(
+        VideoBoostGenerator(8, 1, 5)(x),
+        F.interpolate(x, scale_factor=5, mode="bicubic", align_corners=False),
+        atol=1e-6,
+    )
     from benchmark.methods.networks import UNetGenerator
 
     assert torch.equal(UNetGenerator(4, 3)(x), x)
@@ -148,7 +170,9 @@ def test_quarter_resolution_generator_is_recorded_and_reloaded(image_folder, tmp
 
     from benchmark.methods.networks import build_generator
 
-    card = tr.train(tr.recipe_class("ssim"), tmp_path, [f"{image_folder}@qf20"], tiny(2, ch=4, depth=3, fold=4), progress=False)
+    card = tr.train(
+        tr.recipe_class("ssim"), tmp_path, [f"{image_folder}@qf20"], tiny(2, ch=4, depth=3, fold=4), progress=False
+    )
     assert card["architecture"] == {"class": "HalfResGenerator", "ch": 4, "depth": 3, "fold": 4}
     g = build_generator(card["architecture"])
     g.load_state_dict(load_file(tmp_path / "ssim.safetensors"))
@@ -196,15 +220,26 @@ def test_generator_handles_any_size_and_qf_predictor_sees_dct():
     assert g(torch.zeros(1, 3, 37, 53)).shape == (1, 3, 37, 53)
     q = QFPredictor(4)
     assert q(torch.zeros(3, 1, 64, 64)).shape == (3,)
-    assert torch.allclose(q.dct.reshape(64, 64) @ q.dct.reshape(64, 64).T, torch.eye(64), atol=1e-5)  # orthonormal DCT basis
+    assert torch.allclose(
+        q.dct.reshape(64, 64) @ q.dct.reshape(64, 64).T, torch.eye(64), atol=1e-5
+    )  # orthonormal DCT basis
 
 
 def test_trained_weights_run_as_a_method_and_enter_the_cache_key(image_folder, tmp_path):
-    card = tr.train(tr.recipe_class("srresnet"), tmp_path / "t", [f"{image_folder}@x2"], tiny(2, ch=4, blocks=1, scale=2), progress=False)
+    card = tr.train(
+        tr.recipe_class("srresnet"),
+        tmp_path / "t",
+        [f"{image_folder}@x2"],
+        tiny(2, ch=4, blocks=1, scale=2),
+        progress=False,
+    )
     weights = tmp_path / "t" / "srresnet.safetensors"
     m = registry.methods.get("srresnet")(weights=str(weights))
     assert m.weights_hash == card["sha256"] and m.identity()["weights"] == card["sha256"]
-    res = run(RunConfig(methods=["bicubic"], datasets=[f"{image_folder}@x2"], metrics=["psnr"], out=str(tmp_path / "o")), progress=False)
+    res = run(
+        RunConfig(methods=["bicubic"], datasets=[f"{image_folder}@x2"], metrics=["psnr"], out=str(tmp_path / "o")),
+        progress=False,
+    )
     assert not res.failures
     from benchmark.api import Context
 
@@ -234,11 +269,22 @@ def test_shipped_weights_match_their_cards():
 def test_method_settings_on_the_command_line(image_folder, tmp_path):
     from benchmark.run.runner import make_method
 
-    tr.train(tr.recipe_class("srresnet"), tmp_path / "t", [f"{image_folder}@x2"], tiny(2, ch=4, blocks=1, scale=2), progress=False)
+    tr.train(
+        tr.recipe_class("srresnet"),
+        tmp_path / "t",
+        [f"{image_folder}@x2"],
+        tiny(2, ch=4, blocks=1, scale=2),
+        progress=False,
+    )
     spec = f"srresnet:weights={tmp_path / 't' / 'srresnet.safetensors'}"
     m = make_method(spec)
     assert m.name == spec and m.params["weights"].endswith("srresnet.safetensors")
-    res = run(RunConfig(methods=["bicubic", spec], datasets=[f"{image_folder}@x2"], metrics=["psnr"], out=str(tmp_path / "o")), progress=False)
+    res = run(
+        RunConfig(
+            methods=["bicubic", spec], datasets=[f"{image_folder}@x2"], metrics=["psnr"], out=str(tmp_path / "o")
+        ),
+        progress=False,
+    )
     assert not res.failures and set(res.rows.method) == {"bicubic", spec}
     assert res.manifest["plugins"]["methods"][spec]["origin"] == "built-in"
     with pytest.raises(BenchError, match="expected name:key=value"):
@@ -258,7 +304,7 @@ def test_the_add_a_method_guide_works_as_written(tmp_path, image_folder):
     import pandas as pd
 
     doc = (Path(__file__).parents[1] / "docs" / "methods.md").read_text()
-    guide = doc[doc.index("## Add a method adapter"):]
+    guide = doc[doc.index("## Add a method adapter") :]
     toml = re.search(r"```toml\n(.*?)```", guide, re.S).group(1)
     code = re.search(r"```python\n(.*?)```", guide, re.S).group(1)
     pkg = tmp_path / "bench-sharpen"
@@ -270,21 +316,77 @@ def test_the_add_a_method_guide_works_as_written(tmp_path, image_folder):
     bench = [sys.executable, "-m", "benchmark.cli"]
 
     def install():
-        r = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-build-isolation", "--no-deps", "--no-index", "--upgrade",
-                            "--target", str(site), str(pkg)], capture_output=True, text=True)
+        r = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "install",
+                "-q",
+                "--no-build-isolation",
+                "--no-deps",
+                "--no-index",
+                "--upgrade",
+                "--target",
+                str(site),
+                str(pkg),
+            ],
+            capture_output=True,
+            text=True,
+        )
         assert r.returncode == 0, r.stderr
 
     install()
-    r = subprocess.run([*bench, "train", "sharpen", "-d", f"{image_folder}@qf30", "--steps", "3", "--batch", "2", "--patch", "32", "--val-items", "1",
-                        "--out", str(tmp_path / "t"), "-q"], env=env, capture_output=True, text=True, cwd=tmp_path)
+    r = subprocess.run(
+        [
+            *bench,
+            "train",
+            "sharpen",
+            "-d",
+            f"{image_folder}@qf30",
+            "--steps",
+            "3",
+            "--batch",
+            "2",
+            "--patch",
+            "32",
+            "--val-items",
+            "1",
+            "--out",
+            str(tmp_path / "t"),
+            "-q",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
     assert r.returncode == 0, r.stderr + r.stdout
     for f in ("sharpen.safetensors", "sharpen.json"):
         (pkg / "bench_sharpen" / "weights" / f).write_bytes((tmp_path / "t" / f).read_bytes())
     install()  # ship: the weights are package data now
     listed = subprocess.run([*bench, "list", "methods"], env=env, capture_output=True, text=True)
-    assert any(l.strip("│ ").startswith("sharpen ") and "bench-sharpen" in l for l in listed.stdout.splitlines()), listed.stdout
-    ran = subprocess.run([*bench, "run", "-q", "-m", "identity,sharpen", "-d", f"{image_folder}@qf30", "--metrics", "psnr", "-o", str(tmp_path / "o")],
-                         env=env, capture_output=True, text=True)
+    assert any(l.strip("│ ").startswith("sharpen ") and "bench-sharpen" in l for l in listed.stdout.splitlines()), (
+        listed.stdout
+    )
+    ran = subprocess.run(
+        [
+            *bench,
+            "run",
+            "-q",
+            "-m",
+            "identity,sharpen",
+            "-d",
+            f"{image_folder}@qf30",
+            "--metrics",
+            "psnr",
+            "-o",
+            str(tmp_path / "o"),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     assert ran.returncode == 0, ran.stderr
     df = pd.read_parquet(tmp_path / "o" / "scores.parquet")
     assert set(df.method) == {"identity", "sharpen"} and (df.status == "ok").all()
@@ -296,8 +398,8 @@ def test_predict_qf_prints_path_and_quality(tmp_path):
     from typer.testing import CliRunner
 
     from benchmark.cli import app
-    from benchmark.degradations.jpeg import JPEG
     from benchmark.core.imaging import write_png
+    from benchmark.degradations.jpeg import JPEG
 
     paths = []
     for q in (10, 40):
@@ -312,7 +414,9 @@ def test_predict_qf_prints_path_and_quality(tmp_path):
     assert abs(q10 - 10) < 5 and abs(q40 - 40) < 8, (q10, q40)  # the shipped predictor's held-out error is ~2 QF
 
 
-@pytest.mark.skipif(not {f"gan-qf{q}" for q in (5, 10, 20, 30, 40, 60)} <= set(SHIPPED), reason="the gan ensemble is not shipped")
+@pytest.mark.skipif(
+    not {f"gan-qf{q}" for q in (5, 10, 20, 30, 40, 60)} <= set(SHIPPED), reason="the gan ensemble is not shipped"
+)
 def test_ensemble_picks_the_generator_of_the_predicted_qf():
     from skimage import data as skdata
 
@@ -355,7 +459,9 @@ def test_self_ensemble_undoes_each_view_and_keeps_the_8x8_grid(n, h, w):
     for (i, j), k in corners.items():
         expected = k / n if (i, j) == (0, 0) or not padded else 0.0
         assert float(d[0, 0, i, j]) == pytest.approx(expected, abs=1e-6), ((i, j), n)
-    assert float(d.abs().sum()) == pytest.approx(3 * sum(k / n for c, k in corners.items() if c == (0, 0) or not padded), abs=1e-4)
+    assert float(d.abs().sum()) == pytest.approx(
+        3 * sum(k / n for c, k in corners.items() if c == (0, 0) or not padded), abs=1e-4
+    )
 
 
 def test_self_ensemble_setting_is_checked_and_enters_the_identity():
@@ -369,7 +475,13 @@ def test_self_ensemble_setting_is_checked_and_enters_the_identity():
 
 
 def test_method_version_records_the_perceptual_backbone(image_folder, tmp_path):
-    card = tr.train(tr.recipe_class("srgan"), tmp_path, [f"{image_folder}@x2"], tiny(2, ch=4, blocks=1, scale=2, d_ch=4), progress=False)
+    card = tr.train(
+        tr.recipe_class("srgan"),
+        tmp_path,
+        [f"{image_folder}@x2"],
+        tiny(2, ch=4, blocks=1, scale=2, d_ch=4),
+        progress=False,
+    )
     assert card["params"]["perceptual_backbone"] in ("vgg19", "mobilenetv2")
     m = registry.methods.get("srgan")(weights=str(tmp_path / "srgan.safetensors"))
     assert m.version == f"1+{card['params']['perceptual_backbone']}"
@@ -443,7 +555,7 @@ def test_a_grown_fine_tune_resumes_without_its_init_file_and_its_card_names_it(i
     from benchmark.methods.networks import HalfResGenerator
 
     data = [f"{image_folder}@qf20"]
-    small = tr.train(tr.recipe_class("ssim"), tmp_path / "small", data, cosine(2, ch=4, depth=3, qf="10"), progress=False)
+    tr.train(tr.recipe_class("ssim"), tmp_path / "small", data, cosine(2, ch=4, depth=3, qf="10"), progress=False)
     init = tmp_path / "small.safetensors"
     init.write_bytes((tmp_path / "small" / "ssim.safetensors").read_bytes())
     grown = HalfResGenerator(4, 3, blocks=2)
@@ -457,6 +569,13 @@ def test_a_grown_fine_tune_resumes_without_its_init_file_and_its_card_names_it(i
     cfg = dataclasses.replace(cosine(4, ch=4, depth=3, blocks=2, qf="10"), init=str(init))
     train_killed_at_step_3(monkeypatch, tmp_path / "g", data, cfg)
     init.unlink()
-    card = tr.train(tr.recipe_class("ssim"), tmp_path / "g", data, dataclasses.replace(cfg, init=None), resume=True, progress=False)
-    assert card["init"] == "small.safetensors" and card["architecture"] == {"class": "HalfResGenerator", "ch": 4, "depth": 3, "blocks": 2}
+    card = tr.train(
+        tr.recipe_class("ssim"), tmp_path / "g", data, dataclasses.replace(cfg, init=None), resume=True, progress=False
+    )
+    assert card["init"] == "small.safetensors" and card["architecture"] == {
+        "class": "HalfResGenerator",
+        "ch": 4,
+        "depth": 3,
+        "blocks": 2,
+    }
     assert card["steps"] == 4

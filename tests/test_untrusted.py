@@ -16,18 +16,17 @@ import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from benchmark.run.cache import frames_dir
 from benchmark.cli import app as cli
-from benchmark.errors import BenchError, BenchWarning
 from benchmark.core.imaging import write_png
+from benchmark.errors import BenchError, BenchWarning, printable
 from benchmark.reports import site as site_mod
+from benchmark.run.cache import frames_dir
 from benchmark.run.runfiles import public_name, redact, safe_run_name
 from benchmark.run.runner import RunConfig, run
+from benchmark.run.writer import ROWS_FILE, damaged_lines, scan
 from benchmark.serve import study
 from benchmark.serve.app import ServeConfig, create_app
-from benchmark.errors import printable
 from benchmark.serve.raters import clean_name
-from benchmark.run.writer import ROWS_FILE, damaged_lines, scan
 
 SECRET = b"TOP-SECRET-BYTES-0123456789"
 
@@ -51,8 +50,15 @@ def site_bytes(site: Path) -> bytes:
 
 @pytest.fixture
 def one_run(tmp_path, image_folder):
-    r = run(RunConfig(methods=["identity", "bicubic"], datasets=[f"{image_folder}@x2", str(image_folder)], metrics=["psnr"],
-                      out=str(tmp_path / "runs" / "r1")), progress=False)
+    r = run(
+        RunConfig(
+            methods=["identity", "bicubic"],
+            datasets=[f"{image_folder}@x2", str(image_folder)],
+            metrics=["psnr"],
+            out=str(tmp_path / "runs" / "r1"),
+        ),
+        progress=False,
+    )
     assert not r.failures
     return r
 
@@ -110,7 +116,9 @@ def test_crafted_artifacts_and_cache_write_and_read_nothing_outside(one_run, tmp
     assert SECRET not in blob and b"root:" not in blob and secret_png.read_bytes() not in blob
     assert not any(p.is_symlink() for p in site.rglob("*"))
     kept = _art(site / "data" / "runs" / one_run.run_id)
-    assert kept["cache_dir"] == "<cache>" and all(i["source"] is None or i["source"].startswith("<data>/") for i in kept["items"])
+    assert kept["cache_dir"] == "<cache>" and all(
+        i["source"] is None or i["source"].startswith("<data>/") for i in kept["items"]
+    )
     assert all(re.fullmatch(r"[0-9a-f]{64}", k) for i in kept["items"] for k in i["outputs"].values())
 
 
@@ -122,7 +130,9 @@ def test_a_planted_link_in_the_site_is_replaced_not_written_through(one_run, tmp
     (site / "img").mkdir()
     _build(site, [one_run.out_dir], fresh=False)
     assert list(outside.iterdir()) == []
-    assert (site / "data" / "runs" / one_run.run_id).is_dir() and not (site / "data" / "runs" / one_run.run_id).is_symlink()
+    assert (site / "data" / "runs" / one_run.run_id).is_dir() and not (
+        site / "data" / "runs" / one_run.run_id
+    ).is_symlink()
 
 
 # ----------------------------------------------------------------------------- run ids
@@ -147,7 +157,10 @@ def test_two_run_folders_with_one_run_id_are_both_kept(one_run, tmp_path):
     other = tmp_path / "elsewhere" / one_run.out_dir.name
     shutil.copytree(one_run.out_dir, other)
     said = _build(tmp_path / "site", [one_run.out_dir, other])
-    assert sorted(p.name for p in (tmp_path / "site" / "data" / "runs").iterdir()) == [one_run.run_id, one_run.run_id + "-2"]
+    assert sorted(p.name for p in (tmp_path / "site" / "data" / "runs").iterdir()) == [
+        one_run.run_id,
+        one_run.run_id + "-2",
+    ]
     assert any("another run folder" in s for s in said)
 
 
@@ -219,8 +232,12 @@ def test_rater_names_are_cleaned_and_capped_at_the_api(a_study):
     c = TestClient(create_app(ServeConfig(runs_dir=a_study)))
     r = c.post("/api/study/s1/raters", json={"name": "\x1b[31mEve\x1b[0m \u202eevil\x07"})
     assert r.status_code == 200, r.text
-    for body, want in (({"name": "x" * 500_000}, "at most 64"), ({"name": "x" * 65}, "at most 64"), ({"name": "\x1b[2J\x07\u202e"}, "control characters"),
-                       ({"name": ["a"]}, "must be a string")):
+    for body, want in (
+        ({"name": "x" * 500_000}, "at most 64"),
+        ({"name": "x" * 65}, "at most 64"),
+        ({"name": "\x1b[2J\x07\u202e"}, "control characters"),
+        ({"name": ["a"]}, "must be a string"),
+    ):
         c.cookies.clear()
         r = c.post("/api/study/s1/raters", json=body)
         assert r.status_code == 422 and want in r.json()["error"], r.text
@@ -275,10 +292,25 @@ def test_no_absolute_path_in_the_built_or_served_site(one_run, tmp_path):
 
 def test_redaction_keeps_relative_facts():
     roots = [("/home/u/.cache/bench", "<cache>"), ("/data", "<data>"), ("/home/u", "~")]
-    got = redact({"cache_dir": "/home/u/.cache/bench", "command": ["/usr/bin/bench", "run", "-d", "/data/images/Set5@x2", "--out=/srv/r/1"],
-                  "url": "https://example.org/a/b", "unit": "frames/s", "spec": "/home/u/specs/a.toml", "n": 3}, roots)
-    assert got == {"cache_dir": "<cache>", "command": ["bench", "run", "-d", "<data>/images/Set5@x2", "--out=1"], "url": "https://example.org/a/b",
-                   "unit": "frames/s", "spec": "~/specs/a.toml", "n": 3}
+    got = redact(
+        {
+            "cache_dir": "/home/u/.cache/bench",
+            "command": ["/usr/bin/bench", "run", "-d", "/data/images/Set5@x2", "--out=/srv/r/1"],
+            "url": "https://example.org/a/b",
+            "unit": "frames/s",
+            "spec": "/home/u/specs/a.toml",
+            "n": 3,
+        },
+        roots,
+    )
+    assert got == {
+        "cache_dir": "<cache>",
+        "command": ["bench", "run", "-d", "<data>/images/Set5@x2", "--out=1"],
+        "url": "https://example.org/a/b",
+        "unit": "frames/s",
+        "spec": "~/specs/a.toml",
+        "n": 3,
+    }
     assert public_name("/tmp/x/imgs@x2") == "imgs@x2" and public_name("ap/person") == "ap/person"
 
 
@@ -314,20 +346,52 @@ from hypothesis import strategies as st  # noqa: E402
 
 GOOD_KEY, LINK_KEY = "ab" * 32, "cd" * 32
 TEXT = st.text(max_size=24)
-JSON = st.recursive(st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.floats() | TEXT,
-                    lambda c: st.lists(c, max_size=3) | st.dictionaries(TEXT, c, max_size=3), max_leaves=8)
-KEYS = st.one_of(st.just(GOOD_KEY), st.just(GOOD_KEY), st.sampled_from([LINK_KEY, "../../outside/x", "/etc/passwd", "", "AB" * 32, "a" * 63, "..", None]),
-                 TEXT)
-SOURCES = st.sampled_from([None, "/etc/passwd", "../../outside/secret.txt", "<data>/../x", "rel.png", "/dev/zero", "OUTSIDE"]) | TEXT
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.floats() | TEXT,
+    lambda c: st.lists(c, max_size=3) | st.dictionaries(TEXT, c, max_size=3),
+    max_leaves=8,
+)
+KEYS = st.one_of(
+    st.just(GOOD_KEY),
+    st.just(GOOD_KEY),
+    st.sampled_from([LINK_KEY, "../../outside/x", "/etc/passwd", "", "AB" * 32, "a" * 63, "..", None]),
+    TEXT,
+)
+SOURCES = (
+    st.sampled_from([None, "/etc/passwd", "../../outside/secret.txt", "<data>/../x", "rel.png", "/dev/zero", "OUTSIDE"])
+    | TEXT
+)
 
 
 def _row(method: str, item: str, value) -> dict:
-    return {"run_id": "r", "dataset": "/abs/set@x2", "base": "/abs/set", "degradation": "x2", "item_id": item, "frame": 0, "scope": "image",
-            "method": method, "method_version": "1", "metric": "psnr", "metric_version": "1", "value": value, "higher_is_better": True,
-            "unit": "dB", "crop_border": 2, "bpp": None, "bitrate_kbps": None, "elapsed_s": 0.1, "status": "ok", "error": None}
+    return {
+        "run_id": "r",
+        "dataset": "/abs/set@x2",
+        "base": "/abs/set",
+        "degradation": "x2",
+        "item_id": item,
+        "frame": 0,
+        "scope": "image",
+        "method": method,
+        "method_version": "1",
+        "metric": "psnr",
+        "metric_version": "1",
+        "value": value,
+        "higher_is_better": True,
+        "unit": "dB",
+        "crop_border": 2,
+        "bpp": None,
+        "bitrate_kbps": None,
+        "elapsed_s": 0.1,
+        "status": "ok",
+        "error": None,
+    }
 
 
-GOOD_ROWS = [_row(m, i, 30.0 + k) for k, (m, i) in enumerate([("identity", "a"), ("identity", "b"), ("bicubic", "a"), ("bicubic", "b")])]
+GOOD_ROWS = [
+    _row(m, i, 30.0 + k)
+    for k, (m, i) in enumerate([("identity", "a"), ("identity", "b"), ("bicubic", "a"), ("bicubic", "b")])
+]
 
 
 #: what a damaged file holds instead: JSON of any shape, random bytes, or no file at all (None)
@@ -339,17 +403,39 @@ def _mostly(good, other: st.SearchStrategy) -> st.SearchStrategy:
     return st.sampled_from([True] * 9 + [False]).flatmap(lambda ok: st.just(good) if ok else other)
 
 
-manifests = st.fixed_dictionaries({"run_id": _mostly("r1", JSON), "started": _mostly("2024-01-01T00:00:00Z", JSON),
-                                   "status": _mostly("complete", JSON), "cache_dir": _mostly("CACHE", JSON),
-                                   "command": _mostly(["bench", "run", "-d", "/abs/set@x2"], JSON)}).map(lambda m: json.dumps(m).encode())
-items = st.fixed_dictionaries({"dataset": _mostly("/abs/set@x2", JSON), "item_id": st.sampled_from(["a", "b"]) | JSON,
-                               "kind": _mostly("image", st.just("video") | JSON), "reference": KEYS, "degraded": KEYS,
-                               "outputs": st.dictionaries(st.sampled_from(["identity", "bicubic"]) | TEXT, KEYS, max_size=3) | JSON, "source": SOURCES})
-artifacts = st.fixed_dictionaries({"cache_dir": _mostly("CACHE", st.sampled_from(["/", "relative", "OUTSIDE"]) | JSON),
-                                   "items": st.lists(items, min_size=1, max_size=3) | JSON}).map(lambda a: json.dumps(a).encode())
+manifests = st.fixed_dictionaries(
+    {
+        "run_id": _mostly("r1", JSON),
+        "started": _mostly("2024-01-01T00:00:00Z", JSON),
+        "status": _mostly("complete", JSON),
+        "cache_dir": _mostly("CACHE", JSON),
+        "command": _mostly(["bench", "run", "-d", "/abs/set@x2"], JSON),
+    }
+).map(lambda m: json.dumps(m).encode())
+items = st.fixed_dictionaries(
+    {
+        "dataset": _mostly("/abs/set@x2", JSON),
+        "item_id": st.sampled_from(["a", "b"]) | JSON,
+        "kind": _mostly("image", st.just("video") | JSON),
+        "reference": KEYS,
+        "degraded": KEYS,
+        "outputs": st.dictionaries(st.sampled_from(["identity", "bicubic"]) | TEXT, KEYS, max_size=3) | JSON,
+        "source": SOURCES,
+    }
+)
+artifacts = st.fixed_dictionaries(
+    {
+        "cache_dir": _mostly("CACHE", st.sampled_from(["/", "relative", "OUTSIDE"]) | JSON),
+        "items": st.lists(items, min_size=1, max_size=3) | JSON,
+    }
+).map(lambda a: json.dumps(a).encode())
 record = st.just(json.dumps({"format": 1, "unit": "u1", "failures": [], "rows": GOOD_ROWS}).encode())
-rows_log = st.lists(st.one_of(record, st.binary(max_size=40).filter(lambda b: b"\n" not in b), JSON.map(lambda v: json.dumps(v).encode())),
-                    max_size=5).map(lambda lines: b"".join(x + b"\n" for x in lines))
+rows_log = st.lists(
+    st.one_of(
+        record, st.binary(max_size=40).filter(lambda b: b"\n" not in b), JSON.map(lambda v: json.dumps(v).encode())
+    ),
+    max_size=5,
+).map(lambda lines: b"".join(x + b"\n" for x in lines))
 
 
 @st.composite
@@ -367,7 +453,9 @@ def _fill(d: Path, root: Path, files: dict[str, bytes | None]) -> None:
     d.mkdir()
     for name, data in files.items():
         if data is not None:
-            data = data.replace(b"CACHE", str(root / "cache").encode()).replace(b"OUTSIDE", str(root / "outside").encode())
+            data = data.replace(b"CACHE", str(root / "cache").encode()).replace(
+                b"OUTSIDE", str(root / "outside").encode()
+            )
             (d / name).write_bytes(data)
 
 
@@ -385,10 +473,18 @@ def _cache_and_outside(root: Path) -> None:
     frames_dir(root / "cache", LINK_KEY).symlink_to(outside / "frames", target_is_directory=True)
 
 
-@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
-@given(files=st.fixed_dictionaries({"manifest.json": manifests, "artifacts.json": artifacts, "rows.jsonl": rows_log, "scores.csv": scores_csv()}),
-       damaged=st.dictionaries(st.sampled_from(["manifest.json", "artifacts.json", "rows.jsonl", "scores.csv"]), DAMAGED, max_size=2),
-       html=st.booleans())
+@settings(
+    max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+)
+@given(
+    files=st.fixed_dictionaries(
+        {"manifest.json": manifests, "artifacts.json": artifacts, "rows.jsonl": rows_log, "scores.csv": scores_csv()}
+    ),
+    damaged=st.dictionaries(
+        st.sampled_from(["manifest.json", "artifacts.json", "rows.jsonl", "scores.csv"]), DAMAGED, max_size=2
+    ),
+    html=st.booleans(),
+)
 def test_any_run_folder_gives_a_result_or_one_line_and_writes_only_its_targets(files, damaged, html, tmp_path_factory):
     """Each file of a run folder with fields of any type and value, up to two of them replaced by
     junk (or missing): ``bench report`` (with or without ``--html``) gives a result or one line."""
@@ -403,7 +499,9 @@ def test_any_run_folder_gives_a_result_or_one_line_and_writes_only_its_targets(f
     assert r.exception is None or isinstance(r.exception, SystemExit), repr(r.exception)
     assert r.exit_code in (0, 2) and "Traceback" not in r.output, r.output
     assert sum(line.startswith("error:") for line in r.output.splitlines()) <= 1
-    after = {p: v for p, v in tree(root).items() if not Path(p).is_relative_to(out) and not Path(p).is_relative_to(site)}
+    after = {
+        p: v for p, v in tree(root).items() if not Path(p).is_relative_to(out) and not Path(p).is_relative_to(site)
+    }
     assert after == before  # nothing written outside --out and the site
     if site.exists():
         assert SECRET not in site_bytes(site) and not any(p.is_symlink() for p in site.rglob("*"))
@@ -424,7 +522,10 @@ def test_a_damaged_run_among_good_ones_is_skipped_by_report_publish_and_serve(on
     r = CliRunner().invoke(cli, ["report", *dirs, "--out", str(tmp_path / "rep"), "--html", str(tmp_path / "site")])
     assert r.exit_code == 0 and "Traceback" not in r.output, r.output
     out = " ".join(r.output.split())
-    assert f"skipped {bad_manifest}: its manifest's 'started' is '5'" in out and f"skipped {bad_scores}: its scores.csv has no 'metric' column" in out
+    assert (
+        f"skipped {bad_manifest}: its manifest's 'started' is '5'" in out
+        and f"skipped {bad_scores}: its scores.csv has no 'metric' column" in out
+    )
     assert (tmp_path / "site" / "index.html").exists() and "psnr" in r.output
     r = CliRunner().invoke(cli, ["publish", str(tmp_path / "site"), str(bad_scores), str(one_run.out_dir)])
     assert r.exit_code == 0 and "has no 'metric' column" in r.output, r.output
@@ -434,17 +535,31 @@ def test_a_damaged_run_among_good_ones_is_skipped_by_report_publish_and_serve(on
     for d in (one_run.out_dir,):
         shutil.rmtree(d)
     page = TestClient(create_app(ServeConfig(runs_dir=runs))).get("/leaderboards/")
-    assert page.status_code == 200 and "cannot be shown" in page.text and "&#39;started&#39;" in page.text and str(tmp_path) not in page.text
+    assert (
+        page.status_code == 200
+        and "cannot be shown" in page.text
+        and "&#39;started&#39;" in page.text
+        and str(tmp_path) not in page.text
+    )
 
 
 def test_a_float_input_run_builds_its_site(tmp_path, image_folder):
     """A noisy input is kept unrounded (float32 ``.npy`` frames in the cache): the site shows it rounded."""
-    r = run(RunConfig(methods=["identity", "bicubic"], datasets=[f"{image_folder}@noise25"], metrics=["psnr"], out=str(tmp_path / "run")),
-            progress=False)
+    r = run(
+        RunConfig(
+            methods=["identity", "bicubic"],
+            datasets=[f"{image_folder}@noise25"],
+            metrics=["psnr"],
+            out=str(tmp_path / "run"),
+        ),
+        progress=False,
+    )
     assert not r.failures
     deg = _art(r.out_dir)["items"][0]["degraded"]
     assert (frames_dir(os.environ["BENCH_CACHE_DIR"], deg) / "000000.npy").exists()  # a float frame set
-    rr = CliRunner().invoke(cli, ["report", str(r.out_dir), "--out", str(tmp_path / "rep"), "--html", str(tmp_path / "site")])
+    rr = CliRunner().invoke(
+        cli, ["report", str(r.out_dir), "--out", str(tmp_path / "rep"), "--html", str(tmp_path / "site")]
+    )
     assert rr.exit_code == 0, rr.output
     pages = "".join(p.read_text() for p in (tmp_path / "site" / "compare").glob("*.html"))
     assert f"{deg[:20]}-0.png" in pages and (tmp_path / "site" / "img" / f"{deg[:20]}-0.png").stat().st_size > 100

@@ -33,12 +33,21 @@ from benchmark.cli import app as cli
 from benchmark.serve import study
 from benchmark.serve.app import ServeConfig, create_app
 from benchmark.serve.jobs import Limits
+
 from conftest import smooth_image
 
 ROOT = Path(__file__).resolve().parents[1]
-STUDY_ROUTES = [("GET", "/study"), ("GET", "/study/s1"), ("GET", "/api/studies"), ("GET", "/api/study/s1/next"),
-                ("GET", "/api/study/s1/results"), ("GET", "/api/study/s1/media/0123456789abcdef.png"),
-                ("POST", "/api/study/s1/raters"), ("POST", "/api/study/s1/resume"), ("POST", "/api/study/s1/answer")]
+STUDY_ROUTES = [
+    ("GET", "/study"),
+    ("GET", "/study/s1"),
+    ("GET", "/api/studies"),
+    ("GET", "/api/study/s1/next"),
+    ("GET", "/api/study/s1/results"),
+    ("GET", "/api/study/s1/media/0123456789abcdef.png"),
+    ("POST", "/api/study/s1/raters"),
+    ("POST", "/api/study/s1/resume"),
+    ("POST", "/api/study/s1/answer"),
+]
 
 
 def _png(h=24, w=32) -> bytes:
@@ -76,7 +85,14 @@ def _damage(db: Path, how: str) -> None:
         con.close()
 
 
-DAMAGE = ["random bytes", "truncated", "table missing", "table of other columns", "config not JSON", "scale of the wrong kind"]
+DAMAGE = [
+    "random bytes",
+    "truncated",
+    "table missing",
+    "table of other columns",
+    "config not JSON",
+    "scale of the wrong kind",
+]
 
 
 @pytest.mark.parametrize("how", DAMAGE)
@@ -89,7 +105,9 @@ def test_a_damaged_studies_database_is_one_message_on_every_study_route(tmp_path
             r = c.request(verb, route, json={"name": "a"} if verb == "POST" else None)
             assert r.status_code == 503, (route, r.status_code, r.text)
             err = r.json()["error"]
-            assert err.startswith("runs/studies.sqlite: ") and str(tmp_path) not in err, err  # the file, by its name only
+            assert err.startswith("runs/studies.sqlite: ") and str(tmp_path) not in err, (
+                err
+            )  # the file, by its name only
     assert not [rec for rec in caplog.records if rec.exc_info], "a traceback in the server's log"
     assert any("studies.sqlite" in rec.getMessage() for rec in caplog.records)  # one line for the server's owner
 
@@ -107,8 +125,15 @@ def test_a_studies_database_that_is_no_regular_file_is_refused_unopened(tmp_path
 def study_run(tmp_path, image_folder):
     from benchmark.run.runner import RunConfig, run
 
-    r = run(RunConfig(methods=["identity", "bicubic"], datasets=[f"{image_folder}@x2"], metrics=["psnr"], out=str(tmp_path / "runs" / "r1")),
-            progress=False)
+    r = run(
+        RunConfig(
+            methods=["identity", "bicubic"],
+            datasets=[f"{image_folder}@x2"],
+            metrics=["psnr"],
+            out=str(tmp_path / "runs" / "r1"),
+        ),
+        progress=False,
+    )
     assert not r.failures
     return r
 
@@ -119,9 +144,16 @@ def test_bench_study_commands_say_a_damaged_database_in_one_line(study_run, tmp_
     r = CliRunner().invoke(cli, ["study", "create", str(study_run.out_dir), "--name", "c1"])
     assert r.exit_code == 0, r.output
     _damage(runs / study.DB_NAME, how)
-    for args in (["study", "results", "c1", "--runs", str(runs)], ["study", "create", str(study_run.out_dir), "--name", "c2"]):
+    for args in (
+        ["study", "results", "c1", "--runs", str(runs)],
+        ["study", "create", str(study_run.out_dir), "--name", "c2"],
+    ):
         r = CliRunner().invoke(cli, args)
-        assert r.exit_code == 2 and not isinstance(r.exception, (sqlite3.Error, ValueError)), (args, r.output, r.exception)
+        assert r.exit_code == 2 and not isinstance(r.exception, (sqlite3.Error, ValueError)), (
+            args,
+            r.output,
+            r.exception,
+        )
         lines = [x for x in r.output.splitlines() if x.strip()]
         assert len(lines) == 1 and lines[0].startswith("error: ") and "studies.sqlite" in lines[0], r.output
 
@@ -131,15 +163,23 @@ def test_json_nested_200000_deep_is_a_422_on_every_json_route(tmp_path):
     _study_db(runs)
     deep = b"[" * 200_000 + b"]" * 200_000
     with TestClient(create_app(ServeConfig(runs_dir=runs)), raise_server_exceptions=False) as c:
-        assert c.post("/api/study/s1/raters", json={"name": "a"}).status_code == 200  # a rater: /answer reads the body too
+        assert (
+            c.post("/api/study/s1/raters", json={"name": "a"}).status_code == 200
+        )  # a rater: /answer reads the body too
         for route in ("/api/study/s1/raters", "/api/study/s1/resume", "/api/study/s1/answer"):
             for body in (deep, b'{"name": ' + deep + b"}"):
                 r = c.post(route, content=body, headers={"content-type": "application/json"})
-                assert r.status_code == 422 and "nested too deep" in r.json()["error"], (route, r.status_code, r.text[:200])
+                assert r.status_code == 422 and "nested too deep" in r.json()["error"], (
+                    route,
+                    r.status_code,
+                    r.text[:200],
+                )
 
 
-SVGS = [b'<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><rect width="10" height="10"/></svg>',
-        b'<?xml version="1.0"?>\n<svg xmlns="http://www.w3.org/2000/svg" width="100000" height="100000"><circle r="5"/></svg>']
+SVGS = [
+    b'<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><rect width="10" height="10"/></svg>',
+    b'<?xml version="1.0"?>\n<svg xmlns="http://www.w3.org/2000/svg" width="100000" height="100000"><circle r="5"/></svg>',
+]
 
 
 @pytest.mark.parametrize("svg", SVGS)
@@ -150,13 +190,37 @@ def test_an_svg_upload_is_a_415(tmp_path, svg):
         assert "decoded" in r.json()["error"]
 
 
-GOOD_JOB = {"method": "identity", "kind": "image", "filename": "a.png", "scale": None, "status": "done", "progress": 1.0, "error": None,
-            "created": 1.0e9, "finished": 1.0e9, "input_size": "32x24", "output_size": "32x24", "frames": 1, "owner": ""}
-BAD_FIELDS = {"id not its folder's": {"id": "../../victim"}, "created text": {"created": "yesterday"}, "status a number": {"status": 5},
-              "status unknown": {"status": "paused"}, "progress text": {"progress": "x"}, "progress over 1": {"progress": 7.0},
-              "finished text": {"finished": "soon"}, "kind a path": {"kind": "../x"}, "owner null": {"owner": None},
-              "scale a float": {"scale": 2.5}, "frames negative": {"frames": -3}, "created NaN": {"created": float("nan")},
-              "an unknown field": {"admin": True}, "a list": None}
+GOOD_JOB = {
+    "method": "identity",
+    "kind": "image",
+    "filename": "a.png",
+    "scale": None,
+    "status": "done",
+    "progress": 1.0,
+    "error": None,
+    "created": 1.0e9,
+    "finished": 1.0e9,
+    "input_size": "32x24",
+    "output_size": "32x24",
+    "frames": 1,
+    "owner": "",
+}
+BAD_FIELDS = {
+    "id not its folder's": {"id": "../../victim"},
+    "created text": {"created": "yesterday"},
+    "status a number": {"status": 5},
+    "status unknown": {"status": "paused"},
+    "progress text": {"progress": "x"},
+    "progress over 1": {"progress": 7.0},
+    "finished text": {"finished": "soon"},
+    "kind a path": {"kind": "../x"},
+    "owner null": {"owner": None},
+    "scale a float": {"scale": 2.5},
+    "frames negative": {"frames": -3},
+    "created NaN": {"created": float("nan")},
+    "an unknown field": {"admin": True},
+    "a list": None,
+}
 
 
 @pytest.mark.parametrize("bad", list(BAD_FIELDS) + ["nested 200000 deep", "a link to a folder", "a FIFO"])
@@ -207,7 +271,9 @@ class _Gate:
 
 @pytest.fixture
 def blocking_method():
-    cls = type("gated", (Method,), {"name": "gated", "scale": 1, "process": lambda self, frames, ctx: _Gate.process(frames)})
+    cls = type(
+        "gated", (Method,), {"name": "gated", "scale": 1, "process": lambda self, frames, ctx: _Gate.process(frames)}
+    )
     _Gate.release.clear()
     registry.methods.register("gated")(cls)
     try:
@@ -231,7 +297,9 @@ def _until(pred, timeout=20.0):
 def test_a_job_is_queued_until_a_worker_takes_it_and_the_docs_say_so(tmp_path, blocking_method):
     app = create_app(ServeConfig(runs_dir=tmp_path / "runs", limits=Limits(workers=1)))
     with TestClient(app, raise_server_exceptions=False) as c:
-        post = lambda: c.post("/api/enhance", files={"file": ("a.png", _png(), "image/png")}, data={"method": blocking_method}).json()
+        post = lambda: c.post(
+            "/api/enhance", files={"file": ("a.png", _png(), "image/png")}, data={"method": blocking_method}
+        ).json()
         first = post()
         assert first["status"] in ("queued", "running")  # what it is at that moment
         _until(lambda: _status(c, first["job"]) == "running")
@@ -249,8 +317,12 @@ def test_a_stop_marks_queued_and_running_jobs_and_waits_for_none(tmp_path, block
     app = create_app(ServeConfig(runs_dir=tmp_path / "runs", limits=Limits(workers=1)))
     c = TestClient(app, raise_server_exceptions=False)
     c.__enter__()
-    ids = [c.post("/api/enhance", files={"file": ("a.png", _png(), "image/png")}, data={"method": blocking_method}).json()["job"]
-           for _ in range(2)]
+    ids = [
+        c.post("/api/enhance", files={"file": ("a.png", _png(), "image/png")}, data={"method": blocking_method}).json()[
+            "job"
+        ]
+        for _ in range(2)
+    ]
     _until(lambda: _status(c, ids[0]) == "running")
     t0 = time.perf_counter()
     c.__exit__(None, None, None)  # the lifespan's end: JobStore.close
@@ -291,9 +363,16 @@ def test_ctrl_c_ends_bench_serve_within_seconds_with_a_job_running(tmp_path):
     import httpx
 
     port, runs = _free_port(), tmp_path / "runs"
-    flags = ["-S"] if sys.flags.no_site else []  # as this process (a checkout's code on PYTHONPATH: perf/fault_table_untrusted.py)
-    p = subprocess.Popen([sys.executable, *flags, "-c", SLEEPER_SERVER, str(runs), str(port)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                         text=True, cwd=tmp_path)
+    flags = (
+        ["-S"] if sys.flags.no_site else []
+    )  # as this process (a checkout's code on PYTHONPATH: perf/fault_table_untrusted.py)
+    p = subprocess.Popen(
+        [sys.executable, *flags, "-c", SLEEPER_SERVER, str(runs), str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        cwd=tmp_path,
+    )
     log = []
     try:
         for line in p.stdout:
@@ -302,7 +381,9 @@ def test_ctrl_c_ends_bench_serve_within_seconds_with_a_job_running(tmp_path):
                 break
         assert "Uvicorn running" in log[-1], "".join(log)[-2000:]
         url = f"http://127.0.0.1:{port}"
-        r = httpx.post(f"{url}/api/enhance", files={"file": ("a.png", _png(), "image/png")}, data={"method": "sleeper"}, timeout=30)
+        r = httpx.post(
+            f"{url}/api/enhance", files={"file": ("a.png", _png(), "image/png")}, data={"method": "sleeper"}, timeout=30
+        )
         assert r.status_code == 202, r.text
         job = r.json()["job"]
         _until(lambda: httpx.get(f"{url}/api/jobs/{job}", cookies=r.cookies).json()["status"] == "running")
@@ -350,15 +431,21 @@ def _times(path: Path) -> tuple[list[float], float]:
 
 @pytest.mark.parametrize("out", ["clip.identity.mkv", "clip.bicubic.sbs.mp4"])
 def test_bench_enhance_keeps_each_frame_timestamp_of_a_variable_frame_rate_clip(tmp_path, out):
-    from benchmark.tools.enhance import enhance
     from benchmark.run.resolve import make_method
+    from benchmark.tools.enhance import enhance
 
     src = _vfr_clip(tmp_path / "clip.mkv")
     times, duration = _times(src)
     assert times == [t / 1000 for t in PTS_MS] and duration == pytest.approx(1.0)
     method = "identity" if "identity" in out else "bicubic"
-    info = enhance(src, make_method(method), tmp_path / out, scale=2 if method == "bicubic" else None, side_by_side="sbs" in out,
-                   progress=False)
+    info = enhance(
+        src,
+        make_method(method),
+        tmp_path / out,
+        scale=2 if method == "bicubic" else None,
+        side_by_side="sbs" in out,
+        progress=False,
+    )
     assert info["frames"] == 9
     got, got_duration = _times(tmp_path / out)
     assert got == times  # before: 0, 0.04, 0.08 ... 0.32 (a constant 25 fps)

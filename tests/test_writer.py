@@ -42,7 +42,9 @@ def test_a_torn_last_line_is_cut_and_junk_is_skipped_without_losing_what_follows
     assert set(resumed.done) == {"u1", "u2"}
     resumed.append("u3", _rows(1), [])
     resumed.close()
-    assert [r["unit"] for r in read_records(path)[0]] == ["u1", "u2", "u3"] and damaged_lines(path) == 1  # the torn tail cut off
+    assert [r["unit"] for r in read_records(path)[0]] == ["u1", "u2", "u3"] and damaged_lines(
+        path
+    ) == 1  # the torn tail cut off
 
 
 def test_records_come_back_in_plan_order_whatever_the_finishing_order(tmp_path):

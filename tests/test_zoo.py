@@ -8,8 +8,8 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from benchmark.files import zoo
 from benchmark.cli import app
+from benchmark.files import zoo
 
 pytest.importorskip("spandrel")
 
@@ -26,7 +26,17 @@ def tiny_zoo(tmp_path, server, monkeypatch):
     data = src.read_bytes()
     server.files["/release/tiny_x4.safetensors"] = data
     url = f"http://127.0.0.1:{server.server_address[1]}/release/tiny_x4.safetensors"
-    model = zoo.ZooModel("tiny-x4", "test SR", 4, "Compact", "MIT", "nobody: a test, 2026", url, hashlib.sha256(data).hexdigest(), len(data))
+    model = zoo.ZooModel(
+        "tiny-x4",
+        "test SR",
+        4,
+        "Compact",
+        "MIT",
+        "nobody: a test, 2026",
+        url,
+        hashlib.sha256(data).hexdigest(),
+        len(data),
+    )
     monkeypatch.setattr(zoo, "MODELS", [model])
     monkeypatch.setattr(zoo, "ZOO", {model.name: model})
     monkeypatch.setenv(zoo.ENV_MODELS_DIR, str(tmp_path / "models"))
@@ -36,8 +46,16 @@ def tiny_zoo(tmp_path, server, monkeypatch):
 def test_models_lists_the_zoo():
     r = CliRunner().invoke(app, ["models"], env={"COLUMNS": "200"})
     assert r.exit_code == 0, r.output
-    for name in ("realesrgan-x4plus", "realesrgan-x2plus", "realesr-general-x4v3", "swinir-classical-x2", "swinir-classical-x4",
-                 "fbcnn-color", "drunet-color", "scunet-color-real-psnr"):
+    for name in (
+        "realesrgan-x4plus",
+        "realesrgan-x2plus",
+        "realesr-general-x4v3",
+        "swinir-classical-x2",
+        "swinir-classical-x4",
+        "fbcnn-color",
+        "drunet-color",
+        "scunet-color-real-psnr",
+    ):
         assert name in r.output
     assert "4fa0d38905f75ac06eb49a7951b426670021be3018265fd191d2125df9d682f1" in r.output  # RealESRGAN_x4plus.pth
     assert "https://github.com/xinntao/Real-ESRGAN/releases/download/v0.1.0/RealESRGAN_x4plus.pth" in r.output
@@ -52,7 +70,21 @@ def test_fetch_then_the_zoo_name_is_a_method(tiny_zoo, tmp_path, image_folder):
     assert path.read_bytes() == data and "verified" in r.output and model.sha256 in r.output
     r = CliRunner().invoke(app, ["models", "fetch", "tiny-x4", "-q"])
     assert r.exit_code == 0 and "already there" in r.output
-    r = CliRunner().invoke(app, ["run", "-q", "-m", "bicubic,tiny-x4", "-d", f"{image_folder}@x4", "--metrics", "psnr", "-o", str(tmp_path / "o")])
+    r = CliRunner().invoke(
+        app,
+        [
+            "run",
+            "-q",
+            "-m",
+            "bicubic,tiny-x4",
+            "-d",
+            f"{image_folder}@x4",
+            "--metrics",
+            "psnr",
+            "-o",
+            str(tmp_path / "o"),
+        ],
+    )
     assert r.exit_code == 0, r.output
     df = pd.read_parquet(tmp_path / "o" / "scores.parquet")
     assert set(df.method) == {"bicubic", "tiny-x4"} and (df.status == "ok").all()
@@ -134,6 +166,8 @@ def test_file_hash_memo_sees_a_same_size_rewrite_with_the_same_stat(tmp_path, mo
     calls = []
     monkeypatch.setattr(weights, "sha256_file", lambda p: calls.append(p) or hashlib.sha256(p.read_bytes()).hexdigest())
     monkeypatch.setattr(weights, "_file_hashes", {})
-    monkeypatch.setattr(time, "time_ns", lambda: f.stat().st_ctime_ns + 10 * weights.RACY_NS)  # (ctime cannot be set back)
+    monkeypatch.setattr(
+        time, "time_ns", lambda: f.stat().st_ctime_ns + 10 * weights.RACY_NS
+    )  # (ctime cannot be set back)
     weights.file_sha256(f), weights.file_sha256(f)
     assert len(calls) == 1

@@ -3,15 +3,16 @@ and ``_fail``; each command group lives in a module of this package and register
 
 from __future__ import annotations
 
+import warnings as _warnings
+
 import typer
 from rich.console import Console
 from rich.markup import escape
 
 from .. import __version__
 
-import warnings as _warnings
-
 _default_showwarning = _warnings.showwarning
+
 
 def _flag_type_rich(self, ctx):
     """typer 0.29's rich help prints ``<bool>`` beside every flag (``--quiet -q <bool>``), as
@@ -35,7 +36,9 @@ err = Console(stderr=True)
 
 def _fail(exc: Exception) -> None:
     err.print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True)  # no hard wraps inside paths
-    raise typer.Exit(getattr(exc, "exit_code", 2))  # 2: usage and setup; 1: the run started and stopped (e.g. --out became unwritable)
+    raise typer.Exit(
+        getattr(exc, "exit_code", 2)
+    )  # 2: usage and setup; 1: the run started and stopped (e.g. --out became unwritable)
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
@@ -58,7 +61,7 @@ def _main(version: bool = typer.Option(False, "--version", help="Print the versi
 
 
 # The command modules register on `app` as they are imported; the order is the order of `bench --help`.
-from . import run, report, train, enhance, store, metrics  # noqa: E402,F401
+from . import enhance, metrics, report, run, store, train  # noqa: E402,F401
 
 app.command("predict-qf")(train.predict_qf)  # listed after `recipe`, before `serve`
 

@@ -13,21 +13,31 @@ from rich.markup import escape
 from ..errors import BenchError
 from . import _fail, app, console
 
-metrics_app = typer.Typer(help="Metric weights and licenses: list them (no command), fetch a metric's files, show a metric's card.",
-                          add_completion=False)
+metrics_app = typer.Typer(
+    help="Metric weights and licenses: list them (no command), fetch a metric's files, show a metric's card.",
+    add_completion=False,
+)
 app.add_typer(metrics_app, name="metrics")
 
 #: licenses of the built-in metrics that do not declare one themselves (`license` on the class wins)
 LICENSES = {
-    "psnr": "Apache-2.0 (bench's code)", "psnr-y": "Apache-2.0 (bench's code)", "ssim": "Apache-2.0 (bench's code)",
-    "ssim-y": "Apache-2.0 (bench's code)", "psnr-b": "Apache-2.0 (bench's code)", "fps": "Apache-2.0 (bench's code)",
-    "ms-ssim": "Apache-2.0 (piq)", "niqe": "Apache-2.0 (bench's code); model: LIVE research release (basicsr Apache-2.0)",
-    "brisque": "Apache-2.0 (bench's code); model: LIVE research release", "tof": "Apache-2.0 (bench's code); OpenCV Apache-2.0",
+    "psnr": "Apache-2.0 (bench's code)",
+    "psnr-y": "Apache-2.0 (bench's code)",
+    "ssim": "Apache-2.0 (bench's code)",
+    "ssim-y": "Apache-2.0 (bench's code)",
+    "psnr-b": "Apache-2.0 (bench's code)",
+    "fps": "Apache-2.0 (bench's code)",
+    "ms-ssim": "Apache-2.0 (piq)",
+    "niqe": "Apache-2.0 (bench's code); model: LIVE research release (basicsr Apache-2.0)",
+    "brisque": "Apache-2.0 (bench's code); model: LIVE research release",
+    "tof": "Apache-2.0 (bench's code); OpenCV Apache-2.0",
     "flicker": "Apache-2.0 (bench's code); OpenCV Apache-2.0",
-    "musiq": "PolyForm-Noncommercial-1.0.0 (pyiqa); weights: pyiqa's", "clipiqa": "PolyForm-Noncommercial-1.0.0 (pyiqa); CLIP RN50 MIT (OpenAI)",
+    "musiq": "PolyForm-Noncommercial-1.0.0 (pyiqa); weights: pyiqa's",
+    "clipiqa": "PolyForm-Noncommercial-1.0.0 (pyiqa); CLIP RN50 MIT (OpenAI)",
     "imagenet-agreement": "Apache-2.0 (bench's code); MobileNetV2 weights BSD-3-Clause (torchvision)",
     "imagenet-kl": "Apache-2.0 (bench's code); MobileNetV2 weights BSD-3-Clause (torchvision)",
-    "map": "AGPL-3.0 (ultralytics detector); pycocotools BSD-2-Clause", "map50": "AGPL-3.0 (ultralytics detector); pycocotools BSD-2-Clause",
+    "map": "AGPL-3.0 (ultralytics detector); pycocotools BSD-2-Clause",
+    "map50": "AGPL-3.0 (ultralytics detector); pycocotools BSD-2-Clause",
     "voc-map50": "AGPL-3.0 (ultralytics detector); pycocotools BSD-2-Clause",
     "det-fidelity": "AGPL-3.0 (ultralytics detector); pycocotools BSD-2-Clause",
 }
@@ -53,25 +63,33 @@ def weights_line(name: str, obj: Any) -> str:
     parts = [f"{f.filename} {metricweights.state(f)}" for f in files]
     if not files and obj.weights:  # pyiqa-backed (musiq, clipiqa): pyiqa's own files
         gone = {p for _, p in obj.missing_weights()}
-        parts = [f"{url.rsplit('/', 1)[-1]} {'missing' if any(p.name == url.rsplit('/', 1)[-1] for p in gone) else 'present'}"
-                 for _, url in obj.weights]
+        parts = [
+            f"{url.rsplit('/', 1)[-1]} {'missing' if any(p.name == url.rsplit('/', 1)[-1] for p in gone) else 'present'}"
+            for _, url in obj.weights
+        ]
     if not parts and obj.pyiqa_name:
         return f"weights: pyiqa's own, if any (`bench metrics fetch {name}` gets them); license: {metric_license(name, obj)}"
-    return (f"weights: {', '.join(parts)}" if parts else "weights: no files to fetch") + f"; license: {metric_license(name, obj)}"
+    return (
+        f"weights: {', '.join(parts)}" if parts else "weights: no files to fetch"
+    ) + f"; license: {metric_license(name, obj)}"
 
 
 def card_lines(name: str, obj: Any) -> list[str]:
     """A metric's card: what it measures, direction, range, conventions, license, weights."""
-    lines = [obj.description or "(no description)",
-             f"direction: {'higher is better' if obj.higher_is_better else 'lower is better'}; unit: {obj.unit or '-'}; kind: {obj.kind}; "
-             f"family: {obj.family or '-'}"]
+    lines = [
+        obj.description or "(no description)",
+        f"direction: {'higher is better' if obj.higher_is_better else 'lower is better'}; unit: {obj.unit or '-'}; kind: {obj.kind}; "
+        f"family: {obj.family or '-'}",
+    ]
     if obj.value_range:
         lines.append(f"range: {obj.value_range}")
     lines.append(weights_line(name, obj))
     from benchmark.files import metricweights
 
     for f in _weight_files(obj):
-        lines.append(f"  {f.filename}: {f.what}; {f.license}; sha256 {f.sha256}; from {f.urls[0]}; at {metricweights.local_path(f)}")
+        lines.append(
+            f"  {f.filename}: {f.what}; {f.license}; sha256 {f.sha256}; from {f.urls[0]}; at {metricweights.local_path(f)}"
+        )
     if obj.reference_values:
         lines.append(f"published reference values: {obj.reference_values}")
     for k, v in obj.conventions.items():
@@ -87,8 +105,11 @@ def metrics(ctx: typer.Context) -> None:
 
     if ctx.invoked_subcommand is not None:
         return
-    console.print(f"[bold]metrics[/]: licenses and weights (files in {escape(str(metricweights.hub_dir()))}; "
-                  "`bench metrics fetch NAME` downloads a metric's files; runs never download)", soft_wrap=True)
+    console.print(
+        f"[bold]metrics[/]: licenses and weights (files in {escape(str(metricweights.hub_dir()))}; "
+        "`bench metrics fetch NAME` downloads a metric's files; runs never download)",
+        soft_wrap=True,
+    )
     for e in registry.metrics.entries():
         try:
             obj = e.load()
@@ -96,9 +117,18 @@ def metrics(ctx: typer.Context) -> None:
             console.print(f"{escape(e.name)}  [red]failed to load[/]: {escape(str(exc))}", soft_wrap=True)
             continue
         line = weights_line(e.name, obj)
-        colour = "yellow" if " missing" in line or " partial" in line or "wrong size" in line else "green" if "present" in line else "dim"
+        colour = (
+            "yellow"
+            if " missing" in line or " partial" in line or "wrong size" in line
+            else "green"
+            if "present" in line
+            else "dim"
+        )
         console.print(f"[bold]{escape(e.name)}[/]  [{colour}]{escape(line)}[/]", soft_wrap=True, highlight=False)
-    console.print("pyiqa:NAME (any pyiqa metric): PolyForm-Noncommercial-1.0.0; `bench metrics fetch pyiqa:NAME` gets its files", soft_wrap=True)
+    console.print(
+        "pyiqa:NAME (any pyiqa metric): PolyForm-Noncommercial-1.0.0; `bench metrics fetch pyiqa:NAME` gets its files",
+        soft_wrap=True,
+    )
 
 
 @metrics_app.command("card")
@@ -112,8 +142,11 @@ def card(names: List[str] = typer.Argument(..., help="Metric names (`bench list 
         except BenchError as exc:
             _fail(exc)
             return
-        console.print(f"[bold]{escape(name)}[/]  {escape(str(obj.version))}  {escape(registry.metrics.entry(name).origin)}",
-                      soft_wrap=True, highlight=False)
+        console.print(
+            f"[bold]{escape(name)}[/]  {escape(str(obj.version))}  {escape(registry.metrics.entry(name).origin)}",
+            soft_wrap=True,
+            highlight=False,
+        )
         for line in card_lines(name, obj):
             console.print(f"  {escape(line)}", soft_wrap=True, highlight=False)
 
@@ -139,19 +172,27 @@ def _targets(names: list[str]) -> tuple[list, list]:
         elif obj.pyiqa_name:
             pyiqa.append(obj)
         else:
-            raise BenchError(f"metric {name!r} has no files `bench metrics fetch` knows (its card, `bench metrics card {name}`, "
-                             "says what it needs); `bench metrics` lists the metrics with files")
+            raise BenchError(
+                f"metric {name!r} has no files `bench metrics fetch` knows (its card, `bench metrics card {name}`, "
+                "says what it needs); `bench metrics` lists the metrics with files"
+            )
     return list(files.values()), pyiqa
 
 
 @metrics_app.command("fetch")
 def fetch(
-    names: List[str] = typer.Argument(..., help="Metric names (lpips, lpips-vgg, dists, tlp, fid, kid, musiq ...), pyiqa:NAME, a file key (alexnet, vgg16, dists-weights, inception-fid) or all."),
-    timeout: float = typer.Option(30.0, "--timeout", min=1, help="Seconds to wait for the server (offline fails at once)."),
+    names: List[str] = typer.Argument(
+        ...,
+        help="Metric names (lpips, lpips-vgg, dists, tlp, fid, kid, musiq ...), pyiqa:NAME, a file key (alexnet, vgg16, dists-weights, inception-fid) or all.",
+    ),
+    timeout: float = typer.Option(
+        30.0, "--timeout", min=1, help="Seconds to wait for the server (offline fails at once)."
+    ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
     """Download the files the named metrics need into $TORCH_HOME/hub (resuming a partial file, checking the sha256)."""
     from benchmark.files import metricweights
+
     from .store import _download_bars
 
     try:
@@ -175,7 +216,15 @@ def _pyiqa_fetch(obj: Any, timeout: float, bar) -> list[dict[str, Any]]:
 
 
 def _said(label: str, info: dict[str, Any]) -> None:
-    how = ("already there" if not info["downloaded"] and not info["resumed_from"]
-           else f"{info['downloaded']:,} bytes downloaded" + (f", resumed from {info['resumed_from']:,}" if info["resumed_from"] else ""))
+    how = (
+        "already there"
+        if not info["downloaded"] and not info["resumed_from"]
+        else f"{info['downloaded']:,} bytes downloaded"
+        + (f", resumed from {info['resumed_from']:,}" if info["resumed_from"] else "")
+    )
     check = "verified" if info["verified"] else "[yellow]NOT checked: no checksum is known for this file[/]"
-    console.print(f"{escape(label)}: {escape(info['path'])} ({how}); sha256 {info['sha256']} {check}", soft_wrap=True, highlight=False)
+    console.print(
+        f"{escape(label)}: {escape(info['path'])} ({how}); sha256 {info['sha256']} {check}",
+        soft_wrap=True,
+        highlight=False,
+    )

@@ -123,8 +123,16 @@ def parse_tile(tile: Any) -> int | None:
     return side
 
 
-def choose_tile(setting: int | None, n: int, h: int, w: int, pixels_that_fit: Callable[[], float], multiple: int = 1,
-                minimum: int = 0, overlap: int = 0) -> int | None:
+def choose_tile(
+    setting: int | None,
+    n: int,
+    h: int,
+    w: int,
+    pixels_that_fit: Callable[[], float],
+    multiple: int = 1,
+    minimum: int = 0,
+    overlap: int = 0,
+) -> int | None:
     """The tile side for ``n`` frames of ``h`` x ``w`` (None: whole frames, as untiled). ``setting``
     is :func:`parse_tile`'s (0: never tile; a side: that side, on the grid); automatic otherwise,
     from ``pixels_that_fit()`` (input pixels one forward pass may cover, asked only when needed).

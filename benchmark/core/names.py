@@ -30,12 +30,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from benchmark.core import environment
 from benchmark import registry
 from benchmark.api import Dataset, Degradation
-from benchmark.errors import BenchError, RegistryError
+from benchmark.core import environment
 from benchmark.core.imaging import check_regular
 from benchmark.core.paths import expand as expand_path
+from benchmark.errors import BenchError, RegistryError
 
 ENV_SPECS = environment.SPECS
 #: the most data sets the brace groups of one name may expand to (counted before expanding)
@@ -59,8 +59,10 @@ def nesting_depth(value: Any) -> int:
 def check_depth(value: Any, what: str) -> Any:
     """``value``, or a BenchError naming ``what`` when it nests deeper than :data:`MAX_SPEC_DEPTH`."""
     if nesting_depth(value) > MAX_SPEC_DEPTH:
-        raise BenchError(f"{what} is nested deeper than {MAX_SPEC_DEPTH} levels (tables and arrays within each other); "
-                         "nothing bench reads needs more")
+        raise BenchError(
+            f"{what} is nested deeper than {MAX_SPEC_DEPTH} levels (tables and arrays within each other); "
+            "nothing bench reads needs more"
+        )
     return value
 
 
@@ -91,22 +93,37 @@ class Specs:
             self._add("degradations", name, {**d, "origin": f"spec file {path}"})
         for name, d in data.get("methods", {}).items():
             p = expand_path(d["path"])
-            self._add("methods", name, {**d, "path": str(p if p.is_absolute() else (path.parent / p).resolve()), "origin": f"spec file {path}"})
+            self._add(
+                "methods",
+                name,
+                {
+                    **d,
+                    "path": str(p if p.is_absolute() else (path.parent / p).resolve()),
+                    "origin": f"spec file {path}",
+                },
+            )
         self.files.append(str(path))
 
     def _add(self, kind: str, name: str, d: dict[str, Any]) -> None:
         table = getattr(self, kind)
         reg = registry.REGISTRIES[kind]
         if name in table:
-            raise RegistryError(f"{kind[:-1]} {name!r} is defined twice: in {table[name]['origin']} and in {d['origin']}")
+            raise RegistryError(
+                f"{kind[:-1]} {name!r} is defined twice: in {table[name]['origin']} and in {d['origin']}"
+            )
         if kind in ("datasets", "methods") and name in reg:
-            raise RegistryError(f"{kind[:-1]} {name!r} in {d['origin']} collides with {reg.entry(name).origin} {name!r}")
+            raise RegistryError(
+                f"{kind[:-1]} {name!r} in {d['origin']} collides with {reg.entry(name).origin} {name!r}"
+            )
         table[name] = d
 
 
 #: the keys of a spec file's entries (a degradation with ``type`` also takes its class's settings)
-SPEC_KEYS = {"datasets": ("path", "type", "fps", "description"), "degradations": ("chain", "type", "description"),
-             "methods": ("path", "name", "tile", "overlap", "precision", "input")}
+SPEC_KEYS = {
+    "datasets": ("path", "type", "fps", "description"),
+    "degradations": ("chain", "type", "description"),
+    "methods": ("path", "name", "tile", "overlap", "precision", "input"),
+}
 _NEEDS = {"datasets": ("path",), "degradations": ("chain", "type"), "methods": ("path",)}
 
 
@@ -114,7 +131,6 @@ def nearest(key: str, known: list[str] | tuple[str, ...]) -> str:
     """``"did you mean 'x'? "`` for the known name closest to ``key`` (difflib), or ``""``."""
     close = difflib.get_close_matches(key, list(known), n=1, cutoff=0.5)
     return f"did you mean {close[0]!r}? " if close else ""
-
 
 
 def read_toml(path: Path, what: str, missing: str = "does not exist") -> dict[str, Any]:
@@ -131,8 +147,10 @@ def read_toml(path: Path, what: str, missing: str = "does not exist") -> dict[st
     try:
         return check_depth(tomllib.loads(path.read_bytes().decode("utf-8")), f"{what} {path}")
     except RecursionError:
-        raise BenchError(f"{what} {path} is nested deeper than {MAX_SPEC_DEPTH} levels (tables and arrays within each "
-                         "other); nothing bench reads needs more") from None
+        raise BenchError(
+            f"{what} {path} is nested deeper than {MAX_SPEC_DEPTH} levels (tables and arrays within each "
+            "other); nothing bench reads needs more"
+        ) from None
     except OSError as exc:
         raise BenchError(f"{what} {path} cannot be read ({exc.strerror or exc})") from None
     except UnicodeDecodeError as exc:
@@ -146,10 +164,14 @@ def _read_spec(path: Path) -> dict[str, Any]:
     data = read_toml(path, "spec file")
     for section, entries in data.items():
         if section not in SPEC_KEYS:
-            raise BenchError(f"spec file {path}: unknown section [{section}]; {nearest(section, tuple(SPEC_KEYS))}"
-                             f"known: {', '.join(f'[{k}.NAME]' for k in SPEC_KEYS)}")
+            raise BenchError(
+                f"spec file {path}: unknown section [{section}]; {nearest(section, tuple(SPEC_KEYS))}"
+                f"known: {', '.join(f'[{k}.NAME]' for k in SPEC_KEYS)}"
+            )
         if not isinstance(entries, dict) or not all(isinstance(d, dict) for d in entries.values()):
-            raise BenchError(f"spec file {path}: [{section}] holds tables, one per name ([{section}.NAME] with key = value lines)")
+            raise BenchError(
+                f"spec file {path}: [{section}] holds tables, one per name ([{section}.NAME] with key = value lines)"
+            )
         for name, d in entries.items():
             _check_entry(path, section, name, d)
     return data
@@ -159,8 +181,10 @@ def _check_entry(path: Path, kind: str, name: str, d: dict[str, Any]) -> None:
     where = f"spec file {path}: [{kind}.{name}]"
     needs = _NEEDS[kind]
     if not any(k in d for k in needs):
-        raise BenchError(f"{where} needs {'a ' if kind == 'datasets' else ''}{' or '.join(repr(k) for k in needs)}"
-                         + (" (a weights file)" if kind == "methods" else ""))
+        raise BenchError(
+            f"{where} needs {'a ' if kind == 'datasets' else ''}{' or '.join(repr(k) for k in needs)}"
+            + (" (a weights file)" if kind == "methods" else "")
+        )
     known: list[str] | None = list(SPEC_KEYS[kind])
     if kind == "degradations" and "type" in d and "chain" not in d:
         settings = _degradation_settings(where, d["type"])
@@ -173,7 +197,11 @@ def _check_entry(path: Path, kind: str, name: str, d: dict[str, Any]) -> None:
             raise BenchError(f"{where}: {key} = {d[key]!r} should be a string (in quotes)")
     if kind == "datasets" and d.get("type", "auto") not in FOLDER_TYPES:
         raise BenchError(f"{where}: type = {d['type']!r}; use one of {', '.join(FOLDER_TYPES)}")
-    if kind == "datasets" and "fps" in d and (isinstance(d["fps"], bool) or not isinstance(d["fps"], (int, float)) or d["fps"] <= 0):
+    if (
+        kind == "datasets"
+        and "fps" in d
+        and (isinstance(d["fps"], bool) or not isinstance(d["fps"], (int, float)) or d["fps"] <= 0)
+    ):
         raise BenchError(f"{where}: fps = {d['fps']!r} should be a positive number of frames per second")
     for key in ("tile", "overlap"):
         if key in d and (isinstance(d[key], bool) or not isinstance(d[key], (int, str))):
@@ -186,7 +214,9 @@ def _degradation_settings(where: str, type_name: Any) -> list[str] | None:
 
     if not isinstance(type_name, str) or type_name not in registry.degradations:
         known = registry.degradations.names()
-        raise BenchError(f"{where}: unknown degradation type {type_name!r}; {nearest(str(type_name), known)}known: {', '.join(known)}")
+        raise BenchError(
+            f"{where}: unknown degradation type {type_name!r}; {nearest(str(type_name), known)}known: {', '.join(known)}"
+        )
     params = list(inspect.signature(registry.degradations.get(type_name).__init__).parameters.values())[1:]
     if any(p.kind is p.VAR_KEYWORD for p in params):
         return None  # takes any setting: the class checks them
@@ -218,9 +248,11 @@ class DatasetSpec:
         for d in self.chain:
             side = d.kernel_side()
             if side > min(w, h):
-                raise BenchError(f"data set {self.name!r}: the {side}x{side} kernel of {d.label()!r} is larger than item "
-                                 f"{item_id!r} ({w}x{h} where it applies); allowed here: a kernel of at most {min(w, h)} px "
-                                 "(a smaller sigma, length or kN)")
+                raise BenchError(
+                    f"data set {self.name!r}: the {side}x{side} kernel of {d.label()!r} is larger than item "
+                    f"{item_id!r} ({w}x{h} where it applies); allowed here: a kernel of at most {min(w, h)} px "
+                    "(a smaller sigma, length or kN)"
+                )
             w, h = w // d.scale, h // d.scale
 
     def describe(self) -> dict[str, Any]:
@@ -241,8 +273,10 @@ def expand(name: str) -> list[str]:
     if count > MAX_EXPANDED:
         groups = "x".join(str(len(o)) for o in options if len(o) > 1)
         shown = name if len(name) <= 120 else name[:117] + "..."
-        raise BenchError(f"data set name {shown!r}: its brace groups expand to {groups} = {count:,} data sets, "
-                         f"at most {MAX_EXPANDED:,} are allowed per name; sweep fewer values, or over several -d")
+        raise BenchError(
+            f"data set name {shown!r}: its brace groups expand to {groups} = {count:,} data sets, "
+            f"at most {MAX_EXPANDED:,} are allowed per name; sweep fewer values, or over several -d"
+        )
     return ["".join(c) for c in itertools.product(*options)]
 
 
@@ -267,11 +301,15 @@ def parse_token(token: str, specs: Specs, within: tuple[str, ...] = ()) -> list[
         d = specs.degradations[token]
         path = " -> ".join((*within, token))
         if token in within:
-            raise BenchError(f"degradation {token!r} ({d['origin']}): the chains of spec degradations make a cycle, {path}; "
-                             "a degradation cannot contain itself")
+            raise BenchError(
+                f"degradation {token!r} ({d['origin']}): the chains of spec degradations make a cycle, {path}; "
+                "a degradation cannot contain itself"
+            )
         if len(within) >= MAX_SPEC_DEPTH:
-            raise BenchError(f"degradation {within[0]!r}: spec degradations nested deeper than {MAX_SPEC_DEPTH} levels "
-                             f"({' -> '.join(within[:3])} -> ... -> {token})")
+            raise BenchError(
+                f"degradation {within[0]!r}: spec degradations nested deeper than {MAX_SPEC_DEPTH} levels "
+                f"({' -> '.join(within[:3])} -> ... -> {token})"
+            )
         if "chain" in d:
             return [x for t in str(d["chain"]).split("-") for x in parse_token(t, specs, (*within, token))]
         params = {k: v for k, v in d.items() if k not in ("type", "origin", "description")}
@@ -293,7 +331,9 @@ def parse_token(token: str, specs: Specs, within: tuple[str, ...] = ()) -> list[
         if deg is not None:
             matches.append((entry.name, deg))
     if len(matches) > 1:
-        raise RegistryError(f"degradation token {token!r} is claimed by several plug-ins: {', '.join(n for n, _ in matches)}")
+        raise RegistryError(
+            f"degradation token {token!r} is claimed by several plug-ins: {', '.join(n for n, _ in matches)}"
+        )
     if not matches:
         known = degradation_examples() + sorted(specs.degradations)
         close = _one_edit_fixes(token, specs) or difflib.get_close_matches(token, known, n=2, cutoff=0.5)
@@ -322,9 +362,15 @@ def _one_edit_fixes(token: str, specs: Specs) -> list[str]:
     """Tokens one edit away from ``token`` that parse: a character deleted (``qf20x`` -> ``qf20``)
     or a letter replaced (``qg20`` -> ``qf20``). The number is kept, which a string-similarity
     match over the listed examples (``qf10``, ``qf20s444`` ...) loses."""
-    deletions = [token[:i] + token[i + 1:] for i in reversed(range(len(token)))]
+    deletions = [token[:i] + token[i + 1 :] for i in reversed(range(len(token)))]
     letters = "abcdefghijklmnopqrstuvwxyz"
-    substitutions = [token[:i] + c + token[i + 1:] for i in range(len(token)) if token[i].isalpha() for c in letters if c != token[i]]
+    substitutions = [
+        token[:i] + c + token[i + 1 :]
+        for i in range(len(token))
+        if token[i].isalpha()
+        for c in letters
+        if c != token[i]
+    ]
     seen: list[str] = []
     for cand in deletions + substitutions:
         if cand and cand not in seen and _parses(cand, specs):
@@ -343,7 +389,9 @@ def resolve(name: str, root: Path | None, specs: Specs | None = None, **dataset_
         path, _, after = name.rpartition("@") if "@" in name else (name, "", "")
         p = expand_path(path)
         if not p.exists():
-            raise BenchError(f"data set path {p} does not exist (a name with '@' or '/' is read as PATH@DEGRADATIONS[:type=...])")
+            raise BenchError(
+                f"data set path {p} does not exist (a name with '@' or '/' is read as PATH@DEGRADATIONS[:type=...])"
+            )
         degs, folder_type = _path_settings(name, after)
         dataset: Dataset = FolderDataset(root, path=p, type=folder_type, name=str(path), **dataset_params)
         tokens = [t for t in degs.split("-") if t]
@@ -369,7 +417,9 @@ def resolve(name: str, root: Path | None, specs: Specs | None = None, **dataset_
             from benchmark.datasets.base import FolderDataset
 
             d = specs.datasets[base]
-            dataset = FolderDataset(root, path=d["path"], type=d.get("type", "auto"), fps=d.get("fps"), name=base, **dataset_params)
+            dataset = FolderDataset(
+                root, path=d["path"], type=d.get("type", "auto"), fps=d.get("fps"), name=base, **dataset_params
+            )
         else:
             dataset = registry.datasets.get(base)(root, **dataset_params)
     chain = [d for t in tokens for d in parse_token(t, specs)]
@@ -390,8 +440,10 @@ def _path_settings(name: str, after: str) -> tuple[str, str]:
         elif key == "type" and value in FOLDER_TYPES:
             folder_type = value
         else:
-            raise BenchError(f"data set {name!r}: unknown setting {part!r}; after PATH@DEGRADATIONS only "
-                             f"':type=' with one of {', '.join(FOLDER_TYPES)} is known (e.g. ./photos@qf20:type=images)")
+            raise BenchError(
+                f"data set {name!r}: unknown setting {part!r}; after PATH@DEGRADATIONS only "
+                f"':type=' with one of {', '.join(FOLDER_TYPES)} is known (e.g. ./photos@qf20:type=images)"
+            )
     return "-".join(degs), folder_type
 
 

@@ -16,4 +16,6 @@ def expand(path: str | os.PathLike) -> Path:
         return Path(path).expanduser()
     except RuntimeError as exc:  # '~nosuchuser/x', or '~' with no HOME and no passwd entry
         user = str(path).split("/", 1)[0]
-        raise BenchError(f"{path}: {user!r} names no home folder here ({exc}); give the path without '~' or with an existing user's") from None
+        raise BenchError(
+            f"{path}: {user!r} names no home folder here ({exc}); give the path without '~' or with an existing user's"
+        ) from None

@@ -23,9 +23,11 @@ def portable_plugins(used: set[str] | None = None) -> list[tuple[str, str, str]]
             if "<locals>" in qual or not mod or mod == "__main__":
                 if used is not None and name not in used:
                     continue  # not in this run: the workers do not need it
-                raise BenchError(f"{kind[:-1]} '{name}' was registered in this process only ({mod}.{qual}): worker processes cannot "
-                                 "import it. Define it at module level of an importable module, or register it through an entry "
-                                 "point, or run with the serial executor")
+                raise BenchError(
+                    f"{kind[:-1]} '{name}' was registered in this process only ({mod}.{qual}): worker processes cannot "
+                    "import it. Define it at module level of an importable module, or register it through an entry "
+                    "point, or run with the serial executor"
+                )
             out.append((kind, name, f"{mod}:{qual}"))
     return out
 

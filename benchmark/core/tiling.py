@@ -53,10 +53,10 @@ def axis_weights(length: int, tile: int, overlap: int, scale: int) -> tuple[list
     raw = [ramp(size, i > 0, i < len(origins) - 1, overlap * scale) for i in range(len(origins))]
     total = np.zeros(length * scale)
     for o, w in zip(origins, raw):
-        total[o * scale:o * scale + size] += w
+        total[o * scale : o * scale + size] += w
     if (total <= 0).any():  # pragma: no cover - overlap is clamped so this cannot happen
         raise ValueError(f"tiles of {tile} with overlap {overlap} leave uncovered pixels")
-    return origins, [w / total[o * scale:o * scale + size] for o, w in zip(origins, raw)]
+    return origins, [w / total[o * scale : o * scale + size] for o, w in zip(origins, raw)]
 
 
 def to_uint8(t) -> np.ndarray:
@@ -83,27 +83,29 @@ def run_tiled(fn: Callable, x, scale: int, tile: int | None, overlap: int) -> np
     for r, (y0, wy) in enumerate(zip(ys, wys)):
         strip = None
         for x0, wx in zip(xs, wxs):
-            out = fn(x[:, :, y0:y0 + th, x0:x0 + tw]).float()
+            out = fn(x[:, :, y0 : y0 + th, x0 : x0 + tw]).float()
             if strip is None:
                 strip = torch.zeros(n, out.shape[1], th * scale, w * scale)
                 if result is None:
                     result = np.empty((n, h * scale, w * scale, out.shape[1]), np.uint8)
-            strip[..., x0 * scale:(x0 + tw) * scale] += out.cpu() * torch.from_numpy(wx).float()
+            strip[..., x0 * scale : (x0 + tw) * scale] += out.cpu() * torch.from_numpy(wx).float()
         strip *= torch.from_numpy(wy).float()[:, None]
         top, bottom = y0 * scale, (y0 + th) * scale
         if acc is None:
             acc = torch.zeros(n, strip.shape[1], 0, w * scale)
         if done + acc.shape[2] < bottom:
             acc = torch.cat([acc, torch.zeros(n, strip.shape[1], bottom - done - acc.shape[2], w * scale)], 2)
-        acc[:, :, top - done:bottom - done] += strip
+        acc[:, :, top - done : bottom - done] += strip
         final = ys[r + 1] * scale if r + 1 < len(ys) else h * scale  # rows no later tile touches
-        result[:, done:final] = to_uint8(acc[:, :, :final - done])
-        acc = acc[:, :, final - done:].clone()
+        result[:, done:final] = to_uint8(acc[:, :, : final - done])
+        acc = acc[:, :, final - done :].clone()
         done = final
     return result
 
 
-def auto_tile(pixels_fit: float, h: int, w: int, multiple_of: int = 1, minimum: int = 0, overlap: int = 0) -> int | None:
+def auto_tile(
+    pixels_fit: float, h: int, w: int, multiple_of: int = 1, minimum: int = 0, overlap: int = 0
+) -> int | None:
     """The tile side for a frame of ``h`` x ``w`` when ``pixels_fit`` input pixels fit in memory at
     once: None (no tiling) when the frame fits, else the largest square that fits, a multiple
     of ``multiple_of``, at least ``minimum`` and large enough to keep tiles wider than twice the

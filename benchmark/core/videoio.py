@@ -28,7 +28,9 @@ def rgb(frame: Any) -> np.ndarray:
     return frame.to_ndarray(format="rgb24")
 
 
-def decode_frames(source: str | os.PathLike | Any, max_frames: int | None = None, only: set[int] | None = None) -> Iterator[np.ndarray]:
+def decode_frames(
+    source: str | os.PathLike | Any, max_frames: int | None = None, only: set[int] | None = None
+) -> Iterator[np.ndarray]:
     """The RGB frames of the first video stream of ``source`` (a path, or a PyAV container opened
     by the caller), in order: at most ``max_frames``; with ``only``, just the frames of those
     indices (decoding stops after the last one, and the others are never converted)."""
@@ -63,7 +65,9 @@ def frame_count(path: str | os.PathLike) -> int:
 class Writer:
     """An encoded video stream of even size, fed uint8 RGB frames (optionally with pts in ``time_base``)."""
 
-    def __init__(self, container, codec: str, rate: Fraction, w: int, h: int, crf: int, time_base: Fraction | None = None):
+    def __init__(
+        self, container, codec: str, rate: Fraction, w: int, h: int, crf: int, time_base: Fraction | None = None
+    ):
         import av
 
         self.av, self.container = av, container

@@ -31,7 +31,7 @@ _EPS = np.finfo(np.float64).eps
 def fspecial_gaussian(size: int, sigma: float) -> np.ndarray:
     """MATLAB ``fspecial('gaussian', size, sigma)`` (float64, sums to 1)."""
     half = (size - 1) / 2.0
-    y, x = np.mgrid[-half:half + 1, -half:half + 1]
+    y, x = np.mgrid[-half : half + 1, -half : half + 1]
     h = np.exp(-(x * x + y * y) / (2.0 * sigma * sigma))
     h[h < _EPS * h.max()] = 0
     return h / h.sum()
@@ -41,10 +41,10 @@ def anisotropic_gaussian(size: int, sigma_x: float, sigma_y: float, theta: float
     """Bivariate Gaussian kernel (``theta`` in degrees), sampled on a ``size`` x ``size`` grid, sum 1."""
     t = math.radians(theta)
     rot = np.array([[math.cos(t), -math.sin(t)], [math.sin(t), math.cos(t)]])
-    cov = rot @ np.diag([sigma_x ** 2, sigma_y ** 2]) @ rot.T
+    cov = rot @ np.diag([sigma_x**2, sigma_y**2]) @ rot.T
     inv = np.linalg.inv(cov)
     half = (size - 1) / 2.0
-    y, x = np.mgrid[-half:half + 1, -half:half + 1]
+    y, x = np.mgrid[-half : half + 1, -half : half + 1]
     h = np.exp(-0.5 * (inv[0, 0] * x * x + 2 * inv[0, 1] * x * y + inv[1, 1] * y * y))
     return h / h.sum()
 
@@ -66,13 +66,13 @@ def fspecial_motion(length: float, angle: float) -> np.ndarray:
     last = (rad >= half) & (np.abs(dist) <= width)
     with np.errstate(divide="ignore", invalid="ignore"):
         to_end = half - np.abs((x[last] + dist[last] * sinphi) / cosphi)
-    dist[last] = np.sqrt(dist[last] ** 2 + to_end ** 2)
+    dist[last] = np.sqrt(dist[last] ** 2 + to_end**2)
     dist = width + _EPS - np.abs(dist)
     dist[dist < 0] = 0
     r, c = dist.shape
     h = np.zeros((2 * r - 1, 2 * c - 1))
     h[:r, :c] = np.rot90(dist, 2)
-    h[r - 1:, c - 1:] = dist
+    h[r - 1 :, c - 1 :] = dist
     h = h / (h.sum() + _EPS * length * length)
     return np.flipud(h) if cosphi > 0 else h
 
@@ -95,8 +95,10 @@ def check_fits(token: str, kernel: np.ndarray, frame: np.ndarray) -> None:
     kh, kw = kernel.shape
     h, w = frame.shape[:2]
     if kh > h or kw > w:
-        raise ValueError(f"the {kw}x{kh} kernel of {token!r} is larger than the {w}x{h} image; "
-                         "use a smaller sigma/length or kernel size (kN) on this data")
+        raise ValueError(
+            f"the {kw}x{kh} kernel of {token!r} is larger than the {w}x{h} image; "
+            "use a smaller sigma/length or kernel size (kN) on this data"
+        )
 
 
 def default_size(sigma: float) -> int:
@@ -147,14 +149,18 @@ class GaussianBlur(_Blur):
     version = "1"
     examples = ("blur1.6", "blur2k15")
     token = r"blur(?P<sigma>[0-9.]*)(?:k(?P<size>[0-9]*))?"
-    description = ("Isotropic Gaussian blur (token blurS[kN]): MATLAB fspecial('gaussian', N, S), N = 2*ceil(3S)+1 by "
-                   "default, applied as imfilter(..., 'replicate') (correlation, replicated borders; uint8 rounded as MATLAB).")
+    description = (
+        "Isotropic Gaussian blur (token blurS[kN]): MATLAB fspecial('gaussian', N, S), N = 2*ceil(3S)+1 by "
+        "default, applied as imfilter(..., 'replicate') (correlation, replicated borders; uint8 rounded as MATLAB)."
+    )
 
     def __init__(self, sigma: float | str = 1.6, size: int | str | None = None, kernel: str = "gaussian"):
         token = f"blur{sigma}" + (f"k{size}" if size not in (None, "") else "")
         if kernel != "gaussian":
-            raise ValueError(f"unknown kernel {kernel!r} for {token!r}; known kernels: gaussian (blurS[kN]), "
-                             "anisotropic gaussian (ablurAxB[rT][kN]), motion (motionL[rT])")
+            raise ValueError(
+                f"unknown kernel {kernel!r} for {token!r}; known kernels: gaussian (blurS[kN]), "
+                "anisotropic gaussian (ablurAxB[rT][kN]), motion (motionL[rT])"
+            )
         s = _sigma(token, sigma)
         super().__init__(kernel="gaussian", sigma=s, size=_size(token, size, s), filter="MATLAB imfilter replicate")
 
@@ -171,15 +177,33 @@ class AnisotropicBlur(_Blur):
     version = "1"
     examples = ("ablur4x1.5r30",)
     token = r"ablur(?P<sigma_x>[0-9.]*)x(?P<sigma_y>[0-9.]*)(?:r(?P<theta>[0-9.]*))?(?:k(?P<size>[0-9]*))?"
-    description = ("Anisotropic Gaussian blur (token ablurAxB[rT][kN]): bivariate Gaussian with sigmas A, B rotated T "
-                   "degrees (SRMD/BSRGAN/Real-ESRGAN kernels), N = 2*ceil(3*max(A,B))+1 by default; imfilter 'replicate'.")
+    description = (
+        "Anisotropic Gaussian blur (token ablurAxB[rT][kN]): bivariate Gaussian with sigmas A, B rotated T "
+        "degrees (SRMD/BSRGAN/Real-ESRGAN kernels), N = 2*ceil(3*max(A,B))+1 by default; imfilter 'replicate'."
+    )
 
-    def __init__(self, sigma_x: float | str = 2.0, sigma_y: float | str = 1.0, theta: float | str | None = 0, size: int | str | None = None):
-        token = f"ablur{sigma_x}x{sigma_y}" + (f"r{theta}" if theta not in (None, "", 0) else "") + (f"k{size}" if size else "")
+    def __init__(
+        self,
+        sigma_x: float | str = 2.0,
+        sigma_y: float | str = 1.0,
+        theta: float | str | None = 0,
+        size: int | str | None = None,
+    ):
+        token = (
+            f"ablur{sigma_x}x{sigma_y}"
+            + (f"r{theta}" if theta not in (None, "", 0) else "")
+            + (f"k{size}" if size else "")
+        )
         sx, sy = _sigma(token, sigma_x), _sigma(token, sigma_y)
         t = 0.0 if theta in (None, "") else parse_number(token, "the rotation", theta, "degrees, e.g. r30")
-        super().__init__(kernel="anisotropic gaussian", sigma_x=sx, sigma_y=sy, theta=t, size=_size(token, size, max(sx, sy)),
-                         filter="MATLAB imfilter replicate")
+        super().__init__(
+            kernel="anisotropic gaussian",
+            sigma_x=sx,
+            sigma_y=sy,
+            theta=t,
+            size=_size(token, size, max(sx, sy)),
+            filter="MATLAB imfilter replicate",
+        )
 
     def label(self) -> str:
         p = self.params
@@ -196,8 +220,10 @@ class MotionBlur(_Blur):
     version = "1"
     examples = ("motion15", "motion15r45")
     token = r"motion(?P<length>[0-9.]*)(?:r(?P<angle>[0-9.]*))?"
-    description = ("Linear motion blur (token motionL[rT]): MATLAB fspecial('motion', L, T), a line of L pixels at T degrees "
-                   "counter-clockwise, applied with imfilter 'replicate'.")
+    description = (
+        "Linear motion blur (token motionL[rT]): MATLAB fspecial('motion', L, T), a line of L pixels at T degrees "
+        "counter-clockwise, applied with imfilter 'replicate'."
+    )
 
     def __init__(self, length: float | str = 9, angle: float | str | None = 0):
         token = f"motion{length}" + (f"r{angle}" if angle not in (None, "", 0) else "")

@@ -27,8 +27,21 @@ def _av_versions() -> dict[str, str]:
 
 
 # x264's CPU flags by the names of its --asm option, and the /proc/cpuinfo flag that shows each
-X264_ASM = [("MMX2", "sse"), ("SSE", "sse"), ("SSE2", "sse2"), ("SSE3", "pni"), ("SSSE3", "ssse3"), ("SSE4", "sse4_1"),
-            ("SSE4.2", "sse4_2"), ("LZCNT", "abm"), ("AVX", "avx"), ("FMA3", "fma"), ("BMI1", "bmi1"), ("BMI2", "bmi2"), ("AVX2", "avx2")]
+X264_ASM = [
+    ("MMX2", "sse"),
+    ("SSE", "sse"),
+    ("SSE2", "sse2"),
+    ("SSE3", "pni"),
+    ("SSSE3", "ssse3"),
+    ("SSE4", "sse4_1"),
+    ("SSE4.2", "sse4_2"),
+    ("LZCNT", "abm"),
+    ("AVX", "avx"),
+    ("FMA3", "fma"),
+    ("BMI1", "bmi1"),
+    ("BMI2", "bmi2"),
+    ("AVX2", "avx2"),
+]
 
 
 @functools.lru_cache(maxsize=None)
@@ -116,7 +129,9 @@ class _VideoCodec(Degradation):
     def apply(self, frame: np.ndarray) -> np.ndarray:
         return next(iter(self.apply_frames([frame], None, {})))
 
-    def apply_frames(self, frames: Iterable[np.ndarray], fps: float | None, info: dict[str, Any]) -> Iterator[np.ndarray]:
+    def apply_frames(
+        self, frames: Iterable[np.ndarray], fps: float | None, info: dict[str, Any]
+    ) -> Iterator[np.ndarray]:
         import av
 
         fps = fps or DEFAULT_FPS

@@ -10,8 +10,9 @@ from typing import Any, Iterable, Iterator
 
 import numpy as np
 
-from ..api import Degradation
 from benchmark.core.imaging import normalize_decoded, rgb_to_gray_uint8, rgb_to_y_uint8
+
+from ..api import Degradation
 
 _SUBSAMPLING = ("420", "422", "444")
 _ENCODERS = {"cv": "opencv", "opencv": "opencv", "pil": "pillow", "pillow": "pillow"}
@@ -86,7 +87,9 @@ class JPEG(Degradation):
 
         return normalize_decoded(cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED))
 
-    def apply_frames(self, frames: Iterable[np.ndarray], fps: float | None, info: dict[str, Any]) -> Iterator[np.ndarray]:
+    def apply_frames(
+        self, frames: Iterable[np.ndarray], fps: float | None, info: dict[str, Any]
+    ) -> Iterator[np.ndarray]:
         bits = pixels = 0
         for f in frames:
             data = self.encode(f)
@@ -138,12 +141,17 @@ class GrayFull(Degradation):
     version = "1"
     examples = ("grayfull",)
     token = r"grayfull"
-    description = ("Reference converted to full-range gray, OpenCV COLOR_RGB2GRAY (BT.601 0.299R+0.587G+0.114B, "
-                   "0-255, uint8): the DnCNN/KAIR gray denoising protocol (cbsd68-grayfull-noise25); later stages see 1 channel.")
+    description = (
+        "Reference converted to full-range gray, OpenCV COLOR_RGB2GRAY (BT.601 0.299R+0.587G+0.114B, "
+        "0-255, uint8): the DnCNN/KAIR gray denoising protocol (cbsd68-grayfull-noise25); later stages see 1 channel."
+    )
 
     def __init__(self) -> None:
-        super().__init__(space="BT.601 luma full range, OpenCV cvtColor COLOR_RGB2GRAY", range="0-255",
-                         rounding="OpenCV fixed point, rounded to uint8")
+        super().__init__(
+            space="BT.601 luma full range, OpenCV cvtColor COLOR_RGB2GRAY",
+            range="0-255",
+            rounding="OpenCV fixed point, rounded to uint8",
+        )
 
     def label(self) -> str:
         return "grayfull"

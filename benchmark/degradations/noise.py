@@ -38,7 +38,9 @@ def parse_number(token: str, what: str, value: str | float | int | None, allowed
         v = float("nan")
     if not np.isfinite(v) or v < 0:
         got = "no value" if value in (None, "") else repr(value)
-        why = " ('-' separates the steps of a name, so a negative value cannot be written)" if value in (None, "") else ""
+        why = (
+            " ('-' separates the steps of a name, so a negative value cannot be written)" if value in (None, "") else ""
+        )
         raise ValueError(f"{what} in {token!r} must be a number >= 0 ({allowed}); got {got}{why}")
     return v
 
@@ -79,8 +81,13 @@ class GaussianNoise(_Seeded):
 
     def __init__(self, sigma: float | str = 25, u8: bool | str = False):
         s = parse_number(f"noise{sigma}", "the noise sigma", sigma, "e.g. noise25: sigma 25 on the 0..255 scale")
-        super().__init__(sigma=s, scale="0-255", distribution="gaussian", output="uint8 (MATLAB uint8)" if u8 else "float, unclipped",
-                         seeding=SEEDING)
+        super().__init__(
+            sigma=s,
+            scale="0-255",
+            distribution="gaussian",
+            output="uint8 (MATLAB uint8)" if u8 else "float, unclipped",
+            seeding=SEEDING,
+        )
 
     @classmethod
     def from_token(cls, match: re.Match) -> "GaussianNoise":
@@ -117,8 +124,9 @@ class PoissonNoise(_Seeded):
         p = parse_number(f"poisson{peak}", "the Poisson peak", peak, "e.g. poisson4: peak value 4")
         if p == 0:
             raise ValueError(f"the Poisson peak in 'poisson{peak}' must be > 0 (e.g. poisson4)")
-        super().__init__(peak=p, scale="image in [0, 1] times the peak", distribution="poisson", output="float",
-                         seeding=SEEDING)
+        super().__init__(
+            peak=p, scale="image in [0, 1] times the peak", distribution="poisson", output="float", seeding=SEEDING
+        )
 
     makes_float = True
 

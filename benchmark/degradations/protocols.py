@@ -58,8 +58,10 @@ class _Protocol(Degradation):
     def __init__(self, factor: int | str, **params):
         factor = int(factor)
         if not 2 <= factor <= 4:
-            raise ValueError(f"{self.name}{factor}: the {self.name.upper()} protocol is defined for x2, x3 and x4 "
-                             f"({self.name}3 is the papers' setting)")
+            raise ValueError(
+                f"{self.name}{factor}: the {self.name.upper()} protocol is defined for x2, x3 and x4 "
+                f"({self.name}3 is the papers' setting)"
+            )
         super().__init__(factor=factor, **params, source=SOURCE)
 
     @property
@@ -86,8 +88,12 @@ class BlurDownscale(_Protocol):
 
     def __init__(self, factor: int | str = 3):
         size = bd_kernel_size(int(factor))
-        super().__init__(factor, kernel=f"fspecial('gaussian', {size}, {BD_SIGMA})", filter="imfilter replicate, uint8",
-                         downsampler="imresize nearest")
+        super().__init__(
+            factor,
+            kernel=f"fspecial('gaussian', {size}, {BD_SIGMA})",
+            filter="imfilter replicate, uint8",
+            downsampler="imresize nearest",
+        )
 
     def kernel_side(self) -> int:
         return bd_kernel_size(self.scale)
@@ -109,8 +115,13 @@ class DownscaleNoise(_Protocol):
     )
 
     def __init__(self, factor: int | str = 3):
-        super().__init__(factor, downsampler="MATLAB bicubic imresize (resize-right), uint8", noise_sigma=DN_SIGMA,
-                         noise="single(LR) + single(30*randn), uint8()", seeding="per item: sha256(item id, run seed, step)")
+        super().__init__(
+            factor,
+            downsampler="MATLAB bicubic imresize (resize-right), uint8",
+            noise_sigma=DN_SIGMA,
+            noise="single(LR) + single(30*randn), uint8()",
+            seeding="per item: sha256(item id, run seed, step)",
+        )
         self.noise = GaussianNoise(DN_SIGMA, u8=True)
 
     def with_seed(self, seed: int) -> "DownscaleNoise":

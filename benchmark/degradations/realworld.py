@@ -26,27 +26,54 @@ from benchmark.core.imaging import to_uint8
 
 from ..api import Degradation
 
-FIRST = {"kernel_list": ("iso", "aniso", "generalized_iso", "generalized_aniso", "plateau_iso", "plateau_aniso"),
-         "kernel_prob": (0.45, 0.25, 0.12, 0.03, 0.12, 0.03), "sinc_prob": 0.1, "blur_sigma": (0.2, 3.0),
-         "betag_range": (0.5, 4.0), "betap_range": (1.0, 2.0), "resize_prob": (0.2, 0.7, 0.1), "resize_range": (0.15, 1.5),
-         "gaussian_noise_prob": 0.5, "noise_range": (1.0, 30.0), "poisson_scale_range": (0.05, 3.0), "gray_noise_prob": 0.4,
-         "jpeg_range": (30.0, 95.0), "blur_prob": 1.0}
-SECOND = {**FIRST, "sinc_prob": 0.1, "blur_sigma": (0.2, 1.5), "resize_prob": (0.3, 0.4, 0.3), "resize_range": (0.3, 1.2),
-          "noise_range": (1.0, 25.0), "poisson_scale_range": (0.05, 2.5), "blur_prob": 0.8}
+FIRST = {
+    "kernel_list": ("iso", "aniso", "generalized_iso", "generalized_aniso", "plateau_iso", "plateau_aniso"),
+    "kernel_prob": (0.45, 0.25, 0.12, 0.03, 0.12, 0.03),
+    "sinc_prob": 0.1,
+    "blur_sigma": (0.2, 3.0),
+    "betag_range": (0.5, 4.0),
+    "betap_range": (1.0, 2.0),
+    "resize_prob": (0.2, 0.7, 0.1),
+    "resize_range": (0.15, 1.5),
+    "gaussian_noise_prob": 0.5,
+    "noise_range": (1.0, 30.0),
+    "poisson_scale_range": (0.05, 3.0),
+    "gray_noise_prob": 0.4,
+    "jpeg_range": (30.0, 95.0),
+    "blur_prob": 1.0,
+}
+SECOND = {
+    **FIRST,
+    "sinc_prob": 0.1,
+    "blur_sigma": (0.2, 1.5),
+    "resize_prob": (0.3, 0.4, 0.3),
+    "resize_range": (0.3, 1.2),
+    "noise_range": (1.0, 25.0),
+    "poisson_scale_range": (0.05, 2.5),
+    "blur_prob": 0.8,
+}
 FINAL = {"final_sinc_prob": 0.8, "kernel_range": tuple(range(7, 22, 2)), "scale": 4}
-SOURCE = ("Real-ESRGAN (Wang et al., ICCVW 2021) options/train_realesrgan_x4plus.yml + realesrgan_model.py feed_data; "
-          "kernels: basicsr/data/degradations.py")
+SOURCE = (
+    "Real-ESRGAN (Wang et al., ICCVW 2021) options/train_realesrgan_x4plus.yml + realesrgan_model.py feed_data; "
+    "kernels: basicsr/data/degradations.py"
+)
 _MODES = ("area", "bilinear", "bicubic")
 
 
 def _grid(size: int) -> tuple[np.ndarray, np.ndarray]:
     half = (size - 1) / 2.0
-    y, x = np.mgrid[-half:half + 1, -half:half + 1]
+    y, x = np.mgrid[-half : half + 1, -half : half + 1]
     return x, y
 
 
-def mixed_kernel(rng: np.random.Generator, kind: str, size: int, sigma: tuple[float, float], betag: tuple[float, float],
-                 betap: tuple[float, float]) -> np.ndarray:
+def mixed_kernel(
+    rng: np.random.Generator,
+    kind: str,
+    size: int,
+    sigma: tuple[float, float],
+    betag: tuple[float, float],
+    betap: tuple[float, float],
+) -> np.ndarray:
     """One of basicsr's random kernels: (generalized/plateau) iso- or anisotropic Gaussian, sum 1."""
     iso = kind.endswith("iso") and not kind.endswith("aniso")
     sx = rng.uniform(*sigma)
@@ -77,7 +104,7 @@ def sinc_kernel(cutoff: float, size: int) -> np.ndarray:
     with np.errstate(divide="ignore", invalid="ignore"):
         k = cutoff * j1(cutoff * r) / (2 * np.pi * r)
     c = (size - 1) // 2
-    k[c, c] = cutoff ** 2 / (4 * np.pi)
+    k[c, c] = cutoff**2 / (4 * np.pi)
     return k / k.sum()
 
 
@@ -169,17 +196,27 @@ class RealESRGAN(Degradation):
     examples = ("realx4",)
     token = r"realx(?P<factor>\d+)"
     seeded = True
-    description = ("Real-ESRGAN second-order random degradation (token realx4): blur (iso/aniso/generalized/plateau "
-                   "Gaussian or sinc, 7..21 px), random resize (area/bilinear/bicubic), Gaussian or Poisson noise (colour "
-                   "or gray), JPEG, twice, then resize to 1/4 with a final sinc filter and JPEG in random order; "
-                   "seeded per item. For no-reference scoring (niqe, brisque) of real-world SR. "
-                   f"Parameter ranges: {SOURCE}.")
+    description = (
+        "Real-ESRGAN second-order random degradation (token realx4): blur (iso/aniso/generalized/plateau "
+        "Gaussian or sinc, 7..21 px), random resize (area/bilinear/bicubic), Gaussian or Poisson noise (colour "
+        "or gray), JPEG, twice, then resize to 1/4 with a final sinc filter and JPEG in random order; "
+        "seeded per item. For no-reference scoring (niqe, brisque) of real-world SR. "
+        f"Parameter ranges: {SOURCE}."
+    )
 
     def __init__(self, factor: int | str = 4):
         if int(factor) != 4:
             raise ValueError(f"realx{factor}: the Real-ESRGAN chain is defined for x4 only (realx4)")
-        super().__init__(factor=4, first=FIRST, second=SECOND, final=FINAL, source=SOURCE, jpeg="OpenCV libjpeg 4:2:0",
-                         resize="OpenCV area/bilinear/bicubic", seeding="per item: sha256(item id, run seed, step)")
+        super().__init__(
+            factor=4,
+            first=FIRST,
+            second=SECOND,
+            final=FINAL,
+            source=SOURCE,
+            jpeg="OpenCV libjpeg 4:2:0",
+            resize="OpenCV area/bilinear/bicubic",
+            seeding="per item: sha256(item id, run seed, step)",
+        )
         self.rng: np.random.Generator | None = None
 
     @property

@@ -8,7 +8,6 @@ from benchmark.core.imaging import to_uint8
 
 from ..api import Degradation
 
-
 BAND_PIXELS = 2**22  # output pixels per channel above which an upscale runs in bands of rows
 BAND_MARGIN = 8  # input rows of context on each side of a band (the cubic kernel reads 2)
 
@@ -39,14 +38,16 @@ def _channel(x: np.ndarray, scale: float) -> np.ndarray:
     for top in range(0, h, band):
         lo, hi = max(0, top - BAND_MARGIN), min(h, top + band + BAND_MARGIN)
         part = _resize(x[lo:hi], scale)  # its own mirrored borders only where the frame's are
-        rows.append(part[(top - lo) * s:(min(h, top + band) - lo) * s])
+        rows.append(part[(top - lo) * s : (min(h, top + band) - lo) * s])
     return np.concatenate(rows)
 
 
 def _resize(x: np.ndarray, scale: float) -> np.ndarray:
     from resize_right import interp_methods, resize
 
-    out = resize(x, scale_factors=[scale, scale], interp_method=interp_methods.cubic, antialiasing=True, pad_mode="symmetric")
+    out = resize(
+        x, scale_factors=[scale, scale], interp_method=interp_methods.cubic, antialiasing=True, pad_mode="symmetric"
+    )
     return to_uint8(out)
 
 
@@ -64,7 +65,9 @@ class Downscale(Degradation):
     def __init__(self, factor: int | str = 4, kernel: str = "bicubic"):
         if kernel != "bicubic":
             raise ValueError(f"only the MATLAB bicubic kernel is built in, got {kernel!r}")
-        super().__init__(factor=int(factor), kernel=kernel, implementation="resize-right matlab-cubic antialias symmetric")
+        super().__init__(
+            factor=int(factor), kernel=kernel, implementation="resize-right matlab-cubic antialias symmetric"
+        )
 
     @property
     def scale(self) -> int:

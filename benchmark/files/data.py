@@ -25,10 +25,10 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any, Callable, Iterator
 
-from benchmark.files.download import download
-from benchmark.errors import BenchError
 from benchmark.core.imaging import IMAGE_EXTS
 from benchmark.core.paths import expand as expand_path
+from benchmark.errors import BenchError
+from benchmark.files.download import download
 
 CHECKSUMS = "checksums.json"
 
@@ -68,62 +68,174 @@ class StandardSet:
         return sum(sizes) if sizes and all(sizes) else None  # type: ignore[arg-type]
 
 
-_EDSR = "https://cv.snu.ac.kr/research/EDSR/benchmark.tar"  # EDSR's benchmark bundle: Set5, Set14, B100, Urban100 (HR + LR)
+_EDSR = (
+    "https://cv.snu.ac.kr/research/EDSR/benchmark.tar"  # EDSR's benchmark bundle: Set5, Set14, B100, Urban100 (HR + LR)
+)
 _RESEARCH = "research use (see the authors' pages)"
 
 SETS: list[StandardSet] = [
-    StandardSet("live1", "LIVE1 (29 colour images), JPEG artifact removal", "images/LIVE1",
-                (Part("https://github.com/cszn/DnCNN/archive/refs/heads/master.zip", {"DnCNN-master/testsets/LIVE1/": "images/LIVE1"}),),
-                count=29, license=_RESEARCH + "; LIVE, UT Austin",
-                description="LIVE1 (29 colour images): the JPEG artifact-removal test set."),
-    StandardSet("classic5", "Classic5 (5 grayscale), JPEG artifact removal", "images/Classic5",
-                (Part("https://github.com/cszn/DnCNN/archive/refs/heads/master.zip", {"DnCNN-master/testsets/classic5/": "images/Classic5"}),),
-                count=5, license=_RESEARCH,
-                description="Classic5 (5 grayscale 512x512): grayscale JPEG artifact removal."),
-    StandardSet("set12", "Set12 (12 grayscale), Gaussian denoising", "images/Set12",
-                (Part("https://github.com/cszn/KAIR/archive/refs/heads/master.zip", {"KAIR-master/testsets/set12/": "images/Set12"},
-                      approx="60 MB"),), count=12, license=_RESEARCH,
-                description=("Set12 (12 grayscale, 256x256 and 512x512, as KAIR ships them): Gaussian denoising at sigma 15/25/50 "
-                             "(set12-noise25).")),
-    StandardSet("set5", "Set5 HR (super-resolution)", "images/Set5", (Part(_EDSR, {"benchmark/Set5/HR/": "images/Set5"}),), count=5,
-                license=_RESEARCH,
-                description="Set5 HR images: super-resolution test set."),
-    StandardSet("set14", "Set14 HR (super-resolution)", "images/Set14", (Part(_EDSR, {"benchmark/Set14/HR/": "images/Set14"}),), count=14,
-                license=_RESEARCH,
-                description="Set14 HR images (one is grayscale): super-resolution test set."),
-    StandardSet("bsd100", "BSD100 (B100) HR, the BSDS300 test split", "images/BSD100", (Part(_EDSR, {"benchmark/B100/HR/": "images/BSD100"}),),
-                count=100, license=_RESEARCH + "; Berkeley BSDS",
-                description="BSD100 (B100, the BSDS300 test split) HR: super-resolution test set."),
-    StandardSet("urban100", "Urban100 HR (super-resolution)", "images/Urban100",
-                (Part(_EDSR, {"benchmark/Urban100/HR/": "images/Urban100"}),), count=100, license=_RESEARCH,
-                description="Urban100 HR (buildings, regular structure): super-resolution test set."),
-    StandardSet("cbsd68", "Colour BSD68 (denoising / artifact removal)", "images/CBSD68",
-                (Part("https://github.com/clausmichele/CBSD68-dataset/archive/refs/heads/master.zip",
-                      {"CBSD68-dataset-master/CBSD68/original_png/": "images/CBSD68"}),), count=68, license=_RESEARCH + "; Berkeley BSDS",
-                description=("Colour BSD68 test split (481x321); cbsd68-gray is the gray BSD68 denoising protocol "
-                             "(MATLAB rgb2ycbcr Y), e.g. cbsd68-gray-noise25.")),
-    StandardSet("kodak", "Kodak PhotoCD (24 images, 768x512)", "images/Kodak",
-                tuple(Part(f"http://r0k.us/graphics/kodak/kodak/kodim{i:02d}.png", target="images/Kodak") for i in range(1, 25)),
-                count=24, license="released by Eastman Kodak for unrestricted use",
-                description="Kodak PhotoCD (24 images, 768x512), if you have it under images/Kodak."),
-    StandardSet("div2k", "DIV2K validation HR (100 images, 2K)", "images/DIV2K_valid_HR",
-                (Part("http://data.vision.ee.ethz.ch/cvl/DIV2K/DIV2K_valid_HR.zip", {"DIV2K_valid_HR/": "images/DIV2K_valid_HR"}),),
-                count=100, license="academic research only (NTIRE / ETH Zurich)",
-                description="DIV2K validation HR (100 images, 2K): super-resolution test set."),
-    StandardSet("vid4", "Vid4 ground truth (calendar, city, foliage, walk)", "video/Vid4/GT", count=None,
-                manual="no stable direct download: get Vid4's GT frames from the link in BasicSR's docs/DatasetPreparation.md "
-                       "and put them as video/Vid4/GT/<clip>/00000000.png ...", license=_RESEARCH,
-                description="Vid4 ground-truth clips in BasicSR layout (one folder of numbered PNG frames per clip), 25 fps assumed."),
-    StandardSet("coco", "COCO val2017 images + instances/captions annotations", "coco/val2017",
-                (Part("http://images.cocodataset.org/zips/val2017.zip", {"val2017/": "coco/val2017"}, approx="1 GB"),
-                 Part("http://images.cocodataset.org/annotations/annotations_trainval2017.zip",
-                      {"annotations/instances_val2017.json": "coco/annotations", "annotations/captions_val2017.json": "coco/annotations"},
-                      approx="241 MB")),
-                count=5000, needs=("coco/annotations/instances_val2017.json", "coco/annotations/captions_val2017.json"),
-                license="annotations CC BY 4.0; images under their Flickr licenses"),
-    StandardSet("voc", "PASCAL VOC2007 test (JPEGImages, Annotations, ImageSets)", "VOCdevkit/VOC2007/JPEGImages",
-                (Part("http://host.robots.ox.ac.uk/pascal/VOC/voc2007/VOCtest_06-Nov-2007.tar", {"VOCdevkit/": "VOCdevkit"}),),
-                count=4952, needs=("VOCdevkit/VOC2007/ImageSets/Main/test.txt",), license="Flickr terms of use (see the VOC page)"),
+    StandardSet(
+        "live1",
+        "LIVE1 (29 colour images), JPEG artifact removal",
+        "images/LIVE1",
+        (
+            Part(
+                "https://github.com/cszn/DnCNN/archive/refs/heads/master.zip",
+                {"DnCNN-master/testsets/LIVE1/": "images/LIVE1"},
+            ),
+        ),
+        count=29,
+        license=_RESEARCH + "; LIVE, UT Austin",
+        description="LIVE1 (29 colour images): the JPEG artifact-removal test set.",
+    ),
+    StandardSet(
+        "classic5",
+        "Classic5 (5 grayscale), JPEG artifact removal",
+        "images/Classic5",
+        (
+            Part(
+                "https://github.com/cszn/DnCNN/archive/refs/heads/master.zip",
+                {"DnCNN-master/testsets/classic5/": "images/Classic5"},
+            ),
+        ),
+        count=5,
+        license=_RESEARCH,
+        description="Classic5 (5 grayscale 512x512): grayscale JPEG artifact removal.",
+    ),
+    StandardSet(
+        "set12",
+        "Set12 (12 grayscale), Gaussian denoising",
+        "images/Set12",
+        (
+            Part(
+                "https://github.com/cszn/KAIR/archive/refs/heads/master.zip",
+                {"KAIR-master/testsets/set12/": "images/Set12"},
+                approx="60 MB",
+            ),
+        ),
+        count=12,
+        license=_RESEARCH,
+        description=(
+            "Set12 (12 grayscale, 256x256 and 512x512, as KAIR ships them): Gaussian denoising at sigma 15/25/50 "
+            "(set12-noise25)."
+        ),
+    ),
+    StandardSet(
+        "set5",
+        "Set5 HR (super-resolution)",
+        "images/Set5",
+        (Part(_EDSR, {"benchmark/Set5/HR/": "images/Set5"}),),
+        count=5,
+        license=_RESEARCH,
+        description="Set5 HR images: super-resolution test set.",
+    ),
+    StandardSet(
+        "set14",
+        "Set14 HR (super-resolution)",
+        "images/Set14",
+        (Part(_EDSR, {"benchmark/Set14/HR/": "images/Set14"}),),
+        count=14,
+        license=_RESEARCH,
+        description="Set14 HR images (one is grayscale): super-resolution test set.",
+    ),
+    StandardSet(
+        "bsd100",
+        "BSD100 (B100) HR, the BSDS300 test split",
+        "images/BSD100",
+        (Part(_EDSR, {"benchmark/B100/HR/": "images/BSD100"}),),
+        count=100,
+        license=_RESEARCH + "; Berkeley BSDS",
+        description="BSD100 (B100, the BSDS300 test split) HR: super-resolution test set.",
+    ),
+    StandardSet(
+        "urban100",
+        "Urban100 HR (super-resolution)",
+        "images/Urban100",
+        (Part(_EDSR, {"benchmark/Urban100/HR/": "images/Urban100"}),),
+        count=100,
+        license=_RESEARCH,
+        description="Urban100 HR (buildings, regular structure): super-resolution test set.",
+    ),
+    StandardSet(
+        "cbsd68",
+        "Colour BSD68 (denoising / artifact removal)",
+        "images/CBSD68",
+        (
+            Part(
+                "https://github.com/clausmichele/CBSD68-dataset/archive/refs/heads/master.zip",
+                {"CBSD68-dataset-master/CBSD68/original_png/": "images/CBSD68"},
+            ),
+        ),
+        count=68,
+        license=_RESEARCH + "; Berkeley BSDS",
+        description=(
+            "Colour BSD68 test split (481x321); cbsd68-gray is the gray BSD68 denoising protocol "
+            "(MATLAB rgb2ycbcr Y), e.g. cbsd68-gray-noise25."
+        ),
+    ),
+    StandardSet(
+        "kodak",
+        "Kodak PhotoCD (24 images, 768x512)",
+        "images/Kodak",
+        tuple(
+            Part(f"http://r0k.us/graphics/kodak/kodak/kodim{i:02d}.png", target="images/Kodak") for i in range(1, 25)
+        ),
+        count=24,
+        license="released by Eastman Kodak for unrestricted use",
+        description="Kodak PhotoCD (24 images, 768x512), if you have it under images/Kodak.",
+    ),
+    StandardSet(
+        "div2k",
+        "DIV2K validation HR (100 images, 2K)",
+        "images/DIV2K_valid_HR",
+        (
+            Part(
+                "http://data.vision.ee.ethz.ch/cvl/DIV2K/DIV2K_valid_HR.zip",
+                {"DIV2K_valid_HR/": "images/DIV2K_valid_HR"},
+            ),
+        ),
+        count=100,
+        license="academic research only (NTIRE / ETH Zurich)",
+        description="DIV2K validation HR (100 images, 2K): super-resolution test set.",
+    ),
+    StandardSet(
+        "vid4",
+        "Vid4 ground truth (calendar, city, foliage, walk)",
+        "video/Vid4/GT",
+        count=None,
+        manual="no stable direct download: get Vid4's GT frames from the link in BasicSR's docs/DatasetPreparation.md "
+        "and put them as video/Vid4/GT/<clip>/00000000.png ...",
+        license=_RESEARCH,
+        description="Vid4 ground-truth clips in BasicSR layout (one folder of numbered PNG frames per clip), 25 fps assumed.",
+    ),
+    StandardSet(
+        "coco",
+        "COCO val2017 images + instances/captions annotations",
+        "coco/val2017",
+        (
+            Part("http://images.cocodataset.org/zips/val2017.zip", {"val2017/": "coco/val2017"}, approx="1 GB"),
+            Part(
+                "http://images.cocodataset.org/annotations/annotations_trainval2017.zip",
+                {
+                    "annotations/instances_val2017.json": "coco/annotations",
+                    "annotations/captions_val2017.json": "coco/annotations",
+                },
+                approx="241 MB",
+            ),
+        ),
+        count=5000,
+        needs=("coco/annotations/instances_val2017.json", "coco/annotations/captions_val2017.json"),
+        license="annotations CC BY 4.0; images under their Flickr licenses",
+    ),
+    StandardSet(
+        "voc",
+        "PASCAL VOC2007 test (JPEGImages, Annotations, ImageSets)",
+        "VOCdevkit/VOC2007/JPEGImages",
+        (Part("http://host.robots.ox.ac.uk/pascal/VOC/voc2007/VOCtest_06-Nov-2007.tar", {"VOCdevkit/": "VOCdevkit"}),),
+        count=4952,
+        needs=("VOCdevkit/VOC2007/ImageSets/Main/test.txt",),
+        license="Flickr terms of use (see the VOC page)",
+    ),
 ]
 
 
@@ -156,7 +268,9 @@ def require_root(root: Path | None) -> Path:
     if root is None:
         from benchmark.core.environment import DATA_ROOT as ENV_DATA_ROOT
 
-        raise BenchError(f"no data root: pass --data-root DIR or set {ENV_DATA_ROOT}=DIR (the folder `bench run` reads the sets from)")
+        raise BenchError(
+            f"no data root: pass --data-root DIR or set {ENV_DATA_ROOT}=DIR (the folder `bench run` reads the sets from)"
+        )
     return expand_path(root)
 
 
@@ -196,8 +310,15 @@ def _record(root: Path, url: str, sha: str, size: int) -> None:
     tmp.replace(p)
 
 
-def fetch(names: list[str], root: Path | None, *, timeout: float = 10.0, force: bool = False, keep: bool = False,
-          progress: Callable[[str], Callable[[int, int | None], None] | None] | None = None) -> list[dict[str, Any]]:
+def fetch(
+    names: list[str],
+    root: Path | None,
+    *,
+    timeout: float = 10.0,
+    force: bool = False,
+    keep: bool = False,
+    progress: Callable[[str], Callable[[int, int | None], None] | None] | None = None,
+) -> list[dict[str, Any]]:
     """Download and extract each named set into ``root``. An archive that several of the named
     sets share (Set5/Set14/BSD100/Urban100) is downloaded once. Returns one report per set."""
     root = require_root(root)
@@ -206,7 +327,9 @@ def fetch(names: list[str], root: Path | None, *, timeout: float = 10.0, force: 
         if s.manual and not present(s, root)[1]:
             raise BenchError(f"data set {s.name!r}: {s.manual} (under the data root {root}, i.e. {root / s.layout})")
     todo = [s for s in sets if force or not present(s, root)[1]]
-    reports = {s.name: {"name": s.name, "folder": str(root / s.layout), "fetched": s in todo, "files": []} for s in sets}
+    reports = {
+        s.name: {"name": s.name, "folder": str(root / s.layout), "fetched": s in todo, "files": []} for s in sets
+    }
     downloads = root / ".downloads"
     by_url: dict[str, list[tuple[StandardSet, Part]]] = {}
     for s in todo:
@@ -219,20 +342,31 @@ def fetch(names: list[str], root: Path | None, *, timeout: float = 10.0, force: 
         rec = _records(root).get(url, {})
         sha = part.sha256 or rec.get("sha256")
         names_ = ", ".join(s.name for s, _ in users)
-        info = download(url, dest, what=f"data set {names_!r}", sha256=sha, size=part.size or rec.get("size"), timeout=timeout,
-                        on_progress=progress(part.filename) if progress else None,
-                        hint=f"download {url} on a machine with internet, put it at {dest} and run the same command again "
-                             f"(it is extracted into {', '.join(targets)})")
+        info = download(
+            url,
+            dest,
+            what=f"data set {names_!r}",
+            sha256=sha,
+            size=part.size or rec.get("size"),
+            timeout=timeout,
+            on_progress=progress(part.filename) if progress else None,
+            hint=f"download {url} on a machine with internet, put it at {dest} and run the same command again "
+            f"(it is extracted into {', '.join(targets)})",
+        )
         if not part.sha256 and not rec:
             _record(root, url, info["sha256"], dest.stat().st_size)
             info["checksum"] = "recorded now (trust on first use)"
         else:
-            info["checksum"] = "matches the declared sha256" if part.sha256 else "matches the one recorded on first download"
+            info["checksum"] = (
+                "matches the declared sha256" if part.sha256 else "matches the one recorded on first download"
+            )
         for s, p in users:
             n = _extract(dest, p, root)
             if n == 0:
-                raise BenchError(f"data set {s.name!r}: {dest.name} holds none of the expected files "
-                                 f"({', '.join(p.members or {})}); the archive's layout changed, or it is not the right file")
+                raise BenchError(
+                    f"data set {s.name!r}: {dest.name} holds none of the expected files "
+                    f"({', '.join(p.members or {})}); the archive's layout changed, or it is not the right file"
+                )
             reports[s.name]["files"].append({"url": url, "path": str(dest), "extracted": n, **info})
         if not keep:
             dest.unlink()
@@ -256,7 +390,7 @@ def _extract(archive: Path, part: Part, root: Path) -> int:
             continue  # never outside the target
         for prefix, folder in part.members.items():
             if prefix.endswith("/") and name.startswith(prefix) and name != prefix:
-                rel = PurePosixPath(name[len(prefix):])
+                rel = PurePosixPath(name[len(prefix) :])
             elif name == prefix:
                 rel = PurePosixPath(path.name)
             else:
@@ -298,19 +432,41 @@ def table_rows(root: Path | None) -> list[dict[str, Any]]:
     rows = []
     for s in SETS:
         n, complete = present(s, root) if root else (0, False)
-        state = ("present" if complete else f"incomplete ({n} of {s.count or '?'})" if n else "missing") if root else "no data root"
+        state = (
+            ("present" if complete else f"incomplete ({n} of {s.count or '?'})" if n else "missing")
+            if root
+            else "no data root"
+        )
         if s.manual:
             source, size, check = "manual", "-", "-"
         else:
             urls = list(dict.fromkeys(p.url for p in s.parts))
             dirs = {u.rsplit("/", 1)[0] for u in urls}
-            source = urls[0] if len(urls) == 1 else f"{len(urls)} files from {dirs.pop()}/" if len(dirs) == 1 else " and ".join(urls)
+            source = (
+                urls[0]
+                if len(urls) == 1
+                else f"{len(urls)} files from {dirs.pop()}/"
+                if len(dirs) == 1
+                else " and ".join(urls)
+            )
             total = s.archive_size()
             size = "unknown" if not total else f"{total / 1e6:,.0f} MB" if total >= 1e6 else f"{total:,} bytes"
             if not total and all(p.approx for p in s.parts):
                 size = "about " + " + ".join(p.approx for p in s.parts) + " (as the source's page says; not checked)"
             notes = {checksum_note(p, root) for p in s.parts}
             check = notes.pop() if len(notes) == 1 else "partly recorded on first download"
-        rows.append({"name": s.name, "state": state, "folder": s.layout, "images": n, "source": source, "size": size,
-                     "sha256": check, "title": s.title, "license": s.license, "manual": s.manual})
+        rows.append(
+            {
+                "name": s.name,
+                "state": state,
+                "folder": s.layout,
+                "images": n,
+                "source": source,
+                "size": size,
+                "sha256": check,
+                "title": s.title,
+                "license": s.license,
+                "manual": s.manual,
+            }
+        )
     return rows

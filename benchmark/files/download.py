@@ -16,15 +16,24 @@ import urllib.request
 from pathlib import Path
 from typing import Any, Callable
 
-from benchmark.errors import BenchError
 from benchmark.core.imaging import sha256_file
+from benchmark.errors import BenchError
 
 USER_AGENT = "bench-enhance (https://example.invalid/bench)"
 
 
-def download(url: str, dest: Path, *, what: str, hint: str, sha256: str | None = None, size: int | None = None,
-             timeout: float = 30.0, on_progress: Callable[[int, int | None], None] | None = None,
-             chunk: int = 1 << 20) -> dict[str, Any]:
+def download(
+    url: str,
+    dest: Path,
+    *,
+    what: str,
+    hint: str,
+    sha256: str | None = None,
+    size: int | None = None,
+    timeout: float = 30.0,
+    on_progress: Callable[[int, int | None], None] | None = None,
+    chunk: int = 1 << 20,
+) -> dict[str, Any]:
     """Fetch ``url`` into ``dest`` (see the module docstring). ``what`` names the thing in
     errors (``zoo model 'x'``); ``hint`` ends them (``Offline: <hint>.``). Returns ``path``,
     ``sha256``, ``verified`` (a known checksum matched), ``downloaded`` and ``resumed_from``
@@ -53,7 +62,9 @@ def download(url: str, dest: Path, *, what: str, hint: str, sha256: str | None =
             if exc.code == 416 and offset:  # nothing past what we have: the .part is whole
                 resp = None
             else:
-                raise BenchError(f"{what}: {url} answered HTTP {exc.code} {exc.reason}. Offline or blocked: {hint}.") from None
+                raise BenchError(
+                    f"{what}: {url} answered HTTP {exc.code} {exc.reason}. Offline or blocked: {hint}."
+                ) from None
         except (urllib.error.URLError, OSError, socket.timeout) as exc:
             reason = getattr(exc, "reason", exc)
             raise BenchError(f"{what}: cannot reach {url} ({reason}). Offline: {hint}.") from None
@@ -68,8 +79,10 @@ def download(url: str, dest: Path, *, what: str, hint: str, sha256: str | None =
                         try:
                             block = resp.read(chunk)
                         except (OSError, socket.timeout) as exc:
-                            raise BenchError(f"{what}: download interrupted after {offset + downloaded:,} bytes ({exc}); "
-                                             f"run the same command again to resume from {part}.") from None
+                            raise BenchError(
+                                f"{what}: download interrupted after {offset + downloaded:,} bytes ({exc}); "
+                                f"run the same command again to resume from {part}."
+                            ) from None
                         if not block:
                             break
                         f.write(block)
@@ -80,8 +93,10 @@ def download(url: str, dest: Path, *, what: str, hint: str, sha256: str | None =
     if size and got != size:
         if got > size:
             part.unlink()
-        raise BenchError(f"{what}: got {got:,} bytes from {url}, expected {size:,}"
-                         + (f"; run the same command again to resume from {part}." if got < size else "; removed it."))
+        raise BenchError(
+            f"{what}: got {got:,} bytes from {url}, expected {size:,}"
+            + (f"; run the same command again to resume from {part}." if got < size else "; removed it.")
+        )
     info = verify(part, sha256, what, url, remove=True)
     os.replace(part, dest)
     return {"path": str(dest), **info, "downloaded": downloaded, "resumed_from": offset}
@@ -94,6 +109,8 @@ def verify(path: Path, sha256: str | None, what: str, url: str, remove: bool = F
     if sha256 and sha != sha256:
         if remove:
             path.unlink()
-        raise BenchError(f"{what}: {path.name} has sha256 {sha}, expected {sha256}: "
-                         f"{'removed it; ' if remove else ''}the file at {url} is not the one recorded, or it was damaged in transit.")
+        raise BenchError(
+            f"{what}: {path.name} has sha256 {sha}, expected {sha256}: "
+            f"{'removed it; ' if remove else ''}the file at {url} is not the one recorded, or it was damaged in transit."
+        )
     return {"sha256": sha, "verified": bool(sha256)}

@@ -25,8 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-from benchmark.files.download import download
 from benchmark.errors import BenchError
+from benchmark.files.download import download
 from benchmark.files.weights import WeightsMissing, file_sha256
 
 _TV = "https://download.pytorch.org/models/"
@@ -46,25 +46,53 @@ class MetricFile:
     folder: str = "checkpoints"  # under torch.hub.get_dir()
 
 
-FILES: dict[str, MetricFile] = {f.key: f for f in [
-    MetricFile("alexnet", "alexnet-owt-7be5be79.pth", (_TV + "alexnet-owt-7be5be79.pth",),
-               "7be5be791159472b1fbf3c69796f7cb30dca7ad8466c2df70058c37116cdee02", 244_408_911, TORCHVISION_LICENSE,
-               "AlexNet ImageNet weights (torchvision IMAGENET1K_V1): the backbone of LPIPS-alex and tLP"),
-    MetricFile("vgg16", "vgg16-397923af.pth", (_TV + "vgg16-397923af.pth",),
-               "397923af8e79cdbb6a7127f12361acd7a2f83e06b05044ddf496e83de57a5bf0", 553_433_881, TORCHVISION_LICENSE,
-               "VGG16 ImageNet weights (torchvision IMAGENET1K_V1): the backbone of LPIPS-vgg and DISTS"),
-    MetricFile("dists-weights", "DISTS_weights-f5e65c96.pth",
-               (_PYIQA_HF + "DISTS_weights-f5e65c96.pth",
-                "https://raw.githubusercontent.com/dingkeyan93/DISTS/master/DISTS_pytorch/weights.pt"),
-               "f5e65c96230b7f6ca995691647d482237e4cab8a50c5c4a5784f219ef0748218", 12_288, "MIT (Keyan Ding, the DISTS authors)",
-               "DISTS alpha/beta layer weights (the authors' DISTS_pytorch/weights.pt; pyiqa's mirror of the same bytes)",
-               folder="pyiqa"),
-    MetricFile("inception-fid", "weights-inception-2015-12-05-6726825d.pth",
-               ("https://github.com/toshas/torch-fidelity/releases/download/v0.2.0/weights-inception-2015-12-05-6726825d.pth",),
-               "6726825d0af5f729cebd5821db510b11b1cfad8faad88a03f1befd49fb9129b2", 95_628_359,
-               "Apache-2.0 (TensorFlow's 2015-12-05 Inception, converted by torch-fidelity)",
-               "the FID Inception-v3 (TensorFlow's, as torch-fidelity ports it): the feature network of fid and kid"),
-]}
+FILES: dict[str, MetricFile] = {
+    f.key: f
+    for f in [
+        MetricFile(
+            "alexnet",
+            "alexnet-owt-7be5be79.pth",
+            (_TV + "alexnet-owt-7be5be79.pth",),
+            "7be5be791159472b1fbf3c69796f7cb30dca7ad8466c2df70058c37116cdee02",
+            244_408_911,
+            TORCHVISION_LICENSE,
+            "AlexNet ImageNet weights (torchvision IMAGENET1K_V1): the backbone of LPIPS-alex and tLP",
+        ),
+        MetricFile(
+            "vgg16",
+            "vgg16-397923af.pth",
+            (_TV + "vgg16-397923af.pth",),
+            "397923af8e79cdbb6a7127f12361acd7a2f83e06b05044ddf496e83de57a5bf0",
+            553_433_881,
+            TORCHVISION_LICENSE,
+            "VGG16 ImageNet weights (torchvision IMAGENET1K_V1): the backbone of LPIPS-vgg and DISTS",
+        ),
+        MetricFile(
+            "dists-weights",
+            "DISTS_weights-f5e65c96.pth",
+            (
+                _PYIQA_HF + "DISTS_weights-f5e65c96.pth",
+                "https://raw.githubusercontent.com/dingkeyan93/DISTS/master/DISTS_pytorch/weights.pt",
+            ),
+            "f5e65c96230b7f6ca995691647d482237e4cab8a50c5c4a5784f219ef0748218",
+            12_288,
+            "MIT (Keyan Ding, the DISTS authors)",
+            "DISTS alpha/beta layer weights (the authors' DISTS_pytorch/weights.pt; pyiqa's mirror of the same bytes)",
+            folder="pyiqa",
+        ),
+        MetricFile(
+            "inception-fid",
+            "weights-inception-2015-12-05-6726825d.pth",
+            (
+                "https://github.com/toshas/torch-fidelity/releases/download/v0.2.0/weights-inception-2015-12-05-6726825d.pth",
+            ),
+            "6726825d0af5f729cebd5821db510b11b1cfad8faad88a03f1befd49fb9129b2",
+            95_628_359,
+            "Apache-2.0 (TensorFlow's 2015-12-05 Inception, converted by torch-fidelity)",
+            "the FID Inception-v3 (TensorFlow's, as torch-fidelity ports it): the feature network of fid and kid",
+        ),
+    ]
+}
 
 
 def hub_dir() -> Path:
@@ -104,8 +132,10 @@ def missing_note(metric: str, keys: Iterable[str]) -> str:
     if not gone:
         return ""
     what = ", ".join(f"{f.filename} ({state(f)})" for f in gone)
-    return (f"weights not on disk: {what} in {local_path(gone[0]).parent.parent}: run `bench metrics fetch {metric}` "
-            f"(runs never download; offline: " + "; ".join(offline_hint(f) for f in gone) + ")")
+    return (
+        f"weights not on disk: {what} in {local_path(gone[0]).parent.parent}: run `bench metrics fetch {metric}` "
+        f"(runs never download; offline: " + "; ".join(offline_hint(f) for f in gone) + ")"
+    )
 
 
 def require(metric: str, keys: Iterable[str]) -> dict[str, Path]:
@@ -115,26 +145,43 @@ def require(metric: str, keys: Iterable[str]) -> dict[str, Path]:
     for f in files_of(keys):
         p = local_path(f)
         if not p.is_file():
-            raise WeightsMissing(f"metric '{metric}' needs {f.filename}, which is not at {p}: run `bench metrics fetch {metric}` "
-                                 f"(runs never download; offline: {offline_hint(f)})")
+            raise WeightsMissing(
+                f"metric '{metric}' needs {f.filename}, which is not at {p}: run `bench metrics fetch {metric}` "
+                f"(runs never download; offline: {offline_hint(f)})"
+            )
         sha = file_sha256(p)
         if sha != f.sha256:
-            raise WeightsMissing(f"metric '{metric}': {p} has sha256 {sha}, expected {f.sha256} (a different or damaged file): "
-                                 f"delete it and run `bench metrics fetch {metric}`")
+            raise WeightsMissing(
+                f"metric '{metric}': {p} has sha256 {sha}, expected {f.sha256} (a different or damaged file): "
+                f"delete it and run `bench metrics fetch {metric}`"
+            )
         out[f.key] = p
     return out
 
 
-def fetch_file(f: MetricFile, timeout: float = 30.0, on_progress: Callable[[int, int | None], None] | None = None,
-               chunk: int = 1 << 20) -> dict[str, Any]:
+def fetch_file(
+    f: MetricFile,
+    timeout: float = 30.0,
+    on_progress: Callable[[int, int | None], None] | None = None,
+    chunk: int = 1 << 20,
+) -> dict[str, Any]:
     """Download ``f`` into :func:`local_path` (resumed, checked), from its first source that
     answers. An existing file is verified, not fetched again."""
     dest = local_path(f)
     errors = []
     for url in f.urls:
         try:
-            info = download(url, dest, what=f"metric weights {f.filename}", hint=offline_hint(f), sha256=f.sha256, size=f.size,
-                            timeout=timeout, on_progress=on_progress, chunk=chunk)
+            info = download(
+                url,
+                dest,
+                what=f"metric weights {f.filename}",
+                hint=offline_hint(f),
+                sha256=f.sha256,
+                size=f.size,
+                timeout=timeout,
+                on_progress=on_progress,
+                chunk=chunk,
+            )
             return {"key": f.key, "url": url, **info}
         except BenchError as exc:
             if dest.is_file() or "interrupted" in str(exc):
@@ -152,17 +199,30 @@ def hash_prefix(filename: str) -> str | None:
     return m.group(1) if m else None
 
 
-def fetch_url(url: str, dest: str | os.PathLike, hash_prefix_: str | None = None, timeout: float = 30.0,
-              on_progress: Callable[[int, int | None], None] | None = None) -> dict[str, Any]:
+def fetch_url(
+    url: str,
+    dest: str | os.PathLike,
+    hash_prefix_: str | None = None,
+    timeout: float = 30.0,
+    on_progress: Callable[[int, int | None], None] | None = None,
+) -> dict[str, Any]:
     """A file a library asks for by URL (pyiqa's tables, torchvision's), through bench's
     downloader; its SHA-256 must start with the prefix the library passes or the file name
     carries, else it is removed. Used by ``bench metrics fetch pyiqa:NAME`` only."""
     dest = Path(dest)
     prefix = hash_prefix_ or hash_prefix(dest.name)
-    info = download(url, dest, what=f"metric weights {dest.name}", hint=f"download {url} to {dest}", timeout=timeout,
-                    on_progress=on_progress)
+    info = download(
+        url,
+        dest,
+        what=f"metric weights {dest.name}",
+        hint=f"download {url} to {dest}",
+        timeout=timeout,
+        on_progress=on_progress,
+    )
     if prefix and not info["sha256"].startswith(prefix):
         dest.unlink()
-        raise BenchError(f"metric weights {dest.name}: sha256 {info['sha256']} does not start with {prefix} (from the file's "
-                         f"name): removed it; the file at {url} is not the one recorded, or it was damaged in transit.")
+        raise BenchError(
+            f"metric weights {dest.name}: sha256 {info['sha256']} does not start with {prefix} (from the file's "
+            f"name): removed it; the file at {url} is not the one recorded, or it was damaged in transit."
+        )
     return {**info, "url": url, "verified": bool(prefix), "key": dest.name}

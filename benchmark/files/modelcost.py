@@ -36,8 +36,12 @@ def shipped(weights_dir: Path | None = None) -> list[dict[str, Any]]:
         card = json.loads(card_path.read_text())
         arch = dict(card.get("architecture") or {})
         cls_name = arch.pop("class", "ArtifactGenerator")
-        entry: dict[str, Any] = {"name": card_path.stem, "method": card.get("method", ""), "class": cls_name,
-                                 "card_params": card.get("parameters")}
+        entry: dict[str, Any] = {
+            "name": card_path.stem,
+            "method": card.get("method", ""),
+            "class": cls_name,
+            "card_params": card.get("parameters"),
+        }
         try:
             net = getattr(nets, cls_name)(**arch).eval()
             channels, side, note = OTHER_INPUTS.get(cls_name, (3, STATED_SIDE, f"at {STATED_SIDE}x{STATED_SIDE}"))
@@ -56,5 +60,8 @@ def published_cost(path: Path) -> dict[str, Any]:
     req = model.size_requirements
     side = max(STATED_SIDE, req.minimum)
     side = -(-side // req.multiple_of) * req.multiple_of
-    return {"params": count_params([model.model]), "gmacs": network_macs(model.model, model.input_channels, side) / 1e9,
-            "size": f"at {side}x{side}"}
+    return {
+        "params": count_params([model.model]),
+        "gmacs": network_macs(model.model, model.input_channels, side) / 1e9,
+        "size": f"at {side}x{side}",
+    }

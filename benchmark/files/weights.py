@@ -24,9 +24,9 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from benchmark.core import environment
-from benchmark.errors import BenchError
 from benchmark.core.imaging import sha256_file
 from benchmark.core.paths import expand as expand_path
+from benchmark.errors import BenchError
 
 ENV_WEIGHTS_DIR = environment.WEIGHTS_DIR
 ASSETS_DIR = Path(__file__).parent.parent / "assets"

@@ -21,11 +21,11 @@ from functools import lru_cache
 
 import numpy as np
 
+from benchmark.files.weights import BRISQUE_MODEL, asset_path
+
 from ..api import Metric, crop
 from ..errors import BenchError
-from benchmark.files.weights import BRISQUE_MODEL, asset_path
 from .nss import _aggd, _aggd_shape, _check_size, _ggd, _ggd_shape, _lgamma, imresize, luma, normalize_img_with_gauss
-
 
 # The LIVE BRISQUE release's feature ranges (its ``allrange`` file: the [lower, upper] of
 # each of the 36 features over the training set, which libsvm's ``svm-scale`` maps to
@@ -33,12 +33,41 @@ from .nss import _aggd, _aggd_shape, _check_size, _ggd, _ggd_shape, _lgamma, imr
 # as ``BRISQUE._scaler`` in brisque/brisque.py, and pyiqa's ``scale_features`` too
 # (tests/test_nr_metrics.py compares them). Used as written (float64).
 BRISQUE_RANGES = (
-    (0.338, 10), (0.017204, 0.806612), (0.236, 1.642), (-0.123884, 0.20293), (0.000155, 0.712298), (0.001122, 0.470257),
-    (0.244, 1.641), (-0.123586, 0.179083), (0.000152, 0.710456), (0.000975, 0.470984), (0.249, 1.555), (-0.135687, 0.100858),
-    (0.000174, 0.684173), (0.000913, 0.534174), (0.258, 1.561), (-0.143408, 0.100486), (0.000179, 0.685696),
-    (0.000888, 0.536508), (0.471, 3.264), (0.012809, 0.703171), (0.218, 1.046), (-0.094876, 0.187459), (1.5e-05, 0.442057),
-    (0.001272, 0.40803), (0.222, 1.042), (-0.115772, 0.162604), (1.6e-05, 0.444362), (0.001374, 0.40243), (0.227, 0.996),
-    (-0.117188, 0.098323), (3e-05, 0.531903), (0.001122, 0.369589), (0.228, 0.99), (-0.12243, 0.098658), (2.8e-05, 0.530092),
+    (0.338, 10),
+    (0.017204, 0.806612),
+    (0.236, 1.642),
+    (-0.123884, 0.20293),
+    (0.000155, 0.712298),
+    (0.001122, 0.470257),
+    (0.244, 1.641),
+    (-0.123586, 0.179083),
+    (0.000152, 0.710456),
+    (0.000975, 0.470984),
+    (0.249, 1.555),
+    (-0.135687, 0.100858),
+    (0.000174, 0.684173),
+    (0.000913, 0.534174),
+    (0.258, 1.561),
+    (-0.143408, 0.100486),
+    (0.000179, 0.685696),
+    (0.000888, 0.536508),
+    (0.471, 3.264),
+    (0.012809, 0.703171),
+    (0.218, 1.046),
+    (-0.094876, 0.187459),
+    (1.5e-05, 0.442057),
+    (0.001272, 0.40803),
+    (0.222, 1.042),
+    (-0.115772, 0.162604),
+    (1.6e-05, 0.444362),
+    (0.001374, 0.40243),
+    (0.227, 0.996),
+    (-0.117188, 0.098323),
+    (3e-05, 0.531903),
+    (0.001122, 0.369589),
+    (0.228, 0.99),
+    (-0.12243, 0.098658),
+    (2.8e-05, 0.530092),
     (0.001118, 0.370399),
 )
 
@@ -106,7 +135,7 @@ def _nss_sums(rows, height: int, bands: list[tuple[int, int]]):
     for a, b in bands:
         top, bottom = max(0, a - 4), min(height, b + 4)  # 3 rows for the 7x7 window, 1 for the row pairs
         m = normalize_img_with_gauss(rows(top, bottom), 7, 7.0 / 6, padding="same")
-        own = m[a - top:b - top]
+        own = m[a - top : b - top]
         ggd += [(own * own).sum(), np.abs(own).sum(), own.size]
         if a == 0:
             first = m[:1]
@@ -115,8 +144,8 @@ def _nss_sums(rows, height: int, bands: list[tuple[int, int]]):
         for k, (dy, dx) in enumerate(_SHIFTS):
             lo, hi = max(a, 1) if dy == 1 else a, min(b, height - 1) if dy == -1 else b  # rows whose partner is inside
             if hi > lo:
-                cur = m[lo - top:hi - top]
-                other = m[lo - top - dy:hi - top - dy]
+                cur = m[lo - top : hi - top]
+                other = m[lo - top - dy : hi - top - dy]
                 add(k, cur * np.roll(other, dx, axis=-1))
     for k, (dy, dx) in enumerate(_SHIFTS):  # the rows that wrap around
         if dy == 1:
@@ -189,10 +218,12 @@ def brisque_strips(img: np.ndarray) -> float | None:
         top, bottom = max(0, 2 * a - c), min(h, 2 * b + c)
         top -= top % 2
         y = imresize(rows(top, bottom))
-        return y[a - top // 2:b - top // 2]
+        return y[a - top // 2 : b - top // 2]
 
     h2 = math.ceil(h / 2)
-    bands2 = strips(h2, 4 * w, 4)  # a half-size row costs a full-size strip of two rows in three channels: thinner strips
+    bands2 = strips(
+        h2, 4 * w, 4
+    )  # a half-size row costs a full-size strip of two rows in three channels: thinner strips
     feats = np.concatenate([_nss_features(*_nss_sums(rows, h, bands)), _nss_features(*_nss_sums(half, h2, bands2))])
     return brisque_score(feats)
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import os
 import shutil
 from pathlib import Path
 from typing import Any, ClassVar, Iterator
@@ -25,10 +24,11 @@ from typing import Any, ClassVar, Iterator
 import numpy as np
 
 from benchmark.core import environment
+from benchmark.core.paths import expand as expand_path
+from benchmark.files.weights import WeightsMissing, path_hash, reachable
+
 from ..api import CorpusMetric, CorpusRecord, digest
 from ..errors import BenchError
-from benchmark.files.weights import WeightsMissing, path_hash, reachable
-from benchmark.core.paths import expand as expand_path
 
 ENV_CAPTIONER = environment.CAPTIONER
 DEFAULT_CAPTIONER = "Salesforce/blip-image-captioning-base"
@@ -37,7 +37,13 @@ MAX_NEW_TOKENS = 30
 
 def captioner_identity(spec: str, weights: str | None) -> dict[str, Any]:
     name = Path(spec).name if expand_path(spec).is_dir() else spec
-    return {"task": "captioning", "model": name, "weights": weights, "decoding": "greedy", "max_new_tokens": MAX_NEW_TOKENS}
+    return {
+        "task": "captioning",
+        "model": name,
+        "weights": weights,
+        "decoding": "greedy",
+        "max_new_tokens": MAX_NEW_TOKENS,
+    }
 
 
 class Captioner:
@@ -54,7 +60,9 @@ class Captioner:
         try:
             kwargs = {"local_files_only": True}
             self.processor = transformers.AutoProcessor.from_pretrained(str(path) if local else spec, **kwargs)
-            self.model = transformers.AutoModelForImageTextToText.from_pretrained(str(path) if local else spec, **kwargs)
+            self.model = transformers.AutoModelForImageTextToText.from_pretrained(
+                str(path) if local else spec, **kwargs
+            )
         except OSError as exc:
             if local or not reachable("huggingface.co"):
                 raise WeightsMissing(
@@ -181,12 +189,19 @@ def _bleu_scorer(self):
 
 
 def _bleu(n: int) -> type[_Caption]:
-    return type(f"BLEU{n}", (_Caption,), {
-        "name": f"bleu{n}", "version": "1", "__module__": __name__,
-        "conventions": {"implementation": "pycocoevalcap Bleu(4), corpus level, PTB-tokenised", "n": n},
-        "description": f"BLEU-{n} of captions of the restored images against the reference captions.",
-        "scorer": _bleu_scorer, "value": lambda self, score: float(score[n - 1]),
-    })
+    return type(
+        f"BLEU{n}",
+        (_Caption,),
+        {
+            "name": f"bleu{n}",
+            "version": "1",
+            "__module__": __name__,
+            "conventions": {"implementation": "pycocoevalcap Bleu(4), corpus level, PTB-tokenised", "n": n},
+            "description": f"BLEU-{n} of captions of the restored images against the reference captions.",
+            "scorer": _bleu_scorer,
+            "value": lambda self, score: float(score[n - 1]),
+        },
+    )
 
 
 BLEU1, BLEU2, BLEU3, BLEU4 = (_bleu(n) for n in range(1, 5))
@@ -221,7 +236,9 @@ class CIDEr(_Caption):
     name = "cider"
     version = "1"
     conventions = {"implementation": "pycocoevalcap Cider (CIDEr-D, sigma 6, n 4), IDF from the evaluated references"}
-    description = "CIDEr-D consensus score of captions against the references (the reference study's main caption measure)."
+    description = (
+        "CIDEr-D consensus score of captions against the references (the reference study's main caption measure)."
+    )
 
     def scorer(self):
         from pycocoevalcap.cider.cider import Cider

@@ -18,6 +18,7 @@ from ..api import Metric
 #: the status of a cost row that does not apply to the method (the reason is in ``error``)
 NOT_APPLICABLE = "not applicable"
 
+
 class CostMetric(Metric):
     kind = "cost"
     family = "cost"
@@ -33,44 +34,57 @@ class Params(CostMetric):
     name = "params"
     unit = "parameters"
     description = "Parameters of the method's networks (Method.network()), as papers count them: not buffers."
-    conventions = {"counts": "elements of every parameter of the modules Method.network() returns (not buffers such as "
-                             "batch-norm statistics), a shared parameter once; every network the method holds (e.g. all six "
-                             "per-QF generators and the QF predictor of gan/ssim)",
-                   "n/a": "a method without a network (identity, bicubic, lanczos, a plug-in whose network() is None)"}
+    conventions = {
+        "counts": "elements of every parameter of the modules Method.network() returns (not buffers such as "
+        "batch-norm statistics), a shared parameter once; every network the method holds (e.g. all six "
+        "per-QF generators and the QF predictor of gan/ssim)",
+        "n/a": "a method without a network (identity, bicubic, lanczos, a plug-in whose network() is None)",
+    }
 
 
 class MACs(CostMetric):
     name = "macs"
     unit = "MACs"
-    description = "Multiply-accumulates per frame at the run's input size (FLOPs = 2 x MACs), counted by torch's FlopCounterMode."
-    conventions = {"counts": "torch.utils.flop_counter.FlopCounterMode's FLOPs / 2 over one Method.process call on one frame: "
-                             "convolutions and matrix products, tiles and their overlaps, self-ensemble views and helper "
-                             "networks included; element-wise operations not counted",
-                   "convention": "FLOPs = 2 x MACs",
-                   "per data set": "mean over the set's frames: each frame size measured once, weighted by its frames",
-                   "n/a": "a method without a network"}
+    description = (
+        "Multiply-accumulates per frame at the run's input size (FLOPs = 2 x MACs), counted by torch's FlopCounterMode."
+    )
+    conventions = {
+        "counts": "torch.utils.flop_counter.FlopCounterMode's FLOPs / 2 over one Method.process call on one frame: "
+        "convolutions and matrix products, tiles and their overlaps, self-ensemble views and helper "
+        "networks included; element-wise operations not counted",
+        "convention": "FLOPs = 2 x MACs",
+        "per data set": "mean over the set's frames: each frame size measured once, weighted by its frames",
+        "n/a": "a method without a network",
+    }
 
 
 class MACsPerMP(CostMetric):
     name = "macs-per-mp"
     unit = "MACs/MP"
     description = "Multiply-accumulates per output megapixel (10^6 output pixels), so sets of different sizes compare."
-    conventions = {"counts": "the set's MACs over its frames / its output pixels (the reference's size) x 10^6",
-                   "convention": "FLOPs = 2 x MACs", "n/a": "a method without a network"}
+    conventions = {
+        "counts": "the set's MACs over its frames / its output pixels (the reference's size) x 10^6",
+        "convention": "FLOPs = 2 x MACs",
+        "n/a": "a method without a network",
+    }
 
 
 class PeakMem(CostMetric):
     name = "peak-mem"
     unit = "MiB"
     device_bound = True
-    description = "Peak memory of the method processing one frame, above the level before the call (MiB; the device in the unit)."
-    conventions = {"cuda": "torch.cuda.max_memory_allocated above the allocation at the call's start",
-                   "cpu": "peak RSS above the level at the call's start: heap trimmed first (malloc_trim), sampled every ms "
-                          "by a watcher thread plus the kernel's VmHWM; numpy/OpenCV buffers and tiling included, other "
-                          "threads of the process too",
-                   "per data set": "the largest over the set's frame sizes (one call on the first frame of each size)",
-                   "without a network": "measured on the CPU, where such a method runs, in a GPU run too (MiB@cpu)",
-                   "n/a": "a pass-through (identity at x1 runs nothing)"}
+    description = (
+        "Peak memory of the method processing one frame, above the level before the call (MiB; the device in the unit)."
+    )
+    conventions = {
+        "cuda": "torch.cuda.max_memory_allocated above the allocation at the call's start",
+        "cpu": "peak RSS above the level at the call's start: heap trimmed first (malloc_trim), sampled every ms "
+        "by a watcher thread plus the kernel's VmHWM; numpy/OpenCV buffers and tiling included, other "
+        "threads of the process too",
+        "per data set": "the largest over the set's frame sizes (one call on the first frame of each size)",
+        "without a network": "measured on the CPU, where such a method runs, in a GPU run too (MiB@cpu)",
+        "n/a": "a pass-through (identity at x1 runs nothing)",
+    }
 
 
 class LatencyP50(CostMetric):
@@ -79,10 +93,12 @@ class LatencyP50(CostMetric):
     device_bound = True
     percentile = 50
     description = "Median wall time per frame inside Method.process (ms; the device in the unit), beside fps."
-    conventions = {"measures": "per frame: each Method.process call's wall time / the frames it restored (a batch of a "
-                               "clip shares its time), as fps measures it; over every frame of the data set",
-                   "when": "measured when the output is computed; a cached output keeps the latencies it was measured at",
-                   "n/a": "a pass-through (identity at x1 runs nothing)"}
+    conventions = {
+        "measures": "per frame: each Method.process call's wall time / the frames it restored (a batch of a "
+        "clip shares its time), as fps measures it; over every frame of the data set",
+        "when": "measured when the output is computed; a cached output keeps the latencies it was measured at",
+        "n/a": "a pass-through (identity at x1 runs nothing)",
+    }
 
 
 class LatencyP95(LatencyP50):

@@ -35,19 +35,36 @@ from typing import Any, Callable, ClassVar, Iterator
 import numpy as np
 
 from benchmark.core import environment
+from benchmark.core.paths import expand as expand_path
+from benchmark.files.weights import WeightsMissing, path_hash, reachable
+
 from ..api import CorpusMetric, CorpusRecord
 from ..datasets.voc import VOC_CLASSES
 from ..errors import BenchError
-from benchmark.files.weights import WeightsMissing, path_hash, reachable
-from benchmark.core.paths import expand as expand_path
 
 ENV_DETECTOR = environment.DETECTOR
 DEFAULT_DETECTOR = "yolov8n.pt"
 COCO_TO_VOC = {
-    "airplane": "aeroplane", "bicycle": "bicycle", "bird": "bird", "boat": "boat", "bottle": "bottle", "bus": "bus",
-    "car": "car", "cat": "cat", "chair": "chair", "cow": "cow", "dining table": "diningtable", "dog": "dog",
-    "horse": "horse", "motorcycle": "motorbike", "person": "person", "potted plant": "pottedplant", "sheep": "sheep",
-    "couch": "sofa", "train": "train", "tv": "tvmonitor",
+    "airplane": "aeroplane",
+    "bicycle": "bicycle",
+    "bird": "bird",
+    "boat": "boat",
+    "bottle": "bottle",
+    "bus": "bus",
+    "car": "car",
+    "cat": "cat",
+    "chair": "chair",
+    "cow": "cow",
+    "dining table": "diningtable",
+    "dog": "dog",
+    "horse": "horse",
+    "motorcycle": "motorbike",
+    "person": "person",
+    "potted plant": "pottedplant",
+    "sheep": "sheep",
+    "couch": "sofa",
+    "train": "train",
+    "tv": "tvmonitor",
 }
 PSEUDO_GT_SCORE = 0.25
 _path_ids: dict[str, dict[str, Any]] = {}
@@ -76,13 +93,19 @@ class UltralyticsDetector(Detector):
         try:
             from ultralytics import YOLO
         except ImportError:
-            raise BenchError("detection metrics need ultralytics: pip install 'bench-enhance[detect]' (AGPL-3.0)") from None
+            raise BenchError(
+                "detection metrics need ultralytics: pip install 'bench-enhance[detect]' (AGPL-3.0)"
+            ) from None
         path = expand_path(spec)
         if path.exists():
             self.weights = path_hash(path)
             self.imgsz = self._imgsz(path)
         elif os.sep in spec or not reachable("github.com"):
-            why = "no such file or folder" if os.sep in spec else "not a local file, and ultralytics cannot download it (no network)"
+            why = (
+                "no such file or folder"
+                if os.sep in spec
+                else "not a local file, and ultralytics cannot download it (no network)"
+            )
             raise WeightsMissing(
                 f"detector '{spec}': {why}. Pass --detector PATH "
                 f"(or set ${ENV_DETECTOR}) to a weights file or export folder, e.g. ../shared/weights/yolov8n_int8_openvino_model, "
@@ -114,7 +137,14 @@ class UltralyticsDetector(Detector):
     @classmethod
     def describe(cls, path: Path, conf: float = 0.001, iou: float = 0.7, max_det: int = 300) -> dict[str, Any]:
         """The identity of local weights, without loading them (same as ``identity()``)."""
-        return {"backend": "ultralytics", "weights_sha256": path_hash(path), "imgsz": cls._imgsz(path), "conf": conf, "iou": iou, "max_det": max_det}
+        return {
+            "backend": "ultralytics",
+            "weights_sha256": path_hash(path),
+            "imgsz": cls._imgsz(path),
+            "conf": conf,
+            "iou": iou,
+            "max_det": max_det,
+        }
 
     def detect(self, frame):
         return self.detect_many([frame])[0]
@@ -123,7 +153,9 @@ class UltralyticsDetector(Detector):
         """One ``predict`` call for the frames (a list: ultralytics batches it)."""
         import cv2
 
-        bgr = [cv2.cvtColor(f, cv2.COLOR_RGB2BGR) if f.shape[2] == 3 else np.repeat(f, 3, axis=2) for f in frames]  # ultralytics takes BGR arrays
+        bgr = [
+            cv2.cvtColor(f, cv2.COLOR_RGB2BGR) if f.shape[2] == 3 else np.repeat(f, 3, axis=2) for f in frames
+        ]  # ultralytics takes BGR arrays
         return [self._boxes(r) for r in self.model.predict(bgr, imgsz=self.imgsz, verbose=False, **self.args)]
 
     @staticmethod
@@ -164,13 +196,21 @@ def _gt_objects(ann: dict[str, Any]) -> list[tuple[list[float], str, int]] | Non
     """(xywh box, class name, ignore) per ground-truth object, or None without annotations."""
     fmt = ann.get("format")
     if fmt == "coco":
-        return [(list(b), lab, int(c)) for b, lab, c in zip(ann["boxes_xywh"], ann["labels"], ann.get("iscrowd", [0] * len(ann["labels"])))]
+        return [
+            (list(b), lab, int(c))
+            for b, lab, c in zip(ann["boxes_xywh"], ann["labels"], ann.get("iscrowd", [0] * len(ann["labels"])))
+        ]
     if fmt == "voc":
-        return [([x1, y1, x2 - x1, y2 - y1], lab, int(d)) for (x1, y1, x2, y2), lab, d in zip(ann["boxes_xyxy"], ann["labels"], ann["difficult"])]
+        return [
+            ([x1, y1, x2 - x1, y2 - y1], lab, int(d))
+            for (x1, y1, x2, y2), lab, d in zip(ann["boxes_xyxy"], ann["labels"], ann["difficult"])
+        ]
     return None
 
 
-def coco_evaluate(images: Iterator[tuple[list, dict]], classes: list[str] | None, rename: Callable[[str], str | None]) -> tuple[Any, list[str]]:
+def coco_evaluate(
+    images: Iterator[tuple[list, dict]], classes: list[str] | None, rename: Callable[[str], str | None]
+) -> tuple[Any, list[str]]:
     """Run pycocotools COCOeval. ``images`` yields (ground-truth objects, detections) per
     image; ``rename`` maps a class name onto the evaluated vocabulary (None: drop)."""
     from pycocotools.coco import COCO
@@ -185,7 +225,9 @@ def coco_evaluate(images: Iterator[tuple[list, dict]], classes: list[str] | None
             if label is None or (classes is not None and label not in names):
                 continue
             names.add(label)
-            gts.append({"image_id": img_id, "bbox": box, "category": label, "area": float(box[2] * box[3]), "iscrowd": ignore})
+            gts.append(
+                {"image_id": img_id, "bbox": box, "category": label, "area": float(box[2] * box[3]), "iscrowd": ignore}
+            )
         for (x1, y1, x2, y2), s, label in zip(det["boxes"], det["scores"], det["labels"]):
             label = rename(label)
             if label is not None:
@@ -275,7 +317,9 @@ class _Detection(CorpusMetric):
             for r in records:
                 objects = _gt_objects(r.annotations)
                 if objects is None:
-                    raise ValueError(f"item '{r.item_id}' has no box annotations: use the 'det-fidelity' metric on this data set")
+                    raise ValueError(
+                        f"item '{r.item_id}' has no box annotations: use the 'det-fidelity' metric on this data set"
+                    )
                 fmt.add(r.annotations.get("format"))
                 for det in r.predictions:
                     yield objects, det
@@ -288,15 +332,24 @@ class _Detection(CorpusMetric):
         classes = list(self.classes) if self.classes is not None else None
         ev, names = coco_evaluate(images(), classes, rename)
         headline = float(ev.stats[1] if self.iou50 else ev.stats[0])
-        return {self.name: headline, **{f"{self.row_prefix}/{c}": v for c, v in per_class_ap(ev, names, self.iou50).items()}}
+        return {
+            self.name: headline,
+            **{f"{self.row_prefix}/{c}": v for c, v in per_class_ap(ev, names, self.iou50).items()},
+        }
 
 
 class MAP(_Detection):
     name = "map"
     version = "1"
-    conventions = {"iou": "0.50:0.05:0.95", "interpolation": "COCO 101-point", "area": "all", "max_dets": 100,
-                   "classes": "the data set's (COCO: 80 names; VOC: 20, detector classes mapped)", "implementation": "pycocotools COCOeval",
-                   "detector_settings": "conf 0.001, NMS IoU 0.7, 300 boxes (ultralytics val)"}
+    conventions = {
+        "iou": "0.50:0.05:0.95",
+        "interpolation": "COCO 101-point",
+        "area": "all",
+        "max_dets": 100,
+        "classes": "the data set's (COCO: 80 names; VOC: 20, detector classes mapped)",
+        "implementation": "pycocotools COCOeval",
+        "detector_settings": "conf 0.001, NMS IoU 0.7, 300 boxes (ultralytics val)",
+    }
     description = "COCO mAP@[.5:.95] of a detector on the restored images; per-class rows ap/<class>."
 
 
@@ -315,9 +368,16 @@ class VOCMAP50(_Detection):
     iou50 = True
     classes = VOC_CLASSES
     row_prefix = "voc-ap50"
-    conventions = {**MAP.conventions, "iou": "0.50", "classes": "the 20 PASCAL VOC classes (COCO names mapped)",
-                   "difficult": "ignore regions (pycocotools iscrowd)", "interpolation": "COCO 101-point (not VOC07 11-point)"}
-    description = "mAP@.5 over the 20 PASCAL VOC classes (the reference study's measure); per-class rows voc-ap50/<class>."
+    conventions = {
+        **MAP.conventions,
+        "iou": "0.50",
+        "classes": "the 20 PASCAL VOC classes (COCO names mapped)",
+        "difficult": "ignore regions (pycocotools iscrowd)",
+        "interpolation": "COCO 101-point (not VOC07 11-point)",
+    }
+    description = (
+        "mAP@.5 over the 20 PASCAL VOC classes (the reference study's measure); per-class rows voc-ap50/<class>."
+    )
 
 
 class DetectionFidelity(_Detection):
@@ -325,15 +385,24 @@ class DetectionFidelity(_Detection):
     version = "1"
     iou50 = True
     needs_reference_predictions = True
-    conventions = {**MAP.conventions, "iou": "0.50", "ground_truth": f"the detector's own boxes on the reference image with score >= {PSEUDO_GT_SCORE}"}
-    description = "Detection fidelity: mAP@.5 against the detector's detections on the reference (no annotations needed)."
+    conventions = {
+        **MAP.conventions,
+        "iou": "0.50",
+        "ground_truth": f"the detector's own boxes on the reference image with score >= {PSEUDO_GT_SCORE}",
+    }
+    description = (
+        "Detection fidelity: mAP@.5 against the detector's detections on the reference (no annotations needed)."
+    )
 
     def compute(self, records):
         def images():
             for r in records:
                 for det, ref in zip(r.predictions, r.reference_predictions):
-                    objects = [([x1, y1, x2 - x1, y2 - y1], lab, 0) for (x1, y1, x2, y2), s, lab in zip(ref["boxes"], ref["scores"], ref["labels"])
-                               if s >= PSEUDO_GT_SCORE]
+                    objects = [
+                        ([x1, y1, x2 - x1, y2 - y1], lab, 0)
+                        for (x1, y1, x2, y2), s, lab in zip(ref["boxes"], ref["scores"], ref["labels"])
+                        if s >= PSEUDO_GT_SCORE
+                    ]
                     yield objects, det
 
         ev, _ = coco_evaluate(images(), None, lambda lab: lab)

@@ -22,8 +22,9 @@ from typing import Any, Callable, ClassVar, Iterator
 
 import numpy as np
 
-from ..api import CorpusMetric, CorpusRecord
 from benchmark.files.metricweights import FILES, missing_note, require
+
+from ..api import CorpusMetric, CorpusRecord
 from .perceptual import WeightedMetric
 
 KID_SUBSETS = 100
@@ -44,16 +45,21 @@ class InceptionFeatures:
     files = ("inception-fid",)
 
     def identity(self) -> dict[str, Any]:
-        return {"task": "features", "network": "torch-fidelity inception-v3-compat", "layer": "2048",
-                "weights": FILES["inception-fid"].sha256, "resize": "TF1 bilinear to 299x299"}
+        return {
+            "task": "features",
+            "network": "torch-fidelity inception-v3-compat",
+            "layer": "2048",
+            "weights": FILES["inception-fid"].sha256,
+            "resize": "TF1 bilinear to 299x299",
+        }
 
     def availability(self, metric: str) -> str:
         return missing_note(metric, self.files)
 
     def load(self, metric: str) -> Callable[[list[np.ndarray]], np.ndarray]:
         path = require(metric, self.files)["inception-fid"]
-        from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
         import torch
+        from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
 
         net = FeatureExtractorInceptionV3("inception-v3-compat", ["2048"], feature_extractor_weights_path=str(path))
 
@@ -117,7 +123,9 @@ class _Distribution(CorpusMetric, WeightedMetric):
             out += r.predictions
             ref += r.reference_predictions or []
         if min(len(out), len(ref)) < 2:
-            raise ValueError(f"FID/KID need at least 2 frames on each side, got {len(out)} restored and {len(ref)} reference")
+            raise ValueError(
+                f"FID/KID need at least 2 frames on each side, got {len(out)} restored and {len(ref)} reference"
+            )
         return torch.tensor(out, dtype=torch.float64), torch.tensor(ref, dtype=torch.float64)
 
 
@@ -125,17 +133,22 @@ class FID(_Distribution):
     name = "fid"
     version = "1"
     value_range = "0 (same feature statistics) upwards; biased upwards on small sets"
-    conventions = {"features": "torch-fidelity inception-v3-compat '2048' (TensorFlow 2015-12-05 Inception), TF1 bilinear resize to 299",
-                   "statistics": "mean and covariance (np.cov) of the restored and of the reference frames, float64",
-                   "distance": "torch_fidelity.metric_fid.fid_statistics_to_metric", "scope": "one value per data set and method",
-                   "crop_border": "none (whole frames)"}
+    conventions = {
+        "features": "torch-fidelity inception-v3-compat '2048' (TensorFlow 2015-12-05 Inception), TF1 bilinear resize to 299",
+        "statistics": "mean and covariance (np.cov) of the restored and of the reference frames, float64",
+        "distance": "torch_fidelity.metric_fid.fid_statistics_to_metric",
+        "scope": "one value per data set and method",
+        "crop_border": "none (whole frames)",
+    }
     description = "Fréchet Inception Distance between the restored and the reference frames of a data set (Heusel et al. 2017); 0 is best."
 
     def compute(self, records: Iterator[CorpusRecord]) -> dict[str, float]:
         from torch_fidelity.metric_fid import KEY_METRIC_FID, fid_features_to_statistics, fid_statistics_to_metric
 
         out, ref = self.gather(records)
-        value = fid_statistics_to_metric(fid_features_to_statistics(out), fid_features_to_statistics(ref), verbose=False)[KEY_METRIC_FID]
+        value = fid_statistics_to_metric(
+            fid_features_to_statistics(out), fid_features_to_statistics(ref), verbose=False
+        )[KEY_METRIC_FID]
         return {self.name: max(float(value), 0.0)}  # rounding can leave -1e-12 for equal sets
 
 
@@ -143,14 +156,24 @@ class KID(_Distribution):
     name = "kid"
     version = "1"
     value_range = "about 0 (same distribution; the unbiased estimate can be slightly negative) upwards"
-    conventions = {**FID.conventions, "distance": f"torch_fidelity.metric_kid.kid_features_to_metric: unbiased MMD^2, kernel (x.y/d + 1)^3, "
-                   f"{KID_SUBSETS} subsets of min({KID_SUBSET_SIZE}, n) frames, seed {KID_SEED}", "rows": "kid (mean), kid/std"}
+    conventions = {
+        **FID.conventions,
+        "distance": f"torch_fidelity.metric_kid.kid_features_to_metric: unbiased MMD^2, kernel (x.y/d + 1)^3, "
+        f"{KID_SUBSETS} subsets of min({KID_SUBSET_SIZE}, n) frames, seed {KID_SEED}",
+        "rows": "kid (mean), kid/std",
+    }
     description = "Kernel Inception Distance (Bińkowski et al. 2018): unbiased MMD between restored and reference features; 0 is best."
 
     def compute(self, records: Iterator[CorpusRecord]) -> dict[str, float]:
         from torch_fidelity.metric_kid import KEY_METRIC_KID_MEAN, KEY_METRIC_KID_STD, kid_features_to_metric
 
         out, ref = self.gather(records)
-        res = kid_features_to_metric(out, ref, kid_subsets=KID_SUBSETS, kid_subset_size=min(KID_SUBSET_SIZE, len(out), len(ref)),
-                                     verbose=False, rng_seed=KID_SEED)
+        res = kid_features_to_metric(
+            out,
+            ref,
+            kid_subsets=KID_SUBSETS,
+            kid_subset_size=min(KID_SUBSET_SIZE, len(out), len(ref)),
+            verbose=False,
+            rng_seed=KID_SEED,
+        )
         return {self.name: float(res[KEY_METRIC_KID_MEAN]), f"{self.name}/std": float(res[KEY_METRIC_KID_STD])}

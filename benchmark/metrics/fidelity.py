@@ -26,8 +26,9 @@ import math
 
 import numpy as np
 
-from ..api import Metric, crop
 from benchmark.core.imaging import rgb_to_y
+
+from ..api import Metric, crop
 
 _PSNR_CAP = 100.0  # identical images: report 100 dB instead of inf (stated in conventions)
 
@@ -92,8 +93,15 @@ class PSNR(Metric):
     higher_is_better = True
     unit = "dB"
     family = "fidelity"
-    conventions = {"space": "RGB (or the single gray channel)", "data_range": 255, "crop_border": "run setting", "identical": "100 dB"}
-    description = "Peak signal-to-noise ratio over all channels; equals skimage.metrics.peak_signal_noise_ratio(data_range=255)."
+    conventions = {
+        "space": "RGB (or the single gray channel)",
+        "data_range": 255,
+        "crop_border": "run setting",
+        "identical": "100 dB",
+    }
+    description = (
+        "Peak signal-to-noise ratio over all channels; equals skimage.metrics.peak_signal_noise_ratio(data_range=255)."
+    )
 
     def score(self, output, reference, crop_border=0):
         reference = _check(output, reference)
@@ -107,7 +115,12 @@ class PSNRY(Metric):
     higher_is_better = True
     unit = "dB"
     family = "fidelity"
-    conventions = {"space": "Y, MATLAB rgb2ycbcr (BT.601, 16-235), float", "data_range": 255, "crop_border": "run setting", "identical": "100 dB"}
+    conventions = {
+        "space": "Y, MATLAB rgb2ycbcr (BT.601, 16-235), float",
+        "data_range": 255,
+        "crop_border": "run setting",
+        "identical": "100 dB",
+    }
     description = "PSNR on BT.601 luma as in SR and JPEG papers (MATLAB rgb2ycbcr)."
 
     def score(self, output, reference, crop_border=0):
@@ -146,7 +159,7 @@ def _ssim_map_sum(x: np.ndarray, y: np.ndarray) -> float:
     k, p = _SSIM_KERNEL, _SSIM_PAD
     total = 0.0
     for r0 in range(0, x.shape[0] - 2 * p, SSIM_CHUNK_ROWS):
-        xs, ys = x[r0:r0 + SSIM_CHUNK_ROWS + 2 * p], y[r0:r0 + SSIM_CHUNK_ROWS + 2 * p]
+        xs, ys = x[r0 : r0 + SSIM_CHUNK_ROWS + 2 * p], y[r0 : r0 + SSIM_CHUNK_ROWS + 2 * p]
 
         def blur(z):
             return cv2.sepFilter2D(z, cv2.CV_64F, k, k, borderType=cv2.BORDER_REFLECT)[p:-p, p:-p]
@@ -193,10 +206,14 @@ def _ssim(a: np.ndarray, b: np.ndarray, convert=None) -> float:
     convert = convert or (lambda x: x)  # each channel plane is made float64 below
     totals = None
     for v0, v1 in strips(h - 2 * pad, w, pad):  # rows [v0, v1) of the valid region = frame rows [v0 + pad, v1 + pad)
-        x, y = convert(a[v0:v1 + 2 * pad]), convert(b[v0:v1 + 2 * pad])
-        sums = [_ssim_map_sum(np.ascontiguousarray(x[..., c]).astype(np.float64, copy=False),
-                              np.ascontiguousarray(y[..., c]).astype(np.float64, copy=False))
-                for c in range(x.shape[2])]
+        x, y = convert(a[v0 : v1 + 2 * pad]), convert(b[v0 : v1 + 2 * pad])
+        sums = [
+            _ssim_map_sum(
+                np.ascontiguousarray(x[..., c]).astype(np.float64, copy=False),
+                np.ascontiguousarray(y[..., c]).astype(np.float64, copy=False),
+            )
+            for c in range(x.shape[2])
+        ]
         totals = np.add(totals, sums) if totals is not None else np.array(sums)
     count = (h - 2 * pad) * (w - 2 * pad)
     return float(np.mean(totals / count))
@@ -305,7 +322,7 @@ def _bef(h: int, w: int, rows, bands: list[tuple[int, int]], block: int) -> floa
         y = rows(r0, min(h, r1 + 1))
         dh = np.square(y[: r1 - r0, :-1] - y[: r1 - r0, 1:])  # horizontal neighbour differences
         dv = np.square(y[:-1] - y[1:])  # vertical: pairs (i, i + 1) for i in [r0, r1), where i + 1 < h
-        on = vb[r0:r0 + dv.shape[0]]
+        on = vb[r0 : r0 + dv.shape[0]]
         s_b += float(dh[:, hb].sum() + dv[on, :].sum())
         s_bc += float(dh[:, ~hb].sum() + dv[~on, :].sum())
     d_b, d_bc = s_b / n_b, s_bc / n_bc

@@ -16,11 +16,11 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from benchmark.files.weights import no_downloads
 
 from ..api import Metric, crop
 from ..errors import BenchError
 from .fidelity import _check
-from benchmark.files.weights import no_downloads
 
 
 def _require_pyiqa(metric: str):
@@ -63,7 +63,9 @@ class MSSSIM(Metric):
         reference = _check(output, reference)
         x, y = _tensor(crop(output, crop_border)), _tensor(crop(reference, crop_border))
         if min(x.shape[-2:]) < 161:
-            raise ValueError(f"ms-ssim needs at least 161x161 pixels (5 scales of an 11x11 window), got {tuple(x.shape[-2:])}")
+            raise ValueError(
+                f"ms-ssim needs at least 161x161 pixels (5 scales of an 11x11 window), got {tuple(x.shape[-2:])}"
+            )
         return float(piq.multi_scale_ssim(x, y, data_range=1.0, reduction="none"))
 
 
@@ -108,8 +110,11 @@ class PyIQAMetric(Metric):
         missing = cls.missing_weights()
         if not missing:
             return ""
-        return f"weights not on disk (runs never download): run `bench metrics fetch {cls.name}`, or " + "; ".join(
-            f"put {path.name} from {url} at {path}" for url, path in missing) + " ($TORCH_HOME moves the folder)"
+        return (
+            f"weights not on disk (runs never download): run `bench metrics fetch {cls.name}`, or "
+            + "; ".join(f"put {path.name} from {url} at {path}" for url, path in missing)
+            + " ($TORCH_HOME moves the folder)"
+        )
 
     def _model(self):
         _require_pyiqa(self.name)
@@ -118,8 +123,12 @@ class PyIQAMetric(Metric):
 
         if self.pyiqa_name not in self._models:
             with no_downloads(f"metric '{self.name}' (pyiqa '{self.pyiqa_name}')"):
-                self._models[self.pyiqa_name] = pyiqa.create_metric(self.pyiqa_name, device=torch.device("cpu"), as_loss=False)
-            if bool(self._models[self.pyiqa_name].lower_better) == self.higher_is_better:  # pragma: no cover - guards our table
+                self._models[self.pyiqa_name] = pyiqa.create_metric(
+                    self.pyiqa_name, device=torch.device("cpu"), as_loss=False
+                )
+            if (
+                bool(self._models[self.pyiqa_name].lower_better) == self.higher_is_better
+            ):  # pragma: no cover - guards our table
                 raise BenchError(f"{self.name}: pyiqa says lower_better={self._models[self.pyiqa_name].lower_better}")
         return self._models[self.pyiqa_name]
 
@@ -139,16 +148,45 @@ class PyIQAMetric(Metric):
             return float(model(out))
 
 
-def _pyiqa_metric(pname: str, name: str, kind: str, higher: bool, desc: str, weights: tuple[tuple[str, str], ...]) -> type[PyIQAMetric]:
-    conventions = {"space": "RGB in [0, 1] (gray repeated to 3 channels)", "implementation": f"pyiqa.create_metric('{pname}')",
-                   "weights": "pyiqa's, from $TORCH_HOME/hub (never downloaded by bench)", "crop_border": "run setting"}
-    return type(name.upper().replace("-", "_"), (PyIQAMetric,), {
-        "name": name, "pyiqa_name": pname, "kind": kind, "higher_is_better": higher, "version": "1",
-        "conventions": conventions, "description": desc, "weights": weights, "__module__": __name__,
-    })
+def _pyiqa_metric(
+    pname: str, name: str, kind: str, higher: bool, desc: str, weights: tuple[tuple[str, str], ...]
+) -> type[PyIQAMetric]:
+    conventions = {
+        "space": "RGB in [0, 1] (gray repeated to 3 channels)",
+        "implementation": f"pyiqa.create_metric('{pname}')",
+        "weights": "pyiqa's, from $TORCH_HOME/hub (never downloaded by bench)",
+        "crop_border": "run setting",
+    }
+    return type(
+        name.upper().replace("-", "_"),
+        (PyIQAMetric,),
+        {
+            "name": name,
+            "pyiqa_name": pname,
+            "kind": kind,
+            "higher_is_better": higher,
+            "version": "1",
+            "conventions": conventions,
+            "description": desc,
+            "weights": weights,
+            "__module__": __name__,
+        },
+    )
 
 
-MUSIQ = _pyiqa_metric("musiq", "musiq", "nr", True, "MUSIQ (Ke et al. 2021), KonIQ-trained: predicted MOS; higher is better.",
-                      (("pyiqa", _PYIQA_HF + "musiq_koniq_ckpt-e95806b9.pth"),))
-CLIPIQA = _pyiqa_metric("clipiqa", "clipiqa", "nr", True, "CLIP-IQA (Wang et al. 2023): CLIP antonym-prompt quality in [0, 1]; higher is better.",
-                        (("clip", _CLIP_RN50),))
+MUSIQ = _pyiqa_metric(
+    "musiq",
+    "musiq",
+    "nr",
+    True,
+    "MUSIQ (Ke et al. 2021), KonIQ-trained: predicted MOS; higher is better.",
+    (("pyiqa", _PYIQA_HF + "musiq_koniq_ckpt-e95806b9.pth"),),
+)
+CLIPIQA = _pyiqa_metric(
+    "clipiqa",
+    "clipiqa",
+    "nr",
+    True,
+    "CLIP-IQA (Wang et al. 2023): CLIP antonym-prompt quality in [0, 1]; higher is better.",
+    (("clip", _CLIP_RN50),),
+)

@@ -22,8 +22,9 @@ from functools import lru_cache
 
 import numpy as np
 
-from ..api import Metric, crop
 from benchmark.files.weights import NIQE_PARAMS, asset_path
+
+from ..api import Metric, crop
 from .nss import _aggd, _check_size, _lgamma, imresize, luma, normalize_img_with_gauss
 
 
@@ -38,12 +39,17 @@ def niqe_block_features(mscn: np.ndarray, block: int) -> np.ndarray:
     """The 18 NIQE features of every block of one 2-D MSCN map, all blocks at once:
     (blocks x 18), blocks column by column (MATLAB's blockproc order)."""
     nbh, nbw = mscn.shape[0] // block, mscn.shape[1] // block
-    blocks = mscn[: nbh * block, : nbw * block].reshape(nbh, block, nbw, block).transpose(2, 0, 1, 3).reshape(-1, block, block)
+    blocks = (
+        mscn[: nbh * block, : nbw * block]
+        .reshape(nbh, block, nbw, block)
+        .transpose(2, 0, 1, 3)
+        .reshape(-1, block, block)
+    )
     alpha, l_std, r_std = _aggd(blocks)
 
-    def betas(a, l, r):
+    def betas(a, left, right):
         f = np.sqrt(np.exp(_lgamma(1 / a) - _lgamma(3 / a)))
-        return l * f, r * f
+        return left * f, right * f
 
     b_l, b_r = betas(alpha, l_std, r_std)
     feats = [alpha, (b_l + b_r) / 2]

@@ -42,7 +42,25 @@ from .niqe import NIQE, NIQE_BLOCK, NIQE_CONTEXT, niqe_block_features, niqe_dist
 from .nss import GAMMA_STEPS, imresize, luma, nearest, normalize_img_with_gauss
 
 __all__ = [
-    "BRISQUE", "BRISQUE_CONTEXT", "BRISQUE_RANGES", "GAMMA_STEPS", "NIQE", "NIQE_BLOCK", "NIQE_CONTEXT", "brisque_model",
-    "brisque_score", "brisque_strips", "brisque_whole", "imresize", "luma", "nearest", "niqe_block_features", "niqe_distance",
-    "niqe_params", "niqe_strips", "normalize_img_with_gauss", "scale_features", "svr_score",
+    "BRISQUE",
+    "BRISQUE_CONTEXT",
+    "BRISQUE_RANGES",
+    "GAMMA_STEPS",
+    "NIQE",
+    "NIQE_BLOCK",
+    "NIQE_CONTEXT",
+    "brisque_model",
+    "brisque_score",
+    "brisque_strips",
+    "brisque_whole",
+    "imresize",
+    "luma",
+    "nearest",
+    "niqe_block_features",
+    "niqe_distance",
+    "niqe_params",
+    "niqe_strips",
+    "normalize_img_with_gauss",
+    "scale_features",
+    "svr_score",
 ]

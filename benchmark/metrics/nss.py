@@ -16,7 +16,6 @@ from functools import lru_cache
 
 import numpy as np
 
-
 # -- luma ------------------------------------------------------------------------------
 # The luma of MATLAB's rgb2ycbcr (BT.601, 16-235; NIQE) and of YIQ / BT.601 full range (BRISQUE).
 _YCBCR_Y = np.array([65.481, 128.553, 24.966])
@@ -114,7 +113,9 @@ def _gauss_kernel(size: int, sigma: float) -> np.ndarray:
 _BORDERS = {"replicate": "BORDER_REPLICATE", "same": "BORDER_CONSTANT"}  # 'same': zero padding
 
 
-def normalize_img_with_gauss(x: np.ndarray, kernel_size: int = 7, sigma: float = 7.0 / 6, C: int = 1, padding: str = "same"):
+def normalize_img_with_gauss(
+    x: np.ndarray, kernel_size: int = 7, sigma: float = 7.0 / 6, C: int = 1, padding: str = "same"
+):
     """MSCN coefficients of a 2-D float64 map: (x - mu) / (sqrt(|E[x^2] - mu^2| + eps) + C)
     with mu, E[x^2] the local means under a Gaussian window (:func:`_gauss_kernel`), filtered
     by OpenCV's ``filter2D`` in float64 (border: ``padding``)."""

@@ -25,8 +25,9 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from ..api import ClipMetric, Metric, crop
 from benchmark.files.metricweights import missing_note, require
+
+from ..api import ClipMetric, Metric, crop
 from .fidelity import _check
 
 _MODELS: dict[tuple, Any] = {}
@@ -118,9 +119,13 @@ class LPIPS(_LPIPS):
     name = "lpips"
     version = "2"
     weights_files = ("alexnet",)
-    conventions = {"implementation": "lpips.LPIPS(net='alex', version='0.1') (the authors' package, BSD-2)",
-                   "backbone": "torchvision AlexNet IMAGENET1K_V1 (alexnet-owt-7be5be79.pth)", "input": "RGB [0, 1] (normalize=True), gray repeated, no resize",
-                   "crop_border": "run setting", "device": "CPU, float32"}
+    conventions = {
+        "implementation": "lpips.LPIPS(net='alex', version='0.1') (the authors' package, BSD-2)",
+        "backbone": "torchvision AlexNet IMAGENET1K_V1 (alexnet-owt-7be5be79.pth)",
+        "input": "RGB [0, 1] (normalize=True), gray repeated, no resize",
+        "crop_border": "run setting",
+        "device": "CPU, float32",
+    }
     description = "LPIPS v0.1, AlexNet (Zhang et al. 2018): learned perceptual distance; lower is closer."
 
 
@@ -129,8 +134,11 @@ class LPIPSVGG(_LPIPS):
     version = "2"
     net = "vgg"
     weights_files = ("vgg16",)
-    conventions = {**LPIPS.conventions, "implementation": "lpips.LPIPS(net='vgg', version='0.1') (the authors' package, BSD-2)",
-                   "backbone": "torchvision VGG16 IMAGENET1K_V1 (vgg16-397923af.pth)"}
+    conventions = {
+        **LPIPS.conventions,
+        "implementation": "lpips.LPIPS(net='vgg', version='0.1') (the authors' package, BSD-2)",
+        "backbone": "torchvision VGG16 IMAGENET1K_V1 (vgg16-397923af.pth)",
+    }
     description = "LPIPS v0.1 with VGG16 features (the variant SR papers often report)."
 
 
@@ -142,20 +150,34 @@ def dists_model(metric: str):
     key = ("dists",) + tuple(file_sha256(p) for p in paths.values())
     if key not in _MODELS:
         import torch
-        from piq.perceptual import IMAGENET_MEAN, IMAGENET_STD, VGG16_LAYERS, DISTS as PiqDISTS, ContentLoss
+        from piq.perceptual import DISTS as PiqDISTS
+        from piq.perceptual import IMAGENET_MEAN, IMAGENET_STD, VGG16_LAYERS, ContentLoss
         from torchvision.models.vgg import cfgs, make_layers
 
         features = make_layers(cfgs["D"])  # torchvision's vgg16().features (piq uses nothing else of it)
         state = torch.load(paths["vgg16"], map_location="cpu", weights_only=True)
-        features.load_state_dict({k.removeprefix("features."): v for k, v in state.items() if k.startswith("features.")})
+        features.load_state_dict(
+            {k.removeprefix("features."): v for k, v in state.items() if k.startswith("features.")}
+        )
         ab = torch.load(paths["dists-weights"], map_location="cpu", weights_only=True)
         total = ab["alpha"].sum() + ab["beta"].sum()
         channels = [3, 64, 128, 256, 512, 512]
-        weights = list(torch.split(ab["alpha"] / total, channels, dim=1)) + list(torch.split(ab["beta"] / total, channels, dim=1))
+        weights = list(torch.split(ab["alpha"] / total, channels, dim=1)) + list(
+            torch.split(ab["beta"] / total, channels, dim=1)
+        )
         model = PiqDISTS.__new__(PiqDISTS)  # piq's DISTS.__init__ downloads; this is its body on local files
-        ContentLoss.__init__(model, features, layers=[VGG16_LAYERS[n] for n in ("relu1_2", "relu2_2", "relu3_3", "relu4_3", "relu5_3")],
-                             weights=weights, replace_pooling=True, reduction="none", mean=IMAGENET_MEAN, std=IMAGENET_STD,
-                             normalize_features=False, allow_layers_weights_mismatch=True)
+        ContentLoss.__init__(
+            model,
+            features,
+            layers=[VGG16_LAYERS[n] for n in ("relu1_2", "relu2_2", "relu3_3", "relu4_3", "relu5_3")],
+            weights=weights,
+            replace_pooling=True,
+            reduction="none",
+            mean=IMAGENET_MEAN,
+            std=IMAGENET_STD,
+            normalize_features=False,
+            allow_layers_weights_mismatch=True,
+        )
         _MODELS[key] = model.eval()
     return _MODELS[key]
 
@@ -172,11 +194,14 @@ class DISTS(WeightedMetric):
     license = "Apache-2.0 (piq's code); MIT (the DISTS authors' alpha/beta); backbone BSD-3-Clause (torchvision)"
     value_range = "0 (identical) to 1"
     reference_values = "the authors' demo pair (DISTS repo images/r0.png vs r1.png, resized to 256): 0.3347"
-    conventions = {"implementation": "piq.DISTS's code (L2 pooling, structure + texture terms)",
-                   "weights": "the authors' alpha/beta (DISTS_pytorch weights.pt) / (sum alpha + sum beta), as DISTS_pt.py",
-                   "backbone": "torchvision VGG16 IMAGENET1K_V1 (vgg16-397923af.pth)",
-                   "input": "RGB [0, 1], ImageNet mean/std, gray repeated; short side > 256 px: bilinear resize to 256 (piq)",
-                   "crop_border": "run setting", "device": "CPU, float32"}
+    conventions = {
+        "implementation": "piq.DISTS's code (L2 pooling, structure + texture terms)",
+        "weights": "the authors' alpha/beta (DISTS_pytorch weights.pt) / (sum alpha + sum beta), as DISTS_pt.py",
+        "backbone": "torchvision VGG16 IMAGENET1K_V1 (vgg16-397923af.pth)",
+        "input": "RGB [0, 1], ImageNet mean/std, gray repeated; short side > 256 px: bilinear resize to 256 (piq)",
+        "crop_border": "run setting",
+        "device": "CPU, float32",
+    }
     description = "DISTS (Ding et al. 2020): structure and texture similarity of VGG features; lower is closer."
 
     def score(self, output, reference=None, crop_border=0):
@@ -199,9 +224,13 @@ class TLP(ClipMetric, WeightedMetric):
     weights_files = ("alexnet",)
     license = LPIPS.license
     value_range = "0 (the output changes between frames as perceptibly as the reference) upwards; TecoGAN prints x100"
-    conventions = {"value": "|LPIPS(o_t, o_t-1) - LPIPS(r_t, r_t-1)| per frame t >= 1 (TecoGAN's tLP, not x100)",
-                   "lpips": "lpips.LPIPS(net='alex', version='0.1'), RGB [0, 1]", "frame_0": "undefined (no row)",
-                   "crop_border": "run setting", "device": "CPU, float32"}
+    conventions = {
+        "value": "|LPIPS(o_t, o_t-1) - LPIPS(r_t, r_t-1)| per frame t >= 1 (TecoGAN's tLP, not x100)",
+        "lpips": "lpips.LPIPS(net='alex', version='0.1'), RGB [0, 1]",
+        "frame_0": "undefined (no row)",
+        "crop_border": "run setting",
+        "device": "CPU, float32",
+    }
     description = "Temporal LPIPS (TecoGAN's tLP): how differently from the reference the output changes between frames; 0 is best."
 
     def start(self, crop_border=0):
@@ -216,7 +245,9 @@ class TLP(ClipMetric, WeightedMetric):
         if self.prev is None:
             self.values.append(None)
         else:
-            self.values.append(abs(lpips_distance(self.model, cur[0], self.prev[0]) - lpips_distance(self.model, cur[1], self.prev[1])))
+            self.values.append(
+                abs(lpips_distance(self.model, cur[0], self.prev[0]) - lpips_distance(self.model, cur[1], self.prev[1]))
+            )
         self.prev = cur
 
     def finish(self):

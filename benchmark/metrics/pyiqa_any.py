@@ -22,9 +22,10 @@ import socket
 from importlib import metadata
 from typing import Any, Callable, ClassVar, Iterator
 
+from benchmark.files.weights import WeightsMissing, no_downloads
+
 from ..api import Metric, crop
 from ..errors import BenchError
-from benchmark.files.weights import WeightsMissing, no_downloads
 from .fidelity import _check
 
 PREFIX = "pyiqa:"
@@ -42,7 +43,9 @@ def pyiqa_version() -> str | None:
 
 def _require_pyiqa(what: str) -> None:
     if pyiqa_version() is None:
-        raise BenchError(f"{what} uses pyiqa, which is not installed: pip install 'bench-enhance[iqa]' (pyiqa is PolyForm Noncommercial 1.0.0)")
+        raise BenchError(
+            f"{what} uses pyiqa, which is not installed: pip install 'bench-enhance[iqa]' (pyiqa is PolyForm Noncommercial 1.0.0)"
+        )
 
 
 @functools.lru_cache(maxsize=1)
@@ -62,8 +65,10 @@ def no_network(what: str, fetch: str) -> Iterator[None]:
 
     def refuse(sock, address, *a, **k):
         if sock.family in (socket.AF_INET, socket.AF_INET6):
-            raise WeightsMissing(f"{what} tried to reach {address[0]}:{address[1]} to download a file that is not on disk; "
-                                 f"runs never download: run `bench metrics fetch {fetch}` first")
+            raise WeightsMissing(
+                f"{what} tried to reach {address[0]}:{address[1]} to download a file that is not on disk; "
+                f"runs never download: run `bench metrics fetch {fetch}` first"
+            )
         return real(sock, address, *a, **k)
 
     socket.socket.connect = refuse
@@ -81,7 +86,15 @@ def bench_downloads(timeout: float, progress: Callable[[str], Any] | None, log: 
     from benchmark.files.weights import downloads_through
 
     def fetch(url, dst, hash_prefix=None, progress_=True, **_):
-        log.append(fetch_url(url, dst, hash_prefix, timeout=timeout, on_progress=progress(str(dst).rsplit("/", 1)[-1]) if progress else None))
+        log.append(
+            fetch_url(
+                url,
+                dst,
+                hash_prefix,
+                timeout=timeout,
+                on_progress=progress(str(dst).rsplit("/", 1)[-1]) if progress else None,
+            )
+        )
 
     with downloads_through(fetch):
         yield
@@ -108,7 +121,9 @@ class PyIQAAny(Metric):
 
             what = f"metric '{cls.name}'"
             with no_downloads(what + f" (run `bench metrics fetch {cls.name}`)"), no_network(what, cls.name):
-                cls._models[cls.pyiqa_name] = pyiqa.create_metric(cls.pyiqa_name, device=torch.device("cpu"), as_loss=False).eval()
+                cls._models[cls.pyiqa_name] = pyiqa.create_metric(
+                    cls.pyiqa_name, device=torch.device("cpu"), as_loss=False
+                ).eval()
         return cls._models[cls.pyiqa_name]
 
     @classmethod
@@ -132,7 +147,9 @@ class PyIQAAny(Metric):
 
         log: list = []
         with bench_downloads(timeout, progress, log):
-            cls._models[cls.pyiqa_name] = pyiqa.create_metric(cls.pyiqa_name, device=torch.device("cpu"), as_loss=False).eval()
+            cls._models[cls.pyiqa_name] = pyiqa.create_metric(
+                cls.pyiqa_name, device=torch.device("cpu"), as_loss=False
+            ).eval()
         return log
 
     def score(self, output, reference=None, crop_border=0):
@@ -155,24 +172,42 @@ def metric_class(pname: str) -> type[PyIQAAny]:
         import difflib
 
         close = difflib.get_close_matches(pname, list(table), n=3)
-        raise BenchError(f"pyiqa has no metric {pname!r}" + (f" (did you mean {', '.join(close)}?)" if close else "")
-                         + "; `python -c \"import pyiqa; print(pyiqa.list_models())\"` lists them")
+        raise BenchError(
+            f"pyiqa has no metric {pname!r}"
+            + (f" (did you mean {', '.join(close)}?)" if close else "")
+            + '; `python -c "import pyiqa; print(pyiqa.list_models())"` lists them'
+        )
     cfg = table[pname]
     fr = str(cfg.get("metric_mode", "NR")).upper() == "FR"
     lower = bool(cfg.get("lower_better", False))
     rng = str(cfg.get("score_range", "")).strip()
     opts = {k: v for k, v in (cfg.get("metric_opts") or {}).items()}
     family = "fidelity" if pname in _FIDELITY else "perceptual" if fr else "no-reference"
-    conventions = {"implementation": f"pyiqa {pyiqa_version()} create_metric('{pname}'), as_loss=False, CPU",
-                   "pyiqa_options": opts, "input": "RGB in [0, 1], NCHW float32, gray repeated to 3 channels",
-                   "range": f"{rng} (pyiqa's table)", "crop_border": "run setting",
-                   "weights": "pyiqa's and torchvision's files in $TORCH_HOME/hub (never downloaded by a run)"}
-    return type(f"PyIQA_{pname}", (PyIQAAny,), {
-        "name": PREFIX + pname, "pyiqa_name": pname, "version": f"1+pyiqa{pyiqa_version()}", "kind": "fr" if fr else "nr",
-        "higher_is_better": not lower, "unit": "", "family": family, "value_range": f"{rng} (pyiqa's table)",
-        "conventions": conventions, "__module__": __name__,
-        "description": f"pyiqa's '{pname}' ({'full-reference' if fr else 'no-reference'}, {'lower' if lower else 'higher'} is better).",
-    })
+    conventions = {
+        "implementation": f"pyiqa {pyiqa_version()} create_metric('{pname}'), as_loss=False, CPU",
+        "pyiqa_options": opts,
+        "input": "RGB in [0, 1], NCHW float32, gray repeated to 3 channels",
+        "range": f"{rng} (pyiqa's table)",
+        "crop_border": "run setting",
+        "weights": "pyiqa's and torchvision's files in $TORCH_HOME/hub (never downloaded by a run)",
+    }
+    return type(
+        f"PyIQA_{pname}",
+        (PyIQAAny,),
+        {
+            "name": PREFIX + pname,
+            "pyiqa_name": pname,
+            "version": f"1+pyiqa{pyiqa_version()}",
+            "kind": "fr" if fr else "nr",
+            "higher_is_better": not lower,
+            "unit": "",
+            "family": family,
+            "value_range": f"{rng} (pyiqa's table)",
+            "conventions": conventions,
+            "__module__": __name__,
+            "description": f"pyiqa's '{pname}' ({'full-reference' if fr else 'no-reference'}, {'lower' if lower else 'higher'} is better).",
+        },
+    )
 
 
 _classes: dict[str, type[PyIQAAny]] = {}

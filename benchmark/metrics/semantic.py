@@ -19,8 +19,9 @@ from typing import Any
 
 import numpy as np
 
-from ..api import Metric, crop
 from benchmark.files.weights import MOBILENET_V2, asset_path
+
+from ..api import Metric, crop
 from .fidelity import _check
 
 _MEAN = (0.485, 0.456, 0.406)

@@ -26,7 +26,6 @@ compare the *motion* and the *temporal change* of the output with the reference'
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import tempfile
@@ -37,9 +36,10 @@ import cv2
 import numpy as np
 
 from benchmark.core import environment
+from benchmark.core.imaging import rgb_to_y
+
 from ..api import ClipMetric, crop
 from ..errors import BenchError
-from benchmark.core.imaging import rgb_to_y
 from .fidelity import _check
 
 _FARNEBACK = dict(pyr_scale=0.5, levels=3, winsize=15, iterations=3, poly_n=5, poly_sigma=1.2, flags=0)
@@ -51,13 +51,17 @@ def luma(frame: np.ndarray) -> np.ndarray:
 
 def farneback(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Farneback flow from luma ``a`` to luma ``b`` (float64 in, float32 HxWx2 out)."""
-    return cv2.calcOpticalFlowFarneback(np.clip(a, 0, 255).astype(np.uint8), np.clip(b, 0, 255).astype(np.uint8), None, **_FARNEBACK)
+    return cv2.calcOpticalFlowFarneback(
+        np.clip(a, 0, 255).astype(np.uint8), np.clip(b, 0, 255).astype(np.uint8), None, **_FARNEBACK
+    )
 
 
 def warp(img: np.ndarray, flow: np.ndarray) -> np.ndarray:
     h, w = flow.shape[:2]
     gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
-    return cv2.remap(img.astype(np.float32), gx + flow[..., 0], gy + flow[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    return cv2.remap(
+        img.astype(np.float32), gx + flow[..., 0], gy + flow[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+    )
 
 
 class _Temporal(ClipMetric):
@@ -84,8 +88,12 @@ class TOF(_Temporal):
     version = "1"
     higher_is_better = False
     unit = "px"
-    conventions = {"flow": "OpenCV Farneback on luma (BT.601), TecoGAN parameters", "value": "mean end-point difference per frame pair",
-                   "frame_0": "undefined (no row)", "crop_border": "run setting"}
+    conventions = {
+        "flow": "OpenCV Farneback on luma (BT.601), TecoGAN parameters",
+        "value": "mean end-point difference per frame pair",
+        "frame_0": "undefined (no row)",
+        "crop_border": "run setting",
+    }
     description = "Temporal optical-flow difference (TecoGAN's tOF): how differently the output moves from the reference; 0 is best."
 
     def pair(self, prev, cur):
@@ -98,9 +106,15 @@ class Flicker(_Temporal):
     version = "1"
     higher_is_better = False
     unit = "luma"
-    conventions = {"flow": "reference's backward Farneback flow t -> t-1 on luma", "value": "mean |(o_t - W o_{t-1}) - (r_t - W r_{t-1})|, luma 0-255",
-                   "frame_0": "undefined (no row)", "crop_border": "run setting"}
-    description = "Motion-compensated temporal change of the output against the reference's: flicker and shimmer; 0 is best."
+    conventions = {
+        "flow": "reference's backward Farneback flow t -> t-1 on luma",
+        "value": "mean |(o_t - W o_{t-1}) - (r_t - W r_{t-1})|, luma 0-255",
+        "frame_0": "undefined (no row)",
+        "crop_border": "run setting",
+    }
+    description = (
+        "Motion-compensated temporal change of the output against the reference's: flicker and shimmer; 0 is best."
+    )
 
     def pair(self, prev, cur):
         back = farneback(cur[1], prev[1])  # for each pixel of frame t, where it was in t-1 (reference motion)
@@ -136,11 +150,17 @@ class VMAF(ClipMetric):
     higher_is_better = True
     unit = ""
     family = "perceptual"
-    conventions = {"model": "vmaf_v0.6.1 (libvmaf built-in)", "pixels": "yuv420p BT.601 limited, even-cropped; gray repeated to RGB first",
-                   "ffmpeg": "imageio-ffmpeg's build or $BENCH_FFMPEG", "crop_border": "run setting"}
+    conventions = {
+        "model": "vmaf_v0.6.1 (libvmaf built-in)",
+        "pixels": "yuv420p BT.601 limited, even-cropped; gray repeated to RGB first",
+        "ffmpeg": "imageio-ffmpeg's build or $BENCH_FFMPEG",
+        "crop_border": "run setting",
+    }
     description = "Netflix VMAF 0-100 per frame (SVM fusion of VIF, DLM and motion), through ffmpeg's libvmaf."
     model: ClassVar[str] = "vmaf_v0.6.1"  # libvmaf's built-in model (the filter's default)
-    license: ClassVar[str] = "BSD-2-Clause-Patent (libvmaf and its built-in models); ffmpeg LGPL/GPL, a separate program"
+    license: ClassVar[str] = (
+        "BSD-2-Clause-Patent (libvmaf and its built-in models); ffmpeg LGPL/GPL, a separate program"
+    )
     value_range: ClassVar[str] = "0-100 (the model clips its score to this range)"
 
     @staticmethod
@@ -176,9 +196,24 @@ class VMAF(ClipMetric):
             tmp = Path(self.tmp.name)
             raw = ["-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{self.size[0]}x{self.size[1]}", "-r", "25"]
             log = tmp / "vmaf.json"
-            cmd = [exe, "-hide_banner", "-nostdin", "-loglevel", "error", *raw, "-i", str(tmp / "dist.rgb"), *raw, "-i", str(tmp / "ref.rgb"),
-                   "-lavfi", f"[0:v]format=yuv420p[d];[1:v]format=yuv420p[r];[d][r]libvmaf=model=version={self.model}:log_fmt=json:log_path={log}:n_threads=2",
-                   "-f", "null", "-"]
+            cmd = [
+                exe,
+                "-hide_banner",
+                "-nostdin",
+                "-loglevel",
+                "error",
+                *raw,
+                "-i",
+                str(tmp / "dist.rgb"),
+                *raw,
+                "-i",
+                str(tmp / "ref.rgb"),
+                "-lavfi",
+                f"[0:v]format=yuv420p[d];[1:v]format=yuv420p[r];[d][r]libvmaf=model=version={self.model}:log_fmt=json:log_path={log}:n_threads=2",
+                "-f",
+                "null",
+                "-",
+            ]
             proc = subprocess.run(cmd, capture_output=True, text=True)
             if proc.returncode != 0:
                 raise RuntimeError(f"ffmpeg libvmaf failed: {proc.stderr.strip()[-400:]}")

@@ -29,11 +29,11 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from benchmark.core import environment
 from benchmark.api import digest
-from benchmark.errors import warn
+from benchmark.core import environment
 from benchmark.core.imaging import decode_image, encode_png
 from benchmark.core.paths import expand as expand_path
+from benchmark.errors import warn
 
 FORMAT = 2  # 2: checksummed entries
 
@@ -43,6 +43,7 @@ COSTS_FILE = "costs.json"
 
 class CacheDamaged(Exception):
     """A cache entry failed its integrity check; it has been removed (compute it again)."""
+
 
 ENV_CACHE = environment.CACHE_DIR
 
@@ -181,7 +182,9 @@ class Cache:
             return self._meta(key)
         except (OSError, ValueError) as exc:
             self._damaged(key, f"meta.json: {exc}", self.frames_path(key), say=False)  # the exception says it, once
-            raise CacheDamaged(f"cache entry {key[:12]} ({self.frames_path(key)}) is damaged (meta.json: {exc}): discarded") from None
+            raise CacheDamaged(
+                f"cache entry {key[:12]} ({self.frames_path(key)}) is damaged (meta.json: {exc}): discarded"
+            ) from None
 
     def read_frames(self, key: str) -> Iterator[np.ndarray]:
         d = self.frames_path(key)
@@ -278,7 +281,9 @@ class Cache:
             return
         data = self.costs()
         for key, name, pixels, seconds in measured:
-            rec = data.setdefault(key, {"method": name, "units": 0, "seconds": 0.0, "px_units": 0, "px_seconds": 0.0, "pixels": 0})
+            rec = data.setdefault(
+                key, {"method": name, "units": 0, "seconds": 0.0, "px_units": 0, "px_seconds": 0.0, "pixels": 0}
+            )
             rec["units"] += 1
             rec["seconds"] += seconds
             if pixels:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,11 +43,15 @@ class RunConfig:
     command: list[str] | None = None
     executor: str = "serial"  # auto (the planner picks the local workers: run/workers.py) | serial | processes | ray
     workers: int | None = None  # local worker processes (executor "processes"; >1 implies it; with "auto": forced)
-    engine: str | None = None  # the networks' inference engine: auto | eager | openvino | cuda (None: $BENCH_ENGINE, else auto)
+    engine: str | None = (
+        None  # the networks' inference engine: auto | eager | openvino | cuda (None: $BENCH_ENGINE, else auto)
+    )
     precision: str | None = None  # the engine's precision: f32 | bf16 | f16 (None: $BENCH_PRECISION, else f32)
     ray_address: str | None = None
     retries: int = 2  # a unit whose worker dies is run again this many times, then becomes error rows
-    cost: bool | None = None  # measure each method's cost (params, MACs, peak memory, latency); None: $BENCH_COST, else on
+    cost: bool | None = (
+        None  # measure each method's cost (params, MACs, peak memory, latency); None: $BENCH_COST, else on
+    )
 
 
 @dataclass
@@ -73,7 +76,13 @@ def resolve_device(device: str) -> str:
     whose methods and metrics need no torch starts ~1.3 s sooner, in every worker too)."""
     if device != "auto":
         return device
-    if sys.platform.startswith("linux") and "torch" not in sys.modules and not (Path("/dev/nvidiactl").exists() or Path("/dev/kfd").exists() or list(Path("/dev").glob("nvidia[0-9]*"))):
+    if (
+        sys.platform.startswith("linux")
+        and "torch" not in sys.modules
+        and not (
+            Path("/dev/nvidiactl").exists() or Path("/dev/kfd").exists() or list(Path("/dev").glob("nvidia[0-9]*"))
+        )
+    ):
         return "cpu"
     try:
         import torch
@@ -102,13 +111,13 @@ def check_device(device: str) -> None:
         count = torch.cuda.device_count() if torch.cuda.is_available() else 0
         if count == 0:
             built = "" if torch.version.cuda else f", and this PyTorch ({torch.__version__}) is built without CUDA"
-            raise BenchError(f"--device {device}: no CUDA GPU is visible here{built}; use --device auto (cuda when there is one) or cpu")
+            raise BenchError(
+                f"--device {device}: no CUDA GPU is visible here{built}; use --device auto (cuda when there is one) or cpu"
+            )
         if index and int(index) >= count:
             raise BenchError(f"--device {device}: this machine has {count} CUDA GPU(s), cuda:0 to cuda:{count - 1}")
     elif kind == "mps" and not torch.backends.mps.is_available():
         raise BenchError(f"--device {device}: Apple's MPS is not available here; use --device auto or cpu")
-
-
 
 
 def max_pixels(value: int | None) -> int:
@@ -120,5 +129,7 @@ def max_pixels(value: int | None) -> int:
         try:
             return int(float(env))
         except ValueError:
-            raise BenchError(f"{ENV_MAX_PIXELS}={env!r}: expected a number of pixels, e.g. 100000000 (0: no limit)") from None
+            raise BenchError(
+                f"{ENV_MAX_PIXELS}={env!r}: expected a number of pixels, e.g. 100000000 (0: no limit)"
+            ) from None
     return DEFAULT_MAX_PIXELS

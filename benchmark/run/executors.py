@@ -25,8 +25,8 @@ import traceback
 from collections import OrderedDict, deque
 from typing import TYPE_CHECKING, Any, Iterator
 
-from benchmark.errors import BenchError, error_text
 from benchmark.core.plugins import portable_plugins
+from benchmark.errors import BenchError, error_text
 from benchmark.run.unit import Unit, UnitResult
 from benchmark.run.work import THREAD_VARS, run_unit_remote
 
@@ -91,7 +91,11 @@ class SerialExecutor(Executor):
 
     def __init__(self, worker, bar=None, prefetch: bool = True):
         super().__init__()
-        self.worker, self.bar, self.prefetch = worker, bar, prefetch  # worker: execute(unit, run_id, bar), prefetch(unit)
+        self.worker, self.bar, self.prefetch = (
+            worker,
+            bar,
+            prefetch,
+        )  # worker: execute(unit, run_id, bar), prefetch(unit)
 
     def run(self, units, run_id):
         from concurrent.futures import ThreadPoolExecutor
@@ -101,7 +105,7 @@ class SerialExecutor(Executor):
         try:
             for i, u in enumerate(units):
                 if pool is not None:
-                    nxt = next((v for v in units[i + 1:] if (v.dataset, v.item_id) != (u.dataset, u.item_id)), None)
+                    nxt = next((v for v in units[i + 1 :] if (v.dataset, v.item_id) != (u.dataset, u.item_id)), None)
                     if nxt is not None and (nxt.dataset, nxt.item_id) not in ahead:
                         ahead[(nxt.dataset, nxt.item_id)] = pool.submit(self.worker.prefetch, nxt)
                     fut = ahead.pop((u.dataset, u.item_id), None)
@@ -119,7 +123,14 @@ class ProcessExecutor(Executor):
 
     name = "processes"
 
-    def __init__(self, cfg: "RunConfig", workers: int, retries: int = DEFAULT_RETRIES, threads: int | None = None, used: set[str] | None = None):
+    def __init__(
+        self,
+        cfg: "RunConfig",
+        workers: int,
+        retries: int = DEFAULT_RETRIES,
+        threads: int | None = None,
+        used: set[str] | None = None,
+    ):
         super().__init__()
         if workers < 1:
             raise BenchError(f"--workers {workers}: use 1 or more")
@@ -158,7 +169,11 @@ class ProcessExecutor(Executor):
     def _pick(pending: "OrderedDict[tuple[str, str], deque]", w, busy_items: set) -> Unit:
         """Prefer the worker's last item (its input is prepared), then the first item nobody
         holds (at most one item per busy worker is skipped: constant time per pick)."""
-        key = w["last_item"] if w["last_item"] in pending else next((k for k in pending if k not in busy_items), next(iter(pending)))
+        key = (
+            w["last_item"]
+            if w["last_item"] in pending
+            else next((k for k in pending if k not in busy_items), next(iter(pending)))
+        )
         q = pending[key]
         u = q.popleft()
         if not q:
@@ -222,12 +237,20 @@ class ProcessExecutor(Executor):
                         pending.move_to_end((u.dataset, u.item_id), last=False)
                         left += 1
                     else:
-                        hint = ("; no worker got going: a script that starts a run must guard it with `if __name__ == \"__main__\":` "
-                                "(worker processes are spawned and import it), see the workers' traceback above"
-                                if self.startup_failures and not self.served_any else "")
-                        yield u, UnitResult.failed(f"the worker process died (exit code {code}) running this unit {attempts[u.key]} times "
-                                                   f"(retries: {self.retries}); see the method's memory use or run it alone with the "
-                                                   f"serial executor{hint}")
+                        hint = (
+                            '; no worker got going: a script that starts a run must guard it with `if __name__ == "__main__":` '
+                            "(worker processes are spawned and import it), see the workers' traceback above"
+                            if self.startup_failures and not self.served_any
+                            else ""
+                        )
+                        yield (
+                            u,
+                            UnitResult.failed(
+                                f"the worker process died (exit code {code}) running this unit {attempts[u.key]} times "
+                                f"(retries: {self.retries}); see the method's memory use or run it alone with the "
+                                f"serial executor{hint}"
+                            ),
+                        )
         finally:
             self.close()
 
@@ -252,12 +275,20 @@ class RayExecutor(Executor):
 
     name = "ray"
 
-    def __init__(self, cfg: "RunConfig", address: str | None = None, retries: int = DEFAULT_RETRIES, cpus_per_unit: float = 1.0,
-                 used: set[str] | None = None):
+    def __init__(
+        self,
+        cfg: "RunConfig",
+        address: str | None = None,
+        retries: int = DEFAULT_RETRIES,
+        cpus_per_unit: float = 1.0,
+        used: set[str] | None = None,
+    ):
         try:
             import ray
         except ImportError:
-            raise BenchError("--executor ray needs Ray: pip install 'bench-enhance[ray]' (or pip install ray)") from None
+            raise BenchError(
+                "--executor ray needs Ray: pip install 'bench-enhance[ray]' (or pip install ray)"
+            ) from None
         super().__init__()  # Ray retries a task itself: its retries are not seen (nor counted) here
         self.ray, self.cfg, self.address, self.retries, self.cpus = ray, cfg, address, retries, cpus_per_unit
         self.plugins = portable_plugins(used)
@@ -270,17 +301,27 @@ class RayExecutor(Executor):
                     import sys
 
                     paths = [p for p in sys.path if p and os.path.isdir(p)]
-                    ray.init(log_to_driver=False, include_dashboard=False,
-                             runtime_env={"env_vars": {"PYTHONPATH": os.pathsep.join(paths)}})
+                    ray.init(
+                        log_to_driver=False,
+                        include_dashboard=False,
+                        runtime_env={"env_vars": {"PYTHONPATH": os.pathsep.join(paths)}},
+                    )
             except Exception as exc:
-                raise BenchError(f"cannot connect to the Ray cluster{' at ' + address if address else ''}: {type(exc).__name__}: {exc}") from None
+                raise BenchError(
+                    f"cannot connect to the Ray cluster{' at ' + address if address else ''}: {type(exc).__name__}: {exc}"
+                ) from None
             self._started = True
         self._remote = ray.remote(num_cpus=cpus_per_unit, max_retries=retries, retry_exceptions=False)(run_unit_remote)
 
     def describe(self):
         nodes = [n for n in self.ray.nodes() if n.get("Alive")]
-        return {"executor": self.name, "address": self.address or "local", "nodes": len(nodes), "retries": self.retries,
-                "cpus": sum(n.get("Resources", {}).get("CPU", 0) for n in nodes)}
+        return {
+            "executor": self.name,
+            "address": self.address or "local",
+            "nodes": len(nodes),
+            "retries": self.retries,
+            "cpus": sum(n.get("Resources", {}).get("CPU", 0) for n in nodes),
+        }
 
     def run(self, units, run_id):
         ray = self.ray
@@ -292,7 +333,9 @@ class RayExecutor(Executor):
 
         def submit() -> None:  # at most `window` tasks in flight: a 300k-unit plan is not 300k pending tasks
             for u in todo:
-                refs[self._remote.remote(self.cfg, self.plugins, threads, u, run_id, cwd)] = u  # small arguments, inline
+                refs[self._remote.remote(self.cfg, self.plugins, threads, u, run_id, cwd)] = (
+                    u  # small arguments, inline
+                )
                 if len(refs) >= window:
                     return
 
@@ -304,8 +347,10 @@ class RayExecutor(Executor):
                 try:
                     result = ray.get(ref)
                 except Exception as exc:  # RayTaskError, WorkerCrashedError, NodeDiedError ... after the retries
-                    result = UnitResult.failed(f"{type(exc).__name__} after {self.retries} retries: "
-                                               f"{str(exc).splitlines()[0] if str(exc) else ''}")
+                    result = UnitResult.failed(
+                        f"{type(exc).__name__} after {self.retries} retries: "
+                        f"{str(exc).splitlines()[0] if str(exc) else ''}"
+                    )
                 submit()
                 yield u, result
 
@@ -314,8 +359,16 @@ class RayExecutor(Executor):
             self.ray.shutdown()
 
 
-def make_executor(name: str, worker, worker_cfg: "RunConfig", used: set[str], workers: int | None, ray_address: str | None,
-                  retries: int, bar=None) -> Executor:
+def make_executor(
+    name: str,
+    worker,
+    worker_cfg: "RunConfig",
+    used: set[str],
+    workers: int | None,
+    ray_address: str | None,
+    retries: int,
+    bar=None,
+) -> Executor:
     """The executor ``name``: serial runs ``worker`` in this process; processes and Ray build
     their own workers from ``worker_cfg`` (and the plug-ins ``used`` that were registered by code)."""
     if name not in EXECUTORS:

@@ -24,7 +24,9 @@ class RunInterrupted(KeyboardInterrupt):
         return 128 + getattr(signal, self.signal_name, signal.SIGINT).value
 
     def __str__(self) -> str:
-        where = f"; the rows of its {self.units_done} finished unit(s) are in {self.out / ROWS_FILE}" if self.out else ""
+        where = (
+            f"; the rows of its {self.units_done} finished unit(s) are in {self.out / ROWS_FILE}" if self.out else ""
+        )
         return f"interrupted by {self.signal_name}{where}; rerun the same command to resume"
 
 

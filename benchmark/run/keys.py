@@ -64,8 +64,9 @@ def output_key(method: Method, spec: DatasetSpec, deg_key: str, seed: int) -> st
     return digest("output", method.identity(), deg_key, spec.scale, spec.degradation, seed)
 
 
-def keys(spec: DatasetSpec, fingerprint: str, method: Method | None = None, seed: int = 0,
-         item_id: str = "") -> tuple[str, str, str | None]:
+def keys(
+    spec: DatasetSpec, fingerprint: str, method: Method | None = None, seed: int = 0, item_id: str = ""
+) -> tuple[str, str, str | None]:
     """Cache keys of an item's reference, degraded input and (with ``method``) output."""
     ref = reference_key(spec, fingerprint)
     deg = degraded_key(spec, ref, seed, item_id)
@@ -80,31 +81,57 @@ def prediction_key(metric: CorpusMetric, frames_key: str) -> str:
     return digest("prediction", metric.predictor_identity(), frames_key)
 
 
-def unit_key(spec: DatasetSpec, item_id: str, fingerprint: str, method: Method, metrics: list[Metric], crop_border: int | None,
-             seed: int) -> str:
+def unit_key(
+    spec: DatasetSpec,
+    item_id: str,
+    fingerprint: str,
+    method: Method,
+    metrics: list[Metric],
+    crop_border: int | None,
+    seed: int,
+) -> str:
     """A work unit's content address (``crop_border`` as the user gave it: None for the default)."""
-    return digest("unit", spec.describe(), item_id, fingerprint, method.identity(), [m.identity() for m in metrics], crop_border, seed)
+    return digest(
+        "unit",
+        spec.describe(),
+        item_id,
+        fingerprint,
+        method.identity(),
+        [m.identity() for m in metrics],
+        crop_border,
+        seed,
+    )
 
 
 def corpus_unit_key(spec: DatasetSpec, methods: list[Method], metrics: list[Metric], unit_keys: list[str]) -> str:
     """The content address of a data set's corpus rows (mAP, CIDEr ...): its units and parts."""
-    return digest("corpus", spec.describe(), [m.identity() for m in methods], [m.identity() for m in metrics], unit_keys)
+    return digest(
+        "corpus", spec.describe(), [m.identity() for m in methods], [m.identity() for m in metrics], unit_keys
+    )
 
 
 def corpus_values_key(metric: CorpusMetric, items: list[tuple[str, Any, str, str]]) -> str:
     """The key of a corpus metric's values over (item_id, annotations, output key, reference key)."""
-    return digest("corpus-values", metric.identity(), metric.predictor_identity(),
-                  [(i, digest(a), o, r if metric.needs_reference(a) else None) for i, a, o, r in items])
+    return digest(
+        "corpus-values",
+        metric.identity(),
+        metric.predictor_identity(),
+        [(i, digest(a), o, r if metric.needs_reference(a) else None) for i, a, o, r in items],
+    )
 
 
-def probe_key(method: Method, shape: tuple[int, ...], dtype: str, scale: int, device: str, metrics: list[Metric]) -> str:
+def probe_key(
+    method: Method, shape: tuple[int, ...], dtype: str, scale: int, device: str, metrics: list[Metric]
+) -> str:
     """A method's cost probe (parameters, MACs and peak memory of one call on one frame) at an input
     size: the method, the frame's shape and type as it receives it, the output scale, the device
     (its label, e.g. ``cuda:0 (NVIDIA H100 80GB HBM3)``) and the cost metrics' versions."""
     return digest("cost-probe", method.identity(), list(shape), dtype, scale, device, [m.identity() for m in metrics])
 
 
-def cost_unit_key(spec: DatasetSpec, methods: list[Method], metrics: list[Metric], units: list[tuple[str, bool]]) -> str:
+def cost_unit_key(
+    spec: DatasetSpec, methods: list[Method], metrics: list[Metric], units: list[tuple[str, bool]]
+) -> str:
     """The content address of a data set's cost rows (one per method and cost metric): its parts and
     its units, each with whether it has a cost record (a unit that has one now renews the rows)."""
     return digest("cost-unit", spec.describe(), [m.identity() for m in methods], [m.identity() for m in metrics], units)

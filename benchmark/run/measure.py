@@ -57,8 +57,10 @@ def networks(method: Any) -> list[Any]:
 
     bad = [type(n).__name__ for n in nets if not isinstance(n, torch.nn.Module)]
     if bad:
-        raise TypeError(f"{method.name}.network() returned {', '.join(bad)}: it must return a torch.nn.Module, "
-                        "a list or dict of them, or None")
+        raise TypeError(
+            f"{method.name}.network() returned {', '.join(bad)}: it must return a torch.nn.Module, "
+            "a list or dict of them, or None"
+        )
     return nets
 
 
@@ -159,10 +161,13 @@ def replay_macs(module: Any, args: Any, kwargs: Any) -> float:
     def make(device):
         def tensor(v):
             return torch.zeros(v.shape, dtype=v.dtype, device=device) if isinstance(v, _TensorSpec) else v
+
         return tree_map(tensor, args), tree_map(tensor, kwargs)
 
     try:
-        state = {n: torch.empty_like(t, device="meta") for n, t in [*module.named_parameters(), *module.named_buffers()]}
+        state = {
+            n: torch.empty_like(t, device="meta") for n, t in [*module.named_parameters(), *module.named_buffers()]
+        }
         a, k = make("meta")
         with torch.no_grad(), FlopCounterMode(display=False) as counter:
             torch.func.functional_call(module, state, a, k)
@@ -289,6 +294,8 @@ class PeakMemory:
             self._thread.join()
             peak = max(self._max, rss_bytes() or 0)
             hwm = rss_high_water()
-            if hwm is not None and self._hwm0 is not None and hwm > self._hwm0:  # the call set the process's record: exact
+            if (
+                hwm is not None and self._hwm0 is not None and hwm > self._hwm0
+            ):  # the call set the process's record: exact
                 peak = max(peak, hwm)
             self.peak_bytes = float(max(peak - self._base, 0))

@@ -13,12 +13,12 @@ from typing import Any, Iterator
 import numpy as np
 
 from benchmark.api import CorpusMetric, Item, Method, Metric
+from benchmark.core.imaging import TooLarge, image_file_size
+from benchmark.core.names import DatasetSpec
+from benchmark.errors import BenchError
 from benchmark.run.cache import Cache
 from benchmark.run.config import ENV_MAX_PIXELS, RunConfig
-from benchmark.errors import BenchError
-from benchmark.core.imaging import TooLarge, image_file_size
 from benchmark.run.keys import cost_key, crop_border, keys, prediction_key, score_key, unit_key
-from benchmark.core.names import DatasetSpec
 from benchmark.run.resolve import Resolved
 from benchmark.run.unit import Unit
 
@@ -49,15 +49,26 @@ def make_plan(resolved: Resolved, cfg: RunConfig, pixel_limit: int) -> Plan:
             item = limit_pixels(item, pixel_limit)
             if (spec.name, item.item_id) in items:  # one id twice: one item scored, reported twice
                 other = items[(spec.name, item.item_id)]
-                raise BenchError(f"{spec.name}: two items have the id {item.item_id!r} ({other.source or '?'} and {item.source or '?'}); "
-                                 "a data set's item ids must be unique")
+                raise BenchError(
+                    f"{spec.name}: two items have the id {item.item_id!r} ({other.source or '?'} and {item.source or '?'}); "
+                    "a data set's item ids must be unique"
+                )
             items[(spec.name, item.item_id)] = item
             if size:
                 spec.check_size(item.item_id, *size)  # a blur kernel larger than the image: refused before any work
             for method in resolved.methods_for[spec.name]:
                 key = unit_key(spec, item.item_id, fingerprint, method, resolved.metrics, cfg.crop_border, cfg.seed)
-                units.append(Unit(key, spec.name, item.item_id, method.name, fingerprint,
-                                  frames=1 if item.kind == "image" else None, pixels=size[0] * size[1] if size else None))
+                units.append(
+                    Unit(
+                        key,
+                        spec.name,
+                        item.item_id,
+                        method.name,
+                        fingerprint,
+                        frames=1 if item.kind == "image" else None,
+                        pixels=size[0] * size[1] if size else None,
+                    )
+                )
     return Plan(units, items)
 
 
@@ -73,7 +84,9 @@ def select(spec: DatasetSpec, wanted_ids: list[str] | None) -> Iterator[Item]:
         if item.item_id in wanted:
             yield item
     if not wanted & seen:
-        raise BenchError(f"{spec.name}: no item named {', '.join(sorted(wanted))}; it has {', '.join(sorted(seen)[:20])}")
+        raise BenchError(
+            f"{spec.name}: no item named {', '.join(sorted(wanted))}; it has {', '.join(sorted(seen)[:20])}"
+        )
 
 
 def limit_pixels(item: Item, limit: int) -> Item:
@@ -83,7 +96,9 @@ def limit_pixels(item: Item, limit: int) -> Item:
 
     def refuse(w: int, h: int) -> None:
         if limit and w * h > limit:
-            raise ValueError(f"{w}x{h} = {w * h / 1e6:.1f} MP is above the limit of {limit / 1e6:g} MP per frame; {hint}")
+            raise ValueError(
+                f"{w}x{h} = {w * h / 1e6:.1f} MP is above the limit of {limit / 1e6:g} MP per frame; {hint}"
+            )
 
     def frames() -> Iterator[np.ndarray]:
         try:
@@ -133,7 +148,9 @@ def unit_cached(cache: Cache, resolved: Resolved, cfg: RunConfig, unit: Unit) ->
     return True
 
 
-def estimate_seconds(costs: dict[str, Any], unit: Unit, method: Method, metrics: list[Metric] | None = None) -> float | None:
+def estimate_seconds(
+    costs: dict[str, Any], unit: Unit, method: Method, metrics: list[Metric] | None = None
+) -> float | None:
     """A unit's expected time from earlier units: per pixel when both have a size, else
     per unit; None when nothing comparable was measured."""
     recs = [costs[k] for k in ([cost_key(method, metrics)] if metrics is not None else []) if k in costs]
@@ -153,10 +170,27 @@ def dry_run(plan: Plan, resolved: Resolved, cfg: RunConfig, cache: Cache, done: 
     units = []
     for u in plan.units:
         state = "done" if u.key in done else ("cached" if unit_cached(cache, resolved, cfg, u) else "todo")
-        est = estimate_seconds(costs, u, resolved.method(u.dataset, u.method), resolved.metrics) if state == "todo" else 0.0
-        units.append({"unit": u.key, "dataset": u.dataset, "item_id": u.item_id, "method": u.method, "state": state,
-                      "pixels": u.pixels, "estimated_s": est})
+        est = (
+            estimate_seconds(costs, u, resolved.method(u.dataset, u.method), resolved.metrics)
+            if state == "todo"
+            else 0.0
+        )
+        units.append(
+            {
+                "unit": u.key,
+                "dataset": u.dataset,
+                "item_id": u.item_id,
+                "method": u.method,
+                "state": state,
+                "pixels": u.pixels,
+                "estimated_s": est,
+            }
+        )
     todo = [x for x in units if x["state"] == "todo"]
     known = [x["estimated_s"] for x in todo if x["estimated_s"] is not None]
-    return {"units": units, "counts": {k: sum(1 for x in units if x["state"] == k) for k in ("done", "cached", "todo")},
-            "estimated_s": sum(known) if known else None, "estimated_units": len(known)}
+    return {
+        "units": units,
+        "counts": {k: sum(1 for x in units if x["state"] == k) for k in ("done", "cached", "todo")},
+        "estimated_s": sum(known) if known else None,
+        "estimated_units": len(known),
+    }

@@ -10,12 +10,21 @@ from typing import Any
 
 from benchmark import registry
 from benchmark.api import Method, Metric, check_scale
-from benchmark.run.config import DEFAULT_DATASETS, DEFAULT_MAX_FRAMES, DEFAULT_METRICS, DEFAULT_PLAN, RunConfig, check_device, resolve_device, split_list
-from benchmark.errors import BenchError
 from benchmark.core import engine
 from benchmark.core.imaging import check_regular
 from benchmark.core.names import MAX_SPEC_DEPTH, DatasetSpec, Specs, check_depth, expand, resolve
 from benchmark.core.paths import expand as expand_path
+from benchmark.errors import BenchError
+from benchmark.run.config import (
+    DEFAULT_DATASETS,
+    DEFAULT_MAX_FRAMES,
+    DEFAULT_METRICS,
+    DEFAULT_PLAN,
+    RunConfig,
+    check_device,
+    resolve_device,
+    split_list,
+)
 
 
 def parse_settings(items: list[str], usage: str) -> dict[str, Any]:
@@ -33,8 +42,10 @@ def parse_settings(items: list[str], usage: str) -> dict[str, Any]:
         except ValueError:
             value = v
         except RecursionError:  # the JSON decoder's own limit
-            raise BenchError(f"setting {k!r} is nested deeper than {MAX_SPEC_DEPTH} levels (arrays and objects within "
-                             "each other); nothing bench reads needs more") from None
+            raise BenchError(
+                f"setting {k!r} is nested deeper than {MAX_SPEC_DEPTH} levels (arrays and objects within "
+                "each other); nothing bench reads needs more"
+            ) from None
         params[k] = check_depth(value, f"setting {k!r}")
     return params
 
@@ -53,7 +64,9 @@ def make_method(spec: str, specs: Specs | None = None) -> Method:
     if specs is not None and name in specs.methods:
         entry = specs.methods[name]
         defaults = {k: v for k, v in entry.items() if k not in ("path", "origin")}
-        return _published(entry["path"], {"name": _label(name, settings), **defaults, **params, "origin": entry["origin"]}, spec)
+        return _published(
+            entry["path"], {"name": _label(name, settings), **defaults, **params, "origin": entry["origin"]}, spec
+        )
     if name not in registry.methods:
         from benchmark.files import zoo
         from benchmark.methods.adapters.published import is_weights_ref
@@ -113,7 +126,9 @@ def _published(name: str, params: dict[str, Any], spec: str, settings: tuple[str
     try:
         return PublishedModel(path, **params)
     except (TypeError, ValueError) as exc:
-        raise BenchError(f"method '{spec}': {exc} (a weights file takes name=, tile=, overlap=, precision=, input=)") from None
+        raise BenchError(
+            f"method '{spec}': {exc} (a weights file takes name=, tile=, overlap=, precision=, input=)"
+        ) from None
 
 
 @dataclass
@@ -143,15 +158,21 @@ class Resolved:
 
     def plugins(self) -> dict[str, Any]:
         """Origin, target and version of every plug-in in the run (for the manifest)."""
+
         def info(reg, name):
             e = reg.entry(name)
-            return {"origin": e.origin, "target": e.target if isinstance(e.target, str) else repr(e.target), "version": e.version}
+            return {
+                "origin": e.origin,
+                "target": e.target if isinstance(e.target, str) else repr(e.target),
+                "version": e.version,
+            }
 
         bases = {s.base for s in self.specs if s.base in registry.datasets}
         degs = {d.name for s in self.specs for d in s.chain}
         return {
-            "methods": {m.name: m.provenance() or info(registry.methods, m.registry_name or m.name)
-                        for m in self.methods},
+            "methods": {
+                m.name: m.provenance() or info(registry.methods, m.registry_name or m.name) for m in self.methods
+            },
             "metrics": {m.name: info(registry.metrics, m.name) for m in self.metrics},
             "datasets": {b: info(registry.datasets, b) for b in sorted(bases)},
             "degradations": {d: info(registry.degradations, d) for d in sorted(degs) if d in registry.degradations},
@@ -171,7 +192,9 @@ def resolve_run(cfg: RunConfig, root: Path | None, specs: Specs) -> Resolved:
     sets = [resolve(n, root, specs, **params) for n in names]
     if len({s.name for s in sets}) != len(sets):
         raise BenchError("the same data set is named twice")
-    method_names = list(dict.fromkeys(n for ms in plan.values() for n in ms)) if plan else split_list(cfg.methods) or ["identity"]
+    method_names = (
+        list(dict.fromkeys(n for ms in plan.values() for n in ms)) if plan else split_list(cfg.methods) or ["identity"]
+    )
     methods = [make_method(n, specs) for n in method_names]
     _unique_labels(methods, method_names)
     choice = engine.choose(cfg.engine, cfg.precision, resolve_device(cfg.device))
@@ -182,7 +205,9 @@ def resolve_run(cfg: RunConfig, root: Path | None, specs: Specs) -> Resolved:
     for spec in sets:
         for m in methods_for[spec.name]:
             check_scale(m, spec.name, spec.scale)
-    metrics = make_metrics(split_list(cfg.metrics) or list(DEFAULT_METRICS), {"detector": cfg.detector, "captioner": cfg.captioner})
+    metrics = make_metrics(
+        split_list(cfg.metrics) or list(DEFAULT_METRICS), {"detector": cfg.detector, "captioner": cfg.captioner}
+    )
     return Resolved(sets, methods, metrics, methods_for)
 
 
@@ -191,10 +216,15 @@ def _unique_labels(methods: list[Method], specs: list[str]) -> None:
     seen: dict[str, str] = {}
     for m, spec in zip(methods, specs):
         if m.name in seen:
-            same = (f"'{spec}' is given twice" if seen[m.name] == spec
-                    else f"'{seen[m.name]}' and '{spec}' are both labelled '{m.name}' in the results")
+            same = (
+                f"'{spec}' is given twice"
+                if seen[m.name] == spec
+                else f"'{seen[m.name]}' and '{spec}' are both labelled '{m.name}' in the results"
+            )
             renamed = ":".join(p for p in spec.split(":") if not p.startswith("name=")) + f":name={m.name}-2"
-            raise BenchError(f"the same method is named twice: {same}; drop one, or tell them apart with :name= (e.g. '{renamed}')")
+            raise BenchError(
+                f"the same method is named twice: {same}; drop one, or tell them apart with :name= (e.g. '{renamed}')"
+            )
         seen[m.name] = spec
 
 

@@ -17,16 +17,47 @@ import pandas as pd
 from benchmark import __version__
 
 COLUMNS = [
-    "run_id", "dataset", "base", "degradation", "item_id", "frame", "scope",
-    "method", "method_version", "metric", "metric_version", "value", "higher_is_better",
-    "unit", "crop_border", "bpp", "bitrate_kbps", "elapsed_s", "status", "error",
+    "run_id",
+    "dataset",
+    "base",
+    "degradation",
+    "item_id",
+    "frame",
+    "scope",
+    "method",
+    "method_version",
+    "metric",
+    "metric_version",
+    "value",
+    "higher_is_better",
+    "unit",
+    "crop_border",
+    "bpp",
+    "bitrate_kbps",
+    "elapsed_s",
+    "status",
+    "error",
 ]
 DTYPES = {
-    "run_id": "string", "dataset": "string", "base": "string", "degradation": "string",
-    "item_id": "string", "frame": "int64", "scope": "string", "method": "string",
-    "method_version": "string", "metric": "string", "metric_version": "string",
-    "value": "float64", "higher_is_better": "bool", "unit": "string", "crop_border": "int64",
-    "bpp": "float64", "bitrate_kbps": "float64", "elapsed_s": "float64", "status": "string",
+    "run_id": "string",
+    "dataset": "string",
+    "base": "string",
+    "degradation": "string",
+    "item_id": "string",
+    "frame": "int64",
+    "scope": "string",
+    "method": "string",
+    "method_version": "string",
+    "metric": "string",
+    "metric_version": "string",
+    "value": "float64",
+    "higher_is_better": "bool",
+    "unit": "string",
+    "crop_border": "int64",
+    "bpp": "float64",
+    "bitrate_kbps": "float64",
+    "elapsed_s": "float64",
+    "status": "string",
     "error": "string",
 }
 _COLUMN_SET = frozenset(COLUMNS)
@@ -54,9 +85,17 @@ def make_row(**values: Any) -> Row:
     missing = [c for c in COLUMNS if c not in values]
     unknown = [k for k in values if k not in _COLUMN_SET]
     if missing or unknown:
-        raise ValueError("a row needs exactly the columns of results.COLUMNS: "
-                         + "; ".join(x for x in (f"missing {', '.join(missing)}" if missing else "",
-                                                 f"unknown {', '.join(unknown)}" if unknown else "") if x))
+        raise ValueError(
+            "a row needs exactly the columns of results.COLUMNS: "
+            + "; ".join(
+                x
+                for x in (
+                    f"missing {', '.join(missing)}" if missing else "",
+                    f"unknown {', '.join(unknown)}" if unknown else "",
+                )
+                if x
+            )
+        )
     return Row((c, values[c]) for c in COLUMNS)
 
 
@@ -67,8 +106,21 @@ def no_values(**values: Any) -> dict[str, Any]:
 
 
 PACKAGES = [
-    "bench-enhance", "numpy", "torch", "torchvision", "piq", "opencv-python-headless", "pillow", "av",
-    "resize-right", "pandas", "pyarrow", "scikit-image", "scikit-video", "typer", "rich",
+    "bench-enhance",
+    "numpy",
+    "torch",
+    "torchvision",
+    "piq",
+    "opencv-python-headless",
+    "pillow",
+    "av",
+    "resize-right",
+    "pandas",
+    "pyarrow",
+    "scikit-image",
+    "scikit-video",
+    "typer",
+    "rich",
 ]
 
 
@@ -80,7 +132,10 @@ def to_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
 
 def write_scores(out: Path, df: pd.DataFrame) -> None:
     out.mkdir(parents=True, exist_ok=True)
-    for name, writer in (("scores.parquet", lambda p: df.to_parquet(p, index=False)), ("scores.csv", lambda p: df.to_csv(p, index=False))):
+    for name, writer in (
+        ("scores.parquet", lambda p: df.to_parquet(p, index=False)),
+        ("scores.csv", lambda p: df.to_csv(p, index=False)),
+    ):
         tmp = out / f".{name}.tmp"
         writer(tmp)
         os.replace(tmp, out / name)
@@ -99,7 +154,9 @@ def read_scores(run_dir: Path) -> pd.DataFrame:
         from benchmark.run.writer import rows_of
 
         return to_frame(rows_of(log))
-    raise FileNotFoundError(f"{run_dir}: no scores.parquet, scores.csv or rows.jsonl (is it a run directory of `bench run`?)")
+    raise FileNotFoundError(
+        f"{run_dir}: no scores.parquet, scores.csv or rows.jsonl (is it a run directory of `bench run`?)"
+    )
 
 
 def package_versions() -> dict[str, str | None]:
@@ -118,7 +175,12 @@ def git_revision() -> str | None:
         return None
     try:
         rev = subprocess.run(["git", "-C", str(src), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5)
-        dirty = subprocess.run(["git", "-C", str(src), "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True, timeout=5)
+        dirty = subprocess.run(
+            ["git", "-C", str(src), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+        )
     except (OSError, subprocess.SubprocessError):
         return None
     if rev.returncode != 0:
@@ -228,17 +290,28 @@ def run_state(manifest: dict[str, Any]) -> tuple[str, str]:
         return status, status
     resume = "rerun the same command to resume"
     if status == "interrupted":
-        return status, f"incomplete: interrupted by {manifest.get('stopped_by', 'a signal')} at {manifest.get('finished', '?')}; {progress} kept; {resume}"
+        return (
+            status,
+            f"incomplete: interrupted by {manifest.get('stopped_by', 'a signal')} at {manifest.get('finished', '?')}; {progress} kept; {resume}",
+        )
     if status == "failed":
-        return status, f"incomplete: stopped by an error at {manifest.get('finished', '?')} ({manifest.get('stopped_by', '?')}); {resume}"
+        return (
+            status,
+            f"incomplete: stopped by an error at {manifest.get('finished', '?')} ({manifest.get('stopped_by', '?')}); {resume}",
+        )
     if status == "running":
         proc = manifest.get("process") or {}
         alive = _alive(proc)
         if alive is False:
-            return "gone", (f"incomplete: the manifest says running, but its process (pid {proc.get('pid')} on {proc.get('host')}) is gone "
-                            f"(killed: kill -9, out of memory?); {resume}")
+            return "gone", (
+                f"incomplete: the manifest says running, but its process (pid {proc.get('pid')} on {proc.get('host')}) is gone "
+                f"(killed: kill -9, out of memory?); {resume}"
+            )
         if alive is None:
-            return "unknown", f"incomplete: running on {proc.get('host', 'another host')} as far as the manifest says (started {manifest.get('started')})"
+            return (
+                "unknown",
+                f"incomplete: running on {proc.get('host', 'another host')} as far as the manifest says (started {manifest.get('started')})",
+            )
         return "running", f"incomplete: still running (pid {proc.get('pid')}, started {manifest.get('started')})"
     return status, f"status {status!r}"
 
@@ -257,4 +330,6 @@ def check_writable(path: Path, what: str) -> None:
         probe.write_bytes(b"")
         probe.unlink()
     except OSError as exc:
-        raise BenchError(f"{what} {path} is not writable ({exc.strerror or exc}): choose a folder this user can write to") from None
+        raise BenchError(
+            f"{what} {path} is not writable ({exc.strerror or exc}): choose a folder this user can write to"
+        ) from None

@@ -13,11 +13,24 @@ from pathlib import Path
 from typing import Any, Callable
 
 from benchmark.api import digest
-from benchmark.run.config import RunConfig
 from benchmark.errors import BenchError
+from benchmark.run.config import RunConfig
 from benchmark.run.resolve import Resolved
-from benchmark.run.results import (bench_version, check_writable, git_revision, machine, now_utc, package_versions, process_info, read_manifest, run_state,
-                      to_frame, write_artifacts, write_manifest, write_scores)
+from benchmark.run.results import (
+    bench_version,
+    check_writable,
+    git_revision,
+    machine,
+    now_utc,
+    package_versions,
+    process_info,
+    read_manifest,
+    run_state,
+    to_frame,
+    write_artifacts,
+    write_manifest,
+    write_scores,
+)
 from benchmark.run.writer import ROWS_FILE, OutputUnwritable, RowLog
 
 RUNS = Path("runs")
@@ -57,7 +70,11 @@ def write_or_fail(out: Path, write: Callable[[], Any], rows: int | None = None) 
     try:
         write()
     except OSError as exc:
-        kept = f"; the {rows} rows are kept in {out / ROWS_FILE}: make the folder writable and rerun the same command to write the tables" if rows is not None else ""
+        kept = (
+            f"; the {rows} rows are kept in {out / ROWS_FILE}: make the folder writable and rerun the same command to write the tables"
+            if rows is not None
+            else ""
+        )
         raise OutputUnwritable(f"cannot write into the run directory {out} ({exc.strerror or exc}){kept}") from None
 
 
@@ -66,9 +83,18 @@ class RunFolder:
     same folder is refused while this one lives; the lock goes with the process (a killed run
     leaves none that blocks the next)."""
 
-    def __init__(self, out: Path, previous: dict[str, Any] | None, resume: bool, config_digest: str, made: list[Path] | None = None):
+    def __init__(
+        self,
+        out: Path,
+        previous: dict[str, Any] | None,
+        resume: bool,
+        config_digest: str,
+        made: list[Path] | None = None,
+    ):
         self.out, self.previous, self.resume = out, previous, resume
-        self.run_id = previous["run_id"] if resume else f"{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}-{config_digest[:6]}"
+        self.run_id = (
+            previous["run_id"] if resume else f"{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}-{config_digest[:6]}"
+        )
         self.manifest: dict[str, Any] = {}
         self.made = made or []  # the folders this run made (removed again if it fails before its first unit)
         self._lock = None
@@ -79,7 +105,9 @@ class RunFolder:
         (resumed), else a new one; with the manifest of the unfinished run it resumes."""
         found, previous = resumable(cfg, config_digest)  # (None, None) when there is nothing to resume
         out = Path(cfg.out) if cfg.out else found if found is not None else _new_folder(config_digest)
-        made = [p for p in (out, out.parent) if not p.exists()]  # what this run creates (and removes if it fails at once)
+        made = [
+            p for p in (out, out.parent) if not p.exists()
+        ]  # what this run creates (and removes if it fails at once)
         check_writable(out, "the run directory" if not cfg.out and found is not None else "--out")
         folder = cls(out, previous, previous is not None and not cfg.no_cache, config_digest, made)
         folder.lock()
@@ -97,8 +125,10 @@ class RunFolder:
             f.seek(0)
             holder = f.read().strip() or "another process"
             f.close()
-            raise BenchError(f"the run folder {self.out} is in use by another bench run ({holder}); wait for it to finish, "
-                             "or give this run another --out") from None
+            raise BenchError(
+                f"the run folder {self.out} is in use by another bench run ({holder}); wait for it to finish, "
+                "or give this run another --out"
+            ) from None
         f.seek(0)
         f.truncate()
         f.write(f"pid {os.getpid()} on {platform.node()}")
@@ -123,7 +153,9 @@ class RunFolder:
             self._lock = None
 
     # ------------------------------------------------------------------ manifest
-    def start(self, cfg: RunConfig, config: dict[str, Any], config_digest: str, resolved: Resolved, context: dict[str, Any]) -> dict[str, Any]:
+    def start(
+        self, cfg: RunConfig, config: dict[str, Any], config_digest: str, resolved: Resolved, context: dict[str, Any]
+    ) -> dict[str, Any]:
         """Write the manifest of a run that starts (``running``); ``context``: data root, cache, spec files, device."""
         self.manifest = {
             "run_id": self.run_id,
@@ -146,7 +178,10 @@ class RunFolder:
             "results_format": "docs/results.md (one row per value)",
         }
         if self.resume:
-            self.manifest["resumed"] = {"from_started": self.previous.get("started"), "previous_status": self.previous.get("status")}
+            self.manifest["resumed"] = {
+                "from_started": self.previous.get("started"),
+                "previous_status": self.previous.get("status"),
+            }
         self.write()
         return self.manifest
 
@@ -156,8 +191,12 @@ class RunFolder:
     def stopped(self, exc: BaseException, units_done: int) -> None:
         """Record a run stopped by a signal (``interrupted``) or an error (``failed``)."""
         interrupted = isinstance(exc, KeyboardInterrupt)
-        self.manifest.update(finished=now_utc(), status="interrupted" if interrupted else "failed", units_done=units_done,
-                             stopped_by=getattr(exc, "signal_name", "SIGINT") if interrupted else f"{type(exc).__name__}: {exc}")
+        self.manifest.update(
+            finished=now_utc(),
+            status="interrupted" if interrupted else "failed",
+            units_done=units_done,
+            stopped_by=getattr(exc, "signal_name", "SIGINT") if interrupted else f"{type(exc).__name__}: {exc}",
+        )
         try:
             write_manifest(self.out, self.manifest)
         except OSError:
@@ -172,10 +211,20 @@ class RunFolder:
         failures = [f for rec in records for f in rec["failures"]]
         df = to_frame(rows)
         artifacts = _artifacts(records)
-        write_or_fail(self.out, lambda: (write_scores(self.out, df), write_artifacts(self.out, cache_root, artifacts)), rows=len(rows))
+        write_or_fail(
+            self.out,
+            lambda: (write_scores(self.out, df), write_artifacts(self.out, cache_root, artifacts)),
+            rows=len(rows),
+        )
         self.manifest["timings"]["tables_s"] = time.perf_counter() - t_tables
-        self.manifest.update(finished=now_utc(), status="complete" if not failures else "complete with failures", failures=failures,
-                             rows=len(df), units_done=len(units), units_resumed=log.resumed)
+        self.manifest.update(
+            finished=now_utc(),
+            status="complete" if not failures else "complete with failures",
+            failures=failures,
+            rows=len(df),
+            units_done=len(units),
+            units_resumed=log.resumed,
+        )
         self.write(rows=len(rows))
         return df, failures
 
@@ -186,7 +235,9 @@ def _artifacts(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     for rec in records:
         a = rec.get("artifact")
         if a:
-            slot = artifacts.setdefault((a["dataset"], a["item_id"]), {**{k: v for k, v in a.items() if k != "output"}, "outputs": {}})
+            slot = artifacts.setdefault(
+                (a["dataset"], a["item_id"]), {**{k: v for k, v in a.items() if k != "output"}, "outputs": {}}
+            )
             if a.get("output"):
                 slot["outputs"][rec["method"]] = a["output"]
     return list(artifacts.values())
@@ -200,7 +251,7 @@ def _rmdir_if_empty(path: Path) -> None:
 
 
 def _new_folder(config_digest: str) -> Path:
-    stamp = time.strftime('%Y%m%d-%H%M%S', time.gmtime())
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
     out = RUNS / f"{stamp}-{config_digest[:6]}"
     n = 1
     while out.exists():  # the same configuration started twice within a second

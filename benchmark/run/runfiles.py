@@ -24,11 +24,8 @@ import stat
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from benchmark.core.imaging import to_uint8
-
 from benchmark.api import digest
+from benchmark.core.imaging import to_uint8
 from benchmark.errors import warn
 
 KEY = re.compile(r"[0-9a-f]{64}")
@@ -71,14 +68,22 @@ def run_roots(manifest: dict[str, Any], run_dir: Path | None = None) -> list[tup
     """(absolute path, placeholder) of the folders a run's files name, longest first: its cache,
     its data root, its own folder and the home folder (each also as resolved here)."""
     opts = manifest.get("options") if isinstance(manifest.get("options"), dict) else {}
-    pairs = [(manifest.get("cache_dir"), CACHE), (opts.get("cache_dir"), CACHE), (manifest.get("data_root"), DATA),
-             (opts.get("data_root"), DATA), (opts.get("out"), RUN)]
+    pairs = [
+        (manifest.get("cache_dir"), CACHE),
+        (opts.get("cache_dir"), CACHE),
+        (manifest.get("data_root"), DATA),
+        (opts.get("data_root"), DATA),
+        (opts.get("out"), RUN),
+    ]
     if run_dir is not None:
         pairs += [(str(Path(run_dir).absolute()), RUN), (str(Path(run_dir).resolve()), RUN)]
     pairs.append((str(Path.home()), HOME))
     roots = {}
     for path, tag in pairs:
-        for p in {_norm_root(path), _norm_root(os.path.realpath(path)) if isinstance(path, str) and path.startswith("/") else None}:
+        for p in {
+            _norm_root(path),
+            _norm_root(os.path.realpath(path)) if isinstance(path, str) and path.startswith("/") else None,
+        }:
             if p and p not in roots:
                 roots[p] = tag
     return sorted(roots.items(), key=lambda kv: -len(kv[0]))
@@ -165,8 +170,15 @@ def read_artifacts(path: Path, say: bool = True) -> dict[str, Any]:
 
 def public_items(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Items with their data set, item id and method names as a site shows them (:func:`public_name`)."""
-    return [{**it, "dataset": public_name(it["dataset"]), "item_id": public_name(it["item_id"]),
-             "outputs": {public_name(m): k for m, k in it["outputs"].items()}} for it in items]
+    return [
+        {
+            **it,
+            "dataset": public_name(it["dataset"]),
+            "item_id": public_name(it["item_id"]),
+            "outputs": {public_name(m): k for m, k in it["outputs"].items()},
+        }
+        for it in items
+    ]
 
 
 def public_artifacts(art: dict[str, Any], roots: list[tuple[str, str]]) -> dict[str, Any]:
@@ -176,7 +188,9 @@ def public_artifacts(art: dict[str, Any], roots: list[tuple[str, str]]) -> dict[
     items = []
     for it in public_items(art["items"]):
         src = redact(it["source"], roots) if isinstance(it.get("source"), str) else None
-        items.append(redact({**it, "source": src if isinstance(src, str) and src.startswith(DATA + "/") else None}, roots))
+        items.append(
+            redact({**it, "source": src if isinstance(src, str) and src.startswith(DATA + "/") else None}, roots)
+        )
     return {"cache_dir": CACHE, "items": items}
 
 
@@ -234,7 +248,13 @@ def frame_meta(cache_dir: Any, key: Any) -> dict[str, Any] | None:
     if unsealed(key, meta) is not None:
         return None
     n, files = meta.get("frames"), meta.get("files")
-    if not (isinstance(n, int) and n >= 1 and isinstance(files, list) and len(files) == n and all(isinstance(f, str) for f in files)):
+    if not (
+        isinstance(n, int)
+        and n >= 1
+        and isinstance(files, list)
+        and len(files) == n
+        and all(isinstance(f, str) for f in files)
+    ):
         return None
     if meta.get("dtype") not in (None, FLOAT_DTYPE):
         return None
@@ -244,8 +264,8 @@ def frame_meta(cache_dir: Any, key: Any) -> dict[str, Any] | None:
 def frame_png(meta: dict[str, Any], key: str, index: int) -> bytes | None:
     """Frame ``index`` of a checked frame set (:func:`frame_meta`) as PNG bytes (a float frame
     rounded to uint8), or None when the file is missing, not regular or not what its checksum says."""
-    from benchmark.run.cache import decode_npy, frame_name
     from benchmark.core.imaging import encode_png
+    from benchmark.run.cache import decode_npy, frame_name
 
     dtype = meta.get("dtype")
     p = _regular_under(meta["root"], ("frames", key[:2], key, frame_name(index, dtype)))
@@ -285,7 +305,7 @@ def source_path(source: Any) -> Path | None:
         return None
     if source.startswith(DATA + "/"):
         root = local_data_root()
-        return root / source[len(DATA) + 1:] if root is not None else None
+        return root / source[len(DATA) + 1 :] if root is not None else None
     return Path(source) if os.path.isabs(source) else None
 
 
@@ -309,15 +329,17 @@ def trusted_source(source: Any, reference_key: Any) -> tuple[Path | None, str | 
 def _is_reference(src: Path, reference_key: str) -> bool:
     """Whether the content of ``src`` (an image file, a frame folder, a video file, as the
     folder loaders fingerprint them) is the unscaled reference ``reference_key``."""
-    from benchmark.datasets.base import list_images
     from benchmark.core.imaging import IMAGE_EXTS, sha256_file
+    from benchmark.datasets.base import list_images
 
     def ref(*fingerprint: Any) -> str:
         return digest("reference", digest(*fingerprint))
 
     if src.is_dir():
         hashes = [sha256_file(f) for f in list_images(src)]
-        return any(ref("frame-folder", hashes[:k]) == reference_key for k in range(len(hashes), 0, -1))  # any --max-frames
+        return any(
+            ref("frame-folder", hashes[:k]) == reference_key for k in range(len(hashes), 0, -1)
+        )  # any --max-frames
     sha = sha256_file(src)
     if src.suffix.lower() in IMAGE_EXTS:
         return ref("image-file", sha) == reference_key
@@ -326,8 +348,15 @@ def _is_reference(src: Path, reference_key: str) -> bool:
 
 # ----------------------------------------------------------------------------- manifest and scores
 #: manifest fields readers use, with the type each must have when present
-MANIFEST_TYPES = {"started": (str,), "finished": (str,), "status": (str,), "process": (dict,), "command": (list, str),
-                  "options": (dict,), "config": (dict,)}
+MANIFEST_TYPES = {
+    "started": (str,),
+    "finished": (str,),
+    "status": (str,),
+    "process": (dict,),
+    "command": (list, str),
+    "options": (dict,),
+    "config": (dict,),
+}
 
 
 def manifest_problem(manifest: Any) -> str | None:
@@ -350,12 +379,16 @@ def checked_rows(df, where: str):
     missing = [c for c in COLUMNS if c not in df.columns]
     if missing and len(df):
         raise ValueError(f"{where} has no {', '.join(map(repr, missing[:4]))} column{'s' if len(missing) > 1 else ''}")
-    df = df.reindex(columns=[*COLUMNS, *(c for c in df.columns if c not in COLUMNS)])  # a newer bench's extra columns kept
+    df = df.reindex(
+        columns=[*COLUMNS, *(c for c in df.columns if c not in COLUMNS)]
+    )  # a newer bench's extra columns kept
     for col, dtype in DTYPES.items():
         try:
             df[col] = df[col].astype(dtype) if dtype != "int64" else pd.to_numeric(df[col], errors="raise")
         except (TypeError, ValueError, OverflowError) as exc:
-            raise ValueError(f"{where}: its {col!r} column holds values that are not {dtype} ({' '.join(str(exc).split())[:80]})") from None
+            raise ValueError(
+                f"{where}: its {col!r} column holds values that are not {dtype} ({' '.join(str(exc).split())[:80]})"
+            ) from None
     if len(df) and not df["metric"].notna().all():
         raise ValueError(f"{where}: a row has no metric")
     return df
@@ -385,6 +418,8 @@ def read_run_scores(run_dir: Path):
                 have = set()
             missing = [c for c in COLUMNS if c not in have]
             if missing:
-                raise ValueError(f"{where} has no {', '.join(map(repr, missing[:4]))} column{'s' if len(missing) > 1 else ''}") from None
+                raise ValueError(
+                    f"{where} has no {', '.join(map(repr, missing[:4]))} column{'s' if len(missing) > 1 else ''}"
+                ) from None
         raise ValueError(f"{where} cannot be read ({type(exc).__name__}: {' '.join(str(exc).split())[:160]})") from None
     return checked_rows(df, where)

@@ -16,17 +16,28 @@ import time
 from typing import Any
 
 from benchmark.api import CorpusMetric
-from benchmark.run.config import (DEFAULT_DATASETS, DEFAULT_MAX_FRAMES, DEFAULT_MAX_PIXELS, DEFAULT_METRICS, DEFAULT_PLAN, ENV_MAX_PIXELS, RunConfig,
-                     RunResult, max_pixels, resolve_device, split_list)
+from benchmark.core.names import Specs
+from benchmark.core.progress import Progress
 from benchmark.datasets.base import data_root as resolve_data_root
+from benchmark.metrics.cost import COST_METRICS
+from benchmark.run.config import (
+    DEFAULT_DATASETS,
+    DEFAULT_MAX_FRAMES,
+    DEFAULT_MAX_PIXELS,
+    DEFAULT_METRICS,
+    DEFAULT_PLAN,
+    ENV_MAX_PIXELS,
+    RunConfig,
+    RunResult,
+    max_pixels,
+    resolve_device,
+    split_list,
+)
 from benchmark.run.executors import make_executor
 from benchmark.run.interrupts import RunInterrupted, interrupt_on_signals
 from benchmark.run.keys import corpus_unit_key, cost_key, cost_unit_key, crop_border
 from benchmark.run.measure import cost_enabled
-from benchmark.metrics.cost import COST_METRICS
-from benchmark.core.names import Specs
 from benchmark.run.plan import Plan, dry_run, make_plan
-from benchmark.core.progress import Progress
 from benchmark.run.resolve import Resolved, make_method, parse_settings, resolve_run
 from benchmark.run.rundir import RunFolder, resumable, run_config, write_or_fail
 from benchmark.run.stages.corpus import collect, corpus_cached, corpus_rows
@@ -37,8 +48,23 @@ from benchmark.run.work import UnitWorker, open_cache, worker_config
 from benchmark.run.workers import for_run
 from benchmark.run.writer import ROWS_FILE, RowLog, read_records, write_plan
 
-__all__ = ["Runner", "RunConfig", "RunResult", "RunInterrupted", "run", "make_method", "parse_settings", "split_list", "resolve_device",
-           "DEFAULT_DATASETS", "DEFAULT_MAX_FRAMES", "DEFAULT_MAX_PIXELS", "DEFAULT_METRICS", "DEFAULT_PLAN", "ENV_MAX_PIXELS"]
+__all__ = [
+    "Runner",
+    "RunConfig",
+    "RunResult",
+    "RunInterrupted",
+    "run",
+    "make_method",
+    "parse_settings",
+    "split_list",
+    "resolve_device",
+    "DEFAULT_DATASETS",
+    "DEFAULT_MAX_FRAMES",
+    "DEFAULT_MAX_PIXELS",
+    "DEFAULT_METRICS",
+    "DEFAULT_PLAN",
+    "ENV_MAX_PIXELS",
+]
 
 
 class Runner:
@@ -67,11 +93,22 @@ class Runner:
             folder.unlock()
             self.close()
 
-    def _run(self, resolved: Resolved, device: str, folder: RunFolder, config, config_digest: str, progress: bool | None) -> RunResult:
+    def _run(
+        self, resolved: Resolved, device: str, folder: RunFolder, config, config_digest: str, progress: bool | None
+    ) -> RunResult:
         cfg, out = self.cfg, folder.out
-        manifest = folder.start(cfg, config, config_digest, resolved, {
-            "data_root": str(self.root) if self.root else None, "cache_dir": str(self.cache.root), "spec_files": self.specs.files,
-            "device": device})
+        manifest = folder.start(
+            cfg,
+            config,
+            config_digest,
+            resolved,
+            {
+                "data_root": str(self.root) if self.root else None,
+                "cache_dir": str(self.cache.root),
+                "spec_files": self.specs.files,
+                "device": device,
+            },
+        )
         log = RowLog(out, resume=folder.resume)
         manifest["timings"] = timings = {}
         show = sys.stdout.isatty() if progress is None else progress
@@ -79,7 +116,9 @@ class Runner:
         try:
             with interrupt_on_signals(), Progress(show) as bar:
                 t_plan = time.perf_counter()
-                plan = make_plan(resolved, cfg, max_pixels(cfg.max_pixels))  # lists items up front: a missing set fails before any work
+                plan = make_plan(
+                    resolved, cfg, max_pixels(cfg.max_pixels)
+                )  # lists items up front: a missing set fails before any work
                 todo = [u for u in plan.units if self._todo(log, u, plan, resolved)]
                 manifest["units"] = len(plan.units)
                 write_or_fail(out, lambda: write_plan(out, plan.units, {u.key for u in todo}))
@@ -92,8 +131,16 @@ class Runner:
                     if self.console is not None and not chosen.forced:
                         self.console.print(chosen.line, soft_wrap=True, highlight=False, markup=False)
                 manifest["engines"] = {m.name: m.engine.tag for m in resolved.methods if m.engine is not None}
-                executor = make_executor(name, worker, worker_config(cfg, self.cache.root, self.root), resolved.plugin_names(),
-                                         workers, cfg.ray_address, cfg.retries, bar)
+                executor = make_executor(
+                    name,
+                    worker,
+                    worker_config(cfg, self.cache.root, self.root),
+                    resolved.plugin_names(),
+                    workers,
+                    cfg.ray_address,
+                    cfg.retries,
+                    bar,
+                )
                 manifest["executor"] = executor.describe()
                 bar.start_dataset(f"units ({executor.name})", len(todo))
                 timings["plan_s"] = time.perf_counter() - t_plan
@@ -116,16 +163,37 @@ class Runner:
         df, failures = folder.finish(log, units, self.cache.root)
         return RunResult(out, folder.run_id, df, failures, manifest)
 
-    def _execute(self, executor, todo, plan: Plan, resolved: Resolved, run_id: str, log: RowLog, bar, timings: dict[str, float]) -> None:
+    def _execute(
+        self, executor, todo, plan: Plan, resolved: Resolved, run_id: str, log: RowLog, bar, timings: dict[str, float]
+    ) -> None:
         """Run the units to do and append each result to the log as it comes."""
         t_exec = time.perf_counter()
         measured = []
         for unit, result in executor.run(todo, run_id):
             rows, failures, art, corpus = self._result_rows(unit, result, plan, resolved, run_id)
-            if result.error is None and not failures and result.computed:  # a unit read from the cache says nothing of its cost
-                measured.append((cost_key(resolved.method(unit.dataset, unit.method), resolved.metrics), unit.method, unit.pixels, result.seconds))
-            log.append(unit.key, rows, failures, dataset=unit.dataset, item_id=unit.item_id, method=unit.method,
-                       artifact=art, corpus=corpus, seconds=result.seconds, cost=result.cost)
+            if (
+                result.error is None and not failures and result.computed
+            ):  # a unit read from the cache says nothing of its cost
+                measured.append(
+                    (
+                        cost_key(resolved.method(unit.dataset, unit.method), resolved.metrics),
+                        unit.method,
+                        unit.pixels,
+                        result.seconds,
+                    )
+                )
+            log.append(
+                unit.key,
+                rows,
+                failures,
+                dataset=unit.dataset,
+                item_id=unit.item_id,
+                method=unit.method,
+                artifact=art,
+                corpus=corpus,
+                seconds=result.seconds,
+                cost=result.cost,
+            )
             bar.item_done()
         executor.close()
         timings["execute_s"] = time.perf_counter() - t_exec
@@ -135,7 +203,11 @@ class Runner:
     def _todo(self, log: RowLog, unit, plan: Plan, resolved: Resolved) -> bool:
         """Whether ``unit`` is still to do (not finished in the log, or its corpus predictions gone)."""
         rec = log.finished(unit.key)
-        if rec is not None and rec.get("corpus") and not corpus_cached(self.cache, rec["corpus"], resolved.metrics, plan.item(unit)):
+        if (
+            rec is not None
+            and rec.get("corpus")
+            and not corpus_cached(self.cache, rec["corpus"], resolved.metrics, plan.item(unit))
+        ):
             return True
         return rec is None
 
@@ -145,8 +217,15 @@ class Runner:
         if result.error is not None:
             spec, item = resolved.spec(unit.dataset), plan.item(unit)
             base = base_row(run_id, spec, item, crop_border(self.cfg.crop_border, spec))
-            rows, failures = error_rows(base, spec, item, resolved.method(unit.dataset, unit.method), resolved.metrics,
-                                        f"unit {unit.key[:12]}", result.error)
+            rows, failures = error_rows(
+                base,
+                spec,
+                item,
+                resolved.method(unit.dataset, unit.method),
+                resolved.metrics,
+                f"unit {unit.key[:12]}",
+                result.error,
+            )
             return rows, failures, None, {}
         for pkey, value in result.predictions.items():
             if self.cache.get_json(pkey) is None:
@@ -180,10 +259,14 @@ class Runner:
         for spec in resolved.specs:
             units = [u for u in plan.units if u.dataset == spec.name]
             records = [(u.method, (log.done.get(u.key) or {}).get("cost")) for u in units]
-            methods = resolved.methods_for[spec.name]  # the key says which units had a record: one that has one now renews the rows
+            methods = resolved.methods_for[
+                spec.name
+            ]  # the key says which units had a record: one that has one now renews the rows
             key = cost_unit_key(spec, methods, COST_METRICS, [(u.key, bool(r)) for u, (_, r) in zip(units, records)])
             if log.finished(key) is None:
-                log.append(key, cost_rows(spec, methods, run_id, records), [], dataset=spec.name, item_id="*", method="*")
+                log.append(
+                    key, cost_rows(spec, methods, run_id, records), [], dataset=spec.name, item_id="*", method="*"
+                )
             keys.append(key)
         return keys
 
@@ -196,7 +279,11 @@ class Runner:
         _, config_digest = run_config(self.cfg, resolved)
         plan = make_plan(resolved, self.cfg, max_pixels(self.cfg.max_pixels))
         run_dir = resumable(self.cfg, config_digest)[0]
-        done = {r["unit"] for r in read_records(run_dir / ROWS_FILE)[0] if not r.get("failures")} if run_dir is not None else set()
+        done = (
+            {r["unit"] for r in read_records(run_dir / ROWS_FILE)[0] if not r.get("failures")}
+            if run_dir is not None
+            else set()
+        )
         result = dry_run(plan, resolved, self.cfg, self.cache, done)
         self.close()
         return {**result, "run_dir": str(run_dir) if run_dir else None, "config_digest": config_digest}

@@ -16,18 +16,19 @@ from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
-from benchmark.core import engine, environment
 from benchmark.api import Context, CorpusMetric, Item, Method, Metric
+from benchmark.core import engine, environment
+from benchmark.core.debug import debug
+from benchmark.core.names import DatasetSpec, Specs
+from benchmark.core.paths import expand as expand_path
+from benchmark.core.progress import NO_BAR
+from benchmark.datasets.base import data_root as resolve_data_root
+from benchmark.errors import BenchError, warn
 from benchmark.run.cache import Cache, CacheDamaged, default_cache_dir
 from benchmark.run.config import RunConfig, max_pixels, resolve_device
-from benchmark.datasets.base import data_root as resolve_data_root
-from benchmark.core.debug import debug
-from benchmark.errors import BenchError, warn
 from benchmark.run.keys import crop_border
 from benchmark.run.measure import cost_enabled
-from benchmark.core.names import DatasetSpec, Specs
 from benchmark.run.plan import limit_pixels
-from benchmark.core.progress import NO_BAR
 from benchmark.run.resolve import Resolved, resolve_run
 from benchmark.run.stages import degrade, degraded_frames, reference, restore, score
 from benchmark.run.stages.corpus import predict_unit, unit_predictions
@@ -35,7 +36,6 @@ from benchmark.run.stages.cost import CostProbe, unit_record
 from benchmark.run.stages.restore import input_note
 from benchmark.run.stages.rows import base_row, error_rows, score_rows
 from benchmark.run.unit import Unit, UnitResult
-from benchmark.core.paths import expand as expand_path
 
 THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 
@@ -56,7 +56,14 @@ def open_cache(cfg: RunConfig) -> tuple[Cache, tempfile.TemporaryDirectory | Non
 class UnitWorker:
     """Runs units of one run configuration; readies each method and metric once."""
 
-    def __init__(self, cfg: RunConfig, resolved: Resolved, cache: Cache, device: str, items: dict[tuple[str, str], Item] | None = None):
+    def __init__(
+        self,
+        cfg: RunConfig,
+        resolved: Resolved,
+        cache: Cache,
+        device: str,
+        items: dict[tuple[str, str], Item] | None = None,
+    ):
         self.cfg, self.resolved, self.cache, self.device = cfg, resolved, cache, device
         self.items = items if items is not None else {}
         self.max_pixels = max_pixels(cfg.max_pixels)
@@ -90,8 +97,10 @@ class UnitWorker:
             for item in spec.dataset.items():
                 self.items[(spec.name, item.item_id)] = limit_pixels(item, self.max_pixels)
             if key not in self.items:
-                raise BenchError(f"{unit.dataset}: no item {unit.item_id!r} here (the worker sees other data than the driver: "
-                                 "put the data sets on storage every node reads at the same path)")
+                raise BenchError(
+                    f"{unit.dataset}: no item {unit.item_id!r} here (the worker sees other data than the driver: "
+                    "put the data sets on storage every node reads at the same path)"
+                )
         return self.items[key]
 
     # ------------------------------------------------------------------ units
@@ -118,15 +127,24 @@ class UnitWorker:
         self._computed = False
         for attempt in (1, 2):
             try:
-                rows, failures, art, corpus, cost = self._unit(spec, item, method, run_id, prepared, unit.fingerprint, bar or NO_BAR)
+                rows, failures, art, corpus, cost = self._unit(
+                    spec, item, method, run_id, prepared, unit.fingerprint, bar or NO_BAR
+                )
                 break
             except CacheDamaged as exc:  # the entry is gone now: compute it again, once
                 warn(f"{exc}; recomputing it")
                 prepared.clear()
                 if attempt == 2:
                     raise
-        return UnitResult(rows=rows, failures=failures, artifact=art, corpus=corpus, cost=cost,
-                          seconds=time.perf_counter() - t0, computed=self._computed)
+        return UnitResult(
+            rows=rows,
+            failures=failures,
+            artifact=art,
+            corpus=corpus,
+            cost=cost,
+            seconds=time.perf_counter() - t0,
+            computed=self._computed,
+        )
 
     def unit_predictions(self, result: UnitResult) -> dict[str, Any]:
         return unit_predictions(self.cache, self.resolved.metrics, result.corpus)
@@ -135,41 +153,77 @@ class UnitWorker:
         """Reference and degraded input of an item (cached), or the exception that stopped them."""
         try:
             ref_key, ref_frames = reference(self.cache, spec, item, fingerprint)
-            deg_key, info = degrade(self.cache, spec, item, ref_key, ref_frames, bar.stage(f"degrade {item.item_id}", None), self.cfg.seed)
+            deg_key, info = degrade(
+                self.cache, spec, item, ref_key, ref_frames, bar.stage(f"degrade {item.item_id}", None), self.cfg.seed
+            )
         except CacheDamaged:
             raise
         except (Exception, SystemExit) as exc:
             debug(exc)
             return {"error": _as_error(exc)}
-        art = {"dataset": spec.name, "item_id": item.item_id, "kind": item.kind, "reference": ref_key, "source": item.source,
-               "degraded": deg_key, "scale": spec.scale}
+        art = {
+            "dataset": spec.name,
+            "item_id": item.item_id,
+            "kind": item.kind,
+            "reference": ref_key,
+            "source": item.source,
+            "degraded": deg_key,
+            "scale": spec.scale,
+        }
         return {"ref_key": ref_key, "ref_frames": ref_frames, "deg_key": deg_key, "info": info, "art": art}
 
-    def _unit(self, spec: DatasetSpec, item: Item, method: Method, run_id: str, prepared: dict[str, Any], fingerprint: str, bar):
+    def _unit(
+        self,
+        spec: DatasetSpec,
+        item: Item,
+        method: Method,
+        run_id: str,
+        prepared: dict[str, Any],
+        fingerprint: str,
+        bar,
+    ):
         """(rows, failures, artifact, corpus entries, cost record or None) of one (item, method)
         unit; a failure becomes error rows naming its stage."""
         metrics, crop = self.resolved.metrics, crop_border(self.cfg.crop_border, spec)
         if not prepared:
             prepared.update(self._prepare(spec, item, fingerprint, bar))
         if "error" in prepared:
-            rows, failures = error_rows(base_row(run_id, spec, item, crop), spec, item, method, metrics, "reference/degradation", prepared["error"])
+            base = base_row(run_id, spec, item, crop)
+            rows, failures = error_rows(base, spec, item, method, metrics, "reference/degradation", prepared["error"])
             return rows, failures, None, {}, None
         ref_key, ref_frames, deg_key = prepared["ref_key"], prepared["ref_frames"], prepared["deg_key"]
         base = base_row(run_id, spec, item, crop, prepared["info"])
         art = dict(prepared["art"])
         stage = "method"
         try:
-            ctx = Context(scale=spec.scale, degradation=spec.degradation, item_id=item.item_id, kind=item.kind, fps=item.fps,
-                          device=self.device, seed=self.cfg.seed)
+            ctx = self._context(spec, item)
             deg = degraded_frames(self.cache, deg_key, ref_key, ref_frames)
             probe = CostProbe(self.cache, method, spec, ctx, self.device) if self.cost else None
-            out_key, meta, _ = restore(self.cache, method, spec, ctx, deg_key, deg, self.cfg.batch_size,
-                                       bar.stage(f"{method.name} {item.item_id}", None), self.setup, probe)
+            out_key, meta, _ = restore(
+                self.cache,
+                method,
+                spec,
+                ctx,
+                deg_key,
+                deg,
+                self.cfg.batch_size,
+                bar.stage(f"{method.name} {item.item_id}", None),
+                self.setup,
+                probe,
+            )
             if probe is not None:  # when the output came from the cache and the probe did not: one call apart
                 probe.ensure(lambda: degraded_frames(self.cache, deg_key, ref_key, ref_frames), self.setup)
             art["output"] = out_key
             stage = "scoring"
-            scores, computed = score(self.cache, metrics, out_key, ref_key, ref_frames, crop, bar.stage(f"score {item.item_id}", meta["frames"]))
+            scores, computed = score(
+                self.cache,
+                metrics,
+                out_key,
+                ref_key,
+                ref_frames,
+                crop,
+                bar.stage(f"score {item.item_id}", meta["frames"]),
+            )
             self._computed |= computed
         except CacheDamaged:
             raise
@@ -178,15 +232,45 @@ class UnitWorker:
             rows, failures = error_rows(base, spec, item, method, metrics, stage, _as_error(exc))
             return rows, failures, art, {}, None
         # float input rounded to uint8 for an 8-bit-only method: the rows' method_version says so
-        rows, failures = score_rows(base, spec, item, method, metrics, scores, meta["frames"], meta.get("seconds", float("nan")),
-                                    input_note(meta))
+        rows, failures = score_rows(
+            base,
+            spec,
+            item,
+            method,
+            metrics,
+            scores,
+            meta["frames"],
+            meta.get("seconds", float("nan")),
+            input_note(meta),
+        )
+        corpus = self._predictions(spec, item, method, out_key, ref_key, ref_frames, failures)
+        return rows, failures, art, corpus, unit_record(probe, method, spec, meta) if probe is not None else None
+
+    def _context(self, spec: DatasetSpec, item: Item) -> Context:
+        """What the method may know of the item it restores."""
+        return Context(
+            scale=spec.scale,
+            degradation=spec.degradation,
+            item_id=item.item_id,
+            kind=item.kind,
+            fps=item.fps,
+            device=self.device,
+            seed=self.cfg.seed,
+        )
+
+    def _predictions(
+        self, spec: DatasetSpec, item: Item, method: Method, out_key: str, ref_key: str, ref_frames, failures: list[str]
+    ) -> dict[str, dict[str, str]]:
+        """The unit's corpus predictions (cached) per corpus metric; a failed one is a failure line."""
         corpus: dict[str, dict[str, str]] = {}
-        for met in (m for m in metrics if isinstance(m, CorpusMetric)):
-            corpus[met.name], computed = predict_unit(self.cache, met, item, out_key, ref_key, ref_frames, self.cfg.batch_size, self.setup)
+        for met in (m for m in self.resolved.metrics if isinstance(m, CorpusMetric)):
+            corpus[met.name], computed = predict_unit(
+                self.cache, met, item, out_key, ref_key, ref_frames, self.cfg.batch_size, self.setup
+            )
             self._computed |= computed
             if "error" in corpus[met.name]:
                 failures.append(f"{spec.name} / {method.name} / {met.name}: {corpus[met.name]['error']}")
-        return rows, failures, art, corpus, unit_record(probe, method, spec, meta) if probe is not None else None
+        return corpus
 
 
 def _as_error(exc: BaseException) -> Exception:
@@ -201,8 +285,16 @@ def worker_config(cfg: RunConfig, cache_root: Path, data_root: Path | None) -> R
     """The configuration a worker builds its :class:`UnitWorker` from: the run's, with the
     data root, cache folder and whether to measure costs made explicit (a worker has neither
     the driver's environment nor its throw-away cache)."""
-    return replace(cfg, cache_dir=str(cache_root), no_cache=False, data_root=str(data_root) if data_root else cfg.data_root,
-                   out=None, executor="serial", workers=None, cost=cost_enabled(cfg.cost))
+    return replace(
+        cfg,
+        cache_dir=str(cache_root),
+        no_cache=False,
+        data_root=str(data_root) if data_root else cfg.data_root,
+        out=None,
+        executor="serial",
+        workers=None,
+        cost=cost_enabled(cfg.cost),
+    )
 
 
 _WORKER: dict[str, Any] = {}
@@ -237,7 +329,9 @@ def _worker(cfg: RunConfig, plugins: list[tuple[str, str, str]], threads: int | 
     return _WORKER["worker"]
 
 
-def run_unit_remote(cfg: RunConfig, plugins, threads: int | None, unit: Unit, run_id: str, cwd: str | None = None) -> UnitResult:
+def run_unit_remote(
+    cfg: RunConfig, plugins, threads: int | None, unit: Unit, run_id: str, cwd: str | None = None
+) -> UnitResult:
     """Entry point of a unit in a worker (process or Ray task): its result, with the
     predictions the driver needs for corpus metrics. ``cwd``: the driver's working folder,
     entered where it exists, so that relative data-set paths mean the same (a Ray worker

@@ -134,7 +134,9 @@ def for_run(cfg: Any, todo: list[Any], resolved: Any, cache: Any, device: str) -
         return has_network(resolved.method(u.dataset, u.method))
 
     def cached(u) -> bool:
-        out = keys(resolved.spec(u.dataset), u.fingerprint, resolved.method(u.dataset, u.method), cfg.seed, u.item_id)[2]
+        out = keys(resolved.spec(u.dataset), u.fingerprint, resolved.method(u.dataset, u.method), cfg.seed, u.item_id)[
+            2
+        ]
         return cache.has_frames(out)
 
     if cfg.workers is not None:

@@ -114,7 +114,9 @@ def rows_of(path: Path) -> list[dict[str, Any]]:
     lines are said in one warning naming the file and the count."""
     records, _, damaged, _ = scan(path)
     if damaged:
-        warn(f"{path}: {damaged} damaged line{'s' if damaged > 1 else ''} skipped (not a record of bench run); the rows read are incomplete")
+        warn(
+            f"{path}: {damaged} damaged line{'s' if damaged > 1 else ''} skipped (not a record of bench run); the rows read are incomplete"
+        )
     last: dict[str, dict[str, Any]] = {}
     for rec in records:
         last.pop(rec["unit"], None)
@@ -162,7 +164,9 @@ class RowLog:
         try:
             self._f.write(line)
             self._f.flush()  # in the OS now: a killed process loses nothing
-            if time.monotonic() - self._synced > SYNC_EVERY_S:  # on disk at least once a second (power loss), not per unit
+            if (
+                time.monotonic() - self._synced > SYNC_EVERY_S
+            ):  # on disk at least once a second (power loss), not per unit
                 os.fsync(self._f.fileno())
                 self._synced = time.monotonic()
         except OSError as exc:
@@ -200,7 +204,19 @@ def write_plan(out: Path, units, todo: set[str]) -> Path:
     tmp = path.with_suffix(".jsonl.tmp")
     with open(tmp, "w") as f:
         for u in units:
-            f.write(json.dumps({"unit": u.key, "dataset": u.dataset, "item_id": u.item_id, "method": u.method,
-                                "frames": u.frames, "pixels": u.pixels, "todo": u.key in todo}) + "\n")
+            f.write(
+                json.dumps(
+                    {
+                        "unit": u.key,
+                        "dataset": u.dataset,
+                        "item_id": u.item_id,
+                        "method": u.method,
+                        "frames": u.frames,
+                        "pixels": u.pixels,
+                        "todo": u.key in todo,
+                    }
+                )
+                + "\n"
+            )
     os.replace(tmp, path)
     return path

@@ -33,8 +33,8 @@ from .gate import UPLOAD_OVERHEAD, Gate, check_token, log_config
 from .handlers import add_error_handlers
 from .leaderboards import SiteFiles, nav_html
 from .sessions import Sessions
-from .threads import CutAtStop, DaemonPool, end_if_busy
 from .state import LIVE_DEFAULT, TEMPLATES, AppState, ServeConfig, available_methods  # noqa: F401  (imported from here too)
+from .threads import CutAtStop, DaemonPool, end_if_busy
 
 STATIC = Path(__file__).parent / "static"
 LOOPBACK_NAMES = ["localhost", "127.0.0.1", "[::1]"]
@@ -83,8 +83,14 @@ def create_app(cfg: ServeConfig):
     and :class:`.threads.CutAtStop` (``.fastapi`` is the FastAPI app itself)."""
     st = AppState(cfg)
     # max_body_size: FastAPI's own cap on any body, also one sent without a length (chunked)
-    app = FastAPI(title="bench serve", docs_url=None, redoc_url=None, openapi_url=None, lifespan=_lifespan,
-                  max_body_size=cfg.limits.max_upload_bytes + UPLOAD_OVERHEAD)
+    app = FastAPI(
+        title="bench serve",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+        lifespan=_lifespan,
+        max_body_size=cfg.limits.max_upload_bytes + UPLOAD_OVERHEAD,
+    )
     app.state.serve = st
     app.state.jobs = st.jobs
     app.state.cfg = cfg
@@ -114,12 +120,21 @@ def serve(cfg: ServeConfig, host: str = "127.0.0.1", port: int = 8000, log_level
 
     check_token(cfg.token)
     if not is_loopback(host) and not cfg.token:
-        raise BenchError(f"--host {host} is reachable from other machines: pass --token T (every request then needs it), "
-                         "or bind 127.0.0.1")
+        raise BenchError(
+            f"--host {host} is reachable from other machines: pass --token T (every request then needs it), "
+            "or bind 127.0.0.1"
+        )
     if not cfg.token and cfg.allowed_hosts is None:
         cfg = dataclasses.replace(cfg, allowed_hosts=LOOPBACK_NAMES + ([host] if host not in LOOPBACK_NAMES else []))
     try:
-        uvicorn.run(create_app(cfg), host=host, port=port, log_level=log_level, ws_max_size=8 * 1024 * 1024, log_config=log_config(),
-                    timeout_graceful_shutdown=STOP_GRACE_S)
+        uvicorn.run(
+            create_app(cfg),
+            host=host,
+            port=port,
+            log_level=log_level,
+            ws_max_size=8 * 1024 * 1024,
+            log_config=log_config(),
+            timeout_graceful_shutdown=STOP_GRACE_S,
+        )
     finally:
         end_if_busy()  # a job cut off by the stop (marked so) is not waited for, and cannot abort the exit

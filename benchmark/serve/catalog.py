@@ -38,7 +38,9 @@ def _measured(name: str) -> str:
     """``about N bytes per output pixel (about G GB for 4096x4096 out)``, from :data:`MEASURED`."""
     pixels, mib = MEASURED[name]
     per_pixel = mib * 2**20 / pixels
-    return f"about {per_pixel:.0f} bytes per output pixel (about {per_pixel * 4096 * 4096 / 1e9:.1f} GB for 4096x4096 out)"
+    return (
+        f"about {per_pixel:.0f} bytes per output pixel (about {per_pixel * 4096 * 4096 / 1e9:.1f} GB for 4096x4096 out)"
+    )
 
 
 #: built-in methods that are no network, and their memory (whole pictures: measured by perf/serve_memory.py)
@@ -62,7 +64,7 @@ def task_of(name: str, scale: int | None, window: tuple[int, int]) -> str:
 
 def sizes(scale: int | None, max_pixels: int) -> str:
     """What a method accepts and makes: the pixel limit of an upload and the output it means."""
-    side = int(max_pixels ** 0.5)
+    side = int(max_pixels**0.5)
     limit = f"{side}x{side}" if side * side == max_pixels else f"{max_pixels:,} pixels"
     if scale is None:
         return f"input times the scale you choose (1-8), up to {limit} per image or frame, input and output"
@@ -80,13 +82,15 @@ def memory(name: str, kind: str, budget_mb: float) -> str:
         return "its base method's (identity by default); a network base is tiled"
     if kind == "method" and name not in TASKS:
         return "a plug-in: as its own code does"
-    return (f"tiled: the network's activations stay within a memory budget of {budget_mb:.0f} MiB (BENCH_MEMORY_BUDGET), "
-            "so any accepted size runs; the whole input and output pictures come on top")
+    return (
+        f"tiled: the network's activations stay within a memory budget of {budget_mb:.0f} MiB (BENCH_MEMORY_BUDGET), "
+        "so any accepted size runs; the whole input and output pictures come on top"
+    )
 
 
 def _budget_mb() -> float:
-    from benchmark.run.config import resolve_device
     from benchmark.core.memory import memory_budget
+    from benchmark.run.config import resolve_device
 
     return memory_budget(resolve_device("auto")) / 2**20
 
@@ -95,8 +99,8 @@ def available_methods(specs: list[str], max_pixels: int = 4096 * 4096) -> list[d
     """Every method the app offers: registry methods that load, zoo models whose files are
     on disk, and weights files named in spec files ([methods.NAME]); each with its task, sizes and memory."""
     from benchmark import registry
-    from benchmark.files import zoo
     from benchmark.core.names import Specs
+    from benchmark.files import zoo
 
     out = []
     for e in registry.methods.entries():
@@ -105,17 +109,44 @@ def available_methods(specs: list[str], max_pixels: int = 4096 * 4096) -> list[d
         except BenchError:
             continue
         scale, window = cls.scale, tuple(cls.window)
-        out.append({"name": e.name, "kind": "method", "scale": scale, "description": cls.description,
-                    "window": list(window), "origin": e.origin, "task": task_of(e.name, scale, window)})
+        out.append(
+            {
+                "name": e.name,
+                "kind": "method",
+                "scale": scale,
+                "description": cls.description,
+                "window": list(window),
+                "origin": e.origin,
+                "task": task_of(e.name, scale, window),
+            }
+        )
     for m in zoo.MODELS:
         if zoo.local_path(m).is_file():
-            out.append({"name": m.name, "kind": "zoo", "scale": m.scale, "description": f"{m.architecture} ({m.task}, {m.license})",
-                        "window": [0, 0], "origin": "zoo", "task": m.task})
+            out.append(
+                {
+                    "name": m.name,
+                    "kind": "zoo",
+                    "scale": m.scale,
+                    "description": f"{m.architecture} ({m.task}, {m.license})",
+                    "window": [0, 0],
+                    "origin": "zoo",
+                    "task": m.task,
+                }
+            )
     for name, entry in Specs.load(specs).methods.items():
         if not any(o["name"] == name for o in out):
             scale = entry.get("scale")
-            out.append({"name": name, "kind": "weights file", "scale": scale, "description": Path(entry["path"]).name,
-                        "window": [0, 0], "origin": entry.get("origin", "spec file"), "task": task_of(name, scale or 1, (0, 0))})
+            out.append(
+                {
+                    "name": name,
+                    "kind": "weights file",
+                    "scale": scale,
+                    "description": Path(entry["path"]).name,
+                    "window": [0, 0],
+                    "origin": entry.get("origin", "spec file"),
+                    "task": task_of(name, scale or 1, (0, 0)),
+                }
+            )
     budget = _budget_mb()
     for m in out:
         m["sizes"] = sizes(m["scale"], max_pixels)

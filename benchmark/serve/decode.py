@@ -58,8 +58,11 @@ def video_size(path: Path, limit: int) -> tuple[int, int]:
             raise LookupError("no video stream")
         vs = c.streams.video[0]
         if vs.codec_context is None:  # a stream FFmpeg finds but has no decoder for (an SVG's svg_pipe)
-            raise NoDecoder("an SVG drawing (vectors, no pixels): rasterise it to PNG first" if "svg" in c.format.name
-                            else f"no decoder for its {c.format.name} stream")
+            raise NoDecoder(
+                "an SVG drawing (vectors, no pixels): rasterise it to PNG first"
+                if "svg" in c.format.name
+                else f"no decoder for its {c.format.name} stream"
+            )
         w, h = vs.codec_context.width, vs.codec_context.height
         if w and h:
             check_pixels("video", w, h, limit)

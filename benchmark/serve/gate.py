@@ -20,8 +20,10 @@ def check_token(token: str | None) -> None:
     from ..errors import BenchError
 
     if token is not None and len(token) < MIN_TOKEN:
-        raise BenchError(f"--token: {len(token)} characters is too short to keep anyone out; use at least {MIN_TOKEN} "
-                         "(--token random makes one)")
+        raise BenchError(
+            f"--token: {len(token)} characters is too short to keep anyone out; use at least {MIN_TOKEN} "
+            "(--token random makes one)"
+        )
 
 
 def redact(text: str) -> str:
@@ -58,8 +60,13 @@ async def _refuse(scope, send, status: int, message: str, ws_code: int = 1008) -
         await send({"type": "websocket.close", "code": ws_code, "reason": message[:120]})
         return
     body = json.dumps({"error": message}).encode()
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+        }
+    )
     await send({"type": "http.response.body", "body": body})
 
 
@@ -81,7 +88,9 @@ class Gate:
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
         host = headers.get("host", "")
         if self.hosts is not None and host.rsplit(":", 1)[0] not in self.hosts:
-            return await _refuse(scope, send, 403, f"host {host!r} is not this server's (open it as http://localhost:PORT/)")
+            return await _refuse(
+                scope, send, 403, f"host {host!r} is not this server's (open it as http://localhost:PORT/)"
+            )
         origin = headers.get("origin")
         if origin and urlsplit(origin).netloc != host:
             return await _refuse(scope, send, 403, f"cross-origin request from {origin} refused")
@@ -90,17 +99,36 @@ class Gate:
             auth = headers.get("authorization", "")
             bearer = auth[7:] if auth.lower().startswith("bearer ") else ""
             cookie = SimpleCookie(headers.get("cookie", "")).get("bench_token")
-            if not any(x and hmac.compare_digest(x.encode(), self.token.encode()) for x in (bearer, query, cookie.value if cookie else "")):
-                return await _refuse(scope, send, 401, "this server needs its token: open the page once with ?token=T, or send Authorization: Bearer T")
+            if not any(
+                x and hmac.compare_digest(x.encode(), self.token.encode())
+                for x in (bearer, query, cookie.value if cookie else "")
+            ):
+                return await _refuse(
+                    scope,
+                    send,
+                    401,
+                    "this server needs its token: open the page once with ?token=T, or send Authorization: Bearer T",
+                )
             if query and scope["type"] == "http":
                 inner = send
 
                 async def send(msg):  # noqa: F811  (the same send, plus the cookie for the pages)
                     if msg["type"] == "http.response.start":
-                        msg = {**msg, "headers": list(msg.get("headers", [])) +
-                               [(b"set-cookie", f"bench_token={self.token}; HttpOnly; SameSite=Strict; Path=/".encode())]}
+                        msg = {
+                            **msg,
+                            "headers": list(msg.get("headers", []))
+                            + [
+                                (b"set-cookie", f"bench_token={self.token}; HttpOnly; SameSite=Strict; Path=/".encode())
+                            ],
+                        }
                     await inner(msg)
+
         length = headers.get("content-length", "")
         if scope["type"] == "http" and length.isdigit() and int(length) > self.limit + UPLOAD_OVERHEAD:
-            return await _refuse(scope, send, 413, f"upload of {int(length):,} bytes is over the limit of {self.limit:,} bytes (bench serve --max-upload-mb)")
+            return await _refuse(
+                scope,
+                send,
+                413,
+                f"upload of {int(length):,} bytes is over the limit of {self.limit:,} bytes (bench serve --max-upload-mb)",
+            )
         return await self.app(scope, receive, send)

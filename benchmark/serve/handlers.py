@@ -38,7 +38,9 @@ async def _bench_error(request: Request, exc: BenchError):
 
 async def _crash(request: Request, exc: Exception):
     log.exception("error in %s", request.url.path)
-    return JSONResponse({"error": f"internal error ({type(exc).__name__}); the server log has the details"}, status_code=500)
+    return JSONResponse(
+        {"error": f"internal error ({type(exc).__name__}); the server log has the details"}, status_code=500
+    )
 
 
 def add_error_handlers(app: FastAPI) -> None:

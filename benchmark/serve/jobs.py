@@ -82,11 +82,22 @@ class Job:
         text = ("method", "filename", "input_size", "output_size", "owner")
         if not all(isinstance(getattr(job, k), str) and len(getattr(job, k)) <= 1000 for k in text):
             raise ValueError("a text field is not text")
-        if job.kind not in ("image", "video") or job.status not in STATUSES or not (job.error is None or isinstance(job.error, str)):
+        if (
+            job.kind not in ("image", "video")
+            or job.status not in STATUSES
+            or not (job.error is None or isinstance(job.error, str))
+        ):
             raise ValueError("kind, status or error of the wrong kind")
-        if not (job.scale is None or _integer(job.scale) and 1 <= job.scale <= 8) or not (_integer(job.frames) and job.frames >= 0):
+        if not (job.scale is None or _integer(job.scale) and 1 <= job.scale <= 8) or not (
+            _integer(job.frames) and job.frames >= 0
+        ):
             raise ValueError("scale or frames not a count")
-        if not (_number(job.created) and (job.finished is None or _number(job.finished)) and _number(job.progress) and 0 <= job.progress <= 1):
+        if not (
+            _number(job.created)
+            and (job.finished is None or _number(job.finished))
+            and _number(job.progress)
+            and 0 <= job.progress <= 1
+        ):
             raise ValueError("a time or the progress not a number")
         job.filename = display_name(job.filename)
         return job
@@ -120,6 +131,7 @@ def sniff(path: Path, limits: Limits) -> tuple[str, Any, str]:
     import av
 
     from benchmark.core.imaging import normalize_decoded
+
     from .decode import Busy, NoDecoder, TooLarge, decode, video_size
 
     if path.stat().st_size == 0:
@@ -142,8 +154,10 @@ def sniff(path: Path, limits: Limits) -> tuple[str, Any, str]:
     except EOFError:
         raise UploadError("the video has no decodable frame", 415) from None
     except (av.FFmpegError, OSError, ValueError):
-        raise UploadError("the upload is neither an image nor a video that can be decoded (PNG, JPEG, WebP, ... or MP4, MKV, WebM, ...)",
-                          415) from None
+        raise UploadError(
+            "the upload is neither an image nor a video that can be decoded (PNG, JPEG, WebP, ... or MP4, MKV, WebM, ...)",
+            415,
+        ) from None
 
 
 class JobStore:
@@ -155,7 +169,9 @@ class JobStore:
         self.jobs: dict[str, Job] = {}
         self.lock = threading.Lock()
         self._reserved = 0  # uploads being checked, each holding a slot of max_pending
-        self.pool = DaemonPool(max_workers=limits.workers, thread_name_prefix="bench-job")  # a stop never waits for a job
+        self.pool = DaemonPool(
+            max_workers=limits.workers, thread_name_prefix="bench-job"
+        )  # a stop never waits for a job
         self._stop = threading.Event()
         self._load()
         self._cleaner = threading.Thread(target=self._clean_loop, name="bench-job-cleanup", daemon=True)
@@ -169,7 +185,9 @@ class JobStore:
 
     def _save(self, job: Job) -> None:
         d = self.root / job.id
-        tmp = d / f".job.json.{threading.get_ident()}.tmp"  # one per thread: a worker's save and a stop's never share it
+        tmp = (
+            d / f".job.json.{threading.get_ident()}.tmp"
+        )  # one per thread: a worker's save and a stop's never share it
         tmp.write_text(json.dumps(asdict(job)))
         os.replace(tmp, d / "job.json")
 
@@ -182,7 +200,12 @@ class JobStore:
                 d.unlink(missing_ok=True)
                 continue
             try:
-                if not JOB_ID.fullmatch(d.name) or p.is_symlink() or not p.is_file() or p.stat().st_size > MAX_RECORD_BYTES:
+                if (
+                    not JOB_ID.fullmatch(d.name)
+                    or p.is_symlink()
+                    or not p.is_file()
+                    or p.stat().st_size > MAX_RECORD_BYTES
+                ):
                     raise ValueError("no job record")
                 job = Job.from_record(json.loads(p.read_text()), d.name)
             except (ValueError, TypeError, RecursionError, OSError):
@@ -203,7 +226,9 @@ class JobStore:
     def list(self, owner: str | None = None) -> list[Job]:
         """The jobs, newest first: every one (``owner`` None), or those of one session."""
         with self.lock:
-            return sorted((j for j in self.jobs.values() if owner is None or j.owner == owner), key=lambda j: -j.created)
+            return sorted(
+                (j for j in self.jobs.values() if owner is None or j.owner == owner), key=lambda j: -j.created
+            )
 
     def delete(self, job_id: str) -> bool:
         """Remove a finished job and its files; False (nothing removed) while it is queued or running."""
@@ -224,8 +249,11 @@ class JobStore:
         with self.lock:  # the slot is taken before the slow check, so parallel uploads cannot overshoot the cap
             pending = sum(j.status in ("queued", "running") for j in self.jobs.values()) + self._reserved
             if pending >= self.limits.max_pending:
-                raise UploadError(f"{pending} jobs are waiting or running (the limit is {self.limits.max_pending}); "
-                                  "try again when one has finished", 429)
+                raise UploadError(
+                    f"{pending} jobs are waiting or running (the limit is {self.limits.max_pending}); "
+                    "try again when one has finished",
+                    429,
+                )
             self._reserved += 1
         job = None
         try:
@@ -242,18 +270,33 @@ class JobStore:
         """Check the upload and store it in a new job folder (the caller lists the job)."""
         kind, img, size = sniff(upload, self.limits)
         w, h = (int(x) for x in size.split("x"))
-        if scale and w * h * scale * scale > self.limits.max_pixels:  # a method that follows any scale: its output is capped too
-            raise UploadError(f"{method} x{scale} of a {size} picture would make {w * scale}x{h * scale} pixels, over the limit of "
-                              f"{self.limits.max_pixels:,} output pixels for a method that follows any scale (the resizers work on the whole "
-                              "picture at once); choose a smaller scale or picture", 413)
-        job = Job(id=uuid.uuid4().hex, method=method, kind=kind, filename=display_name(filename), scale=scale, input_size=size, owner=owner)
+        if (
+            scale and w * h * scale * scale > self.limits.max_pixels
+        ):  # a method that follows any scale: its output is capped too
+            raise UploadError(
+                f"{method} x{scale} of a {size} picture would make {w * scale}x{h * scale} pixels, over the limit of "
+                f"{self.limits.max_pixels:,} output pixels for a method that follows any scale (the resizers work on the whole "
+                "picture at once); choose a smaller scale or picture",
+                413,
+            )
+        job = Job(
+            id=uuid.uuid4().hex,
+            method=method,
+            kind=kind,
+            filename=display_name(filename),
+            scale=scale,
+            input_size=size,
+            owner=owner,
+        )
         d = self.root / job.id
         d.mkdir()
         try:
             if kind == "image":
                 from benchmark.core.imaging import write_png
 
-                write_png(d / "input.png", img)  # the decoded pixels, re-encoded: nothing of the client's file is served back
+                write_png(
+                    d / "input.png", img
+                )  # the decoded pixels, re-encoded: nothing of the client's file is served back
             else:
                 shutil.move(str(upload), d / "input.video")
             self._save(job)
@@ -264,7 +307,9 @@ class JobStore:
 
     def _update(self, job: Job, **kw: Any) -> None:
         with self.lock:
-            if self._stop.is_set():  # the server stopped: the job was marked so (close), a worker cut off changes nothing
+            if (
+                self._stop.is_set()
+            ):  # the server stopped: the job was marked so (close), a worker cut off changes nothing
                 return
             for k, v in kw.items():
                 setattr(job, k, v)
@@ -290,8 +335,14 @@ class JobStore:
             info = enhance(src, counted, dst, scale=job.scale, progress=False, device=resolve_device("auto"))
             if job.kind == "video":  # the original, re-encoded as H.264 for the side-by-side player
                 enhance(src, self.make_method("identity"), d / "before.mp4", scale=1, progress=False)
-            self._update(job, status="done", progress=1.0, finished=time.time(), frames=int(info.get("frames", 1)),
-                         output_size=info.get("size") or _image_size(dst))
+            self._update(
+                job,
+                status="done",
+                progress=1.0,
+                finished=time.time(),
+                frames=int(info.get("frames", 1)),
+                output_size=info.get("size") or _image_size(dst),
+            )
         except MethodFailed as exc:  # the method's own words, without the server's paths
             self._fail(job, f"{job.method} failed: {error_text(exc.cause)}")
         except BenchError as exc:

@@ -82,7 +82,12 @@ class LiveSession:
                 continue  # text messages are ignored (keep-alive)
             if len(data) < 5 or len(data) > MAX_FRAME_BYTES:
                 self.bad += 1
-                await self.ws.send_json({"type": "error", "error": f"a frame message must be 4 bytes of frame number then an image of at most {MAX_FRAME_BYTES} bytes"})
+                await self.ws.send_json(
+                    {
+                        "type": "error",
+                        "error": f"a frame message must be 4 bytes of frame number then an image of at most {MAX_FRAME_BYTES} bytes",
+                    }
+                )
                 continue
             self.received += 1
             if self.slot is not None:
@@ -116,8 +121,16 @@ class LiveSession:
                 continue
             self.processed += 1
             await self.ws.send_bytes(fid.to_bytes(4, "big") + out)
-            await self.ws.send_json({"type": "stats", "frame": fid, "process_ms": round(ms, 2), "received": self.received,
-                                     "processed": self.processed, "dropped": self.dropped})
+            await self.ws.send_json(
+                {
+                    "type": "stats",
+                    "frame": fid,
+                    "process_ms": round(ms, 2),
+                    "received": self.received,
+                    "processed": self.processed,
+                    "dropped": self.dropped,
+                }
+            )
 
     def summary(self) -> dict[str, Any]:
         return {"received": self.received, "processed": self.processed, "dropped": self.dropped, "bad": self.bad}

@@ -36,7 +36,9 @@ IDLE_MINUTES = 30
 _VALUE = re.compile(r"([0-9a-f]{16})\.([A-Za-z0-9_-]{20,64})")
 MAX_NAME = 64  # characters of a typed name, once control characters are removed
 # terminal escape sequences (CSI, OSC, DCS/PM/APC strings, two-character escapes; 7- and 8-bit), removed whole
-_ESCAPES = re.compile(r"(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]?|(?:\x1b[\]PX^_]|[\x90\x9d\x98\x9e\x9f])[^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)?|\x1b[ -~]?")
+_ESCAPES = re.compile(
+    r"(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]?|(?:\x1b[\]PX^_]|[\x90\x9d\x98\x9e\x9f])[^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)?|\x1b[ -~]?"
+)
 
 
 class RaterRefused(BenchError):
@@ -61,8 +63,6 @@ def clean_name(raw: str | None) -> str | None:
     if len(name) > MAX_NAME:
         raise RaterRefused(f"the name is {len(name):,} characters long: use at most {MAX_NAME}", 422)
     return name
-
-
 
 
 def cookie_name(study: str) -> str:
@@ -90,7 +90,9 @@ def pseudonyms(con: sqlite3.Connection, study: str) -> dict[str, str]:
     return {r[0]: f"rater-{r[1]}" for r in con.execute("SELECT id, seq FROM raters WHERE study=?", (study,))}
 
 
-def start(con: sqlite3.Connection, study: str, name: str | None, cookie: str | None, max_raters: int) -> tuple[str, str | None]:
+def start(
+    con: sqlite3.Connection, study: str, name: str | None, cookie: str | None, max_raters: int
+) -> tuple[str, str | None]:
     """(rater id, ``ID.SECRET`` of a new rater, or None on a resume). The rater of ``cookie`` goes on
     when no name is typed or it is their own; a new name makes a new rater; a name already in the
     study without its secret is refused (409), as is a new rater over ``max_raters`` (429)."""
@@ -104,19 +106,31 @@ def start(con: sqlite3.Connection, study: str, name: str | None, cookie: str | N
     rid, secret = secrets.token_hex(8), secrets.token_urlsafe(24)
     trials = _trial_list(con, study, rid)
     with con:
-        con.execute("BEGIN IMMEDIATE")  # the count and the insert in one write transaction: parallel starts cannot overshoot
+        con.execute(
+            "BEGIN IMMEDIATE"
+        )  # the count and the insert in one write transaction: parallel starts cannot overshoot
         if name and con.execute("SELECT 1 FROM raters WHERE study=? AND name=?", (study, name)).fetchone():
-            raise RaterRefused(f"the name {name!r} is taken in study {study!r}: to go on as {name}, open your private resume link "
-                               "(shown when you started) in this browser; otherwise choose another name", 409)
-        seq = con.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM raters WHERE study=?", (study,)).fetchone()[0]  # never reused
+            raise RaterRefused(
+                f"the name {name!r} is taken in study {study!r}: to go on as {name}, open your private resume link "
+                "(shown when you started) in this browser; otherwise choose another name",
+                409,
+            )
+        seq = con.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM raters WHERE study=?", (study,)).fetchone()[
+            0
+        ]  # never reused
         n = con.execute("SELECT COUNT(*) FROM raters WHERE study=?", (study,)).fetchone()[0]
         if n >= max_raters:
             n -= _drop_idle(con, study)
         if n >= max_raters:
-            raise RaterRefused(f"study {study!r} has its {max_raters} raters (the limit, bench serve --max-raters); "
-                               "no more can start: ask the study's owner", 429)
-        con.execute("INSERT INTO raters(study, id, name, created, key_hash, seq) VALUES (?,?,?,?,?,?)",
-                    (study, rid, name, now(), _digest(secret), seq))
+            raise RaterRefused(
+                f"study {study!r} has its {max_raters} raters (the limit, bench serve --max-raters); "
+                "no more can start: ask the study's owner",
+                429,
+            )
+        con.execute(
+            "INSERT INTO raters(study, id, name, created, key_hash, seq) VALUES (?,?,?,?,?,?)",
+            (study, rid, name, now(), _digest(secret), seq),
+        )
         con.executemany("INSERT INTO trials VALUES (?,?,?,?,?,?)", [(study, rid, *t) for t in trials])
     return rid, f"{rid}.{secret}"
 
@@ -124,8 +138,14 @@ def start(con: sqlite3.Connection, study: str, name: str | None, cookie: str | N
 def _drop_idle(con: sqlite3.Connection, study: str) -> int:
     """Remove the raters of ``study`` who started over :data:`IDLE_MINUTES` ago and never answered; how many."""
     cutoff = (datetime.now(UTC) - timedelta(minutes=IDLE_MINUTES)).strftime("%Y-%m-%dT%H:%M:%SZ")
-    idle = [r[0] for r in con.execute("""SELECT id FROM raters WHERE study=? AND created < ?
-                                         AND id NOT IN (SELECT DISTINCT rater FROM answers WHERE study=?)""", (study, cutoff, study))]
+    idle = [
+        r[0]
+        for r in con.execute(
+            """SELECT id FROM raters WHERE study=? AND created < ?
+                                         AND id NOT IN (SELECT DISTINCT rater FROM answers WHERE study=?)""",
+            (study, cutoff, study),
+        )
+    ]
     for rid in idle:
         con.execute("DELETE FROM trials WHERE study=? AND rater=?", (study, rid))
         con.execute("DELETE FROM raters WHERE study=? AND id=?", (study, rid))

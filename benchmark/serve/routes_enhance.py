@@ -24,12 +24,17 @@ async def api_methods(st: State):
 
 
 @router.post("/api/enhance")
-async def api_enhance(st: State, request: Request, file: UploadFile = File(...), method: str = Form(...), scale: int | None = Form(None)):
+async def api_enhance(
+    st: State, request: Request, file: UploadFile = File(...), method: str = Form(...), scale: int | None = Form(None)
+):
     info = st.method_info(method)
     if scale is not None and not 1 <= scale <= 8:
         raise HTTPException(400, f"scale {scale}: use 1 to 8")
     if scale is not None and info["scale"] is not None and scale != info["scale"]:
-        raise HTTPException(400, f"{method} upscales x{info['scale']} by itself; leave scale out (scale is for bicubic, lanczos, identity ...)")
+        raise HTTPException(
+            400,
+            f"{method} upscales x{info['scale']} by itself; leave scale out (scale is for bicubic, lanczos, identity ...)",
+        )
     limit = st.cfg.limits.max_upload_bytes
     st.store_root.mkdir(parents=True, exist_ok=True)
     with tempfile.NamedTemporaryFile(dir=st.store_root, prefix=".upload-", delete=False) as tmp:
@@ -42,8 +47,14 @@ async def api_enhance(st: State, request: Request, file: UploadFile = File(...),
                 raise HTTPException(413, f"upload is over the limit of {limit:,} bytes (bench serve --max-upload-mb)")
             tmp.write(chunk)
     try:
-        job = await asyncio.to_thread(st.jobs.submit, Path(tmp.name), file.filename, method, scale if info["scale"] is None else None,
-                                      owner(request))
+        job = await asyncio.to_thread(
+            st.jobs.submit,
+            Path(tmp.name),
+            file.filename,
+            method,
+            scale if info["scale"] is None else None,
+            owner(request),
+        )
     except UploadError as exc:
         raise HTTPException(exc.status, str(exc)) from None
     finally:
@@ -61,8 +72,11 @@ def _job(st: State, request: Request, job_id: str):
             raise KeyError(job_id)
         return job
     except KeyError:
-        raise HTTPException(404, f"no job {job_id!r} in this browser session (jobs belong to the browser that uploaded them; "
-                                 f"finished ones are removed after {st.cfg.limits.keep_minutes:g} minutes)") from None
+        raise HTTPException(
+            404,
+            f"no job {job_id!r} in this browser session (jobs belong to the browser that uploaded them; "
+            f"finished ones are removed after {st.cfg.limits.keep_minutes:g} minutes)",
+        ) from None
 
 
 @router.get("/api/jobs")
@@ -87,11 +101,18 @@ async def api_delete(st: State, request: Request, job_id: str):
 async def api_result(st: State, request: Request, job_id: str):
     job = _job(st, request, job_id)
     if job.status != "done":
-        raise HTTPException(409, f"job {job_id} is {job.status}" + (f": {job.error}" if job.error else "; poll GET /api/jobs/{id} until done"))
+        raise HTTPException(
+            409,
+            f"job {job_id} is {job.status}"
+            + (f": {job.error}" if job.error else "; poll GET /api/jobs/{id} until done"),
+        )
     ext = "png" if job.kind == "image" else "mp4"
     stem = re.sub(r"\.[^.]*$", "", job.filename)
-    return FileResponse(st.jobs.dir(job_id) / f"output.{ext}", media_type=f"{'image' if ext == 'png' else 'video'}/{ext}",
-                        filename=f"{stem}.{job.method}.{ext}")
+    return FileResponse(
+        st.jobs.dir(job_id) / f"output.{ext}",
+        media_type=f"{'image' if ext == 'png' else 'video'}/{ext}",
+        filename=f"{stem}.{job.method}.{ext}",
+    )
 
 
 @router.get("/api/jobs/{job_id}/input")

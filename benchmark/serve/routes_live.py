@@ -27,7 +27,12 @@ async def api_live(st: State, ws: WebSocket, method: str | None = None):
         return
     if not st.live_enter():
         limit = st.cfg.limits.live_sessions
-        await ws.send_json({"type": "error", "error": f"{limit} live sessions are running (the limit, bench serve --live-sessions); try later"})
+        await ws.send_json(
+            {
+                "type": "error",
+                "error": f"{limit} live sessions are running (the limit, bench serve --live-sessions); try later",
+            }
+        )
         await ws.close(1013)
         return
     from benchmark.core import engine
@@ -37,7 +42,9 @@ async def api_live(st: State, ws: WebSocket, method: str | None = None):
     try:
         try:
             m = await asyncio.to_thread(st.make_method, name)
-            choice = engine.choose(None, None, device, engine.default_cache_dir())  # $BENCH_ENGINE, else the fastest here
+            choice = engine.choose(
+                None, None, device, engine.default_cache_dir()
+            )  # $BENCH_ENGINE, else the fastest here
             await asyncio.to_thread(engine.prepare, m, device, choice, log.info)
         except BenchError as exc:
             await ws.send_json({"type": "error", "error": st.public(str(exc))})

@@ -41,7 +41,14 @@ async def study_page(st: State, request: Request, name: str):
     s = st.study(name)
     rid = st.db(raters.authenticate, name, request.cookies.get(raters.cookie_name(name)))
     me = st.db(raters.pseudonyms, name).get(rid) if rid else None
-    return st.page(request, "study.html", study=s, labels=study_mod.DSIS_LABELS, me=me, hold=s["config"].get("hold", study_mod.DEFAULT_HOLD))
+    return st.page(
+        request,
+        "study.html",
+        study=s,
+        labels=study_mod.DSIS_LABELS,
+        me=me,
+        hold=s["config"].get("hold", study_mod.DEFAULT_HOLD),
+    )
 
 
 @router.get("/leaderboards", include_in_schema=False)

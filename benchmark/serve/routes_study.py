@@ -46,8 +46,11 @@ def _me(st: State, name: str, request: Request) -> str:
     """The rater the request's cookie proves; none is a 403."""
     rid = st.db(raters.authenticate, name, _key(request, name))
     if rid is None:
-        raise HTTPException(403, f"start (or go on) as a rater first: press Start on /study/{name} in this browser, "
-                                 "or open your private resume link here")
+        raise HTTPException(
+            403,
+            f"start (or go on) as a rater first: press Start on /study/{name} in this browser, "
+            "or open your private resume link here",
+        )
     return rid
 
 
@@ -55,7 +58,14 @@ def _as_rater(st: State, name: str, rid: str, key: str | None, **extra: Any) -> 
     """``{"rater": PSEUDONYM, ...}``; with ``key`` (a new rater, or a resume link) the cookie that proves the rater."""
     resp = JSONResponse({"rater": st.db(raters.pseudonyms, name)[rid], **extra})
     if key:
-        resp.set_cookie(raters.cookie_name(name), key, max_age=raters.COOKIE_DAYS * 86400, path="/", httponly=True, samesite="strict")
+        resp.set_cookie(
+            raters.cookie_name(name),
+            key,
+            max_age=raters.COOKIE_DAYS * 86400,
+            path="/",
+            httponly=True,
+            samesite="strict",
+        )
     return resp
 
 
@@ -82,8 +92,11 @@ async def api_resume(st: State, name: str, request: Request):
     key = str((await _json(request)).get("key") or "")
     rid = st.db(raters.authenticate, name, key)
     if rid is None:
-        raise HTTPException(403, f"this resume link is not one of study {name!r}'s raters: check that it was copied whole, "
-                                 "or start as a new rater")
+        raise HTTPException(
+            403,
+            f"this resume link is not one of study {name!r}'s raters: check that it was copied whole, "
+            "or start as a new rater",
+        )
     return _as_rater(st, name, rid, key, resumed=True)
 
 
@@ -110,7 +123,9 @@ async def api_answer(st: State, name: str, request: Request):
 async def api_results(st: State, name: str, screen: bool = True):
     st.study(name)
     res = st.db(lambda con: study_mod.results(con, name, screen=screen, boot=200))
-    return _finite({"raters": study_mod.public_raters(res), "methods": res.methods, "items": res.items, "notes": res.notes})
+    return _finite(
+        {"raters": study_mod.public_raters(res), "methods": res.methods, "items": res.items, "notes": res.notes}
+    )
 
 
 def _finite(x: Any) -> Any:

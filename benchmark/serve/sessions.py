@@ -41,6 +41,7 @@ class Sessions:
                 if msg["type"] == "http.response.start":
                     msg = {**msg, "headers": [*msg.get("headers", []), (b"set-cookie", cookie)]}
                 await inner(msg)
+
         scope[SCOPE_KEY] = sid
         return await self.app(scope, receive, send)
 

@@ -70,7 +70,10 @@ class AppState:
         for m in self.methods():
             if m["name"] == name:
                 return m
-        raise HTTPException(400, f"unknown method {name!r}: choose one of GET /api/methods ({', '.join(m['name'] for m in self.methods())})")
+        raise HTTPException(
+            400,
+            f"unknown method {name!r}: choose one of GET /api/methods ({', '.join(m['name'] for m in self.methods())})",
+        )
 
     def make_method(self, name: str):
         from benchmark.core.names import Specs
@@ -104,16 +107,28 @@ class AppState:
     def run_dirs(self) -> list[Path]:
         if not self.runs_dir.is_dir():
             return []
-        return sorted(d for d in self.runs_dir.iterdir() if d.is_dir() and not d.name.startswith(".")
-                      and ((d / "scores.parquet").exists() or (d / "scores.csv").exists()))
+        return sorted(
+            d
+            for d in self.runs_dir.iterdir()
+            if d.is_dir()
+            and not d.name.startswith(".")
+            and ((d / "scores.parquet").exists() or (d / "scores.csv").exists())
+        )
 
     def ensure_site(self) -> bool:
         """Build the leaderboard site when the runs changed since the last build; False: no runs."""
         dirs = self.run_dirs()
         if not dirs:
             return False
-        sig = [(str(d), (d / "scores.parquet").stat().st_mtime_ns if (d / "scores.parquet").exists() else (d / "scores.csv").stat().st_mtime_ns)
-               for d in dirs]
+        sig = [
+            (
+                str(d),
+                (d / "scores.parquet").stat().st_mtime_ns
+                if (d / "scores.parquet").exists()
+                else (d / "scores.csv").stat().st_mtime_ns,
+            )
+            for d in dirs
+        ]
         with self.lock:
             if sig != self._site_sig or not (self.site_dir / "index.html").exists():
                 from ..reports import site as site_mod

@@ -41,14 +41,32 @@ from typing import Any
 import numpy as np
 
 from ..errors import BenchError
-from .study_db import (DB_NAME, HIDDEN, MEDIA_DIR, NAME_RE, SCHEMA, DamagedStudies, check_name, connect, get_study, list_studies,  # noqa: F401
-                       now, opened)
+from .study_db import (  # noqa: F401
+    DB_NAME,
+    HIDDEN,
+    MEDIA_DIR,
+    NAME_RE,
+    SCHEMA,
+    DamagedStudies,
+    check_name,
+    connect,
+    get_study,
+    list_studies,
+    now,
+    opened,
+)
 from .study_stats import Results, bradley_terry, bt500_screen, mean_ci, public_raters, results, write_rows  # noqa: F401  (the statistics)
 
 PROTOCOLS = ("dsis", "pairwise")
 REFERENCE = "reference"
 DEFAULT_HOLD = 3.0  # seconds each DSIS picture is shown
-DSIS_LABELS = {5: "imperceptible", 4: "perceptible, but not annoying", 3: "slightly annoying", 2: "annoying", 1: "very annoying"}
+DSIS_LABELS = {
+    5: "imperceptible",
+    4: "perceptible, but not annoying",
+    3: "slightly annoying",
+    2: "annoying",
+    1: "very annoying",
+}
 
 
 # ----------------------------------------------------------------------------- create
@@ -77,12 +95,15 @@ def _image_items(run_dir: Path) -> tuple[dict[str, Any], dict[str, Any], list[di
     manifest = read_manifest(run_dir) or {}
     images = [a for a in art["items"] if a.get("kind") == "image" and a.get("outputs")]
     if not images:
-        raise BenchError(f"{run_dir}: no image items with method outputs (studies show still images; video items are not supported)")
+        raise BenchError(
+            f"{run_dir}: no image items with method outputs (studies show still images; video items are not supported)"
+        )
     return art, manifest, images
 
 
-def _choose(run_dir: Path, images: list[dict[str, Any]], dataset: str | None, methods: list[str] | None,
-            protocol: str) -> tuple[str, list[str], list[dict[str, Any]]]:
+def _choose(
+    run_dir: Path, images: list[dict[str, Any]], dataset: str | None, methods: list[str] | None, protocol: str
+) -> tuple[str, list[str], list[dict[str, Any]]]:
     """The data set, the methods (default: all the run has for it) and the items that have every method's output."""
     datasets = list(dict.fromkeys(a["dataset"] for a in images))
     ds = dataset or datasets[0]
@@ -93,7 +114,9 @@ def _choose(run_dir: Path, images: list[dict[str, Any]], dataset: str | None, me
     methods = methods or have
     missing = [m for m in methods if m not in have]
     if missing:
-        raise BenchError(f"--methods: {', '.join(missing)} not in run {run_dir.name} for {ds}; it has {', '.join(have)}")
+        raise BenchError(
+            f"--methods: {', '.join(missing)} not in run {run_dir.name} for {ds}; it has {', '.join(have)}"
+        )
     if protocol == "pairwise" and len(methods) < 2:
         raise BenchError("a pairwise study needs at least two methods (--methods a,b)")
     return ds, methods, [a for a in chosen if all(m in a["outputs"] for m in methods)]
@@ -106,7 +129,9 @@ class _Media:
         self.folder, self.run_dir = folder, run_dir
         self.files: dict[tuple[str, str], str] = {}
 
-    def stash(self, item_id: str, label: str, png: bytes | None, source: str | None = None, reference_key: str | None = None) -> str:
+    def stash(
+        self, item_id: str, label: str, png: bytes | None, source: str | None = None, reference_key: str | None = None
+    ) -> str:
         """Write ``png`` (a cached frame; else the ``source`` image file, when it may be read:
         :func:`benchmark.run.runfiles.trusted_source`) in; the generated file name."""
         from benchmark.core.imaging import read_image, write_png
@@ -121,31 +146,57 @@ class _Media:
         elif src is not None and src.is_file():
             write_png(self.folder / fn, read_image(src))
         else:
-            raise BenchError(f"item {item_id}: the {label} image is not in the cache any more; rerun `bench run` for {self.run_dir}")
+            raise BenchError(
+                f"item {item_id}: the {label} image is not in the cache any more; rerun `bench run` for {self.run_dir}"
+            )
         self.files[(item_id, label)] = fn
         return fn
 
 
-def _stimuli(art: dict[str, Any], chosen: list[dict[str, Any]], methods: list[str], protocol: str, media: _Media,
-             rng: np.random.Generator) -> list[tuple]:
+def _stimuli(
+    art: dict[str, Any],
+    chosen: list[dict[str, Any]],
+    methods: list[str],
+    protocol: str,
+    media: _Media,
+    rng: np.random.Generator,
+) -> list[tuple]:
     """The stimuli (item, method, method_b, ref, a, b) of every item: DSIS each method and the hidden reference;
     pairwise each pair of methods and the reference against a random method."""
     stimuli: list[tuple] = []
     for a in chosen:
-        ref = media.stash(a["item_id"], REFERENCE, _first_frame(art["cache_dir"], a.get("reference")), a.get("source"), a.get("reference"))
+        ref = media.stash(
+            a["item_id"],
+            REFERENCE,
+            _first_frame(art["cache_dir"], a.get("reference")),
+            a.get("source"),
+            a.get("reference"),
+        )
         outs = {m: media.stash(a["item_id"], m, _first_frame(art["cache_dir"], a["outputs"][m])) for m in methods}
         if protocol == "dsis":
             stimuli += [(a["item_id"], m, None, ref, outs[m], None) for m in methods]
             stimuli.append((a["item_id"], HIDDEN, None, ref, ref, None))
         else:
-            stimuli += [(a["item_id"], m1, m2, ref, outs[m1], outs[m2]) for m1, m2 in itertools.combinations(methods, 2)]
+            stimuli += [
+                (a["item_id"], m1, m2, ref, outs[m1], outs[m2]) for m1, m2 in itertools.combinations(methods, 2)
+            ]
             m = methods[int(rng.integers(len(methods)))]
             stimuli.append((a["item_id"], HIDDEN, m, ref, ref, outs[m]))
     return stimuli
 
 
-def create(run_dir: Path, protocol: str = "dsis", methods: list[str] | None = None, items: int | None = None, name: str | None = None,
-           scale: int = 5, dataset: str | None = None, repeats: int | None = None, seed: int = 0, hold: float = DEFAULT_HOLD) -> dict[str, Any]:
+def create(
+    run_dir: Path,
+    protocol: str = "dsis",
+    methods: list[str] | None = None,
+    items: int | None = None,
+    name: str | None = None,
+    scale: int = 5,
+    dataset: str | None = None,
+    repeats: int | None = None,
+    seed: int = 0,
+    hold: float = DEFAULT_HOLD,
+) -> dict[str, Any]:
     """Build a study from the image items of one data set of ``run_dir`` (its ``artifacts.json``); DSIS shows
     each picture for ``hold`` seconds."""
     from benchmark.run.results import read_scores
@@ -177,15 +228,43 @@ def create(run_dir: Path, protocol: str = "dsis", methods: list[str] | None = No
         raise
     n_test = sum(1 for s in stimuli if s[1] != HIDDEN)
     repeats = max(1, round(0.1 * n_test)) if repeats is None else repeats
-    cfg = {"methods": methods, "items": [a["item_id"] for a in chosen], "repeats": min(repeats, n_test), "seed": seed, "hold": hold}
+    cfg = {
+        "methods": methods,
+        "items": [a["item_id"] for a in chosen],
+        "repeats": min(repeats, n_test),
+        "seed": seed,
+        "hold": hold,
+    }
     with opened(run_dir.parent) as con, con:
         con.execute("BEGIN")
-        con.execute("INSERT INTO studies VALUES (?,?,?,?,?,?,?,?,?,?)",
-                    (name, protocol, scale if protocol == "dsis" else 0, str(run_dir.resolve()), str(manifest.get("run_id") or run_dir.name), ds,
-                     None if meta is None else str(meta["base"]), None if meta is None else str(meta["degradation"]), now(), json.dumps(cfg)))
+        con.execute(
+            "INSERT INTO studies VALUES (?,?,?,?,?,?,?,?,?,?)",
+            (
+                name,
+                protocol,
+                scale if protocol == "dsis" else 0,
+                str(run_dir.resolve()),
+                str(manifest.get("run_id") or run_dir.name),
+                ds,
+                None if meta is None else str(meta["base"]),
+                None if meta is None else str(meta["degradation"]),
+                now(),
+                json.dumps(cfg),
+            ),
+        )
         con.executemany("INSERT INTO stimuli VALUES (?,?,?,?,?,?,?,?)", [(name, i, *s) for i, s in enumerate(stimuli)])
-    return {"name": name, "protocol": protocol, "scale": scale, "dataset": ds, "methods": methods, "items": cfg["items"],
-            "stimuli": len(stimuli), "trials_per_rater": len(stimuli) + cfg["repeats"], "db": str(run_dir.parent / DB_NAME), "media": str(media)}
+    return {
+        "name": name,
+        "protocol": protocol,
+        "scale": scale,
+        "dataset": ds,
+        "methods": methods,
+        "items": cfg["items"],
+        "stimuli": len(stimuli),
+        "trials_per_rater": len(stimuli) + cfg["repeats"],
+        "db": str(run_dir.parent / DB_NAME),
+        "media": str(media),
+    }
 
 
 # ----------------------------------------------------------------------------- rating (a rater starts in :mod:`.raters`)
@@ -195,9 +274,12 @@ def next_trial(con: sqlite3.Connection, study: str, rater: str) -> dict[str, Any
     if not con.execute("SELECT 1 FROM raters WHERE study=? AND id=?", (study, rater)).fetchone():
         raise BenchError(f"study {study!r}: this rater is no longer in the study; start again from /study/{study}")
     total = con.execute("SELECT COUNT(*) FROM trials WHERE study=? AND rater=?", (study, rater)).fetchone()[0]
-    r = con.execute("""SELECT t.idx, t.swap, st.ref, st.a, st.b FROM trials t JOIN stimuli st ON st.study=t.study AND st.id=t.stimulus
+    r = con.execute(
+        """SELECT t.idx, t.swap, st.ref, st.a, st.b FROM trials t JOIN stimuli st ON st.study=t.study AND st.id=t.stimulus
                        WHERE t.study=? AND t.rater=? AND t.idx NOT IN (SELECT idx FROM answers WHERE study=? AND rater=?)
-                       ORDER BY t.idx LIMIT 1""", (study, rater, study, rater)).fetchone()
+                       ORDER BY t.idx LIMIT 1""",
+        (study, rater, study, rater),
+    ).fetchone()
     answered = con.execute("SELECT COUNT(*) FROM answers WHERE study=? AND rater=?", (study, rater)).fetchone()[0]
     base = {"protocol": s["protocol"], "scale": s["scale"], "total": total, "answered": answered}
     if r is None:
@@ -219,7 +301,9 @@ def answer(con: sqlite3.Connection, study: str, rater: str, trial: int, value: f
     if s["protocol"] == "dsis":
         ok = value in (1, 2, 3, 4, 5) if s["scale"] == 5 else 0 <= value <= 100
         if not ok:
-            raise BenchError(f"score {value}: this study uses the {'5-level scale (1-5)' if s['scale'] == 5 else 'continuous scale (0-100)'}")
+            raise BenchError(
+                f"score {value}: this study uses the {'5-level scale (1-5)' if s['scale'] == 5 else 'continuous scale (0-100)'}"
+            )
         stored = float(value)
     else:
         if value not in (0, 1):

@@ -52,8 +52,10 @@ def _damaged(path: Path, exc: BaseException) -> DamagedStudies:
     cause = " ".join(str(exc).split())[:200] or type(exc).__name__
     if "locked" in cause:
         return DamagedStudies(f"{path}: the studies database is locked by another process ({cause}); try again")
-    return DamagedStudies(f"{path}: not readable as the studies database ({cause}); move it away to start a new one "
-                          "(its studies are then gone), or put back a copy")
+    return DamagedStudies(
+        f"{path}: not readable as the studies database ({cause}); move it away to start a new one "
+        "(its studies are then gone), or put back a copy"
+    )
 
 
 @contextlib.contextmanager
@@ -101,6 +103,7 @@ def connect(runs_dir: Path) -> sqlite3.Connection:
 def _create(con: sqlite3.Connection) -> None:
     """Make the tables of a new database, in one transaction (a second process waits, then finds them all); a
     database holding some of them but not all was damaged: :class:`BadRecord`, never silently made empty again."""
+
     def tables() -> set[str]:
         return {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
 
@@ -154,7 +157,10 @@ def get_study(con: sqlite3.Connection, name: str) -> dict[str, Any]:
     r = con.execute("SELECT * FROM studies WHERE name=?", (name,)).fetchone()
     if r is None:
         known = [x[0] for x in con.execute("SELECT name FROM studies ORDER BY created")]
-        raise BenchError(f"no study {name!r}" + (f"; known: {', '.join(known)}" if known else "; create one with `bench study create RUN`"))
+        raise BenchError(
+            f"no study {name!r}"
+            + (f"; known: {', '.join(known)}" if known else "; create one with `bench study create RUN`")
+        )
     return _checked(dict(r))
 
 

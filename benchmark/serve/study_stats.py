@@ -44,7 +44,7 @@ def bt500_screen(scores: dict[tuple[str, int], float]) -> dict[str, str]:
         if len(v) < 2 or v.std(ddof=1) == 0:
             continue  # nothing to screen against
         m2, m4 = ((v - v.mean()) ** 2).mean(), ((v - v.mean()) ** 4).mean()
-        beta2 = m4 / m2 ** 2
+        beta2 = m4 / m2**2
         k = 2.0 if 2 <= beta2 <= 4 else np.sqrt(20)
         sd = v.std(ddof=1)
         limits[s] = (v.mean() + k * sd, v.mean() - k * sd)
@@ -77,7 +77,7 @@ def bradley_terry(wins: list[tuple[str, str]], names: list[str], ridge: float = 
         g = np.zeros_like(s)
         np.add.at(g, w, -(1 - p))
         np.add.at(g, l_, 1 - p)
-        return float(np.logaddexp(0, -d).sum() + ridge * (s ** 2).sum()), g + 2 * ridge * s
+        return float(np.logaddexp(0, -d).sum() + ridge * (s**2).sum()), g + 2 * ridge * s
 
     s = minimize(nll, np.zeros(len(names)), jac=True, method="L-BFGS-B").x
     return s - s.mean()
@@ -86,7 +86,9 @@ def bradley_terry(wins: list[tuple[str, str]], names: list[str], ridge: float = 
 @dataclass
 class Results:
     study: dict[str, Any]
-    raters: dict[str, dict[str, Any]]  # pseudonym (rater-N) -> {name (typed, for the operator only), answers, kept, reason, hidden, repeat}
+    raters: dict[
+        str, dict[str, Any]
+    ]  # pseudonym (rater-N) -> {name (typed, for the operator only), answers, kept, reason, hidden, repeat}
     methods: list[dict[str, Any]]  # method rows (mos/dmos or bt) with intervals
     items: list[dict[str, Any]] = field(default_factory=list)  # per (method, item)
     notes: list[str] = field(default_factory=list)
@@ -97,18 +99,30 @@ class Results:
 
 
 def _answers(con: sqlite3.Connection, study: str) -> list[sqlite3.Row]:
-    return con.execute("""SELECT a.rater, a.idx, a.value, t.role, t.stimulus, st.item_id, st.method, st.method_b
+    return con.execute(
+        """SELECT a.rater, a.idx, a.value, t.role, t.stimulus, st.item_id, st.method, st.method_b
                           FROM answers a JOIN trials t ON t.study=a.study AND t.rater=a.rater AND t.idx=a.idx
-                          JOIN stimuli st ON st.study=t.study AND st.id=t.stimulus WHERE a.study=?""", (study,)).fetchall()
+                          JOIN stimuli st ON st.study=t.study AND st.id=t.stimulus WHERE a.study=?""",
+        (study,),
+    ).fetchall()
 
 
 def _raters(con: sqlite3.Connection, study: str, rows: list[sqlite3.Row]) -> dict[str, dict[str, Any]]:
     """Every rater who answered (by id): pseudonym, typed name, answer count, kept (so far) and no reason."""
-    known = {r["id"]: (f"rater-{r['seq']}", r["name"] or "anonymous") for r in con.execute("SELECT id, name, seq FROM raters WHERE study=?", (study,))}
+    known = {
+        r["id"]: (f"rater-{r['seq']}", r["name"] or "anonymous")
+        for r in con.execute("SELECT id, name, seq FROM raters WHERE study=?", (study,))
+    }
     raters = {}
     for rid in dict.fromkeys(r["rater"] for r in rows):
         alias, name = known.get(rid, (f"rater-?{len(raters) + 1}", "?"))
-        raters[rid] = {"pseudonym": alias, "name": name, "answers": sum(1 for r in rows if r["rater"] == rid), "kept": True, "reason": ""}
+        raters[rid] = {
+            "pseudonym": alias,
+            "name": name,
+            "answers": sum(1 for r in rows if r["rater"] == rid),
+            "kept": True,
+            "reason": "",
+        }
     return raters
 
 
@@ -117,11 +131,20 @@ def public_raters(res: Results) -> dict[str, dict[str, Any]]:
     return {alias: {k: v for k, v in d.items() if k != "name"} for alias, d in res.raters.items()}
 
 
-def _check_repeats(s: dict[str, Any], raters: dict[str, dict[str, Any]], rows: list[sqlite3.Row], first: dict[tuple[str, int], float],
-                   reasons: dict[str, list[str]]) -> None:
+def _check_repeats(
+    s: dict[str, Any],
+    raters: dict[str, dict[str, Any]],
+    rows: list[sqlite3.Row],
+    first: dict[tuple[str, int], float],
+    reasons: dict[str, list[str]],
+) -> None:
     """Repeat consistency of each rater (``repeat``: mean difference, DSIS, or agreement, pairwise), and the reason to drop them."""
     for rid in raters:
-        pairs = [(first[(rid, r["stimulus"])], r["value"]) for r in rows if r["rater"] == rid and r["role"] == "repeat" and (rid, r["stimulus"]) in first]
+        pairs = [
+            (first[(rid, r["stimulus"])], r["value"])
+            for r in rows
+            if r["rater"] == rid and r["role"] == "repeat" and (rid, r["stimulus"]) in first
+        ]
         if not pairs:
             raters[rid]["repeat"] = None
             continue
@@ -129,7 +152,9 @@ def _check_repeats(s: dict[str, Any], raters: dict[str, dict[str, Any]], rows: l
             diff = float(np.mean([abs(a - b) for a, b in pairs]))
             raters[rid]["repeat"] = diff
             if diff > (1.0 if s["scale"] == 5 else 20.0):
-                reasons.setdefault(rid, []).append(f"repeated trials differ by {diff:.2f} on average (limit {1 if s['scale'] == 5 else 20})")
+                reasons.setdefault(rid, []).append(
+                    f"repeated trials differ by {diff:.2f} on average (limit {1 if s['scale'] == 5 else 20})"
+                )
         else:
             agree = float(np.mean([a == b for a, b in pairs]))
             raters[rid]["repeat"] = agree
@@ -137,11 +162,20 @@ def _check_repeats(s: dict[str, Any], raters: dict[str, dict[str, Any]], rows: l
                 reasons.setdefault(rid, []).append(f"agrees with themself on {agree:.0%} of repeated trials (< 50%)")
 
 
-def _check_hidden(s: dict[str, Any], raters: dict[str, dict[str, Any]], rows: list[sqlite3.Row], first: dict[tuple[str, int], float],
-                  reasons: dict[str, list[str]]) -> None:
+def _check_hidden(
+    s: dict[str, Any],
+    raters: dict[str, dict[str, Any]],
+    rows: list[sqlite3.Row],
+    first: dict[tuple[str, int], float],
+    reasons: dict[str, list[str]],
+) -> None:
     """Each rater's mean answer to the hidden reference (``hidden``); a DSIS rater grading it low is a reason to drop them."""
     for rid in raters:
-        h = [v for (r, st), v in first.items() if r == rid and st in {x["stimulus"] for x in rows if x["method"] == HIDDEN}]
+        h = [
+            v
+            for (r, st), v in first.items()
+            if r == rid and st in {x["stimulus"] for x in rows if x["method"] == HIDDEN}
+        ]
         if not h:
             raters[rid]["hidden"] = None
             continue
@@ -149,7 +183,9 @@ def _check_hidden(s: dict[str, Any], raters: dict[str, dict[str, Any]], rows: li
             raters[rid]["hidden"] = float(np.mean(h))
             limit = 4.0 if s["scale"] == 5 else 60.0
             if np.mean(h) < limit:
-                reasons.setdefault(rid, []).append(f"graded the unimpaired hidden reference {np.mean(h):.2f} on average (below {limit:g})")
+                reasons.setdefault(rid, []).append(
+                    f"graded the unimpaired hidden reference {np.mean(h):.2f} on average (below {limit:g})"
+                )
         else:  # a = reference in a hidden-reference pair: value 1 = the reference won
             raters[rid]["hidden"] = float(np.mean(h))
 
@@ -182,36 +218,76 @@ def _dsis_scores(res: Results, rows: list[sqlite3.Row], kept: set[str]) -> None:
         mos = mean_ci(np.array([r["value"] for r in mr]), scale)
         d = np.array([hidden.get((r["rater"], r["item_id"]), top) - r["value"] for r in mr])
         dmos = mean_ci(d, span)
-        res.methods.append({"method": m, "mos": mos[0], "mos_lo": mos[1], "mos_hi": mos[2], "dmos": dmos[0], "dmos_lo": dmos[1],
-                            "dmos_hi": dmos[2], "n": len(mr), "raters": len({r["rater"] for r in mr})})
+        res.methods.append(
+            {
+                "method": m,
+                "mos": mos[0],
+                "mos_lo": mos[1],
+                "mos_hi": mos[2],
+                "dmos": dmos[0],
+                "dmos_lo": dmos[1],
+                "dmos_hi": dmos[2],
+                "n": len(mr),
+                "raters": len({r["rater"] for r in mr}),
+            }
+        )
         for item in dict.fromkeys(r["item_id"] for r in mr):
             ir = [r for r in mr if r["item_id"] == item]
             a, lo, hi = mean_ci(np.array([r["value"] for r in ir]), scale)
             dd = mean_ci(np.array([hidden.get((r["rater"], item), top) - r["value"] for r in ir]), span)
-            res.items.append({"method": m, "item_id": item, "mos": a, "mos_lo": lo, "mos_hi": hi, "dmos": dd[0], "dmos_lo": dd[1],
-                              "dmos_hi": dd[2], "raters": len(ir)})
-    res.notes.append("MOS: mean grade of the kept raters; DMOS: hidden-reference grade minus grade, per rater and item (lower is better); "
-                     "95% Student-t intervals over all grades, clipped to the scale; none (null) under two grades")
+            res.items.append(
+                {
+                    "method": m,
+                    "item_id": item,
+                    "mos": a,
+                    "mos_lo": lo,
+                    "mos_hi": hi,
+                    "dmos": dd[0],
+                    "dmos_lo": dd[1],
+                    "dmos_hi": dd[2],
+                    "raters": len(ir),
+                }
+            )
+    res.notes.append(
+        "MOS: mean grade of the kept raters; DMOS: hidden-reference grade minus grade, per rater and item (lower is better); "
+        "95% Student-t intervals over all grades, clipped to the scale; none (null) under two grades"
+    )
 
 
 def _pairwise_scores(res: Results, study: str, rows: list[sqlite3.Row], kept: set[str], boot: int, seed: int) -> None:
     """Bradley-Terry scores per method with bootstrap intervals, from the kept raters' first answers."""
     methods = res.study["config"]["methods"]
-    wins = [((r["method"], r["method_b"]) if r["value"] == 1 else (r["method_b"], r["method"]))
-            for r in rows if r["role"] != "repeat" and r["rater"] in kept and r["method"] != HIDDEN]
+    wins = [
+        ((r["method"], r["method_b"]) if r["value"] == 1 else (r["method_b"], r["method"]))
+        for r in rows
+        if r["role"] != "repeat" and r["rater"] in kept and r["method"] != HIDDEN
+    ]
     if not wins:
         raise BenchError(f"study {study!r}: no pairwise answers from kept raters yet")
     est = bradley_terry(wins, methods)
     rng = np.random.default_rng(seed)
-    bs = np.array([bradley_terry([wins[i] for i in rng.integers(0, len(wins), len(wins))], methods) for _ in range(boot)])
+    bs = np.array(
+        [bradley_terry([wins[i] for i in rng.integers(0, len(wins), len(wins))], methods) for _ in range(boot)]
+    )
     lo, hi = np.percentile(bs, [2.5, 97.5], axis=0)
     for i, m in enumerate(methods):
         won = sum(1 for a, _ in wins if a == m)
         played = sum(1 for a, b in wins if m in (a, b))
-        res.methods.append({"method": m, "bt": float(est[i]), "bt_lo": float(lo[i]), "bt_hi": float(hi[i]), "wins": won, "n": played,
-                            "raters": len(kept)})
-    res.notes.append(f"Bradley-Terry log-strengths (mean 0; +1 = e:1 odds), maximum likelihood; 95% percentile bootstrap over "
-                     f"{len(wins)} answers ({boot} resamples)")
+        res.methods.append(
+            {
+                "method": m,
+                "bt": float(est[i]),
+                "bt_lo": float(lo[i]),
+                "bt_hi": float(hi[i]),
+                "wins": won,
+                "n": played,
+                "raters": len(kept),
+            }
+        )
+    res.notes.append(
+        f"Bradley-Terry log-strengths (mean 0; +1 = e:1 odds), maximum likelihood; 95% percentile bootstrap over "
+        f"{len(wins)} answers ({boot} resamples)"
+    )
 
 
 def results(con: sqlite3.Connection, study: str, screen: bool = True, boot: int = 1000, seed: int = 0) -> Results:
@@ -240,13 +316,48 @@ def results(con: sqlite3.Connection, study: str, screen: bool = True, boot: int 
 
 def write_rows(res: Results, runs_dir: Path) -> Path:
     """The study's values as an ordinary run: ``RUNS_DIR/study-NAME/`` (scores, manifest)."""
-    from benchmark.run.results import bench_version, make_row, no_values, to_frame, write_manifest, write_scores
+    from benchmark.run.results import bench_version, to_frame, write_manifest, write_scores
 
     s = res.study
     run_id = f"study-{s['name']}"
-    n = len(res.kept)
-    base = no_values(run_id=run_id, dataset=s["dataset"], base=s["base"], degradation=s["degradation"], method_version="study",
-                     metric_version="1", crop_border=0, status="ok", error=None)
+    rows = study_rows(res, run_id)
+    out = Path(runs_dir) / run_id
+    write_scores(out, to_frame(rows))
+    write_manifest(
+        out,
+        {
+            "run_id": run_id,
+            "started": now(),
+            "status": "complete",
+            "command": ["bench", "study", "results", s["name"]],
+            "rows": len(rows),
+            "bench": bench_version(),
+            "study": {k: s[k] for k in ("name", "protocol", "scale", "run_id", "dataset")},
+            "raters": public_raters(res),
+            "kept": len(res.kept),
+        },
+    )
+    return out
+
+
+def study_rows(res: Results, run_id: str) -> list[dict[str, Any]]:
+    """The study's tidy rows: MOS and DMOS per item (DSIS) or each method's Bradley-Terry score
+    (pairwise), and the raters behind each method."""
+    from benchmark.run.results import make_row, no_values
+
+    s = res.study
+    base = no_values(
+        run_id=run_id,
+        dataset=s["dataset"],
+        base=s["base"],
+        degradation=s["degradation"],
+        method_version="study",
+        metric_version="1",
+        crop_border=0,
+        status="ok",
+        error=None,
+        frame=-1,
+    )
     unit = "1-5" if s["scale"] == 5 else "0-100"
     rows = []
     if s["protocol"] == "dsis":
@@ -254,19 +365,44 @@ def write_rows(res: Results, runs_dir: Path) -> Path:
             if it["method"] == HIDDEN:
                 continue
             for metric, hib in (("mos", True), ("dmos", False)):
-                rows.append(make_row(**base, item_id=it["item_id"], frame=-1, scope="image", method=it["method"], metric=metric,
-                                     value=it[metric], higher_is_better=hib, unit=unit))
+                rows.append(
+                    make_row(
+                        **base,
+                        item_id=it["item_id"],
+                        scope="image",
+                        method=it["method"],
+                        metric=metric,
+                        value=it[metric],
+                        higher_is_better=hib,
+                        unit=unit,
+                    )
+                )
     else:
         for m in res.methods:
-            rows.append(make_row(**base, item_id="*", frame=-1, scope="dataset", method=m["method"], metric="bt-score", value=m["bt"],
-                                 higher_is_better=True, unit="log-odds"))
+            rows.append(
+                make_row(
+                    **base,
+                    item_id="*",
+                    scope="dataset",
+                    method=m["method"],
+                    metric="bt-score",
+                    value=m["bt"],
+                    higher_is_better=True,
+                    unit="log-odds",
+                )
+            )
     for m in res.methods:
         if m["method"] != HIDDEN:
-            rows.append(make_row(**base, item_id="*", frame=-1, scope="dataset", method=m["method"], metric="mos-raters",
-                                 value=float(m["raters"]), higher_is_better=True, unit="raters"))
-    out = Path(runs_dir) / run_id
-    write_scores(out, to_frame(rows))
-    write_manifest(out, {"run_id": run_id, "started": now(), "status": "complete", "command": ["bench", "study", "results", s["name"]], "rows": len(rows),
-                         "bench": bench_version(), "study": {k: s[k] for k in ("name", "protocol", "scale", "run_id", "dataset")},
-                         "raters": public_raters(res), "kept": n})
-    return out
+            rows.append(
+                make_row(
+                    **base,
+                    item_id="*",
+                    scope="dataset",
+                    method=m["method"],
+                    metric="mos-raters",
+                    value=float(m["raters"]),
+                    higher_is_better=True,
+                    unit="raters",
+                )
+            )
+    return rows

@@ -64,7 +64,9 @@ class DaemonPool(ThreadPoolExecutor):
                 raise RuntimeError("cannot schedule new futures after shutdown")
             self._todo.put((future, fn, args, kwargs))
             if not self._idle.acquire(blocking=False) and len(self._workers) < self._max_workers:
-                t = threading.Thread(target=self._work, name=f"{self._thread_name_prefix}-{len(self._workers)}", daemon=True)
+                t = threading.Thread(
+                    target=self._work, name=f"{self._thread_name_prefix}-{len(self._workers)}", daemon=True
+                )
                 self._workers.append(t)
                 t.start()
         return future
@@ -133,7 +135,15 @@ class CutAtStop:
             if started:
                 raise
             body = b'{"error": "the server is stopping; try again when it is back"}'
-            await send({"type": "http.response.start", "status": 503,
-                        "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-                                    (b"connection", b"close")]})
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 503,
+                    "headers": [
+                        (b"content-type", b"application/json"),
+                        (b"content-length", str(len(body)).encode()),
+                        (b"connection", b"close"),
+                    ],
+                }
+            )
             await send({"type": "http.response.body", "body": body})

@@ -30,9 +30,16 @@ class RateSet:
 RESTORERS = ["identity", "ssim", "gan", "pix2pix:lam=1000"]
 RATE_SETS = (
     RateSet("live1", "LIVE1 JPEG QF 10-50", "live1-qf{10,20,30,40,50}", RESTORERS, ("psnr", "ssim")),
-    RateSet("vid4", "Vid4 H.264 CRF 20-40", "vid4-crf{20,25,30,35,40}", RESTORERS[:3] + ["tsmooth:base=gan", RESTORERS[3]],
-            ("psnr", "ssim", "vmaf", "vmaf-neg")),
-    RateSet("coco", "COCO JPEG QF 10-50", "coco-qf{10,20,30,40,50}", RESTORERS[:3], ("psnr", "map50"), needs_detector=True),
+    RateSet(
+        "vid4",
+        "Vid4 H.264 CRF 20-40",
+        "vid4-crf{20,25,30,35,40}",
+        RESTORERS[:3] + ["tsmooth:base=gan", RESTORERS[3]],
+        ("psnr", "ssim", "vmaf", "vmaf-neg"),
+    ),
+    RateSet(
+        "coco", "COCO JPEG QF 10-50", "coco-qf{10,20,30,40,50}", RESTORERS[:3], ("psnr", "map50"), needs_detector=True
+    ),
 )
 
 
@@ -43,7 +50,10 @@ def headline(bd: pd.DataFrame, base: str, codec: str) -> str:
     parts = []
     g = bd[(bd["dataset_base"] == base) & (bd["codec"] == codec)]
     for method, mg in g.groupby("method", sort=False):
-        vals = [f"{r.bd_rate_pct:+.1f}% on {r.metric}" if pd.notna(r.bd_rate_pct) else f"none on {r.metric} (see the note)" for r in mg.itertuples()]
+        vals = [
+            f"{r.bd_rate_pct:+.1f}% on {r.metric}" if pd.notna(r.bd_rate_pct) else f"none on {r.metric} (see the note)"
+            for r in mg.itertuples()
+        ]
         parts.append(f"{method} {', '.join(vals)}")
     return f"{base}, {codec_label(codec)[0]}: " + "; ".join(parts)
 
@@ -67,6 +77,9 @@ def rate_summary(r: Any, rows: pd.DataFrame) -> None:
     r.notes += [f"Warning: {w}" for w in bd_warnings(res.table)]
     items = rows[rows["scope"].isin(("image", "clip"))].groupby("base")["item_id"].nunique()
     frames = rows[rows["scope"] == "frame"].groupby(["base", "item_id"])["frame"].nunique().groupby("base").max()
-    said = [f"{b}: {n} items" + (f" (at most {int(frames[b])} frames each)" if b in frames else "") for b, n in items.items()]
+    said = [
+        f"{b}: {n} items" + (f" (at most {int(frames[b])} frames each)" if b in frames else "")
+        for b, n in items.items()
+    ]
     r.notes.append("Run on " + "; ".join(said) + ".")
     r.sections.append(bd_markdown(res))

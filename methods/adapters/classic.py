@@ -33,7 +33,9 @@ class Bicubic(Method):
     name = "bicubic"
     version = "1"
     scale = None
-    description = "MATLAB-compatible bicubic imresize upscale by the degradation's scale (resize-right); identity at scale 1."
+    description = (
+        "MATLAB-compatible bicubic imresize upscale by the degradation's scale (resize-right); identity at scale 1."
+    )
     takes_float = True  # imresize works in float64 and rounds its result to uint8
 
     def process(self, frames: list[np.ndarray], ctx: Context) -> list[np.ndarray]:

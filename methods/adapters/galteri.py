@@ -41,22 +41,35 @@ class QFEnsemble(TrainableMethod):
     default_self_ensemble: ClassVar[int] = 1
     tile_multiple = 8  # tiles on the JPEG 8x8 grid
 
-    def __init__(self, qf: int | str = "auto", self_ensemble: int | None = None, tile: Any = None, overlap: Any = None, **params: Any):
+    def __init__(
+        self,
+        qf: int | str = "auto",
+        self_ensemble: int | None = None,
+        tile: Any = None,
+        overlap: Any = None,
+        **params: Any,
+    ):
         if "weights" in params:  # silently ignored before: the rows named a file that was never read
-            raise ValueError(f"{self.name} is an ensemble of per-QF weights and takes no weights=; put your "
-                             f"'{self.family_name}-qf*.safetensors' files in $BENCH_WEIGHTS_DIR instead")
+            raise ValueError(
+                f"{self.name} is an ensemble of per-QF weights and takes no weights=; put your "
+                f"'{self.family_name}-qf*.safetensors' files in $BENCH_WEIGHTS_DIR instead"
+            )
         if qf != "auto":
             try:
                 ok = 1 <= float(qf) <= 100
             except (TypeError, ValueError):
                 ok = False
             if not ok:
-                raise BenchError(f"{self.name}: qf={qf} is not a JPEG quality: give qf=auto (the QF predictor picks the "
-                                 f"generator per frame) or a number 1..100 (the nearest of {', '.join(map(str, ENSEMBLE_QFS))} is used)")
+                raise BenchError(
+                    f"{self.name}: qf={qf} is not a JPEG quality: give qf=auto (the QF predictor picks the "
+                    f"generator per frame) or a number 1..100 (the nearest of {', '.join(map(str, ENSEMBLE_QFS))} is used)"
+                )
         n = self.default_self_ensemble if self_ensemble is None else int(self_ensemble)
         if n not in VIEWS:
-            raise BenchError(f"{self.name}: self_ensemble={self_ensemble} is not one of {', '.join(map(str, VIEWS))} "
-                             "(1: the image alone; 2: + turned 180 degrees; 4: + flips; 8: every flip and transpose)")
+            raise BenchError(
+                f"{self.name}: self_ensemble={self_ensemble} is not one of {', '.join(map(str, VIEWS))} "
+                "(1: the image alone; 2: + turned 180 degrees; 4: + flips; 8: every flip and transpose)"
+            )
         given = {"self_ensemble": n} if self_ensemble is not None and n != self.default_self_ensemble else {}
         super().__init__(None, tile, overlap, **({"qf": qf} if qf != "auto" else {}), **given, **params)
         self.qf = qf
@@ -113,9 +126,11 @@ class QFEnsemble(TrainableMethod):
 
 
 # (transpose, flip rows, flip columns) of each view, in the order the views are added
-VIEWS = {1: [(False, False, False)],
-         2: [(False, False, False), (False, True, True)],
-         4: [(False, False, False), (False, True, True), (False, False, True), (False, True, False)]}
+VIEWS = {
+    1: [(False, False, False)],
+    2: [(False, False, False), (False, True, True)],
+    4: [(False, False, False), (False, True, True), (False, False, True), (False, True, False)],
+}
 VIEWS[8] = VIEWS[4] + [(True, r, c) for r, c in ((False, False), (True, True), (False, True), (True, False))]
 
 
@@ -153,6 +168,6 @@ class SSIMMethod(QFEnsemble):
 class GANMethod(QFEnsemble):
     name = "gan"
     family_name = "gan"
-    description = "Galteri et al.'s GAN: sub-patch discriminator + feature loss; per-image QF-predicted ensemble (QF 5-60)."
-
-
+    description = (
+        "Galteri et al.'s GAN: sub-patch discriminator + feature loss; per-image QF-predicted ensemble (QF 5-60)."
+    )

@@ -50,16 +50,20 @@ def parse_crf(crf: Any) -> float | None:
     except (TypeError, ValueError):
         value = float("nan")
     if not 0 <= value <= 51:
-        raise BenchError(f"h264: crf={crf!r} is not an H.264 CRF: give crf=auto (blind: the network judges the artifacts) "
-                         "or the encoder's CRF, 0..51 (trained on 25..45)")
+        raise BenchError(
+            f"h264: crf={crf!r} is not an H.264 CRF: give crf=auto (blind: the network judges the artifacts) "
+            "or the encoder's CRF, 0..51 (trained on 25..45)"
+        )
     return value
 
 
 class H264Method(TrainableMethod):
     name = "h264"
     version = "1"
-    description = ("Residual CNN at quarter resolution for H.264/HEVC-decoded frames, single-frame, one model for CRF 25-45; "
-                   "crf=auto (blind, default) or crf=N (the encoder's CRF as an input).")
+    description = (
+        "Residual CNN at quarter resolution for H.264/HEVC-decoded frames, single-frame, one model for CRF 25-45; "
+        "crf=auto (blind, default) or crf=N (the encoder's CRF as an input)."
+    )
     weights_name = "h264"
     build = staticmethod(H264Net)
     tile_multiple = GRID
@@ -73,9 +77,11 @@ class H264Method(TrainableMethod):
         except WeightsMissing as exc:
             if weights:
                 raise
-            raise WeightsMissing(f"{exc} The h264 training in progress is checkpoints/h264 (continue it with `scripts/train_shipped.sh h264` "
-                                 "and BENCH_TRAIN_DIR=checkpoints, or `bench train h264 ... --resume` as docs/recipes.md says); "
-                                 "give its exported weights with h264:weights=PATH.") from None
+            raise WeightsMissing(
+                f"{exc} The h264 training in progress is checkpoints/h264 (continue it with `scripts/train_shipped.sh h264` "
+                "and BENCH_TRAIN_DIR=checkpoints, or `bench train h264 ... --resume` as docs/recipes.md says); "
+                "give its exported weights with h264:weights=PATH."
+            ) from None
 
         self.radius = int(self.card.get("architecture", {}).get("radius", 0))
         self.window = (self.radius, self.radius)  # neighbours on each side, from the weights' own architecture
@@ -94,7 +100,9 @@ class H264Method(TrainableMethod):
         with torch.inference_mode():
             for t in range(past, n - future):
                 near = [rgb[min(max(t + k, 0), n - 1)] for k in range(-self.radius, self.radius + 1)]
-                near = [f if f.shape == rgb[t].shape else rgb[t] for f in near]  # a frame of another size is no neighbour
+                near = [
+                    f if f.shape == rgb[t].shape else rgb[t] for f in near
+                ]  # a frame of another size is no neighbour
                 out = self.restore_stacked(np.concatenate(near, axis=2), rgb[t])
                 outs.append(channel_mean_uint8(out) if frames[t].shape[2] == 1 else out)
         return outs
@@ -102,6 +110,7 @@ class H264Method(TrainableMethod):
     def restore_stacked(self, stack: np.ndarray, centre: np.ndarray) -> np.ndarray:
         """One frame from its neighbours stacked on channels (H x W x 3k uint8), tiled when it
         does not fit the memory budget."""
+
         def fn(x):
             return self.model(x, self.crf)
 
@@ -116,6 +125,7 @@ class H264Method(TrainableMethod):
         of 720x576 frames ran slower per frame than one at a time (7.5 against 2-6 fps on
         2 threads: its 50 MB activations are allocated afresh each call); tiled when one
         frame does not fit the memory budget."""
+
         def fn(x):
             return self.model(x, self.crf)
 

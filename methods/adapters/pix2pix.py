@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from benchmark.methods.networks import UNetGenerator
 from benchmark.methods.adapters.trainable import TrainableMethod
+from benchmark.methods.networks import UNetGenerator
 
 
 class Pix2Pix(TrainableMethod):
@@ -25,6 +25,8 @@ class Pix2Pix(TrainableMethod):
 
     def __init__(self, lam: int = 1000, weights: str | None = None, **params: Any):
         if int(lam) not in (100, 1000) and weights is None:
-            raise ValueError(f"pix2pix: weights ship for lam=100 and lam=1000, not {lam}; train others with `bench train pix2pix --param lambda=...`")
+            raise ValueError(
+                f"pix2pix: weights ship for lam=100 and lam=1000, not {lam}; train others with `bench train pix2pix --param lambda=...`"
+            )
         self.weights_name = f"pix2pix-l{int(lam)}"
         super().__init__(weights=weights, lam=int(lam), **params)

@@ -41,13 +41,12 @@ from typing import Any
 
 import numpy as np
 
-from benchmark.core.imaging import channel_mean_uint8
-
 from benchmark.api import Context, Method
 from benchmark.core import memory
+from benchmark.core.imaging import channel_mean_uint8
 from benchmark.core.memory import choose_tile, cuda_peak, largest_activation, parse_tile
-from benchmark.errors import BenchError
 from benchmark.core.paths import expand as expand_path
+from benchmark.errors import BenchError
 
 WEIGHT_SUFFIXES = (".pth", ".pt", ".safetensors", ".ckpt")
 DEFAULT_OVERLAP = 32
@@ -74,8 +73,10 @@ def read_state_dict(path: Path) -> dict[str, Any]:
     if suffix != ".safetensors" and zipfile.is_zipfile(path):
         with zipfile.ZipFile(path) as z:
             if any("/code/" in n or n.endswith("constants.pkl") for n in z.namelist()):
-                raise BenchError(f"{path}: a TorchScript archive (it carries code); bench reads weights only: save the "
-                                 "model's state_dict() (or convert it to .safetensors) and pass that file")
+                raise BenchError(
+                    f"{path}: a TorchScript archive (it carries code); bench reads weights only: save the "
+                    "model's state_dict() (or convert it to .safetensors) and pass that file"
+                )
     try:
         if suffix == ".safetensors":
             from safetensors.torch import load_file
@@ -99,9 +100,11 @@ def _unreadable(path: Path, exc: Exception) -> str:
     msg = str(exc)
     found = re.search(r"GLOBAL (\S+?)(?: was not an allowed global| whose module)", msg)  # torch's two wordings
     if found:
-        return (f"{path}: not readable as model weights: it is a pickle of Python objects ({found.group(1)}), not only tensors, "
-                "and bench reads pickles with weights_only=True only (never code); if it is a whole pickled model, save its "
-                "state_dict() or convert it to .safetensors")
+        return (
+            f"{path}: not readable as model weights: it is a pickle of Python objects ({found.group(1)}), not only tensors, "
+            "and bench reads pickles with weights_only=True only (never code); if it is a whole pickled model, save its "
+            "state_dict() or convert it to .safetensors"
+        )
     boiler = ("Weights only load failed", "Please file an issue", "Check the documentation", "In PyTorch 2.6")
     lines = [x.strip() for x in msg.splitlines() if x.strip()]
     why = next((x for x in lines if not x.startswith(boiler) and not x.endswith("error:")), lines[0] if lines else "")
@@ -117,16 +120,24 @@ def load_model(path: Path):
         model = spandrel.ModelLoader().load_from_state_dict(sd)
     except spandrel.UnsupportedModelError:
         keys = ", ".join(list(sd)[:4])
-        raise BenchError(f"{path}: not a model spandrel {spandrel.__version__} knows (its keys start {keys} ...); "
-                         "supported architectures: https://github.com/chaiNNer-org/spandrel#model-architecture-support") from None
+        raise BenchError(
+            f"{path}: not a model spandrel {spandrel.__version__} knows (its keys start {keys} ...); "
+            "supported architectures: https://github.com/chaiNNer-org/spandrel#model-architecture-support"
+        ) from None
     except Exception as exc:  # noqa: BLE001 - a detected architecture whose tensors do not fit
-        raise BenchError(f"{path}: spandrel could not build a model from it ({type(exc).__name__}: {str(exc)[:200]})") from None
+        raise BenchError(
+            f"{path}: spandrel could not build a model from it ({type(exc).__name__}: {str(exc)[:200]})"
+        ) from None
     if not isinstance(model, spandrel.ImageModelDescriptor):
-        raise BenchError(f"{path}: a {model.architecture.name} {model.purpose.lower()} model, which needs a mask; "
-                         "bench runs image-to-image models only")
+        raise BenchError(
+            f"{path}: a {model.architecture.name} {model.purpose.lower()} model, which needs a mask; "
+            "bench runs image-to-image models only"
+        )
     if model.input_channels not in (1, 3) or model.output_channels != model.input_channels:
-        raise BenchError(f"{path}: a {model.architecture.name} model with {model.input_channels} input and "
-                         f"{model.output_channels} output channels; bench runs gray->gray and RGB->RGB models")
+        raise BenchError(
+            f"{path}: a {model.architecture.name} model with {model.input_channels} input and "
+            f"{model.output_channels} output channels; bench runs gray->gray and RGB->RGB models"
+        )
     return model.eval()
 
 
@@ -135,16 +146,28 @@ class PublishedModel(Method):
 
     name = "weights-file"
     version = "1"
-    description = ("Any published restoration/SR model from its weights file (.pth, .pt, .safetensors, .ckpt): "
-                   "architecture, scale and channels detected by spandrel; tiled, fp16/bf16 on a GPU.")
+    description = (
+        "Any published restoration/SR model from its weights file (.pth, .pt, .safetensors, .ckpt): "
+        "architecture, scale and channels detected by spandrel; tiled, fp16/bf16 on a GPU."
+    )
 
-    def __init__(self, path: str | os.PathLike, name: str | None = None, tile: Any = None, overlap: Any = None,
-                 precision: str | None = None, origin: str = "weights file", input: str | None = None):
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        name: str | None = None,
+        tile: Any = None,
+        overlap: Any = None,
+        precision: str | None = None,
+        origin: str = "weights file",
+        input: str | None = None,
+    ):
         import spandrel
 
         if input not in (None, *INPUTS):
-            raise ValueError(f"input must be one of {', '.join(INPUTS)} (float: as the degradation gives it; uint8: rounded "
-                             f"and clipped to 8 bits first); got {input!r}")
+            raise ValueError(
+                f"input must be one of {', '.join(INPUTS)} (float: as the degradation gives it; uint8: rounded "
+                f"and clipped to 8 bits first); got {input!r}"
+            )
         self.takes_float = input != "uint8"
         settings = {"tile": tile, "overlap": overlap, "precision": precision, "input": input}
         super().__init__(**{k: v for k, v in settings.items() if v is not None})
@@ -166,8 +189,10 @@ class PublishedModel(Method):
         self.version = f"{type(self).version}+{self.arch}-{self.weights_hash[:12]}"
         self.origin = origin
         self.spandrel_version = spandrel.__version__
-        self.description = (f"{self.model.architecture.name} x{self.scale} ({self.model.purpose}, "
-                            f"{'gray' if self.model.input_channels == 1 else 'RGB'}) from {self.path.name}")
+        self.description = (
+            f"{self.model.architecture.name} x{self.scale} ({self.model.purpose}, "
+            f"{'gray' if self.model.input_channels == 1 else 'RGB'}) from {self.path.name}"
+        )
         self.device = None
         self.dtype = None
         self._bytes_per_pixel: float | None = None
@@ -180,11 +205,21 @@ class PublishedModel(Method):
     def provenance(self) -> dict[str, Any]:
         """For the run manifest (``plugins``)."""
         m = self.model
-        return {"origin": self.origin, "target": str(self.path), "version": self.version, "sha256": self.weights_hash,
-                "architecture": self.arch, "scale": self.scale, "input_channels": m.input_channels,
-                "size_requirements": {"minimum": m.size_requirements.minimum, "multiple_of": m.size_requirements.multiple_of,
-                                      "square": m.size_requirements.square},
-                "loader": f"spandrel {self.spandrel_version}"}
+        return {
+            "origin": self.origin,
+            "target": str(self.path),
+            "version": self.version,
+            "sha256": self.weights_hash,
+            "architecture": self.arch,
+            "scale": self.scale,
+            "input_channels": m.input_channels,
+            "size_requirements": {
+                "minimum": m.size_requirements.minimum,
+                "multiple_of": m.size_requirements.multiple_of,
+                "square": m.size_requirements.square,
+            },
+            "loader": f"spandrel {self.spandrel_version}",
+        }
 
     def network(self):
         """The network spandrel built from the file (for the run's cost rows)."""
@@ -291,7 +326,7 @@ class PublishedModel(Method):
         parts = []
         with torch.inference_mode():
             for k in range(0, len(x), per_call):
-                xb = x[k:k + per_call]
+                xb = x[k : k + per_call]
                 parts.append(run_tiled(self._call, xb, self.scale, self.choose_tile(len(xb), h, w), self.overlap))
         out = np.concatenate(parts)
         if mc == 1 and c == 3:
@@ -310,8 +345,10 @@ def resolve_precision(precision: str, device: str, model) -> Any:
     if precision != "auto":
         supported = {"fp32": True, "fp16": model.supports_half, "bf16": model.supports_bfloat16}[precision]
         if not supported:
-            raise BenchError(f"{model.architecture.name} does not support {precision} (spandrel says so); "
-                             "use precision=fp32 or the other half type")
+            raise BenchError(
+                f"{model.architecture.name} does not support {precision} (spandrel says so); "
+                "use precision=fp32 or the other half type"
+            )
         return dtypes[precision]
     if not str(device).startswith("cuda"):
         return torch.float32

@@ -8,8 +8,8 @@ Inputs are RGB in [-1, 1]; outputs are clamped to it."""
 
 from __future__ import annotations
 
-from benchmark.methods.networks import FastSRGenerator, SRResNet
 from benchmark.methods.adapters.trainable import TrainableMethod
+from benchmark.methods.networks import FastSRGenerator, SRResNet
 
 
 class SRGAN(TrainableMethod):

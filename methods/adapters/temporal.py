@@ -38,27 +38,45 @@ class TemporalSmooth(Method):
     name = "tsmooth"
     version = "3"  # 3: DIS flow on the outputs, paired neighbours, detail layer when the size changes
     window = (1, 1)
-    description = ("Temporally smoothed twin of a frame method (base=NAME, default identity): averages the base output "
-                   "with DIS-flow-compensated base outputs of radius=1 neighbours on each side, weighted by agreement "
-                   "(sigma=12; for super-resolution only the detail over bicubic); a multi-frame method (window 1+1).")
+    description = (
+        "Temporally smoothed twin of a frame method (base=NAME, default identity): averages the base output "
+        "with DIS-flow-compensated base outputs of radius=1 neighbours on each side, weighted by agreement "
+        "(sigma=12; for super-resolution only the detail over bicubic); a multi-frame method (window 1+1)."
+    )
     FLOWS = ("dis", "farneback")
     LAYERS = ("auto", "all", "detail")
 
-    def __init__(self, base: str = "identity", radius: int = 1, sigma: float = 12.0, guide: str = "auto", flow: str = "dis",
-                 layer: str = "auto", **params: Any):
+    def __init__(
+        self,
+        base: str = "identity",
+        radius: int = 1,
+        sigma: float = 12.0,
+        guide: str = "auto",
+        flow: str = "dis",
+        layer: str = "auto",
+        **params: Any,
+    ):
         from benchmark.run.runner import make_method
 
         if int(radius) < 1:
             raise ValueError(f"tsmooth: radius must be at least 1, got {radius}")
         if float(sigma) <= 0:
             raise ValueError(f"tsmooth: sigma must be positive, got {sigma}")
-        for key, value, allowed in (("guide", guide, ("auto", "input", "output")), ("flow", flow, self.FLOWS), ("layer", layer, self.LAYERS)):
+        for key, value, allowed in (
+            ("guide", guide, ("auto", "input", "output")),
+            ("flow", flow, self.FLOWS),
+            ("layer", layer, self.LAYERS),
+        ):
             if value not in allowed:
                 raise ValueError(f"tsmooth: {key} must be {', '.join(allowed[:-1])} or {allowed[-1]}, got {value!r}")
         self.base = make_method(str(base))
         if self.base.window != (0, 0):
             raise ValueError(f"tsmooth: base {base!r} is itself a multi-frame method; give a frame method")
-        options = {k: v for k, v, default in (("guide", guide, "auto"), ("flow", flow, "dis"), ("layer", layer, "auto")) if v != default}
+        options = {
+            k: v
+            for k, v, default in (("guide", guide, "auto"), ("flow", flow, "dis"), ("layer", layer, "auto"))
+            if v != default
+        }
         super().__init__(base=str(base), radius=int(radius), sigma=float(sigma), **options, **params)
         self.guide, self.flow, self.layer = guide, flow, layer
         self.window = (int(radius), int(radius))
@@ -106,7 +124,9 @@ class TemporalSmooth(Method):
         if todo:
             bctx = dataclasses.replace(ctx, context=(0, 0), first_frame=first + todo[0])
             batch = [frames[i] for i in todo]
-            for i, o in zip(todo, check_outputs(self.base.name, batch, self.base.process(batch, bctx), ctx.scale, first + todo[0])):
+            for i, o in zip(
+                todo, check_outputs(self.base.name, batch, self.base.process(batch, bctx), ctx.scale, first + todo[0])
+            ):
                 self._outs[first + i] = o.astype(np.float32)
         r, sigma, s = self.window[0], float(self.params["sigma"]), ctx.scale
         outs = [self._outs[first + i] for i in range(len(frames))]
@@ -115,8 +135,16 @@ class TemporalSmooth(Method):
         lumas = [luma(f) for f in (frames if on_inputs else outs)]
         detail = self.layer == "detail" or (self.layer == "auto" and s != 1)
         # the layer under the detail: each input upscaled (bicubic) to the output size
-        under = [np.clip(cv2.resize(f.astype(np.float32), (w, h), interpolation=cv2.INTER_CUBIC), 0, 255).reshape(outs[0].shape)
-                 for f in frames] if detail else None
+        under = (
+            [
+                np.clip(cv2.resize(f.astype(np.float32), (w, h), interpolation=cv2.INTER_CUBIC), 0, 255).reshape(
+                    outs[0].shape
+                )
+                for f in frames
+            ]
+            if detail
+            else None
+        )
 
         def neighbour(j: int, k: int) -> tuple[np.ndarray, np.ndarray]:
             """Output k warped onto frame j (its detail onto j's bicubic layer), and its distance d to j."""

@@ -33,9 +33,8 @@ from typing import Any, Callable
 
 import numpy as np
 
-from benchmark.core.imaging import channel_mean_uint8
-
 from benchmark.core import memory
+from benchmark.core.imaging import channel_mean_uint8
 from benchmark.core.memory import choose_tile, largest_activation, parse_tile
 
 DEFAULT_OVERLAP = 32
@@ -53,7 +52,9 @@ def tiling_settings(tile: Any, overlap: Any) -> dict[str, Any]:
 class Tiling:
     """One method's tiling: its settings, its grid, and each network's estimated cost."""
 
-    def __init__(self, tile: Any = None, overlap: Any = None, multiple: int = 1, default_overlap: int = DEFAULT_OVERLAP):
+    def __init__(
+        self, tile: Any = None, overlap: Any = None, multiple: int = 1, default_overlap: int = DEFAULT_OVERLAP
+    ):
         self.tile = parse_tile(tile)
         self.multiple = int(multiple)
         ov = default_overlap if overlap is None else int(overlap)
@@ -77,11 +78,20 @@ class Tiling:
 
     def choose(self, n: int, h: int, w: int, cost: Callable[[], float], device: str) -> int | None:
         """The tile side for ``n`` frames of ``h`` x ``w`` (None: whole frames, as untiled)."""
-        return choose_tile(self.tile, n, h, w, lambda: memory.memory_budget(device) / cost(), self.multiple, 0, self.overlap)
+        return choose_tile(
+            self.tile, n, h, w, lambda: memory.memory_budget(device) / cost(), self.multiple, 0, self.overlap
+        )
 
     # -- inference -----------------------------------------------------------------
-    def restore(self, net, fn: Callable, frames: list[np.ndarray], device: str, scale: int,
-                whole: Callable[[list[np.ndarray]], list[np.ndarray]]) -> list[np.ndarray]:
+    def restore(
+        self,
+        net,
+        fn: Callable,
+        frames: list[np.ndarray],
+        device: str,
+        scale: int,
+        whole: Callable[[list[np.ndarray]], list[np.ndarray]],
+    ) -> list[np.ndarray]:
         """Frames of one shape through ``fn`` (an NCHW tensor in [-1, 1] -> its output, ``scale``
         times larger, in [-1, 1]; it runs ``net``): ``whole(frames)`` (the method's untiled path)
         when they fit; else, when one frame fits, in runs of as many whole frames as fit (the
@@ -96,7 +106,9 @@ class Tiling:
             budget = memory.memory_budget(device)
             if n * h * w * cost() > budget:
                 k = max(1, int(budget // (h * w * cost())))
-                return [o for i in range(0, n, k) for o in self.restore(net, fn, frames[i:i + k], device, scale, whole)]
+                return [
+                    o for i in range(0, n, k) for o in self.restore(net, fn, frames[i : i + k], device, scale, whole)
+                ]
         tile = self.choose(n, h, w, cost, device)
         if tile is None:
             return whole(frames)
@@ -109,7 +121,9 @@ class Tiling:
         from benchmark.core.tiling import run_tiled
 
         m, (h, w) = self.multiple, frames[0].shape[:2]
-        arr = np.stack([np.repeat(f, 3, 2) if f.shape[2] == 1 else f for f in frames])  # grey to RGB; RGB (or frames stacked on channels) as they are
+        arr = np.stack(
+            [np.repeat(f, 3, 2) if f.shape[2] == 1 else f for f in frames]
+        )  # grey to RGB; RGB (or frames stacked on channels) as they are
         if h % m or w % m:  # onto the grid, so that the last tile starts on it too
             arr = np.pad(arr, ((0, 0), (0, -h % m), (0, -w % m), (0, 0)), mode="edge")
         x = torch.from_numpy(arr).permute(0, 3, 1, 2)  # uint8: each tile is converted alone
@@ -118,9 +132,8 @@ class Tiling:
             return fn(t.to(device).float().div(127.5).sub(1.0)).clamp(-1, 1).add(1).mul(0.5)
 
         overlap = min(self.overlap, tile // 2 // m * m)  # the stride stays on the grid
-        out = run_tiled(call, x, scale, tile, overlap)[:, :h * scale, :w * scale]
-        return [channel_mean_uint8(o) if f.shape[2] == 1 else np.ascontiguousarray(o)
-                for o, f in zip(out, frames)]
+        out = run_tiled(call, x, scale, tile, overlap)[:, : h * scale, : w * scale]
+        return [channel_mean_uint8(o) if f.shape[2] == 1 else np.ascontiguousarray(o) for o, f in zip(out, frames)]
 
 
 def crop_batches(n: int, per_crop: float, device: str) -> int:

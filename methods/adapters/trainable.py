@@ -9,21 +9,18 @@ command, validation figures, SHA-256). A user's own weights replace them through
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 
+from benchmark.api import Context, Method
 from benchmark.core import environment
 from benchmark.core.imaging import channel_mean_uint8, tensor_to_uint8
-
-from benchmark.api import Context, Method
+from benchmark.core.paths import expand as expand_path
 from benchmark.errors import warn
 from benchmark.files.weights import ENV_WEIGHTS_DIR, WeightsMissing, file_sha256
-
 from benchmark.methods.adapters.tiled import DEFAULT_OVERLAP, Tiling, tiling_settings
-from benchmark.core.paths import expand as expand_path
 
 WEIGHTS_DIR = Path(__file__).parent.parent / "weights"
 
@@ -35,8 +32,10 @@ def weights_file(name: str, explicit: str | None = None, directory: Path = WEIGH
     if explicit and not expand_path(explicit).is_file():
         # an explicit file is the user's choice: never fall back to other weights under its name
         where = expand_path(explicit)
-        raise WeightsMissing(f"weights file {explicit} not found ({'a folder' if where.is_dir() else 'no file'} at {where.absolute()}); "
-                             f"give the path of an existing .safetensors file, or leave weights= out for the shipped '{name}'")
+        raise WeightsMissing(
+            f"weights file {explicit} not found ({'a folder' if where.is_dir() else 'no file'} at {where.absolute()}); "
+            f"give the path of an existing .safetensors file, or leave weights= out for the shipped '{name}'"
+        )
     candidates = [expand_path(explicit)] if explicit else []
     if environment.get(environment.WEIGHTS_DIR):
         candidates.append(Path(environment.get(environment.WEIGHTS_DIR)) / f"{name}.safetensors")
@@ -47,11 +46,15 @@ def weights_file(name: str, explicit: str | None = None, directory: Path = WEIGH
             card = json.loads(card_path.read_text()) if card_path.exists() else {}
             sha = file_sha256(p)
             if not card_path.exists():
-                warn(f"{p} has no card ({card_path.name} beside it): its architecture, training data and checksum are not recorded, "
-                     f"so '{name}' is built with the default architecture from a file nothing vouches for (sha256 {sha[:16]}...); "
-                     "export weights with `bench train` (it writes the card) or add the card")
+                warn(
+                    f"{p} has no card ({card_path.name} beside it): its architecture, training data and checksum are not recorded, "
+                    f"so '{name}' is built with the default architecture from a file nothing vouches for (sha256 {sha[:16]}...); "
+                    "export weights with `bench train` (it writes the card) or add the card"
+                )
             if card.get("sha256") and card["sha256"] != sha:
-                raise WeightsMissing(f"{p}: SHA-256 {sha[:16]}... does not match its card {card_path.name} ({card['sha256'][:16]}...)")
+                raise WeightsMissing(
+                    f"{p}: SHA-256 {sha[:16]}... does not match its card {card_path.name} ({card['sha256'][:16]}...)"
+                )
             card["sha256"] = sha
             return p, card
     raise WeightsMissing(
@@ -110,10 +113,15 @@ class TrainableMethod(Method):
         self.model = None
         self.device: str | None = None
         # fail early, and identify the weights
-        self.cards = {n: weights_file(n, weights if n == self.weights_name else None, self.weights_dir)[1] for n in self.weights_names()}
+        self.cards = {
+            n: weights_file(n, weights if n == self.weights_name else None, self.weights_dir)[1]
+            for n in self.weights_names()
+        }
         self.card = self.cards.get(self.weights_name, {})
         self.weights_hash = self.identify_weights()
-        self.scale = int(self.card.get("architecture", {}).get("scale", type(self).scale))  # the weights' own, for user weights too
+        self.scale = int(
+            self.card.get("architecture", {}).get("scale", type(self).scale)
+        )  # the weights' own, for user weights too
         self.version = versioned(type(self).version, self.versioned_cards())
 
     def weights_names(self) -> list[str]:
@@ -161,5 +169,11 @@ class TrainableMethod(Method):
     def run(self, net, fn, frames: list[np.ndarray]) -> list[np.ndarray]:
         """Frames of one shape through ``fn`` (a [-1, 1] NCHW tensor -> its output; it runs ``net``),
         whole when they fit the memory budget, else in tiles."""
-        return self.tiling.restore(net, fn, frames, self.device, self.scale,
-                                   lambda fs: tensor_to_frames(fn(frames_to_tensor(fs, self.device)), fs))
+        return self.tiling.restore(
+            net,
+            fn,
+            frames,
+            self.device,
+            self.scale,
+            lambda fs: tensor_to_frames(fn(frames_to_tensor(fs, self.device)), fs),
+        )

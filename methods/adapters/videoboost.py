@@ -4,8 +4,8 @@ and the generator learns against the frozen judge (plus L1 and feature losses)."
 
 from __future__ import annotations
 
-from benchmark.methods.networks import VideoBoostGenerator
 from benchmark.methods.adapters.trainable import TrainableMethod
+from benchmark.methods.networks import VideoBoostGenerator
 
 
 class VideoBoost(TrainableMethod):

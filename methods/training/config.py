@@ -9,8 +9,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from benchmark.core.names import nearest as _nearest
+from benchmark.core.names import read_toml
 from benchmark.errors import BenchError
-from benchmark.core.names import nearest as _nearest, read_toml
 
 #: settings a built-in recipe reads beyond its ``defaults`` (its ``[params]`` are checked against both)
 RECIPE_SETTINGS = {"ssim": ("blocks", "fold", "qf"), "gan": ("blocks", "fold", "qf")}
@@ -43,8 +44,10 @@ class TrainConfig:
         known = [f for f in cls.__dataclass_fields__ if f != "params"]
         for k in data:
             if k not in known and k != "params":
-                raise BenchError(f"{where}: unknown key {k!r}; {_nearest(k, known + ['params'])}known: {', '.join(known)}, "
-                                 "and recipe settings under [params]")
+                raise BenchError(
+                    f"{where}: unknown key {k!r}; {_nearest(k, known + ['params'])}known: {', '.join(known)}, "
+                    "and recipe settings under [params]"
+                )
         params = data.pop("params", {})
         if not isinstance(params, dict):
             raise BenchError(f"{where}: params must be a table ([params] with key = value lines), not {params!r}")
@@ -62,8 +65,13 @@ class TrainConfig:
 
     def check(self, where: str = "the training settings", from_cli: set[str] = frozenset()) -> None:  # type: ignore[assignment]
         """Types and ranges of the settings (``from_cli``: given as ``--key``, named so)."""
+
         def name(k: str) -> str:
-            return f"--{k.replace('_', '-')} {getattr(self, k)!r}" if k in from_cli else f"{where}: {k} = {getattr(self, k)!r}"
+            return (
+                f"--{k.replace('_', '-')} {getattr(self, k)!r}"
+                if k in from_cli
+                else f"{where}: {k} = {getattr(self, k)!r}"
+            )
 
         for k in (*POSITIVE, "seed"):
             v = getattr(self, k)
@@ -96,5 +104,7 @@ def check_params(recipe: type, params: dict[str, Any], where: str) -> None:
     known = sorted({*recipe.defaults, *RECIPE_SETTINGS.get(name, ())})
     for k in params:
         if k not in known:
-            raise BenchError(f"{where}: {k!r} (under [params] or --param) is not a setting of {name}; "
-                             f"{_nearest(k, known)}known: {', '.join(known)}")
+            raise BenchError(
+                f"{where}: {k!r} (under [params] or --param) is not a setting of {name}; "
+                f"{_nearest(k, known)}known: {', '.join(known)}"
+            )

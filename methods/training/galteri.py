@@ -16,8 +16,17 @@ from typing import Any
 import numpy as np
 
 from benchmark.errors import BenchError
-from benchmark.methods.networks import (CROP, ENSEMBLE_QFS, GENERATORS, QFPredictor, SubPatchDiscriminator, build_generator,
-                                        luma_crops, nearest_qf, predict_qf)
+from benchmark.methods.networks import (
+    CROP,
+    ENSEMBLE_QFS,
+    GENERATORS,
+    QFPredictor,
+    SubPatchDiscriminator,
+    build_generator,
+    luma_crops,
+    nearest_qf,
+    predict_qf,
+)
 from benchmark.methods.training.trainer import Recipe
 
 
@@ -45,16 +54,31 @@ class SSIMRecipe(Recipe):
     name = "ssim"
     default_data = [f"bsd200-qf{q}" for q in ENSEMBLE_QFS]
     defaults = {"arch": "HalfResGenerator", "ch": 64, "depth": 10, "ssim_weight": 0.1, "pixel_weight": 1.0, "gray": 0.2}
-    paper_config = {"arch": "ArtifactGenerator", "ch": 64, "blocks": 15, "patch": 128, "batch": 16, "steps": 100000, "note": "Galteri et al. train on ImageNet/MSCOCO patches"}
+    paper_config = {
+        "arch": "ArtifactGenerator",
+        "ch": 64,
+        "blocks": 15,
+        "patch": 128,
+        "batch": 16,
+        "steps": 100000,
+        "note": "Galteri et al. train on ImageNet/MSCOCO patches",
+    }
 
     def architecture(self):
         if self.p["arch"] == "ArtifactGenerator":
             return {"class": "ArtifactGenerator", "ch": int(self.p["ch"]), "blocks": int(self.p.get("blocks", 6))}
         if self.p["arch"] == "HalfResGenerator":
-            fold = int(self.p.get("fold", 2))  # fold and blocks are recorded only when not 2 / 0, so older cards read the same
+            fold = int(
+                self.p.get("fold", 2)
+            )  # fold and blocks are recorded only when not 2 / 0, so older cards read the same
             blocks = int(self.p.get("blocks", 0))
-            return {"class": "HalfResGenerator", "ch": int(self.p["ch"]), "depth": int(self.p["depth"]),
-                    **({"fold": fold} if fold != 2 else {}), **({"blocks": blocks} if blocks else {})}
+            return {
+                "class": "HalfResGenerator",
+                "ch": int(self.p["ch"]),
+                "depth": int(self.p["depth"]),
+                **({"fold": fold} if fold != 2 else {}),
+                **({"blocks": blocks} if blocks else {}),
+            }
         raise BenchError(f"arch={self.p['arch']!r}: use one of {', '.join(GENERATORS)}")
 
     def build(self):
@@ -66,8 +90,8 @@ class SSIMRecipe(Recipe):
     def sample(self, source, rng, batch, patch):
         if self.p.get("qf") in (None, ""):
             return source.sample(rng, batch, patch)
-        from benchmark.methods.training.trainer import augment, to_tensor
         from benchmark.core.imaging import rgb_to_y_uint8
+        from benchmark.methods.training.pairs import augment, to_tensor
 
         lo, hi = parse_qf_range(self.p["qf"])
         if not hasattr(self, "_refs"):
@@ -82,7 +106,7 @@ class SSIMRecipe(Recipe):
             ref = self._refs[rng.integers(len(self._refs))]
             h, w = ref.shape[:2]
             i, j = int(rng.integers(0, (h - patch) // 16 + 1)) * 16, int(rng.integers(0, (w - patch) // 16 + 1)) * 16
-            y = np.ascontiguousarray(augment(rng, ref[i: i + patch, j: j + patch])[0])
+            y = np.ascontiguousarray(augment(rng, ref[i : i + patch, j : j + patch])[0])
             if y.shape[2] == 3 and rng.random() < float(self.p["gray"]):
                 y = rgb_to_y_uint8(y)
             x = jpeg(y, int(rng.integers(lo, hi + 1)))
@@ -101,7 +125,10 @@ class SSIMRecipe(Recipe):
     def restoration_loss(self, out, y) -> tuple[Any, dict[str, float]]:
         ssim = self.ssim_loss(out, y)
         pixel = (out - y).abs().mean() / 2  # L1 on [0, 1]
-        return self.p["ssim_weight"] * ssim + self.p["pixel_weight"] * pixel, {"ssim_loss": ssim.item(), "l1": pixel.item()}
+        return self.p["ssim_weight"] * ssim + self.p["pixel_weight"] * pixel, {
+            "ssim_loss": ssim.item(),
+            "l1": pixel.item(),
+        }
 
     def step(self, x, y):
         out = self.models["generator"](x)
@@ -130,7 +157,9 @@ class GANRecipe(SSIMRecipe):
 
         super().build()
         self.models["discriminator"] = SubPatchDiscriminator(sub=int(self.p["sub"]))
-        self.optims["discriminator"] = torch.optim.Adam(self.models["discriminator"].parameters(), lr=self.cfg.lr, betas=(0.5, 0.999))
+        self.optims["discriminator"] = torch.optim.Adam(
+            self.models["discriminator"].parameters(), lr=self.cfg.lr, betas=(0.5, 0.999)
+        )
         # the trainer sets every group's lr to schedule(step) x lr_scale: the discriminator learns faster
         self.optims["discriminator"].param_groups[0]["lr_scale"] = float(self.p["d_lr_scale"])
         self.features = FeatureLoss(self.device)
@@ -144,7 +173,9 @@ class GANRecipe(SSIMRecipe):
         out = g(x)
         # discriminator: real (reference, input) vs fake (output, input), every sub-patch
         real, fake = d(y, x), d(out.detach(), x)
-        d_loss = F.binary_cross_entropy_with_logits(real, torch.ones_like(real)) + F.binary_cross_entropy_with_logits(fake, torch.zeros_like(fake))
+        d_loss = F.binary_cross_entropy_with_logits(real, torch.ones_like(real)) + F.binary_cross_entropy_with_logits(
+            fake, torch.zeros_like(fake)
+        )
         self.optims["discriminator"].zero_grad()
         d_loss.backward()
         self.optims["discriminator"].step()
@@ -195,7 +226,7 @@ class QFRecipe(Recipe):
             h, w = ref.shape[:2]
             i, j = int(rng.integers(0, (h - 96) // 16 + 1)) * 16, int(rng.integers(0, (w - 96) // 16 + 1)) * 16
             q = int(rng.integers(self.p["qf_min"], self.p["qf_max"] + 1))
-            comp = jpeg(np.ascontiguousarray(ref[i: i + 96, j: j + 96]), q)
+            comp = jpeg(np.ascontiguousarray(ref[i : i + 96, j : j + 96]), q)
             xs.append(luma_crops(comp, rng, 1)[0])
             qs.append(q / 100.0)
         return torch.from_numpy(np.stack(xs)).float(), torch.tensor(qs, dtype=torch.float32)

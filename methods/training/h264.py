@@ -16,8 +16,8 @@ import torch
 from benchmark.errors import BenchError
 from benchmark.methods.networks import H264_GRID as GRID
 from benchmark.methods.networks import H264Net
-from benchmark.methods.training.trainer import Recipe, augment, to_tensor, to_uint8
-
+from benchmark.methods.training.pairs import augment, to_tensor, to_uint8
+from benchmark.methods.training.trainer import Recipe
 
 LEVEL = re.compile(r"(?:^|[-@])(?:h264|hevc|h265)?(?:crf|qp)(\d+)(?=$|[-:])")
 
@@ -32,8 +32,10 @@ def level_of(name: str) -> float:
 def key_levels(source) -> dict[str, float]:
     """The CRF of every training and validation key (``<data-set name>/<item>``) of ``source``."""
     names = sorted(source.names, key=len, reverse=True)  # the longest name that prefixes a key is its set
-    return {key: next((level_of(n) for n in names if key.startswith(n + "/")), float("nan"))
-            for _, _, key in [*source.train, *source.val]}
+    return {
+        key: next((level_of(n) for n in names if key.startswith(n + "/")), float("nan"))
+        for _, _, key in [*source.train, *source.val]
+    }
 
 
 def share_references(pairs: list[tuple[np.ndarray, np.ndarray, str]]) -> list[tuple[np.ndarray, np.ndarray, str]]:
@@ -72,10 +74,17 @@ class H264Recipe(Recipe):
     name = "h264"
     default_data = [f"bsd200-pan-crf{c}" for c in (25, 30, 35, 40, 45)]
     defaults = {"ch": 64, "depth": 10, "fold": 4, "radius": 0, "blind": 0.5, "eps": 1e-3}
-    paper_config = {"note": "no paper model: a small CPU restorer; on a GPU train longer (200k steps, batch 32, patch 192) and wider (ch 96)"}
+    paper_config = {
+        "note": "no paper model: a small CPU restorer; on a GPU train longer (200k steps, batch 32, patch 192) and wider (ch 96)"
+    }
 
     def architecture(self):
-        return {"ch": int(self.p["ch"]), "depth": int(self.p["depth"]), "fold": int(self.p["fold"]), "radius": int(self.p["radius"])}
+        return {
+            "ch": int(self.p["ch"]),
+            "depth": int(self.p["depth"]),
+            "fold": int(self.p["fold"]),
+            "radius": int(self.p["radius"]),
+        }
 
     def build(self):
         self.models["generator"] = H264Net(**self.architecture())
@@ -89,7 +98,9 @@ class H264Recipe(Recipe):
         source._h264_levels = key_levels(source)
         source._h264_spans = clip_spans(source.train)
 
-    def stacked(self, pairs, i: int, span: tuple[int, int], window: tuple[slice, slice] = (slice(None), slice(None))) -> np.ndarray:
+    def stacked(
+        self, pairs, i: int, span: tuple[int, int], window: tuple[slice, slice] = (slice(None), slice(None))
+    ) -> np.ndarray:
         """The degraded frames i-r..i+r of one clip (``pairs[span[0]:span[1]]``), cropped to
         ``window`` and stacked on channels; the clip's first and last frames stand in for
         frames beyond its ends (as at test time)."""
@@ -153,10 +164,14 @@ class H264Recipe(Recipe):
                     for outs, hint in ((blind, None), (known, crf)):
                         out = to_uint8(g(x, hint))
                         outs += [_psnr(o, r) for o, (_, r) in zip(out, same)]
-                    b = [_psnr(d[..., 3 * r0:3 * r0 + 3], r) for d, r in same]
+                    b = [_psnr(d[..., 3 * r0 : 3 * r0 + 3], r) for d, r in same]
                     base += b
                     if np.isfinite(crf):
-                        gains.setdefault(int(crf), []).extend(np.subtract(blind[-len(same):], b))
+                        gains.setdefault(int(crf), []).extend(np.subtract(blind[-len(same) :], b))
         g.train()
-        out = {"val_psnr": float(np.mean(blind)), "val_psnr_input": float(np.mean(base)), "val_psnr_crf_known": float(np.mean(known))}
+        out = {
+            "val_psnr": float(np.mean(blind)),
+            "val_psnr_input": float(np.mean(base)),
+            "val_psnr_crf_known": float(np.mean(known)),
+        }
         return {**out, **{f"val_gain_crf{c}": float(np.mean(v)) for c, v in sorted(gains.items())}}

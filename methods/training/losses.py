@@ -25,7 +25,11 @@ class FeatureLoss:
             import torch.hub
 
             net = torchvision.models.vgg19(weights=None)
-            net.load_state_dict(torch.load(Path(torch.hub.get_dir()) / "checkpoints" / VGG19_FILE, map_location="cpu", weights_only=True))
+            net.load_state_dict(
+                torch.load(
+                    Path(torch.hub.get_dir()) / "checkpoints" / VGG19_FILE, map_location="cpu", weights_only=True
+                )
+            )
             self.net = net.features[:36]
         else:
             from benchmark.files.weights import MOBILENET_V2, asset_path

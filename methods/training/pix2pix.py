@@ -12,7 +12,15 @@ class Pix2PixRecipe(Recipe):
     name = "pix2pix"
     default_data = ["bsd200-pan-qp46"]
     defaults = {"ch": 16, "depth": 4, "lambda": 100.0, "d_ch": 32, "adv_from": 0, "ssim_weight": 0.0, "d_lr_scale": 1.0}
-    paper_config = {"ch": 64, "depth": 8, "lambda": 100, "patch": 256, "batch": 1, "steps": 200000, "optimiser": "Adam 2e-4, betas 0.5/0.999"}
+    paper_config = {
+        "ch": 64,
+        "depth": 8,
+        "lambda": 100,
+        "patch": 256,
+        "batch": 1,
+        "steps": 200000,
+        "optimiser": "Adam 2e-4, betas 0.5/0.999",
+    }
 
     def architecture(self):
         return {"ch": int(self.p["ch"]), "depth": int(self.p["depth"])}
@@ -47,7 +55,10 @@ class Pix2PixRecipe(Recipe):
             self.optims["generator"].step()
             return {"g_adv": float("nan"), **parts, "d_loss": float("nan")}
         real, fake = d(y, x), d(out.detach(), x)
-        d_loss = 0.5 * (F.binary_cross_entropy_with_logits(real, torch.ones_like(real)) + F.binary_cross_entropy_with_logits(fake, torch.zeros_like(fake)))
+        d_loss = 0.5 * (
+            F.binary_cross_entropy_with_logits(real, torch.ones_like(real))
+            + F.binary_cross_entropy_with_logits(fake, torch.zeros_like(fake))
+        )
         self.optims["discriminator"].zero_grad()
         d_loss.backward()
         self.optims["discriminator"].step()

@@ -16,12 +16,27 @@ class SRResNetRecipe(Recipe):
     name = "srresnet"
     default_data = ["bsd200-x4"]
     defaults = {"ch": 32, "blocks": 8, "scale": 4, "bn": False, "residual": True, "loss": "l1"}
-    paper_config = {"ch": 64, "blocks": 16, "bn": True, "residual": False, "loss": "mse", "patch": 96, "batch": 16, "steps": 1000000, "data": "ImageNet 350k images"}
+    paper_config = {
+        "ch": 64,
+        "blocks": 16,
+        "bn": True,
+        "residual": False,
+        "loss": "mse",
+        "patch": 96,
+        "batch": 16,
+        "steps": 1000000,
+        "data": "ImageNet 350k images",
+    }
     generator_class = SRResNet
 
     def architecture(self):
-        return {"ch": int(self.p["ch"]), "blocks": int(self.p["blocks"]), "scale": int(self.p["scale"]),
-                "bn": _flag(self.p["bn"]), "residual": _flag(self.p["residual"])}
+        return {
+            "ch": int(self.p["ch"]),
+            "blocks": int(self.p["blocks"]),
+            "scale": int(self.p["scale"]),
+            "bn": _flag(self.p["bn"]),
+            "residual": _flag(self.p["residual"]),
+        }
 
     def build(self):
         import torch
@@ -49,7 +64,13 @@ def _flag(value) -> bool:
 class SRGANRecipe(SRResNetRecipe):
     name = "srgan"
     defaults = {**SRResNetRecipe.defaults, "d_ch": 32, "adv_weight": 1e-3, "feat_weight": 1.0, "pixel_weight": 0.1}
-    paper_config = {**SRResNetRecipe.paper_config, "init": "SRResNet (MSE)", "d_ch": 64, "adv_weight": 1e-3, "steps": 200000}
+    paper_config = {
+        **SRResNetRecipe.paper_config,
+        "init": "SRResNet (MSE)",
+        "d_ch": 64,
+        "adv_weight": 1e-3,
+        "steps": 200000,
+    }
 
     def build(self):
         import torch
@@ -58,7 +79,9 @@ class SRGANRecipe(SRResNetRecipe):
 
         super().build()
         self.models["discriminator"] = VGGDiscriminator(int(self.p["d_ch"]))
-        self.optims["discriminator"] = torch.optim.Adam(self.models["discriminator"].parameters(), lr=self.cfg.lr, betas=(0.9, 0.999))
+        self.optims["discriminator"] = torch.optim.Adam(
+            self.models["discriminator"].parameters(), lr=self.cfg.lr, betas=(0.9, 0.999)
+        )
         self.features = FeatureLoss(self.device)
         self.p["perceptual_backbone"] = self.features.backbone
 
@@ -69,7 +92,9 @@ class SRGANRecipe(SRResNetRecipe):
         g, d = self.models["generator"], self.models["discriminator"]
         out = g(x)
         real, fake = d(y), d(out.detach())
-        d_loss = F.binary_cross_entropy_with_logits(real, torch.ones_like(real)) + F.binary_cross_entropy_with_logits(fake, torch.zeros_like(fake))
+        d_loss = F.binary_cross_entropy_with_logits(real, torch.ones_like(real)) + F.binary_cross_entropy_with_logits(
+            fake, torch.zeros_like(fake)
+        )
         self.optims["discriminator"].zero_grad()
         d_loss.backward()
         self.optims["discriminator"].step()
@@ -80,19 +105,42 @@ class SRGANRecipe(SRResNetRecipe):
         self.optims["generator"].zero_grad()
         loss.backward()
         self.optims["generator"].step()
-        return {"g_feat": feat.item(), "g_adv": adv.item(), str(self.p.get("loss", "mse")): pix.item(), "d_loss": d_loss.item()}
+        return {
+            "g_feat": feat.item(),
+            "g_adv": adv.item(),
+            str(self.p.get("loss", "mse")): pix.item(),
+            "d_loss": d_loss.item(),
+        }
 
 
 class FastSRGANRecipe(SRGANRecipe):
     name = "fast-srgan"
     default_data = ["bsd200-x2"]
-    defaults = {"ch": 32, "blocks": 4, "scale": 2, "skip": "bicubic", "expand": 4, "block": "res", "loss": "l1", "d_ch": 32, "adv_weight": 1e-3, "feat_weight": 0.2, "pixel_weight": 1.0}
+    defaults = {
+        "ch": 32,
+        "blocks": 4,
+        "scale": 2,
+        "skip": "bicubic",
+        "expand": 4,
+        "block": "res",
+        "loss": "l1",
+        "d_ch": 32,
+        "adv_weight": 1e-3,
+        "feat_weight": 0.2,
+        "pixel_weight": 1.0,
+    }
     paper_config = {"note": "Fast-SRGAN (H. Arora) trains on DIV2K with a MobileNetV2-style generator, 4x; here x2"}
     generator_class = FastSRGenerator
 
     def architecture(self):
-        return {"ch": int(self.p["ch"]), "blocks": int(self.p["blocks"]), "scale": int(self.p["scale"]),
-                "skip": str(self.p["skip"]), "expand": int(self.p["expand"]), "block": str(self.p["block"])}
+        return {
+            "ch": int(self.p["ch"]),
+            "blocks": int(self.p["blocks"]),
+            "scale": int(self.p["scale"]),
+            "skip": str(self.p["skip"]),
+            "expand": int(self.p["expand"]),
+            "block": str(self.p["block"]),
+        }
 
     def step(self, x, y):
         if float(self.p["adv_weight"]) == 0 and float(self.p["feat_weight"]) == 0:  # fidelity pre-training

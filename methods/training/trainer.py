@@ -30,99 +30,10 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from benchmark.core.imaging import sha256_file
 from benchmark.errors import BenchError
-from benchmark.core.imaging import sha256_file, tensor_to_uint8
-
 from benchmark.methods.training.config import TrainConfig  # noqa: F401  (bench train's settings; callers use training.TrainConfig)
-
-
-class PairSource:
-    """Aligned (degraded, reference) frames of one or more data sets, held in memory as
-    uint8 (BSD200 at one degradation: about 90 MB)."""
-
-    def __init__(self, names: list[str], data_root: str | None, val_items: int, max_items: int | None = None):
-        from benchmark.run.runner import RunConfig, Runner
-
-        runner = Runner(RunConfig(data_root=data_root))
-        self.train: list[tuple[np.ndarray, np.ndarray, str]] = []
-        self.val: list[tuple[np.ndarray, np.ndarray, str]] = []
-        self.scale = None
-        from benchmark.core.names import resolve
-
-        for name in names:
-            spec = resolve(name, runner.root, runner.specs)
-            if self.scale not in (None, spec.scale):
-                raise BenchError(f"training sets mix scales ({self.scale} and {spec.scale}): use one scale per model")
-            self.scale = spec.scale
-            items = list(spec.dataset.items())[: max_items]
-            if len(items) <= val_items:
-                raise BenchError(f"{name}: {len(items)} items, need more than the {val_items} held out for validation")
-            for k, item in enumerate(items):
-                try:
-                    pairs = self._pairs(runner.cache, spec, item)
-                except (ValueError, OSError) as exc:
-                    raise BenchError(f"{name}: item {item.item_id} cannot be read ({exc}); remove or replace it") from None
-                for deg, ref in pairs:
-                    (self.val if k >= len(items) - val_items else self.train).append((deg, ref, f"{name}/{item.item_id}"))
-        self.names = names
-
-    @staticmethod
-    def _pairs(cache, spec, item) -> list[tuple[np.ndarray, np.ndarray]]:
-        """An item's (degraded, reference) frames, gray repeated to three channels."""
-        from benchmark.run.stages import degrade, degraded_frames, reference
-
-        ref_key, ref_frames = reference(cache, spec, item)
-        deg_key, _ = degrade(cache, spec, item, ref_key, ref_frames)
-        out = []
-        for deg, ref in zip(degraded_frames(cache, deg_key, ref_key, ref_frames), ref_frames()):
-            if deg.shape[2] == 1:
-                deg, ref = np.repeat(deg, 3, 2), np.repeat(ref, 3, 2)
-            out.append((deg, ref))
-        return out
-
-    def sample(self, rng: np.random.Generator, batch: int, patch: int):
-
-        s = self.scale
-        p_in = patch // s
-        xs, ys = [], []
-        for _ in range(batch):
-            deg, ref, key = self.train[rng.integers(len(self.train))]
-            h, w = deg.shape[:2]
-            if h < p_in or w < p_in:
-                raise BenchError(f"{key}: a training frame ({w}x{h}) is smaller than the input patch {p_in} (--patch {patch}"
-                                 f"{f' at x{s}' if s != 1 else ''}); use a smaller --patch or larger images")
-            # JPEG/H.264 blocks: keep patches on the 8x8 grid of the input
-            i = int(rng.integers(0, (h - p_in) // 8 + 1)) * 8
-            j = int(rng.integers(0, (w - p_in) // 8 + 1)) * 8
-            x = deg[i: i + p_in, j: j + p_in]
-            y = ref[i * s: (i + p_in) * s, j * s: (j + p_in) * s]
-            x, y = augment(rng, x, y)
-            xs.append(np.ascontiguousarray(x))
-            ys.append(np.ascontiguousarray(y))
-        return to_tensor(np.stack(xs)), to_tensor(np.stack(ys))
-
-
-def augment(rng: np.random.Generator, *arrays: np.ndarray) -> list[np.ndarray]:
-    """A random horizontal flip, vertical flip and transpose (each with probability 1/2), the
-    same for every array (an input patch and its target)."""
-    out = list(arrays)
-    if rng.random() < 0.5:
-        out = [a[:, ::-1] for a in out]
-    if rng.random() < 0.5:
-        out = [a[::-1] for a in out]
-    if rng.random() < 0.5:
-        out = [a.transpose(1, 0, 2) for a in out]
-    return out
-
-
-def to_tensor(batch: np.ndarray):
-    import torch
-
-    return torch.from_numpy(batch).permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
-
-
-def to_uint8(t) -> np.ndarray:
-    return tensor_to_uint8(t, -1.0)
+from benchmark.methods.training.pairs import PairSource, augment, to_tensor, to_uint8  # noqa: F401  (a recipe's helpers)
 
 
 class Recipe:
@@ -215,16 +126,24 @@ def load_init(model, path: str) -> None:
     except Exception as exc:
         raise BenchError(f"--init {path}: not a readable safetensors file ({exc})") from None
     own = model.state_dict()
-    shapes = [f"{k} {tuple(v.shape)} vs {tuple(own[k].shape)}" for k, v in state.items() if k in own and v.shape != own[k].shape]
+    shapes = [
+        f"{k} {tuple(v.shape)} vs {tuple(own[k].shape)}"
+        for k, v in state.items()
+        if k in own and v.shape != own[k].shape
+    ]
     if shapes:
-        raise BenchError(f"--init {path}: tensor shapes differ from the {type(model).__name__} this config builds "
-                         f"({'; '.join(shapes[:3])}{'...' if len(shapes) > 3 else ''}); train with the architecture settings of the weights' card")
+        raise BenchError(
+            f"--init {path}: tensor shapes differ from the {type(model).__name__} this config builds "
+            f"({'; '.join(shapes[:3])}{'...' if len(shapes) > 3 else ''}); train with the architecture settings of the weights' card"
+        )
     missing, unexpected = model.load_state_dict(state, strict=False)
     bad = [k for k in missing if not k.startswith("extra.")]
     if bad or unexpected:
-        raise BenchError(f"--init {path}: its tensors do not fit the {type(model).__name__} this config builds "
-                         f"(missing {bad[:4]}{'...' if len(bad) > 4 else ''}, unexpected {list(unexpected)[:4]}); "
-                         "train with the architecture settings of the weights' card")
+        raise BenchError(
+            f"--init {path}: its tensors do not fit the {type(model).__name__} this config builds "
+            f"(missing {bad[:4]}{'...' if len(bad) > 4 else ''}, unexpected {list(unexpected)[:4]}); "
+            "train with the architecture settings of the weights' card"
+        )
 
 
 def _device(device: str) -> str:
@@ -275,8 +194,10 @@ def _build_recipe(recipe_cls: type[Recipe], cfg: TrainConfig, device: str, resum
     try:
         recipe.build()
     except (TypeError, ValueError, KeyError) as exc:  # e.g. ch = "wide": the settings build no model
-        raise BenchError(f"{recipe.name}: its settings {recipe.p} build no model ({type(exc).__name__}: {exc}); "
-                         "check the [params] of --config and each --param") from None
+        raise BenchError(
+            f"{recipe.name}: its settings {recipe.p} build no model ({type(exc).__name__}: {exc}); "
+            "check the [params] of --config and each --param"
+        ) from None
     if cfg.init and not resuming:
         load_init(recipe.models["generator"], cfg.init)
     for m in recipe.models.values():
@@ -284,14 +205,18 @@ def _build_recipe(recipe_cls: type[Recipe], cfg: TrainConfig, device: str, resum
     return recipe
 
 
-def _load_checkpoint(ckpt: Path, recipe: Recipe, rng: np.random.Generator, device: str) -> tuple[int, float, list[dict[str, Any]]]:
+def _load_checkpoint(
+    ckpt: Path, recipe: Recipe, rng: np.random.Generator, device: str
+) -> tuple[int, float, list[dict[str, Any]]]:
     """Restore models, optimisers and RNG states from ``ckpt``: (step, training seconds, curve rows)."""
     import torch
 
     try:  # tensors, numbers, strings and containers only: never unpickle code
         state = torch.load(ckpt, map_location=device, weights_only=True)
     except Exception as exc:
-        raise BenchError(f"{ckpt}: not a checkpoint bench can resume safely ({type(exc).__name__}: {str(exc).splitlines()[0]}); start a new --out") from None
+        raise BenchError(
+            f"{ckpt}: not a checkpoint bench can resume safely ({type(exc).__name__}: {str(exc).splitlines()[0]}); start a new --out"
+        ) from None
     try:  # a foreign or damaged checkpoint: other models, missing entries, wrong shapes
         for k, m in recipe.models.items():
             m.load_state_dict(state["models"][k])
@@ -302,25 +227,42 @@ def _load_checkpoint(ckpt: Path, recipe: Recipe, rng: np.random.Generator, devic
         return int(state["step"]), float(state["seconds"]), list(state["curves"])
     except (KeyError, IndexError, TypeError, ValueError, RuntimeError, AttributeError) as exc:
         first = " ".join(str(exc).split())[:200]
-        raise BenchError(f"{ckpt}: not a checkpoint of this {recipe.name} training ({type(exc).__name__}: {first}); resume with the "
-                         "method and settings it was started with, or start a new --out") from None
+        raise BenchError(
+            f"{ckpt}: not a checkpoint of this {recipe.name} training ({type(exc).__name__}: {first}); resume with the "
+            "method and settings it was started with, or start a new --out"
+        ) from None
 
 
-def _save_checkpoint(ckpt: Path, recipe: Recipe, rng: np.random.Generator, step: int, seconds: float, rows: list[dict[str, Any]]) -> None:
+def _save_checkpoint(
+    ckpt: Path, recipe: Recipe, rng: np.random.Generator, step: int, seconds: float, rows: list[dict[str, Any]]
+) -> None:
     """Write ``ckpt`` (models, optimisers, step, RNG states; atomically) and the curves beside it."""
     import torch
 
-    state = {"models": {k: m.state_dict() for k, m in recipe.models.items()}, "optims": {k: o.state_dict() for k, o in recipe.optims.items()},
-             "step": step, "seconds": seconds, "curves": rows, "numpy_rng": rng.bit_generator.state, "torch_rng": torch.get_rng_state()}
+    state = {
+        "models": {k: m.state_dict() for k, m in recipe.models.items()},
+        "optims": {k: o.state_dict() for k, o in recipe.optims.items()},
+        "step": step,
+        "seconds": seconds,
+        "curves": rows,
+        "numpy_rng": rng.bit_generator.state,
+        "torch_rng": torch.get_rng_state(),
+    }
     tmp = ckpt.with_suffix(".tmp")
     torch.save(state, tmp)
     os.replace(tmp, ckpt)
     write_curves(ckpt.parent, rows)
 
 
-def _train_step(recipe: Recipe, source: PairSource, cfg: TrainConfig, rng: np.random.Generator, device: str, step: int) -> tuple[float, dict[str, Any], float]:
+def _train_step(
+    recipe: Recipe, source: PairSource, cfg: TrainConfig, rng: np.random.Generator, device: str, step: int
+) -> tuple[float, dict[str, Any], float]:
     """One optimisation step at the schedule's learning rate: (lr, losses, seconds it took)."""
-    x, y = recipe.sample(source, rng, cfg.batch, cfg.patch) if hasattr(recipe, "sample") else source.sample(rng, cfg.batch, cfg.patch)
+    x, y = (
+        recipe.sample(source, rng, cfg.batch, cfg.patch)
+        if hasattr(recipe, "sample")
+        else source.sample(rng, cfg.batch, cfg.patch)
+    )
     lr = learning_rate(cfg, step)
     for o in recipe.optims.values():
         for g in o.param_groups:
@@ -331,31 +273,72 @@ def _train_step(recipe: Recipe, source: PairSource, cfg: TrainConfig, rng: np.ra
     return lr, losses, time.perf_counter() - t0
 
 
-def _train_loop(recipe: Recipe, source: PairSource, cfg: TrainConfig, rng: np.random.Generator, device: str, ckpt: Path,
-                start: int, seconds: float, rows: list[dict[str, Any]], progress: bool) -> float:
+def _train_loop(
+    recipe: Recipe,
+    source: PairSource,
+    cfg: TrainConfig,
+    rng: np.random.Generator,
+    device: str,
+    ckpt: Path,
+    start: int,
+    seconds: float,
+    rows: list[dict[str, Any]],
+    progress: bool,
+) -> float:
     """Steps ``start + 1`` to ``cfg.steps``: a curve row each (losses; validation every
     ``val_every``), a checkpoint every ``checkpoint_every`` and at the end. Returns the
     training seconds so far (``rows`` grows in place)."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
-    with Progress(TextColumn(f"[bold]train {recipe.name}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[info]}"),
-                  TimeElapsedColumn(), TimeRemainingColumn(), disable=not progress) as bar:
+    with Progress(
+        TextColumn(f"[bold]train {recipe.name}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[info]}"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        disable=not progress,
+    ) as bar:
         task = bar.add_task("train", total=cfg.steps, completed=start, info="")
         for step in range(start + 1, cfg.steps + 1):
             lr, losses, took = _train_step(recipe, source, cfg, rng, device, step)
             seconds += took
-            row = {"step": step, "seconds": round(seconds, 2), "lr": lr, **{k: round(float(v), 6) for k, v in losses.items()}}
+            row = {
+                "step": step,
+                "seconds": round(seconds, 2),
+                "lr": lr,
+                **{k: round(float(v), 6) for k, v in losses.items()},
+            }
             if step % cfg.val_every == 0 or step == cfg.steps:
                 row.update({k: round(v, 4) for k, v in run_validation(recipe, source).items()})
             rows.append(row)
-            bar.update(task, advance=1, info=" ".join(f"{k} {v:.4g}" for k, v in row.items() if k not in ("step", "seconds")))
+            bar.update(
+                task, advance=1, info=" ".join(f"{k} {v:.4g}" for k, v in row.items() if k not in ("step", "seconds"))
+            )
             if step % cfg.checkpoint_every == 0 or step == cfg.steps:
                 _save_checkpoint(ckpt, recipe, rng, step, seconds, rows)
     return seconds
 
 
-def _export(recipe: Recipe, source: PairSource, cfg: TrainConfig, out_dir: Path, datasets: list[str], device: str,
-            export_name: str | None, command: list[str] | None, seconds: float, t_load: float) -> dict[str, Any]:
+def _export(
+    recipe: Recipe,
+    source: PairSource,
+    cfg: TrainConfig,
+    out_dir: Path,
+    datasets: list[str],
+    device: str,
+    export_name: str | None,
+    command: list[str] | None,
+    seconds: float,
+    t_load: float,
+) -> dict[str, Any]:
     """Validate once more, write ``<name>.safetensors`` (the generator) and its card
     ``<name>.json``; returns the card."""
     import torch
@@ -367,23 +350,48 @@ def _export(recipe: Recipe, source: PairSource, cfg: TrainConfig, out_dir: Path,
     g = recipe.models["generator"]
     save_file({k: v.detach().cpu().contiguous() for k, v in g.state_dict().items()}, str(weights))
     card = {
-        "name": name, "method": recipe.name, "architecture": {"class": type(g).__name__, **recipe.architecture()},
+        "name": name,
+        "method": recipe.name,
+        "architecture": {"class": type(g).__name__, **recipe.architecture()},
         "parameters": int(sum(p.numel() for p in g.parameters())),
-        "data": {"datasets": datasets, "train_items": len(source.train), "val_items": len(source.val),
-                 "validation": "the last items of the training set (held out), whole frames"},
-        "steps": cfg.steps, "batch": cfg.batch, "patch": cfg.patch, "lr": cfg.lr, "seed": cfg.seed, "params": recipe.p,
+        "data": {
+            "datasets": datasets,
+            "train_items": len(source.train),
+            "val_items": len(source.val),
+            "validation": "the last items of the training set (held out), whole frames",
+        },
+        "steps": cfg.steps,
+        "batch": cfg.batch,
+        "patch": cfg.patch,
+        "lr": cfg.lr,
+        "seed": cfg.seed,
+        "params": recipe.p,
         "init": Path(cfg.init).name if cfg.init else None,
-        "command": " ".join(command or sys.argv), "device": device, "torch_threads": torch.get_num_threads(), "machine": platform.processor() or platform.machine(),
-        "train_seconds": round(seconds, 1), "data_seconds": round(time.perf_counter() - t_load - seconds, 1),
+        "command": " ".join(command or sys.argv),
+        "device": device,
+        "torch_threads": torch.get_num_threads(),
+        "machine": platform.processor() or platform.machine(),
+        "train_seconds": round(seconds, 1),
+        "data_seconds": round(time.perf_counter() - t_load - seconds, 1),
         "final_validation": {k: round(v, 4) for k, v in final.items()},
-        "sha256": sha256_file(weights), "paper_config": recipe.paper_config,
+        "sha256": sha256_file(weights),
+        "paper_config": recipe.paper_config,
     }
     (out_dir / f"{name}.json").write_text(json.dumps(card, indent=1))
     return card
 
 
-def train(recipe_cls: type[Recipe], out_dir: Path, datasets: list[str], cfg: TrainConfig, data_root: str | None = None,
-          resume: bool = False, export_name: str | None = None, progress: bool = True, command: list[str] | None = None) -> dict[str, Any]:
+def train(
+    recipe_cls: type[Recipe],
+    out_dir: Path,
+    datasets: list[str],
+    cfg: TrainConfig,
+    data_root: str | None = None,
+    resume: bool = False,
+    export_name: str | None = None,
+    progress: bool = True,
+    command: list[str] | None = None,
+) -> dict[str, Any]:
     """Train ``recipe_cls`` on ``datasets`` into ``out_dir`` (seeded; ``resume`` continues its
     checkpoint bit for bit), then export the generator and its card; returns the card."""
     import torch
@@ -404,7 +412,13 @@ def train(recipe_cls: type[Recipe], out_dir: Path, datasets: list[str], cfg: Tra
         cfg = _keep_init(cfg, out_dir)
     recipe = _build_recipe(recipe_cls, cfg, device, resuming)
     start, seconds, rows = _load_checkpoint(ckpt, recipe, rng, device) if resuming else (0, 0.0, [])
-    meta = {"method": recipe.name, "datasets": datasets, "config": asdict(cfg), "device": device, "threads": torch.get_num_threads()}
+    meta = {
+        "method": recipe.name,
+        "datasets": datasets,
+        "config": asdict(cfg),
+        "device": device,
+        "threads": torch.get_num_threads(),
+    }
     (out_dir / "train_config.json").write_text(json.dumps(meta, indent=1, default=str))
     seconds = _train_loop(recipe, source, cfg, rng, device, ckpt, start, seconds, rows, progress)
     if start >= cfg.steps and not rows:
@@ -434,7 +448,7 @@ def write_curves(out_dir: Path, rows: list[dict[str, Any]]) -> None:
         vals = [r.get(k, math.nan) for r in rows]
         win = max(1, len(vals) // 50)
         smooth = np.convolve(np.nan_to_num(vals), np.ones(win) / win, mode="valid")
-        axes[0].plot(steps[win - 1:], smooth, label=k)
+        axes[0].plot(steps[win - 1 :], smooth, label=k)
     axes[0].set_xlabel("step")
     axes[0].set_title("training losses (moving average)")
     axes[0].legend(fontsize=7)

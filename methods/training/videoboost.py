@@ -11,7 +11,15 @@ from benchmark.methods.training.trainer import Recipe
 class VideoBoostRecipe(Recipe):
     name = "videoboost"
     default_data = ["bsd200-x5"]
-    defaults = {"ch": 32, "blocks": 4, "scale": 5, "d_ch": 32, "d_pretrain_steps": 100, "adv_weight": 1e-3, "feat_weight": 0.2}
+    defaults = {
+        "ch": 32,
+        "blocks": 4,
+        "scale": 5,
+        "d_ch": 32,
+        "d_pretrain_steps": 100,
+        "adv_weight": 1e-3,
+        "feat_weight": 0.2,
+    }
     paper_config = {"note": "VideoBoost trains on video frames at 144p -> 720p; a GPU budget of ~100k steps"}
 
     def architecture(self):
@@ -34,10 +42,14 @@ class VideoBoostRecipe(Recipe):
         import torch.nn.functional as F
 
         g, d = self.models["generator"], self.models["discriminator"]
-        if self.step_number <= int(self.p["d_pretrain_steps"]):  # phase 1 (by the run's step number: a resumed run stays in its phase): the judge learns real frames vs bicubic
+        if (
+            self.step_number <= int(self.p["d_pretrain_steps"])
+        ):  # phase 1 (by the run's step number: a resumed run stays in its phase): the judge learns real frames vs bicubic
             bic = F.interpolate(x, scale_factor=int(self.p["scale"]), mode="bicubic", align_corners=False)
             real, fake = d(y), d(bic)
-            loss = F.binary_cross_entropy_with_logits(real, torch.ones_like(real)) + F.binary_cross_entropy_with_logits(fake, torch.zeros_like(fake))
+            loss = F.binary_cross_entropy_with_logits(real, torch.ones_like(real)) + F.binary_cross_entropy_with_logits(
+                fake, torch.zeros_like(fake)
+            )
             self.optims["discriminator"].zero_grad()
             loss.backward()
             self.optims["discriminator"].step()

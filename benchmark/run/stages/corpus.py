@@ -8,19 +8,25 @@ import itertools
 from typing import Any, Callable, Iterator
 
 from benchmark.api import CorpusMetric, CorpusRecord, Item, Method, Metric
-from benchmark.run.cache import Cache, CacheDamaged
 from benchmark.core.debug import debug
-from benchmark.run.keys import corpus_values_key, prediction_key
 from benchmark.core.names import DatasetSpec
 from benchmark.errors import error_text
+from benchmark.run.cache import Cache, CacheDamaged
+from benchmark.run.keys import corpus_values_key, prediction_key
 from benchmark.run.results import make_row, no_values
 from benchmark.run.stages.reference import Frames
 
 GAIN_BASELINE = "identity"
 
 
-def predictions(cache: Cache, met: CorpusMetric, frames_key: str, frames: Frames, batch_size: int,
-                setup: Callable[[CorpusMetric], None] = lambda m: None) -> tuple[list[Any], bool]:
+def predictions(
+    cache: Cache,
+    met: CorpusMetric,
+    frames_key: str,
+    frames: Frames,
+    batch_size: int,
+    setup: Callable[[CorpusMetric], None] = lambda m: None,
+) -> tuple[list[Any], bool]:
     """(the metric's model run on every frame of ``frames_key``, whether computed now); cached by content."""
     key = prediction_key(met, frames_key)
     cached = cache.get_json(key)
@@ -35,8 +41,9 @@ def predictions(cache: Cache, met: CorpusMetric, frames_key: str, frames: Frames
     return preds, True
 
 
-def predict_unit(cache: Cache, met: CorpusMetric, item: Item, out_key: str, ref_key: str, ref_frames: Frames, batch_size: int,
-                 setup) -> tuple[dict[str, str], bool]:
+def predict_unit(
+    cache: Cache, met: CorpusMetric, item: Item, out_key: str, ref_key: str, ref_frames: Frames, batch_size: int, setup
+) -> tuple[dict[str, str], bool]:
     """({output, reference} keys for the data set's corpus unit, or {error}; whether computed now)."""
     try:
         _, a = predictions(cache, met, out_key, lambda: cache.read_frames(out_key), batch_size, setup)
@@ -54,7 +61,9 @@ def predict_unit(cache: Cache, met: CorpusMetric, item: Item, out_key: str, ref_
 def cached_predictions(cache: Cache, met: CorpusMetric, frames_key: str) -> list[Any]:
     cached = cache.get_json(prediction_key(met, frames_key))
     if cached is None:
-        raise ValueError(f"the {met.name} predictions for {frames_key[:12]} are not in the cache {cache.root} (removed or damaged); rerun")
+        raise ValueError(
+            f"the {met.name} predictions for {frames_key[:12]} are not in the cache {cache.root} (removed or damaged); rerun"
+        )
     return cached["predictions"]
 
 
@@ -104,8 +113,15 @@ def collect(entries: list[tuple[Item, str, dict[str, Any]]]) -> Slots:
     return slots
 
 
-def corpus_rows(cache: Cache, spec: DatasetSpec, methods: list[Method], metrics: list[Metric], run_id: str, slots: Slots,
-                failures: list[str]) -> list[dict[str, Any]]:
+def corpus_rows(
+    cache: Cache,
+    spec: DatasetSpec,
+    methods: list[Method],
+    metrics: list[Metric],
+    run_id: str,
+    slots: Slots,
+    failures: list[str],
+) -> list[dict[str, Any]]:
     """The data set's rows of every corpus metric and method (error rows for a failed one), and their gains."""
     rows: list[dict[str, Any]] = []
     for method in methods:
@@ -113,9 +129,21 @@ def corpus_rows(cache: Cache, spec: DatasetSpec, methods: list[Method], metrics:
             slot = slots.get((method.name, met.name))
             if slot is None:  # every item failed before scoring (already reported)
                 continue
-            row = no_values(run_id=run_id, dataset=spec.name, base=spec.base, degradation=spec.degradation, item_id="*", frame=-1,
-                            scope="dataset", method=method.name, method_version=method.version, metric_version=met.version,
-                            higher_is_better=met.higher_is_better, unit=met.unit, crop_border=0)
+            row = no_values(
+                run_id=run_id,
+                dataset=spec.name,
+                base=spec.base,
+                degradation=spec.degradation,
+                item_id="*",
+                frame=-1,
+                scope="dataset",
+                method=method.name,
+                method_version=method.version,
+                metric_version=met.version,
+                higher_is_better=met.higher_is_better,
+                unit=met.unit,
+                crop_border=0,
+            )
             if slot["errors"]:
                 err = f"{len(slot['errors'])} item(s) failed; first: {slot['errors'][0]}"
                 rows.append(make_row(**row, metric=met.name, value=float("nan"), status="error", error=err))
@@ -135,6 +163,7 @@ def corpus_rows(cache: Cache, spec: DatasetSpec, methods: list[Method], metrics:
 
 def corpus_values(cache: Cache, met: CorpusMetric, items: list[tuple[str, Any, str, str]]) -> dict[str, float]:
     """The metric's values over the set, from the cached predictions (cached themselves)."""
+
     def records() -> Iterator[CorpusRecord]:
         for item_id, ann, out_key, ref_key in items:
             preds = cached_predictions(cache, met, out_key)
@@ -154,7 +183,9 @@ def gain_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Corpus rows of each method minus the ``identity`` row of the same data set and
     metric: ``voc-ap50/dog`` becomes ``voc-ap50-gain/dog`` (the reference study's
     per-class AP gains). Empty when the run has no ``identity`` method."""
-    base = {(r["dataset"], r["metric"]): r["value"] for r in rows if r["method"] == GAIN_BASELINE and r["status"] == "ok"}
+    base = {
+        (r["dataset"], r["metric"]): r["value"] for r in rows if r["method"] == GAIN_BASELINE and r["status"] == "ok"
+    }
     out = []
     for r in rows:
         b = base.get((r["dataset"], r["metric"]))

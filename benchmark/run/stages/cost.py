@@ -21,16 +21,15 @@ from typing import Any, Callable, Iterable, Iterator
 import numpy as np
 
 from benchmark.api import Context, Method
-from benchmark.run.cache import Cache
 from benchmark.core.debug import debug
+from benchmark.core.names import DatasetSpec
 from benchmark.errors import error_text
+from benchmark.metrics.cost import COST_METRICS, NOT_APPLICABLE
+from benchmark.run.cache import Cache
 from benchmark.run.keys import passes_through, probe_key
 from benchmark.run.measure import CallRecorder, PeakMemory, count_params, device_label, is_cuda, networks
-from benchmark.metrics.cost import COST_METRICS, NOT_APPLICABLE
-from benchmark.core.names import DatasetSpec
 from benchmark.run.results import make_row, no_values
 from benchmark.run.stages.degrade import as_uint8
-
 
 WARM_SIDE = 64  # the side of the corner a method warms up on (benchmark.run.stages.cost.CostProbe.warm)
 _WARMED: "weakref.WeakSet[Method]" = weakref.WeakSet()  # the methods warmed up in this process
@@ -143,8 +142,16 @@ class CostProbe:
         where = self.device if nets or not is_cuda(self.device) else "cpu"  # a method without a network runs on the CPU
         with PeakMemory(where) as mem, recorder:
             result = call()
-        self.values = {"network": bool(nets), "params": count_params(nets) if nets else None, "macs": None, "macs_note": "",
-                       "peak_bytes": mem.peak_bytes, "memory": mem.how or mem.why, "device": device_label(where), "shape": list(self.shape)}
+        self.values = {
+            "network": bool(nets),
+            "params": count_params(nets) if nets else None,
+            "macs": None,
+            "macs_note": "",
+            "peak_bytes": mem.peak_bytes,
+            "memory": mem.how or mem.why,
+            "device": device_label(where),
+            "shape": list(self.shape),
+        }
         self._pending = recorder
         return result
 
@@ -155,7 +162,9 @@ class CostProbe:
             return
         try:
             self.values["macs"] = recorder.macs() if recorder.calls else None
-            self.values["macs_note"] = "" if recorder.calls or not self.values["network"] else "the network's modules were not called"
+            self.values["macs_note"] = (
+                "" if recorder.calls or not self.values["network"] else "the network's modules were not called"
+            )
         except Exception as exc:  # noqa: BLE001 - the count fails, not the unit
             debug(exc)
             self.values["macs_note"] = f"counting failed: {error_text(exc)}"
@@ -193,32 +202,62 @@ def unit_record(probe: CostProbe | None, method: Method, spec: DatasetSpec, meta
     """What a data set's cost rows need of one unit: its frames, output pixels per frame, the
     per-frame latencies of its output (when it was computed with them) and its probe."""
     shape = meta.get("shape") or [0, 0]
-    return {"frames": int(meta.get("frames") or 0), "out_pixels": int(shape[0]) * int(shape[1]),
-            "latency_ms": meta.get("latency_ms"), "latency_device": meta.get("device"),
-            "passthrough": passes_through(method, spec), "probe": probe.values if probe is not None else None}
+    return {
+        "frames": int(meta.get("frames") or 0),
+        "out_pixels": int(shape[0]) * int(shape[1]),
+        "latency_ms": meta.get("latency_ms"),
+        "latency_device": meta.get("device"),
+        "passthrough": passes_through(method, spec),
+        "probe": probe.values if probe is not None else None,
+    }
 
 
 # ----------------------------------------------------------------------------- a data set's rows
-NO_NETWORK = "no network: {name} runs no torch network (Method.network() is None), so it has no parameters or MACs to count"
+NO_NETWORK = (
+    "no network: {name} runs no torch network (Method.network() is None), so it has no parameters or MACs to count"
+)
 PASS_THROUGH = "pass-through: {name} hands on its input unchanged here (x1), so nothing runs"
-NOT_MEASURED = ("not measured: its units were computed before cost was recorded, or with cost off "
-                "(rerun with --no-cache, or a new --out)")
+NOT_MEASURED = (
+    "not measured: its units were computed before cost was recorded, or with cost off "
+    "(rerun with --no-cache, or a new --out)"
+)
 
 
-def cost_rows(spec: DatasetSpec, methods: list[Method], run_id: str,
-              records: list[tuple[str, dict[str, Any] | None]]) -> list[dict[str, Any]]:
+def cost_rows(
+    spec: DatasetSpec, methods: list[Method], run_id: str, records: list[tuple[str, dict[str, Any] | None]]
+) -> list[dict[str, Any]]:
     """A data set's cost rows: per method, one row per cost metric (``scope=dataset``,
     ``item_id="*"``) from its units' records ((method name, record or None), in plan order)."""
     rows: list[dict[str, Any]] = []
     for method in methods:
         recs = [r for name, r in records if name == method.name and r]
-        common = no_values(run_id=run_id, dataset=spec.name, base=spec.base, degradation=spec.degradation, item_id="*", frame=-1,
-                           scope="dataset", method=method.name, method_version=method.version, crop_border=0)
+        common = no_values(
+            run_id=run_id,
+            dataset=spec.name,
+            base=spec.base,
+            degradation=spec.degradation,
+            item_id="*",
+            frame=-1,
+            scope="dataset",
+            method=method.name,
+            method_version=method.version,
+            crop_border=0,
+        )
         for met in COST_METRICS:
             value, status, why, device = figure(met.name, method, recs)
             unit = f"{met.unit}@{device}" if met.device_bound and device else met.unit
-            rows.append(make_row(**common, metric=met.name, metric_version=met.version, higher_is_better=met.higher_is_better,
-                                 unit=unit, value=float("nan") if value is None else float(value), status=status, error=why or None))
+            rows.append(
+                make_row(
+                    **common,
+                    metric=met.name,
+                    metric_version=met.version,
+                    higher_is_better=met.higher_is_better,
+                    unit=unit,
+                    value=float("nan") if value is None else float(value),
+                    status=status,
+                    error=why or None,
+                )
+            )
     return rows
 
 
@@ -239,8 +278,13 @@ def figure(metric: str, method: Method, recs: list[dict[str, Any]]) -> Figure:
     if not recs:
         return None, "error", "no unit of this method finished on this data set (see its error rows)", ""
     if all(r.get("passthrough") for r in recs):
-        return _na((NO_NETWORK if metric in ("params", "macs", "macs-per-mp") and not _has_network_hook(method)
-                    else PASS_THROUGH).format(name=name))
+        return _na(
+            (
+                NO_NETWORK
+                if metric in ("params", "macs", "macs-per-mp") and not _has_network_hook(method)
+                else PASS_THROUGH
+            ).format(name=name)
+        )
     if metric.startswith("latency"):
         return _latency(metric, recs)
     probes = [r for r in recs if r.get("probe") and "error" not in r["probe"]]
@@ -262,7 +306,9 @@ def figure(metric: str, method: Method, recs: list[dict[str, Any]]) -> Figure:
     total = sum(r["frames"] * r["probe"]["macs"] for r in counted)
     per = sum(r["frames"] * (1 if metric == "macs" else r["out_pixels"] / 1e6) for r in counted)
     if not per:
-        return _na(f"not counted: {next((r['probe']['macs_note'] for r in probes if r['probe'].get('macs_note')), 'no frame')}")
+        return _na(
+            f"not counted: {next((r['probe']['macs_note'] for r in probes if r['probe'].get('macs_note')), 'no frame')}"
+        )
     return _ok(total / per)
 
 
@@ -274,7 +320,9 @@ def _latency(metric: str, recs: list[dict[str, Any]]) -> Figure:
     timed = [r for r in recs if r.get("latency_ms") and not r.get("passthrough")]
     values = [v for r in timed for v in r["latency_ms"]]
     if not values:
-        return _na("not measured: the outputs were cached before per-frame latencies were recorded (rerun with --no-cache)")
+        return _na(
+            "not measured: the outputs were cached before per-frame latencies were recorded (rerun with --no-cache)"
+        )
     devices = ", ".join(sorted({str(r.get("latency_device") or "?") for r in timed}))
     value = float(np.percentile(values, 95 if metric.endswith("p95") else 50))
     return _ok(value, devices) if math.isfinite(value) else _na("not measured: no finite time", devices)

@@ -14,9 +14,9 @@ import numpy as np
 
 from benchmark.api import Item, digest
 from benchmark.core.imaging import to_uint8
+from benchmark.core.names import DatasetSpec
 from benchmark.run.cache import Cache
 from benchmark.run.keys import degraded_key
-from benchmark.core.names import DatasetSpec
 from benchmark.run.stages.reference import Frames
 
 
@@ -33,8 +33,15 @@ def as_uint8(frames: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
         yield to_uint8(f)
 
 
-def degrade(cache: Cache, spec: DatasetSpec, item: Item, ref_key: str, ref_frames: Frames,
-            tick: Callable[[], None] = lambda: None, seed: int = 0) -> tuple[str, dict[str, Any]]:
+def degrade(
+    cache: Cache,
+    spec: DatasetSpec,
+    item: Item,
+    ref_key: str,
+    ref_frames: Frames,
+    tick: Callable[[], None] = lambda: None,
+    seed: int = 0,
+) -> tuple[str, dict[str, Any]]:
     """(cache key, codec info) of ``item``'s degraded input: its reference's key when the chain is empty."""
     if not spec.chain:
         return ref_key, {}

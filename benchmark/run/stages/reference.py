@@ -8,9 +8,9 @@ from typing import Callable, Iterator
 import numpy as np
 
 from benchmark.api import Item
+from benchmark.core.names import DatasetSpec
 from benchmark.run.cache import Cache
 from benchmark.run.keys import reference_key, reference_preps
-from benchmark.core.names import DatasetSpec
 
 Frames = Callable[[], Iterator[np.ndarray]]
 
@@ -28,7 +28,9 @@ def reference(cache: Cache, spec: DatasetSpec, item: Item, fingerprint: str | No
             for f in item.frames():
                 h, w_ = f.shape[:2]
                 if h < s or w_ < s:  # nothing is left on the scale's grid
-                    raise ValueError(f"a {w_}x{h} frame is smaller than the scale x{s}: at least {s}x{s} pixels are needed")
+                    raise ValueError(
+                        f"a {w_}x{h} frame is smaller than the scale x{s}: at least {s}x{s} pixels are needed"
+                    )
                 f = f[: h - h % s, : w_ - w_ % s]
                 for d in preps:
                     f = d.prepare_reference(f)

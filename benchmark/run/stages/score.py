@@ -8,17 +8,24 @@ import math
 from typing import Any, Callable
 
 from benchmark.api import ClipMetric, CorpusMetric, Metric
-from benchmark.run.cache import Cache
 from benchmark.core.debug import debug
-from benchmark.run.keys import score_key
 from benchmark.errors import error_text
+from benchmark.run.cache import Cache
+from benchmark.run.keys import score_key
 from benchmark.run.stages.reference import Frames
 
 Scores = dict[str, tuple[list[float | None] | None, str | None]]  # metric -> (values per frame, error)
 
 
-def score(cache: Cache, metrics: list[Metric], out_key: str, ref_key: str, ref_frames: Frames, crop_border: int,
-          tick: Callable[[], None] = lambda: None) -> tuple[Scores, bool]:
+def score(
+    cache: Cache,
+    metrics: list[Metric],
+    out_key: str,
+    ref_key: str,
+    ref_frames: Frames,
+    crop_border: int,
+    tick: Callable[[], None] = lambda: None,
+) -> tuple[Scores, bool]:
     """(metric name -> (values, error), whether anything was computed now). Speed and corpus
     metrics are not scored here."""
     results: Scores = {}
@@ -51,7 +58,9 @@ def stale(m: Metric, cached: dict[str, Any]) -> bool:
     return m.kind == "fr" and not cached.get("crop_checked") and any(v == 100.0 for v in cached.get("values") or [])
 
 
-def _compute(todo: list[Metric], cache: Cache, out_key: str, ref_frames: Frames, crop_border: int, tick) -> tuple[dict, dict[str, str]]:
+def _compute(
+    todo: list[Metric], cache: Cache, out_key: str, ref_frames: Frames, crop_border: int, tick
+) -> tuple[dict, dict[str, str]]:
     """One pass over the output and reference frames, every metric of ``todo`` at once."""
     values: dict[str, list[float | None]] = {m.name: [] for m in todo}
     errors: dict[str, str] = {}
@@ -67,11 +76,23 @@ def _compute(todo: list[Metric], cache: Cache, out_key: str, ref_frames: Frames,
             if isinstance(m, ClipMetric):
                 _guard(errors, m, f"frame {i}", lambda m=m: m.update(out, ref))
             else:
-                _guard(errors, m, f"frame {i}", lambda m=m: values[m.name].append(_finite(m.score(out, ref if m.kind == "fr" else None, crop_border))))
+                _guard(
+                    errors,
+                    m,
+                    f"frame {i}",
+                    lambda m=m: values[m.name].append(
+                        _finite(m.score(out, ref if m.kind == "fr" else None, crop_border))
+                    ),
+                )
         tick()
     for m in todo:
         if isinstance(m, ClipMetric) and m.name not in errors:
-            _guard(errors, m, "finish", lambda m=m: values[m.name].extend(None if v is None else _finite(v) for v in m.finish()))
+            _guard(
+                errors,
+                m,
+                "finish",
+                lambda m=m: values[m.name].extend(None if v is None else _finite(v) for v in m.finish()),
+            )
     return values, errors
 
 
