@@ -134,27 +134,9 @@ def test_declared_capabilities_follow_the_definitions():
 
 # ----------------------------------------------------------------------------- rows and unit results
 def _row(**kw):
+    text = {c: c for c in COLUMNS}  # every column, named after itself, then the typed ones
     return make_row(
-        **no_values(
-            run_id="r",
-            dataset="d",
-            base="d",
-            degradation="none",
-            item_id="i",
-            frame=0,
-            scope="image",
-            method="m",
-            method_version="1",
-            metric="psnr",
-            metric_version="1",
-            value=30.0,
-            higher_is_better=True,
-            unit="dB",
-            crop_border=0,
-            status="ok",
-            error=None,
-        ),
-        **kw,
+        **{**no_values(**text), "frame": 0, "value": 30.0, "higher_is_better": True, "crop_border": 0, **kw}
     )
 
 
