@@ -7,12 +7,7 @@ with the chosen codec, each frame at its input frame's timestamp (:mod:`benchmar
 variable frame rate is kept); the audio stream is copied through untouched (remuxed packets, no
 re-encoding).
 
-In real time (:func:`enhance_realtime`), a thread plays the source at its native rate (a file
-is paced by its timestamps; a camera paces itself) into a one-frame slot; the method takes the
-newest frame whenever it is free, so frames that arrive while it is busy are dropped rather
-than queued. Each written frame keeps its source timestamp, so the output plays in real time
-with the dropped frames held. The report gives achieved fps, dropped frames and the latency
-from a frame's arrival to its restored output (p50/p95/max).
+In real time: :mod:`benchmark.tools.realtime`.
 
 ``side_by_side`` writes input | output, or reference | input | output with ``reference``;
 smaller panels are nearest-upscaled to the output size.
@@ -22,8 +17,6 @@ from __future__ import annotations
 
 import os
 import sys
-import threading
-import time
 from collections import deque
 from fractions import Fraction
 from pathlib import Path
@@ -32,10 +25,11 @@ from typing import Any, Iterator
 import numpy as np
 
 from benchmark.api import Context, restore_stream
+from benchmark.core.imaging import IMAGE_EXTS, TooLarge, check_regular, read_image, write_png
+from benchmark.core.videoio import CODECS, FrameTimes, decode_frames, rgb  # _Writer: the recipes import it from here
+from benchmark.core.videoio import Writer as _Writer
 from benchmark.errors import BenchError, error_text
 from benchmark.run.config import ENV_MAX_PIXELS, max_pixels
-from benchmark.core.imaging import IMAGE_EXTS, TooLarge, check_regular, read_image, write_png
-from benchmark.core.videoio import CODECS, FrameTimes, decode_frames, rgb, Writer as _Writer  # _Writer: the recipes import it from here
 
 CAMERA_FORMATS = {"linux": "v4l2", "darwin": "avfoundation", "win32": "dshow"}
 
@@ -64,8 +58,10 @@ def output_scale(method, scale: int | None) -> int:
     if method.scale is None:
         return scale or 1
     if scale is not None and scale != method.scale:
-        raise BenchError(f"--scale {scale}: {method.name} upscales x{method.scale} (its own scale, used without --scale); "
-                         "drop --scale, or pick a method of that scale")
+        raise BenchError(
+            f"--scale {scale}: {method.name} upscales x{method.scale} (its own scale, used without --scale); "
+            "drop --scale, or pick a method of that scale"
+        )
     return int(method.scale)
 
 
@@ -83,14 +79,20 @@ def _raise_method_error(exc: Exception, method, src: Path) -> None:
     if isinstance(exc, BenchError):
         raise exc
     if isinstance(exc, ValueError) and "x scale" in str(exc):
-        hint = ("pass --scale to match the method" if method.scale is None
-                else f"{method.name} declares scale {method.scale} (Method.scale) but returned another size")
+        hint = (
+            "pass --scale to match the method"
+            if method.scale is None
+            else f"{method.name} declares scale {method.scale} (Method.scale) but returned another size"
+        )
         raise BenchError(f"{exc}: {hint}") from None
     from benchmark.core.debug import debug
 
     debug(exc)
-    raise MethodFailed(f"method {method.name} failed on {src} ({error_text(exc)[:300]}); "
-                       "BENCH_DEBUG=1 shows the traceback", method.name, exc) from None
+    raise MethodFailed(
+        f"method {method.name} failed on {src} ({error_text(exc)[:300]}); BENCH_DEBUG=1 shows the traceback",
+        method.name,
+        exc,
+    ) from None
 
 
 def _partial_name(dst: Path) -> Path:
@@ -103,7 +105,9 @@ def _write_atomically(dst: Path, write) -> Any:
     try:
         dst.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise BenchError(f"output {dst}: cannot create its folder {dst.parent} ({exc.strerror or exc}); choose another -o") from None
+        raise BenchError(
+            f"output {dst}: cannot create its folder {dst.parent} ({exc.strerror or exc}); choose another -o"
+        ) from None
     tmp = _partial_name(dst)
     try:
         result = write(tmp)
@@ -122,13 +126,19 @@ def _open_video(src: Path):
 
     if is_camera(src):
         s = str(src)
-        dev = f"/dev/video{s.split(':', 1)[1]}" if s.startswith("camera:") and sys.platform == "linux" else s.split(":", 1)[-1]
+        dev = (
+            f"/dev/video{s.split(':', 1)[1]}"
+            if s.startswith("camera:") and sys.platform == "linux"
+            else s.split(":", 1)[-1]
+        )
         fmt = CAMERA_FORMATS.get(sys.platform)
         try:
             return av.open(dev, format=fmt)
         except (av.FFmpegError, OSError) as exc:
-            raise BenchError(f"camera {dev!r} ({fmt}): cannot open it ({exc}); list devices with `ls /dev/video*` "
-                             "(Linux) and pass camera:N or the device path") from None
+            raise BenchError(
+                f"camera {dev!r} ({fmt}): cannot open it ({exc}); list devices with `ls /dev/video*` "
+                "(Linux) and pass camera:N or the device path"
+            ) from None
     takes = f"bench enhance takes a video file, an image ({', '.join(sorted(IMAGE_EXTS))}) or a folder of images"
     _check_input(src)
     try:
@@ -141,7 +151,11 @@ def _open_video(src: Path):
     if c.streams.video[0].codec_context is None:  # a stream FFmpeg finds but cannot decode (an SVG's svg_pipe)
         fmt = c.format.name
         c.close()
-        what = "an SVG drawing (vectors, no pixels): rasterise it to PNG first" if "svg" in fmt else f"no decoder for its {fmt} stream"
+        what = (
+            "an SVG drawing (vectors, no pixels): rasterise it to PNG first"
+            if "svg" in fmt
+            else f"no decoder for its {fmt} stream"
+        )
         raise BenchError(f"{src}: {what}; {takes}")
     return c
 
@@ -164,8 +178,10 @@ def _check_video_output(dst: Path) -> None:
     try:
         av.open(str(dst), "w").close()
     except ValueError:
-        raise BenchError(f"output {dst}: FFmpeg knows no video format by the suffix {dst.suffix!r}; "
-                         "name it .mp4, .mkv, .mov or .webm") from None
+        raise BenchError(
+            f"output {dst}: FFmpeg knows no video format by the suffix {dst.suffix!r}; "
+            "name it .mp4, .mkv, .mov or .webm"
+        ) from None
     except (av.FFmpegError, OSError):
         pass  # a folder that cannot be written: said when the output is written
 
@@ -179,8 +195,19 @@ def _reference_frames(ref: Path | None) -> Iterator[np.ndarray | None]:
     raise BenchError(f"--reference {ref}: it has fewer frames than the input")
 
 
-def enhance(src: Path, method, dst: Path, scale: int | None = None, codec: str = "h264", crf: int = 18, side_by_side: bool = False,
-            batch: int = 8, device: str = "cpu", progress: bool = True, reference: Path | None = None) -> dict[str, Any]:
+def enhance(
+    src: Path,
+    method,
+    dst: Path,
+    scale: int | None = None,
+    codec: str = "h264",
+    crf: int = 18,
+    side_by_side: bool = False,
+    batch: int = 8,
+    device: str = "cpu",
+    progress: bool = True,
+    reference: Path | None = None,
+) -> dict[str, Any]:
     src, dst = Path(src), Path(dst)
     if not src.exists():
         raise BenchError(f"{src}: no such file or folder")
@@ -199,14 +226,22 @@ def enhance(src: Path, method, dst: Path, scale: int | None = None, codec: str =
     if src.is_dir():
         return _enhance_images(src, method, dst, scale, side_by_side, device, reference)
     if not video:
-        info = _write_atomically(dst, lambda tmp: _enhance_images(src, method, tmp, scale, side_by_side, device, reference))
+        info = _write_atomically(
+            dst, lambda tmp: _enhance_images(src, method, tmp, scale, side_by_side, device, reference)
+        )
     else:
-        info = _write_atomically(dst, lambda tmp: _enhance_video(src, method, tmp, scale, codec, crf, side_by_side, batch, device,
-                                                                 progress, reference))
+        info = _write_atomically(
+            dst,
+            lambda tmp: _enhance_video(
+                src, method, tmp, scale, codec, crf, side_by_side, batch, device, progress, reference
+            ),
+        )
     return {**info, "output": str(dst)}
 
 
-def _enhance_images(src: Path, method, dst: Path, scale: int, sbs: bool, device: str, reference: Path | None) -> dict[str, Any]:
+def _enhance_images(
+    src: Path, method, dst: Path, scale: int, sbs: bool, device: str, reference: Path | None
+) -> dict[str, Any]:
     files = sorted(p for p in src.iterdir() if p.suffix.lower() in IMAGE_EXTS) if src.is_dir() else [src]
     if not files:
         raise BenchError(f"{src}: no images")
@@ -218,7 +253,11 @@ def _enhance_images(src: Path, method, dst: Path, scale: int, sbs: bool, device:
         except Exception as exc:
             _raise_method_error(exc, method, f)
         if sbs:
-            ref = None if reference is None else _read(Path(reference) / f.name if Path(reference).is_dir() else Path(reference))
+            ref = (
+                None
+                if reference is None
+                else _read(Path(reference) / f.name if Path(reference).is_dir() else Path(reference))
+            )
             out = _panels(([] if ref is None else [ref]) + [img, out], *out.shape[:2])
         if src.is_dir():
             _write_atomically(dst / f"{f.stem}.png", lambda tmp, out=out: write_png(tmp, out))
@@ -233,16 +272,32 @@ def _read(path: Path) -> np.ndarray:
     try:
         return read_image(path, limit)
     except TooLarge as exc:
-        raise BenchError(f"{exc}; raise it with {ENV_MAX_PIXELS}=N (0: no limit), memory grows with the picture") from None
+        raise BenchError(
+            f"{exc}; raise it with {ENV_MAX_PIXELS}=N (0: no limit), memory grows with the picture"
+        ) from None
     except (ValueError, OSError) as exc:
         raise BenchError(str(exc) if str(path) in str(exc) else f"{path}: not a readable image ({exc})") from None
 
 
 def _progress(label: str, enabled: bool):
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
-    return Progress(TextColumn(f"[bold]{label}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[info]}"),
-                    TimeElapsedColumn(), TimeRemainingColumn(), disable=not enabled)
+    return Progress(
+        TextColumn(f"[bold]{label}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[info]}"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        disable=not enabled,
+    )
 
 
 def _read_packets(src: Path, inp, streams, done) -> Iterator[Any]:
@@ -256,7 +311,9 @@ def _read_packets(src: Path, inp, streams, done) -> Iterator[Any]:
         except StopIteration:
             return
         except av.FFmpegError as exc:
-            raise BenchError(f"{src}: cannot read it after {done()} frame(s) ({exc}); is it truncated or damaged?") from None
+            raise BenchError(
+                f"{src}: cannot read it after {done()} frame(s) ({exc}); is it truncated or damaged?"
+            ) from None
         yield packet
 
 
@@ -266,11 +323,24 @@ def _decode(src: Path, packet, done: int) -> list[Any]:
     try:
         return packet.decode()
     except av.FFmpegError as exc:
-        raise BenchError(f"{src}: cannot decode it after {done} frame(s) ({exc}); is it truncated or damaged?") from None
+        raise BenchError(
+            f"{src}: cannot decode it after {done} frame(s) ({exc}); is it truncated or damaged?"
+        ) from None
 
 
-def _enhance_video(src: Path, method, dst: Path, scale: int, codec: str, crf: int, sbs: bool, batch: int, device: str,
-                   progress: bool, reference: Path | None) -> dict[str, Any]:
+def _enhance_video(
+    src: Path,
+    method,
+    dst: Path,
+    scale: int,
+    codec: str,
+    crf: int,
+    sbs: bool,
+    batch: int,
+    device: str,
+    progress: bool,
+    reference: Path | None,
+) -> dict[str, Any]:
     import av
 
     with _open_video(src) as inp:
@@ -287,7 +357,9 @@ def _enhance_video(src: Path, method, dst: Path, scale: int, codec: str, crf: in
             writer = _Writer(out, codec, rate, w, oh, crf, time_base=times.time_base)
             aout = out.add_stream_from_template(ain) if ain is not None else None
             ctx = Context(scale=scale, item_id=src.stem, kind="video", fps=float(rate), device=device)
-            waiting: deque[tuple[np.ndarray, int | None]] = deque()  # decoded inputs (and pts) awaiting their output (bounded by the window)
+            waiting: deque[tuple[np.ndarray, int | None]] = (
+                deque()
+            )  # decoded inputs (and pts) awaiting their output (bounded by the window)
             stats = {"frames": 0, "seconds": 0.0}
 
             def decoded() -> Iterator[np.ndarray]:
@@ -306,161 +378,29 @@ def _enhance_video(src: Path, method, dst: Path, scale: int, codec: str, crf: in
             def timed(dt: float, n: int) -> None:
                 stats["seconds"] += dt
                 stats["frames"] += n
-                bar.update(task, completed=stats["frames"], info=f"{stats['frames'] / max(stats['seconds'], 1e-9):.1f} fps")
+                bar.update(
+                    task, completed=stats["frames"], info=f"{stats['frames'] / max(stats['seconds'], 1e-9):.1f} fps"
+                )
 
             with _progress(f"enhance {src.name}", progress) as bar:
                 task = bar.add_task("frames", total=total, info="")
                 try:
                     for o in restore_stream(method, decoded(), ctx, batch, timed):
                         f, pts = waiting.popleft()
-                        writer.write(_panels([r for r in [next(refs)] if r is not None] + [f, o], oh, ow) if sbs else o, times.next(pts))
+                        writer.write(
+                            _panels([r for r in [next(refs)] if r is not None] + [f, o], oh, ow) if sbs else o,
+                            times.next(pts),
+                        )
                 except OSError:
                     raise  # the output cannot be written: _write_atomically says so
                 except Exception as exc:
                     _raise_method_error(exc, method, src)
             writer.close()
     frames, seconds = stats["frames"], stats["seconds"]
-    return {"frames": frames, "fps": frames / seconds if seconds else float("inf"), "output": str(dst),
-            "size": f"{w}x{oh}", "audio": ain is not None}
-
-
-# ------------------------------------------------------------------------------ real time
-class LiveSource:
-    """A video source played live into a one-frame slot: a file paced by its timestamps
-    (``paced``), or a camera. A frame that arrives before the previous one was taken
-    replaces it and counts as dropped."""
-
-    def __init__(self, container, paced: bool):
-        self.container, self.paced = container, paced
-        self.stream = container.streams.video[0]
-        self.cond = threading.Condition()
-        self.slot: tuple[np.ndarray, int | None, float] | None = None
-        self.done = self.stopped = False
-        self.error: BaseException | None = None
-        self.arrived = self.dropped = 0
-        self.thread = threading.Thread(target=self._play, name="bench-live-source", daemon=True)
-
-    def _play(self) -> None:
-        tb, t0, pts0 = self.stream.time_base, None, None
-        try:
-            for vf in self.container.decode(self.stream):
-                if self.stopped:
-                    break
-                if self.paced and vf.pts is not None and tb is not None:
-                    pts0 = vf.pts if pts0 is None else pts0
-                    t = float((vf.pts - pts0) * tb)
-                    t0 = time.perf_counter() - t if t0 is None else t0
-                    delay = t0 + t - time.perf_counter()
-                    if delay > 0:
-                        time.sleep(delay)
-                arr = rgb(vf)
-                with self.cond:
-                    if self.slot is not None:
-                        self.dropped += 1
-                    self.slot = (arr, vf.pts, time.perf_counter())
-                    self.arrived += 1
-                    self.cond.notify()
-        except BaseException as exc:  # reported by the consumer
-            self.error = exc
-        finally:
-            with self.cond:
-                self.done = True
-                self.cond.notify()
-
-    def frames(self, taken: deque) -> Iterator[np.ndarray]:
-        """The newest frame each time the consumer asks; (frame, pts, arrival) go to ``taken``."""
-        self.thread.start()
-        while True:
-            with self.cond:
-                while self.slot is None and not self.done:
-                    self.cond.wait()
-                if self.slot is None:
-                    break
-                item, self.slot = self.slot, None
-            taken.append(item)
-            yield item[0]
-        if self.error is not None:
-            raise BenchError(f"live source failed: {self.error}")
-
-    def stop(self) -> None:
-        self.stopped = True
-        self.thread.join(timeout=5)
-
-
-def enhance_realtime(src: Path, method, dst: Path, scale: int | None = None, codec: str = "h264", crf: int = 18, side_by_side: bool = False,
-                     device: str = "cpu", progress: bool = True, duration: float | None = None) -> dict[str, Any]:
-    """Play ``src`` live through ``method`` one frame at a time (see the module docstring)."""
-    camera = is_camera(src)
-    if not camera and not Path(src).exists():
-        raise BenchError(f"{src}: no such file or camera (use camera:N or /dev/videoN for a camera)")
-    if not camera and Path(src).suffix.lower() in IMAGE_EXTS or Path(src).is_dir():
-        raise BenchError(f"{src}: --realtime needs a video file or a camera")
-    if codec not in CODECS:
-        raise BenchError(f"--codec {codec!r}: choose one of {', '.join(CODECS)}")
-    _check_input(Path(src))
-    _check_video_output(Path(dst))
-    scale = output_scale(method, scale)
-    method.setup(device)
-    info = _write_atomically(Path(dst), lambda tmp: _realtime(src, method, tmp, scale, codec, crf, side_by_side, progress, duration, device))
-    return {**info, "output": str(dst)}
-
-
-def _realtime(src: Path, method, dst: Path, scale: int, codec: str, crf: int, side_by_side: bool, progress: bool,
-              duration: float | None, device: str) -> dict[str, Any]:
-    import av
-
-    camera = is_camera(src)
-    with _open_video(src) as inp:
-        vin = inp.streams.video[0]
-        rate = vin.average_rate or vin.guessed_rate or Fraction(25)
-        ow, oh = vin.codec_context.width * scale, vin.codec_context.height * scale
-        ctx = Context(scale=scale, item_id=Path(str(src)).stem, kind="video", fps=float(rate), device=device)
-        try:  # warm-up on one blank frame (lazy initialisation is not the source's latency)
-            next(restore_stream(method, [np.zeros((vin.codec_context.height, vin.codec_context.width, 3), np.uint8)], ctx, 1))
-        except Exception as exc:
-            _raise_method_error(exc, method, src)
-        source = LiveSource(inp, paced=not camera)
-        taken: deque = deque()
-        latencies: list[float] = []
-        w = ow * 2 if side_by_side else ow
-        t_start = None
-        interrupted = False
-        with av.open(str(dst), "w") as out, _progress(f"real time {Path(str(src)).name}", progress) as bar:
-            writer = _Writer(out, codec, rate, w, oh, crf, time_base=vin.time_base or Fraction(1, 90000))
-            task = bar.add_task("frames", total=None if camera else (vin.frames or None), info="")
-            last_pts = None
-            try:
-                for o in restore_stream(method, source.frames(taken), ctx, 1):
-                    f, pts, arrived = taken.popleft()
-                    now = time.perf_counter()
-                    t_start = arrived if t_start is None else t_start
-                    latencies.append(now - arrived)
-                    if pts is None or (last_pts is not None and pts <= last_pts):
-                        pts = (last_pts or 0) + 1
-                    writer.write(_panels([f, o], oh, ow) if side_by_side else o, pts)
-                    last_pts = pts
-                    bar.update(task, completed=source.arrived,
-                               info=f"{len(latencies) / max(now - t_start, 1e-9):.1f} fps, {source.dropped} dropped")
-                    if duration is not None and now - t_start >= duration:
-                        break
-            except KeyboardInterrupt:
-                interrupted = True
-            except OSError:
-                raise  # the output cannot be written: _write_atomically says so
-            except Exception as exc:
-                _raise_method_error(exc, method, src)
-            finally:
-                source.stop()
-            t_end = time.perf_counter()
-            writer.close()
-    lat = np.array(latencies) * 1000 if latencies else np.array([np.nan])
-    processed = len(latencies)
-    span = (t_end - t_start) if t_start is not None else 0.0
     return {
-        "source": str(src), "output": str(dst), "source_fps": float(rate), "size": f"{w}x{oh}",
-        "frames_arrived": source.arrived, "frames_processed": processed,
-        "frames_dropped": source.arrived - processed,
-        "achieved_fps": (processed - 1) / span if span > 0 and processed > 1 else float("nan"),  # frame intervals per second
-        "latency_ms": {"p50": float(np.percentile(lat, 50)), "p95": float(np.percentile(lat, 95)), "max": float(np.max(lat))},
-        "wall_s": span, "interrupted": interrupted, "method": method.name, "window": list(method.window),
+        "frames": frames,
+        "fps": frames / seconds if seconds else float("inf"),
+        "output": str(dst),
+        "size": f"{w}x{oh}",
+        "audio": ain is not None,
     }
