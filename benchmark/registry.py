@@ -204,6 +204,7 @@ _BUILTIN_DATASETS = {
     "cbsd68": "benchmark.datasets.folders:CBSD68",
     "bsd200": "benchmark.datasets.folders:BSD200",
     "bsd200-pan": "benchmark.datasets.pan:BSD200Pan",
+    "bsd200-grainpan": "benchmark.datasets.pan:BSD200GrainPan",
     "kodak": "benchmark.datasets.folders:Kodak",
     "bsd100": "benchmark.datasets.folders:BSD100",
     "urban100": "benchmark.datasets.folders:Urban100",

@@ -13,6 +13,7 @@ each clip with libx264 at constant QP 46 (I, P and B frames). TRAINING data: nev
 
 from __future__ import annotations
 
+import dataclasses
 import zlib
 from pathlib import Path
 from typing import Any, ClassVar, Iterator
@@ -108,3 +109,37 @@ class BSD200Pan(Dataset):
 
     def describe(self) -> dict[str, Any]:
         return {"name": self.name, "version": self.version, "kind": self.kind, "frames": self.frames, "seed": self.seed}
+
+
+MAX_GRAIN = 4.0  # the largest grain's standard deviation, on the 0-255 scale
+
+
+class BSD200GrainPan(BSD200Pan):
+    """``bsd200-pan``'s clips with camera grain in the reference: Gaussian noise drawn afresh
+    for every frame and pixel (the same on the three channels, as luma grain, plus a third of it
+    per channel), its standard deviation drawn per clip from 0 to ``MAX_GRAIN``, seeded. The codec
+    loses most of it, so a restorer trained on these clips learns that texture it cannot tell
+    from grain belongs in the reference and is not an artifact to remove (on clean pans, the
+    H.264 restorer removed it from Vid4: docs/recipes.md)."""
+
+    name: ClassVar[str] = "bsd200-grainpan"
+    description: ClassVar[str] = (
+        "bsd200-pan's clips with per-frame camera grain in the reference (sigma 0-4 per clip, seeded): "
+        "TRAINING data for video restorers, never a test set."
+    )
+
+    def _item(self, path: Path, item_id: str) -> Item:
+        item = super()._item(path, item_id)
+        clean = item.frames
+
+        def frames() -> Iterator[np.ndarray]:
+            rng = np.random.default_rng([self.seed, zlib.crc32(path.stem.encode()), 1])
+            sigma = rng.uniform(0.0, MAX_GRAIN)
+            for f in clean():
+                shared = rng.standard_normal(f.shape[:2] + (1,))
+                own = rng.standard_normal(f.shape)
+                noise = sigma * (shared + own / 3) / np.sqrt(1 + 1 / 9)
+                yield np.clip(np.round(f + noise), 0, 255).astype(np.uint8)
+
+        fingerprint = item.fingerprint
+        return dataclasses.replace(item, frames=frames, fingerprint=lambda: digest("grain", MAX_GRAIN, fingerprint()))

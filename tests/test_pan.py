@@ -59,3 +59,30 @@ def test_bsd200_pan_is_a_video_set_that_codecs_degrade(tmp_path):
     assert len(pairs) == 4
     psnr = [10 * np.log10(255**2 / np.mean((d.astype(float) - r) ** 2)) for d, r in pairs]
     assert all(18 < p < 40 for p in psnr), psnr  # QP 46 is lossy
+
+
+def test_grain_pan_adds_seeded_per_frame_grain_to_the_clean_clips(tmp_path):
+    from benchmark.datasets.pan import MAX_GRAIN, BSD200GrainPan
+
+    folder = tmp_path / "images" / "BSD200"
+    folder.mkdir(parents=True)
+    for i in range(3):
+        write_png(folder / f"{100 + i}.png", smooth_image(321, 481, seed=i))
+    clean = [list(it.frames()) for it in BSD200Pan(tmp_path, frames=3).items()]
+    grainy = [list(it.frames()) for it in BSD200GrainPan(tmp_path, frames=3).items()]
+    again = [list(it.frames()) for it in BSD200GrainPan(tmp_path, frames=3).items()]
+    assert all(np.array_equal(a, b) for c, d in zip(grainy, again) for a, b in zip(c, d))  # seeded
+    for c, g in zip(clean, grainy):
+        noise = [gf.astype(float) - cf for cf, gf in zip(c, g)]
+        sd = np.std(noise)
+        assert 0 < sd <= MAX_GRAIN + 0.5 and abs(np.mean(noise)) < 0.1
+        assert not np.array_equal(noise[0], noise[1])  # drawn afresh for every frame
+        assert np.corrcoef(noise[0][..., 0].ravel(), noise[0][..., 1].ravel())[0, 1] > 0.5  # mostly luma grain
+    assert (
+        len({round(float(np.std(g[0].astype(float) - c[0])), 2) for c, g in zip(clean, grainy)}) == 3
+    )  # its size per clip
+    one, other = next(BSD200Pan(tmp_path, frames=3).items()), next(BSD200GrainPan(tmp_path, frames=3).items())
+    assert one.fingerprint() != other.fingerprint()
+    runner = Runner(RunConfig(data_root=str(tmp_path)))
+    spec = resolve("bsd200-grainpan-crf35", runner.root, runner.specs)
+    assert spec.dataset.name == "bsd200-grainpan" and [d.name for d in spec.chain] == ["h264"]
