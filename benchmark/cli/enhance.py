@@ -56,6 +56,16 @@ _ENHANCE_REPORT = typer.Option(
     None, "--report", help="With --realtime: write the report as JSON here (default: OUTPUT + .realtime.json)."
 )
 _ENHANCE_DEVICE = typer.Option("auto", "--device")
+_ENHANCE_ENGINE = typer.Option(
+    None,
+    "--engine",
+    help="The network's inference engine: auto (default: cuda on a GPU, OpenVINO on a CPU where installed, else eager), eager (PyTorch), openvino ([engine] extra), cuda. Also $BENCH_ENGINE.",
+)
+_ENHANCE_PRECISION = typer.Option(
+    None,
+    "--precision",
+    help="The engine's precision: f32 (default), bf16 or f16 (faster, other outputs). Also $BENCH_PRECISION.",
+)
 _ENHANCE_SPEC = typer.Option(
     [],
     "--spec",
@@ -80,6 +90,8 @@ def enhance(
     duration: Optional[float] = _ENHANCE_DURATION,
     report: Optional[Path] = _ENHANCE_REPORT,
     device: str = _ENHANCE_DEVICE,
+    engine: Optional[str] = _ENHANCE_ENGINE,
+    precision: Optional[str] = _ENHANCE_PRECISION,
     spec: List[Path] = _ENHANCE_SPEC,
     force: bool = _ENHANCE_FORCE,
     quiet: bool = _ENHANCE_QUIET,
@@ -111,6 +123,8 @@ def enhance(
             side_by_side=side_by_side,
             device=resolve_device(device),
             progress=not quiet,
+            engine=engine,
+            precision=precision,
         )
         if realtime:
             info = enhance_realtime(input, m, output, duration=duration, **common)

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import os
 import sys
-from collections import deque
 from fractions import Fraction
 from pathlib import Path
 from typing import Any, Iterator
@@ -25,7 +24,9 @@ from typing import Any, Iterator
 import numpy as np
 
 from benchmark.api import Context, restore_stream
+from benchmark.core import engine as engines
 from benchmark.core.imaging import IMAGE_EXTS, TooLarge, check_regular, read_image, write_png
+from benchmark.core.overlap import Behind, ahead, restore_overlapped
 from benchmark.core.videoio import CODECS, FrameTimes, decode_frames, rgb  # _Writer: the recipes import it from here
 from benchmark.core.videoio import Writer as _Writer
 from benchmark.errors import BenchError, error_text
@@ -207,6 +208,8 @@ def enhance(
     device: str = "cpu",
     progress: bool = True,
     reference: Path | None = None,
+    engine: str | None = None,
+    precision: str | None = None,
 ) -> dict[str, Any]:
     src, dst = Path(src), Path(dst)
     if not src.exists():
@@ -222,7 +225,7 @@ def enhance(
     if video:
         _check_video_output(dst)
     scale = output_scale(method, scale)
-    method.setup(device)
+    prepare(method, device, engine, precision)
     if src.is_dir():
         return _enhance_images(src, method, dst, scale, side_by_side, device, reference)
     if not video:
@@ -239,19 +242,23 @@ def enhance(
     return {**info, "output": str(dst)}
 
 
+def prepare(method, device: str, engine: str | None = None, precision: str | None = None) -> None:
+    """``method`` set up on ``device``, its networks on the engine asked for (else ``$BENCH_ENGINE``, else
+    the fastest here: :mod:`benchmark.core.engine`), converted networks kept in bench's cache folder."""
+    choice = engines.choose(engine, precision, device, engines.default_cache_dir())
+    engines.settle(method, choice)
+    engines.prepare(method, device, choice)
+
+
 def _enhance_images(
     src: Path, method, dst: Path, scale: int, sbs: bool, device: str, reference: Path | None
 ) -> dict[str, Any]:
     files = sorted(p for p in src.iterdir() if p.suffix.lower() in IMAGE_EXTS) if src.is_dir() else [src]
     if not files:
         raise BenchError(f"{src}: no images")
-    for f in files:
-        img = _read(f)
-        ctx = Context(scale=scale, item_id=f.stem, device=device)
-        try:
-            out = next(restore_stream(method, [img], ctx, 1))
-        except Exception as exc:
-            _raise_method_error(exc, method, f)
+
+    def save(job: tuple[Path, np.ndarray, np.ndarray]) -> None:  # on a thread of its own, behind the network
+        f, img, out = job
         if sbs:
             ref = (
                 None
@@ -260,9 +267,18 @@ def _enhance_images(
             )
             out = _panels(([] if ref is None else [ref]) + [img, out], *out.shape[:2])
         if src.is_dir():
-            _write_atomically(dst / f"{f.stem}.png", lambda tmp, out=out: write_png(tmp, out))
+            _write_atomically(dst / f"{f.stem}.png", lambda tmp: write_png(tmp, out))
         else:
             write_png(dst, out)
+
+    with Behind(save, 2, "bench-write") as writer:
+        for f, img in ahead(((f, _read(f)) for f in files), 2, "bench-read"):  # the next image read meanwhile
+            ctx = Context(scale=scale, item_id=f.stem, device=device)
+            try:
+                out = next(restore_stream(method, [img], ctx, 1))
+            except Exception as exc:
+                _raise_method_error(exc, method, f)
+            writer.put((f, img, out))
     return {"frames": len(files), "output": str(dst)}
 
 
@@ -357,23 +373,26 @@ def _enhance_video(
             writer = _Writer(out, codec, rate, w, oh, crf, time_base=times.time_base)
             aout = out.add_stream_from_template(ain) if ain is not None else None
             ctx = Context(scale=scale, item_id=src.stem, kind="video", fps=float(rate), device=device)
-            waiting: deque[tuple[np.ndarray, int | None]] = (
-                deque()
-            )  # decoded inputs (and pts) awaiting their output (bounded by the window)
-            stats = {"frames": 0, "seconds": 0.0}
+            stats = {"frames": 0, "seconds": 0.0, "decoded": 0}
 
-            def decoded() -> Iterator[np.ndarray]:
+            def decoded() -> Iterator[tuple[np.ndarray | None, Any]]:  # on the decoding thread
                 streams = [vin] + ([ain] if ain is not None else [])
-                for packet in _read_packets(src, inp, streams, lambda: stats["frames"] + len(waiting)):
+                for packet in _read_packets(src, inp, streams, lambda: stats["decoded"]):
                     if packet.stream is ain:
                         if packet.dts is not None:
-                            packet.stream = aout
-                            out.mux(packet)
+                            yield None, packet  # copied through, in order, by the encoding thread
                         continue
-                    for vf in _decode(src, packet, stats["frames"] + len(waiting)):
-                        arr = rgb(vf)
-                        waiting.append((arr, times.of(vf)))
-                        yield arr
+                    for vf in _decode(src, packet, stats["decoded"]):
+                        stats["decoded"] += 1
+                        yield rgb(vf), times.of(vf)
+
+            def write(o: np.ndarray | None, f: np.ndarray | None, extra: Any) -> None:  # on the encoding thread
+                if o is None:
+                    extra.stream = aout
+                    out.mux(extra)
+                    return
+                panels = _panels([r for r in [next(refs)] if r is not None] + [f, o], oh, ow) if sbs else o
+                writer.write(panels, times.next(extra))
 
             def timed(dt: float, n: int) -> None:
                 stats["seconds"] += dt
@@ -384,13 +403,8 @@ def _enhance_video(
 
             with _progress(f"enhance {src.name}", progress) as bar:
                 task = bar.add_task("frames", total=total, info="")
-                try:
-                    for o in restore_stream(method, decoded(), ctx, batch, timed):
-                        f, pts = waiting.popleft()
-                        writer.write(
-                            _panels([r for r in [next(refs)] if r is not None] + [f, o], oh, ow) if sbs else o,
-                            times.next(pts),
-                        )
+                try:  # decoding and encoding on threads of their own, overlapping the network
+                    restore_overlapped(method, decoded(), ctx, batch, write, timed)
                 except OSError:
                     raise  # the output cannot be written: _write_atomically says so
                 except Exception as exc:

@@ -34,10 +34,8 @@ from benchmark.tools.enhance import (
     _write_atomically,
     is_camera,
     output_scale,
+    prepare,
 )
-
-# ------------------------------------------------------------------------------ real time
-
 
 # ------------------------------------------------------------------------------ real time
 
@@ -115,6 +113,8 @@ def enhance_realtime(
     device: str = "cpu",
     progress: bool = True,
     duration: float | None = None,
+    engine: str | None = None,
+    precision: str | None = None,
 ) -> dict[str, Any]:
     """Play ``src`` live through ``method`` one frame at a time (see the module docstring)."""
     camera = is_camera(src)
@@ -127,7 +127,7 @@ def enhance_realtime(
     _check_input(Path(src))
     _check_video_output(Path(dst))
     scale = output_scale(method, scale)
-    method.setup(device)
+    prepare(method, device, engine, precision)  # its networks on the engine (benchmark.core.engine)
     info = _write_atomically(
         Path(dst), lambda tmp: _realtime(src, method, tmp, scale, codec, crf, side_by_side, progress, duration, device)
     )
