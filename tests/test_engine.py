@@ -231,3 +231,22 @@ def test_every_shipped_network_on_openvino_matches_eager_after_rounding(name, tm
     for e, o in zip(eager, fast):
         diff = np.abs(e.astype(int) - o.astype(int))
         assert diff.max() <= 1 and (diff == 0).mean() >= 0.999, (name, diff.max(), (diff == 0).mean())
+
+
+@needs_openvino
+@pytest.mark.parametrize("scale", [2, 3, 4, 5])
+def test_bicubic_upsampling_folded_into_a_convolution_is_the_same_function(scale, tmp_path):
+    import torch.nn.functional as F
+
+    class Up(nn.Module):
+        def forward(self, x):
+            return F.interpolate(x, scale_factor=scale, mode="bicubic", align_corners=False)
+
+    net = Up()
+    engine.attach(Holder(net), choice(tmp_path), pytest.fail)
+    with torch.inference_mode():
+        for shape in ((2, 3, 37, 51), (1, 3, 9, 12)):
+            x = torch.rand(*shape)
+            assert float((net(x) - net.forward.eager(x)).abs().max()) < 1e-5
+    ops = [n.get_type_name() for n in net.forward.backend.model.get_ordered_ops()]
+    assert "GroupConvolution" in ops and "Interpolate" not in ops

@@ -1,7 +1,8 @@
 """One network on OpenVINO's CPU plugin (:mod:`benchmark.core.engine`'s ``openvino`` engine).
 
 * Converted once, with its batch, height and width left open (``ov.convert_model`` traces it on a
-  small crop of its first input), and kept on disk as IR (``ir/KEY.xml`` and ``.bin`` under the
+  small crop of its first input), rewritten where a faster graph computes the same
+  (:mod:`benchmark.core.engine_passes`), and kept on disk as IR (``ir/KEY.xml`` and ``.bin`` under the
   engine's cache folder). KEY digests what the graph is made of: the module's class and the source
   file that defines it, every parameter and buffer, its input channels, and the versions of
   OpenVINO, torch and this converter; a changed weight or line of code is a new KEY.
@@ -31,7 +32,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-CONVERTER_VERSION = "1"
+CONVERTER_VERSION = "2"  # 2: bicubic upsampling folded into a convolution (engine_passes.py)
 KEEP_SHAPES = 4  # input sizes kept compiled per network (tiles, a clip's frames, the cost probe's corner)
 KEEP_FILES = 64  # compiled blobs (and converted networks) kept on disk, the most recently used
 ALIGN = 64  # a check's crop keeps the input's height and width modulo this
@@ -191,6 +192,9 @@ class OpenVINONetwork:
             raise NotConverted(f"OpenVINO cannot convert it: {type(failure).__name__}: {text}")
         if len(model.outputs) != 1:
             raise NotConverted(f"it returns {len(model.outputs)} outputs; the engine takes networks with one")
+        from benchmark.core.engine_passes import fold_bicubic
+
+        fold_bicubic(model)  # the same function, faster (checked against eager like the rest)
         self.model = model
         if xml is not None:
             self._save(model, xml)
