@@ -32,6 +32,16 @@ def test_one_core_one_process():
     assert (c.workers, c.executor) == (1, "serial") and "1 core" in c.line
 
 
+def test_cores_kept_busy_by_other_processes_are_not_counted():
+    def with_load(load, cores):
+        return choose(None, units(200), lambda u: u[0], lambda u: u[1], cores=cores, memory=64 * GiB, load=load)
+
+    assert with_load(0.9, 2).workers == 2  # less than a core busy: both
+    c = with_load(1.2, 2)
+    assert c.workers == 1 and "1 kept busy by other processes" in c.line
+    assert with_load(5.0, 2).workers == 1 and with_load(3.5, 8).workers == 5
+
+
 def test_network_units_keep_one_process():
     c = pick(units(8, net=13), cores=4)  # the default run: 8 scoring units, 13 network units
     assert c.workers == 1 and "13 of 21 units run a network" in c.line

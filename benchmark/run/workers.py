@@ -3,7 +3,9 @@
 A second process pays for itself only where one process leaves cores idle:
 
 * the cores this process may run on (its CPU affinity: ``taskset -c 0`` is one core, whatever the
-  machine has): one core, one process;
+  machine has), less the whole cores other processes keep busy (the 1-minute load average: a second
+  process on a core already taken only adds its start-up; measured on the 2-core development machine
+  at a load of 4-5, two workers took 1.38x the wall time of one): one free core, one process;
 * the units' kind: a unit whose method runs a network (its output not already cached) keeps every
   core busy through its engine's threads (torch's, OpenVINO's), so a second process would only
   halve each one's threads; a unit that only scores (``identity``, ``bicubic``, a cached output)
@@ -79,18 +81,23 @@ def choose(
     cores: int | None = None,
     memory: float | None = None,
     budget: float = 0.0,
+    load: float = 0.0,
 ) -> WorkerChoice:
     """The worker processes for ``units`` (see the module docstring): ``asked`` (``--workers``) when
     given, else chosen from the ``cores``, the units' kinds and the available ``memory`` (bytes), each
-    worker holding :data:`WORKER_BYTES` and the networks' activation ``budget`` of its own."""
+    worker holding :data:`WORKER_BYTES` and the networks' activation ``budget`` of its own; cores that
+    other processes keep busy (``load``, the 1-minute load average) are not counted."""
     if asked is not None:
         n = max(1, int(asked))
         return WorkerChoice(n, f"workers: {n} (--workers {asked})", forced=True)
     cores = usable_cores() if cores is None else cores
     if str(device).startswith("cuda"):
         return WorkerChoice(1, "workers: 1 (one GPU: its units share it in one process)")
-    if cores < 2:
-        return WorkerChoice(1, f"workers: 1 ({_cores(cores)})")
+    busy = int(max(0.0, load))  # whole cores other processes keep busy
+    free = max(1, cores - busy)
+    if cores < 2 or free < 2:
+        return WorkerChoice(1, f"workers: 1 ({_cores(cores)}{_busy(busy, cores)})")
+    cores = free
     net, score = kinds(units, network_of, cached)
     if not score or net >= score:
         return WorkerChoice(
@@ -123,6 +130,10 @@ def _cores(n: int) -> str:
     return "1 core" if n == 1 else f"{n} cores"
 
 
+def _busy(busy: int, cores: int) -> str:
+    return f", {min(busy, cores)} kept busy by other processes (load average)" if busy else ""
+
+
 def for_run(cfg: Any, todo: list[Any], resolved: Any, cache: Any, device: str) -> WorkerChoice:
     """The choice for a run's units to do: ``cfg.workers`` when given; a unit runs a network when its
     method has one (:func:`benchmark.core.engine.has_network`) and its output is not in ``cache``."""
@@ -141,4 +152,7 @@ def for_run(cfg: Any, todo: list[Any], resolved: Any, cache: Any, device: str) -
 
     if cfg.workers is not None:
         return choose(cfg.workers, todo, network_of, cached, device)
-    return choose(None, todo, network_of, cached, device, memory=available_memory(), budget=memory_budget(device))
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
+    return choose(
+        None, todo, network_of, cached, device, memory=available_memory(), budget=memory_budget(device), load=load
+    )
