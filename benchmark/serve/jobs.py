@@ -329,7 +329,7 @@ class JobStore:
         try:
             method = self.make_method(job.method)
             total = frame_count(d / "input.video") if job.kind == "video" else 1
-            counted = _Counting(method, lambda n: self._update(job, progress=min(0.99, n / max(total, 1)), frames=n))
+            counted = _counting(method, lambda n: self._update(job, progress=min(0.99, n / max(total, 1)), frames=n))
             src = d / ("input.png" if job.kind == "image" else "input.video")
             dst = d / ("output.png" if job.kind == "image" else "output.mp4")
             info = enhance(src, counted, dst, scale=job.scale, progress=False, device=resolve_device("auto"))
@@ -391,20 +391,22 @@ class JobStore:
                 pass  # the next server marks it
 
 
-class _Counting:
-    """A method wrapper that reports how many frames have been restored (job progress)."""
-
-    def __init__(self, method, report):
-        self._m, self._report, self._n = method, report, 0
-
-    def __getattr__(self, name):
-        return getattr(self._m, name)
+def _counting(method, report):
+    """``method`` reporting how many frames it has restored (job progress) after each ``process``
+    call. Its class becomes a subclass of its own with that ``process``, so that everything read
+    from its class (the contract's attributes, whether it overrides ``network`` for the engine)
+    stays its own."""
+    base = type(method)
 
     def process(self, frames, ctx):
-        out = self._m.process(frames, ctx)
-        self._n += len(out)
-        self._report(self._n)
+        out = base.process(self, frames, ctx)
+        self._frames_counted += len(out)
+        report(self._frames_counted)
         return out
+
+    method.__class__ = type(f"Counted{base.__name__}", (base,), {"process": process, "__module__": base.__module__})
+    method._frames_counted = 0
+    return method
 
 
 def _image_size(path: Path) -> str:
