@@ -167,7 +167,12 @@ LAUNCH = (
 def enhance(clip: Path, name: str, out: Path, env: dict, engine_name: str) -> dict:
     """``bench enhance`` as a whole process: wall seconds from spawn to exit, and its own peak RSS."""
     cmd = [sys.executable, "-m", "benchmark.cli", "enhance", str(clip), "-m", name, "-o", str(out), "-q", "-f"]
-    cmd += ["--engine", engine_name]
+    wall, rss, text = launched(cmd + ["--engine", engine_name], env)
+    return {"wall_s": wall, "rss_mb": rss, "said": [x for x in text.splitlines() if x.startswith("engine:")]}
+
+
+def launched(cmd: list[str], env: dict) -> tuple[float, float, str]:
+    """``cmd`` through :data:`LAUNCH`: (wall seconds, its own peak RSS in MB, what it printed)."""
     t0 = time.perf_counter()
     p = subprocess.run(
         [sys.executable, "-S", "-c", LAUNCH, *cmd], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
@@ -176,55 +181,54 @@ def enhance(clip: Path, name: str, out: Path, env: dict, engine_name: str) -> di
     if p.returncode != 0:
         raise SystemExit(f"{' '.join(cmd)} failed:\n{p.stdout[-2000:]}")
     rss = [int(x.split()[1]) for x in p.stdout.splitlines() if x.startswith("maxrss_kb ")]
-    return {
-        "wall_s": wall,
-        "rss_mb": rss[-1] / 1024,
-        "said": [x for x in p.stdout.splitlines() if x.startswith("engine:")],
-    }
+    return wall, rss[-1] / 1024, "\n".join(x for x in p.stdout.splitlines() if not x.startswith("maxrss_kb "))
 
 
-def networks_section(names: list[str], limit: int, tmp: Path) -> None:
+def networks_section(names: list[str], limit: int, repeats: int, tmp: Path) -> None:
     print(
         f"\n== networks: forward only and bench enhance end to end ({load()}, torch threads: "
         f"{os.environ.get('OMP_NUM_THREADS', 'default')}, {os.cpu_count()} CPUs)",
         flush=True,
     )
-    head = (
+    print(
         f"{'network':11} {'input':>9} {'b':>2} {'frames':>6} {'eager f/s':>9} {'engine f/s':>10} {'x eager':>7} "
         f"{'equal':>9} {'max':>3} | {'enh cold':>8} {'enh warm':>8} {'x eager':>7} {'enh eager':>9} {'RSS MB cold/warm/eager':>22}"
     )
-    rows = []
     for name in names:
         clip_name, down, quality, batch, cap = NATURAL[name]
         frames = clip_frames(clip_name, down, quality, None if name == "fast-srgan" else (cap or limit))
         clip = tmp / f"{name}-input.mp4"
         write_clip(frames, clip)
-        cache = tmp / f"engine-{name}"
-        f = forward_speeds(name, frames, batch, tmp / "forward-engine")
-        env = {**os.environ, "BENCH_CACHE_DIR": str(cache)}
-        cold = enhance(clip, name, tmp / "out.mp4", env, "openvino")
-        warm = enhance(clip, name, tmp / "out.mp4", env, "openvino")
-        eager = enhance(clip, name, tmp / "out.mp4", env, "eager")
+        env = {**os.environ, "BENCH_CACHE_DIR": str(tmp / f"engine-{name}")}
         n = len(frames)
-        row = (
-            f"{name:11} {f['size']:>9} {batch:>2} {n:>6} {f['eager_fps']:9.2f} {f['engine_fps']:10.2f} "
-            f"{f['engine_fps'] / f['eager_fps']:7.2f} {f['equal']:9.6f} {f['max_diff']:3d} | {n / cold['wall_s']:8.2f} "
-            f"{n / warm['wall_s']:8.2f} {n / warm['wall_s'] / f['eager_fps']:7.2f} {n / eager['wall_s']:9.2f} "
-            f"{cold['rss_mb']:8.0f}/{warm['rss_mb']:.0f}/{eager['rss_mb']:.0f}"
+        cold = enhance(clip, name, tmp / "out.mp4", env, "openvino")
+        fwd, warm, eager = [], [], []
+        for _ in range(repeats):  # in turn, so that a change of the machine's load falls on all of them
+            fwd.append(forward_speeds(name, frames, batch, tmp / "forward-engine"))
+            warm.append(enhance(clip, name, tmp / "out.mp4", env, "openvino"))
+            eager.append(enhance(clip, name, tmp / "out.mp4", env, "eager"))
+        med = statistics.median
+        e_fps, o_fps = med(f["eager_fps"] for f in fwd), med(f["engine_fps"] for f in fwd)
+        print(
+            f"{name:11} {fwd[0]['size']:>9} {batch:>2} {n:>6} {e_fps:9.2f} {o_fps:10.2f} "
+            f"{med(f['engine_fps'] / f['eager_fps'] for f in fwd):7.2f} {min(f['equal'] for f in fwd):9.6f} "
+            f"{max(f['max_diff'] for f in fwd):3d} | {n / cold['wall_s']:8.2f} {med(n / w['wall_s'] for w in warm):8.2f} "
+            f"{med(n / w['wall_s'] / f['eager_fps'] for w, f in zip(warm, fwd)):7.2f} "
+            f"{med(n / e['wall_s'] for e in eager):9.2f} "
+            f"{cold['rss_mb']:8.0f}/{max(w['rss_mb'] for w in warm):.0f}/{max(e['rss_mb'] for e in eager):.0f}",
+            flush=True,
         )
-        rows.append(row)
-        print(head if len(rows) == 1 else "", row, sep="\n" if len(rows) == 1 else "", flush=True)
-        for said in sorted(set(cold["said"] + warm["said"])):
+        for said in sorted({x for r in [cold, *warm] for x in r["said"]}):
             print(f"    {said}")
     print(
-        f"({load()}; enh: frames over the whole process's wall seconds; cold: a fresh engine cache; "
-        "x eager: over the eager forward-only frames/s)"
+        f"({load()}; medians of {repeats} turns; enh: frames over the whole process's wall seconds; cold: a fresh engine "
+        "cache, once; x eager: enh warm over the eager forward-only frames/s of the same turn)"
     )
 
 
 def run_section(repeats: int, tmp: Path) -> None:
     import pandas as pd
-    from vs_plain_loop import LOOP, model_files, run
+    from vs_plain_loop import LOOP, model_files
 
     root = os.environ.get("BENCH_DATA_ROOT")
     if not root:
@@ -256,7 +260,8 @@ def run_section(repeats: int, tmp: Path) -> None:
     times: dict[str, list[float]] = {k: [] for k in variants}
     for i in range(repeats):
         for name, cmd in variants.items():
-            dt, mb, last = run(cmd(i), dict(os.environ))
+            dt, mb, text = launched(cmd(i), dict(os.environ))
+            last = ([x for x in text.splitlines() if x.strip()] or [""])[-1]
             times[name].append(dt)
             print(f"  {i + 1} {name:22} {dt:6.1f} s  peak RSS {mb:5.0f} MB  {last[:90]}", flush=True)
     loop = statistics.median(times["hand loop"])
@@ -330,7 +335,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="engine-speed-") as t:
         tmp = Path(t)
         if not a.skip_networks:
-            networks_section(a.only or list(NATURAL), a.frames, tmp)
+            networks_section(a.only or list(NATURAL), a.frames, a.repeats, tmp)
         if not a.skip_run:
             run_section(a.repeats, tmp)
         if a.one_core_before:
