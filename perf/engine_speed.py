@@ -228,7 +228,7 @@ def networks_section(names: list[str], limit: int, repeats: int, tmp: Path) -> N
 
 def run_section(repeats: int, tmp: Path) -> None:
     import pandas as pd
-    from vs_plain_loop import LOOP, model_files
+    from vs_plain_loop import JOB, LOOP, model_files
 
     root = os.environ.get("BENCH_DATA_ROOT")
     if not root:
@@ -237,20 +237,7 @@ def run_section(repeats: int, tmp: Path) -> None:
     niqe_mat, brisque_pt = model_files(tmp)
     loop_py = tmp / "plain_loop.py"
     loop_py.write_text(LOOP)
-    bench = [
-        str(Path(sys.executable).with_name("bench")),
-        "run",
-        "-m",
-        "identity",
-        "-d",
-        "live1-qf20",
-        "-d",
-        "cbsd68-qf20",
-        "--metrics",
-        "psnr,ssim,niqe,brisque",
-        "--no-cache",
-        "-q",
-    ]
+    bench = [str(Path(sys.executable).with_name("bench")), *JOB]
     variants = {
         "hand loop": lambda i: [sys.executable, str(loop_py), root, niqe_mat, brisque_pt, "0"],
         "bench run": lambda i: bench + ["-o", str(tmp / f"default-{i}")],

@@ -54,6 +54,22 @@ print(f"loop: {len(rows)} images, mean psnr {np.mean([r[1] for r in rows]):.4f} 
 """
 
 
+#: the bench side: the 97 images of LIVE1 and CBSD68 at QF20, cold (perf/engine_speed.py runs it too)
+JOB = [
+    "run",
+    "-m",
+    "identity",
+    "-d",
+    "live1-qf20",
+    "-d",
+    "cbsd68-qf20",
+    "--metrics",
+    "psnr,ssim,niqe,brisque",
+    "--no-cache",
+    "-q",
+]
+
+
 def model_files(tmp: Path) -> tuple[str, str]:
     """bench's shipped NIQE/BRISQUE models in the formats pyiqa's classes load."""
     import numpy as np
@@ -102,20 +118,7 @@ def main() -> None:
         niqe_mat, brisque_pt = model_files(tmp)
         loop_py = tmp / "plain_loop.py"
         loop_py.write_text(LOOP)
-        base = [
-            a.bench,
-            "run",
-            "-m",
-            "identity",
-            "-d",
-            "live1-qf20",
-            "-d",
-            "cbsd68-qf20",
-            "--metrics",
-            "psnr,ssim,niqe,brisque",
-            "--no-cache",
-            "-q",
-        ] + (["--limit", str(a.limit)] if a.limit else [])
+        base = [a.bench, *JOB] + (["--limit", str(a.limit)] if a.limit else [])
         has_workers = (
             "--workers"
             in subprocess.run(

@@ -12,25 +12,18 @@ import av
 import numpy as np
 import pandas as pd
 import pytest
+from test_executors import comparable
 
 from benchmark.core import engine
 from benchmark.core.imaging import write_png
 from benchmark.run import workers
 from benchmark.run.resolve import make_method
-from benchmark.run.results import COLUMNS
 from benchmark.run.runner import RunConfig, Runner
 from benchmark.tools.enhance import enhance
 
 from conftest import smooth_image
 
 needs_openvino = pytest.mark.skipif(not engine.openvino_present(), reason="OpenVINO is not installed ([engine] extra)")
-SAME = [c for c in COLUMNS if c not in ("run_id", "elapsed_s")]
-
-
-def comparable(df: pd.DataFrame) -> pd.DataFrame:
-    df = df[SAME].copy()
-    df.loc[df.metric == "fps", "value"] = 0.0
-    return df.reset_index(drop=True)
 
 
 @pytest.fixture
