@@ -55,6 +55,7 @@ def test_the_workers_chosen_give_the_rows_of_one_process(photos, tmp_path, monke
 
 def test_network_units_keep_the_run_in_one_process(photos, tmp_path, monkeypatch):
     monkeypatch.setattr(workers, "usable_cores", lambda: 2)
+    monkeypatch.setattr(workers.os, "getloadavg", lambda: (0.0, 0.0, 0.0))
     r = run(tmp_path, "net", executor="auto", methods=["fast-srgan"], datasets=[f"{photos}@x2"], metrics=["psnr"])
     assert r.manifest["executor"]["executor"] == "serial" and "run a network" in r.manifest["workers_chosen"]
 
