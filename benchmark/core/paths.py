@@ -19,3 +19,5 @@ def expand(path: str | os.PathLike) -> Path:
         raise BenchError(
             f"{path}: {user!r} names no home folder here ({exc}); give the path without '~' or with an existing user's"
         ) from None
+    except ValueError:  # '~\x00': the home lookup refuses a NUL byte (Hypothesis found it)
+        raise BenchError(f"{path!r}: a path cannot contain a NUL byte") from None
