@@ -250,3 +250,18 @@ def test_bicubic_upsampling_folded_into_a_convolution_is_the_same_function(scale
             assert float((net(x) - net.forward.eager(x)).abs().max()) < 1e-5
     ops = [n.get_type_name() for n in net.forward.backend.model.get_ordered_ops()]
     assert "GroupConvolution" in ops and "Interpolate" not in ops
+
+
+@needs_openvino
+def test_a_network_converts_while_a_cost_probe_watches_every_network(tmp_path):
+    """The cost probe's hooks reach every network of the method (and their engines' locks): the
+    copy that is traced leaves them out."""
+    from benchmark.run.measure import CallRecorder
+
+    m = make_method("gan")
+    m.setup("cpu")
+    engine.attach(m, choice(tmp_path), pytest.fail)
+    frame = smooth_image(72, 96, seed=5)
+    with CallRecorder(engine.networks_of(m)) as rec:
+        m.process([frame], Context(device="cpu"))
+    assert rec.calls and rec.macs() > 0

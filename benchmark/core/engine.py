@@ -196,14 +196,17 @@ class EngineForward:
         self.device_type = device_type  # the device the backend takes tensors on (None: any)
         self.failed: str | None = None
 
+    def __deepcopy__(self, memo: dict) -> None:
+        return None  # a copy of the module (OpenVINO converts one) has its own forward
+
     def eager(self, *args: Any, **kwargs: Any) -> Any:
         return type(self.module).forward(self.module, *args, **kwargs)
 
     def plain(self, args: tuple, kwargs: dict) -> bool:
         import torch
 
-        if kwargs or len(args) != 1 or self.failed is not None or in_eager_only():
-            return False
+        if kwargs or len(args) != 1 or self.failed is not None or in_eager_only() or self.module.training:
+            return False  # a training module (batch statistics, dropout) runs as PyTorch runs it
         x = args[0]
         return (
             isinstance(x, torch.Tensor)
@@ -298,4 +301,10 @@ def _autocast(module: Any, choice: EngineChoice) -> Callable[[Any], Any]:
 def _say(line: str) -> None:
     import sys
 
-    print(line, file=sys.stderr, flush=True)
+    try:
+        print(line, file=sys.stderr, flush=True)
+    except (
+        ValueError,
+        OSError,
+    ):  # stderr closed under a thread that outlived its console: the line is lost, never the work
+        pass

@@ -99,6 +99,34 @@ def _prune(folder: Path, keep: int, pattern: str) -> None:
                 pass
 
 
+HOOKS = (
+    "_forward_hooks",
+    "_forward_pre_hooks",
+    "_backward_hooks",
+    "_backward_pre_hooks",
+    "_state_dict_hooks",
+    "_state_dict_pre_hooks",
+    "_load_state_dict_pre_hooks",
+    "_load_state_dict_post_hooks",
+)
+
+
+def _bare_copy(module: Any) -> Any:
+    """A copy of ``module`` to trace: without the hooks others hold on it (a cost probe's, which reach
+    every network of the method) and with each submodule's own forward (not the engine's)."""
+    memo: dict[int, Any] = {}
+    for m in module.modules():
+        for name in HOOKS:
+            hooks = m.__dict__.get(name)
+            if hooks is not None:
+                memo[id(hooks)] = type(hooks)()
+    clone = copy.deepcopy(module, memo)
+    for m in clone.modules():
+        if "forward" in m.__dict__:
+            del m.__dict__["forward"]
+    return clone
+
+
 def _crop_side(side: int) -> int:
     """A crop side with ``side``'s alignment modulo :data:`ALIGN` (the side itself when smaller)."""
     return min(side, ALIGN + side % ALIGN)
@@ -174,9 +202,7 @@ class OpenVINONetwork:
         xml, notes = self._paths()
         if xml is not None and self._read(xml, notes):
             return
-        own = self.module.__dict__.get("forward")  # the engine's forward: the clone traces the module's own
-        clone = copy.deepcopy(self.module, {id(own): None} if own is not None else None)
-        clone.__dict__.pop("forward", None)
+        clone = _bare_copy(self.module)
         crop = x[:1, :, : _crop_side(x.shape[2]), : _crop_side(x.shape[3])].contiguous()
         failure: Exception | None = None
         for example in (_odd(crop), crop):  # odd sides first: code that pads to a multiple is traced padding
