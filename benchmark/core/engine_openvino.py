@@ -11,7 +11,8 @@
   mod 64) is run on a crop of the input with that alignment by both OpenVINO and the module's own
   forward, and must agree (the alignments checked are kept beside the IR). A network that does not
   convert or disagrees raises :class:`NotConverted`, and the engine runs it eagerly (one line).
-* Compiled once per input size (height and width; the batch stays open), at f32 unless another
+* Compiled once per input size met more than once (height and width; the batch stays open; a size
+  met once, an image's, runs on one compilation with every size open, as do the checks), at f32 unless another
   precision is asked for (``INFERENCE_PRECISION_HINT``: the CPU plugin's default is bf16 on CPUs
   that have it), with the threads torch has (a worker's share of the cores) and no pinning (other
   processes share the machine). The last :data:`KEEP_SHAPES` sizes stay compiled in memory; the
@@ -159,7 +160,9 @@ class OpenVINONetwork:
         self.key: str | None = None
         self.checked: set[tuple[int, int]] = set()  # alignments that agree with eager
         self.refused: dict[tuple[int, int], str] = {}  # alignments that run eagerly, and why
-        self.compiled: OrderedDict[tuple[int, int], Any] = OrderedDict()  # (h, w) -> infer request
+        self.compiled: OrderedDict[tuple[int, int], Any] = OrderedDict()  # (h, w) -> (infer request, its model)
+        self.seen: set[tuple[int, int]] = set()  # sizes met once (run on the open-size compilation)
+        self.open_size = None  # the network compiled with its height and width left open
         self.lock = threading.Lock()
 
     # -- conversion --------------------------------------------------------------------
@@ -209,7 +212,10 @@ class OpenVINONetwork:
             try:
                 with warnings.catch_warnings(), torch.no_grad():
                     warnings.simplefilter("ignore")  # torch.jit.trace's deprecation and tracer notes
-                    model = ov.convert_model(clone, example_input=example, input=[ov.PartialShape([-1, c, -1, -1])])
+                    # traced here without torch's second tracing pass to check the first (the check against
+                    # eager below covers it): about 1 s less per network than ov.convert_model's own trace
+                    traced = torch.jit.trace(clone, example, check_trace=False, strict=False)
+                    model = ov.convert_model(traced, example_input=example, input=[ov.PartialShape([-1, c, -1, -1])])
                 break
             except Exception as exc:  # noqa: BLE001 - try the input's own alignment, then give up
                 failure = exc
@@ -253,7 +259,9 @@ class OpenVINONetwork:
             pass
 
     # -- compilation ---------------------------------------------------------------------
-    def _compile(self, c: int, h: int, w: int):
+    def _compile(self, c: int, h: int, w: int) -> tuple[Any, Any]:
+        """(an infer request, or with open sizes the compiled model, and the ``ov.Model`` it was compiled
+        from): the compiled network may keep using that model's weights, so the two are kept together."""
         import openvino as ov
         import torch
 
@@ -273,9 +281,17 @@ class OpenVINONetwork:
             except OSError:
                 pass
         compiled = ov_core().compile_model(model, "CPU", props)
+        if h < 0:
+            return compiled, model  # open sizes: a request per call (a request keeps its first size's buffers)
         if "CACHE_DIR" in props:
             _prune(Path(props["CACHE_DIR"]), KEEP_FILES, "*.blob")
-        return compiled.create_infer_request()
+        return compiled.create_infer_request(), model
+
+    def _open(self, c: int):
+        """The network compiled once with its height and width open (checks, sizes met once)."""
+        if self.open_size is None:
+            self.open_size = self._compile(c, -1, -1)
+        return self.open_size[0].create_infer_request()
 
     def _check(self, x) -> None:
         """OpenVINO against the module's own forward on a crop of ``x`` with its alignment (once per
@@ -288,8 +304,7 @@ class OpenVINONetwork:
         if align in self.checked:
             return
         crop = x[:2, :, : _crop_side(h), : _crop_side(w)].contiguous()
-        request = self._compile(c, crop.shape[2], crop.shape[3])
-        got = torch.from_numpy(np.asarray(request.infer({0: crop.numpy()})[0]))
+        got = torch.from_numpy(np.asarray(self._open(c).infer({0: crop.numpy()})[0]))
         want = self._eager(crop)
         if tuple(got.shape) != tuple(want.shape):
             raise ValueError(
@@ -316,30 +331,33 @@ class OpenVINONetwork:
 
                 raise NotConverted(f"OpenVINO cannot convert it: {error_text(exc)[:200]}") from None
         self._check(x)
-        request = self.compiled.get((h, w))
-        if request is None:
-            request = self._compile(c, h, w)
-            self.compiled[(h, w)] = request
+        entry = self.compiled.get((h, w))
+        if entry is None and (h, w) not in self.seen:  # a size met once (an image) is not worth a compilation
+            self.seen.add((h, w))
+            return self._open(c)
+        if entry is None:
+            entry = self.compiled[(h, w)] = self._compile(c, h, w)
             while len(self.compiled) > KEEP_SHAPES:
                 self.compiled.popitem(last=False)
         self.compiled.move_to_end((h, w))
-        return request
+        return entry[0]
 
     @staticmethod
     def _infer(request, x):
         """``x`` through ``request``, at most :data:`CHUNK_PIXELS` input pixels at a time: OpenVINO holds
         every layer's output for the whole call, so a batch of large frames would take the memory
         of all of them at once (the outputs are the same whatever the chunks: one frame does not
-        depend on another)."""
+        depend on another). Inputs are copied in, never shared: a request of the open-size compilation
+        that was given a shared NumPy buffer corrupted the heap once dropped (OpenVINO 2026.4)."""
         import numpy as np
 
         n, _, h, w = x.shape
         k = max(1, CHUNK_PIXELS // max(1, h * w))
         if n <= k:
-            return np.asarray(request.infer({0: np.ascontiguousarray(x)}, share_inputs=True)[0])
+            return np.asarray(request.infer({0: np.ascontiguousarray(x)})[0])
         out = None
         for i in range(0, n, k):
-            part = np.asarray(request.infer({0: np.ascontiguousarray(x[i : i + k])}, share_inputs=True)[0])
+            part = np.asarray(request.infer({0: np.ascontiguousarray(x[i : i + k])})[0])
             if out is None:
                 out = np.empty((n, *part.shape[1:]), part.dtype)
             out[i : i + len(part)] = part
