@@ -266,3 +266,19 @@ def test_a_network_converts_while_a_cost_probe_watches_every_network(tmp_path):
     with CallRecorder(engine.networks_of(m)) as rec:
         m.process([frame], Context(device="cpu"))
     assert rec.calls and rec.macs() > 0
+
+
+def test_a_base_method_is_bound_with_its_method_and_reduced_precision_runs_under_autocast(tmp_path):
+    m = make_method("tsmooth:base=fast-srgan")
+    before = m.base.version
+    engine.settle(m, engine.EngineChoice("eager", "bf16"))
+    assert m.base.engine == m.engine and m.base.version == f"{before}+eager-bf16"
+    half = make_method("fast-srgan")
+    half.setup("cpu")
+    frame = smooth_image(40, 56, seed=6)
+    ctx = Context(scale=2, device="cpu")
+    full = half.process([frame], ctx)[0]
+    assert engine.attach(half, engine.EngineChoice("eager", "bf16")) == 1
+    low = half.process([frame], ctx)[0]
+    diff = np.abs(full.astype(int) - low.astype(int))
+    assert 0 < diff.max() <= 16  # bf16 is not f32: close, never equal everywhere

@@ -154,6 +154,8 @@ def settle(method: Any, choice: EngineChoice) -> None:
     object (the run's resolve, ``bench enhance``); a method without a network is left as it is."""
     if not has_network(method) or method.engine is not None:
         return
+    if method.base is not None:  # its base runs on the engine too: its cached outputs are the engine's
+        settle(method.base, choice)
     method.engine = choice
     if not is_exact(method, choice):
         method.version = f"{method.version}+{choice.tag}"
