@@ -282,3 +282,21 @@ def test_a_base_method_is_bound_with_its_method_and_reduced_precision_runs_under
     low = half.process([frame], ctx)[0]
     diff = np.abs(full.astype(int) - low.astype(int))
     assert 0 < diff.max() <= 16  # bf16 is not f32: close, never equal everywhere
+
+
+@needs_openvino
+def test_tiled_inference_on_openvino_keeps_few_sizes_compiled(tmp_path):
+    frame = smooth_image(100, 140, seed=7)
+    ctx = Context(scale=2, device="cpu")
+    eager = make_method("fast-srgan:tile=48")
+    eager.setup("cpu")
+    fast = make_method("fast-srgan:tile=48")
+    fast.setup("cpu")
+    engine.attach(fast, choice(tmp_path), pytest.fail)
+    want = eager.process([frame], ctx)[0]
+    for _ in range(2):
+        got = fast.process([frame], ctx)[0]
+    diff = np.abs(want.astype(int) - got.astype(int))
+    assert diff.max() <= 1 and (diff == 0).mean() >= 0.999
+    backend = fast.model.forward.backend
+    assert set(backend.compiled) <= {(48, 48)} and len(backend.compiled) <= 4  # every tile one size
