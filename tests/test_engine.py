@@ -23,6 +23,12 @@ needs_openvino = pytest.mark.skipif(not engine.openvino_present(), reason="OpenV
 SHIPPED = ["ssim", "gan", "srresnet", "srgan", "fast-srgan", "pix2pix", "videoboost"]
 
 
+@pytest.fixture(autouse=True)
+def _engine_at_once(monkeypatch):
+    """Networks go to the engine on their first call (not after WARM_S seconds of eager calls)."""
+    monkeypatch.setattr(engine, "WARM_S", 0.0)
+
+
 @pytest.fixture
 def no_openvino(monkeypatch):
     """OpenVINO missing, as in an installation without the [engine] extra: its import fails."""
@@ -300,3 +306,24 @@ def test_tiled_inference_on_openvino_keeps_few_sizes_compiled(tmp_path):
     assert diff.max() <= 1 and (diff == 0).mean() >= 0.999
     backend = fast.model.forward.backend
     assert set(backend.compiled) <= {(48, 48)} and len(backend.compiled) <= 4  # every tile one size
+
+
+@needs_openvino
+def test_a_network_goes_to_the_engine_once_it_is_worth_it(tmp_path, monkeypatch):
+    monkeypatch.setattr(engine, "WARM_S", 3600.0)
+    x = torch.rand(1, 3, 24, 32)
+    net = Doubler(seed=3).eval()
+    engine.attach(Holder(net), choice(tmp_path))
+    with torch.inference_mode():
+        net(x)
+    assert net.forward.backend.model is None and net.forward.eager_s > 0  # a short job: never converted
+    monkeypatch.setattr(engine, "WARM_S", 0.0)
+    with torch.inference_mode():
+        net(x)
+    assert net.forward.backend.model is not None
+    monkeypatch.setattr(engine, "WARM_S", 3600.0)
+    again = Doubler(seed=3).eval()  # the same network in another process: on disk, so on the engine at once
+    engine.attach(Holder(again), choice(tmp_path))
+    with torch.inference_mode():
+        again(x)
+    assert again.forward.backend.model is not None and again.forward.eager_s == 0

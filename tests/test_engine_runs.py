@@ -26,6 +26,11 @@ from conftest import smooth_image
 needs_openvino = pytest.mark.skipif(not engine.openvino_present(), reason="OpenVINO is not installed ([engine] extra)")
 
 
+@pytest.fixture(autouse=True)
+def _engine_at_once(monkeypatch):
+    monkeypatch.setattr(engine, "WARM_S", 0.0)  # the networks of these short runs on the engine from the first call
+
+
 @pytest.fixture
 def photos(tmp_path):
     d = tmp_path / "photos"

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -163,6 +164,9 @@ def settle(method: Any, choice: EngineChoice) -> None:
 
 # ----------------------------------------------------------------------------- the seam
 _LOCAL = threading.local()
+#: seconds a network runs eagerly in a process before it is converted (converting costs one or two
+#: seconds of a core: on a small job that is all it would save; a network on disk already starts at once)
+WARM_S = 3.0
 
 
 @contextmanager
@@ -196,6 +200,7 @@ class EngineForward:
     ):
         self.module, self.backend, self.label, self.say = module, backend, label, say
         self.device_type = device_type  # the device the backend takes tensors on (None: any)
+        self.eager_s = 0.0  # seconds of plain calls run eagerly while the engine was not worth its start
         self.failed: str | None = None
 
     def __deepcopy__(self, memo: dict) -> None:
@@ -220,9 +225,21 @@ class EngineForward:
             )
         )
 
+    def worth_it(self, x: Any) -> bool:
+        """Whether to hand ``x`` to the engine: at once when starting it costs nothing (a network already
+        converted, here or on disk), else once the network has run :data:`WARM_S` seconds eagerly in
+        this process (a few images never pay for a conversion; a clip does after a batch or two)."""
+        ready = getattr(self.backend, "ready", None)
+        return self.eager_s >= WARM_S or ready is None or ready(x)
+
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if not self.plain(args, kwargs):
             return self.eager(*args, **kwargs)
+        if not self.worth_it(args[0]):
+            t0 = time.perf_counter()
+            out = self.eager(*args, **kwargs)
+            self.eager_s += time.perf_counter() - t0
+            return out
         try:
             return self.backend(args[0])
         except Exception as exc:  # noqa: BLE001 - any failure: eager from now on, said once

@@ -11,8 +11,8 @@
   mod 64) is run on a crop of the input with that alignment by both OpenVINO and the module's own
   forward, and must agree (the alignments checked are kept beside the IR). A network that does not
   convert or disagrees raises :class:`NotConverted`, and the engine runs it eagerly (one line).
-* Compiled once per input size met more than once (height and width; the batch stays open; a size
-  met once, an image's, runs on one compilation with every size open, as do the checks), at f32 unless another
+* Compiled once per input size (height and width; the batch stays open; the checks run on one
+  compilation with every size open), at f32 unless another
   precision is asked for (``INFERENCE_PRECISION_HINT``: the CPU plugin's default is bf16 on CPUs
   that have it), with the threads torch has (a worker's share of the cores) and no pinning (other
   processes share the machine). The last :data:`KEEP_SHAPES` sizes stay compiled in memory; the
@@ -161,8 +161,7 @@ class OpenVINONetwork:
         self.checked: set[tuple[int, int]] = set()  # alignments that agree with eager
         self.refused: dict[tuple[int, int], str] = {}  # alignments that run eagerly, and why
         self.compiled: OrderedDict[tuple[int, int], Any] = OrderedDict()  # (h, w) -> (infer request, its model)
-        self.seen: set[tuple[int, int]] = set()  # sizes met once (run on the open-size compilation)
-        self.open_size = None  # the network compiled with its height and width left open
+        self.open_size = None  # the network compiled with its height and width left open (for the checks)
         self.lock = threading.Lock()
 
     # -- conversion --------------------------------------------------------------------
@@ -201,7 +200,7 @@ class OpenVINONetwork:
         import torch
 
         c = int(x.shape[1])
-        self.key = network_key(self.module, c)
+        self.key = self.key or network_key(self.module, c)
         xml, notes = self._paths()
         if xml is not None and self._read(xml, notes):
             return
@@ -287,8 +286,17 @@ class OpenVINONetwork:
             _prune(Path(props["CACHE_DIR"]), KEEP_FILES, "*.blob")
         return compiled.create_infer_request(), model
 
+    def ready(self, x) -> bool:
+        """Whether running ``x`` costs no conversion: the network is converted, or on disk already."""
+        if self.model is not None:
+            return True
+        if self.cache_dir is None:
+            return False
+        self.key = self.key or network_key(self.module, int(x.shape[1]))
+        return self._paths()[0].with_suffix(".bin").is_file()
+
     def _open(self, c: int):
-        """The network compiled once with its height and width open (checks, sizes met once)."""
+        """The network compiled once with its height and width open (the checks on small crops)."""
         if self.open_size is None:
             self.open_size = self._compile(c, -1, -1)
         return self.open_size[0].create_infer_request()
@@ -332,9 +340,6 @@ class OpenVINONetwork:
                 raise NotConverted(f"OpenVINO cannot convert it: {error_text(exc)[:200]}") from None
         self._check(x)
         entry = self.compiled.get((h, w))
-        if entry is None and (h, w) not in self.seen:  # a size met once (an image) is not worth a compilation
-            self.seen.add((h, w))
-            return self._open(c)
         if entry is None:
             entry = self.compiled[(h, w)] = self._compile(c, h, w)
             while len(self.compiled) > KEEP_SHAPES:
