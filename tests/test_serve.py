@@ -537,7 +537,9 @@ def test_first_request_after_start_is_fast(tmp_path, capsys):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     app = create_app(ServeConfig(runs_dir=tmp_path))
-    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    # log_config=None: uvicorn's dictConfig closes every handler there is, and absl's (imported with
+    # OpenVINO by earlier tests) closes its stream, which under pytest is the capture's, not a console
+    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", log_config=None))
     t = threading.Thread(target=srv.run, daemon=True)
     t.start()
     try:

@@ -69,6 +69,7 @@ def server(tmp_path):
             host="127.0.0.1",
             port=port,
             log_level="warning",
+            log_config=None,  # uvicorn's dictConfig would close absl's handler's stream: pytest's capture
         )
     )
     t = threading.Thread(target=srv.run, daemon=True)
