@@ -260,6 +260,37 @@ def test_bicubic_upsampling_folded_into_a_convolution_is_the_same_function(scale
 
 
 @needs_openvino
+@pytest.mark.parametrize(
+    "out_ch, kernel, padding", [(3, 9, 4), (3, 3, 1), (1, (5, 3), (2, 1)), (4, 3, 0), (2, 4, (1, 2))]
+)
+def test_a_convolution_to_few_channels_widened_to_output_phases_is_the_same_function(out_ch, kernel, padding, tmp_path):
+    """engine_passes.widen_narrow_convolutions: stride 2 to 4x the channels and depth-to-space, cropped
+    to the original's size, on odd and even sides, one-sided and no padding, a kernel of even side."""
+
+    class Tail(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.body = nn.Conv2d(3, 8, 3, 1, 1)
+            self.tail = nn.Conv2d(8, out_ch, kernel, 1, padding)
+
+        def forward(self, x):
+            return self.tail(torch.relu(self.body(x)))
+
+    torch.manual_seed(0)
+    net = Tail().eval()
+    engine.attach(Holder(net), choice(tmp_path), pytest.fail)
+    with torch.inference_mode():
+        for shape in ((2, 3, 37, 51), (1, 3, 16, 20), (1, 3, 9, 12)):
+            x = torch.rand(*shape)
+            want = net.forward.eager(x)
+            got = net(x)
+            assert got.shape == want.shape and float((got - want).abs().max()) < 1e-5, shape
+    convs = [n for n in net.forward.backend.model.get_ordered_ops() if n.get_type_name() == "Convolution"]
+    assert [list(n.get_attributes()["strides"]) for n in convs] == [[1, 1], [2, 2]]
+    assert convs[1].get_output_partial_shape(0)[1].get_length() == 4 * out_ch
+
+
+@needs_openvino
 def test_a_network_converts_while_a_cost_probe_watches_every_network(tmp_path):
     """The cost probe's hooks reach every network of the method (and their engines' locks): the
     copy that is traced leaves them out."""

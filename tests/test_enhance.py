@@ -210,3 +210,18 @@ def test_realtime_errors_name_the_problem(tmp_path):
         app, ["enhance", str(tmp_path / "a.png"), "-m", "identity", "--reference", str(tmp_path / "a.png")]
     )
     assert r.exit_code == 2 and "pass --side-by-side" in r.output
+
+
+def test_the_encoder_preset_is_veryfast_unless_asked(tmp_path):
+    """x264 writes its settings into the stream: veryfast's subme=2 by default, medium's subme=7 when asked."""
+    src = tmp_path / "clip.mp4"
+    make_clip(src, n=3)
+    for extra, subme in (([], b"subme=2 "), (["--preset", "medium"], b"subme=7 ")):
+        out = tmp_path / f"out{len(extra)}.mp4"
+        r = CliRunner().invoke(app, ["enhance", str(src), "-m", "identity", "-o", str(out), "-q", *extra])
+        assert r.exit_code == 0, r.output
+        assert subme in out.read_bytes(), extra
+    r = CliRunner().invoke(
+        app, ["enhance", str(src), "-m", "identity", "--preset", "fastest", "-o", str(tmp_path / "x.mp4"), "-q"]
+    )
+    assert r.exit_code == 2 and "--preset 'fastest'" in r.output and "veryfast" in r.output

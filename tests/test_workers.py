@@ -84,3 +84,47 @@ def test_usable_cores_follow_the_affinity(monkeypatch):
 @pytest.mark.parametrize("n", [0, 5])
 def test_no_units(n):
     assert pick(units(0, net=n)).workers == 1
+
+
+def test_busy_elsewhere_is_everyones_cpu_time_less_our_own(monkeypatch):
+    """Other processes' share of our cores since the mark: all CPU seconds on them less this process's own."""
+    clock = iter([10.0, 12.0])  # two wall seconds between the mark and the choice
+    seen = iter([(100.0, 7.0), (103.5, 8.5)])  # (everyone's CPU seconds on our cores, ours)
+
+    def sample():
+        allc, own = next(seen)
+        return next(clock), allc, own
+
+    monkeypatch.setattr(workers, "_sample", sample)
+    start = workers._sample()
+    assert workers.busy_elsewhere(start) == pytest.approx((3.5 - 1.5) / 2)  # one core kept busy by others
+
+
+def test_busy_elsewhere_sees_a_process_spinning_beside_us_and_not_our_own_work():
+    """Measured for real (loose bounds: others may share the machine): a child spinning on one of our
+    cores is seen; this process's own spinning is not (it is not 'other processes')."""
+    import subprocess
+    import sys
+    import time
+
+    if workers._cpu_seconds(workers._our_cpus()) is None:
+        pytest.skip("no /proc/stat")
+    start = workers._sample()
+    t_end = time.monotonic() + 0.6
+    while time.monotonic() < t_end:  # our own work: not counted
+        pass
+    ours = workers.busy_elsewhere(start)
+    child = subprocess.Popen(
+        [sys.executable, "-c", "import time\nt = time.monotonic() + 3\nwhile time.monotonic() < t: pass"]
+    )
+    try:
+        time.sleep(0.3)  # the child started
+        start = workers._sample()
+        time.sleep(1.0)
+        theirs = workers.busy_elsewhere(start)
+    finally:
+        child.kill()
+        child.wait()
+    # whatever else runs adds to both; the child adds to theirs only (were our own spinning counted,
+    # ours would be a whole core above)
+    assert theirs - ours >= 0.25, (ours, theirs)

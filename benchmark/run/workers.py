@@ -3,9 +3,14 @@
 A second process pays for itself only where one process leaves cores idle:
 
 * the cores this process may run on (its CPU affinity: ``taskset -c 0`` is one core, whatever the
-  machine has), less the whole cores other processes keep busy (the 1-minute load average: a second
-  process on a core already taken only adds its start-up; measured on the 2-core development machine
-  at a load of 4-5, two workers took 1.38x the wall time of one): one free core, one process;
+  machine has), less the whole cores other processes keep busy (a second process on a core already
+  taken only adds its start-up; measured on the 2-core development machine at a load of 4-5, two
+  workers took 1.38x the wall time of one): one free core, one process. What others keep busy is
+  measured, not guessed from the load average: the CPU time spent on this process's cores since the
+  run started (:func:`mark`, the import of this module: the seconds of imports and planning before
+  the choice), less this process's own, per second (:func:`busy_elsewhere`). The 1-minute load
+  average lags by a minute: right after another job ended (a benchmark's previous process, a build)
+  it still counted that job's core as taken, and the run went serial on an idle machine;
 * the units' kind: a unit whose method runs a network (its output not already cached) keeps every
   core busy through its engine's threads (torch's, OpenVINO's), so a second process would only
   halve each one's threads; a unit that only scores (``identity``, ``bicubic``, a cached output)
@@ -25,6 +30,7 @@ N processes; on a GPU the choice is one process (the device is one)."""
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -32,6 +38,9 @@ from typing import Any
 UNITS_PER_WORKER = 8  # units that only score, per worker process, before a second one pays for itself
 WORKER_BYTES = 1.0 * 2**30  # what one worker process may hold (torch, the metrics, a frame or two)
 MAX_CACHE_CHECKS = 2000  # network units whose cached output is looked up (beyond: counted as network work)
+MIN_WINDOW_S = (
+    0.25  # the shortest window other processes' CPU use is measured over (slept out if the start was quicker)
+)
 
 
 @dataclass(frozen=True)
@@ -86,7 +95,7 @@ def choose(
     """The worker processes for ``units`` (see the module docstring): ``asked`` (``--workers``) when
     given, else chosen from the ``cores``, the units' kinds and the available ``memory`` (bytes), each
     worker holding :data:`WORKER_BYTES` and the networks' activation ``budget`` of its own; cores that
-    other processes keep busy (``load``, the 1-minute load average) are not counted."""
+    other processes keep busy (``load``: :func:`busy_elsewhere`) are not counted."""
     if asked is not None:
         n = max(1, int(asked))
         return WorkerChoice(n, f"workers: {n} (--workers {asked})", forced=True)
@@ -126,12 +135,63 @@ def choose(
     )
 
 
+def _cpu_seconds(cpus: set[int]) -> float | None:
+    """Seconds of CPU time spent on ``cpus`` since boot, all processes (Linux's /proc/stat; None elsewhere)."""
+    try:
+        with open("/proc/stat") as f:
+            lines = [x.split() for x in f if x.startswith("cpu") and not x.startswith("cpu ")]
+    except OSError:
+        return None
+    busy = 0
+    for fields in lines:
+        if int(fields[0][3:]) in cpus:  # user nice system idle iowait irq softirq steal ...
+            busy += sum(int(v) for i, v in enumerate(fields[1:9]) if i not in (3, 4))
+    return busy / os.sysconf("SC_CLK_TCK") if lines else None
+
+
+def _our_cpus() -> set[int]:
+    try:
+        return set(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # pragma: no cover - not Linux
+        return set(range(os.cpu_count() or 1))
+
+
+def _sample() -> tuple[float, float | None, float]:
+    """(wall clock, CPU seconds on our cores by everyone, CPU seconds of this process)."""
+    return time.monotonic(), _cpu_seconds(_our_cpus()), time.process_time()
+
+
+_MARK = _sample()
+
+
+def mark() -> None:
+    """Start the window :func:`busy_elsewhere` measures over (done when this module is imported)."""
+    global _MARK
+    _MARK = _sample()
+
+
+def busy_elsewhere(since: tuple[float, float | None, float] | None = None) -> float:
+    """Cores of ours that other processes kept busy since :func:`mark` (or ``since``): everyone's CPU
+    seconds on them less this process's own, over the wall seconds (at least :data:`MIN_WINDOW_S`).
+    Where /proc/stat is missing: the 1-minute load average."""
+    t0, all0, own0 = since or _MARK
+    if all0 is None:
+        return os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
+    wait = MIN_WINDOW_S - (time.monotonic() - t0)
+    if wait > 0:
+        time.sleep(wait)
+    t1, all1, own1 = _sample()
+    if all1 is None:
+        return 0.0
+    return max(0.0, ((all1 - all0) - (own1 - own0)) / max(t1 - t0, 1e-9))
+
+
 def _cores(n: int) -> str:
     return "1 core" if n == 1 else f"{n} cores"
 
 
 def _busy(busy: int, cores: int) -> str:
-    return f", {min(busy, cores)} kept busy by other processes (load average)" if busy else ""
+    return f", {min(busy, cores)} kept busy by other processes" if busy else ""
 
 
 def for_run(cfg: Any, todo: list[Any], resolved: Any, cache: Any, device: str) -> WorkerChoice:
@@ -152,7 +212,7 @@ def for_run(cfg: Any, todo: list[Any], resolved: Any, cache: Any, device: str) -
 
     if cfg.workers is not None:
         return choose(cfg.workers, todo, network_of, cached, device)
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
+    load = busy_elsewhere()
     return choose(
         None, todo, network_of, cached, device, memory=available_memory(), budget=memory_budget(device), load=load
     )

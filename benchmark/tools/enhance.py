@@ -27,7 +27,13 @@ from benchmark.api import Context, restore_stream
 from benchmark.core import engine as engines
 from benchmark.core.imaging import IMAGE_EXTS, TooLarge, check_regular, read_image, write_png
 from benchmark.core.overlap import Behind, ahead, restore_overlapped
-from benchmark.core.videoio import CODECS, FrameTimes, decode_frames, rgb  # _Writer: the recipes import it from here
+from benchmark.core.videoio import (
+    CODECS,
+    X26X_PRESETS,
+    FrameTimes,
+    decode_frames,
+    rgb,
+)  # _Writer: the recipes import it from here
 from benchmark.core.videoio import Writer as _Writer
 from benchmark.errors import BenchError, error_text
 from benchmark.run.config import ENV_MAX_PIXELS, max_pixels
@@ -210,6 +216,7 @@ def enhance(
     reference: Path | None = None,
     engine: str | None = None,
     precision: str | None = None,
+    preset: str | None = None,
 ) -> dict[str, Any]:
     src, dst = Path(src), Path(dst)
     if not src.exists():
@@ -218,6 +225,8 @@ def enhance(
         raise BenchError(f"--reference {reference}: no such file or folder")
     if codec not in CODECS:
         raise BenchError(f"--codec {codec!r}: choose one of {', '.join(CODECS)}")
+    if preset is not None and codec in ("h264", "hevc") and preset not in X26X_PRESETS:
+        raise BenchError(f"--preset {preset!r}: {CODECS[codec]} takes one of {', '.join(X26X_PRESETS)}")
     _check_input(src)
     if reference is not None:
         _check_input(Path(reference), "--reference ")
@@ -236,7 +245,7 @@ def enhance(
         info = _write_atomically(
             dst,
             lambda tmp: _enhance_video(
-                src, method, tmp, scale, codec, crf, side_by_side, batch, device, progress, reference
+                src, method, tmp, scale, codec, crf, side_by_side, batch, device, progress, reference, preset
             ),
         )
     return {**info, "output": str(dst)}
@@ -356,6 +365,7 @@ def _enhance_video(
     device: str,
     progress: bool,
     reference: Path | None,
+    preset: str | None = None,
 ) -> dict[str, Any]:
     import av
 
@@ -370,7 +380,7 @@ def _enhance_video(
         refs = _reference_frames(Path(reference) if sbs and reference is not None else None)
         times = FrameTimes(vin, rate)  # each frame keeps its input's timestamp: a variable frame rate stays so
         with av.open(str(dst), "w") as out:
-            writer = _Writer(out, codec, rate, w, oh, crf, time_base=times.time_base)
+            writer = _Writer(out, codec, rate, w, oh, crf, time_base=times.time_base, preset=preset)
             aout = out.add_stream_from_template(ain) if ain is not None else None
             ctx = Context(scale=scale, item_id=src.stem, kind="video", fps=float(rate), device=device)
             stats = {"frames": 0, "seconds": 0.0, "decoded": 0}

@@ -27,6 +27,7 @@ from benchmark.methods.networks import (
     nearest_qf,
     predict_qf,
 )
+from benchmark.methods.training.losses import ssim_loss
 from benchmark.methods.training.trainer import Recipe
 
 
@@ -116,14 +117,8 @@ class SSIMRecipe(Recipe):
             ys.append(y)
         return to_tensor(np.stack(xs)), to_tensor(np.stack(ys))
 
-    @staticmethod
-    def ssim_loss(out, y):
-        import piq
-
-        return 1 - piq.ssim(((out + 1) / 2).clamp(0, 1), (y + 1) / 2, data_range=1.0)
-
     def restoration_loss(self, out, y) -> tuple[Any, dict[str, float]]:
-        ssim = self.ssim_loss(out, y)
+        ssim = ssim_loss(out, y)
         pixel = (out - y).abs().mean() / 2  # L1 on [0, 1]
         return self.p["ssim_weight"] * ssim + self.p["pixel_weight"] * pixel, {
             "ssim_loss": ssim.item(),

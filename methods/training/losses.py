@@ -1,12 +1,20 @@
-"""Feature (perceptual) loss: VGG19 relu5_4 features when the user has torchvision's VGG19
-weights, else the offline MobileNetV2 ImageNet features (after block 13). The choice is
-part of the method's version string (``perceptual_backbone()``)."""
+"""Losses the training recipes share: ``ssim_loss`` (1 - SSIM) and the feature (perceptual) loss:
+VGG19 relu5_4 features when the user has torchvision's VGG19 weights, else the offline MobileNetV2
+ImageNet features (after block 13). The choice is part of the method's version string
+(``perceptual_backbone()``)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 VGG19_FILE = "vgg19-dcbb9e9d.pth"
+
+
+def ssim_loss(out, y):
+    """1 - SSIM of two batches in [-1, 1] (piq's SSIM on [0, 1]; the output clamped to it)."""
+    import piq
+
+    return 1 - piq.ssim(((out + 1) / 2).clamp(0, 1), (y + 1) / 2, data_range=1.0)
 
 
 def perceptual_backbone() -> str:

@@ -4,7 +4,7 @@ GAN + lambda * (L1 [+ w * (1 - SSIM)]); the adapter is :mod:`benchmark.methods.a
 from __future__ import annotations
 
 from benchmark.methods.networks import PatchDiscriminator, UNetGenerator
-from benchmark.methods.training.galteri import SSIMRecipe
+from benchmark.methods.training.losses import ssim_loss
 from benchmark.methods.training.trainer import Recipe
 
 
@@ -46,7 +46,7 @@ class Pix2PixRecipe(Recipe):
         w = float(self.p["ssim_weight"])
         # the pixel term lambda multiplies: L1 alone in pix2pix; with ssim_weight > 0, L1 + w * (1 - SSIM)
         # (Zhao et al.'s mixed loss), which keeps the contrast of texture that L1 alone averages away
-        ssim = SSIMRecipe.ssim_loss(out, y) if w > 0 else None
+        ssim = ssim_loss(out, y) if w > 0 else None
         pixel = l1 + w * ssim if ssim is not None else l1
         parts = {"l1": l1.item(), **({"ssim_loss": ssim.item()} if ssim is not None else {})}
         if self.step_number <= int(self.p["adv_from"]):  # L1-only warm-up: the generator learns to restore first
