@@ -9,7 +9,8 @@ imports its checkout alone (:func:`import_root`; an editable install no longer l
 checkout's ``datasets``/``methods``/``reports`` into the before side), each with a cold cache of its own. A third pass runs the *after* code on the *before* cache and
 checks that it adds no cache entry (entries made before the change still hit) and gives the
 same rows. ``run_id`` and ``elapsed_s`` differ by nature and are not compared, nor the values
-of the ``fps`` metric (a measured speed); every other column is. Exit 1 on any difference.
+of the measured metrics (``fps``, and the cost rows ``peak-mem``, ``latency-p50``/``-p95``: speed and
+memory of this run); every other column is (``params``, ``macs`` too). Exit 1 on any difference.
 A side already captured under ``--work`` is reused (delete the folder to capture it again).
 """
 
@@ -28,6 +29,8 @@ from pathlib import Path
 import pandas as pd
 
 VOLATILE = ("run_id", "elapsed_s")
+#: metrics whose values are measurements of this run's speed or memory, not functions of its inputs
+MEASURED = ("fps", "peak-mem", "latency-p50", "latency-p95")
 TOLERANCE = 1e-12
 
 
@@ -140,7 +143,7 @@ def compare(a: Path, b: Path) -> list[str]:
         for c in keys:
             if str(rx[c]) != str(ry[c]):
                 diffs.append(f"row {i} column {c}: {rx[c]!r} vs {ry[c]!r}")
-        if rx["metric"] == "fps":
+        if rx["metric"] in MEASURED:
             continue
         vx, vy = _num(rx["value"]), _num(ry["value"])
         same = (math.isnan(vx) and math.isnan(vy)) or vx == vy or abs(vx - vy) <= TOLERANCE

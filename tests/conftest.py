@@ -258,3 +258,23 @@ def chromium() -> str:
         msg = "headless browser test needs Chromium (Debian: apt install chromium) and playwright (the [test] extra)"
         pytest.fail(msg) if os.environ.get("CI") else pytest.skip(msg)
     return exe
+
+
+def install_plugin(pkg: Path, target: Path) -> dict:
+    """``pkg`` (a plug-in's source folder) pip-installed into ``target`` offline; returns the environment
+    in which ``python -m benchmark.cli`` sees it."""
+    import subprocess
+    import sys
+
+    build = subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--quiet", "--no-build-isolation", "--no-deps", "--no-index"]
+        + ["--target", str(target), str(pkg)],
+        capture_output=True,
+        text=True,
+    )
+    assert build.returncode == 0, build.stderr
+    return {
+        **os.environ,
+        "COLUMNS": "250",
+        "PYTHONPATH": os.pathsep.join([str(target), os.environ.get("PYTHONPATH", "")]),
+    }

@@ -18,6 +18,8 @@ from benchmark.cli import app
 from benchmark.run.results import COLUMNS
 from benchmark.run.runner import RunConfig, run
 
+from conftest import install_plugin
+
 
 @pytest.fixture
 def counting_method():
@@ -208,29 +210,7 @@ def test_external_plugin_package_is_listed_and_runs(tmp_path, image_folder):
     pkg = shutil.copytree(
         Path(__file__).parent / "plugin_pkg", tmp_path / "plugin_pkg"
     )  # pip builds in place: not in the source tree
-    build = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--no-build-isolation",
-            "--no-deps",
-            "--no-index",
-            "--target",
-            str(target),
-            str(pkg),
-        ],
-        capture_output=True,
-        text=True,
-    )
-    assert build.returncode == 0, build.stderr
-    env = {
-        **os.environ,
-        "COLUMNS": "250",
-        "PYTHONPATH": os.pathsep.join([str(target), os.environ.get("PYTHONPATH", "")]),
-    }
+    env = install_plugin(pkg, target)
     bench = [sys.executable, "-m", "benchmark.cli"]
     listed = subprocess.run([*bench, "list", "methods"], env=env, capture_output=True, text=True)
     assert listed.returncode == 0, listed.stderr
