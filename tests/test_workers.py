@@ -87,8 +87,8 @@ def test_no_units(n):
 
 
 def test_busy_elsewhere_is_everyones_cpu_time_less_our_own(monkeypatch):
-    """Other processes' share of our cores since the mark: all CPU seconds on them less this process's own."""
-    clock = iter([10.0, 12.0])  # two wall seconds between the mark and the choice
+    """Other processes' share of our cores since a sample: all CPU seconds on them less this process's own."""
+    clock = iter([10.0, 12.0])  # two wall seconds between the first sample and the choice
     seen = iter([(100.0, 7.0), (103.5, 8.5)])  # (everyone's CPU seconds on our cores, ours)
 
     def sample():

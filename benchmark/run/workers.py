@@ -7,8 +7,8 @@ A second process pays for itself only where one process leaves cores idle:
   taken only adds its start-up; measured on the 2-core development machine at a load of 4-5, two
   workers took 1.38x the wall time of one): one free core, one process. What others keep busy is
   measured, not guessed from the load average: the CPU time spent on this process's cores since the
-  run started (:func:`mark`, the import of this module: the seconds of imports and planning before
-  the choice), less this process's own, per second (:func:`busy_elsewhere`). The 1-minute load
+  run started (the import of this module: the seconds of imports and planning before the
+  choice), less this process's own, per second (:func:`busy_elsewhere`). The 1-minute load
   average lags by a minute: right after another job ended (a benchmark's previous process, a build)
   it still counted that job's core as taken, and the run went serial on an idle machine;
 * the units' kind: a unit whose method runs a network (its output not already cached) keeps every
@@ -38,9 +38,8 @@ from typing import Any
 UNITS_PER_WORKER = 8  # units that only score, per worker process, before a second one pays for itself
 WORKER_BYTES = 1.0 * 2**30  # what one worker process may hold (torch, the metrics, a frame or two)
 MAX_CACHE_CHECKS = 2000  # network units whose cached output is looked up (beyond: counted as network work)
-MIN_WINDOW_S = (
-    0.25  # the shortest window other processes' CPU use is measured over (slept out if the start was quicker)
-)
+#: the shortest window other processes' CPU use is measured over (slept out if the start was quicker)
+MIN_WINDOW_S = 0.25
 
 
 @dataclass(frozen=True)
@@ -56,12 +55,17 @@ class WorkerChoice:
         return "processes" if self.workers > 1 else "serial"
 
 
+def _our_cpus() -> set[int]:
+    """The CPUs this process may run on (its affinity; every CPU where there is none)."""
+    try:
+        return set(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # pragma: no cover - not Linux
+        return set(range(os.cpu_count() or 1))
+
+
 def usable_cores() -> int:
     """The cores this process may run on (its affinity), at least one."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except (AttributeError, OSError):  # pragma: no cover - not Linux
-        return max(1, os.cpu_count() or 1)
+    return max(1, len(_our_cpus()))
 
 
 def kinds(units: Iterable[Any], network_of, cached) -> tuple[int, int]:
@@ -149,29 +153,16 @@ def _cpu_seconds(cpus: set[int]) -> float | None:
     return busy / os.sysconf("SC_CLK_TCK") if lines else None
 
 
-def _our_cpus() -> set[int]:
-    try:
-        return set(os.sched_getaffinity(0))
-    except (AttributeError, OSError):  # pragma: no cover - not Linux
-        return set(range(os.cpu_count() or 1))
-
-
 def _sample() -> tuple[float, float | None, float]:
     """(wall clock, CPU seconds on our cores by everyone, CPU seconds of this process)."""
     return time.monotonic(), _cpu_seconds(_our_cpus()), time.process_time()
 
 
-_MARK = _sample()
-
-
-def mark() -> None:
-    """Start the window :func:`busy_elsewhere` measures over (done when this module is imported)."""
-    global _MARK
-    _MARK = _sample()
+_MARK = _sample()  # the start of the window busy_elsewhere() measures over: this module's import
 
 
 def busy_elsewhere(since: tuple[float, float | None, float] | None = None) -> float:
-    """Cores of ours that other processes kept busy since :func:`mark` (or ``since``): everyone's CPU
+    """Cores of ours that other processes kept busy since this module was imported (or ``since``): everyone's CPU
     seconds on them less this process's own, over the wall seconds (at least :data:`MIN_WINDOW_S`).
     Where /proc/stat is missing: the 1-minute load average."""
     t0, all0, own0 = since or _MARK

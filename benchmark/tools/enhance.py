@@ -27,14 +27,8 @@ from benchmark.api import Context, restore_stream
 from benchmark.core import engine as engines
 from benchmark.core.imaging import IMAGE_EXTS, TooLarge, check_regular, read_image, write_png
 from benchmark.core.overlap import Behind, ahead, restore_overlapped
-from benchmark.core.videoio import (
-    CODECS,
-    X26X_PRESETS,
-    FrameTimes,
-    decode_frames,
-    rgb,
-)  # _Writer: the recipes import it from here
-from benchmark.core.videoio import Writer as _Writer
+from benchmark.core.videoio import CODECS, X26X_PRESETS, FrameTimes, decode_frames, rgb
+from benchmark.core.videoio import Writer as _Writer  # the recipes import _Writer from here
 from benchmark.errors import BenchError, error_text
 from benchmark.run.config import ENV_MAX_PIXELS, max_pixels
 
