@@ -48,7 +48,7 @@ def run(tmp_path, tag, **kw):
 def test_the_workers_chosen_give_the_rows_of_one_process(photos, tmp_path, monkeypatch):
     monkeypatch.setattr(workers, "UNITS_PER_WORKER", 1)  # six units pay for a second process here
     monkeypatch.setattr(workers, "usable_cores", lambda: 2)
-    monkeypatch.setattr(workers.os, "getloadavg", lambda: (0.0, 0.0, 0.0))  # a quiet machine
+    monkeypatch.setattr(workers, "busy_elsewhere", lambda: 0.0)  # a quiet machine
     common = dict(methods=["identity", "bicubic"], datasets=[f"{photos}@qf20"], metrics=["psnr", "ssim", "fps"])
     chosen = run(tmp_path, "auto", executor="auto", **common)
     one = run(tmp_path, "one", executor="auto", workers=1, **common)
@@ -60,7 +60,7 @@ def test_the_workers_chosen_give_the_rows_of_one_process(photos, tmp_path, monke
 
 def test_network_units_keep_the_run_in_one_process(photos, tmp_path, monkeypatch):
     monkeypatch.setattr(workers, "usable_cores", lambda: 2)
-    monkeypatch.setattr(workers.os, "getloadavg", lambda: (0.0, 0.0, 0.0))
+    monkeypatch.setattr(workers, "busy_elsewhere", lambda: 0.0)
     r = run(tmp_path, "net", executor="auto", methods=["fast-srgan"], datasets=[f"{photos}@x2"], metrics=["psnr"])
     assert r.manifest["executor"]["executor"] == "serial" and "run a network" in r.manifest["workers_chosen"]
 
